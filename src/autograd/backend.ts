@@ -1,0 +1,314 @@
+/**
+ * The backend contract: a small set of primitives over contiguous buffers. Every other op is
+ * composed from these in `src/autograd/ops`. The CPU backend (`src/cpu`) is the readable
+ * oracle; the WebGPU backend (`src/gpu`) must agree with it within float32 tolerance.
+ *
+ * Buffers are opaque to the engine (`unknown`); a backend only sees its own. All inputs are
+ * contiguous row-major; every primitive returns a fresh buffer it owns.
+ * @module
+ */
+import type { DType, TypedArray } from "./dtype.ts";
+import { BackendError } from "./errors.ts";
+
+/**
+ * The name of a backend.
+ *
+ * @example
+ * ```ts
+ * import { type BackendName, getBackend } from "@lossforge/core";
+ * const n: BackendName = getBackend();
+ * console.log(n);
+ * ```
+ */
+export type BackendName = "cpu" | "webgpu";
+
+/**
+ * Elementwise functions of one argument. `step` is 1 where x > 0 else 0; `recip` is 1/x.
+ *
+ * @example
+ * ```ts
+ * import type { UnaryOp } from "@lossforge/core";
+ * const op: UnaryOp = "exp";
+ * console.log(op);
+ * ```
+ */
+export type UnaryOp =
+  | "neg"
+  | "exp"
+  | "log"
+  | "sqrt"
+  | "rsqrt"
+  | "abs"
+  | "sign"
+  | "tanh"
+  | "sigmoid"
+  | "relu"
+  | "gelu"
+  | "silu"
+  | "sin"
+  | "cos"
+  | "square"
+  | "recip"
+  | "step"
+  | "floor";
+
+/**
+ * Elementwise functions of two broadcast arguments. Comparisons return 1 or 0 in the
+ * input dtype.
+ *
+ * @example
+ * ```ts
+ * import type { BinaryOp } from "@lossforge/core";
+ * const op: BinaryOp = "maximum";
+ * console.log(op);
+ * ```
+ */
+export type BinaryOp =
+  | "add"
+  | "sub"
+  | "mul"
+  | "div"
+  | "pow"
+  | "maximum"
+  | "minimum"
+  | "eq"
+  | "ne"
+  | "lt"
+  | "le"
+  | "gt"
+  | "ge";
+
+/**
+ * Reductions. `sum` of nothing is 0; `max` of nothing is -Infinity, `min` +Infinity.
+ *
+ * @example
+ * ```ts
+ * import type { ReduceOp } from "@lossforge/core";
+ * const op: ReduceOp = "sum";
+ * console.log(op);
+ * ```
+ */
+export type ReduceOp = "sum" | "max" | "min";
+
+/**
+ * Shapes of a batched matmul. `a` is `[...aBatch, m, k]` (or `[...aBatch, k, m]` when
+ * `transA`), `b` is `[...bBatch, k, n]` (or `[...bBatch, n, k]` when `transB`); batch dims
+ * broadcast to `outBatch`; the result is `[...outBatch, m, n]`.
+ *
+ * @example
+ * ```ts
+ * import type { MatmulSpec } from "@lossforge/core";
+ * const s: MatmulSpec = { aBatch: [], bBatch: [], outBatch: [], m: 2, k: 3, n: 4, transA: false, transB: false };
+ * console.log(s.m * s.n);
+ * ```
+ */
+export interface MatmulSpec {
+  /** Batch dims of a (may be shorter than outBatch). */
+  aBatch: number[];
+  /** Batch dims of b. */
+  bBatch: number[];
+  /** Broadcast batch dims of the result. */
+  outBatch: number[];
+  /** Rows of the result. */
+  m: number;
+  /** Contracted dimension. */
+  k: number;
+  /** Columns of the result. */
+  n: number;
+  /** Read a as its transpose (a stored `[k, m]`). */
+  transA: boolean;
+  /** Read b as its transpose (b stored `[n, k]`). */
+  transB: boolean;
+}
+
+/**
+ * What a backend implements. Implementations: `src/cpu/backend.ts`, `src/gpu/backend.ts`.
+ *
+ * @example
+ * ```ts
+ * import { getBackendImpl } from "@lossforge/core";
+ * const b = getBackendImpl("cpu");
+ * const buf = b.fromArray(new Float32Array([1, 2]));
+ * console.log(await b.read(buf, "float32", 2));
+ * ```
+ */
+export interface Backend {
+  /** The backend's name. */
+  readonly name: BackendName;
+  /** Uploads a typed array (its dtype is the buffer's dtype). */
+  fromArray(data: TypedArray): unknown;
+  /** Reads `size` elements back. GPU backends flush pending work first. */
+  read(buf: unknown, dtype: DType, size: number): Promise<TypedArray>;
+  /** Releases a buffer (returns it to a pool where there is one). */
+  free(buf: unknown): void;
+  /** A buffer of `size` copies of `value`. */
+  fill(size: number, value: number, dtype: DType): unknown;
+  /** out[i] = op(a[i]). */
+  unary(op: UnaryOp, a: unknown, size: number, dtype: DType): unknown;
+  /** out = op(a, b) with NumPy broadcasting; a and b have the same dtype. */
+  binary(
+    op: BinaryOp,
+    a: unknown,
+    aShape: readonly number[],
+    b: unknown,
+    bShape: readonly number[],
+    outShape: readonly number[],
+    dtype: DType,
+  ): unknown;
+  /** out = cond != 0 ? a : b, broadcast; a and b have `dtype`, cond has `condDtype`. */
+  where(
+    cond: unknown,
+    condShape: readonly number[],
+    condDtype: DType,
+    a: unknown,
+    aShape: readonly number[],
+    b: unknown,
+    bShape: readonly number[],
+    outShape: readonly number[],
+    dtype: DType,
+  ): unknown;
+  /** Reduces `axes` (sorted, unique); the result has the remaining axes in order. */
+  reduce(
+    op: ReduceOp,
+    a: unknown,
+    shape: readonly number[],
+    axes: readonly number[],
+    dtype: DType,
+  ): unknown;
+  /** Index (int32) of the largest value along `axis` (first one on ties). */
+  argmax(a: unknown, shape: readonly number[], axis: number, dtype: DType): unknown;
+  /** Batched matmul with optional transposed operands. */
+  matmul(a: unknown, b: unknown, spec: MatmulSpec, dtype: DType): unknown;
+  /**
+   * A contiguous copy of a strided view: out[idx] = a[offset + sum(idx_d * strides_d)].
+   * Covers permute, expand (stride 0) and slice.
+   */
+  strided(
+    a: unknown,
+    outShape: readonly number[],
+    strides: readonly number[],
+    offset: number,
+    dtype: DType,
+  ): unknown;
+  /** Concatenates parts along `axis`. */
+  concat(
+    parts: readonly { buf: unknown; shape: readonly number[] }[],
+    axis: number,
+    outShape: readonly number[],
+    dtype: DType,
+  ): unknown;
+  /** torch.gather: out[..i..] = a[..index[..i..] at axis..]; index is int32 of `indexShape`. */
+  gather(
+    a: unknown,
+    aShape: readonly number[],
+    axis: number,
+    index: unknown,
+    indexShape: readonly number[],
+    dtype: DType,
+  ): unknown;
+  /**
+   * torch.scatter_add, out of place: out = copy(base); out[..index[..i..] at axis..] += src[..i..].
+   * `index` and `src` have `indexShape`.
+   */
+  scatterAdd(
+    base: unknown,
+    shape: readonly number[],
+    axis: number,
+    index: unknown,
+    src: unknown,
+    indexShape: readonly number[],
+    dtype: DType,
+  ): unknown;
+  /** Numerically stable softmax (or logSoftmax when `log`) along `axis`. */
+  softmax(a: unknown, shape: readonly number[], axis: number, log: boolean, dtype: DType): unknown;
+  /** Stable argsort (int32) along the last axis; descending keeps ties in index order. */
+  argsort(a: unknown, shape: readonly number[], descending: boolean, dtype: DType): unknown;
+  /** Inclusive prefix sum along `axis`; `reverse` sums from the end. */
+  cumsum(
+    a: unknown,
+    shape: readonly number[],
+    axis: number,
+    reverse: boolean,
+    dtype: DType,
+  ): unknown;
+  /** Converts dtype (float to int truncates toward zero). */
+  cast(a: unknown, size: number, from: DType, to: DType): unknown;
+  /** Bytes and buffers in use (for leak tests). */
+  memory(): { buffers: number; bytes: number };
+  /** Submits queued work (no-op on CPU). */
+  flush(): void;
+}
+
+const backends = new Map<BackendName, Backend>();
+const factories = new Map<BackendName, () => Promise<Backend>>();
+let current: BackendName = "cpu";
+
+/** Registers a backend instance (used by `src/cpu` and `src/gpu`). */
+export function registerBackend(b: Backend): void {
+  backends.set(b.name, b);
+}
+
+/** Registers an async factory that creates a backend on first use. */
+export function registerBackendFactory(name: BackendName, make: () => Promise<Backend>): void {
+  factories.set(name, make);
+}
+
+/**
+ * Makes `name` the backend new tensors go to. WebGPU needs an adapter: without one this
+ * throws a BackendError that says what to install.
+ *
+ * @example
+ * ```ts
+ * import { setBackend, zeros } from "@lossforge/core";
+ * await setBackend("cpu");
+ * console.log(zeros([2]).backend.name);
+ * ```
+ */
+export async function setBackend(name: BackendName): Promise<void> {
+  await initBackend(name);
+  current = name;
+}
+
+/** Creates (once) and returns the backend called `name`. */
+export async function initBackend(name: BackendName): Promise<Backend> {
+  const have = backends.get(name);
+  if (have) return have;
+  const make = factories.get(name);
+  if (!make) throw new BackendError(`unknown backend "${name}" (known: cpu, webgpu)`);
+  const b = await make();
+  backends.set(name, b);
+  return b;
+}
+
+/**
+ * The name of the backend new tensors go to.
+ *
+ * @example
+ * ```ts
+ * import { getBackend } from "@lossforge/core";
+ * console.log(getBackend()); // "cpu" or "webgpu"
+ * ```
+ */
+export function getBackend(): BackendName {
+  return current;
+}
+
+/**
+ * The backend object called `name` (default: the current one). It must have been
+ * initialised (`await setBackend(name)` or `await initBackend(name)`).
+ *
+ * @example
+ * ```ts
+ * import { getBackendImpl } from "@lossforge/core";
+ * console.log(getBackendImpl("cpu").name);
+ * ```
+ */
+export function getBackendImpl(name: BackendName = current): Backend {
+  const b = backends.get(name);
+  if (!b) {
+    throw new BackendError(
+      `backend "${name}" is not initialised: call await setBackend("${name}") first`,
+    );
+  }
+  return b;
+}

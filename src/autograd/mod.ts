@@ -1,0 +1,49 @@
+/**
+ * Tensors and reverse-mode autograd: creation, ops, `grad` / `valueAndGrad` / `vjp`,
+ * `noGrad`, `customGrad`, `scope`, parameter trees and backends.
+ * @module
+ */
+export * from "./ops/mod.ts";
+export {
+  type Backend,
+  type BackendName,
+  type BinaryOp,
+  getBackend,
+  getBackendImpl,
+  initBackend,
+  type MatmulSpec,
+  type ReduceOp,
+  registerBackend,
+  registerBackendFactory,
+  setBackend,
+  type UnaryOp,
+} from "./backend.ts";
+export { type DType, type TypedArray } from "./dtype.ts";
+export { BackendError, DTypeError, LossforgeError, ShapeError, ValueError } from "./errors.ts";
+export {
+  arange,
+  eye,
+  full,
+  ones,
+  rand,
+  randn,
+  type RandomOptions,
+  seed,
+  tensor,
+  type TensorOptions,
+  zeros,
+} from "./create.ts";
+export { type Rng, rng } from "./rng.ts";
+export { keep, scope } from "./scope.ts";
+export {
+  customGrad,
+  grad,
+  isRecording,
+  noGrad,
+  stopGradient,
+  sumToShape,
+  valueAndGrad,
+  vjp,
+} from "./tape.ts";
+export { liveTensors, type NestedArray, type TapeNode, Tensor, type TensorLike } from "./tensor.ts";
+export { type Tree, treeDispose, treeLeaves, treeMap } from "./tree.ts";

@@ -1,0 +1,60 @@
+/**
+ * Helpers shared by the op files: backend checks, number lifting, fresh tensors.
+ * @module
+ */
+import type { Backend } from "../backend.ts";
+import { type DType, isFloat, promote } from "../dtype.ts";
+import { BackendError, DTypeError } from "../errors.ts";
+import { fromBuffer, Tensor, type TensorLike } from "../tensor.ts";
+
+/** The one backend all `ts` live on; throws naming the op when they differ. */
+export function backendOf(op: string, ...ts: Tensor[]): Backend {
+  const b = ts[0].backend;
+  for (const t of ts) {
+    if (t.backend !== b) {
+      throw new BackendError(
+        `${op}: tensors are on different backends (${ts.map((x) => x.backend.name).join(", ")})`,
+      );
+    }
+  }
+  return b;
+}
+
+/** A one-element tensor holding `value`, with `like`'s dtype and backend. */
+export function scalarOf(value: number, like: Tensor, dtype: DType = like.dtype): Tensor {
+  const b = like.backend;
+  return fromBuffer(b, b.fill(1, value, dtype), [], dtype);
+}
+
+/** Turns numbers into scalar tensors matching `like`. */
+export function lift(x: TensorLike, like: Tensor): Tensor {
+  return x instanceof Tensor ? x : scalarOf(x, like);
+}
+
+/** Throws a DTypeError unless `t` is a float tensor. */
+export function needFloat(op: string, t: Tensor): void {
+  if (!isFloat(t.dtype)) throw new DTypeError(`${op}: needs a float tensor, got ${t.dtype}`);
+}
+
+/** The dtype two operands promote to. */
+export function resultDtype(a: Tensor, b: Tensor): DType {
+  return promote(a.dtype, b.dtype);
+}
+
+/** Zeros shaped, typed and placed like `t`. */
+export function zerosLike(t: Tensor): Tensor {
+  const b = t.backend;
+  return fromBuffer(b, b.fill(t.size, 0, t.dtype), t.shape, t.dtype);
+}
+
+/** Ones shaped, typed and placed like `t`. */
+export function onesLike(t: Tensor): Tensor {
+  const b = t.backend;
+  return fromBuffer(b, b.fill(t.size, 1, t.dtype), t.shape, t.dtype);
+}
+
+/** `value` everywhere, shaped, typed and placed like `t`. */
+export function fullLike(t: Tensor, value: number): Tensor {
+  const b = t.backend;
+  return fromBuffer(b, b.fill(t.size, value, t.dtype), t.shape, t.dtype);
+}

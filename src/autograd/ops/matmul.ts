@@ -1,0 +1,99 @@
+/**
+ * Batched matrix multiplication. Transposed operands are first-class (backward passes are
+ * full of them), so the backward rules never materialise a transpose.
+ * @module
+ */
+import { fmtShape, ShapeError } from "../errors.ts";
+import { broadcastShapes } from "../shape.ts";
+import { record, sumToShape } from "../tape.ts";
+import { fromBuffer, type Tensor } from "../tensor.ts";
+import { backendOf, resultDtype } from "./core.ts";
+import { cast } from "./misc.ts";
+import { reshape } from "./shape_ops.ts";
+
+/**
+ * op(a) @ op(b) for rank ≥ 2 operands, where op transposes the last two axes when the flag
+ * is set. Batch dims broadcast.
+ *
+ * @example
+ * ```ts
+ * import { matmulT, tensor } from "@lossforge/core";
+ * const a = tensor([[1, 2], [3, 4]]);
+ * console.log(await matmulT(a, a, false, true).array()); // a @ aᵀ
+ * ```
+ */
+export function matmulT(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
+  const bk = backendOf("matmul", a, b);
+  if (a.rank < 2 || b.rank < 2) {
+    throw new ShapeError(
+      `matmul: operands need rank >= 2, a is ${fmtShape(a.shape)}, b is ${fmtShape(b.shape)}`,
+    );
+  }
+  const dtype = resultDtype(a, b);
+  if (a.dtype !== dtype) a = cast(a, dtype);
+  if (b.dtype !== dtype) b = cast(b, dtype);
+  const [ar, ac] = a.shape.slice(-2);
+  const [br, bc] = b.shape.slice(-2);
+  const m = transA ? ac : ar, k = transA ? ar : ac;
+  const kb = transB ? bc : br, n = transB ? br : bc;
+  if (k !== kb) {
+    const ta = transA ? " (transposed)" : "", tb = transB ? " (transposed)" : "";
+    throw new ShapeError(
+      `matmul: inner dimensions differ: a is ${fmtShape(a.shape)}${ta}, b is ${
+        fmtShape(b.shape)
+      }${tb}`,
+    );
+  }
+  const aBatch = a.shape.slice(0, -2), bBatch = b.shape.slice(0, -2);
+  const outBatch = broadcastShapes("matmul", aBatch, bBatch);
+  const spec = { aBatch, bBatch, outBatch, m, k, n, transA, transB };
+  const out = fromBuffer(bk, bk.matmul(a.buf, b.buf, spec, dtype), [...outBatch, m, n], dtype);
+  const A = a, B = b;
+  return record("matmul", out, [A, B], (g) => {
+    // C = op(A) op(B). Each case picks operand order and flags so no transpose is copied.
+    let ga: Tensor | null = null, gb: Tensor | null = null;
+    if (A._requiresGrad) {
+      ga = transA
+        ? (transB ? matmulT(B, g, true, true) : matmulT(B, g, false, true))
+        : (transB ? matmulT(g, B, false, false) : matmulT(g, B, false, true));
+      ga = sumToShape(ga, A.shape);
+    }
+    if (B._requiresGrad) {
+      gb = transB
+        ? (transA ? matmulT(g, A, true, true) : matmulT(g, A, true, false))
+        : (transA ? matmulT(A, g, false, false) : matmulT(A, g, true, false));
+      gb = sumToShape(gb, B.shape);
+    }
+    return [ga, gb];
+  });
+}
+
+/**
+ * Matrix product with NumPy semantics: 1-D operands are promoted (and the added axis
+ * removed), batch dims broadcast.
+ *
+ * @example
+ * ```ts
+ * import { matmul, tensor } from "@lossforge/core";
+ * console.log(await matmul(tensor([[1, 2]]), tensor([[3], [4]])).item()); // 11
+ * ```
+ */
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  if (a.rank === 0 || b.rank === 0) {
+    throw new ShapeError(
+      `matmul: scalars cannot be multiplied as matrices: a is ${fmtShape(a.shape)}, b is ${
+        fmtShape(b.shape)
+      }`,
+    );
+  }
+  const a2 = a.rank === 1 ? reshape(a, [1, a.shape[0]]) : a;
+  const b2 = b.rank === 1 ? reshape(b, [b.shape[0], 1]) : b;
+  let out = matmulT(a2, b2, false, false);
+  if (a.rank === 1 || b.rank === 1) {
+    const s = out.shape.slice(0, -2);
+    if (a.rank !== 1) s.push(out.shape[out.rank - 2]);
+    if (b.rank !== 1) s.push(out.shape[out.rank - 1]);
+    out = reshape(out, s);
+  }
+  return out;
+}

@@ -1,0 +1,39 @@
+/**
+ * Softmax and logSoftmax as primitives (one stable kernel each), with their backward rules.
+ * @module
+ */
+import { normAxis } from "../shape.ts";
+import { record } from "../tape.ts";
+import { fromBuffer, type Tensor } from "../tensor.ts";
+import { needFloat } from "./core.ts";
+import { exp, mul, sub } from "./elementwise.ts";
+import { sum } from "./reduce.ts";
+
+function raw(x: Tensor, axis: number, log: boolean): Tensor {
+  const b = x.backend;
+  return fromBuffer(b, b.softmax(x.buf, x.shape, axis, log, x.dtype), x.shape, x.dtype);
+}
+
+/**
+ * softmax(x)_i = exp(x_i - max) / Σ_j exp(x_j - max) along `axis`.
+ * Backward: s ⊙ (g - Σ g ⊙ s).
+ * @example `softmax(tensor([0, 0])) // [0.5, 0.5]`
+ */
+export function softmax(x: Tensor, axis = -1): Tensor {
+  needFloat("softmax", x);
+  const ax = normAxis("softmax", axis, x.rank);
+  const s = raw(x, ax, false);
+  return record("softmax", s, [x], (g) => [mul(s, sub(g, sum(mul(g, s), ax, true)))]);
+}
+
+/**
+ * log softmax(x) = x - logsumexp(x) along `axis`, computed stably.
+ * Backward: g - softmax(x) ⊙ Σ g.
+ * @example `logSoftmax(tensor([0, 0])) // [-log 2, -log 2]`
+ */
+export function logSoftmax(x: Tensor, axis = -1): Tensor {
+  needFloat("logSoftmax", x);
+  const ax = normAxis("logSoftmax", axis, x.rank);
+  const ls = raw(x, ax, true);
+  return record("logSoftmax", ls, [x], (g) => [sub(g, mul(exp(ls), sum(g, ax, true)))]);
+}

@@ -1,0 +1,299 @@
+/**
+ * Reverse-mode differentiation on a tape. Each op records, beside its output, a node that
+ * maps the output's gradient to its inputs' gradients; those backward rules are written
+ * with ops, so when a gradient is itself differentiated (a `grad` inside a `grad`) the
+ * backward pass is recorded too and gradients of gradients work.
+ * @module
+ */
+import { DTypeError, fmtShape, ShapeError, ValueError } from "./errors.ts";
+import { isFloat } from "./dtype.ts";
+import { scope } from "./scope.ts";
+import { sameShape } from "./shape.ts";
+import { shareStorage, type TapeNode, Tensor } from "./tensor.ts";
+import { type Tree, treeFlatten, treeUnflatten } from "./tree.ts";
+import * as ops from "./ops/mod.ts";
+
+let enabled = true;
+let depth = 0;
+
+/** Whether ops currently record tape nodes. */
+export function isRecording(): boolean {
+  return enabled && depth > 0;
+}
+
+/**
+ * @internal Records `out` as made by `op` from `inputs` when any input carries gradients.
+ * Returns `out`.
+ */
+export function record(
+  op: string,
+  out: Tensor,
+  inputs: Tensor[],
+  backward: TapeNode["backward"],
+): Tensor {
+  if (isRecording() && isFloat(out.dtype) && inputs.some((t) => t._requiresGrad)) {
+    out._requiresGrad = true;
+    out._node = { op, inputs, backward };
+  }
+  return out;
+}
+
+/**
+ * Runs `fn` without recording gradients; tensors it makes are constants to any enclosing
+ * `grad`.
+ *
+ * @example
+ * ```ts
+ * import { noGrad, tensor } from "@lossforge/core";
+ * const y = noGrad(() => tensor([1, 2]).mul(3));
+ * console.log(y.requiresGrad); // false
+ * ```
+ */
+export function noGrad<T>(fn: () => T): T {
+  const was = enabled;
+  enabled = false;
+  try {
+    return fn();
+  } finally {
+    enabled = was;
+  }
+}
+
+/**
+ * The same values, seen as a constant by differentiation (shares storage, no copy).
+ *
+ * @example
+ * ```ts
+ * import { grad, stopGradient, tensor } from "@lossforge/core";
+ * const g = grad((x) => x.mul(stopGradient(x)).sum())(tensor([3]));
+ * console.log(await g.item()); // 3, not 6
+ * ```
+ */
+export function stopGradient(t: Tensor): Tensor {
+  return shareStorage(t, t.shape);
+}
+
+/** Sums `g` down to `shape` (undoing broadcasting). */
+export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
+  if (sameShape(g.shape, shape)) return g;
+  const lead = g.rank - shape.length;
+  const axes: number[] = [];
+  for (let i = 0; i < g.rank; i++) {
+    if (i < lead || (shape[i - lead] === 1 && g.shape[i] !== 1)) axes.push(i);
+  }
+  const s = axes.length ? ops.sum(g, axes, true) : g;
+  return ops.reshape(s, shape);
+}
+
+function topoOrder(root: Tensor, stopAt: Set<Tensor>): Tensor[] {
+  const order: Tensor[] = [];
+  const seen = new Set<Tensor>();
+  // Iterative post-order DFS: deep models would overflow the call stack with recursion.
+  const stack: [Tensor, number][] = [[root, 0]];
+  seen.add(root);
+  while (stack.length) {
+    const top = stack[stack.length - 1];
+    const [t, i] = top;
+    const inputs = t._node && !stopAt.has(t) ? t._node.inputs : [];
+    if (i < inputs.length) {
+      top[1]++;
+      const child = inputs[i];
+      if (child._requiresGrad && !seen.has(child)) {
+        seen.add(child);
+        stack.push([child, 0]);
+      }
+    } else {
+      stack.pop();
+      order.push(t);
+    }
+  }
+  return order.reverse();
+}
+
+/**
+ * Propagates `seed` (the gradient of `out`) back to `leaves`. Gradients of leaves that do
+ * not influence `out` are zeros.
+ */
+function backprop(out: Tensor, seed: Tensor, leaves: Tensor[]): Tensor[] {
+  const leafSet = new Set(leaves);
+  const grads = new Map<Tensor, Tensor>();
+  grads.set(out, seed);
+  for (const t of topoOrder(out, leafSet)) {
+    const g = grads.get(t);
+    if (!g || !t._node || leafSet.has(t)) continue;
+    const node = t._node;
+    const ins = node.backward(g);
+    for (let i = 0; i < node.inputs.length; i++) {
+      const x = node.inputs[i];
+      const gi = ins[i];
+      if (!gi || !x._requiresGrad) continue;
+      if (!sameShape(gi.shape, x.shape)) {
+        throw new ShapeError(
+          `${node.op} backward: gradient ${fmtShape(gi.shape)} does not match input ${
+            fmtShape(x.shape)
+          }`,
+        );
+      }
+      const prev = grads.get(x);
+      grads.set(x, prev ? ops.add(prev, gi) : gi);
+    }
+  }
+  return leaves.map((l) => grads.get(l) ?? ops.zerosLike(l));
+}
+
+/** Makes fresh differentiable leaves for the tensors of a tree. */
+function makeLeaves(op: string, tensors: Tensor[]): Tensor[] {
+  return tensors.map((t, i) => {
+    if (!isFloat(t.dtype)) {
+      throw new DTypeError(
+        `${op}: argument leaf ${i} is ${t.dtype}; only float tensors have gradients`,
+      );
+    }
+    // Inside an outer grad, a leaf must stay connected to the outer tape: an identity op.
+    const leaf = t._requiresGrad && isRecording()
+      ? record("identity", shareStorage(t, t.shape), [t], (g) => [g])
+      : shareStorage(t, t.shape);
+    leaf._requiresGrad = true;
+    return leaf;
+  });
+}
+
+/**
+ * Differentiates `f` with respect to its first argument, a tree of tensors (a tensor, or
+ * arrays and plain objects of tensors). The returned function gives `[value, grads]` with
+ * `grads` shaped like the first argument. Further arguments pass through undifferentiated.
+ * The value must be a scalar (one element).
+ *
+ * Outside any other `grad`, every intermediate tensor is freed before returning.
+ *
+ * @example
+ * ```ts
+ * import { tensor, valueAndGrad } from "@lossforge/core";
+ * const f = (p: { w: ReturnType<typeof tensor> }) => p.w.square().sum();
+ * const [v, g] = valueAndGrad(f)({ w: tensor([1, 2]) });
+ * console.log(await v.item(), await g.w.data()); // 5, [2, 4]
+ * ```
+ */
+export function valueAndGrad<P extends Tree, A extends unknown[]>(
+  f: (params: P, ...args: A) => Tensor,
+): (params: P, ...args: A) => [Tensor, P] {
+  return (params: P, ...args: A): [Tensor, P] => {
+    const run = (): [Tensor, P] => {
+      const { leaves, rebuild } = treeFlatten(params);
+      const xs = makeLeaves("valueAndGrad", leaves);
+      depth++;
+      let value: Tensor;
+      try {
+        value = f(treeUnflatten(rebuild, xs) as P, ...args);
+      } finally {
+        depth--;
+      }
+      if (!(value instanceof Tensor)) throw new ValueError("valueAndGrad: f must return a Tensor");
+      if (value.size !== 1) {
+        throw new ShapeError(
+          `valueAndGrad: f must return a scalar, got shape ${fmtShape(value.shape)}`,
+        );
+      }
+      const gs = gradients(value, ops.onesLike(value), xs);
+      const out = depth > 0 ? value : stopGradient(value);
+      return [out, treeUnflatten(rebuild, gs) as P];
+    };
+    return depth > 0 ? run() : scope(run);
+  };
+}
+
+function gradients(out: Tensor, seed: Tensor, leaves: Tensor[]): Tensor[] {
+  // The backward pass is recorded only when an outer grad will differentiate it.
+  return depth > 0 ? backprop(out, seed, leaves) : noGrad(() => backprop(out, seed, leaves));
+}
+
+/**
+ * The gradient of a scalar function with respect to its first argument (a tree of
+ * tensors); see `valueAndGrad`.
+ *
+ * @example
+ * ```ts
+ * import { grad, tensor } from "@lossforge/core";
+ * const d2 = grad((x) => grad((y) => y.pow(3).sum())(x).sum()); // 6x
+ * console.log(await d2(tensor([2])).item()); // 12
+ * ```
+ */
+export function grad<P extends Tree, A extends unknown[]>(
+  f: (params: P, ...args: A) => Tensor,
+): (params: P, ...args: A) => P {
+  const vg = valueAndGrad(f);
+  return (params: P, ...args: A): P => {
+    const [v, g] = vg(params, ...args);
+    if (depth === 0) v.dispose();
+    return g;
+  };
+}
+
+/**
+ * Vector-Jacobian product: runs `f` on `primals` and returns its output and a function
+ * mapping a cotangent (shaped like the output) to gradients shaped like the primals.
+ * Intermediates live until the returned `dispose` is called.
+ *
+ * @example
+ * ```ts
+ * import { tensor, vjp } from "@lossforge/core";
+ * const { out, backward, dispose } = vjp((x) => x.mul(x), tensor([1, 2, 3]));
+ * const g = backward(tensor([1, 1, 1]));
+ * console.log(await g.data()); // [2, 4, 6]
+ * dispose(); out.dispose();
+ * ```
+ */
+export function vjp<P extends Tree>(
+  f: (params: P) => Tensor,
+  primals: P,
+): { out: Tensor; backward: (cotangent: Tensor) => P; dispose: () => void } {
+  const made: Tensor[] = [];
+  const { leaves, rebuild } = treeFlatten(primals);
+  const xs = makeLeaves("vjp", leaves);
+  made.push(...xs);
+  depth++;
+  let out: Tensor;
+  try {
+    out = f(treeUnflatten(rebuild, xs) as P);
+  } finally {
+    depth--;
+  }
+  return {
+    out,
+    backward: (cotangent: Tensor): P => {
+      if (!sameShape(cotangent.shape, out.shape)) {
+        throw new ShapeError(
+          `vjp: cotangent ${fmtShape(cotangent.shape)} does not match output ${
+            fmtShape(out.shape)
+          }`,
+        );
+      }
+      return treeUnflatten(rebuild, gradients(out, cotangent, xs)) as P;
+    },
+    dispose: () => {
+      for (const t of made) t.dispose();
+    },
+  };
+}
+
+/**
+ * Makes a differentiable op from a forward function and a hand-written backward rule (used
+ * by fused kernels). `forward` runs without recording; `backward(g, out, ...inputs)`
+ * returns one gradient (or null) per input.
+ *
+ * @example
+ * ```ts
+ * import { customGrad, grad, tensor } from "@lossforge/core";
+ * const square = customGrad((x) => x.mul(x), (g, _out, x) => [g.mul(x).mul(2)]);
+ * console.log(await grad((x) => square(x).sum())(tensor([3])).item()); // 6
+ * ```
+ */
+export function customGrad(
+  forward: (...inputs: Tensor[]) => Tensor,
+  backward: (g: Tensor, out: Tensor, ...inputs: Tensor[]) => (Tensor | null)[],
+): (...inputs: Tensor[]) => Tensor {
+  return (...inputs: Tensor[]): Tensor => {
+    const out = noGrad(() => forward(...inputs));
+    return record("customGrad", out, inputs, (g) => backward(g, out, ...inputs));
+  };
+}

@@ -1,0 +1,406 @@
+/**
+ * The Tensor handle: a shape, a dtype, a backend buffer (reference counted, so reshapes and
+ * gradient leaves share storage) and, when it is being differentiated, the tape node that
+ * made it.
+ * @module
+ */
+import type { Backend } from "./backend.ts";
+import type { DType, TypedArray } from "./dtype.ts";
+import { BackendError, fmtShape } from "./errors.ts";
+import { trackInScope, untrack } from "./scope.ts";
+import { sizeOf } from "./shape.ts";
+import * as ops from "./ops/mod.ts";
+
+/** A backend buffer shared by every tensor that views it; freed when the last one goes. */
+export class Storage {
+  /** How many live tensors hold this storage. */
+  refs = 1;
+  /** Wraps a backend buffer. */
+  constructor(readonly backend: Backend, readonly buf: unknown) {}
+  /** Drops one reference; frees the buffer at zero. */
+  release(): void {
+    if (--this.refs === 0) this.backend.free(this.buf);
+  }
+}
+
+/** A node of the tape: how to send a gradient from an op's output to its inputs. */
+export interface TapeNode {
+  /** The op's name, for error messages. */
+  op: string;
+  /** The op's inputs. */
+  inputs: Tensor[];
+  /** Given the output's gradient, the inputs' gradients (null: no gradient flows). */
+  backward: (g: Tensor) => (Tensor | null)[];
+}
+
+let live = 0;
+let nextId = 1;
+const finalizer = new FinalizationRegistry<Storage>((s) => s.release());
+
+/**
+ * Number of tensors created and not yet disposed. Tests use it to prove `scope` frees
+ * what it should.
+ *
+ * @example
+ * ```ts
+ * import { liveTensors, tensor } from "@lossforge/core";
+ * const n = liveTensors();
+ * tensor([1]).dispose();
+ * console.log(liveTensors() === n); // true
+ * ```
+ */
+export function liveTensors(): number {
+  return live;
+}
+
+/** A number or a tensor: binary ops take either. */
+export type TensorLike = Tensor | number;
+
+/**
+ * An n-dimensional array on a backend. Ops are methods and free functions alike; each is
+ * differentiable where that makes sense (see `grad`).
+ *
+ * @example
+ * ```ts
+ * import { tensor } from "@lossforge/core";
+ * const x = tensor([[1, 2], [3, 4]]);
+ * const y = x.matmul(x).add(1).sum();
+ * console.log(await y.item()); // 58
+ * ```
+ */
+export class Tensor {
+  /** The dimensions. */
+  readonly shape: readonly number[];
+  /** The element type. */
+  readonly dtype: DType;
+  /** A unique id (handy in debugging and as a map key). */
+  readonly id: number;
+  /** @internal Marks tensors for tree walks without importing this class. */
+  readonly _isTensor = true;
+  /** @internal The shared storage; null once disposed. */
+  _storage: Storage | null;
+  /** @internal The tape node that made this tensor, when recorded. */
+  _node: TapeNode | null = null;
+  /** @internal Whether gradients flow to this tensor. */
+  _requiresGrad = false;
+
+  /** @internal Use `tensor()` and the ops to make tensors. */
+  constructor(storage: Storage, shape: readonly number[], dtype: DType) {
+    this._storage = storage;
+    this.shape = Object.freeze([...shape]);
+    this.dtype = dtype;
+    this.id = nextId++;
+    live++;
+    finalizer.register(this, storage, this);
+    trackInScope(this);
+  }
+
+  /** The backend the data lives on. */
+  get backend(): Backend {
+    return this.storage.backend;
+  }
+
+  /** Number of elements. */
+  get size(): number {
+    return sizeOf(this.shape);
+  }
+
+  /** Number of dimensions. */
+  get rank(): number {
+    return this.shape.length;
+  }
+
+  /** Whether `dispose()` was called. */
+  get disposed(): boolean {
+    return this._storage === null;
+  }
+
+  /** Whether gradients flow to this tensor (it is a differentiated input or depends on one). */
+  get requiresGrad(): boolean {
+    return this._requiresGrad;
+  }
+
+  /** @internal The storage, or an error naming the tensor when it was disposed. */
+  get storage(): Storage {
+    if (!this._storage) {
+      throw new BackendError(`tensor #${this.id} ${fmtShape(this.shape)} was disposed`);
+    }
+    return this._storage;
+  }
+
+  /** @internal The backend buffer. */
+  get buf(): unknown {
+    return this.storage.buf;
+  }
+
+  /** Reads the values back as a typed array (a copy). On WebGPU this flushes queued work. */
+  data(): Promise<TypedArray> {
+    return this.backend.read(this.buf, this.dtype, this.size);
+  }
+
+  /** Reads the single value of a one-element tensor. */
+  async item(): Promise<number> {
+    if (this.size !== 1) {
+      throw new BackendError(
+        `item: tensor has ${this.size} elements, shape ${fmtShape(this.shape)}`,
+      );
+    }
+    return (await this.data())[0];
+  }
+
+  /** Reads the values back as nested arrays of numbers. */
+  async array(): Promise<NestedArray> {
+    const d = await this.data();
+    const build = (dim: number, off: number): NestedArray => {
+      if (dim === this.shape.length) return d[off];
+      const step = sizeOf(this.shape.slice(dim + 1));
+      return Array.from({ length: this.shape[dim] }, (_, i) => build(dim + 1, off + i * step));
+    };
+    return build(0, 0);
+  }
+
+  /** Frees this tensor's hold on its buffer. Safe to call twice. */
+  dispose(): void {
+    if (!this._storage) return;
+    const s = this._storage;
+    this._storage = null;
+    this._node = null;
+    finalizer.unregister(this);
+    untrack(this);
+    live--;
+    s.release();
+  }
+
+  /** A short description: `Tensor(float32 [2,3] cpu)`. */
+  toString(): string {
+    return `Tensor(${this.dtype} ${fmtShape(this.shape)} ${
+      this._storage?.backend.name ?? "disposed"
+    })`;
+  }
+
+  /** Elementwise a + b (broadcasting). */
+  add(b: TensorLike): Tensor {
+    return ops.add(this, b);
+  }
+  /** Elementwise a - b. */
+  sub(b: TensorLike): Tensor {
+    return ops.sub(this, b);
+  }
+  /** Elementwise a * b. */
+  mul(b: TensorLike): Tensor {
+    return ops.mul(this, b);
+  }
+  /** Elementwise a / b. */
+  div(b: TensorLike): Tensor {
+    return ops.div(this, b);
+  }
+  /** Elementwise a ** b. */
+  pow(b: TensorLike): Tensor {
+    return ops.pow(this, b);
+  }
+  /** Elementwise maximum. */
+  maximum(b: TensorLike): Tensor {
+    return ops.maximum(this, b);
+  }
+  /** Elementwise minimum. */
+  minimum(b: TensorLike): Tensor {
+    return ops.minimum(this, b);
+  }
+  /** 1 where a == b else 0. */
+  eq(b: TensorLike): Tensor {
+    return ops.eq(this, b);
+  }
+  /** 1 where a != b else 0. */
+  ne(b: TensorLike): Tensor {
+    return ops.ne(this, b);
+  }
+  /** 1 where a < b else 0. */
+  lt(b: TensorLike): Tensor {
+    return ops.lt(this, b);
+  }
+  /** 1 where a <= b else 0. */
+  le(b: TensorLike): Tensor {
+    return ops.le(this, b);
+  }
+  /** 1 where a > b else 0. */
+  gt(b: TensorLike): Tensor {
+    return ops.gt(this, b);
+  }
+  /** 1 where a >= b else 0. */
+  ge(b: TensorLike): Tensor {
+    return ops.ge(this, b);
+  }
+  /** -x. */
+  neg(): Tensor {
+    return ops.neg(this);
+  }
+  /** e^x. */
+  exp(): Tensor {
+    return ops.exp(this);
+  }
+  /** Natural log. */
+  log(): Tensor {
+    return ops.log(this);
+  }
+  /** Square root. */
+  sqrt(): Tensor {
+    return ops.sqrt(this);
+  }
+  /** 1 / sqrt(x). */
+  rsqrt(): Tensor {
+    return ops.rsqrt(this);
+  }
+  /** x * x. */
+  square(): Tensor {
+    return ops.square(this);
+  }
+  /** |x|. */
+  abs(): Tensor {
+    return ops.abs(this);
+  }
+  /** tanh(x). */
+  tanh(): Tensor {
+    return ops.tanh(this);
+  }
+  /** 1 / (1 + e^-x). */
+  sigmoid(): Tensor {
+    return ops.sigmoid(this);
+  }
+  /** max(x, 0). */
+  relu(): Tensor {
+    return ops.relu(this);
+  }
+  /** GELU (tanh approximation, as GPT-2). */
+  gelu(): Tensor {
+    return ops.gelu(this);
+  }
+  /** x * sigmoid(x). */
+  silu(): Tensor {
+    return ops.silu(this);
+  }
+  /** Sum over `axis` (a number, a list, or all when omitted). */
+  sum(axis?: number | number[], keepdim = false): Tensor {
+    return ops.sum(this, axis, keepdim);
+  }
+  /** Mean over `axis`. */
+  mean(axis?: number | number[], keepdim = false): Tensor {
+    return ops.mean(this, axis, keepdim);
+  }
+  /** Maximum over `axis`. */
+  max(axis?: number | number[], keepdim = false): Tensor {
+    return ops.max(this, axis, keepdim);
+  }
+  /** Minimum over `axis`. */
+  min(axis?: number | number[], keepdim = false): Tensor {
+    return ops.min(this, axis, keepdim);
+  }
+  /** log(sum(exp(x))) over `axis`, computed stably. */
+  logsumexp(axis?: number | number[], keepdim = false): Tensor {
+    return ops.logsumexp(this, axis, keepdim);
+  }
+  /** Index of the largest value along `axis` (int32, no gradient). */
+  argmax(axis = -1, keepdim = false): Tensor {
+    return ops.argmax(this, axis, keepdim);
+  }
+  /** Softmax along `axis` (default last). */
+  softmax(axis = -1): Tensor {
+    return ops.softmax(this, axis);
+  }
+  /** log(softmax(x)) along `axis`, computed stably. */
+  logSoftmax(axis = -1): Tensor {
+    return ops.logSoftmax(this, axis);
+  }
+  /** Batched matrix product (batch dims broadcast). */
+  matmul(b: Tensor): Tensor {
+    return ops.matmul(this, b);
+  }
+  /** Same data, new shape (one dim may be -1). */
+  reshape(shape: readonly number[]): Tensor {
+    return ops.reshape(this, shape);
+  }
+  /** Flattens to one dimension. */
+  flatten(): Tensor {
+    return ops.reshape(this, [-1]);
+  }
+  /** Swaps two axes. */
+  transpose(a = -2, b = -1): Tensor {
+    return ops.transpose(this, a, b);
+  }
+  /** Reorders axes. */
+  permute(dims: readonly number[]): Tensor {
+    return ops.permute(this, dims);
+  }
+  /** Broadcasts to `shape`. */
+  expand(shape: readonly number[]): Tensor {
+    return ops.expand(this, shape);
+  }
+  /** A slice: `starts`/`ends` per leading axis (negative counts from the end). */
+  slice(starts: readonly number[], ends?: readonly (number | undefined)[]): Tensor {
+    return ops.slice(this, starts, ends);
+  }
+  /** Removes size-1 axes (all, or the given one). */
+  squeeze(axis?: number): Tensor {
+    return ops.squeeze(this, axis);
+  }
+  /** Inserts a size-1 axis. */
+  unsqueeze(axis: number): Tensor {
+    return ops.unsqueeze(this, axis);
+  }
+  /** torch.gather along `axis`. */
+  gather(axis: number, index: Tensor): Tensor {
+    return ops.gather(this, axis, index);
+  }
+  /** Rows by index: out[...i, :] = x[index[...i], :]. */
+  take(index: Tensor): Tensor {
+    return ops.take(this, index);
+  }
+  /** Out-of-place torch.scatter_add. */
+  scatterAdd(axis: number, index: Tensor, src: Tensor): Tensor {
+    return ops.scatterAdd(this, axis, index, src);
+  }
+  /** Sorted values along the last axis (stable). */
+  sort(descending = false): Tensor {
+    return ops.sort(this, descending);
+  }
+  /** Sorting permutation along the last axis (stable, int32). */
+  argsort(descending = false): Tensor {
+    return ops.argsort(this, descending);
+  }
+  /** Inclusive cumulative sum along `axis`. */
+  cumsum(axis = -1): Tensor {
+    return ops.cumsum(this, axis);
+  }
+  /** Converts the dtype. */
+  cast(dtype: DType): Tensor {
+    return ops.cast(this, dtype);
+  }
+}
+
+/**
+ * Nested arrays of numbers, as `Tensor.array()` returns them.
+ *
+ * @example
+ * ```ts
+ * import type { NestedArray } from "@lossforge/core";
+ * const a: NestedArray = [[1, 2], [3, 4]];
+ * console.log(a);
+ * ```
+ */
+export type NestedArray = number | NestedArray[];
+
+/** @internal Wraps a fresh backend buffer in a tensor. */
+export function fromBuffer(
+  backend: Backend,
+  buf: unknown,
+  shape: readonly number[],
+  dtype: DType,
+): Tensor {
+  return new Tensor(new Storage(backend, buf), shape, dtype);
+}
+
+/** @internal A new tensor sharing `t`'s storage (a view with another shape). */
+export function shareStorage(t: Tensor, shape: readonly number[]): Tensor {
+  const s = t.storage;
+  s.refs++;
+  return new Tensor(s, shape, t.dtype);
+}

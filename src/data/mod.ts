@@ -1,0 +1,70 @@
+/**
+ * Data for LM fine-tuning: tokenizers, GSM8K (real and synthetic), batching and metrics.
+ * Pure TypeScript, no tensors.
+ *
+ * @example
+ * ```ts
+ * import { byteTokenizer, gsm8kSynthetic, makeBatch } from "./mod.ts";
+ * const tok = byteTokenizer();
+ * const data = gsm8kSynthetic({ count: 4, difficulty: 1 });
+ * const batch = makeBatch(tok, data, { maxLength: 128 });
+ * console.log(batch.batch, batch.length);
+ * ```
+ *
+ * @module
+ */
+
+export type { Tokenizer } from "./tokenizer.ts";
+export {
+  BYTE_BOS,
+  BYTE_EOS,
+  BYTE_PAD,
+  BYTE_SPECIAL_TOKENS,
+  BYTE_VOCAB_SIZE,
+  byteTokenizer,
+} from "./byte_tokenizer.ts";
+export { DataError } from "./errors.ts";
+export { deriveSeed, randomInt, seededRandom, shuffleInPlace } from "./random.ts";
+export {
+  downloadGsm8k,
+  formatGsm8k,
+  gsm8k,
+  GSM8K_SHA256_PREFIXES,
+  GSM8K_URLS,
+  parseGsm8kAnswer,
+  readGsm8kJsonl,
+  sha256Hex,
+  validationIndices,
+  verifySha256Prefix,
+} from "./gsm8k.ts";
+export type {
+  DownloadOptions,
+  DownloadProgress,
+  Gsm8kAnswerParts,
+  Gsm8kExample,
+  Gsm8kFile,
+  Gsm8kOptions,
+  Gsm8kRecord,
+  Gsm8kSplit,
+  Gsm8kTarget,
+} from "./gsm8k.ts";
+export { gsm8kSynthetic, SYNTHETIC_TEMPLATES, syntheticSplitOf } from "./synthetic.ts";
+export type { SyntheticDifficulty, SyntheticExample, SyntheticOptions } from "./synthetic.ts";
+export {
+  aggregateMetrics,
+  exactMatch,
+  extractAnswer,
+  extractFormulas,
+  parseNumber,
+  stepMetrics,
+} from "./metrics.ts";
+export type { AggregateMetrics, StepMetrics } from "./metrics.ts";
+export { encodeExample, IGNORE_INDEX, makeBatch, promptBatch } from "./batch.ts";
+export type {
+  Batch,
+  BatchOptions,
+  EncodedExample,
+  EncodeOptions,
+  PadSide,
+  PromptBatch,
+} from "./batch.ts";

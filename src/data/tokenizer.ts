@@ -1,0 +1,35 @@
+/**
+ * The tokenizer contract shared by the byte-level tokenizer and the BPE tokenizer.
+ *
+ * @module
+ */
+
+/**
+ * A text tokenizer: maps text to integer token ids in `[0, vocabSize)` and back.
+ *
+ * `bos` is optional (some tokenizers have no beginning-of-sequence token); `eos` ends every
+ * training target and `pad` fills unused positions of a batch.
+ *
+ * @example
+ * ```ts
+ * import type { Tokenizer } from "./tokenizer.ts";
+ * import { byteTokenizer } from "./byte_tokenizer.ts";
+ * const tok: Tokenizer = byteTokenizer();
+ * const ids = tok.encode("hi");
+ * console.log(ids, tok.decode(ids), tok.eos);
+ * ```
+ */
+export interface Tokenizer {
+  /** Number of token ids; every id is an integer in `[0, vocabSize)`. */
+  readonly vocabSize: number;
+  /** Text to token ids (no special tokens are added). */
+  encode(text: string): number[];
+  /** Token ids to text; special tokens are skipped. */
+  decode(ids: number[]): string;
+  /** Beginning-of-sequence id, if the tokenizer has one. */
+  readonly bos?: number;
+  /** End-of-sequence id. */
+  readonly eos: number;
+  /** Padding id. */
+  readonly pad: number;
+}

@@ -1,0 +1,734 @@
+/**
+ * Byte-level reader/writer for the safetensors format:
+ *
+ * ```text
+ * [8 bytes: N, little-endian u64][N bytes: JSON header, space padded][data bytes]
+ * header = { "<name>": { "dtype": "F32", "shape": [..], "data_offsets": [begin, end] },
+ *            "__metadata__"?: { "<key>": "<string>" } }
+ * ```
+ *
+ * Offsets are relative to the start of the data area. F16 and BF16 tensors are converted
+ * to `Float32Array` on load, I64 to `Int32Array` (with a range check).
+ *
+ * @module
+ */
+
+/** The dtypes this codec reads and writes. */
+export type SafetensorsDtype = "F32" | "F16" | "BF16" | "F64" | "I32" | "I64";
+
+/** Typed arrays accepted when encoding (F16/BF16 as raw `Uint16Array` bits or floats). */
+export type SafetensorsData =
+  | Float32Array
+  | Float64Array
+  | Int32Array
+  | Uint16Array
+  | BigInt64Array;
+
+/** One tensor to encode. */
+export interface SafetensorsEntry {
+  /** Stored dtype. */
+  dtype: SafetensorsDtype;
+  /** Tensor shape; the product must equal `data.length`. */
+  shape: number[];
+  /**
+   * Values. F32/F64: `Float32Array` or `Float64Array`. F16/BF16: `Uint16Array` of raw bits,
+   * or `Float32Array`/`Float64Array` (rounded to nearest even; a `Float64Array` is first
+   * rounded to f32). I32: `Int32Array`. I64: `BigInt64Array` or `Int32Array`.
+   */
+  data: SafetensorsData;
+}
+
+/** One decoded tensor. F16/BF16 arrive as `Float32Array`, I64 as `Int32Array`. */
+export interface DecodedTensor {
+  /** The dtype stored in the file. */
+  dtype: SafetensorsDtype;
+  /** Tensor shape. */
+  shape: number[];
+  /** Values, converted as described above. */
+  data: Float32Array | Float64Array | Int32Array;
+}
+
+/** The result of {@linkcode decodeSafetensors}. */
+export interface DecodedSafetensors {
+  /** Tensors by name. */
+  tensors: Record<string, DecodedTensor>;
+  /** The `__metadata__` string map (empty when absent). */
+  metadata: Record<string, string>;
+}
+
+/** A tensor's entry in the JSON header. */
+export interface SafetensorsHeaderEntry {
+  /** Stored dtype. */
+  dtype: SafetensorsDtype;
+  /** Tensor shape. */
+  shape: number[];
+  /** `[begin, end)` byte offsets relative to the data area. */
+  data_offsets: [number, number];
+}
+
+/** A parsed and validated header, as returned by {@linkcode readSafetensorsHeader}. */
+export interface SafetensorsHeader {
+  /** Tensor entries by name (header order). */
+  tensors: Record<string, SafetensorsHeaderEntry>;
+  /** The `__metadata__` string map (empty when absent). */
+  metadata: Record<string, string>;
+  /** Byte offset of the data area within the file (8 + header length). */
+  dataStart: number;
+  /** Length of the data area in bytes. */
+  dataLength: number;
+}
+
+/** The result of {@linkcode loadShardedIndex}. */
+export interface ShardedIndex {
+  /** Distinct shard file paths (joined with the directory), in first-appearance order. */
+  shards: string[];
+  /** Tensor name → shard file name, as in the index. */
+  weightMap: Record<string, string>;
+  /** The index's `metadata` object (e.g. `total_size`), or `{}`. */
+  metadata: Record<string, unknown>;
+}
+
+const DTYPE_SIZE: Record<SafetensorsDtype, number> = {
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  F64: 8,
+  I32: 4,
+  I64: 8,
+};
+const DTYPES = Object.keys(DTYPE_SIZE) as SafetensorsDtype[];
+/** Valid safetensors dtypes this codec does not decode (for clearer errors). */
+const OTHER_DTYPES = ["BOOL", "U8", "I8", "U16", "I16", "U32", "U64", "F8_E4M3", "F8_E5M2"];
+const MAX_HEADER = 100_000_000;
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+function show(v: unknown): string {
+  try {
+    const s = JSON.stringify(v);
+    if (s === undefined) return String(v);
+    return s.length > 120 ? s.slice(0, 117) + "..." : s;
+  } catch {
+    return String(v);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// f16 / bf16 conversions
+
+const F32_BUF = new Float32Array(1);
+const U32_BUF = new Uint32Array(F32_BUF.buffer);
+
+let F16_TABLE: Float32Array | undefined;
+
+function f16Table(): Float32Array {
+  if (F16_TABLE) return F16_TABLE;
+  const t = new Float32Array(65536);
+  for (let h = 0; h < 65536; h++) {
+    const sign = h & 0x8000 ? -1 : 1;
+    const exp = (h >> 10) & 0x1f;
+    const mant = h & 0x3ff;
+    let v: number;
+    if (exp === 0) v = mant * 2 ** -24;
+    else if (exp === 31) v = mant ? NaN : Infinity;
+    else v = (1 + mant / 1024) * 2 ** (exp - 15);
+    t[h] = sign * v;
+  }
+  F16_TABLE = t;
+  return t;
+}
+
+/**
+ * Convert IEEE half-precision bit patterns to `Float32Array` (exact; subnormals, ±inf
+ * and NaN included).
+ *
+ * @example
+ * ```ts
+ * f16ToF32(new Uint16Array([0x3c00, 0x7bff, 0x0001])); // [1, 65504, 2 ** -24]
+ * ```
+ */
+export function f16ToF32(bits: Uint16Array): Float32Array {
+  const t = f16Table();
+  const out = new Float32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) out[i] = t[bits[i]];
+  return out;
+}
+
+function f32BitsToF16(x: number): number {
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  const mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | (mant ? 0x7e00 : 0x7c00);
+  const e = exp - 127;
+  if (e > 15) return sign | 0x7c00;
+  if (e >= -14) {
+    let h = ((e + 15) << 10) | (mant >>> 13);
+    const rem = mant & 0x1fff;
+    if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++; // carry may reach inf: correct
+    return sign | h;
+  }
+  if (e < -25) return sign;
+  const m = mant | 0x800000;
+  const shift = -e - 1; // 14..24
+  let h = m >>> shift;
+  const rem = m & ((1 << shift) - 1);
+  const half = 1 << (shift - 1);
+  if (rem > half || (rem === half && (h & 1))) h++;
+  return sign | h;
+}
+
+/**
+ * Convert floats to IEEE half-precision bit patterns with round-to-nearest-even
+ * (overflow → ±inf, NaN → quiet NaN, correct subnormals). Numbers that are not already
+ * f32 are first rounded to f32.
+ *
+ * @example
+ * ```ts
+ * f32ToF16(new Float32Array([1, 65504, Infinity])); // Uint16Array [0x3c00, 0x7bff, 0x7c00]
+ * ```
+ */
+export function f32ToF16(values: Float32Array | Float64Array | readonly number[]): Uint16Array {
+  const out = new Uint16Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    F32_BUF[0] = values[i];
+    out[i] = f32BitsToF16(U32_BUF[0]);
+  }
+  return out;
+}
+
+/**
+ * Convert bfloat16 bit patterns to `Float32Array` (exact).
+ *
+ * @example
+ * ```ts
+ * bf16ToF32(new Uint16Array([0x3f80, 0xc000])); // [1, -2]
+ * ```
+ */
+export function bf16ToF32(bits: Uint16Array): Float32Array {
+  const out = new Float32Array(bits.length);
+  const u = new Uint32Array(out.buffer);
+  for (let i = 0; i < bits.length; i++) u[i] = bits[i] << 16;
+  return out;
+}
+
+/**
+ * Convert floats to bfloat16 bit patterns with round-to-nearest-even (NaN stays a quiet
+ * NaN). Numbers that are not already f32 are first rounded to f32.
+ *
+ * @example
+ * ```ts
+ * f32ToBf16(new Float32Array([1, -2])); // Uint16Array [0x3f80, 0xc000]
+ * ```
+ */
+export function f32ToBf16(values: Float32Array | Float64Array | readonly number[]): Uint16Array {
+  const out = new Uint16Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    F32_BUF[0] = values[i];
+    const x = U32_BUF[0];
+    if ((x & 0x7f800000) === 0x7f800000 && (x & 0x7fffff) !== 0) {
+      out[i] = (x >>> 16) | 0x40;
+    } else {
+      out[i] = ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// Encoding
+
+function numel(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+function toBytes(view: ArrayBufferView, bytesPerElement: number): Uint8Array {
+  const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+  if (LITTLE_ENDIAN || bytesPerElement === 1) return bytes;
+  const out = new Uint8Array(bytes.length);
+  for (let i = 0; i < bytes.length; i += bytesPerElement) {
+    for (let j = 0; j < bytesPerElement; j++) out[i + j] = bytes[i + bytesPerElement - 1 - j];
+  }
+  return out;
+}
+
+function entryBytes(name: string, e: SafetensorsEntry): Uint8Array {
+  const { dtype, data } = e;
+  const kind = data?.constructor?.name ?? typeof data;
+  const bad = (): never => {
+    throw new Error(`tensor ${show(name)}: dtype ${dtype} cannot be written from a ${kind}`);
+  };
+  switch (dtype) {
+    case "F32":
+      if (data instanceof Float32Array) return toBytes(data, 4);
+      if (data instanceof Float64Array) return toBytes(Float32Array.from(data), 4);
+      return bad();
+    case "F64":
+      if (data instanceof Float64Array) return toBytes(data, 8);
+      if (data instanceof Float32Array) return toBytes(Float64Array.from(data), 8);
+      return bad();
+    case "F16":
+    case "BF16": {
+      if (data instanceof Uint16Array) return toBytes(data, 2);
+      if (data instanceof Float32Array || data instanceof Float64Array) {
+        return toBytes(dtype === "F16" ? f32ToF16(data) : f32ToBf16(data), 2);
+      }
+      return bad();
+    }
+    case "I32":
+      if (data instanceof Int32Array) return toBytes(data, 4);
+      return bad();
+    case "I64":
+      if (data instanceof BigInt64Array) return toBytes(data, 8);
+      if (data instanceof Int32Array) {
+        const wide = new BigInt64Array(data.length);
+        for (let i = 0; i < data.length; i++) wide[i] = BigInt(data[i]);
+        return toBytes(wide, 8);
+      }
+      return bad();
+    default:
+      throw new Error(
+        `tensor ${show(name)}: unknown dtype ${show(dtype)} (supported: ${DTYPES.join(", ")})`,
+      );
+  }
+}
+
+/**
+ * Serialize tensors (and optional string metadata) to safetensors bytes. Tensors are laid
+ * out contiguously in the given order; the header is space-padded so the data area starts
+ * at an 8-byte aligned offset.
+ *
+ * @param entries Tensors by name (`"__metadata__"` is reserved).
+ * @param metadata Optional `__metadata__` string map.
+ * @example
+ * ```ts
+ * const bytes = encodeSafetensors({
+ *   w: { dtype: "F32", shape: [2, 2], data: new Float32Array([1, 2, 3, 4]) },
+ * }, { format: "pt" });
+ * decodeSafetensors(bytes).tensors.w.data; // Float32Array [1, 2, 3, 4]
+ * ```
+ */
+export function encodeSafetensors(
+  entries: Record<string, SafetensorsEntry>,
+  metadata?: Record<string, string>,
+): Uint8Array {
+  const header: Record<string, unknown> = {};
+  if (metadata !== undefined) {
+    for (const [k, v] of Object.entries(metadata)) {
+      if (typeof v !== "string") {
+        throw new Error(`__metadata__[${show(k)}] must be a string, got ${show(v)}`);
+      }
+    }
+    header.__metadata__ = metadata;
+  }
+  const blobs: Uint8Array[] = [];
+  let offset = 0;
+  for (const [name, e] of Object.entries(entries)) {
+    if (name === "__metadata__") throw new Error(`tensor name "__metadata__" is reserved`);
+    if (!DTYPES.includes(e.dtype)) {
+      throw new Error(
+        `tensor ${show(name)}: unknown dtype ${show(e.dtype)} (supported: ${DTYPES.join(", ")})`,
+      );
+    }
+    if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0)) {
+      throw new Error(
+        `tensor ${show(name)}: shape must be non-negative integers, got ${show(e.shape)}`,
+      );
+    }
+    const n = numel(e.shape);
+    if (e.data.length !== n) {
+      throw new Error(
+        `tensor ${show(name)}: shape ${
+          show(e.shape)
+        } has ${n} elements but data has ${e.data.length}`,
+      );
+    }
+    const bytes = entryBytes(name, e);
+    header[name] = {
+      dtype: e.dtype,
+      shape: e.shape,
+      data_offsets: [offset, offset + bytes.length],
+    };
+    blobs.push(bytes);
+    offset += bytes.length;
+  }
+  let json = new TextEncoder().encode(JSON.stringify(header));
+  const padded = Math.ceil(json.length / 8) * 8;
+  if (padded !== json.length) {
+    const p = new Uint8Array(padded).fill(0x20);
+    p.set(json);
+    json = p;
+  }
+  const out = new Uint8Array(8 + json.length + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
+  out.set(json, 8);
+  let o = 8 + json.length;
+  for (const b of blobs) {
+    out.set(b, o);
+    o += b.length;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------
+// Decoding
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Parse and validate the JSON header bytes against a data area of `dataLength` bytes. */
+function parseHeader(
+  headerBytes: Uint8Array,
+  dataStart: number,
+  dataLength: number,
+  src: string,
+): SafetensorsHeader {
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(headerBytes);
+  } catch {
+    throw new Error(`${src}: safetensors header is not valid UTF-8`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${src}: safetensors header is not valid JSON: ${(e as Error).message}`);
+  }
+  if (!isObject(parsed)) {
+    throw new Error(`${src}: safetensors header must be a JSON object, got ${show(parsed)}`);
+  }
+  const metadata: Record<string, string> = {};
+  const tensors: Record<string, SafetensorsHeaderEntry> = {};
+  for (const [name, v] of Object.entries(parsed)) {
+    if (name === "__metadata__") {
+      if (!isObject(v)) throw new Error(`${src}: __metadata__ must be an object, got ${show(v)}`);
+      for (const [k, s] of Object.entries(v)) {
+        if (typeof s !== "string") {
+          throw new Error(`${src}: __metadata__[${show(k)}] must be a string, got ${show(s)}`);
+        }
+        metadata[k] = s;
+      }
+      continue;
+    }
+    const where = `${src}: tensor ${show(name)}`;
+    if (!isObject(v)) throw new Error(`${where}: header entry must be an object, got ${show(v)}`);
+    const dtype = v.dtype;
+    if (typeof dtype !== "string" || !DTYPES.includes(dtype as SafetensorsDtype)) {
+      const known = typeof dtype === "string" && OTHER_DTYPES.includes(dtype);
+      throw new Error(
+        `${where}: ${known ? "unsupported" : "unknown"} dtype ${show(dtype)} (supported: ${
+          DTYPES.join(", ")
+        })`,
+      );
+    }
+    const shape = v.shape;
+    if (
+      !Array.isArray(shape) ||
+      !shape.every((d) => typeof d === "number" && Number.isSafeInteger(d) && d >= 0)
+    ) {
+      throw new Error(
+        `${where}: shape must be an array of non-negative integers, got ${show(shape)}`,
+      );
+    }
+    const off = v.data_offsets;
+    if (
+      !Array.isArray(off) || off.length !== 2 ||
+      !off.every((d) => typeof d === "number" && Number.isSafeInteger(d) && d >= 0)
+    ) {
+      throw new Error(
+        `${where}: data_offsets must be [begin, end] non-negative integers, got ${show(off)}`,
+      );
+    }
+    const [begin, end] = off as [number, number];
+    if (begin > end || end > dataLength) {
+      throw new Error(
+        `${where}: data_offsets ${show(off)} lie outside the data area of ${dataLength} bytes`,
+      );
+    }
+    const expected = numel(shape as number[]) * DTYPE_SIZE[dtype as SafetensorsDtype];
+    if (end - begin !== expected) {
+      throw new Error(
+        `${where}: data_offsets ${show(off)} span ${end - begin} bytes but ${dtype} × ${
+          show(shape)
+        } needs ${expected}`,
+      );
+    }
+    tensors[name] = {
+      dtype: dtype as SafetensorsDtype,
+      shape: shape as number[],
+      data_offsets: [begin, end],
+    };
+  }
+  // overlaps and holes
+  const spans = Object.entries(tensors).map(([n, t]) => [n, ...t.data_offsets] as const)
+    .sort((a, b) => a[1] - b[1] || a[2] - b[2]);
+  let cursor = 0;
+  let prevName = "";
+  for (const [name, begin, end] of spans) {
+    if (begin < cursor) {
+      throw new Error(
+        `${src}: tensor ${show(name)}: data_offsets [${begin}, ${end}] overlap tensor ${
+          show(prevName)
+        } (which ends at ${cursor})`,
+      );
+    }
+    if (begin > cursor) {
+      throw new Error(
+        `${src}: tensor ${
+          show(name)
+        }: data_offsets [${begin}, ${end}] leave a hole at bytes [${cursor}, ${begin}) of the data area`,
+      );
+    }
+    cursor = end;
+    prevName = name;
+  }
+  if (cursor !== dataLength) {
+    throw new Error(
+      `${src}: data area has ${dataLength} bytes but tensors cover only ${cursor} (trailing bytes)`,
+    );
+  }
+  return { tensors, metadata, dataStart, dataLength };
+}
+
+function readHeaderLength(prefix: Uint8Array, fileLength: number, src: string): number {
+  if (fileLength < 8) {
+    throw new Error(`${src}: file is ${fileLength} bytes, shorter than the 8-byte header length`);
+  }
+  const n = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
+  if (n > BigInt(fileLength - 8)) {
+    throw new Error(
+      `${src}: header length ${n} goes beyond the end of the file (${fileLength} bytes)`,
+    );
+  }
+  if (n > BigInt(MAX_HEADER)) {
+    throw new Error(`${src}: header length ${n} exceeds the ${MAX_HEADER}-byte limit`);
+  }
+  return Number(n);
+}
+
+function decodeData(
+  bytes: Uint8Array,
+  name: string,
+  t: SafetensorsHeaderEntry,
+  src: string,
+): Float32Array | Float64Array | Int32Array {
+  const [begin, end] = t.data_offsets;
+  // copy into a fresh, aligned buffer
+  const raw = bytes.slice(begin, end);
+  const le = (size: number): ArrayBuffer => {
+    if (!LITTLE_ENDIAN) {
+      for (let i = 0; i < raw.length; i += size) raw.subarray(i, i + size).reverse();
+    }
+    return raw.buffer;
+  };
+  switch (t.dtype) {
+    case "F32":
+      return new Float32Array(le(4));
+    case "F64":
+      return new Float64Array(le(8));
+    case "I32":
+      return new Int32Array(le(4));
+    case "F16":
+      return f16ToF32(new Uint16Array(le(2)));
+    case "BF16":
+      return bf16ToF32(new Uint16Array(le(2)));
+    case "I64": {
+      const wide = new BigInt64Array(le(8));
+      const out = new Int32Array(wide.length);
+      for (let i = 0; i < wide.length; i++) {
+        const v = wide[i];
+        if (v > 2147483647n || v < -2147483648n) {
+          throw new Error(
+            `${src}: tensor ${show(name)}: I64 value ${v} at index ${i} does not fit in Int32`,
+          );
+        }
+        out[i] = Number(v);
+      }
+      return out;
+    }
+  }
+}
+
+/**
+ * Decode safetensors bytes. Everything is validated before any tensor is converted: a file
+ * shorter than 8 bytes, a header length beyond the file, invalid JSON, unknown dtypes,
+ * data_offsets outside the data area / overlapping / leaving holes / not matching
+ * dtype × shape all throw an error naming `source` and the tensor.
+ *
+ * @param bytes The file contents.
+ * @param options `source` names the file in error messages.
+ * @example
+ * ```ts
+ * const { tensors, metadata } = decodeSafetensors(await Deno.readFile("model.safetensors"), {
+ *   source: "model.safetensors",
+ * });
+ * for (const [name, t] of Object.entries(tensors)) console.log(name, t.dtype, t.shape);
+ * ```
+ */
+export function decodeSafetensors(
+  bytes: Uint8Array,
+  options: { source?: string } = {},
+): DecodedSafetensors {
+  const src = options.source ?? "<safetensors bytes>";
+  const n = readHeaderLength(bytes, bytes.length, src);
+  const header = parseHeader(bytes.subarray(8, 8 + n), 8 + n, bytes.length - 8 - n, src);
+  const data = bytes.subarray(8 + n);
+  const converted: [string, DecodedTensor][] = [];
+  for (const [name, t] of Object.entries(header.tensors)) {
+    converted.push([name, {
+      dtype: t.dtype,
+      shape: t.shape,
+      data: decodeData(data, name, t, src),
+    }]);
+  }
+  return { tensors: Object.fromEntries(converted), metadata: header.metadata };
+}
+
+function pathString(path: string | URL): string {
+  return path instanceof URL ? decodeURIComponent(path.pathname) : path;
+}
+
+/**
+ * Read and decode a `.safetensors` file.
+ *
+ * @param path File path or file URL.
+ * @example
+ * ```ts
+ * const { tensors } = await readSafetensorsFile("models/tiny-llama-hf/model.safetensors");
+ * console.log(tensors["lm_head.weight"].shape); // [600, 64]
+ * ```
+ */
+export async function readSafetensorsFile(path: string | URL): Promise<DecodedSafetensors> {
+  const src = pathString(path);
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (e) {
+    throw new Error(`${src}: cannot read safetensors file: ${(e as Error).message}`);
+  }
+  return decodeSafetensors(bytes, { source: src });
+}
+
+/**
+ * Encode tensors and write them atomically: the bytes go to `path + ".tmp-<random>"`,
+ * which is then renamed over `path` (the temp file is removed on failure).
+ *
+ * @param path Destination path.
+ * @param entries Tensors by name.
+ * @param metadata Optional `__metadata__` string map.
+ * @example
+ * ```ts
+ * await writeSafetensorsFile("out.safetensors", {
+ *   bias: { dtype: "F32", shape: [3], data: new Float32Array([0, 1, 2]) },
+ * }, { format: "pt" });
+ * ```
+ */
+export async function writeSafetensorsFile(
+  path: string | URL,
+  entries: Record<string, SafetensorsEntry>,
+  metadata?: Record<string, string>,
+): Promise<void> {
+  const dest = pathString(path);
+  const bytes = encodeSafetensors(entries, metadata);
+  const rand = Array.from(crypto.getRandomValues(new Uint8Array(6)))
+    .map((b) => b.toString(16).padStart(2, "0")).join("");
+  const tmp = `${dest}.tmp-${rand}`;
+  try {
+    await Deno.writeFile(tmp, bytes);
+    await Deno.rename(tmp, dest);
+  } catch (e) {
+    try {
+      await Deno.remove(tmp);
+    } catch {
+      // the temp file may not exist
+    }
+    throw new Error(`${dest}: cannot write safetensors file: ${(e as Error).message}`);
+  }
+}
+
+async function readExactly(file: Deno.FsFile, buf: Uint8Array, src: string): Promise<void> {
+  let got = 0;
+  while (got < buf.length) {
+    const n = await file.read(buf.subarray(got));
+    if (n === null) throw new Error(`${src}: unexpected end of file while reading the header`);
+    got += n;
+  }
+}
+
+/**
+ * Read and validate only the header of a `.safetensors` file (no tensor data is read),
+ * e.g. to plan sharded loading.
+ *
+ * @param path File path or file URL.
+ * @example
+ * ```ts
+ * const h = await readSafetensorsHeader("model-00001-of-00002.safetensors");
+ * for (const [name, t] of Object.entries(h.tensors)) console.log(name, t.dtype, t.shape);
+ * ```
+ */
+export async function readSafetensorsHeader(path: string | URL): Promise<SafetensorsHeader> {
+  const src = pathString(path);
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { read: true });
+  } catch (e) {
+    throw new Error(`${src}: cannot open safetensors file: ${(e as Error).message}`);
+  }
+  try {
+    const size = (await file.stat()).size;
+    const prefix = new Uint8Array(8);
+    if (size >= 8) await readExactly(file, prefix, src);
+    const n = readHeaderLength(prefix, size, src);
+    const headerBytes = new Uint8Array(n);
+    await readExactly(file, headerBytes, src);
+    return parseHeader(headerBytes, 8 + n, size - 8 - n, src);
+  } finally {
+    file.close();
+  }
+}
+
+/**
+ * Read `model.safetensors.index.json` from a directory and list its shard files.
+ *
+ * @param dir Directory holding the index and the shards.
+ * @example
+ * ```ts
+ * const { shards, weightMap } = await loadShardedIndex("models/big-model/");
+ * // shards: ["models/big-model/model-00001-of-00002.safetensors", ...]
+ * ```
+ */
+export async function loadShardedIndex(dir: string | URL): Promise<ShardedIndex> {
+  const base = pathString(dir).replace(/\/+$/, "");
+  const indexPath = `${base}/model.safetensors.index.json`;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await Deno.readTextFile(indexPath));
+  } catch (e) {
+    throw new Error(`${indexPath}: cannot read sharded index: ${(e as Error).message}`);
+  }
+  if (!isObject(parsed) || !isObject(parsed.weight_map)) {
+    throw new Error(`${indexPath}: expected an object with a "weight_map" object`);
+  }
+  const weightMap: Record<string, string> = {};
+  const shards: string[] = [];
+  const seen = new Set<string>();
+  for (const [name, file] of Object.entries(parsed.weight_map)) {
+    if (typeof file !== "string" || file === "") {
+      throw new Error(
+        `${indexPath}: weight_map[${show(name)}] must be a file name, got ${show(file)}`,
+      );
+    }
+    if (file.startsWith("/") || file.split(/[\\/]/).includes("..")) {
+      throw new Error(`${indexPath}: weight_map[${show(name)}] = ${show(file)} escapes ${base}`);
+    }
+    weightMap[name] = file;
+    if (!seen.has(file)) {
+      seen.add(file);
+      shards.push(`${base}/${file}`);
+    }
+  }
+  const metadata = isObject(parsed.metadata) ? parsed.metadata : {};
+  return { shards, weightMap, metadata };
+}

@@ -1,0 +1,5 @@
+/**
+ * Placeholder: this area arrives with its issue.
+ * @module
+ */
+export {};
