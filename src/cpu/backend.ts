@@ -42,6 +42,17 @@ const unaryFns: Record<UnaryOp, (x: number) => number> = {
   floor: Math.floor,
 };
 
+/** One loop per op (its own closure), so the JIT can inline the scalar function. */
+function makeUnaryKernel(f: (x: number) => number): (x: Buf, out: Buf, n: number) => void {
+  return (x, out, n) => {
+    for (let i = 0; i < n; i++) out[i] = f(x[i]);
+  };
+}
+
+const unaryKernels = Object.fromEntries(
+  Object.entries(unaryFns).map(([op, f]) => [op, makeUnaryKernel(f)]),
+) as Record<UnaryOp, (x: Buf, out: Buf, n: number) => void>;
+
 function nanAware(f: (a: number, b: number) => number) {
   return (a: number, b: number) => (a !== a || b !== b ? NaN : f(a, b));
 }
@@ -65,6 +76,74 @@ const binaryFns: Record<BinaryOp, (a: number, b: number) => number> = {
 function intDiv(a: number, b: number): number {
   return b === 0 ? 0 : Math.trunc(a / b);
 }
+
+type BinaryKernel = (
+  x: Buf,
+  xStrides: number[],
+  y: Buf,
+  yStrides: number[],
+  out: Buf,
+  outShape: readonly number[],
+) => void;
+
+/**
+ * Builds a broadcasting loop for one scalar function. Each op gets its own closure so the
+ * JIT sees a single callee per loop and can inline it; the loop runs rows of the last axis
+ * so the common cases (same shape, scalar operand, bias over rows) stay tight.
+ */
+function makeBinaryKernel(f: (a: number, b: number) => number): BinaryKernel {
+  return (x, xs, y, ys, out, outShape) => {
+    const n = out.length;
+    const rank = outShape.length;
+    if (n === 0) return;
+    const contiguous = (st: number[]) => {
+      let acc = 1;
+      for (let d = rank - 1; d >= 0; d--) {
+        if (outShape[d] !== 1 && st[d] !== acc) return false;
+        acc *= outShape[d];
+      }
+      return true;
+    };
+    const scalar = (st: number[]) => st.every((v) => v === 0);
+    if (contiguous(xs) && contiguous(ys)) {
+      for (let i = 0; i < n; i++) out[i] = f(x[i], y[i]);
+      return;
+    }
+    if (contiguous(xs) && scalar(ys)) {
+      const v = y[0];
+      for (let i = 0; i < n; i++) out[i] = f(x[i], v);
+      return;
+    }
+    if (scalar(xs) && contiguous(ys)) {
+      const v = x[0];
+      for (let i = 0; i < n; i++) out[i] = f(v, y[i]);
+      return;
+    }
+    const len = rank ? outShape[rank - 1] : 1;
+    const sx = rank ? xs[rank - 1] : 0, sy = rank ? ys[rank - 1] : 0;
+    const rows = n / len;
+    const idx = new Array<number>(Math.max(rank - 1, 0)).fill(0);
+    let ox = 0, oy = 0;
+    for (let r = 0; r < rows; r++) {
+      const base = r * len;
+      for (let j = 0; j < len; j++) out[base + j] = f(x[ox + j * sx], y[oy + j * sy]);
+      for (let d = rank - 2; d >= 0; d--) {
+        idx[d]++;
+        ox += xs[d];
+        oy += ys[d];
+        if (idx[d] < outShape[d]) break;
+        ox -= xs[d] * idx[d];
+        oy -= ys[d] * idx[d];
+        idx[d] = 0;
+      }
+    }
+  };
+}
+
+const binaryKernels = Object.fromEntries(
+  Object.entries(binaryFns).map(([op, f]) => [op, makeBinaryKernel(f)]),
+) as Record<BinaryOp, BinaryKernel>;
+const intDivKernel = makeBinaryKernel(intDiv);
 
 /** Calls `f(outIndex, ...inputOffsets)` for every element of `outShape`, with broadcasting. */
 function forEachBroadcast(
@@ -193,20 +272,19 @@ export function cpuBackend(): Backend {
     unary(op, a, size, dtype) {
       const x = a as Buf;
       const out = alloc(dtype, size);
-      const f = unaryFns[op];
-      for (let i = 0; i < size; i++) out[i] = f(x[i]);
+      unaryKernels[op](x, out, size);
       return finish(out);
     },
     binary(op, a, aShape, b, bShape, outShape, dtype) {
-      const x = a as Buf, y = b as Buf;
       const out = alloc(dtype, sizeOf(outShape));
-      const f = dtype === "int32" && op === "div" ? intDiv : binaryFns[op];
-      forEachBroadcast(
+      const kernel = dtype === "int32" && op === "div" ? intDivKernel : binaryKernels[op];
+      kernel(
+        a as Buf,
+        broadcastStrides(aShape, outShape),
+        b as Buf,
+        broadcastStrides(bShape, outShape),
+        out,
         outShape,
-        [broadcastStrides(aShape, outShape), broadcastStrides(bShape, outShape)],
-        (i, o) => {
-          out[i] = f(x[o[0]], y[o[1]]);
-        },
       );
       return finish(out);
     },
@@ -232,6 +310,30 @@ export function cpuBackend(): Backend {
       const out = alloc(dtype, sizeOf(outShape));
       const init = op === "sum" ? 0 : op === "max" ? -Infinity : Infinity;
       const acc = new Float64Array(out.length).fill(init);
+      const rank = shape.length;
+      const trailing = axes.length > 0 && axes.every((a, i) => a === rank - axes.length + i);
+      if (trailing && op === "sum") {
+        // Fast path for the common case (sum over the last axes): contiguous segments.
+        const len = sizeOf(axes.map((d) => shape[d]));
+        for (let o = 0; o < out.length; o++) {
+          let t = 0;
+          const base = o * len;
+          for (let j = 0; j < len; j++) t += x[base + j];
+          out[o] = t;
+        }
+        return finish(out);
+      }
+      const leading = axes.length > 0 && axes.every((a, i) => a === i);
+      if (leading && op === "sum") {
+        // Sum over the first axes (bias gradients): add whole rows.
+        const len = out.length, rows = len === 0 ? 0 : x.length / len;
+        for (let r = 0; r < rows; r++) {
+          const base = r * len;
+          for (let j = 0; j < len; j++) acc[j] += x[base + j];
+        }
+        for (let i = 0; i < len; i++) out[i] = acc[i];
+        return finish(out);
+      }
       // Strides that map each input element onto its output slot (reduced axes: 0).
       const outStrides = stridesOf(outShape);
       const map: number[] = [];

@@ -8,7 +8,7 @@
 import type { Tokenizer } from "./tokenizer.ts";
 
 /** The target value of ignored positions (padding), as in cross-entropy's ignore index. */
-export const IGNORE_INDEX = -100;
+export const IGNORE_INDEX: number = -100;
 
 /**
  * Which side padding goes: `"right"` (after the tokens) or `"left"` (before them).

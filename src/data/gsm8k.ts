@@ -366,6 +366,11 @@ export async function gsm8k(options: Gsm8kOptions): Promise<Gsm8kExample[]> {
     }
   } catch (e) {
     if (e instanceof DataError) throw e;
+    if (!(e instanceof Deno.errors.NotFound)) {
+      throw new DataError(`${path}: cannot access GSM8K folder: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
     throw new DataError(
       `${path}: GSM8K folder not found. Fetch it with --download, or pass --data DIR ` +
         `(a folder holding train.jsonl and test.jsonl)`,
@@ -455,12 +460,12 @@ export async function verifySha256Prefix(
   expectedPrefix: string,
   label: string,
 ): Promise<string> {
-  const hex = await sha256Hex(data);
   if (!/^[0-9a-f]*$/i.test(expectedPrefix) || expectedPrefix === "") {
     throw new RangeError(
       `verifySha256Prefix: bad expected prefix ${JSON.stringify(expectedPrefix)}`,
     );
   }
+  const hex = await sha256Hex(data);
   if (!hex.startsWith(expectedPrefix.toLowerCase())) {
     throw new DataError(
       `${label}: sha256 mismatch: expected a digest starting ${expectedPrefix}, got ${hex}`,

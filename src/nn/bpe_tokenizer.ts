@@ -11,7 +11,15 @@
  * @module
  */
 
-/** Options for {@linkcode BpeTokenizer.encode}. */
+/**
+ * Options for {@linkcode BpeTokenizer.encode}.
+ *
+ * @example
+ * ```ts
+ * const tok = await loadTokenizer("models/tiny-llama-hf/");
+ * const ids = tok.encode("Hi", { addSpecialTokens: true }); // e.g. BOS first for Llama-3
+ * ```
+ */
 export interface EncodeOptions {
   /**
    * Apply the tokenizer's `TemplateProcessing` post processor (e.g. prepend BOS for
@@ -20,7 +28,15 @@ export interface EncodeOptions {
   addSpecialTokens?: boolean;
 }
 
-/** Options for {@linkcode BpeTokenizer.decode}. */
+/**
+ * Options for {@linkcode BpeTokenizer.decode}.
+ *
+ * @example
+ * ```ts
+ * const tok = await loadTokenizer("models/tiny-llama-hf/");
+ * tok.decode([0, 50, 86], { skipSpecial: true }); // drops <|endoftext|>
+ * ```
+ */
 export interface DecodeOptions {
   /** Drop ids of added tokens marked `special: true`. Defaults to `false`. */
   skipSpecial?: boolean;
@@ -60,6 +76,13 @@ export interface BpeTokenizer {
  * Special-token information as found in `tokenizer_config.json` (token strings, possibly
  * serialized `AddedToken` objects with a `content` field) and/or `config.json` /
  * `generation_config.json` (`*_token_id`, where `eos_token_id` may be a list).
+ *
+ * @example
+ * ```ts
+ * const special: TokenizerSpecialConfig = { eos_token: "<|im_end|>", pad_token_id: 0 };
+ * const json = JSON.parse(await Deno.readTextFile("tokenizer.json"));
+ * const tok = bpeTokenizerFromJSON(json, special);
+ * ```
  */
 export interface TokenizerSpecialConfig {
   /** BOS token text, or an AddedToken-like object `{ content }`. */
@@ -160,8 +183,15 @@ export function byteLevelDecodeToken(token: string): Uint8Array | undefined {
 /** Unicode White_Space, as onig's `\s` sees it (JS `\s` lacks U+0085, adds U+FEFF). */
 const WS_CLASS_BODY = "\\t-\\r \\x85\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000";
 
-/** The GPT-2 / HF `ByteLevel` pre-tokenizer split pattern. */
-export const GPT2_SPLIT_PATTERN =
+/**
+ * The GPT-2 / HF `ByteLevel` pre-tokenizer split pattern.
+ *
+ * @example
+ * ```ts
+ * " hello world".match(translateRegex(GPT2_SPLIT_PATTERN)); // [" hello", " world"]
+ * ```
+ */
+export const GPT2_SPLIT_PATTERN: string =
   "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 
 function propertyEscape(neg: boolean, name: string): string {
@@ -928,6 +958,7 @@ class HfBpeTokenizer implements BpeTokenizer {
   readonly #addedIds: Map<number, AddedToken>;
   readonly #addedByContent: Map<string, number>;
   readonly #template: (string | number)[] | null;
+  readonly #bytesCache = new Map<number, Uint8Array>();
 
   constructor(json: unknown, special: TokenizerSpecialConfig | undefined, where: string) {
     if (!isObject(json)) throw new Error(`${where}: tokenizer.json must be a JSON object`);
@@ -1124,11 +1155,16 @@ class HfBpeTokenizer implements BpeTokenizer {
         if (added.special && options?.skipSpecial) continue;
         bytes = UTF8_ENCODER.encode(added.content);
       } else {
-        const tok = this.#idToToken.get(id);
-        if (tok === undefined) {
-          throw new Error(`decode: unknown token id ${show(id)} (vocabSize ${this.vocabSize})`);
+        let cached = this.#bytesCache.get(id);
+        if (cached === undefined) {
+          const tok = this.#idToToken.get(id);
+          if (tok === undefined) {
+            throw new Error(`decode: unknown token id ${show(id)} (vocabSize ${this.vocabSize})`);
+          }
+          cached = byteLevelDecodeToken(tok) ?? UTF8_ENCODER.encode(tok);
+          this.#bytesCache.set(id, cached);
         }
-        bytes = byteLevelDecodeToken(tok) ?? UTF8_ENCODER.encode(tok);
+        bytes = cached;
       }
       chunks.push(bytes);
       total += bytes.length;

@@ -5,17 +5,39 @@
  * @module
  */
 
-/** The architectures {@linkcode parseHfConfig} understands. */
+/**
+ * The architectures {@linkcode parseHfConfig} understands.
+ *
+ * @example
+ * ```ts
+ * const arch: HfArchitecture = "Qwen2ForCausalLM";
+ * ```
+ */
 export type HfArchitecture = "LlamaForCausalLM" | "Qwen2ForCausalLM" | "GPT2LMHeadModel";
 
-/** The supported architectures, in a list. */
+/**
+ * The supported architectures, in a list.
+ *
+ * @example
+ * ```ts
+ * SUPPORTED_ARCHITECTURES.includes("GPT2LMHeadModel"); // true
+ * ```
+ */
 export const SUPPORTED_ARCHITECTURES: readonly HfArchitecture[] = [
   "LlamaForCausalLM",
   "Qwen2ForCausalLM",
   "GPT2LMHeadModel",
 ];
 
-/** A normalized model configuration. */
+/**
+ * A normalized model configuration.
+ *
+ * @example
+ * ```ts
+ * const cfg: HfModelConfig = parseHfConfig(JSON.parse(await Deno.readTextFile("config.json")));
+ * const kvDim = cfg.kvHeads * cfg.headDim;
+ * ```
+ */
 export interface HfModelConfig {
   /** The model class. */
   architecture: HfArchitecture;

@@ -13,10 +13,24 @@
  * @module
  */
 
-/** The dtypes this codec reads and writes. */
+/**
+ * The dtypes this codec reads and writes.
+ *
+ * @example
+ * ```ts
+ * const dtype: SafetensorsDtype = "BF16";
+ * ```
+ */
 export type SafetensorsDtype = "F32" | "F16" | "BF16" | "F64" | "I32" | "I64";
 
-/** Typed arrays accepted when encoding (F16/BF16 as raw `Uint16Array` bits or floats). */
+/**
+ * Typed arrays accepted when encoding (F16/BF16 as raw `Uint16Array` bits or floats).
+ *
+ * @example
+ * ```ts
+ * const data: SafetensorsData = new Float32Array([1, 2, 3]);
+ * ```
+ */
 export type SafetensorsData =
   | Float32Array
   | Float64Array
@@ -24,7 +38,14 @@ export type SafetensorsData =
   | Uint16Array
   | BigInt64Array;
 
-/** One tensor to encode. */
+/**
+ * One tensor to encode.
+ *
+ * @example
+ * ```ts
+ * const e: SafetensorsEntry = { dtype: "F16", shape: [2], data: new Float32Array([1, 2]) };
+ * ```
+ */
 export interface SafetensorsEntry {
   /** Stored dtype. */
   dtype: SafetensorsDtype;
@@ -38,7 +59,16 @@ export interface SafetensorsEntry {
   data: SafetensorsData;
 }
 
-/** One decoded tensor. F16/BF16 arrive as `Float32Array`, I64 as `Int32Array`. */
+/**
+ * One decoded tensor. F16/BF16 arrive as `Float32Array`, I64 as `Int32Array`.
+ *
+ * @example
+ * ```ts
+ * const bytes = await Deno.readFile("model.safetensors");
+ * const t: DecodedTensor = decodeSafetensors(bytes).tensors["lm_head.weight"];
+ * console.log(t.dtype, t.shape, t.data.length);
+ * ```
+ */
 export interface DecodedTensor {
   /** The dtype stored in the file. */
   dtype: SafetensorsDtype;
@@ -48,7 +78,15 @@ export interface DecodedTensor {
   data: Float32Array | Float64Array | Int32Array;
 }
 
-/** The result of {@linkcode decodeSafetensors}. */
+/**
+ * The result of {@linkcode decodeSafetensors}.
+ *
+ * @example
+ * ```ts
+ * const bytes = await Deno.readFile("model.safetensors");
+ * const { tensors, metadata }: DecodedSafetensors = decodeSafetensors(bytes);
+ * ```
+ */
 export interface DecodedSafetensors {
   /** Tensors by name. */
   tensors: Record<string, DecodedTensor>;
@@ -56,7 +94,14 @@ export interface DecodedSafetensors {
   metadata: Record<string, string>;
 }
 
-/** A tensor's entry in the JSON header. */
+/**
+ * A tensor's entry in the JSON header.
+ *
+ * @example
+ * ```ts
+ * const e: SafetensorsHeaderEntry = { dtype: "F32", shape: [2, 2], data_offsets: [0, 16] };
+ * ```
+ */
 export interface SafetensorsHeaderEntry {
   /** Stored dtype. */
   dtype: SafetensorsDtype;
@@ -66,7 +111,15 @@ export interface SafetensorsHeaderEntry {
   data_offsets: [number, number];
 }
 
-/** A parsed and validated header, as returned by {@linkcode readSafetensorsHeader}. */
+/**
+ * A parsed and validated header, as returned by {@linkcode readSafetensorsHeader}.
+ *
+ * @example
+ * ```ts
+ * const h: SafetensorsHeader = await readSafetensorsHeader("model.safetensors");
+ * console.log(h.dataStart, Object.keys(h.tensors));
+ * ```
+ */
 export interface SafetensorsHeader {
   /** Tensor entries by name (header order). */
   tensors: Record<string, SafetensorsHeaderEntry>;
@@ -78,7 +131,14 @@ export interface SafetensorsHeader {
   dataLength: number;
 }
 
-/** The result of {@linkcode loadShardedIndex}. */
+/**
+ * The result of {@linkcode loadShardedIndex}.
+ *
+ * @example
+ * ```ts
+ * const { shards }: ShardedIndex = await loadShardedIndex("models/big-model/");
+ * ```
+ */
 export interface ShardedIndex {
   /** Distinct shard file paths (joined with the directory), in first-appearance order. */
   shards: string[];
@@ -312,14 +372,15 @@ export function encodeSafetensors(
   entries: Record<string, SafetensorsEntry>,
   metadata?: Record<string, string>,
 ): Uint8Array {
-  const header: Record<string, unknown> = {};
+  // entries + Object.fromEntries: a tensor named "__proto__" stays an own property
+  const header: [string, unknown][] = [];
   if (metadata !== undefined) {
     for (const [k, v] of Object.entries(metadata)) {
       if (typeof v !== "string") {
         throw new Error(`__metadata__[${show(k)}] must be a string, got ${show(v)}`);
       }
     }
-    header.__metadata__ = metadata;
+    header.push(["__metadata__", metadata]);
   }
   const blobs: Uint8Array[] = [];
   let offset = 0;
@@ -344,15 +405,15 @@ export function encodeSafetensors(
       );
     }
     const bytes = entryBytes(name, e);
-    header[name] = {
+    header.push([name, {
       dtype: e.dtype,
       shape: e.shape,
       data_offsets: [offset, offset + bytes.length],
-    };
+    }]);
     blobs.push(bytes);
     offset += bytes.length;
   }
-  let json = new TextEncoder().encode(JSON.stringify(header));
+  let json = new TextEncoder().encode(JSON.stringify(Object.fromEntries(header)));
   const padded = Math.ceil(json.length / 8) * 8;
   if (padded !== json.length) {
     const p = new Uint8Array(padded).fill(0x20);
@@ -399,8 +460,8 @@ function parseHeader(
   if (!isObject(parsed)) {
     throw new Error(`${src}: safetensors header must be a JSON object, got ${show(parsed)}`);
   }
-  const metadata: Record<string, string> = {};
-  const tensors: Record<string, SafetensorsHeaderEntry> = {};
+  const metadataList: [string, string][] = [];
+  const tensorList: [string, SafetensorsHeaderEntry][] = [];
   for (const [name, v] of Object.entries(parsed)) {
     if (name === "__metadata__") {
       if (!isObject(v)) throw new Error(`${src}: __metadata__ must be an object, got ${show(v)}`);
@@ -408,7 +469,7 @@ function parseHeader(
         if (typeof s !== "string") {
           throw new Error(`${src}: __metadata__[${show(k)}] must be a string, got ${show(s)}`);
         }
-        metadata[k] = s;
+        metadataList.push([k, s]);
       }
       continue;
     }
@@ -455,14 +516,14 @@ function parseHeader(
         } needs ${expected}`,
       );
     }
-    tensors[name] = {
+    tensorList.push([name, {
       dtype: dtype as SafetensorsDtype,
       shape: shape as number[],
       data_offsets: [begin, end],
-    };
+    }]);
   }
   // overlaps and holes
-  const spans = Object.entries(tensors).map(([n, t]) => [n, ...t.data_offsets] as const)
+  const spans = tensorList.map(([n, t]) => [n, ...t.data_offsets] as const)
     .sort((a, b) => a[1] - b[1] || a[2] - b[2]);
   let cursor = 0;
   let prevName = "";
@@ -489,7 +550,12 @@ function parseHeader(
       `${src}: data area has ${dataLength} bytes but tensors cover only ${cursor} (trailing bytes)`,
     );
   }
-  return { tensors, metadata, dataStart, dataLength };
+  return {
+    tensors: Object.fromEntries(tensorList),
+    metadata: Object.fromEntries(metadataList),
+    dataStart,
+    dataLength,
+  };
 }
 
 function readHeaderLength(prefix: Uint8Array, fileLength: number, src: string): number {
@@ -711,7 +777,7 @@ export async function loadShardedIndex(dir: string | URL): Promise<ShardedIndex>
   if (!isObject(parsed) || !isObject(parsed.weight_map)) {
     throw new Error(`${indexPath}: expected an object with a "weight_map" object`);
   }
-  const weightMap: Record<string, string> = {};
+  const weightList: [string, string][] = [];
   const shards: string[] = [];
   const seen = new Set<string>();
   for (const [name, file] of Object.entries(parsed.weight_map)) {
@@ -723,12 +789,12 @@ export async function loadShardedIndex(dir: string | URL): Promise<ShardedIndex>
     if (file.startsWith("/") || file.split(/[\\/]/).includes("..")) {
       throw new Error(`${indexPath}: weight_map[${show(name)}] = ${show(file)} escapes ${base}`);
     }
-    weightMap[name] = file;
+    weightList.push([name, file]);
     if (!seen.has(file)) {
       seen.add(file);
       shards.push(`${base}/${file}`);
     }
   }
   const metadata = isObject(parsed.metadata) ? parsed.metadata : {};
-  return { shards, weightMap, metadata };
+  return { shards, weightMap: Object.fromEntries(weightList), metadata };
 }

@@ -19,7 +19,10 @@ function show(value: unknown): string {
     return `${value.constructor.name}(${show(Array.from(value as unknown as ArrayLike<unknown>))})`;
   }
   try {
-    return JSON.stringify(value, (_k, v) => (typeof v === "number" && !Number.isFinite(v) ? String(v) : v));
+    return JSON.stringify(
+      value,
+      (_k, v) => (typeof v === "number" && !Number.isFinite(v) ? String(v) : v),
+    );
   } catch {
     return String(value);
   }
@@ -99,9 +102,10 @@ type ErrorClass = new (...args: never[]) => Error;
 function checkError(e: unknown, ErrorType?: ErrorClass, includes?: string | RegExp): Error {
   if (!(e instanceof Error)) throw new AssertionError(`expected an Error, got ${show(e)}`);
   const err: Error = e;
+  const { name, message } = err;
   const typeOk = ErrorType === undefined || err instanceof ErrorType;
   if (!typeOk) {
-    throw new AssertionError(`expected ${ErrorType?.name}, got ${err.name}: ${err.message}`);
+    throw new AssertionError(`expected ${ErrorType?.name}, got ${name}: ${message}`);
   }
   if (includes !== undefined) {
     const ok = typeof includes === "string"
