@@ -42,8 +42,11 @@ function flatten(data: NestedArray, shape: number[], out: number[], depth: numbe
   if (!Array.isArray(data)) {
     throw new TypeError(`tensor: expected numbers or arrays, got ${typeof data}`);
   }
-  if (depth === shape.length) shape.push(data.length);
-  else if (shape[depth] !== data.length) {
+  if (depth === shape.length) {
+    // A new, deeper level after numbers were already read at a shallower one: ragged.
+    if (out.length) throw new ShapeError(`tensor: ragged nested array at depth ${depth}`);
+    shape.push(data.length);
+  } else if (shape[depth] !== data.length) {
     throw new ShapeError(
       `tensor: ragged nested array: length ${data.length} where ${
         shape[depth]

@@ -17,6 +17,24 @@ export function untrack(t: Tensor): void {
   for (const s of stack) s.delete(t);
 }
 
+/**
+ * @internal Runs `fn` and adds every tensor it creates to `into`. They stay tracked by the
+ * enclosing scope as well (`vjp` uses this to free its intermediates on `dispose`).
+ */
+export function trackCreated<T>(fn: () => T, into: Set<Tensor>): T {
+  const mine = new Set<Tensor>();
+  stack.push(mine);
+  try {
+    return fn();
+  } finally {
+    stack.pop();
+    for (const t of mine) {
+      into.add(t);
+      trackInScope(t);
+    }
+  }
+}
+
 function collect(value: unknown, out: Set<Tensor>, seen: Set<unknown>): void {
   if (value === null || typeof value !== "object" || seen.has(value)) return;
   seen.add(value);

@@ -7,7 +7,7 @@
  */
 import { DTypeError, fmtShape, ShapeError, ValueError } from "./errors.ts";
 import { isFloat } from "./dtype.ts";
-import { scope } from "./scope.ts";
+import { scope, trackCreated } from "./scope.ts";
 import { sameShape } from "./shape.ts";
 import { shareStorage, type TapeNode, Tensor } from "./tensor.ts";
 import { type Tree, treeFlatten, treeUnflatten } from "./tree.ts";
@@ -138,7 +138,18 @@ function backprop(out: Tensor, seed: Tensor, leaves: Tensor[]): Tensor[] {
       grads.set(x, prev ? ops.add(prev, gi) : gi);
     }
   }
-  return leaves.map((l) => grads.get(l) ?? ops.zerosLike(l));
+  // Two leaves may receive the very same tensor (`add` hands g to both operands); give each
+  // leaf its own handle so disposing one gradient cannot free another.
+  const given = new Set<Tensor>();
+  return leaves.map((l) => {
+    const g = grads.get(l);
+    if (!g) return ops.zerosLike(l);
+    if (!given.has(g)) {
+      given.add(g);
+      return g;
+    }
+    return record("identity", shareStorage(g, g.shape), [g], (h) => [h]);
+  });
 }
 
 /** Makes fresh differentiable leaves for the tensors of a tree. */
@@ -247,17 +258,19 @@ export function vjp<P extends Tree>(
   f: (params: P) => Tensor,
   primals: P,
 ): { out: Tensor; backward: (cotangent: Tensor) => P; dispose: () => void } {
-  const made: Tensor[] = [];
+  // Every tensor made here (leaves, forward intermediates, backward temporaries) except `out`
+  // and the gradients handed out is freed by `dispose`.
+  const made = new Set<Tensor>();
   const { leaves, rebuild } = treeFlatten(primals);
-  const xs = makeLeaves("vjp", leaves);
-  made.push(...xs);
+  const xs = trackCreated(() => makeLeaves("vjp", leaves), made);
   depth++;
   let out: Tensor;
   try {
-    out = f(treeUnflatten(rebuild, xs) as P);
+    out = trackCreated(() => f(treeUnflatten(rebuild, xs) as P), made);
   } finally {
     depth--;
   }
+  made.delete(out);
   return {
     out,
     backward: (cotangent: Tensor): P => {
@@ -268,7 +281,9 @@ export function vjp<P extends Tree>(
           }`,
         );
       }
-      return treeUnflatten(rebuild, gradients(out, cotangent, xs)) as P;
+      const gs = trackCreated(() => gradients(out, cotangent, xs), made);
+      for (const g of gs) made.delete(g);
+      return treeUnflatten(rebuild, gs) as P;
     },
     dispose: () => {
       for (const t of made) t.dispose();

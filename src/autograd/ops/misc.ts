@@ -8,6 +8,7 @@ import { normAxis } from "../shape.ts";
 import { record } from "../tape.ts";
 import { fromBuffer, type Tensor } from "../tensor.ts";
 import { needFloat } from "./core.ts";
+import { reshape } from "./shape_ops.ts";
 
 /**
  * Converts to `dtype` (float to int32 truncates toward zero). Float-to-float casts carry
@@ -15,7 +16,7 @@ import { needFloat } from "./core.ts";
  * @example `cast(tensor([1.7]), "int32") // [1]`
  */
 export function cast(x: Tensor, dtype: DType): Tensor {
-  if (x.dtype === dtype) return x;
+  if (x.dtype === dtype) return reshape(x, x.shape); // a new handle: disposing it keeps x
   const b = x.backend;
   if (dtype === "float64" && b.name !== "cpu") {
     throw new BackendError(`cast: float64 exists on the cpu backend only, tensor is on ${b.name}`);

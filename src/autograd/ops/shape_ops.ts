@@ -47,7 +47,7 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
       `permute: dims ${JSON.stringify(dims)} are not a permutation of ${x.rank} axes`,
     );
   }
-  if (d.every((a, i) => a === i)) return x;
+  if (d.every((a, i) => a === i)) return reshape(x, x.shape);
   const st = stridesOf(x.shape);
   const shape = d.map((a) => x.shape[a]);
   const b = x.backend;
@@ -83,7 +83,7 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
   if (lead < 0 || x.shape.some((d, i) => d !== 1 && d !== target[i + lead])) {
     throw new ShapeError(`expand: cannot expand ${fmtShape(x.shape)} to ${fmtShape(shape)}`);
   }
-  if (lead === 0 && x.shape.every((d, i) => d === target[i])) return x;
+  if (lead === 0 && x.shape.every((d, i) => d === target[i])) return reshape(x, x.shape);
   const b = x.backend;
   const strides = broadcastStrides(x.shape, target);
   const out = fromBuffer(b, b.strided(x.buf, target, strides, 0, x.dtype), target, x.dtype);
@@ -114,7 +114,7 @@ export function slice(
     begin.push(s);
     shape.push(Math.max(e - s, 0));
   }
-  if (shape.every((d, i) => d === x.shape[i])) return x;
+  if (shape.every((d, i) => d === x.shape[i])) return reshape(x, x.shape);
   const st = stridesOf(x.shape);
   const offset = begin.reduce((acc, s, i) => acc + s * st[i], 0);
   const b = x.backend;
@@ -162,7 +162,7 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
       );
     }
   }
-  if (xs.length === 1) return first;
+  if (xs.length === 1) return reshape(first, first.shape);
   const shape = [...first.shape];
   shape[ax] = xs.reduce((n, x) => n + x.shape[ax], 0);
   const buf = b.concat(xs.map((x) => ({ buf: x.buf, shape: x.shape })), ax, shape, first.dtype);
