@@ -1,5 +1,117 @@
 /**
- * Placeholder: this area arrives with its issue.
+ * Layers and models as pure functions over parameter trees named as in Hugging Face:
+ * linear, embedding, norms, dropout, MLPs, rotary grouped-query attention, GPT-2 and
+ * Llama-family models, KV-cached generation, LoRA, safetensors files, pretrained folders
+ * (config, weights and byte-level BPE tokenizer).
+ *
+ * @example
+ * ```ts
+ * import { generate, llama, rng } from "@lossforge/core";
+ * const model = llama({ vocab: 64, dim: 32, layers: 2, heads: 4, kvHeads: 2, hidden: 64 });
+ * const params = model.init(rng(0));
+ * console.log(await generate(model, params, [[1, 2, 3]], { maxNewTokens: 4 }));
+ * ```
  * @module
  */
-export {};
+export { countParams, flattenParams, type ParamTree, unflattenParams } from "./params.ts";
+export type { ForwardContext, LinearHook, Module } from "./module.ts";
+export {
+  linear,
+  linearForward,
+  type LinearOptions,
+  type LinearParams,
+  project,
+  type WeightLayout,
+} from "./linear.ts";
+export { embeddingLayer, type EmbeddingParams } from "./embedding.ts";
+export {
+  layerNorm,
+  layerNormForward,
+  type LayerNormParams,
+  rmsNorm,
+  rmsNormForward,
+  type RmsNormParams,
+} from "./norm.ts";
+export { applyDropout, dropout } from "./dropout.ts";
+export { gatedMlp, type GatedMlpParams, mlp, type MlpParams } from "./mlp.ts";
+export { applyRope, type RopeTables, ropeTables, rotateHalf } from "./rope.ts";
+export {
+  attend,
+  type AttentionContext,
+  type AttentionOptions,
+  type AttentionOutput,
+  type AttentionParams,
+  causalSelfAttention,
+  gpt2Attention,
+  type Gpt2AttentionParams,
+  type LayerCache,
+  splitHeads,
+} from "./attention.ts";
+export type { KVCache, LanguageModel, LinearInfo, LmContext } from "./language_model.ts";
+export { gpt2Block, type GptLayerParams, llamaBlock, type LlamaLayerParams } from "./block.ts";
+export { llama, type LlamaConfig, type LlamaParams } from "./llama.ts";
+export { gpt, type GptConfig, type GptParams } from "./gpt.ts";
+export { generate, type GenerateOptions } from "./generate.ts";
+export {
+  loadLora,
+  lora,
+  type LoraModel,
+  type LoraOptions,
+  type LoraParams,
+  mergeLora,
+  saveLora,
+} from "./lora.ts";
+export {
+  type LoadedSafetensors,
+  loadSafetensors,
+  type LoadSafetensorsOptions,
+  saveSafetensors,
+  type SaveSafetensorsOptions,
+} from "./safetensors.ts";
+export {
+  loadPretrained,
+  type LoadPretrainedOptions,
+  modelFromConfig,
+  type Pretrained,
+} from "./pretrained.ts";
+
+// helper-2's codec, config parser and tokenizer.
+export {
+  bf16ToF32,
+  type DecodedSafetensors,
+  type DecodedTensor,
+  decodeSafetensors,
+  encodeSafetensors,
+  f16ToF32,
+  f32ToBf16,
+  f32ToF16,
+  loadShardedIndex,
+  readSafetensorsFile,
+  readSafetensorsHeader,
+  type SafetensorsData,
+  type SafetensorsDtype,
+  type SafetensorsEntry,
+  type SafetensorsHeader,
+  type SafetensorsHeaderEntry,
+  type ShardedIndex,
+  writeSafetensorsFile,
+} from "./safetensors_codec.ts";
+export {
+  type HfArchitecture,
+  type HfModelConfig,
+  loadHfConfig,
+  parseHfConfig,
+  SUPPORTED_ARCHITECTURES,
+} from "./hf_config.ts";
+export {
+  type BpeTokenizer,
+  bpeTokenizerFromJSON,
+  byteLevelDecodeToken,
+  byteLevelEncode,
+  type DecodeOptions as BpeDecodeOptions,
+  type EncodeOptions as BpeEncodeOptions,
+  GPT2_SPLIT_PATTERN,
+  loadTokenizer,
+  type TokenizerSpecialConfig,
+  translateRegex,
+} from "./bpe_tokenizer.ts";

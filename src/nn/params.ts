@@ -18,11 +18,14 @@ import { Tensor } from "../autograd/mod.ts";
  * console.log(Object.keys(p));
  * ```
  */
-export type ParamTree = Tensor | readonly ParamTree[] | { readonly [key: string]: ParamTree };
+export type ParamTree =
+  | Tensor
+  | readonly ParamTree[]
+  | { readonly [key: string]: ParamTree | undefined };
 
 /**
  * Flattens a tree into `{ "a.b.0.weight": tensor }` (array indices become path segments).
- * Keys may not contain dots themselves, so the flat names can be unflattened again.
+ * A record that is already flat comes back unchanged.
  *
  * @example
  * ```ts
@@ -36,6 +39,9 @@ export function flattenParams(tree: ParamTree, prefix = ""): Record<string, Tens
   const walk = (t: ParamTree, path: string): void => {
     if (t instanceof Tensor) {
       if (path === "") throw new TypeError("flattenParams: the root is a tensor with no name");
+      // Keys may hold dots themselves (a flat record passes through unchanged), so two
+      // spellings of one name are possible: refuse them rather than drop one.
+      if (path in out) throw new TypeError(`flattenParams: two tensors are named "${path}"`);
       out[path] = t;
       return;
     }
@@ -43,9 +49,6 @@ export function flattenParams(tree: ParamTree, prefix = ""): Record<string, Tens
       ? t.map((v, i) => [String(i), v])
       : Object.entries(t as Record<string, ParamTree>);
     for (const [k, v] of entries) {
-      if (k.includes(".")) {
-        throw new TypeError(`flattenParams: key "${k}" under "${path}" contains a dot`);
-      }
       if (v === undefined) continue;
       walk(v, path ? `${path}.${k}` : k);
     }

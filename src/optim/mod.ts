@@ -1,5 +1,14 @@
 /**
- * Placeholder: this area arrives with its issue.
+ * Optimizers over parameter trees (SGD, Adam, AdamW), gradient transforms (clipping,
+ * scaling, accumulation), learning-rate schedules and optimizer-state checkpoints.
  * @module
  */
-export {};
+export type { GradientTransform, LearningRate, Optimizer, OptState, Schedule } from "./types.ts";
+export { constant, cosine, linearWarmup, warmupCosine } from "./schedules.ts";
+export { sgd, type SgdOptions } from "./sgd.ts";
+export { adam, type AdamOptions, adamw } from "./adam.ts";
+export { clipByGlobalNorm, globalNorm } from "./clip.ts";
+export { chain, scaleGradients } from "./chain.ts";
+export { type GradientAccumulator, gradientAccumulator } from "./accumulate.ts";
+export { loadOptimizerState, saveOptimizerState } from "./state_io.ts";
+export { fusedAdamw } from "./fused_adamw.ts";

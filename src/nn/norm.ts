@@ -1,0 +1,103 @@
+/**
+ * Normalisation layers over the last axis: LayerNorm (GPT-2) and RMSNorm (Llama, Qwen2),
+ * written in the same order of operations as Hugging Face so float32 results agree.
+ * @module
+ */
+import { type DType, ones, type Tensor, zeros } from "../autograd/mod.ts";
+import type { Module } from "./module.ts";
+
+/**
+ * LayerNorm parameters.
+ *
+ * @example
+ * ```ts
+ * import { type LayerNormParams, ones, zeros } from "@lossforge/core";
+ * const p: LayerNormParams = { weight: ones([4]), bias: zeros([4]) };
+ * ```
+ */
+export type LayerNormParams = { weight: Tensor; bias: Tensor };
+
+/**
+ * RMSNorm parameters.
+ *
+ * @example
+ * ```ts
+ * import { ones, type RmsNormParams } from "@lossforge/core";
+ * const p: RmsNormParams = { weight: ones([4]) };
+ * ```
+ */
+export type RmsNormParams = { weight: Tensor };
+
+/**
+ * (x - mean) / sqrt(var + eps) · weight + bias over the last axis (biased variance, as
+ * torch).
+ *
+ * @example
+ * ```ts
+ * import { layerNormForward, ones, tensor, zeros } from "@lossforge/core";
+ * const y = layerNormForward({ weight: ones([2]), bias: zeros([2]) }, tensor([[1, 3]]), 1e-5);
+ * console.log(await y.data()); // ≈ [-1, 1]
+ * ```
+ */
+export function layerNormForward(p: LayerNormParams, x: Tensor, eps: number): Tensor {
+  const mu = x.mean(-1, true);
+  const centred = x.sub(mu);
+  const variance = centred.square().mean(-1, true);
+  return centred.mul(variance.add(eps).rsqrt()).mul(p.weight).add(p.bias);
+}
+
+/**
+ * x / sqrt(mean(x²) + eps) · weight over the last axis.
+ *
+ * @example
+ * ```ts
+ * import { ones, rmsNormForward, tensor } from "@lossforge/core";
+ * const y = rmsNormForward({ weight: ones([2]) }, tensor([[3, 4]]), 0);
+ * console.log(await y.data()); // ≈ [0.8485, 1.1314]
+ * ```
+ */
+export function rmsNormForward(p: RmsNormParams, x: Tensor, eps: number): Tensor {
+  const variance = x.square().mean(-1, true);
+  return p.weight.mul(x.mul(variance.add(eps).rsqrt()));
+}
+
+/**
+ * A LayerNorm layer (weight ones, bias zeros).
+ *
+ * @example
+ * ```ts
+ * import { layerNorm, rng, randn } from "@lossforge/core";
+ * const ln = layerNorm({ dim: 4 });
+ * console.log(ln.apply(ln.init(rng(0)), randn([2, 4])).shape); // [2, 4]
+ * ```
+ */
+export function layerNorm(
+  opts: { dim: number; eps?: number; dtype?: DType },
+): Module<LayerNormParams> {
+  const eps = opts.eps ?? 1e-5;
+  return {
+    init: (): LayerNormParams => ({
+      weight: ones([opts.dim], { dtype: opts.dtype }),
+      bias: zeros([opts.dim], { dtype: opts.dtype }),
+    }),
+    apply: (p: LayerNormParams, x: Tensor): Tensor => layerNormForward(p, x, eps),
+  };
+}
+
+/**
+ * An RMSNorm layer (weight ones).
+ *
+ * @example
+ * ```ts
+ * import { rmsNorm, rng, randn } from "@lossforge/core";
+ * const norm = rmsNorm({ dim: 4, eps: 1e-6 });
+ * console.log(norm.apply(norm.init(rng(0)), randn([2, 4])).shape); // [2, 4]
+ * ```
+ */
+export function rmsNorm(opts: { dim: number; eps?: number; dtype?: DType }): Module<RmsNormParams> {
+  const eps = opts.eps ?? 1e-6;
+  return {
+    init: (): RmsNormParams => ({ weight: ones([opts.dim], { dtype: opts.dtype }) }),
+    apply: (p: RmsNormParams, x: Tensor): Tensor => rmsNormForward(p, x, eps),
+  };
+}

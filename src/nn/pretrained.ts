@@ -1,0 +1,235 @@
+/**
+ * Loading a Hugging Face model folder (`config.json`, `model.safetensors` or shards with
+ * `model.safetensors.index.json`, `tokenizer.json`) into a lossforge model, its
+ * parameters and its tokenizer.
+ * @module
+ */
+import { type BackendName, ValueError } from "../autograd/mod.ts";
+import { type BpeTokenizer, loadTokenizer } from "./bpe_tokenizer.ts";
+import { gpt } from "./gpt.ts";
+import { type HfModelConfig, parseHfConfig } from "./hf_config.ts";
+import type { LanguageModel } from "./language_model.ts";
+import { llama } from "./llama.ts";
+import { type ParamTree, unflattenParams } from "./params.ts";
+import { type DecodedTensor, loadShardedIndex, readSafetensorsFile } from "./safetensors_codec.ts";
+import { tensorsFrom } from "./safetensors.ts";
+
+/**
+ * What `loadPretrained` returns.
+ *
+ * @example
+ * ```ts
+ * import type { Pretrained } from "@lossforge/core";
+ * const describe = (p: Pretrained) => `${p.config.architecture}, ${p.model.layers} layers`;
+ * ```
+ */
+export interface Pretrained {
+  /** The model, built from the config. */
+  model: LanguageModel;
+  /** Its parameters, keyed by Hugging Face names. */
+  params: ParamTree;
+  /** The tokenizer from `tokenizer.json`. */
+  tokenizer: BpeTokenizer;
+  /** The normalised `config.json`. */
+  config: HfModelConfig;
+}
+
+/**
+ * Options of `loadPretrained`.
+ *
+ * @example
+ * ```ts
+ * import type { LoadPretrainedOptions } from "@lossforge/core";
+ * const o: LoadPretrainedOptions = { backend: "cpu", strict: false };
+ * ```
+ */
+export interface LoadPretrainedOptions {
+  /** Where the parameters go (default: the current backend). */
+  backend?: BackendName;
+  /** Throw on tensors the model does not use (default true); missing ones always throw. */
+  strict?: boolean;
+}
+
+/** Buffers and tied copies some checkpoints carry that are not parameters here. */
+const IGNORED = [/\.attn\.(masked_)?bias$/, /\.rotary_emb\.inv_freq$/];
+
+/**
+ * Builds the lossforge model a normalised config describes.
+ *
+ * @example
+ * ```ts
+ * import { modelFromConfig, parseHfConfig } from "@lossforge/core";
+ * const cfg = parseHfConfig({
+ *   architectures: ["GPT2LMHeadModel"], vocab_size: 16, n_embd: 8, n_layer: 1, n_head: 2,
+ *   n_positions: 8,
+ * });
+ * console.log(modelFromConfig(cfg).kind); // "gpt"
+ * ```
+ */
+export function modelFromConfig(config: HfModelConfig): LanguageModel {
+  const act = config.activation;
+  if (config.architecture === "GPT2LMHeadModel") {
+    if (act !== "gelu_new" && act !== "gelu_pytorch_tanh") {
+      throw new ValueError(
+        `config.json: activation_function "${act}" is not supported for GPT2LMHeadModel (gelu_new)`,
+      );
+    }
+    return gpt({
+      vocab: config.vocab,
+      context: config.context,
+      layers: config.layers,
+      dim: config.dim,
+      heads: config.heads,
+      hidden: config.hidden,
+      normEps: config.normEps,
+    });
+  }
+  if (act !== "silu") {
+    throw new ValueError(
+      `config.json: hidden_act "${act}" is not supported for ${config.architecture} (silu)`,
+    );
+  }
+  return llama({
+    vocab: config.vocab,
+    dim: config.dim,
+    layers: config.layers,
+    heads: config.heads,
+    kvHeads: config.kvHeads,
+    headDim: config.headDim,
+    hidden: config.hidden,
+    ropeTheta: config.ropeTheta,
+    normEps: config.normEps,
+    tieEmbeddings: config.tieEmbeddings,
+    qkvBias: config.qkvBias,
+    context: config.context,
+  });
+}
+
+/**
+ * Loads a Hugging Face model folder: `LlamaForCausalLM` (and SmolLM), `Qwen2ForCausalLM`
+ * or `GPT2LMHeadModel`, from one `model.safetensors` or shards. Missing tensors (and, when
+ * strict, unexpected ones) are listed in the error; shapes are checked.
+ *
+ * @example
+ * ```ts
+ * import { loadPretrained, tensor } from "@lossforge/core";
+ * const { model, params, tokenizer } = await loadPretrained("models/SmolLM2-135M");
+ * const ids = tensor([tokenizer.encode("Hello")], { dtype: "int32" });
+ * console.log(model.apply(params, ids).shape);
+ * ```
+ */
+export async function loadPretrained(
+  dir: string | URL,
+  opts: LoadPretrainedOptions = {},
+): Promise<Pretrained> {
+  const base = (dir instanceof URL ? decodeURIComponent(dir.pathname) : dir).replace(/\/+$/, "");
+  const configPath = `${base}/config.json`;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await Deno.readTextFile(configPath));
+  } catch (e) {
+    throw new Error(`${configPath}: cannot read config: ${(e as Error).message}`);
+  }
+  const config = parseHfConfig(raw, configPath);
+  checkRope(raw, configPath);
+  const model = modelFromConfig(config);
+  const tokenizer = await loadTokenizer(`${base}/tokenizer.json`);
+  const decoded = await readWeights(base);
+  const named = normaliseNames(decoded, config);
+  const flat = selectWeights(named, model, base, opts.strict ?? true);
+  return { model, params: unflattenParams(tensorsFrom(flat, opts.backend)), tokenizer, config };
+}
+
+/** RoPE variants that change the frequencies (llama3, yarn, linear...) are not implemented. */
+function checkRope(raw: unknown, source: string): void {
+  const cfg = raw as Record<string, unknown>;
+  for (const field of ["rope_scaling", "rope_parameters"]) {
+    const v = cfg[field] as Record<string, unknown> | null | undefined;
+    const type = v?.rope_type ?? v?.type;
+    if (type !== undefined && type !== "default") {
+      throw new ValueError(`${source}: ${field}.rope_type "${type}" is not supported (default)`);
+    }
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch {
+    return false;
+  }
+}
+
+/** Every tensor of the single file or of all shards. */
+async function readWeights(base: string): Promise<Record<string, DecodedTensor>> {
+  const single = `${base}/model.safetensors`;
+  if (await exists(single)) return (await readSafetensorsFile(single)).tensors;
+  if (!(await exists(`${base}/model.safetensors.index.json`))) {
+    throw new Error(
+      `${base}: no model.safetensors or model.safetensors.index.json (only safetensors weights are supported)`,
+    );
+  }
+  const index = await loadShardedIndex(base);
+  const all: Record<string, DecodedTensor> = {};
+  for (const shard of index.shards) {
+    Object.assign(all, (await readSafetensorsFile(shard)).tensors);
+  }
+  const absent = Object.keys(index.weightMap).filter((n) => !(n in all));
+  if (absent.length) {
+    throw new Error(
+      `${base}/model.safetensors.index.json lists tensors no shard holds: ${list(absent)}`,
+    );
+  }
+  return all;
+}
+
+/** The original GPT-2 checkpoints omit the `transformer.` prefix; add it back. */
+function normaliseNames(
+  decoded: Record<string, DecodedTensor>,
+  config: HfModelConfig,
+): Record<string, DecodedTensor> {
+  if (config.architecture !== "GPT2LMHeadModel") return decoded;
+  const out: Record<string, DecodedTensor> = {};
+  for (const [name, t] of Object.entries(decoded)) {
+    const bare = !name.startsWith("transformer.") && name !== "lm_head.weight";
+    out[bare ? `transformer.${name}` : name] = t;
+  }
+  return out;
+}
+
+function list(names: string[]): string {
+  const shown = names.slice(0, 20).join(", ");
+  return names.length > 20 ? `${shown}, … (${names.length} in all)` : shown;
+}
+
+/** The tensors the model needs, checked for presence and shape. */
+function selectWeights(
+  named: Record<string, DecodedTensor>,
+  model: LanguageModel,
+  source: string,
+  strict: boolean,
+): Record<string, DecodedTensor> {
+  const missing: string[] = [], unexpected: string[] = [], wrong: string[] = [];
+  const flat: Record<string, DecodedTensor> = {};
+  for (const [name, shape] of Object.entries(model.shapes)) {
+    const t = named[name];
+    if (!t) missing.push(name);
+    else if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+      wrong.push(`${name} is [${t.shape}], expected [${shape}]`);
+    } else flat[name] = t;
+  }
+  for (const name of Object.keys(named)) {
+    if (name in model.shapes || IGNORED.some((re) => re.test(name))) continue;
+    // A tied head may still be stored; it equals the embedding.
+    if (name === "lm_head.weight") continue;
+    unexpected.push(name);
+  }
+  const problems: string[] = [];
+  if (missing.length) problems.push(`missing tensors: ${list(missing)}`);
+  if (wrong.length) problems.push(`wrong shapes: ${list(wrong)}`);
+  if (strict && unexpected.length) problems.push(`unexpected tensors: ${list(unexpected)}`);
+  if (problems.length) {
+    throw new Error(`${source}: weights do not fit the model: ${problems.join("; ")}`);
+  }
+  return flat;
+}

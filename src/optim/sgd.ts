@@ -1,0 +1,69 @@
+/**
+ * Stochastic gradient descent with optional (Nesterov) momentum, as torch.optim.SGD:
+ * v ← μ v + g; the step is g + μ v with Nesterov, else v.
+ * @module
+ */
+import { noGrad, scope, type Tensor, type Tree, treeMap, zerosLike } from "../autograd/mod.ts";
+import { type LearningRate, lrAt, type Optimizer, type OptState } from "./types.ts";
+
+/**
+ * Options of `sgd`.
+ *
+ * @example
+ * ```ts
+ * import type { SgdOptions } from "@lossforge/core";
+ * const o: SgdOptions = { lr: 0.1, momentum: 0.9, nesterov: true };
+ * ```
+ */
+export interface SgdOptions {
+  /** Learning rate or schedule. */
+  lr: LearningRate;
+  /** Momentum μ (default 0: plain SGD). */
+  momentum?: number;
+  /** Nesterov momentum (default false). */
+  nesterov?: boolean;
+  /** L2 penalty added to the gradient (default 0). */
+  weightDecay?: number;
+}
+
+/**
+ * SGD over a parameter tree.
+ *
+ * @example
+ * ```ts
+ * import { sgd, tensor } from "@lossforge/core";
+ * const opt = sgd({ lr: 0.5 });
+ * const params = { w: tensor([1]) };
+ * const { params: next } = opt.update({ w: tensor([2]) }, opt.init(params), params);
+ * console.log(await next.w.data()); // [0]
+ * ```
+ */
+export function sgd(opts: SgdOptions): Optimizer {
+  const mu = opts.momentum ?? 0, wd = opts.weightDecay ?? 0;
+  return {
+    init: <P extends Tree>(params: P): OptState =>
+      noGrad(() => ({
+        step: 0,
+        slots: mu ? { momentum: treeMap((p) => zerosLike(p), params) } : {},
+      })),
+    update: <P extends Tree>(grads: P, state: OptState, params: P) =>
+      noGrad(() =>
+        scope(() => {
+          const lr = lrAt(opts.lr, state.step);
+          const g = wd ? treeMap((gi, p) => gi.add(p.mul(wd)), grads, params) : grads;
+          if (!mu) {
+            const next = treeMap((p, gi) => p.sub(gi.mul(lr)), params, g);
+            return { params: next, state: { step: state.step + 1, slots: {} } };
+          }
+          const v = treeMap(
+            (vi: Tensor, gi: Tensor) => vi.mul(mu).add(gi),
+            state.slots.momentum as P,
+            g,
+          );
+          const stepDir = opts.nesterov ? treeMap((gi, vi) => gi.add(vi.mul(mu)), g, v) : v;
+          const next = treeMap((p, d) => p.sub(d.mul(lr)), params, stepDir);
+          return { params: next, state: { step: state.step + 1, slots: { momentum: v } } };
+        })
+      ),
+  };
+}

@@ -1,0 +1,92 @@
+/**
+ * The shapes optimizers share, after optax: `init(params)` makes a state, `update(grads,
+ * state, params)` returns new parameters and a new state. Both are pure: inputs are left
+ * untouched and new trees are returned (callers dispose the old ones).
+ * @module
+ */
+import type { Tree } from "../autograd/mod.ts";
+
+/**
+ * A learning rate as a function of the step (the number of updates done before this one,
+ * so 0 on the first update).
+ *
+ * @example
+ * ```ts
+ * import type { Schedule } from "@lossforge/core";
+ * const halve: Schedule = (step) => 1e-3 * 0.5 ** Math.floor(step / 1000);
+ * ```
+ */
+export type Schedule = (step: number) => number;
+
+/**
+ * A fixed learning rate or a schedule.
+ *
+ * @example
+ * ```ts
+ * import { cosine, type LearningRate } from "@lossforge/core";
+ * const a: LearningRate = 3e-4;
+ * const b: LearningRate = cosine({ peak: 3e-4, steps: 1000 });
+ * ```
+ */
+export type LearningRate = number | Schedule;
+
+/**
+ * An optimizer's state: the step count and named slots, each a tree shaped like the
+ * parameters (Adam's `m` and `v`, SGD's `momentum`). Save it with
+ * `saveOptimizerState` for checkpoints.
+ *
+ * @example
+ * ```ts
+ * import { adamw, type OptState, zeros } from "@lossforge/core";
+ * const s: OptState = adamw({ lr: 1e-3 }).init({ w: zeros([2]) });
+ * console.log(s.step, Object.keys(s.slots)); // 0, ["m", "v"]
+ * ```
+ */
+export type OptState = { readonly step: number; readonly slots: { readonly [name: string]: Tree } };
+
+/**
+ * An optimizer: pure `init` / `update` over parameter trees.
+ *
+ * @example
+ * ```ts
+ * import { adamw, grad, type Optimizer, tensor } from "@lossforge/core";
+ * const opt: Optimizer = adamw({ lr: 0.1 });
+ * let params = { w: tensor([1, 2]) };
+ * let state = opt.init(params);
+ * const grads = grad((p: typeof params) => p.w.square().sum())(params);
+ * ({ params, state } = opt.update(grads, state, params));
+ * ```
+ */
+export interface Optimizer {
+  /** The initial state for `params`. */
+  init<P extends Tree>(params: P): OptState;
+  /** New parameters and state after one step with `grads` (shaped like `params`). */
+  update<P extends Tree>(grads: P, state: OptState, params: P): { params: P; state: OptState };
+}
+
+/**
+ * A stateless transformation of gradients applied before an optimizer (see `chain`).
+ *
+ * @example
+ * ```ts
+ * import { type GradientTransform, treeMap } from "@lossforge/core";
+ * const halve: GradientTransform = { transform: (g) => treeMap((x) => x.mul(0.5), g) };
+ * ```
+ */
+export interface GradientTransform {
+  /** New gradients (a new tree). */
+  transform<P extends Tree>(grads: P): P;
+}
+
+/**
+ * The learning rate at `step`.
+ *
+ * @example
+ * ```ts
+ * import { lrAt } from "./types.ts";
+ * console.log(lrAt((s) => s * 2, 3), lrAt(0.1, 3)); // 6, 0.1
+ * ```
+ */
+export function lrAt(lr: LearningRate, step: number): number {
+  return typeof lr === "number" ? lr : lr(step);
+}

@@ -1,0 +1,73 @@
+// The fused WebGPU AdamW against the composed one (runs where a WebGPU device exists).
+import {
+  adamw,
+  fusedAdamw,
+  initBackend,
+  type Optimizer,
+  type OptState,
+  randn,
+  rng,
+  type Tensor,
+  tensor,
+  treeDispose,
+} from "../../mod.ts";
+import { assertClose } from "../_assert.ts";
+
+let reason: string | null = null;
+try {
+  await initBackend("webgpu");
+} catch (e) {
+  reason = (e as Error).message;
+  console.log(`skipping fused AdamW on webgpu: ${reason}`);
+}
+
+type P = { a: Tensor; b: { c: Tensor }[] };
+
+async function trajectory(opt: Optimizer, backend: "cpu" | "webgpu"): Promise<number[]> {
+  const r = rng(3);
+  const host = (shape: number[]) => randn(shape, { rng: r, backend: "cpu" });
+  const on = async (t: Tensor) => tensor(await t.data(), { shape: t.shape, backend });
+  // A tensor larger than one workgroup row, and a small one.
+  let params: P = { a: await on(host([70_000])), b: [{ c: await on(host([3, 5])) }] };
+  let state: OptState = opt.init(params);
+  for (let step = 0; step < 3; step++) {
+    const grads: P = { a: await on(host([70_000])), b: [{ c: await on(host([3, 5])) }] };
+    const next = opt.update(grads, state, params);
+    treeDispose([params, state.slots, grads]);
+    ({ params, state } = next);
+  }
+  const out = [
+    ...await params.a.data(),
+    ...await params.b[0].c.data(),
+    ...await (state.slots.v as P).a.data(),
+  ];
+  treeDispose([params, state.slots]);
+  return out;
+}
+
+Deno.test({
+  name: "fused WebGPU AdamW equals the composed AdamW",
+  ignore: reason !== null,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const opts = {
+      lr: 0.01,
+      betas: [0.9, 0.95] as const,
+      weightDecay: 0.1,
+      decay: (p: Tensor) => p.rank >= 2,
+    };
+    const composed = await trajectory(adamw(opts), "cpu");
+    const fused = await trajectory(fusedAdamw(opts), "webgpu");
+    assertClose(fused, composed, { rtol: 1e-5, atol: 1e-6 });
+  },
+});
+
+Deno.test("fusedAdamw falls back to the composed update off the GPU", async () => {
+  const opts = { lr: 0.1, weightDecay: 0.1 };
+  const params = { w: tensor([1, -2]) };
+  const g = { w: tensor([0.5, -1]) };
+  const a = fusedAdamw(opts), b = adamw(opts);
+  const ra = a.update(g, a.init(params), params), rb = b.update(g, b.init(params), params);
+  assertClose(await ra.params.w.data(), await rb.params.w.data(), { rtol: 0, atol: 0 });
+});
