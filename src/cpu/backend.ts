@@ -185,21 +185,49 @@ function matmulInto(
   transA: boolean,
   transB: boolean,
 ): void {
-  // Row-times-row order (i, p, j) keeps the innermost loop contiguous in b and out.
+  // Loop orders chosen so the innermost loop walks memory contiguously in every layout;
+  // accumulation is in float64 whatever the dtype.
+  if (transB && !transA) {
+    // out[i, j] = a[i, :] · b[j, :]: two contiguous rows.
+    for (let i = 0; i < m; i++) {
+      const ai = aOff + i * k;
+      for (let j = 0; j < n; j++) {
+        const bj = bOff + j * k;
+        let s0 = 0, s1 = 0;
+        let p = 0;
+        for (; p + 1 < k; p += 2) {
+          s0 += a[ai + p] * b[bj + p];
+          s1 += a[ai + p + 1] * b[bj + p + 1];
+        }
+        if (p < k) s0 += a[ai + p] * b[bj + p];
+        out[outOff + i * n + j] = s0 + s1;
+      }
+    }
+    return;
+  }
+  if (transA && transB) {
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let p = 0; p < k; p++) s += a[aOff + p * m + i] * b[bOff + j * k + p];
+        out[outOff + i * n + j] = s;
+      }
+    }
+    return;
+  }
+  // out[i, :] = Σ_p a(i, p) · b[p, :] with a(i, p) = a[i, p] or a[p, i]: one float64 row
+  // accumulator, rows of b streamed contiguously.
   const row = new Float64Array(n);
   for (let i = 0; i < m; i++) {
     row.fill(0);
     for (let p = 0; p < k; p++) {
       const av = transA ? a[aOff + p * m + i] : a[aOff + i * k + p];
       if (av === 0) continue;
-      if (transB) {
-        for (let j = 0; j < n; j++) row[j] += av * b[bOff + j * k + p];
-      } else {
-        const base = bOff + p * n;
-        for (let j = 0; j < n; j++) row[j] += av * b[base + j];
-      }
+      const bp = bOff + p * n;
+      for (let j = 0; j < n; j++) row[j] += av * b[bp + j];
     }
-    for (let j = 0; j < n; j++) out[outOff + i * n + j] = row[j];
+    const oi = outOff + i * n;
+    for (let j = 0; j < n; j++) out[oi + j] = row[j];
   }
 }
 
@@ -450,18 +478,25 @@ export function cpuBackend(): Backend {
       const x = a as Buf;
       const out = alloc(dtype, x.length);
       const [outer, len, inner] = around(shape, axis);
+      const e = new Float64Array(len);
       for (let o = 0; o < outer; o++) {
         for (let i = 0; i < inner; i++) {
-          const at = (k: number) => (o * len + k) * inner + i;
+          const base = o * len * inner + i;
           let mx = -Infinity;
-          for (let k = 0; k < len; k++) mx = Math.max(mx, x[at(k)]);
+          for (let k = 0; k < len; k++) {
+            const v = x[base + k * inner];
+            if (v > mx || v !== v) mx = v;
+          }
+          // A row of -Infinity would give -Inf - -Inf = NaN; shift it by 0 instead.
           if (mx === -Infinity) mx = 0;
           let s = 0;
-          for (let k = 0; k < len; k++) s += Math.exp(x[at(k)] - mx);
-          const ls = Math.log(s);
-          for (let k = 0; k < len; k++) {
-            const v = x[at(k)] - mx;
-            out[at(k)] = log ? v - ls : Math.exp(v) / s;
+          for (let k = 0; k < len; k++) s += e[k] = Math.exp(x[base + k * inner] - mx);
+          if (log) {
+            const ls = Math.log(s) + mx;
+            for (let k = 0; k < len; k++) out[base + k * inner] = x[base + k * inner] - ls;
+          } else {
+            const r = 1 / s;
+            for (let k = 0; k < len; k++) out[base + k * inner] = e[k] * r;
           }
         }
       }

@@ -1,5 +1,111 @@
 /**
- * Placeholder: this area arrives with its issue.
+ * The pipeline DSL and training runner: declare a run as plain data (`pipeline`), check
+ * it (every problem at once), write it as JSON and back, train it with progress, logs,
+ * checkpoints and bit-exact resume, evaluate it, sweep variants, and report the results
+ * as Markdown, CSV and SVG.
+ *
+ * @example
+ * ```ts
+ * import { pipeline, train, withLoss } from "@lossforge/core";
+ * const base = pipeline({
+ *   model: { kind: "gpt", options: { vocab: 259, context: 128, layers: 2, dim: 64, heads: 4 } },
+ *   loss: "ce",
+ *   optimizer: { kind: "adamw", options: { lr: 3e-4, weightDecay: 0.01 } },
+ *   data: { kind: "gsm8k-synthetic", options: { seed: 42 } },
+ *   eval: { kind: "exact-match", options: { limit: 100 } },
+ *   steps: 500,
+ * });
+ * const result = await train(withLoss(base, "focal"), { out: "runs/focal" });
+ * console.log(result.eval);
+ * ```
  * @module
  */
-export {};
+
+export type {
+  ApplyContext,
+  DataSource,
+  Described,
+  EvalRunOptions,
+  Evaluator,
+  Example,
+  Json,
+  LoadedData,
+  LossLike,
+  ModelLike,
+  OptimizerLike,
+  PartSpec,
+  ScheduleLike,
+} from "./types.ts";
+import "./builtins.ts";
+export { BUILTIN_NAMES } from "./builtins.ts";
+export {
+  buildPart,
+  checkPartSpec,
+  describe,
+  type Factory,
+  type OptionProblem,
+  type PartKind,
+  type PartOf,
+  register,
+  registerDataset,
+  registered,
+  registerEvaluator,
+  registerLoss,
+  registerModel,
+  registerOptimizer,
+  type RegisterOptions,
+  registerSchedule,
+  type Resolver,
+  toPartSpec,
+} from "./registry.ts";
+export { CheckpointError, NonFiniteLossError, PipelineError, type Problem } from "./errors.ts";
+export {
+  type CheckpointSpec,
+  type NonFinitePolicy,
+  type Pipeline,
+  pipeline,
+  type PipelineSpec,
+  withLoss,
+  withModel,
+} from "./pipeline.ts";
+export { pipelineFromJSON, type PipelineJSON, toJSON } from "./json.ts";
+export {
+  gsm8kData,
+  type Gsm8kDataOptions,
+  inlineData,
+  type InlineDataOptions,
+  syntheticData,
+  type SyntheticDataOptions,
+} from "./data_sources.ts";
+export { BatchStream, type BatchStreamOptions, type DataPosition } from "./batches.ts";
+export {
+  checkpointPath,
+  latestCheckpoint,
+  listCheckpoints,
+  loadCheckpoint,
+  type LoadedCheckpoint,
+  pruneCheckpoints,
+  saveCheckpoint,
+  type TrainingState,
+} from "./checkpoint.ts";
+export { type TrainEvent } from "./events.ts";
+export { greedyGenerate, type GreedyOptions } from "./greedy.ts";
+export {
+  evaluate,
+  type EvaluateOptions,
+  exactMatchEval,
+  type ExactMatchOptions,
+} from "./evaluate.ts";
+export { resume, train, type TrainOptions, type TrainResult } from "./train.ts";
+export {
+  labelOf,
+  sweep,
+  type SweepAxes,
+  type SweepAxis,
+  type SweepOptions,
+  type SweepRow,
+  type SweepTable,
+} from "./sweep.ts";
+export { metricColumns, report, toCsv, toMarkdown } from "./report.ts";
+export { type Curve, curvesSvg, escapeXml, plotCurves, type PlotOptions } from "./plot.ts";
+export { createProgress, formatDuration, type Progress, type ProgressOptions } from "./progress.ts";

@@ -1,0 +1,197 @@
+/**
+ * Data sources for pipelines over the byte-level tokenizer: examples given inline, the
+ * synthetic GSM8K generator, and GSM8K files. Each is registered, so configs can name it.
+ *
+ * @module
+ */
+
+import { byteTokenizer, gsm8k, gsm8kSynthetic, type SyntheticDifficulty } from "../data/mod.ts";
+import { describe, registerDataset } from "./registry.ts";
+import type { DataSource, Example, Json } from "./types.ts";
+
+/**
+ * Options of {@linkcode inlineData}.
+ *
+ * @example
+ * ```ts
+ * import type { InlineDataOptions } from "./data_sources.ts";
+ * const o: InlineDataOptions = { train: [{ prompt: "1+1=", target: "2" }], maxLength: 16 };
+ * console.log(o.maxLength);
+ * ```
+ */
+export interface InlineDataOptions {
+  /** Label (default `"inline"`). */
+  name?: string;
+  /** Training examples. */
+  train: readonly Example[];
+  /** Held-out examples (default none). */
+  eval?: readonly Example[];
+  /** Positions per row. */
+  maxLength: number;
+  /** Padding side (default `"right"`). */
+  padSide?: "left" | "right";
+}
+
+/**
+ * A data source over examples given in code (or in the JSON config).
+ *
+ * @example
+ * ```ts
+ * import { inlineData } from "./data_sources.ts";
+ * const d = inlineData({ train: [{ prompt: "ab", target: "ab" }], maxLength: 8 });
+ * console.log((await d.load()).train.length); // 1
+ * ```
+ */
+export function inlineData(options: InlineDataOptions): DataSource {
+  const train = options.train.map(pick), evalSet = (options.eval ?? []).map(pick);
+  const source: DataSource = {
+    name: options.name ?? "inline",
+    tokenizer: byteTokenizer(),
+    maxLength: options.maxLength,
+    padSide: options.padSide ?? "right",
+    load: () => Promise.resolve({ train, eval: evalSet }),
+  };
+  return describe(source, {
+    kind: "inline",
+    options: {
+      ...(options.name ? { name: options.name } : {}),
+      train: train as unknown as Json,
+      eval: evalSet as unknown as Json,
+      maxLength: options.maxLength,
+      padSide: source.padSide!,
+    },
+  });
+}
+
+function pick(e: Example): Example {
+  return { prompt: e.prompt, target: e.target };
+}
+
+/**
+ * Options of {@linkcode syntheticData}.
+ *
+ * @example
+ * ```ts
+ * import type { SyntheticDataOptions } from "./data_sources.ts";
+ * const o: SyntheticDataOptions = { seed: 1, count: 2000, evalCount: 100, difficulty: 2 };
+ * console.log(o.count);
+ * ```
+ */
+export interface SyntheticDataOptions {
+  /** Generator seed (default 42). */
+  seed?: number;
+  /** Training problems (default 1000). */
+  count?: number;
+  /** Held-out problems, from the disjoint test split (default 200). */
+  evalCount?: number;
+  /** Steps per problem (default `"mixed"`). */
+  difficulty?: SyntheticDifficulty;
+  /** Positions per row (default 128). */
+  maxLength?: number;
+  /** Target format (default `"annotations"`). */
+  target?: "annotations" | "solution";
+}
+
+/**
+ * Synthetic GSM8K-style problems (`gsm8kSynthetic`), train and test splits, byte tokens.
+ *
+ * @example
+ * ```ts
+ * import { syntheticData } from "./data_sources.ts";
+ * const d = syntheticData({ seed: 1, count: 10, evalCount: 5 });
+ * const { train, eval: held } = await d.load();
+ * console.log(train.length, held.length); // 10 5
+ * ```
+ */
+export function syntheticData(options: SyntheticDataOptions = {}): DataSource {
+  const {
+    seed = 42,
+    count = 1000,
+    evalCount = 200,
+    difficulty = "mixed",
+    maxLength = 128,
+    target = "annotations",
+  } = options;
+  const source: DataSource = {
+    name: "gsm8k-synthetic",
+    tokenizer: byteTokenizer(),
+    maxLength,
+    padSide: "right",
+    load: () =>
+      Promise.resolve({
+        train: gsm8kSynthetic({ seed, count, difficulty, split: "train", target }),
+        eval: gsm8kSynthetic({ seed, count: evalCount, difficulty, split: "test", target }),
+      }),
+  };
+  return describe(source, {
+    kind: "gsm8k-synthetic",
+    options: { seed, count, evalCount, difficulty, maxLength, target },
+  });
+}
+
+/**
+ * Options of {@linkcode gsm8kData}.
+ *
+ * @example
+ * ```ts
+ * import type { Gsm8kDataOptions } from "./data_sources.ts";
+ * const o: Gsm8kDataOptions = { path: "../shared/data/gsm8k", evalSplit: "validation" };
+ * console.log(o.path);
+ * ```
+ */
+export interface Gsm8kDataOptions {
+  /** Folder with train.jsonl and test.jsonl. */
+  path: string;
+  /** Which split evaluators see (default `"test"`). */
+  evalSplit?: "test" | "validation";
+  /** Positions per row (default 256). */
+  maxLength?: number;
+  /** Target format (default `"annotations"`). */
+  target?: "annotations" | "solution";
+  /** Skip malformed JSONL lines (default false: they throw with file:line). */
+  skipBad?: boolean;
+}
+
+/**
+ * GSM8K from JSONL files (`gsm8k`): the train split (90% of train.jsonl) for training and
+ * the test or validation split for evaluation, byte tokens.
+ *
+ * @example
+ * ```ts
+ * import { gsm8kData } from "./data_sources.ts";
+ * const d = gsm8kData({ path: "../shared/data/gsm8k", maxLength: 256 });
+ * console.log(d.name); // "gsm8k"
+ * ```
+ */
+export function gsm8kData(options: Gsm8kDataOptions): DataSource {
+  const { path, evalSplit = "test", maxLength = 256, target = "annotations" } = options;
+  const skipBad = options.skipBad ?? false;
+  const source: DataSource = {
+    name: "gsm8k",
+    tokenizer: byteTokenizer(),
+    maxLength,
+    padSide: "right",
+    load: async () => ({
+      train: await gsm8k({ path, split: "train", target, skipBad }),
+      eval: await gsm8k({ path, split: evalSplit, target, skipBad }),
+    }),
+  };
+  return describe(source, {
+    kind: "gsm8k",
+    options: { path, evalSplit, maxLength, target, skipBad },
+  });
+}
+
+registerDataset("inline", (o) => inlineData(o as unknown as InlineDataOptions), {
+  validate: (o) =>
+    Array.isArray(o.train) && o.train.length > 0
+      ? []
+      : [{ path: "train", message: "must be a non-empty array of { prompt, target }" }],
+});
+registerDataset("gsm8k-synthetic", (o) => syntheticData(o as SyntheticDataOptions));
+registerDataset("gsm8k", (o) => gsm8kData(o as unknown as Gsm8kDataOptions), {
+  validate: (o) =>
+    typeof o.path === "string" && o.path
+      ? []
+      : [{ path: "path", message: `must be a folder path, got ${JSON.stringify(o.path)}` }],
+});

@@ -1,0 +1,166 @@
+/**
+ * Scoring a trained model: `evaluate(pipeline, params)` runs the pipeline's evaluator on
+ * its held-out examples; `exactMatchEval()` is the GSM8K evaluator (greedy generation,
+ * then exact match of the final number and step-set metrics from `src/data`).
+ *
+ * @module
+ */
+
+import type { Tree } from "../autograd/mod.ts";
+import { aggregateMetrics, type Tokenizer } from "../data/mod.ts";
+import { generate, type LanguageModel } from "../nn/mod.ts";
+import { greedyGenerate } from "./greedy.ts";
+import type { Pipeline } from "./pipeline.ts";
+import { describe, registerEvaluator } from "./registry.ts";
+import type { Evaluator, Example, ModelLike } from "./types.ts";
+
+/**
+ * Options of {@linkcode exactMatchEval}.
+ *
+ * @example
+ * ```ts
+ * import type { ExactMatchOptions } from "./evaluate.ts";
+ * const o: ExactMatchOptions = { limit: 100, maxNewTokens: 96 };
+ * console.log(o.limit);
+ * ```
+ */
+export interface ExactMatchOptions {
+  /** Score only the first `limit` examples (default all). */
+  limit?: number;
+  /** Tokens to generate per answer (default 64). */
+  maxNewTokens?: number;
+  /** Prompts per forward pass (default 16). */
+  batchSize?: number;
+}
+
+/**
+ * The model's context length, from its spec or its own `context` field.
+ *
+ * @example
+ * ```ts
+ * import { modelContext } from "./evaluate.ts";
+ * console.log(modelContext({ init: () => null, apply: (_p, x) => x, spec: { kind: "gpt", options: { context: 64 } } })); // 64
+ * ```
+ */
+export function modelContext(model: ModelLike): number | undefined {
+  const c = model.spec?.options?.context ?? (model as { context?: unknown }).context;
+  return typeof c === "number" ? c : undefined;
+}
+
+/**
+ * An evaluator that generates greedily after each prompt and reports `exactMatch` (the
+ * number after `####`, compared numerically) plus `iou`, `dice`, `precision`, `recall`,
+ * `missing`, `extra` over the `<<...>>` steps, and `count`.
+ *
+ * @example
+ * ```ts
+ * import { exactMatchEval } from "./evaluate.ts";
+ * const ev = exactMatchEval({ limit: 50 });
+ * console.log(ev.name, ev.spec); // "exact-match" { kind: "exact-match", options: { limit: 50 } }
+ * ```
+ */
+export function exactMatchEval(options: ExactMatchOptions = {}): Evaluator {
+  const { limit, maxNewTokens = 64, batchSize = 16 } = options;
+  const evaluator: Evaluator = {
+    name: "exact-match",
+    async run(model, params, data, { examples, signal }) {
+      const chosen = limit === undefined ? examples : examples.slice(0, limit);
+      if (chosen.length === 0) return { count: 0 };
+      const prompts = chosen.map((e) => e.prompt);
+      const predictions = isLanguageModel(model)
+        ? await generateWithCache(model, params, data.tokenizer, prompts, {
+          maxNewTokens,
+          batchSize,
+          signal,
+        })
+        : await greedyGenerate(model, params, data.tokenizer, prompts, {
+          maxNewTokens,
+          batchSize,
+          context: modelContext(model),
+          signal,
+        });
+      const m = aggregateMetrics(
+        chosen.map((e, i) => ({ prediction: predictions[i], reference: e.target })),
+      );
+      return { ...m };
+    },
+  };
+  return describe(evaluator, {
+    kind: "exact-match",
+    options: { ...(limit !== undefined ? { limit } : {}), maxNewTokens, batchSize },
+  });
+}
+
+function isLanguageModel(model: ModelLike): model is ModelLike & LanguageModel {
+  const m = model as Partial<LanguageModel>;
+  return typeof m.forward === "function" && typeof m.context === "number";
+}
+
+/** Greedy decoding through `src/nn`'s `generate` (KV cache), prompts cut to fit the context. */
+async function generateWithCache(
+  model: LanguageModel,
+  params: Tree,
+  tokenizer: Tokenizer,
+  prompts: readonly string[],
+  o: { maxNewTokens: number; batchSize: number; signal?: AbortSignal },
+): Promise<string[]> {
+  const room = Math.max(1, model.context - Math.min(o.maxNewTokens, Math.floor(model.context / 2)));
+  const rows = prompts.map((p) => {
+    const ids = [...(tokenizer.bos !== undefined ? [tokenizer.bos] : []), ...tokenizer.encode(p)];
+    return ids.length > room ? ids.slice(ids.length - room) : ids;
+  });
+  const out: string[] = [];
+  for (let i = 0; i < rows.length; i += o.batchSize) {
+    o.signal?.throwIfAborted();
+    const gen = await generate(model, params as never, rows.slice(i, i + o.batchSize), {
+      maxNewTokens: o.maxNewTokens,
+      eos: tokenizer.eos,
+      pad: tokenizer.pad,
+    });
+    for (const g of gen) {
+      const end = g.indexOf(tokenizer.eos);
+      out.push(tokenizer.decode(end >= 0 ? g.slice(0, end) : g));
+    }
+  }
+  return out;
+}
+
+registerEvaluator("exact-match", (o) => exactMatchEval(o as ExactMatchOptions));
+
+/**
+ * Options of {@linkcode evaluate}.
+ *
+ * @example
+ * ```ts
+ * import type { EvaluateOptions } from "./evaluate.ts";
+ * const o: EvaluateOptions = { examples: [{ prompt: "1+1=", target: "#### 2" }] };
+ * console.log(o.examples?.length);
+ * ```
+ */
+export interface EvaluateOptions {
+  /** Examples to score (default: the data source's held-out examples). */
+  examples?: readonly Example[];
+  /** Cancels the evaluation. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Runs the pipeline's evaluator on `params` (throws if the pipeline has none).
+ *
+ * @example
+ * ```ts
+ * import { evaluate, type Pipeline } from "./mod.ts";
+ * import type { Tree } from "../autograd/mod.ts";
+ * const score = (p: Pipeline, params: Tree) => evaluate(p, params);
+ * console.log(typeof score);
+ * ```
+ */
+export async function evaluate(
+  p: Pipeline,
+  params: Tree,
+  options: EvaluateOptions = {},
+): Promise<Record<string, number>> {
+  if (!p.eval) throw new TypeError(`evaluate: pipeline "${p.name}" has no eval`);
+  const examples = options.examples ?? (await p.data.load()).eval;
+  return await p.eval.run(p.model, params, p.data, { examples, signal: options.signal });
+}

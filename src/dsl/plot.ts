@@ -1,0 +1,215 @@
+/**
+ * Plots without dependencies: an SVG with the loss curves of several runs (left) and, when
+ * the runs have metrics, a bar per run for one metric (right). Text is XML-escaped, so any
+ * label is safe.
+ *
+ * @module
+ */
+
+import { writeFileAtomic } from "./atomic.ts";
+
+/**
+ * One run to plot (a `SweepRow` is one).
+ *
+ * @example
+ * ```ts
+ * import type { Curve } from "./plot.ts";
+ * const c: Curve = { label: "ce", curve: [{ step: 10, loss: 2 }, { step: 20, loss: 1.5 }], metrics: { exactMatch: 0.2 } };
+ * console.log(c.label);
+ * ```
+ */
+export interface Curve {
+  /** Legend text. */
+  label: string;
+  /** Points, in step order. */
+  curve: readonly { step: number; loss: number }[];
+  /** Metrics for the bar chart. */
+  metrics?: Readonly<Record<string, number>>;
+}
+
+/**
+ * Options of {@linkcode curvesSvg} and {@linkcode plotCurves}.
+ *
+ * @example
+ * ```ts
+ * import type { PlotOptions } from "./plot.ts";
+ * const o: PlotOptions = { title: "GSM8K", metric: "exactMatch" };
+ * console.log(o.metric);
+ * ```
+ */
+export interface PlotOptions {
+  /** A title above the plots. */
+  title?: string;
+  /** The metric drawn as bars (default `"exactMatch"`; none drawn if no run has it). */
+  metric?: string;
+}
+
+const COLORS = [
+  "#1f77b4",
+  "#d62728",
+  "#2ca02c",
+  "#ff7f0e",
+  "#9467bd",
+  "#8c564b",
+  "#e377c2",
+  "#7f7f7f",
+  "#bcbd22",
+  "#17becf",
+];
+
+/**
+ * Escapes text for XML content and attribute values.
+ *
+ * @example
+ * ```ts
+ * import { escapeXml } from "./plot.ts";
+ * console.log(escapeXml(`a<b & "c"`)); // "a&lt;b &amp; &quot;c&quot;"
+ * ```
+ */
+export function escapeXml(text: string): string {
+  return text.replace(
+    /[<>&"']/g,
+    (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;", "'": "&apos;" })[c]!,
+  ).replace(FORBIDDEN, "");
+}
+
+// Characters XML 1.0 forbids (control codes other than tab, newline, return).
+// deno-lint-ignore no-control-regex
+const FORBIDDEN = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g;
+
+function fmt(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  const a = Math.abs(x);
+  return a !== 0 && (a < 1e-2 || a >= 1e4) ? x.toExponential(1) : String(Number(x.toFixed(3)));
+}
+
+/**
+ * The SVG text for `curves`.
+ *
+ * @example
+ * ```ts
+ * import { curvesSvg } from "./plot.ts";
+ * const svg = curvesSvg([{ label: "ce", curve: [{ step: 1, loss: 2 }, { step: 2, loss: 1 }] }]);
+ * console.log(svg.startsWith("<?xml")); // true
+ * ```
+ */
+export function curvesSvg(curves: readonly Curve[], options: PlotOptions = {}): string {
+  const metric = options.metric ?? "exactMatch";
+  const withMetric = curves.filter((c) => typeof c.metrics?.[metric] === "number");
+  const bars = withMetric.length > 0;
+  const W = bars ? 960 : 640, H = 400, top = options.title ? 50 : 30;
+  const plot = { x: 60, y: top, w: 520, h: H - top - 60 };
+  const out: string[] = [
+    `<?xml version="1.0" encoding="UTF-8"?>`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+  ];
+  if (options.title) {
+    out.push(
+      `<text x="${W / 2}" y="24" text-anchor="middle" font-size="16">${
+        escapeXml(options.title)
+      }</text>`,
+    );
+  }
+  const pts = curves.flatMap((c) => c.curve.filter((p) => Number.isFinite(p.loss)));
+  const x0 = Math.min(0, ...pts.map((p) => p.step)), x1 = Math.max(1, ...pts.map((p) => p.step));
+  let y0 = Math.min(...pts.map((p) => p.loss)), y1 = Math.max(...pts.map((p) => p.loss));
+  if (!pts.length) [y0, y1] = [0, 1];
+  if (y1 - y0 < 1e-9) [y0, y1] = [y0 - 0.5, y1 + 0.5];
+  const sx = (s: number) => plot.x + ((s - x0) / (x1 - x0)) * plot.w;
+  const sy = (l: number) => plot.y + plot.h - ((l - y0) / (y1 - y0)) * plot.h;
+  // Axes, ticks and grid.
+  out.push(`<g stroke="#ccc" stroke-width="1">`);
+  for (let i = 0; i <= 4; i++) {
+    const y = plot.y + (plot.h * i) / 4;
+    out.push(`<line x1="${plot.x}" y1="${y}" x2="${plot.x + plot.w}" y2="${y}"/>`);
+  }
+  out.push(`</g>`);
+  out.push(
+    `<rect x="${plot.x}" y="${plot.y}" width="${plot.w}" height="${plot.h}" fill="none" stroke="#333"/>`,
+  );
+  for (let i = 0; i <= 4; i++) {
+    const v = y1 - ((y1 - y0) * i) / 4, y = plot.y + (plot.h * i) / 4;
+    out.push(`<text x="${plot.x - 6}" y="${y + 4}" text-anchor="end">${escapeXml(fmt(v))}</text>`);
+    const s = x0 + ((x1 - x0) * i) / 4;
+    out.push(
+      `<text x="${sx(s)}" y="${plot.y + plot.h + 16}" text-anchor="middle">${
+        escapeXml(fmt(Math.round(s)))
+      }</text>`,
+    );
+  }
+  out.push(
+    `<text x="${plot.x + plot.w / 2}" y="${plot.y + plot.h + 34}" text-anchor="middle">step</text>`,
+  );
+  out.push(
+    `<text x="16" y="${plot.y + plot.h / 2}" text-anchor="middle" transform="rotate(-90 16 ${
+      plot.y + plot.h / 2
+    })">training loss</text>`,
+  );
+  curves.forEach((c, i) => {
+    const color = COLORS[i % COLORS.length];
+    const line = c.curve.filter((p) => Number.isFinite(p.loss))
+      .map((p) => `${sx(p.step).toFixed(1)},${sy(p.loss).toFixed(1)}`).join(" ");
+    if (line) {
+      out.push(
+        `<polyline fill="none" stroke="${color}" stroke-width="2" points="${line}"><title>${
+          escapeXml(c.label)
+        }</title></polyline>`,
+      );
+    }
+    const ly = plot.y + 14 + i * 16;
+    out.push(
+      `<rect x="${plot.x + plot.w - 150}" y="${ly - 9}" width="10" height="10" fill="${color}"/>`,
+    );
+    out.push(`<text x="${plot.x + plot.w - 136}" y="${ly}">${escapeXml(c.label)}</text>`);
+  });
+  if (bars) {
+    const b = { x: 660, y: top, w: 270, h: plot.h };
+    const values = withMetric.map((c) => c.metrics![metric]);
+    const vmax = Math.max(1e-9, ...values.map((v) => (Number.isFinite(v) ? v : 0)));
+    const slot = b.w / withMetric.length, bw = Math.max(4, slot * 0.7);
+    out.push(
+      `<text x="${b.x + b.w / 2}" y="${b.y - 8}" text-anchor="middle">${escapeXml(metric)}</text>`,
+    );
+    out.push(
+      `<line x1="${b.x}" y1="${b.y + b.h}" x2="${b.x + b.w}" y2="${b.y + b.h}" stroke="#333"/>`,
+    );
+    withMetric.forEach((c, i) => {
+      const v = Number.isFinite(values[i]) ? values[i] : 0;
+      const h = (v / vmax) * (b.h - 20);
+      const x = b.x + i * slot + (slot - bw) / 2;
+      const color = COLORS[curves.indexOf(c) % COLORS.length];
+      out.push(
+        `<rect x="${x.toFixed(1)}" y="${(b.y + b.h - h).toFixed(1)}" width="${
+          bw.toFixed(1)
+        }" height="${h.toFixed(1)}" fill="${color}"><title>${
+          escapeXml(`${c.label}: ${fmt(values[i])}`)
+        }</title></rect>`,
+      );
+      out.push(
+        `<text x="${(x + bw / 2).toFixed(1)}" y="${
+          (b.y + b.h - h - 4).toFixed(1)
+        }" text-anchor="middle">${escapeXml(fmt(values[i]))}</text>`,
+      );
+    });
+  }
+  out.push(`</svg>`);
+  return out.join("\n") + "\n";
+}
+
+/**
+ * Writes {@linkcode curvesSvg} to `path` (atomically).
+ *
+ * @example
+ * ```ts
+ * import { plotCurves } from "./plot.ts";
+ * await plotCurves([{ label: "ce", curve: [{ step: 10, loss: 2.1 }, { step: 20, loss: 1.7 }] }], "curves.svg");
+ * ```
+ */
+export async function plotCurves(
+  curves: readonly Curve[],
+  path: string,
+  options: PlotOptions = {},
+): Promise<void> {
+  await writeFileAtomic(path, curvesSvg(curves, options));
+}

@@ -1,0 +1,409 @@
+/**
+ * Named registries of part factories. A pipeline written as JSON names its parts
+ * (`{ kind: "adamw", options: { lr: 3e-4 } }`); the registry turns each name back into a
+ * live part, and stamps the part with that spec so it can be written out again.
+ *
+ * @module
+ */
+
+import type {
+  DataSource,
+  Evaluator,
+  Json,
+  LossLike,
+  ModelLike,
+  OptimizerLike,
+  PartSpec,
+  ScheduleLike,
+} from "./types.ts";
+import { show } from "./show.ts";
+
+/**
+ * The six slots of a pipeline that are built from registries.
+ *
+ * @example
+ * ```ts
+ * import type { PartKind } from "./registry.ts";
+ * const k: PartKind = "optimizer";
+ * console.log(k);
+ * ```
+ */
+export type PartKind = "model" | "loss" | "optimizer" | "schedule" | "data" | "eval";
+
+/**
+ * The part type of each {@linkcode PartKind}.
+ *
+ * @example
+ * ```ts
+ * import type { PartOf } from "./registry.ts";
+ * type Opt = PartOf["optimizer"]; // OptimizerLike
+ * const lr: Opt["lr"] = 0.1;
+ * console.log(lr);
+ * ```
+ */
+export interface PartOf {
+  /** A model. */
+  model: ModelLike;
+  /** A loss. */
+  loss: LossLike;
+  /** An optimizer. */
+  optimizer: OptimizerLike;
+  /** A learning-rate schedule. */
+  schedule: ScheduleLike;
+  /** A data source. */
+  data: DataSource;
+  /** An evaluator. */
+  eval: Evaluator;
+}
+
+/**
+ * Builds nested parts from their specs: `combine`'s factory resolves its terms with it.
+ *
+ * @example
+ * ```ts
+ * import { buildPart, type Resolver } from "./registry.ts";
+ * const resolve: Resolver = (kind, spec) => buildPart(kind, spec);
+ * console.log(typeof resolve);
+ * ```
+ */
+export type Resolver = <K extends PartKind>(kind: K, spec: PartSpec | string) => PartOf[K];
+
+/**
+ * A factory: options (JSON) in, part out.
+ *
+ * @example
+ * ```ts
+ * import type { Factory } from "./registry.ts";
+ * import type { ScheduleLike } from "./types.ts";
+ * const constant: Factory<ScheduleLike> = (o) => () => Number(o.lr);
+ * console.log(constant({ lr: 0.1 }, undefined!)(5));
+ * ```
+ */
+export type Factory<T> = (options: { [key: string]: Json }, resolve: Resolver) => T;
+
+/**
+ * A problem found in a part's options; `path` is relative to the options object.
+ *
+ * @example
+ * ```ts
+ * import type { OptionProblem } from "./registry.ts";
+ * const p: OptionProblem = { path: "lr", message: "must be > 0, got -1" };
+ * console.log(`${p.path}: ${p.message}`);
+ * ```
+ */
+export interface OptionProblem {
+  /** Dotted path inside the options (`"betas.1"`), or `""` for the options as a whole. */
+  path: string;
+  /** What is wrong, with the offending value. */
+  message: string;
+}
+
+/**
+ * Extra information about a registered factory.
+ *
+ * @example
+ * ```ts
+ * import type { RegisterOptions } from "./registry.ts";
+ * const o: RegisterOptions = {
+ *   validate: (opts) => typeof opts.lr === "number" ? [] : [{ path: "lr", message: "required" }],
+ * };
+ * console.log(typeof o.validate);
+ * ```
+ */
+export interface RegisterOptions {
+  /** Checks options before the factory runs, so every problem is reported at once. */
+  validate?: (options: { [key: string]: Json }) => OptionProblem[];
+}
+
+interface Entry {
+  factory: Factory<unknown>;
+  validate?: (options: { [key: string]: Json }) => OptionProblem[];
+}
+
+const registries: Record<PartKind, Map<string, Entry>> = {
+  model: new Map(),
+  loss: new Map(),
+  optimizer: new Map(),
+  schedule: new Map(),
+  data: new Map(),
+  eval: new Map(),
+};
+
+/**
+ * Registers `factory` under `name` for slot `kind` (a later registration replaces it).
+ *
+ * @example
+ * ```ts
+ * import { register } from "./registry.ts";
+ * register("schedule", "flat", (o) => () => Number(o.lr ?? 1e-3));
+ * ```
+ */
+export function register<K extends PartKind>(
+  kind: K,
+  name: string,
+  factory: Factory<PartOf[K]>,
+  options: RegisterOptions = {},
+): void {
+  if (typeof name !== "string" || name.length === 0) {
+    throw new TypeError(`register(${kind}): name must be a non-empty string`);
+  }
+  registries[kind].set(name, { factory, validate: options.validate });
+}
+
+/**
+ * Registers a model factory, e.g. `registerModel("gpt", (o) => gpt(o))`.
+ *
+ * @example
+ * ```ts
+ * import { registerModel } from "./registry.ts";
+ * import { embedding, randn } from "../autograd/mod.ts";
+ * registerModel("bigram", (o) => ({
+ *   init: () => ({ t: randn([Number(o.vocab), Number(o.vocab)]) }),
+ *   apply: (p, ids) => embedding((p as { t: never }).t, ids),
+ * }));
+ * ```
+ */
+export function registerModel(
+  name: string,
+  factory: Factory<ModelLike>,
+  options?: RegisterOptions,
+): void {
+  register("model", name, factory, options);
+}
+
+/**
+ * Registers a loss factory, e.g. `registerLoss("ce", (o) => crossEntropy(o))`.
+ *
+ * @example
+ * ```ts
+ * import { registerLoss } from "./registry.ts";
+ * registerLoss("zero", () => (logits) => logits.mul(0).sum());
+ * ```
+ */
+export function registerLoss(
+  name: string,
+  factory: Factory<LossLike>,
+  options?: RegisterOptions,
+): void {
+  register("loss", name, factory, options);
+}
+
+/**
+ * Registers an optimizer factory, e.g. `registerOptimizer("adamw", (o) => adamw(o))`.
+ *
+ * @example
+ * ```ts
+ * import { registerOptimizer } from "./registry.ts";
+ * import { treeMap } from "../autograd/mod.ts";
+ * registerOptimizer("plain-sgd", (o) => ({
+ *   init: () => null,
+ *   update: (g, s, p) => ({ params: treeMap((x, d) => x.sub(d.mul(Number(o.lr))), p, g), state: s }),
+ * }));
+ * ```
+ */
+export function registerOptimizer(
+  name: string,
+  factory: Factory<OptimizerLike>,
+  options?: RegisterOptions,
+): void {
+  register("optimizer", name, factory, options);
+}
+
+/**
+ * Registers a learning-rate schedule factory.
+ *
+ * @example
+ * ```ts
+ * import { registerSchedule } from "./registry.ts";
+ * registerSchedule("step-decay", (o) => (s) => Number(o.lr) * 0.5 ** Math.floor(s / 100));
+ * ```
+ */
+export function registerSchedule(
+  name: string,
+  factory: Factory<ScheduleLike>,
+  options?: RegisterOptions,
+): void {
+  register("schedule", name, factory, options);
+}
+
+/**
+ * Registers a data-source factory.
+ *
+ * @example
+ * ```ts
+ * import { registerDataset } from "./registry.ts";
+ * import { byteTokenizer } from "../data/mod.ts";
+ * registerDataset("empty", () => ({
+ *   name: "empty",
+ *   tokenizer: byteTokenizer(),
+ *   maxLength: 8,
+ *   load: () => Promise.resolve({ train: [], eval: [] }),
+ * }));
+ * ```
+ */
+export function registerDataset(
+  name: string,
+  factory: Factory<DataSource>,
+  options?: RegisterOptions,
+): void {
+  register("data", name, factory, options);
+}
+
+/**
+ * Registers an evaluator factory.
+ *
+ * @example
+ * ```ts
+ * import { registerEvaluator } from "./registry.ts";
+ * registerEvaluator("count", () => ({
+ *   name: "count",
+ *   run: (_m, _p, _d, o) => Promise.resolve({ count: o.examples.length }),
+ * }));
+ * ```
+ */
+export function registerEvaluator(
+  name: string,
+  factory: Factory<Evaluator>,
+  options?: RegisterOptions,
+): void {
+  register("eval", name, factory, options);
+}
+
+/**
+ * The names registered for `kind`, sorted (error messages list them).
+ *
+ * @example
+ * ```ts
+ * import { registered } from "./registry.ts";
+ * console.log(registered("data")); // e.g. ["gsm8k", "gsm8k-synthetic", "inline"]
+ * ```
+ */
+export function registered(kind: PartKind): string[] {
+  return [...registries[kind].keys()].sort();
+}
+
+/**
+ * Normalises a spec: a bare string `"ce"` means `{ kind: "ce" }`.
+ *
+ * @example
+ * ```ts
+ * import { toPartSpec } from "./registry.ts";
+ * console.log(toPartSpec("ce")); // { kind: "ce", options: {} }
+ * ```
+ */
+export function toPartSpec(spec: PartSpec | string): PartSpec {
+  return typeof spec === "string"
+    ? { kind: spec, options: {} }
+    : { kind: spec.kind, options: spec.options ?? {} };
+}
+
+/**
+ * Problems with a spec for `kind` (unknown name, bad options), paths relative to the
+ * spec. Empty when the factory can be called.
+ *
+ * @example
+ * ```ts
+ * import { checkPartSpec } from "./registry.ts";
+ * console.log(checkPartSpec("optimizer", { kind: "nope" })[0].message);
+ * ```
+ */
+export function checkPartSpec(kind: PartKind, spec: unknown): OptionProblem[] {
+  if (typeof spec === "string") spec = { kind: spec };
+  if (spec === null || typeof spec !== "object" || Array.isArray(spec)) {
+    return [{ path: "", message: `must be a ${kind} or a { kind, options } spec` }];
+  }
+  const s = spec as { kind?: unknown; options?: unknown };
+  if (typeof s.kind !== "string") {
+    return [{ path: "kind", message: `must be a string, got ${show(s.kind)}` }];
+  }
+  const entry = registries[kind].get(s.kind);
+  if (!entry) {
+    const known = registered(kind);
+    return [{
+      path: "kind",
+      message: `unknown ${kind} ${JSON.stringify(s.kind)} (known: ${
+        known.length ? known.join(", ") : "none registered"
+      })`,
+    }];
+  }
+  if (s.options !== undefined && (s.options === null || typeof s.options !== "object")) {
+    return [{ path: "options", message: `must be an object, got ${show(s.options)}` }];
+  }
+  const opts = (s.options ?? {}) as { [key: string]: Json };
+  return (entry.validate?.(opts) ?? []).map((p) => ({
+    path: p.path ? `options.${p.path}` : "options",
+    message: p.message,
+  }));
+}
+
+/**
+ * Builds a part from its spec through the registry and stamps it with that spec.
+ *
+ * @example
+ * ```ts
+ * import { buildPart, registerSchedule } from "./registry.ts";
+ * registerSchedule("flat", (o) => () => Number(o.lr));
+ * const s = buildPart("schedule", { kind: "flat", options: { lr: 0.1 } });
+ * console.log(s(3), s.spec); // 0.1 { kind: "flat", options: { lr: 0.1 } }
+ * ```
+ */
+export function buildPart<K extends PartKind>(kind: K, spec: PartSpec | string): PartOf[K] {
+  const problems = checkPartSpec(kind, spec);
+  if (problems.length) {
+    throw new TypeError(
+      problems.map((p) => `${kind}${p.path ? "." + p.path : ""}: ${p.message}`).join("\n"),
+    );
+  }
+  const s = toPartSpec(spec);
+  const entry = registries[kind].get(s.kind)!;
+  const part = entry.factory(s.options ?? {}, buildPart) as PartOf[K];
+  return describe(part, s);
+}
+
+/**
+ * Attaches a spec to a part so it can be written to JSON. A part that already has an own
+ * `spec` keeps it only when `spec` is omitted. Functions and frozen objects are wrapped;
+ * other objects get a non-enumerable `spec` property (spreads and JSON do not see it).
+ *
+ * @example
+ * ```ts
+ * import { describe } from "./registry.ts";
+ * import type { Tensor } from "../autograd/mod.ts";
+ * const loss = describe((logits: Tensor) => logits.sum(), { kind: "sum" });
+ * console.log(loss.spec?.kind); // "sum"
+ * ```
+ */
+export function describe<T extends object>(
+  part: T,
+  spec: PartSpec,
+): T & { readonly spec: PartSpec } {
+  const frozen = deepFreeze(structuredClone(spec));
+  if (typeof part === "function") {
+    const fn = part as unknown as (...args: unknown[]) => unknown;
+    const wrapped = function (this: unknown, ...args: unknown[]): unknown {
+      return fn.apply(this, args);
+    };
+    for (const key of Object.keys(part)) {
+      (wrapped as unknown as Record<string, unknown>)[key] = (part as Record<string, unknown>)[key];
+    }
+    Object.defineProperty(wrapped, "spec", { value: frozen, enumerable: false });
+    return wrapped as unknown as T & { spec: PartSpec };
+  }
+  if (Object.isExtensible(part) && !Object.getOwnPropertyDescriptor(part, "spec")) {
+    Object.defineProperty(part, "spec", { value: frozen, enumerable: false, configurable: true });
+    return part as T & { spec: PartSpec };
+  }
+  const props = Object.getOwnPropertyDescriptors(part) as Record<string, PropertyDescriptor>;
+  delete props.spec;
+  const copy = Object.create(Object.getPrototypeOf(part), props);
+  Object.defineProperty(copy, "spec", { value: frozen, enumerable: false, configurable: true });
+  return copy as T & { spec: PartSpec };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === "object") {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
