@@ -1,0 +1,452 @@
+/**
+ * The flagship: fine-tune a language model on GSM8K-style math word problems with
+ * cross-entropy, and with 0.6 × cross-entropy + 0.4 × each segmentation loss on the answer
+ * tokens, then compare exact match (greedy decoding), as in "Beyond Accuracy Optimization:
+ * Computer Vision Losses for Large Language Model Fine-Tuning" (EMNLP 2024 Findings).
+ *
+ *   deno run -A examples/gsm8k.ts            # synthetic problems, a small GPT from scratch
+ *   deno run -A examples/gsm8k.ts --data ../shared/data/gsm8k --limit 100
+ *   deno run -A examples/gsm8k.ts --model DIR --data DIR   # LoRA on a Hugging Face model
+ *
+ * Run with --help for every flag.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import {
+  type BackendName,
+  type DataSource,
+  downloadGsm8k,
+  gsm8kData,
+  loadPretrained,
+  lora,
+  LOSS_NAMES,
+  type ModelLike,
+  type Pipeline,
+  pipeline,
+  type PipelineSpec,
+  plotCurves,
+  readGsm8kJsonl,
+  report,
+  resume,
+  setBackend,
+  syntheticData,
+  train,
+  type TrainResult,
+  type Tree,
+} from "../mod.ts";
+import { autoSelectBackend } from "../src/gpu/mod.ts";
+
+const HELP = `examples/gsm8k.ts: cross-entropy versus segmentation losses on GSM8K
+
+Usage: deno run -A examples/gsm8k.ts [flags]
+
+With no flags it trains a small GPT from scratch on synthetic GSM-style problems (no files
+needed) with: ce, and 0.6 ce + 0.4 x {focal, lovasz, gdice, sadice} on the answer tokens;
+evaluates exact match by greedy decoding on held-out problems; prints a table and writes
+results.json, results.md and curves.svg.
+
+Data and model
+  --data DIR        folder with GSM8K train.jsonl and test.jsonl (real GSM8K)
+  --download        fetch GSM8K from github.com/openai/grade-school-math into --cache
+  --cache DIR       download folder (default .cache/gsm8k)
+  --skip-bad        skip malformed JSONL lines instead of stopping (reported as file:line)
+  --model DIR       fine-tune a Hugging Face model folder (config.json, model.safetensors,
+                    tokenizer.json) with LoRA r=8, alpha=16, as the paper does
+Training
+  --losses LIST     comma-separated, from: ${
+  LOSS_NAMES.join(", ")
+} (default ce,focal,lovasz,gdice,sadice);
+                    ce trains alone, every other loss as w1 ce + w2 loss on answer tokens
+  --weights A,B     the two weights (default 0.6,0.4)
+  --steps N         optimizer steps per loss (default 400; 150 with --model)
+  --batch N         sequences per step (default 16)
+  --dim N           model width of the from-scratch GPT (default 96)
+  --layers N        transformer blocks of the from-scratch GPT (default 2)
+  --lr X            peak learning rate (default 3e-3 from scratch, 1e-3 with --model)
+  --seed N          seed for data, init and batching (default 42)
+  --backend NAME    cpu or webgpu (default: webgpu when an adapter exists)
+  --config FILE     JSON object with any of these flags as keys (flags win)
+Evaluation and output
+  --limit N         evaluate on the first N held-out problems (default 100)
+  --out DIR         output folder (default runs/gsm8k-<timestamp>)
+  --resume DIR      continue an interrupted run in DIR: finished losses are kept,
+                    unfinished ones continue from their last checkpoint
+  --help            this text
+
+Exit codes: 0 success, 2 bad input, 1 internal error.
+`;
+
+/** A problem with what the user asked for: printed as one line, exit code 2. */
+class UsageError extends Error {}
+
+interface Options {
+  data?: string;
+  download: boolean;
+  cache: string;
+  skipBad: boolean;
+  model?: string;
+  losses: string[];
+  weights: [number, number];
+  steps?: number;
+  batch: number;
+  dim: number;
+  layers: number;
+  lr?: number;
+  seed: number;
+  backend?: BackendName;
+  limit: number;
+  out?: string;
+  resume?: string;
+}
+
+const FLAGS = {
+  data: { type: "string" },
+  download: { type: "boolean" },
+  cache: { type: "string" },
+  "skip-bad": { type: "boolean" },
+  model: { type: "string" },
+  losses: { type: "string" },
+  weights: { type: "string" },
+  steps: { type: "string" },
+  batch: { type: "string" },
+  dim: { type: "string" },
+  layers: { type: "string" },
+  lr: { type: "string" },
+  seed: { type: "string" },
+  backend: { type: "string" },
+  config: { type: "string" },
+  limit: { type: "string" },
+  out: { type: "string" },
+  resume: { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+function num(name: string, raw: unknown, { int = false, min = -Infinity } = {}): number {
+  const v = typeof raw === "number" ? raw : Number(String(raw).trim());
+  if (String(raw).trim() === "" || !Number.isFinite(v) || (int && !Number.isInteger(v))) {
+    throw new UsageError(`--${name}: expected ${int ? "an integer" : "a number"}, got "${raw}"`);
+  }
+  if (v < min) throw new UsageError(`--${name}: must be >= ${min}, got ${v}`);
+  return v;
+}
+
+async function parseOptions(argv: string[]): Promise<Options | "help"> {
+  let values: Record<string, unknown>;
+  try {
+    values = parseArgs({ args: argv, options: FLAGS, strict: true, allowPositionals: false })
+      .values;
+  } catch (e) {
+    throw new UsageError((e as Error).message.split("\n")[0]);
+  }
+  if (values.help) return "help";
+  if (typeof values.config === "string") {
+    let cfg: Record<string, unknown>;
+    try {
+      cfg = JSON.parse(await Deno.readTextFile(values.config));
+    } catch (e) {
+      throw new UsageError(`--config ${values.config}: ${(e as Error).message}`);
+    }
+    if (!cfg || typeof cfg !== "object" || Array.isArray(cfg)) {
+      throw new UsageError(`--config ${values.config}: expected a JSON object`);
+    }
+    for (const [k, v] of Object.entries(cfg)) {
+      if (!(k in FLAGS) || k === "config") {
+        throw new UsageError(`--config ${values.config}: unknown key "${k}"`);
+      }
+      if (values[k] === undefined) values[k] = Array.isArray(v) ? v.join(",") : v;
+    }
+  }
+  const losses = String(values.losses ?? "ce,focal,lovasz,gdice,sadice").split(",").map((s) =>
+    s.trim()
+  ).filter(Boolean);
+  for (const l of losses) {
+    if (!(LOSS_NAMES as readonly string[]).includes(l)) {
+      throw new UsageError(`--losses: unknown loss "${l}"; valid: ${LOSS_NAMES.join(", ")}`);
+    }
+  }
+  if (losses.length === 0) throw new UsageError("--losses: name at least one loss");
+  const w = String(values.weights ?? "0.6,0.4").split(",");
+  if (w.length !== 2) {
+    throw new UsageError(`--weights: expected two numbers like 0.6,0.4, got "${values.weights}"`);
+  }
+  const backend = values.backend as string | undefined;
+  if (backend !== undefined && backend !== "cpu" && backend !== "webgpu") {
+    throw new UsageError(`--backend: expected cpu or webgpu, got "${backend}"`);
+  }
+  return {
+    data: values.data as string | undefined,
+    download: Boolean(values.download),
+    cache: (values.cache as string | undefined) ?? ".cache/gsm8k",
+    skipBad: Boolean(values["skip-bad"]),
+    model: values.model as string | undefined,
+    losses,
+    weights: [num("weights", w[0], { min: 0 }), num("weights", w[1], { min: 0 })],
+    steps: values.steps === undefined
+      ? undefined
+      : num("steps", values.steps, { int: true, min: 1 }),
+    batch: num("batch", values.batch ?? 16, { int: true, min: 1 }),
+    dim: num("dim", values.dim ?? 96, { int: true, min: 4 }),
+    layers: num("layers", values.layers ?? 2, { int: true, min: 1 }),
+    lr: values.lr === undefined ? undefined : num("lr", values.lr, { min: 0 }),
+    seed: num("seed", values.seed ?? 42, { int: true, min: 0 }),
+    backend: backend as BackendName | undefined,
+    limit: num("limit", values.limit ?? 100, { int: true, min: 1 }),
+    out: values.out as string | undefined,
+    resume: values.resume as string | undefined,
+  };
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch {
+    return false;
+  }
+}
+
+/** Checks the data folder before anything is written, so bad data leaves no half-made run. */
+async function checkData(dir: string, skipBad: boolean): Promise<void> {
+  for (const f of ["train.jsonl", "test.jsonl"]) {
+    if (!(await isFile(`${dir}/${f}`))) {
+      throw new UsageError(
+        `--data ${dir}: ${f} not found (give a folder holding GSM8K's train.jsonl and test.jsonl, or use --download)`,
+      );
+    }
+    try {
+      const file = await readGsm8kJsonl(`${dir}/${f}`, { skipBad });
+      if (file.skipped) console.error(`skipped ${file.skipped} bad line(s): ${file.problems[0]}`);
+    } catch (e) {
+      throw new UsageError(`${(e as Error).message} (pass --skip-bad to skip bad lines)`);
+    }
+  }
+}
+
+/** The loss spec of one comparison row: ce alone, or w1 ce + w2 X on answer tokens. */
+function lossSpec(name: string, [w1, w2]: [number, number]): PipelineSpec["loss"] {
+  if (name === "ce") return "ce";
+  return { kind: "combine", options: { terms: [["ce", w1], [name, w2, { mask: "answer" }]] } };
+}
+
+function labelOf(name: string, [w1, w2]: [number, number]): string {
+  return name === "ce" ? "ce" : `${w1} ce + ${w2} ${name}`;
+}
+
+interface Row {
+  loss: string;
+  label: string;
+  exactMatch: number;
+  iou: number;
+  finalLoss: number;
+  steps: number;
+  trainSeconds: number;
+  tokensPerSecond: number;
+  curve: { step: number; loss: number }[];
+}
+
+async function atomicWrite(path: string, text: string): Promise<void> {
+  const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
+  await Deno.writeTextFile(tmp, text);
+  await Deno.rename(tmp, path);
+}
+
+function table(rows: Row[]): string {
+  const lines = [
+    "| loss | exact match | step IoU | final train loss | train time | tokens/s |",
+    "|---|---:|---:|---:|---:|---:|",
+  ];
+  for (const r of rows) {
+    lines.push(
+      `| ${r.label} | ${(100 * r.exactMatch).toFixed(1)}% | ${r.iou.toFixed(3)} | ${
+        r.finalLoss.toFixed(3)
+      } | ${r.trainSeconds.toFixed(0)} s | ${r.tokensPerSecond.toFixed(0)} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+async function writeResults(
+  out: string,
+  rows: Row[],
+  meta: Record<string, unknown>,
+): Promise<void> {
+  await atomicWrite(`${out}/results.json`, JSON.stringify({ ...meta, rows }, null, 2) + "\n");
+  const md = `# GSM8K: cross-entropy vs segmentation losses\n\n${
+    Object.entries(meta).map(([k, v]) => `- ${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`)
+      .join("\n")
+  }\n\n${table(rows)}\n`;
+  await atomicWrite(`${out}/results.md`, md);
+  await plotCurves(
+    rows.map((r) => ({ label: r.label, curve: r.curve, metrics: { exactMatch: r.exactMatch } })),
+    `${out}/curves.svg`,
+    { title: "GSM8K: training loss and exact match", metric: "exactMatch" },
+  );
+}
+
+async function main(): Promise<number> {
+  const parsed = await parseOptions(Deno.args);
+  if (parsed === "help") {
+    console.log(HELP);
+    return 0;
+  }
+  const o = parsed;
+  if (o.download) {
+    try {
+      await downloadGsm8k(o.cache, {
+        onProgress: (p) =>
+          Deno.stderr.writeSync(new TextEncoder().encode(`\r${JSON.stringify(p)}`)),
+      });
+      console.error("");
+    } catch (e) {
+      throw new UsageError(
+        `--download failed (${
+          (e as Error).message
+        }); offline, pass --data DIR with GSM8K's train.jsonl and test.jsonl`,
+      );
+    }
+    o.data ??= o.cache;
+  }
+  if (o.data) await checkData(o.data, o.skipBad);
+  if (o.model && !(await isFile(`${o.model}/config.json`))) {
+    throw new UsageError(
+      `--model ${o.model}: no config.json there (expected a Hugging Face model folder)`,
+    );
+  }
+  if (o.resume && !(await isFile(`${o.resume}/run.json`))) {
+    throw new UsageError(`--resume ${o.resume}: no run.json there (not a gsm8k run folder)`);
+  }
+
+  const backend = o.backend ?? await autoSelectBackend();
+  await setBackend(backend);
+
+  // The model: a small GPT from scratch over bytes, or LoRA adapters on a pretrained model
+  // (the frozen base is captured, so only the adapters are parameters to train and save).
+  let model: PipelineSpec["model"];
+  let data: DataSource | PipelineSpec["data"];
+  const maxLength = o.model ? 256 : 128;
+  const synthetic = {
+    kind: "gsm8k-synthetic",
+    options: { seed: o.seed, count: 4000, evalCount: o.limit, difficulty: 1 as const, maxLength },
+  };
+  const real = o.data ? gsm8kData({ path: o.data, maxLength, skipBad: o.skipBad }) : undefined;
+  if (o.model) {
+    const pre = await loadPretrained(o.model);
+    const lm = lora(pre.model, { rank: 8, alpha: 16, dropout: 0.05 });
+    const base = pre.params;
+    const adapted: ModelLike = {
+      init: (rng) => lm.initAdapters(rng) as Tree,
+      apply: (adapters, ids, ctx) => lm.apply({ base, adapters } as never, ids, ctx),
+    };
+    model = adapted;
+    const src = (real ?? syntheticData(synthetic.options)) as DataSource;
+    data = { ...src, tokenizer: pre.tokenizer, padSide: "left" };
+  } else {
+    if (o.dim % 4) throw new UsageError(`--dim: must be a multiple of 4 (4 heads), got ${o.dim}`);
+    model = {
+      kind: "gpt",
+      options: { vocab: 259, context: maxLength, layers: o.layers, dim: o.dim, heads: 4 },
+    };
+    data = real ?? synthetic;
+  }
+  const steps = o.steps ?? (o.model ? 150 : 400);
+  const lr = o.lr ?? (o.model ? 1e-3 : 3e-3);
+  const warmup = Math.min(50, Math.floor(steps / 10));
+
+  const out = o.resume ?? o.out ?? `runs/gsm8k-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+  await Deno.mkdir(out, { recursive: true });
+  const meta = {
+    date: new Date().toISOString(),
+    backend,
+    data: o.data ?? "synthetic (gsm8kSynthetic, difficulty 1)",
+    model: o.model ?? `gpt: ${o.layers} layers, dim ${o.dim}, 4 heads, byte vocabulary`,
+    steps,
+    batch: o.batch,
+    lr,
+    seed: o.seed,
+    weights: o.weights,
+    evalProblems: o.limit,
+  };
+  if (!o.resume) {
+    await atomicWrite(`${out}/run.json`, JSON.stringify({ ...meta, options: o }, null, 2) + "\n");
+  }
+  const previous: Row[] = o.resume && (await isFile(`${out}/results.json`))
+    ? JSON.parse(await Deno.readTextFile(`${out}/results.json`)).rows
+    : [];
+
+  const rows: Row[] = [];
+  const stop = new AbortController();
+  const onSigint = () => stop.abort();
+  Deno.addSignalListener("SIGINT", onSigint);
+  try {
+    for (const name of o.losses) {
+      const done = previous.find((r) => r.loss === name);
+      if (done) {
+        rows.push(done);
+        continue;
+      }
+      const label = labelOf(name, o.weights);
+      console.log(`\n== ${label} ==`);
+      const runDir = `${out}/${name}`;
+      const p: Pipeline = pipeline({
+        name: label,
+        model,
+        loss: lossSpec(name, o.weights),
+        optimizer: { kind: "adamw", options: { lr, weightDecay: 0.01 } },
+        schedule: { kind: "warmupCosine", options: { peak: lr, warmup, steps } },
+        data: data as PipelineSpec["data"],
+        eval: { kind: "exact-match", options: { limit: o.limit, maxNewTokens: 40, batchSize: 50 } },
+        steps,
+        batchSize: o.batch,
+        clip: 1,
+        seed: o.seed,
+        logEvery: 25,
+        checkpoint: { dir: `${runDir}/checkpoints`, every: 100, keep: 1 },
+      });
+      const t0 = performance.now();
+      const hasCkpt = await isFile(`${runDir}/pipeline.json`).then(async () => {
+        try {
+          return (await Array.fromAsync(Deno.readDir(`${runDir}/checkpoints`))).length > 0;
+        } catch {
+          return false;
+        }
+      });
+      const result: TrainResult = hasCkpt
+        ? await resume(`${runDir}/checkpoints`, { pipeline: p, out: runDir, signal: stop.signal })
+        : await train(p, { out: runDir, signal: stop.signal });
+      if (result.stopped !== "completed") {
+        console.log(`\ninterrupted: continue with --resume ${out}`);
+        return 130;
+      }
+      const ev = result.eval ?? {};
+      rows.push({
+        loss: name,
+        label,
+        exactMatch: ev.exactMatch ?? NaN,
+        iou: ev.iou ?? NaN,
+        finalLoss: result.loss,
+        steps: result.steps,
+        trainSeconds: (performance.now() - t0) / 1000,
+        tokensPerSecond: result.tokensPerSecond,
+        curve: result.curve.map((c) => ({ step: c.step, loss: c.loss })),
+      });
+      await writeResults(out, rows, meta);
+    }
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSigint);
+  }
+  console.log(`\n${table(rows)}\n\nwrote ${out}/results.json, results.md, curves.svg`);
+  void report;
+  return 0;
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main());
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`error: ${e.message}`);
+      Deno.exit(2);
+    }
+    console.error(e);
+    Deno.exit(1);
+  }
+}

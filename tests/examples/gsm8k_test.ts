@@ -1,0 +1,129 @@
+// Smoke tests of the flagship, run as a user would: a subprocess, tiny settings, two losses.
+import { assert, assertEquals } from "../_assert.ts";
+
+const root = new URL("../../", import.meta.url).pathname;
+
+async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const cmd = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "examples/gsm8k.ts", ...args],
+    cwd: root,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  });
+  const r = await cmd.output();
+  const dec = new TextDecoder();
+  return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
+}
+
+const TINY = [
+  "--steps",
+  "2",
+  "--batch",
+  "2",
+  "--dim",
+  "16",
+  "--layers",
+  "1",
+  "--limit",
+  "2",
+  "--backend",
+  "cpu",
+];
+
+async function assertOutputs(dir: string, rows: number): Promise<void> {
+  const results = JSON.parse(await Deno.readTextFile(`${dir}/results.json`));
+  assertEquals(results.rows.length, rows);
+  for (const r of results.rows) {
+    assert(r.exactMatch >= 0 && r.exactMatch <= 1, `exact match ${r.exactMatch}`);
+  }
+  const md = await Deno.readTextFile(`${dir}/results.md`);
+  assert(md.includes("| loss | exact match |"), "results.md has the table");
+  const svg = await Deno.readTextFile(`${dir}/curves.svg`);
+  assert(svg.startsWith("<svg") || svg.startsWith("<?xml"), "curves.svg is an SVG");
+}
+
+Deno.test("gsm8k example: synthetic smoke run writes the three files", async () => {
+  const dir = await Deno.makeTempDir();
+  const r = await run([...TINY, "--losses", "ce,focal", "--out", dir]);
+  assertEquals(r.code, 0, r.err);
+  assert(r.out.includes("| ce |"), r.out);
+  await assertOutputs(dir, 2);
+});
+
+Deno.test("gsm8k example: --data reads GSM8K JSONL files", async () => {
+  const data = await Deno.makeTempDir();
+  const line = (q: string, a: string) => JSON.stringify({ question: q, answer: a });
+  const train = Array.from(
+    { length: 20 },
+    (_, i) =>
+      line(
+        `Ann has ${i} apples and gets 2 more. How many?`,
+        `She has ${i}+2=<<${i}+2=${i + 2}>>${i + 2}.\n#### ${i + 2}`,
+      ),
+  );
+  await Deno.writeTextFile(`${data}/train.jsonl`, train.join("\n") + "\n");
+  await Deno.writeTextFile(`${data}/test.jsonl`, train.slice(0, 4).join("\n") + "\n");
+  const dir = await Deno.makeTempDir();
+  const r = await run([...TINY, "--losses", "ce,lovasz", "--data", data, "--out", dir]);
+  assertEquals(r.code, 0, r.err);
+  await assertOutputs(dir, 2);
+});
+
+Deno.test("gsm8k example: bad input is one line and exit code 2, nothing written", async () => {
+  const data = await Deno.makeTempDir();
+  await Deno.writeTextFile(
+    `${data}/train.jsonl`,
+    '{"question": "q", "answer": "#### 1"}\nnot json\n',
+  );
+  await Deno.writeTextFile(`${data}/test.jsonl`, '{"question": "q", "answer": "#### 1"}\n');
+  const model = await Deno.makeTempDir();
+  const cases: [string[], string][] = [
+    [["--data", "/nonexistent/gsm8k"], "train.jsonl not found"],
+    [["--data", data], "train.jsonl:2"],
+    [["--losses", "ce,nope"], "valid: ce, focal"],
+    [["--model", model], "no config.json"],
+    [["--steps", "many"], "--steps: expected an integer"],
+    [["--bogus"], "bogus"],
+  ];
+  for (const [args, text] of cases) {
+    const out = `${await Deno.makeTempDir()}/run`;
+    const r = await run([...args, "--out", out]);
+    assertEquals(r.code, 2, `${args.join(" ")}: ${r.err}`);
+    assert(r.err.includes(text), `${args.join(" ")}: ${r.err}`);
+    assertEquals(r.err.trim().split("\n").length, 1, r.err);
+    let exists = true;
+    try {
+      await Deno.stat(out);
+    } catch {
+      exists = false;
+    }
+    assert(!exists, `${args.join(" ")}: wrote ${out}`);
+  }
+});
+
+Deno.test("gsm8k example: --help documents every flag", async () => {
+  const r = await run(["--help"]);
+  assertEquals(r.code, 0);
+  for (
+    const flag of [
+      "--data",
+      "--download",
+      "--model",
+      "--losses",
+      "--weights",
+      "--steps",
+      "--batch",
+      "--lr",
+      "--backend",
+      "--seed",
+      "--config",
+      "--resume",
+      "--limit",
+      "--skip-bad",
+      "--out",
+    ]
+  ) {
+    assert(r.out.includes(flag), `help mentions ${flag}`);
+  }
+});
