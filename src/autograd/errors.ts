@@ -14,9 +14,9 @@
  * ```
  */
 export class LossforgeError extends Error {
-  /** Makes an error with a message. */
-  constructor(message: string) {
-    super(message);
+  /** Makes an error with a message (and optionally a `cause`). */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = new.target.name;
   }
 }

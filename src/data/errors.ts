@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { LossforgeError } from "../autograd/errors.ts";
 
 /**
  * An error in input data or its location: a malformed JSONL line, a missing file or folder, a
@@ -19,8 +20,10 @@
  * }
  * ```
  */
-export class DataError extends Error {
+export class DataError extends LossforgeError {
   /**
+   * Makes a data error.
+   *
    * @param message What is wrong, starting with `path:line:` where it applies.
    * @param options Standard error options (a `cause`).
    */
