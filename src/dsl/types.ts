@@ -7,6 +7,7 @@
  * @module
  */
 
+import type { CombineCallOptions } from "../losses/combine.ts";
 import type { Rng, Tensor, Tree } from "../autograd/mod.ts";
 import type { Tokenizer } from "../data/mod.ts";
 
@@ -97,24 +98,6 @@ export interface ModelLike<P extends Tree = Tree> extends Described {
 }
 
 /**
- * Per-call options a loss receives from the runner: `answerMask` is 1 where the target is
- * an answer token (`combine` uses it for `{ mask: "answer" }` terms).
- *
- * @example
- * ```ts
- * import type { LossCallOptions } from "./types.ts";
- * const o: LossCallOptions = {};
- * console.log(o.answerMask === undefined);
- * ```
- */
-export interface LossCallOptions {
-  /** `[...]` float, 1 counts, 0 ignores (combined with targets of -100). */
-  mask?: Tensor;
-  /** `[...]` float, 1 at answer positions. */
-  answerMask?: Tensor;
-}
-
-/**
  * A loss: `(logits [..., C], targets int32 [...] (-100 ignored), options?) => scalar`.
  *
  * @example
@@ -126,7 +109,7 @@ export interface LossCallOptions {
  */
 export interface LossLike extends Described {
   /** The scalar loss. */
-  (logits: Tensor, targets: Tensor, options?: LossCallOptions): Tensor;
+  (logits: Tensor, targets: Tensor, options?: CombineCallOptions): Tensor;
 }
 
 /**

@@ -1,5 +1,52 @@
 /**
- * Placeholder: this area arrives with its issue.
+ * The loss zoo for language-model fine-tuning: cross-entropy, Focal, Dice, Jaccard,
+ * Tversky, Generalized Dice, Self-Adjusting Dice, Lovász-Softmax and Lovász hinge, their
+ * weighted combinations, and lookup by name. Every loss is a factory returning a
+ * `LossFn = (logits [..., C], targets [...] int32, { mask }?) => scalar`; -100 ignores a
+ * position. Definitions: each function's JSDoc (REFERENCES.md section 2).
+ *
+ * Two implementations, one answer: every loss is composed from autograd ops (the readable
+ * reference, differentiated by the engine; float64 on the CPU); with float32 logits on
+ * WebGPU, cross-entropy, focal, Self-Adjusting Dice, the Dice family's per-class sums and
+ * Lovász-Softmax's class probabilities and sorted sums run as fused kernels with analytic
+ * backward passes (`fused: false` forces the composed ops). Lovász never loops over the
+ * vocabulary: it scores at most min(N, C) classes in one batched sort.
+ *
+ * Targets outside [0, C) other than the ignore value throw a ValueError on the CPU backend
+ * (checked synchronously). On WebGPU the targets cannot be read without waiting, so an
+ * out-of-range target is treated as ignored there; `validateTargets` checks explicitly.
  * @module
  */
-export {};
+export {
+  type BaseLossOptions,
+  type LossCallOptions,
+  type LossFn,
+  type Reduction,
+  validateTargets,
+} from "./_common.ts";
+export type { ClassAverage } from "./_overlap.ts";
+export { crossEntropy, type CrossEntropyOptions } from "./cross_entropy.ts";
+export { focal, type FocalOptions } from "./focal.ts";
+export { dice, type DiceOptions } from "./dice.ts";
+export { jaccard, type JaccardOptions } from "./jaccard.ts";
+export { tversky, type TverskyOptions } from "./tversky.ts";
+export {
+  generalizedDice,
+  type GeneralizedDiceOptions,
+  type GeneralizedDiceWeight,
+} from "./generalized_dice.ts";
+export { selfAdjustingDice, type SelfAdjustingDiceOptions } from "./self_adjusting_dice.ts";
+export {
+  lovaszHinge,
+  type LovaszHingeOptions,
+  lovaszSoftmax,
+  type LovaszSoftmaxOptions,
+} from "./lovasz.ts";
+export {
+  combine,
+  type CombineCallOptions,
+  type CombinedLossFn,
+  type CombineMask,
+  type CombineTerm,
+} from "./combine.ts";
+export { LOSS_NAMES, lossByName, type LossName, type LossOptionsByName } from "./by_name.ts";

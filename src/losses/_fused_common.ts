@@ -1,0 +1,145 @@
+/**
+ * Shared pieces of the fused WebGPU kernels: the per-row online log-sum-exp in WGSL, the
+ * uniform params block, grid sizes, and a kernel that returns log Σ_c exp(z_ic) per row.
+ * Private to `src/losses`.
+ * @module
+ */
+import type { Tensor } from "../autograd/mod.ts";
+import { runKernel } from "../gpu/mod.ts";
+
+/** Threads per workgroup of the row kernels. */
+export const WG = 256;
+/** Workgroups per grid dimension (WebGPU's per-dimension limit). */
+export const MAX_X = 65535;
+
+/** A grid with one workgroup per item, folded into two dimensions past the limit. */
+export function grid(items: number): [number, number] {
+  return [Math.min(items, MAX_X), Math.ceil(items / MAX_X)];
+}
+
+/**
+ * The uniform block every loss kernel declares: four u32 then four f32. Kernels read the
+ * fields they need.
+ */
+export const PARAMS_WGSL = /* wgsl */ `
+struct Params {
+  n: u32,
+  c: u32,
+  u2: u32,
+  u3: u32,
+  f0: f32,
+  f1: f32,
+  f2: f32,
+  f3: f32,
+}`;
+
+/**
+ * Packs the params block. 256 bytes, the size the built-in kernels use: with a smaller
+ * block a later built-in dispatch of the same binding layout failed validation ("bound with
+ * size 32 where the shader expects 256"), an engine issue reported to src/gpu.
+ */
+export function packParams(u: readonly number[], f: readonly number[] = []): ArrayBuffer {
+  const buf = new ArrayBuffer(256);
+  const words = new Uint32Array(buf), floats = new Float32Array(buf);
+  u.forEach((v, i) => (words[i] = v));
+  f.forEach((v, i) => (floats[4 + i] = v));
+  return buf;
+}
+
+/**
+ * WGSL: `row_lse(base, c, lid)` returns vec2(log Σ exp(z), Σ z) of the row starting at
+ * `logits[base]`, for a workgroup of WG threads (every thread gets the result). Needs a
+ * `logits` binding. An online max and sum of exponentials: one read of the row; NaN
+ * propagates.
+ */
+export const ROW_LSE_WGSL = /* wgsl */ `
+const WG: u32 = ${WG}u;
+const LOWEST: f32 = -3.4028235e38;
+var<workgroup> s_max: array<f32, ${WG}>;
+var<workgroup> s_sum: array<f32, ${WG}>;
+var<workgroup> s_z: array<f32, ${WG}>;
+
+fn row_lse(base: u32, c: u32, lid: u32) -> vec2<f32> {
+  var m = LOWEST;
+  var s = 0.0;
+  var zsum = 0.0;
+  for (var k = lid; k < c; k += WG) {
+    let z = logits[base + k];
+    if (z > m) {
+      s = s * exp(m - z);
+      m = z;
+    }
+    s += exp(z - m);
+    zsum += z;
+  }
+  s_max[lid] = m;
+  s_sum[lid] = s;
+  s_z[lid] = zsum;
+  workgroupBarrier();
+  for (var k = WG / 2u; k > 0u; k = k / 2u) {
+    if (lid < k) {
+      let m1 = s_max[lid];
+      let m2 = s_max[lid + k];
+      let mm = max(m1, m2);
+      s_sum[lid] = s_sum[lid] * exp(m1 - mm) + s_sum[lid + k] * exp(m2 - mm);
+      s_max[lid] = mm;
+      s_z[lid] += s_z[lid + k];
+    }
+    workgroupBarrier();
+  }
+  let out = vec2<f32>(s_max[0] + log(s_sum[0]), s_z[0]);
+  workgroupBarrier();
+  return out;
+}`;
+
+/**
+ * WGSL: a block-wide sum of one f32 per thread (every thread gets the result). Uses the
+ * `s_sum` workgroup array of ROW_LSE_WGSL.
+ */
+export const BLOCK_SUM_WGSL = /* wgsl */ `
+fn block_sum(v: f32, lid: u32) -> f32 {
+  s_sum[lid] = v;
+  workgroupBarrier();
+  for (var k = WG / 2u; k > 0u; k = k / 2u) {
+    if (lid < k) { s_sum[lid] += s_sum[lid + k]; }
+    workgroupBarrier();
+  }
+  let out = s_sum[0];
+  workgroupBarrier();
+  return out;
+}`;
+
+const LSE_WGSL = /* wgsl */ `${PARAMS_WGSL}
+@group(0) @binding(0) var<storage, read> logits: array<f32>;
+@group(0) @binding(1) var<storage, read_write> lse: array<f32>;
+@group(0) @binding(2) var<uniform> params: Params;
+${ROW_LSE_WGSL}
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let row = wg.x + wg.y * ${MAX_X}u;
+  if (row >= params.n) { return; }
+  let r = row_lse(row * params.c, params.c, lid.x);
+  if (lid.x == 0u) { lse[row] = r.x; }
+}`;
+
+/** log Σ_c exp(z_ic) per row of float32 webgpu logits `[N, C]`: `[N]`, no gradient. */
+export function rowLogSumExp(logits: Tensor): Tensor {
+  const [n, c] = logits.shape;
+  return runKernel({
+    key: "losses_row_lse",
+    code: LSE_WGSL,
+    inputs: [logits],
+    outputs: [{ shape: [n], dtype: "float32" }],
+    params: packParams([n, c]),
+    workgroups: grid(n),
+  })[0];
+}
+
+/**
+ * Whether a loss should take its fused kernel: float32 logits on the webgpu backend, with
+ * `fused` not turned off.
+ */
+export function useFused(logits: Tensor, fused: boolean | undefined): boolean {
+  return fused !== false && logits.dtype === "float32" && logits.backend.name === "webgpu";
+}

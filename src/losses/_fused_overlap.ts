@@ -1,0 +1,154 @@
+/**
+ * The fused WebGPU path of the Dice family's soft counts: per group (sequence) g and class
+ * c, S(p)_gc, S(py)_gc and S(y)_gc over the counted positions, in one pass over the `[N, C]`
+ * logits (given each row's log-sum-exp). Each thread owns a class column and walks a chunk
+ * of rows, so reads are coalesced; the chunks' partial sums are then added.
+ *
+ * Backward: with a_c = dL/dS(p)_c and b_c = dL/dS(py)_c of the row's group, and
+ * s_i = Σ_c p_ic a_c + p_it b_t, dL/dz_ic = p_ic (a_c + b_c [c = t_i] - s_i) at counted
+ * positions (0 elsewhere): one row kernel. Private to `src/losses`.
+ * @module
+ */
+import { customGrad, reshape, slice, sum, type Tensor } from "../autograd/mod.ts";
+import { runKernel } from "../gpu/mod.ts";
+import {
+  BLOCK_SUM_WGSL,
+  grid,
+  MAX_X,
+  packParams,
+  PARAMS_WGSL,
+  ROW_LSE_WGSL,
+  rowLogSumExp,
+  WG,
+} from "./_fused_common.ts";
+
+/** Rows each thread of the column-sum kernel walks. */
+const ROWS = 64;
+
+// Params: n, c, u2 = positions per group T, u3 = chunks per group.
+const SUMS_WGSL = /* wgsl */ `${PARAMS_WGSL}
+@group(0) @binding(0) var<storage, read> logits: array<f32>;
+@group(0) @binding(1) var<storage, read> targets: array<i32>;
+@group(0) @binding(2) var<storage, read> valid: array<f32>;
+@group(0) @binding(3) var<storage, read> lse: array<f32>;
+@group(0) @binding(4) var<storage, read_write> partial: array<f32>;
+@group(0) @binding(5) var<uniform> params: Params;
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let c = params.c;
+  let col = wg.x * ${WG}u + lid.x;
+  let chunk = wg.y + wg.z * ${MAX_X}u;
+  let per = params.u2;
+  let chunks = params.u3;
+  if (col >= c || chunk >= (params.n / per) * chunks) { return; }
+  let g = chunk / chunks;
+  let start = g * per + (chunk % chunks) * ${ROWS}u;
+  let end = min(start + ${ROWS}u, (g + 1u) * per);
+  var sp = 0.0;
+  var tp = 0.0;
+  var sy = 0.0;
+  for (var i = start; i < end; i++) {
+    if (valid[i] != 0.0) {
+      let p = exp(logits[i * c + col] - lse[i]);
+      sp += p;
+      if (u32(targets[i]) == col) {
+        tp += p;
+        sy += 1.0;
+      }
+    }
+  }
+  let o = chunk * 3u * c + col;
+  partial[o] = sp;
+  partial[o + c] = tp;
+  partial[o + 2u * c] = sy;
+}`;
+
+// Params: n, c, u2 = positions per group T.
+const BACKWARD_WGSL = /* wgsl */ `${PARAMS_WGSL}
+@group(0) @binding(0) var<storage, read> logits: array<f32>;
+@group(0) @binding(1) var<storage, read> targets: array<i32>;
+@group(0) @binding(2) var<storage, read> valid: array<f32>;
+@group(0) @binding(3) var<storage, read> lse: array<f32>;
+@group(0) @binding(4) var<storage, read> grad: array<f32>;
+@group(0) @binding(5) var<storage, read_write> dlogits: array<f32>;
+@group(0) @binding(6) var<uniform> params: Params;
+${ROW_LSE_WGSL}
+${BLOCK_SUM_WGSL}
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let row = wg.x + wg.y * ${MAX_X}u;
+  if (row >= params.n) { return; }
+  let c = params.c;
+  let base = row * c;
+  if (valid[row] == 0.0) {
+    for (var k = lid.x; k < c; k += WG) { dlogits[base + k] = 0.0; }
+    return;
+  }
+  let ga = (row / params.u2) * 3u * c; // dL/dS(p) of the row's group; dL/dS(py) follows
+  let m = lse[row];
+  let t = u32(targets[row]);
+  var s = 0.0;
+  for (var k = lid.x; k < c; k += WG) {
+    s += exp(logits[base + k] - m) * grad[ga + k];
+  }
+  s = block_sum(s, lid.x) + exp(logits[base + t] - m) * grad[ga + c + t];
+  for (var k = lid.x; k < c; k += WG) {
+    var d = grad[ga + k] - s;
+    if (k == t) { d += grad[ga + c + k]; }
+    dlogits[base + k] = exp(logits[base + k] - m) * d;
+  }
+}`;
+
+/**
+ * Soft counts `[G, 3, C]` (S(p), S(py), S(y)) of float32 webgpu logits `[N, C]` with safe
+ * targets `[N]` and counted positions `valid` `[N]`, in `groups` equal groups of positions.
+ * Differentiable in the logits.
+ */
+export function fusedSoftCounts(
+  logits: Tensor,
+  targets: Tensor,
+  valid: Tensor,
+  groups: number,
+): Tensor {
+  const [n, c] = logits.shape;
+  const per = n / groups;
+  const chunks = Math.ceil(per / ROWS);
+  const lse = rowLogSumExp(logits);
+  const op = customGrad(
+    (z, t, v, l) => {
+      const cells = groups * chunks;
+      const [y, zz] = grid(cells);
+      const [partial] = runKernel({
+        key: "losses_soft_counts",
+        code: SUMS_WGSL,
+        inputs: [z, t, v, l],
+        outputs: [{ shape: [groups, chunks, 3, c], dtype: "float32" }],
+        params: packParams([n, c, per, chunks]),
+        workgroups: [Math.ceil(c / WG), y, zz],
+      });
+      return chunks === 1 ? reshape(partial, [groups, 3, c]) : sum(partial, 1);
+    },
+    (g, _out, z, t, v, l) => [
+      runKernel({
+        key: "losses_soft_counts_backward",
+        code: BACKWARD_WGSL,
+        inputs: [z, t, v, l, g],
+        outputs: [{ shape: [n, c], dtype: "float32" }],
+        params: packParams([n, c, per]),
+        workgroups: grid(n),
+      })[0],
+      null,
+      null,
+      null,
+    ],
+  );
+  return op(logits, targets, valid, lse);
+}
+
+/** Row `k` (0: S(p), 1: S(py), 2: S(y)) of fused soft counts `[G, 3, C]`, as `[G, C]`. */
+export function countsRow(counts: Tensor, k: number): Tensor {
+  const [g, , c] = counts.shape;
+  return reshape(slice(counts, [0, k], [g, k + 1]), [g, c]);
+}

@@ -1,0 +1,188 @@
+/**
+ * The fused WebGPU path of the losses that depend on each position's target probability
+ * only: cross-entropy (with label smoothing), focal and Self-Adjusting Dice. One kernel
+ * reads each row of logits once (an online max / sum of exponentials) and writes per
+ * position the loss and what the backward pass needs; the backward kernel writes
+ * dL/dz_ic = g_i (A_i p_ic - B_i [c = t_i] - D_i), the form all three gradients take:
+ *
+ * - cross-entropy: A = 1, B = 1 - e, D = e / C;
+ * - focal: A = B = a_t (u^g - g u^(g-1) p_t log p_t), u = 1 - p_t, D = 0;
+ * - Self-Adjusting Dice: A = B = -(dL/dq)(dq/dp_t) p_t with q = u^a p_t, D = 0.
+ *
+ * The composed versions (`*PerPosition`) are the reference; tests assert both agree.
+ * Private to `src/losses`.
+ * @module
+ */
+import { customGrad, reshape, slice, type Tensor, tensor } from "../autograd/mod.ts";
+import { runKernel } from "../gpu/mod.ts";
+import { grid, MAX_X, packParams, PARAMS_WGSL, ROW_LSE_WGSL, WG } from "./_fused_common.ts";
+
+/** Which per-position loss the kernel computes. */
+export type FusedTargetKind = "crossEntropy" | "focal" | "selfAdjustingDice";
+
+/** Settings of the fused per-position losses. */
+export interface FusedTargetSettings {
+  /** The loss. */
+  kind: FusedTargetKind;
+  /** Cross-entropy: the label smoothing e. */
+  smoothing?: number;
+  /** Focal: g; Self-Adjusting Dice: the smoothing g. */
+  gamma?: number;
+  /** Self-Adjusting Dice: the exponent a. */
+  alpha?: number;
+  /** Focal: per-class weights a_c. */
+  classWeights?: readonly number[];
+}
+
+const KIND_CODE: Record<FusedTargetKind, number> = {
+  crossEntropy: 0,
+  focal: 1,
+  selfAdjustingDice: 2,
+};
+
+/** Floats stored per position: loss, lse, A, B, D. */
+const STATS = 5;
+
+// Params: n, c, kind, has_weights; f0 smoothing e, f1 gamma, f2 alpha.
+const FORWARD_WGSL = /* wgsl */ `${PARAMS_WGSL}
+@group(0) @binding(0) var<storage, read> logits: array<f32>;
+@group(0) @binding(1) var<storage, read> targets: array<i32>;
+@group(0) @binding(2) var<storage, read> weights: array<f32>;
+@group(0) @binding(3) var<storage, read_write> stats: array<f32>;
+@group(0) @binding(4) var<uniform> params: Params;
+${ROW_LSE_WGSL}
+const TINY: f32 = 1e-30;
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let row = wg.x + wg.y * ${MAX_X}u;
+  if (row >= params.n) { return; }
+  let base = row * params.c;
+  let r = row_lse(base, params.c, lid.x);
+  if (lid.x != 0u) { return; }
+  let lse = r.x;
+  var t = targets[row];
+  if (t < 0 || u32(t) >= params.c) { t = 0; }
+  let logpt = logits[base + u32(t)] - lse;
+  let pt = exp(logpt);
+  let u = max(1.0 - pt, TINY);
+  var loss = 0.0;
+  var a = 1.0;
+  var b = 1.0;
+  var d = 0.0;
+  if (params.u2 == 0u) {
+    let e = params.f0;
+    let cf = f32(params.c);
+    loss = (1.0 - e) * (-logpt) + e * (lse - r.y / cf);
+    b = 1.0 - e;
+    d = e / cf;
+  } else if (params.u2 == 1u) {
+    let g = params.f1;
+    var f = 1.0;
+    var df = 0.0;
+    if (g != 0.0) {
+      f = pow(u, g);
+      df = g * pow(u, g - 1.0);
+    }
+    var w = 1.0;
+    if (params.u3 != 0u) { w = weights[u32(t)]; }
+    loss = -w * f * logpt;
+    a = w * (f - df * pt * logpt);
+    b = a;
+  } else {
+    let g = params.f1;
+    let al = params.f2;
+    var f = 1.0;
+    var df = 0.0;
+    if (al != 0.0) {
+      f = pow(u, al);
+      df = al * pow(u, al - 1.0);
+    }
+    let q = f * pt;
+    let den = q + 1.0 + g;
+    loss = 1.0 - (2.0 * q + g) / den;
+    let dl_dq = -(2.0 + g) / (den * den);
+    let dq_dp = f - df * pt;
+    a = -dl_dq * dq_dp * pt;
+    b = a;
+  }
+  let o = row * ${STATS}u;
+  stats[o] = loss;
+  stats[o + 1u] = lse;
+  stats[o + 2u] = a;
+  stats[o + 3u] = b;
+  stats[o + 4u] = d;
+}`;
+
+const BACKWARD_WGSL = /* wgsl */ `${PARAMS_WGSL}
+@group(0) @binding(0) var<storage, read> logits: array<f32>;
+@group(0) @binding(1) var<storage, read> targets: array<i32>;
+@group(0) @binding(2) var<storage, read> stats: array<f32>;
+@group(0) @binding(3) var<storage, read> grad: array<f32>;
+@group(0) @binding(4) var<storage, read_write> dlogits: array<f32>;
+@group(0) @binding(5) var<uniform> params: Params;
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let row = wg.x + wg.y * ${MAX_X}u;
+  if (row >= params.n) { return; }
+  let o = row * ${STATS}u;
+  let g = grad[o];
+  let lse = stats[o + 1u];
+  let a = stats[o + 2u];
+  let b = stats[o + 3u];
+  let d = stats[o + 4u];
+  let t = u32(max(targets[row], 0));
+  let base = row * params.c;
+  for (var c = lid.x; c < params.c; c += ${WG}u) {
+    let p = exp(logits[base + c] - lse);
+    var v = a * p - d;
+    if (c == t) { v -= b; }
+    dlogits[base + c] = g * v;
+  }
+}`;
+
+/**
+ * Per-position loss values `[N]` of the fused kernel for float32 webgpu logits `[N, C]` and
+ * safe int32 targets `[N]` (ignored positions hold any class id; the caller masks them).
+ * Differentiable in the logits through a hand-written backward kernel.
+ */
+export function fusedTargetLoss(
+  settings: FusedTargetSettings,
+  logits: Tensor,
+  targets: Tensor,
+): Tensor {
+  const [n, c] = logits.shape;
+  const p = packParams(
+    [n, c, KIND_CODE[settings.kind], settings.classWeights ? 1 : 0],
+    [settings.smoothing ?? 0, settings.gamma ?? 0, settings.alpha ?? 0],
+  );
+  const weights = tensor(settings.classWeights ? [...settings.classWeights] : [0], {
+    backend: "webgpu",
+  });
+  const op = customGrad(
+    (z, t, w) =>
+      runKernel({
+        key: "losses_target_forward",
+        code: FORWARD_WGSL,
+        inputs: [z, t, w],
+        outputs: [{ shape: [n, STATS], dtype: "float32" }],
+        params: p,
+        workgroups: grid(n),
+      })[0],
+    (g, stats, z, t) => [
+      runKernel({
+        key: "losses_target_backward",
+        code: BACKWARD_WGSL,
+        inputs: [z, t, stats, g],
+        outputs: [{ shape: [n, c], dtype: "float32" }],
+        params: p,
+        workgroups: grid(n),
+      })[0],
+      null,
+      null,
+    ],
+  );
+  const stats = op(logits, targets, weights);
+  return reshape(slice(stats, [0, 0], [n, 1]), [n]);
+}

@@ -1,0 +1,74 @@
+/**
+ * The soft overlap counts behind the Dice family (Dice, Jaccard, Tversky, Generalized
+ * Dice): per class c, over the counted positions M, S(py)_c, S(p)_c and S(y)_c, computed in
+ * one pass over `[N, C]` (the S(p) column sums) plus two scatter-adds over N positions for
+ * the terms that involve the one-hot targets. Private to `src/losses`.
+ * @module
+ */
+import {
+  gather,
+  reshape,
+  scatterAdd,
+  softmax,
+  sum,
+  type Tensor,
+  unsqueeze,
+  where,
+  zeros,
+} from "../autograd/mod.ts";
+import { checkChoice, classCounts, maskedMean, type Prepared } from "./_common.ts";
+import { useFused } from "./_fused_common.ts";
+import { countsRow, fusedSoftCounts } from "./_fused_overlap.ts";
+
+/** Which classes a Dice-type loss averages over. */
+export type ClassAverage = "present" | "all";
+
+/** The allowed values of `classes`. */
+export const CLASS_AVERAGES: readonly ClassAverage[] = ["present", "all"];
+
+/** Checks a `classes` option. */
+export function checkClasses(loss: string, classes: ClassAverage): void {
+  checkChoice(loss, "classes", classes, CLASS_AVERAGES);
+}
+
+/** Per-class soft counts `[G, C]` over the counted positions of each group. */
+export interface SoftCounts {
+  /** TP = S(p y): the probability each counted position gives its own target class. */
+  tp: Tensor;
+  /** S(p): the probability mass each class receives. */
+  sp: Tensor;
+  /** S(y): how many counted positions hold each class (constant: no gradient). */
+  sy: Tensor;
+}
+
+/**
+ * Soft counts for `groups` groups of positions: the prepared `[N, C]` logits are viewed as
+ * `[groups, N / groups, C]` (for Generalized Dice, one group per sequence). Float32 logits
+ * on WebGPU take the fused kernel unless `fused` is false.
+ */
+export function softCounts(prep: Prepared, groups = 1, fused?: boolean): SoftCounts {
+  const { logits, targets, valid, n, classes } = prep;
+  if (useFused(logits, fused)) {
+    const counts = fusedSoftCounts(logits, targets, valid, groups);
+    return { sp: countsRow(counts, 0), tp: countsRow(counts, 1), sy: countsRow(counts, 2) };
+  }
+  const per = groups === 0 ? 0 : n / groups;
+  const p = reshape(softmax(logits), [groups, per, classes]);
+  const t = reshape(targets, [groups, per]);
+  const v = reshape(valid, [groups, per]);
+  const sp = sum(where(unsqueeze(v, -1), p, 0), 1);
+  const pt = reshape(gather(p, 2, unsqueeze(t, -1)), [groups, per]);
+  const base = zeros([groups, classes], { dtype: p.dtype, backend: p.backend.name });
+  const tp = scatterAdd(base, 1, t, where(v, pt, 0));
+  const sy = classCounts(t, v, classes);
+  return { tp, sp, sy };
+}
+
+/**
+ * The mean of per-class losses `[C]` over the present classes (S(y)_c > 0; 0 when no class
+ * is present) or over all classes.
+ */
+export function averageClasses(perClass: Tensor, sy: Tensor, classes: ClassAverage): Tensor {
+  if (classes === "all") return perClass.mean();
+  return maskedMean(perClass, sy.gt(0));
+}

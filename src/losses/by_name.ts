@@ -1,0 +1,112 @@
+/**
+ * Losses by their short names, so configurations can name them.
+ * @module
+ */
+import { ValueError } from "../autograd/mod.ts";
+import type { LossFn } from "./_common.ts";
+import { crossEntropy, type CrossEntropyOptions } from "./cross_entropy.ts";
+import { dice, type DiceOptions } from "./dice.ts";
+import { focal, type FocalOptions } from "./focal.ts";
+import { generalizedDice, type GeneralizedDiceOptions } from "./generalized_dice.ts";
+import { jaccard, type JaccardOptions } from "./jaccard.ts";
+import { lovaszSoftmax, type LovaszSoftmaxOptions } from "./lovasz.ts";
+import { selfAdjustingDice, type SelfAdjustingDiceOptions } from "./self_adjusting_dice.ts";
+import { tversky, type TverskyOptions } from "./tversky.ts";
+
+/**
+ * The options each loss name takes.
+ *
+ * @example
+ * ```ts
+ * import type { LossOptionsByName } from "@lossforge/core";
+ * const o: LossOptionsByName["focal"] = { gamma: 2 };
+ * console.log(o);
+ * ```
+ */
+export interface LossOptionsByName {
+  /** `crossEntropy`. */
+  ce: CrossEntropyOptions;
+  /** `focal`. */
+  focal: FocalOptions;
+  /** `dice`. */
+  dice: DiceOptions;
+  /** `jaccard`. */
+  jaccard: JaccardOptions;
+  /** `tversky`. */
+  tversky: TverskyOptions;
+  /** `generalizedDice`. */
+  gdice: GeneralizedDiceOptions;
+  /** `selfAdjustingDice`. */
+  sadice: SelfAdjustingDiceOptions;
+  /** `lovaszSoftmax`. */
+  lovasz: LovaszSoftmaxOptions;
+}
+
+/**
+ * A loss's short name.
+ *
+ * @example
+ * ```ts
+ * import type { LossName } from "@lossforge/core";
+ * const n: LossName = "gdice";
+ * console.log(n);
+ * ```
+ */
+export type LossName = keyof LossOptionsByName;
+
+const FACTORIES: { [K in LossName]: (options?: LossOptionsByName[K]) => LossFn } = {
+  ce: crossEntropy,
+  focal,
+  dice,
+  jaccard,
+  tversky,
+  gdice: generalizedDice,
+  sadice: selfAdjustingDice,
+  lovasz: lovaszSoftmax,
+};
+
+/**
+ * Every loss name, in a stable order.
+ *
+ * @example
+ * ```ts
+ * import { LOSS_NAMES } from "@lossforge/core";
+ * console.log(LOSS_NAMES.join(", ")); // ce, focal, dice, ...
+ * ```
+ */
+export const LOSS_NAMES: readonly LossName[] = Object.keys(FACTORIES) as LossName[];
+
+/**
+ * Makes a loss from its short name and options: `ce` (crossEntropy), `focal`, `dice`,
+ * `jaccard`, `tversky`, `gdice` (generalizedDice), `sadice` (selfAdjustingDice), `lovasz`
+ * (lovaszSoftmax). An unknown name throws a ValueError listing the valid ones.
+ *
+ * @example
+ * ```ts
+ * import { lossByName, tensor } from "@lossforge/core";
+ * const loss = lossByName("focal", { gamma: 1 });
+ * const v = loss(tensor([[1, 0]]), tensor([0], { dtype: "int32" }));
+ * console.log(loss.name, await v.item());
+ * ```
+ */
+export function lossByName<K extends LossName>(name: K, options?: LossOptionsByName[K]): LossFn;
+/**
+ * Makes a loss from a name known only at run time (from a config file, say).
+ *
+ * @example
+ * ```ts
+ * import { lossByName } from "@lossforge/core";
+ * const name: string = "dice";
+ * console.log(lossByName(name, {}).name);
+ * ```
+ */
+export function lossByName(name: string, options?: Record<string, unknown>): LossFn;
+export function lossByName(name: string, options: Record<string, unknown> = {}): LossFn {
+  if (!Object.hasOwn(FACTORIES, name)) {
+    throw new ValueError(
+      `lossByName: unknown loss ${JSON.stringify(name)}; valid names: ${LOSS_NAMES.join(", ")}`,
+    );
+  }
+  const make = FACTORIES[name as LossName] as (o: Record<string, unknown>) => LossFn;
+  return make(options);
+}

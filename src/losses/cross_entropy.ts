@@ -1,0 +1,90 @@
+/**
+ * Cross-entropy over classes, with label smoothing and ignored positions.
+ * @module
+ */
+import { gather, logSoftmax, mean, reshape, type Tensor, unsqueeze } from "../autograd/mod.ts";
+import {
+  type BaseLossOptions,
+  checkChoice,
+  checkNumber,
+  IGNORE_INDEX,
+  type LossFn,
+  named,
+  prepare,
+  reducePositions,
+  type Reduction,
+} from "./_common.ts";
+import { useFused } from "./_fused_common.ts";
+import { fusedTargetLoss } from "./_fused_target.ts";
+
+/**
+ * Options of `crossEntropy`.
+ *
+ * @example
+ * ```ts
+ * import { crossEntropy, type CrossEntropyOptions } from "@lossforge/core";
+ * const o: CrossEntropyOptions = { labelSmoothing: 0.1 };
+ * console.log(crossEntropy(o).name);
+ * ```
+ */
+export interface CrossEntropyOptions extends BaseLossOptions {
+  /** e in [0, 1]: the weight of the uniform target (default 0). */
+  labelSmoothing?: number;
+  /** How to reduce over positions (default "mean"). */
+  reduction?: Reduction;
+  /**
+   * Use the fused WebGPU kernel for float32 logits on the webgpu backend (default true);
+   * false forces the composed ops (the reference the kernel is tested against).
+   */
+  fused?: boolean;
+}
+
+/** The allowed reductions. */
+export const REDUCTIONS: readonly Reduction[] = ["mean", "sum", "none"];
+
+/**
+ * Per-position cross-entropy `[N]` from `[N, C]` logits and safe targets `[N]`:
+ * (1-e)(-log p_it) + e mean_c(-log p_ic).
+ */
+export function crossEntropyPerPosition(
+  logits: Tensor,
+  targets: Tensor,
+  labelSmoothing: number,
+): Tensor {
+  const logp = logSoftmax(logits);
+  const nll = reshape(gather(logp, 1, unsqueeze(targets, -1)), [targets.size]).neg();
+  if (labelSmoothing === 0) return nll;
+  const uniform = mean(logp, 1).neg();
+  return nll.mul(1 - labelSmoothing).add(uniform.mul(labelSmoothing));
+}
+
+/**
+ * Cross-entropy: per position i, -log p_{i,t_i} with p = softmax(z); with label smoothing
+ * e, (1-e)(-log p_{i,t_i}) + e · mean_c(-log p_{i,c}). Reduced by the mean over the counted
+ * positions M (targets other than `ignoreIndex`, default -100, where the mask is non-zero);
+ * 0 with zero gradient when M is empty. On WebGPU (float32) one fused kernel computes the
+ * per-position values and another their gradient.
+ *
+ * @example
+ * ```ts
+ * import { crossEntropy, tensor } from "@lossforge/core";
+ * const logits = tensor([[0, 0], [2, 0]]);
+ * const targets = tensor([1, -100], { dtype: "int32" });
+ * console.log(await crossEntropy()(logits, targets).item()); // log 2 ≈ 0.693
+ * ```
+ */
+export function crossEntropy(options: CrossEntropyOptions = {}): LossFn {
+  const e = options.labelSmoothing ?? 0;
+  const ignoreIndex = options.ignoreIndex ?? IGNORE_INDEX;
+  const reduction = options.reduction ?? "mean";
+  checkNumber("crossEntropy", "labelSmoothing", e, 0, 1);
+  checkChoice("crossEntropy", "reduction", reduction, REDUCTIONS);
+  const name = e ? `crossEntropy(labelSmoothing=${e})` : "crossEntropy";
+  return named(name, (logits: Tensor, targets: Tensor, opts = {}): Tensor => {
+    const p = prepare("crossEntropy", logits, targets, opts.mask, ignoreIndex);
+    const values = useFused(p.logits, options.fused)
+      ? fusedTargetLoss({ kind: "crossEntropy", smoothing: e }, p.logits, p.targets)
+      : crossEntropyPerPosition(p.logits, p.targets, e);
+    return reducePositions(values, p.valid, reduction, p.positions);
+  });
+}

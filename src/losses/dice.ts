@@ -1,0 +1,69 @@
+/**
+ * Soft Dice loss over classes.
+ * @module
+ */
+import type { Tensor } from "../autograd/mod.ts";
+import {
+  type BaseLossOptions,
+  checkNumber,
+  IGNORE_INDEX,
+  type LossFn,
+  named,
+  prepare,
+  safeRatio,
+} from "./_common.ts";
+import { averageClasses, checkClasses, type ClassAverage, softCounts } from "./_overlap.ts";
+
+/**
+ * Options of the Dice family (`dice`, `jaccard`, and the base of `tversky`).
+ *
+ * @example
+ * ```ts
+ * import { dice, type DiceOptions } from "@lossforge/core";
+ * const o: DiceOptions = { smooth: 1, classes: "all" };
+ * console.log(dice(o).name);
+ * ```
+ */
+export interface DiceOptions extends BaseLossOptions {
+  /** The smoothing s added to numerator and denominator (default 1e-5). */
+  smooth?: number;
+  /** Average over the classes present in the targets (default) or over all C classes. */
+  classes?: ClassAverage;
+  /**
+   * Use the fused WebGPU kernel for the per-class sums of float32 logits on the webgpu
+   * backend (default true); false forces the composed ops.
+   */
+  fused?: boolean;
+}
+
+/** Default smoothing of the Dice family. */
+export const DEFAULT_SMOOTH = 1e-5;
+
+/**
+ * Soft Dice loss: per class c, 1 - (2 S(py)_c + s) / (S(p)_c + S(y)_c + s), where
+ * p = softmax(z), y = one-hot(t), S sums over the counted positions M and s = `smooth`
+ * (default 1e-5); averaged over the present classes (S(y)_c > 0; `classes: "all"`: over
+ * all C). 0 with zero gradient when M is empty. In [0, 1].
+ *
+ * @example
+ * ```ts
+ * import { dice, tensor } from "@lossforge/core";
+ * // Two-class probabilities as logits: log 1 = 0, log 0 = -Infinity.
+ * const logits = tensor([[-Infinity, 0], [-Infinity, 0], [0, -Infinity], [0, -Infinity]]);
+ * const targets = tensor([1, 1, 1, 1], { dtype: "int32" });
+ * console.log(await dice({ smooth: 0 })(logits, targets).item()); // 1 - 2/3
+ * ```
+ */
+export function dice(options: DiceOptions = {}): LossFn {
+  const smooth = options.smooth ?? DEFAULT_SMOOTH;
+  const classes = options.classes ?? "present";
+  const ignoreIndex = options.ignoreIndex ?? IGNORE_INDEX;
+  checkNumber("dice", "smooth", smooth);
+  checkClasses("dice", classes);
+  return named(`dice(${classes})`, (logits: Tensor, targets: Tensor, opts = {}): Tensor => {
+    const p = prepare("dice", logits, targets, opts.mask, ignoreIndex);
+    const { tp, sp, sy } = softCounts(p, 1, options.fused);
+    const score = safeRatio(tp.mul(2).add(smooth), sp.add(sy).add(smooth));
+    return averageClasses(score.neg().add(1).reshape([p.classes]), sy, classes);
+  });
+}

@@ -1,0 +1,109 @@
+/**
+ * Focal loss (Lin et al. 2017): cross-entropy down-weighted on easy positions.
+ * @module
+ */
+import {
+  exp,
+  gather,
+  logSoftmax,
+  reshape,
+  type Tensor,
+  tensor,
+  unsqueeze,
+  ValueError,
+} from "../autograd/mod.ts";
+import {
+  type BaseLossOptions,
+  checkChoice,
+  checkNumber,
+  IGNORE_INDEX,
+  type LossFn,
+  named,
+  oneMinusPow,
+  prepare,
+  reducePositions,
+  type Reduction,
+} from "./_common.ts";
+import { useFused } from "./_fused_common.ts";
+import { fusedTargetLoss } from "./_fused_target.ts";
+import { REDUCTIONS } from "./cross_entropy.ts";
+
+/**
+ * Options of `focal`.
+ *
+ * @example
+ * ```ts
+ * import { focal, type FocalOptions } from "@lossforge/core";
+ * const o: FocalOptions = { gamma: 1, alpha: [0.25, 0.75] };
+ * console.log(focal(o).name);
+ * ```
+ */
+export interface FocalOptions extends BaseLossOptions {
+  /** The focusing exponent g >= 0 (default 2; 0 gives cross-entropy). */
+  gamma?: number;
+  /** Optional per-class weights a_c (length C); default 1 for every class. */
+  alpha?: readonly number[];
+  /** How to reduce over positions (default "mean"). */
+  reduction?: Reduction;
+  /** Use the fused WebGPU kernel where it applies (default true; see `crossEntropy`). */
+  fused?: boolean;
+}
+
+/**
+ * Per-position focal loss `[N]` from `[N, C]` logits and safe targets `[N]`:
+ * -a_t (1-p_t)^g log p_t.
+ */
+export function focalPerPosition(
+  logits: Tensor,
+  targets: Tensor,
+  gamma: number,
+  alpha?: readonly number[],
+): Tensor {
+  const n = targets.size;
+  const logpt = reshape(gather(logSoftmax(logits), 1, unsqueeze(targets, -1)), [n]);
+  let loss = logpt.neg();
+  const factor = oneMinusPow(exp(logpt), gamma);
+  if (factor) loss = loss.mul(factor);
+  if (alpha) {
+    const a = tensor(alpha as number[], { dtype: logits.dtype, backend: logits.backend.name });
+    loss = loss.mul(gather(a, 0, targets));
+  }
+  return loss;
+}
+
+/**
+ * Focal loss (Lin et al. 2017): per position i, -a_{t_i} (1 - p_{i,t_i})^g log p_{i,t_i}
+ * with p = softmax(z), g = `gamma` (default 2) and a = `alpha` (optional per-class weights,
+ * default 1). Reduced by the mean over the counted positions M; 0 with zero gradient when M
+ * is empty. With g = 0 (and no alpha) it equals cross-entropy, value and gradient; focal /
+ * cross-entropy is (1 - p_t)^g at each position. Where p_t rounds to 1, 1 - p_t is floored
+ * at 1e-30 so the gradient stays finite for g < 1.
+ *
+ * @example
+ * ```ts
+ * import { focal, tensor } from "@lossforge/core";
+ * const logits = tensor([[0, 0]]);
+ * const targets = tensor([1], { dtype: "int32" });
+ * console.log(await focal({ gamma: 2 })(logits, targets).item()); // 0.25 · log 2
+ * ```
+ */
+export function focal(options: FocalOptions = {}): LossFn {
+  const gamma = options.gamma ?? 2;
+  const alpha = options.alpha ? [...options.alpha] : undefined;
+  const ignoreIndex = options.ignoreIndex ?? IGNORE_INDEX;
+  const reduction = options.reduction ?? "mean";
+  checkNumber("focal", "gamma", gamma);
+  checkChoice("focal", "reduction", reduction, REDUCTIONS);
+  alpha?.forEach((a, c) => checkNumber("focal", `alpha[${c}]`, a));
+  const name = `focal(gamma=${gamma}${alpha ? ", alpha" : ""})`;
+  return named(name, (logits: Tensor, targets: Tensor, opts = {}): Tensor => {
+    const p = prepare("focal", logits, targets, opts.mask, ignoreIndex);
+    if (alpha && alpha.length !== p.classes) {
+      throw new ValueError(`focal: alpha has ${alpha.length} weights for ${p.classes} classes`);
+    }
+    const values = useFused(p.logits, options.fused)
+      ? fusedTargetLoss({ kind: "focal", gamma, classWeights: alpha }, p.logits, p.targets)
+      : focalPerPosition(p.logits, p.targets, gamma, alpha);
+    return reducePositions(values, p.valid, reduction, p.positions);
+  });
+}

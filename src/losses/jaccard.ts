@@ -1,0 +1,48 @@
+/**
+ * Soft Jaccard (IoU) loss over classes.
+ * @module
+ */
+import type { Tensor } from "../autograd/mod.ts";
+import { checkNumber, IGNORE_INDEX, type LossFn, named, prepare, safeRatio } from "./_common.ts";
+import { averageClasses, checkClasses, softCounts } from "./_overlap.ts";
+import { DEFAULT_SMOOTH, type DiceOptions } from "./dice.ts";
+
+/**
+ * Options of `jaccard`: those of `dice`.
+ *
+ * @example
+ * ```ts
+ * import { jaccard, type JaccardOptions } from "@lossforge/core";
+ * const o: JaccardOptions = { classes: "present" };
+ * console.log(jaccard(o).name);
+ * ```
+ */
+export type JaccardOptions = DiceOptions;
+
+/**
+ * Soft Jaccard (IoU) loss: per class c, 1 - (S(py)_c + s) / (S(p)_c + S(y)_c - S(py)_c + s),
+ * with p = softmax(z), y = one-hot(t), S summing over the counted positions M and
+ * s = `smooth` (default 1e-5); averaged like `dice` (present classes by default). 0 with
+ * zero gradient when M is empty. In [0, 1].
+ *
+ * @example
+ * ```ts
+ * import { jaccard, tensor } from "@lossforge/core";
+ * const logits = tensor([[-Infinity, 0], [-Infinity, 0], [0, -Infinity], [0, -Infinity]]);
+ * const targets = tensor([1, 1, 1, 1], { dtype: "int32" });
+ * console.log(await jaccard({ smooth: 0 })(logits, targets).item()); // 1 - 0.5
+ * ```
+ */
+export function jaccard(options: JaccardOptions = {}): LossFn {
+  const smooth = options.smooth ?? DEFAULT_SMOOTH;
+  const classes = options.classes ?? "present";
+  const ignoreIndex = options.ignoreIndex ?? IGNORE_INDEX;
+  checkNumber("jaccard", "smooth", smooth);
+  checkClasses("jaccard", classes);
+  return named(`jaccard(${classes})`, (logits: Tensor, targets: Tensor, opts = {}): Tensor => {
+    const p = prepare("jaccard", logits, targets, opts.mask, ignoreIndex);
+    const { tp, sp, sy } = softCounts(p, 1, options.fused);
+    const score = safeRatio(tp.add(smooth), sp.add(sy).sub(tp).add(smooth));
+    return averageClasses(score.neg().add(1).reshape([p.classes]), sy, classes);
+  });
+}

@@ -1,0 +1,241 @@
+/**
+ * Lovász-Softmax and Lovász hinge (Berman et al. 2018): convex surrogates of the Jaccard
+ * loss built from sorted errors.
+ * @module
+ */
+import {
+  abs,
+  arange,
+  argsort,
+  cast,
+  concat,
+  DTypeError,
+  eq,
+  expand,
+  full,
+  gather,
+  ge,
+  maximum,
+  ne,
+  noGrad,
+  relu,
+  reshape,
+  ShapeError,
+  slice,
+  softmax,
+  sort,
+  type Tensor,
+  transpose,
+  where,
+} from "../autograd/mod.ts";
+import {
+  type BaseLossOptions,
+  checkMaskShape,
+  checkTargetsSync,
+  classCounts,
+  fmtShape,
+  IGNORE_INDEX,
+  type LossFn,
+  maskedMean,
+  named,
+  prepare,
+  type Prepared,
+  sameShape,
+  validPositions,
+} from "./_common.ts";
+import { useFused } from "./_fused_common.ts";
+import { classProbs, lovaszRows as fusedLovaszRows } from "./_fused_lovasz.ts";
+import { checkClasses, type ClassAverage } from "./_overlap.ts";
+
+/**
+ * Options of `lovaszSoftmax`.
+ *
+ * @example
+ * ```ts
+ * import { lovaszSoftmax, type LovaszSoftmaxOptions } from "@lossforge/core";
+ * const o: LovaszSoftmaxOptions = { classes: "present" };
+ * console.log(lovaszSoftmax(o).name);
+ * ```
+ */
+export interface LovaszSoftmaxOptions extends BaseLossOptions {
+  /** Average over the classes present in the targets (default) or over all C classes. */
+  classes?: ClassAverage;
+  /**
+   * Use the fused WebGPU kernels (class probabilities without a softmax over [N, C], and
+   * the sorted-error weights and sums) for float32 logits on the webgpu backend (default
+   * true); false forces the composed ops.
+   */
+  fused?: boolean;
+}
+
+/**
+ * The Lovász extension's weights for ground truth sorted by decreasing error, row by row
+ * (`[K, N]`, 1 at positives): with G = Σ y, inter_k = G - cumsum(y)_k,
+ * union_k = G + cumsum(1 - y)_k, J_k = 1 - inter_k / union_k, g_1 = J_1 and
+ * g_k = J_k - J_{k-1}. They depend only on the order, so they are constants.
+ */
+export function lovaszWeights(ySorted: Tensor): Tensor {
+  return noGrad(() => {
+    const total = ySorted.sum(-1, true);
+    const inter = total.sub(ySorted.cumsum(-1));
+    const union = total.add(ySorted.neg().add(1).cumsum(-1));
+    const jac = inter.div(union).neg().add(1);
+    const [rows, n] = jac.shape;
+    if (n <= 1) return jac;
+    const zero = full([rows, 1], 0, { dtype: jac.dtype, backend: jac.backend.name });
+    return jac.sub(concat([zero, slice(jac, [0, 0], [rows, n - 1])], 1));
+  });
+}
+
+/**
+ * Σ_k e_π(k) g_k per row: `errors` `[K, N]` (0 at ignored positions), `sortKey` `[K, N]`
+ * (the errors, with ignored positions made smaller than any error so they sort last) and
+ * ground truth `y` `[K, N]`. One batched sort along the last axis for all K rows.
+ */
+function lovaszRows(errors: Tensor, sortKey: Tensor, y: Tensor): Tensor {
+  const order = noGrad(() => argsort(sortKey, true));
+  const weights = lovaszWeights(gather(y, 1, order));
+  return gather(errors, 1, order).mul(weights).sum(1);
+}
+
+/**
+ * The classes Lovász-Softmax scores, without reading data back to the host (so the same
+ * code runs on the GPU): int32 slots `[K]` and a weight `[K]` (1 for a slot that counts).
+ * "all": the C classes. "present" with C <= N: the C classes, weighted by presence.
+ * "present" with C > N (a language model's vocabulary): K = N slots holding the sorted
+ * targets, each class counted at its first slot, so the work scales with the positions,
+ * never with the vocabulary.
+ */
+function classSlots(prep: Prepared, mode: ClassAverage): { slots: Tensor; weight: Tensor } {
+  const { targets, valid, n, classes } = prep;
+  const backend = valid.backend.name;
+  return noGrad(() => {
+    if (mode === "all" || classes <= n) {
+      const slots = arange(classes, undefined, 1, { backend, dtype: "int32" });
+      if (mode === "all") {
+        return { slots, weight: full([classes], 1, { dtype: valid.dtype, backend }) };
+      }
+      const counts = classCounts(reshape(targets, [1, n]), reshape(valid, [1, n]), classes);
+      return { slots, weight: reshape(counts, [classes]).gt(0) };
+    }
+    const sorted = sort(where(valid, cast(targets, valid.dtype), -1));
+    const before = full([1], -2, { dtype: valid.dtype, backend });
+    const prev = n === 1 ? before : concat([before, slice(sorted, [0], [n - 1])]);
+    const weight = ne(sorted, prev).mul(ge(sorted, 0));
+    return { slots: cast(maximum(sorted, 0), "int32"), weight };
+  });
+}
+
+/**
+ * Lovász-Softmax loss (Berman et al. 2018): for each class c, with p = softmax(z),
+ * y = one-hot(t) and errors e_i = |y_ic - p_ic| over the counted positions M sorted in
+ * decreasing order π, G = S(y_c), inter_k = G - cumsum(y)_k, union_k = G + cumsum(1-y)_k,
+ * J_k = 1 - inter_k/union_k, g_1 = J_1, g_k = J_k - J_{k-1}:
+ * loss_c = Σ_k e_π(k) g_k. Averaged over the present classes (`classes: "all"`: over all C);
+ * 0 with zero gradient when M is empty. The weights g depend only on the order and are
+ * constants when differentiating.
+ *
+ * It never loops over the vocabulary: it gathers the columns of the scored classes into
+ * `[N, K]` (K <= min(N, C) for "present"), transposes to `[K, N]` and sorts all K rows in
+ * one batched sort. On WebGPU (float32) fused kernels compute the K columns of
+ * probabilities straight from the logits and each row's weighted sum in one scan.
+ *
+ * @example
+ * ```ts
+ * import { lovaszSoftmax, tensor } from "@lossforge/core";
+ * const logits = tensor([[4, 0, 0], [0, 4, 0], [0, 0, 4]]);
+ * const targets = tensor([0, 1, 1], { dtype: "int32" });
+ * console.log(await lovaszSoftmax()(logits, targets).item());
+ * ```
+ */
+export function lovaszSoftmax(options: LovaszSoftmaxOptions = {}): LossFn {
+  const mode = options.classes ?? "present";
+  const ignoreIndex = options.ignoreIndex ?? IGNORE_INDEX;
+  checkClasses("lovaszSoftmax", mode);
+  return named(`lovaszSoftmax(${mode})`, (logits: Tensor, targets: Tensor, opts = {}): Tensor => {
+    const prep = prepare("lovaszSoftmax", logits, targets, opts.mask, ignoreIndex);
+    const { n, valid } = prep;
+    const { slots, weight } = classSlots(prep, mode);
+    const k = slots.size;
+    const fused = useFused(prep.logits, options.fused);
+    const probs = fused // [K, N]
+      ? classProbs(prep.logits, slots)
+      : transpose(gather(softmax(prep.logits), 1, expand(reshape(slots, [1, k]), [n, k])));
+    const y = noGrad(() =>
+      cast(eq(reshape(slots, [k, 1]), reshape(prep.targets, [1, n])), valid.dtype).mul(valid)
+    );
+    const errors = where(valid, abs(y.sub(probs)), 0);
+    const key = noGrad(() => where(valid, errors, -1));
+    if (!fused) return maskedMean(lovaszRows(errors, key, y), weight);
+    const order = noGrad(() => argsort(key, true));
+    return maskedMean(fusedLovaszRows(errors, order, slots, prep.targets, valid), weight);
+  });
+}
+
+/**
+ * Options of `lovaszHinge`.
+ *
+ * @example
+ * ```ts
+ * import { lovaszHinge, type LovaszHingeOptions } from "@lossforge/core";
+ * const o: LovaszHingeOptions = { perSequence: false };
+ * console.log(lovaszHinge(o).name);
+ * ```
+ */
+export interface LovaszHingeOptions extends BaseLossOptions {
+  /**
+   * One value per sequence (each index of the leading axes of `[..., T]` logits), then
+   * their mean (default true); false pools every position into one.
+   */
+  perSequence?: boolean;
+}
+
+/**
+ * Lovász hinge (Berman et al. 2018), binary: logits z `[...]` (one score per position),
+ * targets y `[...]` int32 0/1 (-100 ignores). Errors 1 - z_i s_i with s_i = 2y_i - 1,
+ * sorted in decreasing order, and relu(errors) dotted with the Lovász weights g of the
+ * sorted targets (as in `lovaszSoftmax`, constants). Per sequence then the mean over
+ * sequences with a counted position (default), or pooled; 0 with zero gradient when
+ * nothing counts.
+ *
+ * @example
+ * ```ts
+ * import { lovaszHinge, tensor } from "@lossforge/core";
+ * const logits = tensor([[2, -1, 0.5], [-3, 1, 1]]);
+ * const targets = tensor([[1, 0, 1], [0, 1, -100]], { dtype: "int32" });
+ * console.log(await lovaszHinge()(logits, targets).item());
+ * ```
+ */
+export function lovaszHinge(options: LovaszHingeOptions = {}): LossFn {
+  const perSequence = options.perSequence ?? true;
+  const ignoreIndex = options.ignoreIndex ?? IGNORE_INDEX;
+  const name = `lovaszHinge(${perSequence ? "perSequence" : "pooled"})`;
+  return named(name, (logits: Tensor, targets: Tensor, opts = {}): Tensor => {
+    if (logits.dtype === "int32") {
+      throw new DTypeError(`lovaszHinge: logits must be float, got ${logits.dtype}`);
+    }
+    if (targets.dtype !== "int32") {
+      throw new DTypeError(`lovaszHinge: targets must be int32 0/1, got ${targets.dtype}`);
+    }
+    if (!sameShape(logits.shape, targets.shape)) {
+      throw new ShapeError(
+        `lovaszHinge: targets ${fmtShape(targets.shape)} do not match logits ${
+          fmtShape(logits.shape)
+        } (binary: one logit per position)`,
+      );
+    }
+    checkMaskShape("lovaszHinge", opts.mask, targets);
+    checkTargetsSync("lovaszHinge", targets, 2, ignoreIndex, "{0, 1}");
+    const size = targets.size;
+    const len = perSequence && logits.rank >= 1 ? (logits.shape[logits.rank - 1] ?? 1) : size;
+    const rows = len === 0 ? 0 : size / len;
+    const flat = reshape(targets, [size]);
+    const counted = validPositions(flat, ignoreIndex, 2, opts.mask, logits.dtype);
+    const valid = reshape(counted, [rows, len]);
+    const y = noGrad(() => reshape(cast(where(counted, flat, 0), logits.dtype), [rows, len]));
+    const errors = reshape(logits, [rows, len]).mul(y.mul(2).sub(1)).neg().add(1);
+    const key = noGrad(() => where(valid, errors, -Infinity));
+    const perRow = lovaszRows(where(valid, relu(errors), 0), key, y);
+    return maskedMean(perRow, valid.sum(1).gt(0));
+  });
+}

@@ -1,0 +1,89 @@
+/**
+ * Self-Adjusting Dice loss (Li et al. 2020), in the form the paper uses.
+ * @module
+ */
+import { exp, gather, logSoftmax, reshape, type Tensor, unsqueeze } from "../autograd/mod.ts";
+import {
+  type BaseLossOptions,
+  checkChoice,
+  checkNumber,
+  IGNORE_INDEX,
+  type LossFn,
+  named,
+  oneMinusPow,
+  prepare,
+  reducePositions,
+  type Reduction,
+} from "./_common.ts";
+import { useFused } from "./_fused_common.ts";
+import { fusedTargetLoss } from "./_fused_target.ts";
+import { REDUCTIONS } from "./cross_entropy.ts";
+
+/**
+ * Options of `selfAdjustingDice`.
+ *
+ * @example
+ * ```ts
+ * import { selfAdjustingDice, type SelfAdjustingDiceOptions } from "@lossforge/core";
+ * const o: SelfAdjustingDiceOptions = { alpha: 1, gamma: 1 };
+ * console.log(selfAdjustingDice(o).name);
+ * ```
+ */
+export interface SelfAdjustingDiceOptions extends BaseLossOptions {
+  /** The exponent a of (1 - p_t) (default 1). */
+  alpha?: number;
+  /** The smoothing g (default 1). */
+  gamma?: number;
+  /** How to reduce over positions (default "mean"). */
+  reduction?: Reduction;
+  /** Use the fused WebGPU kernel where it applies (default true; see `crossEntropy`). */
+  fused?: boolean;
+}
+
+/** Per-position values `[N]` from `[N, C]` logits and safe targets `[N]`. */
+export function selfAdjustingDicePerPosition(
+  logits: Tensor,
+  targets: Tensor,
+  alpha: number,
+  gamma: number,
+): Tensor {
+  const n = targets.size;
+  const pt = exp(reshape(gather(logSoftmax(logits), 1, unsqueeze(targets, -1)), [n]));
+  const factor = oneMinusPow(pt, alpha);
+  const q = factor ? factor.mul(pt) : pt;
+  return q.mul(2).add(gamma).div(q.add(1 + gamma)).neg().add(1);
+}
+
+/**
+ * Self-Adjusting Dice loss (Li et al. 2020, the paper's form): per position i,
+ * q_i = (1 - p_{i,t_i})^a p_{i,t_i} and 1 - (2 q_i + g) / (q_i + 1 + g), with p = softmax(z),
+ * a = `alpha` (default 1), g = `gamma` (default 1). Reduced by the mean over the counted
+ * positions M; 0 with zero gradient when M is empty. In [0, 1]. Note that its minimum is
+ * not at a perfect prediction: p_t = 1 gives q = 0 and the value 1 - g/(1 + g) (0.5 by
+ * default), as does p_t = 0; the value is lowest where q peaks (p_t = 1/(1 + a)).
+ *
+ * @example
+ * ```ts
+ * import { selfAdjustingDice, tensor } from "@lossforge/core";
+ * const logits = tensor([[0, 0]]); // p_t = 0.5, q = 0.25
+ * const targets = tensor([0], { dtype: "int32" });
+ * console.log(await selfAdjustingDice()(logits, targets).item()); // 1 - 1.5/2.25 = 1/3
+ * ```
+ */
+export function selfAdjustingDice(options: SelfAdjustingDiceOptions = {}): LossFn {
+  const alpha = options.alpha ?? 1;
+  const gamma = options.gamma ?? 1;
+  const ignoreIndex = options.ignoreIndex ?? IGNORE_INDEX;
+  const reduction = options.reduction ?? "mean";
+  checkNumber("selfAdjustingDice", "alpha", alpha);
+  checkNumber("selfAdjustingDice", "gamma", gamma);
+  checkChoice("selfAdjustingDice", "reduction", reduction, REDUCTIONS);
+  const name = `selfAdjustingDice(alpha=${alpha}, gamma=${gamma})`;
+  return named(name, (logits: Tensor, targets: Tensor, opts = {}): Tensor => {
+    const p = prepare("selfAdjustingDice", logits, targets, opts.mask, ignoreIndex);
+    const values = useFused(p.logits, options.fused)
+      ? fusedTargetLoss({ kind: "selfAdjustingDice", alpha, gamma }, p.logits, p.targets)
+      : selfAdjustingDicePerPosition(p.logits, p.targets, alpha, gamma);
+    return reducePositions(values, p.valid, reduction, p.positions);
+  });
+}

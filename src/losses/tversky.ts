@@ -1,0 +1,61 @@
+/**
+ * Tversky loss: Dice with separate weights on false positives and false negatives.
+ * @module
+ */
+import type { Tensor } from "../autograd/mod.ts";
+import { checkNumber, IGNORE_INDEX, type LossFn, named, prepare, safeRatio } from "./_common.ts";
+import { averageClasses, checkClasses, softCounts } from "./_overlap.ts";
+import { DEFAULT_SMOOTH, type DiceOptions } from "./dice.ts";
+
+/**
+ * Options of `tversky`.
+ *
+ * @example
+ * ```ts
+ * import { tversky, type TverskyOptions } from "@lossforge/core";
+ * const o: TverskyOptions = { alpha: 0.3, beta: 0.7 };
+ * console.log(tversky(o).name);
+ * ```
+ */
+export interface TverskyOptions extends DiceOptions {
+  /** The weight a of false positives (default 0.5). */
+  alpha?: number;
+  /** The weight b of false negatives (default 0.5). */
+  beta?: number;
+}
+
+/**
+ * Tversky loss: per class c, 1 - (TP + s) / (TP + a FP + b FN + s) with TP = S(py),
+ * FP = S(p(1-y)) = S(p) - TP, FN = S((1-p)y) = S(y) - TP, p = softmax(z), y = one-hot(t),
+ * S summing over the counted positions M, a = `alpha`, b = `beta` (default 0.5 each),
+ * s = `smooth` (default 1e-5); averaged like `dice`. With a = b = 0.5 it equals Dice
+ * exactly when Tversky's smoothing is half Dice's (both 0, for example). In [0, 1].
+ *
+ * @example
+ * ```ts
+ * import { tensor, tversky } from "@lossforge/core";
+ * const logits = tensor([[2, 0], [0, 2], [1, 1]]);
+ * const targets = tensor([0, 1, 1], { dtype: "int32" });
+ * console.log(await tversky({ alpha: 0.3, beta: 0.7 })(logits, targets).item());
+ * ```
+ */
+export function tversky(options: TverskyOptions = {}): LossFn {
+  const a = options.alpha ?? 0.5;
+  const b = options.beta ?? 0.5;
+  const smooth = options.smooth ?? DEFAULT_SMOOTH;
+  const classes = options.classes ?? "present";
+  const ignoreIndex = options.ignoreIndex ?? IGNORE_INDEX;
+  checkNumber("tversky", "alpha", a);
+  checkNumber("tversky", "beta", b);
+  checkNumber("tversky", "smooth", smooth);
+  checkClasses("tversky", classes);
+  const name = `tversky(alpha=${a}, beta=${b}, ${classes})`;
+  return named(name, (logits: Tensor, targets: Tensor, opts = {}): Tensor => {
+    const p = prepare("tversky", logits, targets, opts.mask, ignoreIndex);
+    const { tp, sp, sy } = softCounts(p, 1, options.fused);
+    const fp = sp.sub(tp);
+    const fn = sy.sub(tp);
+    const score = safeRatio(tp.add(smooth), tp.add(fp.mul(a)).add(fn.mul(b)).add(smooth));
+    return averageClasses(score.neg().add(1).reshape([p.classes]), sy, classes);
+  });
+}

@@ -1,0 +1,219 @@
+// The losses on the WebGPU backend (float32) against the CPU float64 reference: the fused
+// kernels (cross-entropy, focal, Self-Adjusting Dice) and the composed ops of every loss.
+// Each GPU readback costs ~11 ms on the software adapter, so runs are few and small.
+import fc from "fast-check";
+import {
+  crossEntropy,
+  dice,
+  focal,
+  generalizedDice,
+  getBackendImpl,
+  initBackend,
+  jaccard,
+  liveTensors,
+  type LossFn,
+  lovaszSoftmax,
+  randn,
+  rng,
+  selfAdjustingDice,
+  type Tensor,
+  tensor,
+  tversky,
+  valueAndGrad,
+} from "../../mod.ts";
+import { assert, assertClose } from "../_assert.ts";
+import { LOSSES, lovaszGap, problems, valueAndGradOn } from "./_helpers.ts";
+import type { Problem } from "./_reference.ts";
+
+/** Why the WebGPU tests cannot run here, or null when they can. */
+async function unavailable(): Promise<string | null> {
+  const gpuMod = await Deno.readTextFile(new URL("../../src/gpu/mod.ts", import.meta.url));
+  if (gpuMod.includes("Placeholder")) return "src/gpu/mod.ts is still a placeholder";
+  await initBackend("webgpu"); // a real backend that fails to start is a test failure
+  return null;
+}
+
+const reason = await unavailable();
+if (reason) console.log(`skipping the WebGPU loss tests: ${reason}`);
+
+function gpuTest(name: string, fn: () => Promise<void>): void {
+  Deno.test({
+    name: `webgpu: ${name}`,
+    ignore: reason !== null,
+    // WebGPU keeps device-level promises alive across tests.
+    sanitizeOps: false,
+    sanitizeResources: false,
+    fn,
+  });
+}
+
+const TOL = { rtol: 2e-4, atol: 2e-5 };
+
+/** Value and logits-gradient of `loss` on the webgpu backend in float32. */
+async function onGpu(loss: LossFn, p: Problem): Promise<{ value: number; grad: Float32Array }> {
+  const c = p.logits[0].length;
+  const z = tensor(p.logits.flat(), { backend: "webgpu", shape: [p.logits.length, c] });
+  const t = tensor(p.targets, { dtype: "int32", backend: "webgpu" });
+  const mask = p.mask ? tensor(p.mask, { backend: "webgpu" }) : undefined;
+  const [v, g] = valueAndGrad((x: Tensor) => loss(x, t, { mask }))(z);
+  const [value, grad] = await Promise.all([v.item(), g.data()]);
+  for (const x of [z, t, mask, v, g]) x?.dispose();
+  return { value, grad: grad as Float32Array };
+}
+
+const FUSED: [string, (fused: boolean) => LossFn][] = [
+  ["crossEntropy", (fused) => crossEntropy({ fused })],
+  ["crossEntropy(labelSmoothing=0.1)", (fused) => crossEntropy({ fused, labelSmoothing: 0.1 })],
+  ["focal", (fused) => focal({ fused })],
+  ["focal(gamma=0.5, alpha)", (fused) => focal({ fused, gamma: 0.5, alpha: [0.5, 1, 2, 1, 3, 1] })],
+  ["focal(gamma=0)", (fused) => focal({ fused, gamma: 0 })],
+  ["selfAdjustingDice", (fused) => selfAdjustingDice({ fused })],
+  [
+    "selfAdjustingDice(alpha=0.5, gamma=0.1)",
+    (fused) => selfAdjustingDice({ fused, alpha: 0.5, gamma: 0.1 }),
+  ],
+  ["dice", (fused) => dice({ fused })],
+  ["dice(all)", (fused) => dice({ fused, classes: "all" })],
+  ["jaccard", (fused) => jaccard({ fused })],
+  ["tversky(0.3, 0.7)", (fused) => tversky({ fused, alpha: 0.3, beta: 0.7 })],
+  ["generalizedDice", (fused) => generalizedDice({ fused })],
+  ["lovaszSoftmax", (fused) => lovaszSoftmax({ fused })],
+  ["lovaszSoftmax(all)", (fused) => lovaszSoftmax({ fused, classes: "all" })],
+];
+
+for (const [label, make] of FUSED) {
+  gpuTest(
+    `${label}: fused and composed on WebGPU equal the CPU reference (value and gradient)`,
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          problems({ minC: 6, maxC: 6, maxN: 5, mask: true, scale: 8 }),
+          async (p) => {
+            fc.pre(!label.startsWith("lovasz") || lovaszGap(p) > 1e-3);
+            const fused = await onGpu(make(true), p);
+            const composed = await onGpu(make(false), p);
+            const ref = await valueAndGradOn(make(false), p);
+            for (const gpu of [fused, composed]) {
+              assertClose(gpu.value, ref.value, TOL);
+              assertClose(gpu.grad, ref.grad, TOL);
+            }
+          },
+        ),
+        { numRuns: 8 },
+      );
+    },
+  );
+}
+
+gpuTest("fused kernels stride over wide rows (C = 1,000 > one workgroup)", async () => {
+  const c = 1000;
+  const rows = Array.from(
+    { length: 3 },
+    (_, i) => Array.from({ length: c }, (_, k) => Math.sin(k * 0.37 + i) * 6),
+  );
+  const p: Problem = { logits: rows, targets: [999, 0, 517] };
+  for (const [label, make] of FUSED.filter(([l]) => !l.includes("alpha"))) {
+    const gpu = await onGpu(make(true), p);
+    const ref = await valueAndGradOn(make(false), p);
+    assertClose(gpu.value, ref.value, { ...TOL, msg: label });
+    assertClose(gpu.grad, ref.grad, { ...TOL, msg: label });
+  }
+});
+
+gpuTest("fused kernels: all ignored, ±1e4 logits, NaN, [B, T, C] shapes", async () => {
+  for (const [label, make] of FUSED) {
+    const loss = make(true);
+    const ignored = await onGpu(loss, { logits: [[1, 2, 3, 4, 5, 6]], targets: [-100] });
+    assert(ignored.value === 0 && ignored.grad.every((g) => g === 0), label);
+    const big = await onGpu(loss, {
+      logits: [[1e4, -1e4, 0, 0, 0, 0], [-1e4, 1e4, 1e4, 0, 0, -1e4]],
+      targets: [1, 2],
+    });
+    assert(Number.isFinite(big.value) && big.grad.every(Number.isFinite), `${label}: ${big.value}`);
+    const nan = await onGpu(loss, { logits: [[NaN, 0, 1, 0, 0, 0]], targets: [2] });
+    assert(Number.isNaN(nan.value), `${label}: NaN gave ${nan.value}`);
+  }
+  const z = [[1, 2, 0.5], [0, 1, 3], [2, 2, 2], [0, 0, 1]];
+  const gpu3 = await crossEntropy()(
+    tensor(z.flat(), { backend: "webgpu", shape: [2, 2, 3] }),
+    tensor([1, 2, -100, 0], { dtype: "int32", backend: "webgpu", shape: [2, 2] }),
+  ).item();
+  const ref = (await valueAndGradOn(crossEntropy(), { logits: z, targets: [1, 2, -100, 0] })).value;
+  assertClose(gpu3, ref, TOL);
+});
+
+gpuTest(
+  "fused soft counts: [B, T, C] with T over one row chunk and C over one workgroup",
+  async () => {
+    const b = 2, t = 70, c = 300;
+    const logits = Array.from(
+      { length: b * t },
+      (_, i) => Array.from({ length: c }, (_, k) => Math.sin(k * 0.61 + i * 1.7) * 4),
+    );
+    const targets = logits.map((_, i) => (i % 11 === 0 ? -100 : (i * 37) % 41));
+    const z = tensor(logits.flat(), { backend: "webgpu", shape: [b, t, c] });
+    const y = tensor(targets, { dtype: "int32", backend: "webgpu", shape: [b, t] });
+    const zc = tensor(logits.flat(), { dtype: "float64", backend: "cpu", shape: [b, t, c] });
+    const yc = tensor(targets, { dtype: "int32", backend: "cpu", shape: [b, t] });
+    for (const make of [() => generalizedDice(), () => dice(), () => tversky({ beta: 0.9 })]) {
+      const [v, g] = valueAndGrad((x: Tensor) => make()(x, y))(z);
+      const [vr, gr] = valueAndGrad((x: Tensor) => make()(x, yc))(zc);
+      assertClose(await v.item(), await vr.item(), { ...TOL, msg: make().name });
+      assertClose(await g.data(), await gr.data(), { rtol: 1e-3, atol: 1e-7, msg: make().name });
+    }
+  },
+);
+
+gpuTest("fused Lovász equals composed Lovász past one scan tile (N > 256)", async () => {
+  for (const [n, c] of [[600, 50], [300, 1000]]) {
+    const z = randn([n, c], { rng: rng(n), backend: "webgpu", std: 3 });
+    const ids = Array.from({ length: n }, (_, i) => (i % 13 === 0 ? -100 : (i * i * 7) % c));
+    const t = tensor(ids, { dtype: "int32", backend: "webgpu" });
+    const run = (fused: boolean) => valueAndGrad((x: Tensor) => lovaszSoftmax({ fused })(x, t))(z);
+    const [[v1, g1], [v2, g2]] = [run(true), run(false)];
+    const [a, b, ga, gb] = await Promise.all([v1.item(), v2.item(), g1.data(), g2.data()]);
+    assertClose(a, b, { ...TOL, msg: `N=${n}, C=${c}` });
+    assertClose(ga, gb, { rtol: 1e-3, atol: 1e-7, msg: `N=${n}, C=${c}` });
+  }
+});
+
+gpuTest("repeated forward + backward leaves no tensor or GPU buffer behind", async () => {
+  const z = randn([2, 8, 6], { rng: rng(5), backend: "webgpu" });
+  const t = tensor(Array.from({ length: 16 }, (_, i) => (i % 5 === 0 ? -100 : i % 6)), {
+    dtype: "int32",
+    backend: "webgpu",
+    shape: [2, 8],
+  });
+  const gpu = getBackendImpl("webgpu");
+  const step = async () => {
+    for (const [, make] of FUSED) {
+      const [v, g] = valueAndGrad((x: Tensor) => make(true)(x, t))(z);
+      await v.item();
+      v.dispose();
+      g.dispose();
+    }
+  };
+  await step();
+  const tensors = liveTensors(), buffers = gpu.memory().buffers;
+  await step();
+  await step();
+  assert(liveTensors() === tensors, `tensors: ${tensors} -> ${liveTensors()}`);
+  assert(gpu.memory().buffers === buffers, `buffers: ${buffers} -> ${gpu.memory().buffers}`);
+});
+
+// The composed ops of every loss (gather, scatter-add, sort, cumsum, ...) on the GPU.
+for (const c of LOSSES) {
+  gpuTest(`${c.label}: on WebGPU equals the CPU reference`, async () => {
+    await fc.assert(
+      fc.asyncProperty(problems({ maxN: 5, maxC: 4, mask: true, ...c.sizes }), async (p) => {
+        // Lovász: compare where float32 cannot flip the sort order.
+        fc.pre(!c.sorts || lovaszGap(p) > 1e-3);
+        const gpu = await onGpu(c.make(), p);
+        const ref = await valueAndGradOn(c.make(), p);
+        assertClose(gpu.value, ref.value, { ...TOL, msg: c.label });
+        assertClose(gpu.grad, ref.grad, { ...TOL, msg: c.label });
+      }),
+      { numRuns: 6 },
+    );
+  });
+}
