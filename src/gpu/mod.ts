@@ -1,5 +1,31 @@
 /**
- * Placeholder: this area arrives with its issue.
+ * The WebGPU backend. Importing this module registers a factory for it, so
+ * `await setBackend("webgpu")` creates it on first use; `autoSelectBackend()` picks webgpu
+ * when an adapter exists. `runKernel` runs fused WGSL kernels written elsewhere.
  * @module
  */
-export {};
+import { registerBackendFactory } from "../autograd/backend.ts";
+import { webgpuBackend } from "./backend.ts";
+
+export { type WebGpuBackend, webgpuBackend } from "./backend.ts";
+export {
+  acquireGpu,
+  checkGpu,
+  findAdapter,
+  type GpuContext,
+  type GpuInfo,
+  INSTALL_HINT,
+} from "./device.ts";
+export {
+  Engine,
+  type EngineStats,
+  GpuBuffer,
+  type Kernel,
+  PARAM_WORDS,
+  type PooledBuffer,
+  sizeClass,
+} from "./engine.ts";
+export { type KernelSpec, runKernel } from "./kernel_api.ts";
+export { autoSelectBackend, gpuInfo } from "./select.ts";
+
+registerBackendFactory("webgpu", webgpuBackend);

@@ -1,0 +1,189 @@
+/**
+ * The GPU benchmark set, in one call: matmul GFLOP/s (all four transpose combinations), a
+ * memory-bound elementwise op in GB/s, and the engine's overhead per op against a raw WebGPU
+ * dispatch loop of the same kernel (measured in the same run, reported as a ratio).
+ *
+ *   deno run -A bench/gpu.ts [--quick] [--json results.json]
+ *
+ * Every timing waits for the GPU (onSubmittedWorkDone, which Deno resolves on a polling
+ * interval of about 11 ms), so each measurement runs enough work to make that small.
+ * @module
+ */
+import { parseArgs } from "node:util";
+import * as lf from "../mod.ts";
+import type { Tensor, WebGpuBackend } from "../mod.ts";
+
+const args = parseArgs({
+  args: Deno.args,
+  options: { quick: { type: "boolean" }, json: { type: "string" } },
+});
+const quick = args.values.quick ?? false;
+
+await lf.setBackend("webgpu");
+const gpu = lf.getBackendImpl("webgpu") as WebGpuBackend;
+const info = gpu.context.info;
+const device = gpu.context.device;
+
+interface Row {
+  bench: string;
+  size: string;
+  value: number;
+  unit: string;
+  note: string;
+}
+const rows: Row[] = [];
+
+/** Seconds per repetition of `run` (after one warm-up), waiting for the GPU each time. */
+async function timeIt(run: () => void, minSeconds: number, maxReps = 50): Promise<number> {
+  run();
+  await gpu.done();
+  let reps = 0;
+  const t0 = performance.now();
+  while (reps < maxReps) {
+    run();
+    reps++;
+    await gpu.done();
+    if ((performance.now() - t0) / 1000 >= minSeconds) break;
+  }
+  return (performance.now() - t0) / 1000 / reps;
+}
+
+// ---------------------------------------------------------------- matmul
+const sizes = quick ? [256, 512] : [256, 512, 1024];
+if (!info.isFallbackAdapter && !quick) sizes.push(2048, 4096);
+for (const n of sizes) {
+  const a = lf.randn([n, n], { rng: lf.rng(1) });
+  const b = lf.randn([n, n], { rng: lf.rng(2) });
+  for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]] as const) {
+    // Several products per submit so the GPU wait is amortised on fast devices.
+    const per = Math.max(1, Math.min(32, Math.round(2 ** 30 / n ** 3)));
+    const s = await timeIt(
+      () => {
+        for (let i = 0; i < per; i++) lf.matmulT(a, b, ta, tb).dispose();
+      },
+      quick ? 0.3 : 1,
+      20,
+    );
+    const gflops = (2 * n ** 3 * per) / s / 1e9;
+    rows.push({
+      bench: "matmul",
+      size: `${n}^3 ${ta ? "T" : "N"}${tb ? "T" : "N"}`,
+      value: gflops,
+      unit: "GFLOP/s",
+      note: `${(s / per * 1000).toFixed(2)} ms each`,
+    });
+  }
+  a.dispose();
+  b.dispose();
+}
+
+// ---------------------------------------------------------------- elementwise bandwidth
+{
+  const n = quick ? 1 << 20 : 1 << 22;
+  const x = lf.rand([n]), y = lf.rand([n]);
+  const per = 10;
+  const s = await timeIt(() => {
+    for (let i = 0; i < per; i++) lf.add(x, y).dispose();
+  }, quick ? 0.3 : 1);
+  // Two reads and one write of 4 bytes per element.
+  rows.push({
+    bench: "add (memory-bound)",
+    size: `${n} f32`,
+    value: (12 * n * per) / s / 1e9,
+    unit: "GB/s",
+    note: `${(s / per * 1e6).toFixed(0)} us each`,
+  });
+  x.dispose();
+  y.dispose();
+}
+
+// ---------------------------------------------------------------- engine overhead
+{
+  const ops = 1000;
+  const n = 256;
+  const x = lf.rand([n]), y = lf.rand([n]);
+  // Through the Tensor API: op dispatch, param packing, pooled buffers, bind-group cache.
+  const engineS = await timeIt(
+    () => {
+      lf.scope(() => {
+        for (let i = 0; i < ops; i++) lf.add(x, y);
+      });
+    },
+    quick ? 0.3 : 1,
+    20,
+  );
+  // The raw loop: the same compiled kernel, one prepared bind group, one pass, one submit.
+  const e = gpu.engine;
+  // Compiled by the adds above (same-shape operands take the "flat" variant).
+  const k = e.kernel("binary_add_f32_flat", () => "", 2, 1);
+  const out = e.alloc("bench", n * 4);
+  const params = new Uint32Array(64);
+  params.set([n, 1, n, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1]);
+  const uni = device.createBuffer({
+    size: 256,
+    usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+  });
+  device.queue.writeBuffer(uni, 0, params);
+  const bg = device.createBindGroup({
+    layout: k.layout,
+    entries: [
+      { binding: 0, resource: { buffer: (x.buf as { buffer: GPUBuffer }).buffer } },
+      { binding: 1, resource: { buffer: (y.buf as { buffer: GPUBuffer }).buffer } },
+      { binding: 2, resource: { buffer: out.buffer } },
+      { binding: 3, resource: { buffer: uni, size: 256 } },
+    ],
+  });
+  const rawS = await timeIt(
+    () => {
+      const enc = device.createCommandEncoder();
+      const pass = enc.beginComputePass();
+      pass.setPipeline(k.pipeline);
+      for (let i = 0; i < ops; i++) {
+        pass.setBindGroup(0, bg, [0]);
+        pass.dispatchWorkgroups(1);
+      }
+      pass.end();
+      device.queue.submit([enc.finish()]);
+    },
+    quick ? 0.3 : 1,
+    20,
+  );
+  rows.push({
+    bench: "engine overhead",
+    size: `${ops} adds of ${n}`,
+    value: engineS / rawS,
+    unit: "x raw",
+    note: `engine ${(engineS / ops * 1e6).toFixed(1)} us/op, raw ${
+      (rawS / ops * 1e6).toFixed(1)
+    } us/op`,
+  });
+  e.release(out);
+  uni.destroy();
+  x.dispose();
+  y.dispose();
+}
+
+// ---------------------------------------------------------------- report
+const date = new Date().toISOString().slice(0, 10);
+console.log(`# lossforge GPU benchmarks (${date})\n`);
+console.log(
+  `Adapter: ${info.description} (vendor ${info.vendor || "?"}${
+    info.isFallbackAdapter ? ", CPU fallback" : ""
+  }); Deno ${Deno.version.deno}; ${navigator.hardwareConcurrency} CPU threads\n`,
+);
+console.log("| bench | size | value | unit | note |");
+console.log("|---|---|---:|---|---|");
+for (const r of rows) {
+  console.log(`| ${r.bench} | ${r.size} | ${r.value.toFixed(2)} | ${r.unit} | ${r.note} |`);
+}
+if (args.values.json) {
+  await Deno.writeTextFile(
+    args.values.json,
+    JSON.stringify(
+      { date, adapter: info.description, fallback: info.isFallbackAdapter, rows },
+      null,
+      2,
+    ),
+  );
+}
+export type { Tensor };

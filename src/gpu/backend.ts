@@ -1,0 +1,173 @@
+/**
+ * The WebGPU backend: every primitive of the `Backend` contract as WGSL kernels
+ * (`./kernels/*.ts`), run by the engine (`./engine.ts`: pool, batching, caches). float32 and
+ * int32 live on the GPU; float64 exists on the cpu backend only.
+ * @module
+ */
+/// <reference types="@webgpu/types" />
+import type { Backend } from "../autograd/backend.ts";
+import type { DType, TypedArray } from "../autograd/dtype.ts";
+import { BackendError, DTypeError } from "../autograd/errors.ts";
+import { acquireGpu, type GpuContext } from "./device.ts";
+import { Engine, type EngineStats, GpuBuffer } from "./engine.ts";
+import * as ew from "./kernels/elementwise.ts";
+import { concat, strided } from "./kernels/copy.ts";
+import { gather, scatterAdd } from "./kernels/gather.ts";
+import { argmax, reduce } from "./kernels/reduce.ts";
+import { matmul } from "./kernels/matmul.ts";
+import { softmax } from "./kernels/softmax.ts";
+import { argsort } from "./kernels/sort.ts";
+import { cumsum } from "./kernels/scan.ts";
+
+/**
+ * The WebGPU backend object: the `Backend` primitives plus access to its engine (for fused
+ * kernels, statistics and benchmarks).
+ *
+ * @example
+ * ```ts
+ * import { webgpuBackend } from "@lossforge/core";
+ * const gpu = await webgpuBackend();
+ * console.log(gpu.name, gpu.context.info.description);
+ * ```
+ */
+export interface WebGpuBackend extends Backend {
+  /** Always "webgpu". */
+  readonly name: "webgpu";
+  /** The engine: buffer pool, batching, pipeline and bind-group caches. */
+  readonly engine: Engine;
+  /** The device and its info. */
+  readonly context: GpuContext;
+  /** Pool and work counters. */
+  stats(): EngineStats;
+  /** Resolves once all submitted GPU work has finished (flushes first). */
+  done(): Promise<void>;
+  /** Destroys the pool's free buffers (live ones are untouched). */
+  trim(): void;
+}
+
+function buf(op: string, b: unknown): GpuBuffer {
+  if (!(b instanceof GpuBuffer)) {
+    throw new BackendError(
+      `${op}: expected a webgpu buffer, got ${Object.prototype.toString.call(b)}`,
+    );
+  }
+  return b;
+}
+
+function noF64(op: string, dtype: DType): void {
+  if (dtype === "float64") {
+    throw new DTypeError(`${op}: float64 exists on the cpu backend only, not on webgpu`);
+  }
+}
+
+/**
+ * Creates the WebGPU backend on the system's adapter (throws a BackendError saying what to
+ * install when there is none). Usually reached through `setBackend("webgpu")`.
+ *
+ * @example
+ * ```ts
+ * import { webgpuBackend } from "@lossforge/core";
+ * const gpu = await webgpuBackend();
+ * const x = gpu.fromArray(new Float32Array([1, 2, 3]));
+ * console.log(await gpu.read(gpu.unary("exp", x, 3, "float32"), "float32", 3));
+ * ```
+ */
+export async function webgpuBackend(): Promise<WebGpuBackend> {
+  const ctx = await acquireGpu();
+  const e = new Engine(ctx);
+  return {
+    name: "webgpu",
+    engine: e,
+    context: ctx,
+    stats: () => e.getStats(),
+    done: () => e.done(),
+    trim: () => e.trim(),
+    fromArray(data: TypedArray) {
+      if (data instanceof Float64Array) {
+        throw new DTypeError("fromArray: float64 exists on the cpu backend only, not on webgpu");
+      }
+      return e.upload("fromArray", data);
+    },
+    async read(b, dtype, size) {
+      noF64("read", dtype);
+      const bytes = await e.read("read", buf("read", b), size * 4);
+      return dtype === "int32" ? new Int32Array(bytes) : new Float32Array(bytes);
+    },
+    free(b) {
+      e.release(buf("free", b));
+    },
+    fill(size, value, dtype) {
+      return ew.fill(e, size, value, dtype);
+    },
+    unary(op, a, size, dtype) {
+      return ew.unary(e, op, buf(op, a), size, dtype);
+    },
+    binary(op, a, aShape, b, bShape, outShape, dtype) {
+      return ew.binary(e, op, buf(op, a), aShape, buf(op, b), bShape, outShape, dtype);
+    },
+    where(cond, condShape, condDtype, a, aShape, b, bShape, outShape, dtype) {
+      return ew.where(
+        e,
+        buf("where", cond),
+        condShape,
+        condDtype,
+        buf("where", a),
+        aShape,
+        buf("where", b),
+        bShape,
+        outShape,
+        dtype,
+      );
+    },
+    reduce(op, a, shape, axes, dtype) {
+      return reduce(e, op, buf(op, a), shape, axes, dtype);
+    },
+    argmax(a, shape, axis, dtype) {
+      return argmax(e, buf("argmax", a), shape, axis, dtype);
+    },
+    matmul(a, b, spec, dtype) {
+      return matmul(e, buf("matmul", a), buf("matmul", b), spec, dtype);
+    },
+    strided(a, outShape, strides, offset, dtype) {
+      return strided(e, buf("strided", a), outShape, strides, offset, dtype);
+    },
+    concat(parts, axis, outShape, dtype) {
+      const ps = parts.map((p) => ({ buf: buf("concat", p.buf), shape: p.shape }));
+      return concat(e, ps, axis, outShape, dtype);
+    },
+    gather(a, aShape, axis, index, indexShape, dtype) {
+      return gather(e, buf("gather", a), aShape, axis, buf("gather", index), indexShape, dtype);
+    },
+    scatterAdd(base, shape, axis, index, src, indexShape, dtype) {
+      return scatterAdd(
+        e,
+        buf("scatterAdd", base),
+        shape,
+        axis,
+        buf("scatterAdd", index),
+        buf("scatterAdd", src),
+        indexShape,
+        dtype,
+      );
+    },
+    softmax(a, shape, axis, log, dtype) {
+      return softmax(e, buf("softmax", a), shape, axis, log, dtype);
+    },
+    argsort(a, shape, descending, dtype) {
+      return argsort(e, buf("argsort", a), shape, descending, dtype);
+    },
+    cumsum(a, shape, axis, reverse, dtype) {
+      return cumsum(e, buf("cumsum", a), shape, axis, reverse, dtype);
+    },
+    cast(a, size, from, to) {
+      return ew.cast(e, buf("cast", a), size, from, to);
+    },
+    memory() {
+      const s = e.getStats();
+      return { buffers: s.liveBuffers, bytes: s.liveBytes };
+    },
+    flush() {
+      e.flush();
+    },
+  };
+}

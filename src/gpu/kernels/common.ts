@@ -1,0 +1,232 @@
+/**
+ * WGSL snippets and host helpers shared by the kernels: the uniform params block, NaN-safe
+ * float helpers that follow the CPU oracle (JavaScript semantics), and dimension collapsing
+ * so that index arithmetic runs over as few axes as possible.
+ * @module
+ */
+import type { DType } from "../../autograd/dtype.ts";
+import { DTypeError, fmtShape, ShapeError } from "../../autograd/errors.ts";
+import { PARAM_WORDS } from "../engine.ts";
+
+/** Threads per workgroup of the 1D kernels. */
+export const WG = 256;
+/** Axes a kernel's index arithmetic handles after collapsing. */
+export const MAX_RANK = 8;
+
+/** The WGSL scalar type of a dtype (float64 never reaches the GPU). */
+export function wgslType(op: string, dtype: DType): "f32" | "i32" {
+  if (dtype === "float32") return "f32";
+  if (dtype === "int32") return "i32";
+  throw new DTypeError(`${op}: float64 exists on the cpu backend only, not on webgpu`);
+}
+
+/**
+ * The params block at `binding`: 64 u32 words read with `P(i)` (uniform arrays need a 16-byte
+ * stride, hence vec4s), plus `Pf`/`Pi` reinterpretations.
+ */
+export function paramsWgsl(binding: number): string {
+  return `
+struct Params { v: array<vec4<u32>, ${PARAM_WORDS / 4}> }
+@group(0) @binding(${binding}) var<uniform> params: Params;
+fn P(i: u32) -> u32 { return params.v[i >> 2u][i & 3u]; }
+fn Pf(i: u32) -> f32 { return bitcast<f32>(P(i)); }
+fn Pi(i: u32) -> i32 { return bitcast<i32>(P(i)); }
+fn linear_group(wid: vec3<u32>, nwg: vec3<u32>) -> u32 { return wid.y * nwg.x + wid.x; }
+`;
+}
+
+/** The entry point of a 1D kernel with `WG` threads; `i` is the global thread index. */
+export const MAIN_1D = `
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let i = linear_group(wid, nwg) * ${WG}u + lid;`;
+
+/**
+ * Float helpers with the CPU oracle's edge cases made explicit: GPU builtins leave NaN,
+ * infinities and out-of-domain inputs implementation-defined, JavaScript does not. NaN is
+ * detected on the bits because a compiler may assume `x != x` is false.
+ */
+export const FLOAT_MATH = `
+fn is_nan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u; }
+fn is_inf(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) == 0x7f800000u; }
+fn nan_f32() -> f32 { return bitcast<f32>(0x7fc00000u); }
+fn inf_f32() -> f32 { return bitcast<f32>(0x7f800000u); }
+fn exp_(x: f32) -> f32 {
+  if (is_nan(x)) { return x; }
+  if (x > 88.8) { return inf_f32(); }
+  if (x < -104.0) { return 0.0; }
+  return exp(x);
+}
+fn log_(x: f32) -> f32 {
+  if (is_nan(x) || x < 0.0) { return nan_f32(); }
+  if (x == 0.0) { return -inf_f32(); }
+  if (is_inf(x)) { return x; }
+  return log(x);
+}
+fn sqrt_(x: f32) -> f32 {
+  if (is_nan(x) || x < 0.0) { return nan_f32(); }
+  if (is_inf(x) || x == 0.0) { return x; }
+  return sqrt(x);
+}
+fn rsqrt_(x: f32) -> f32 {
+  if (is_nan(x) || x < 0.0) { return nan_f32(); }
+  if (x == 0.0) { return select(inf_f32(), -inf_f32(), (bitcast<u32>(x) >> 31u) != 0u); }
+  if (is_inf(x)) { return 0.0; }
+  return 1.0 / sqrt(x);
+}
+fn sin_(x: f32) -> f32 { if (is_inf(x)) { return nan_f32(); } return sin(x); }
+fn cos_(x: f32) -> f32 { if (is_inf(x)) { return nan_f32(); } return cos(x); }
+// tanh: a Taylor polynomial near 0 (the exp form cancels there), the exp form elsewhere.
+fn tanh_(x: f32) -> f32 {
+  let a = abs(x);
+  if (a < 0.55) {
+    let z = x * x;
+    return x * (1.0 + z * (-0.33333333333 + z * (0.13333333333 + z * (-0.05396825397 +
+      z * (0.02186948854 + z * (-0.00886323553 + z * (0.00359212803 + z * (-0.00145583438 +
+      z * 0.00059002744))))))));
+  }
+  if (a > 9.1) { return select(1.0, -1.0, x < 0.0); }
+  let t = 1.0 - 2.0 / (exp(2.0 * a) + 1.0);
+  return select(t, -t, x < 0.0);
+}
+fn sigmoid_(x: f32) -> f32 {
+  if (x >= 0.0) { return 1.0 / (1.0 + exp_(-x)); }
+  let e = exp_(x);
+  return e / (1.0 + e);
+}
+// GELU (tanh form): 0.5 x (1 + tanh u) = x / (1 + exp(-2u)), which stays accurate in both tails.
+fn gelu_(x: f32) -> f32 {
+  let u = 0.7978845608028654 * (x + 0.044715 * x * x * x);
+  return x / (1.0 + exp_(-2.0 * u));
+}
+fn is_int_(y: f32) -> bool { return !is_inf(y) && floor(y) == y; }
+fn is_odd_(y: f32) -> bool { return is_int_(y) && abs(y) < 16777216.0 && (i32(y) & 1) != 0; }
+// Math.pow semantics: NaN exponent -> NaN, zero exponent -> 1, negative base needs an integer
+// exponent, |base| == 1 with an infinite exponent -> NaN.
+fn pow_(x: f32, y: f32) -> f32 {
+  if (is_nan(y)) { return y; }
+  if (y == 0.0) { return 1.0; }
+  if (is_nan(x)) { return x; }
+  let ax = abs(x);
+  if (ax == 1.0 && is_inf(y)) { return nan_f32(); }
+  if (x < 0.0 && !is_inf(x) && !is_inf(y) && !is_int_(y)) { return nan_f32(); }
+  var r: f32;
+  if (ax == 0.0) { r = select(0.0, inf_f32(), y < 0.0); }
+  else if (is_inf(ax)) { r = select(0.0, inf_f32(), y > 0.0); }
+  else if (y == 1.0) { r = ax; }
+  else if (y == 2.0) { r = ax * ax; }
+  else {
+    let l = y * log2(ax);
+    if (l > 128.0) { r = inf_f32(); } else if (l < -150.0) { r = 0.0; } else { r = exp2(l); }
+  }
+  let neg = (bitcast<u32>(x) >> 31u) != 0u && is_odd_(y);
+  return select(r, -r, neg);
+}
+fn max_(a: f32, b: f32) -> f32 {
+  if (is_nan(a)) { return a; }
+  if (is_nan(b)) { return b; }
+  return select(b, a, a > b || (a == b && (bitcast<u32>(a) >> 31u) == 0u));
+}
+fn min_(a: f32, b: f32) -> f32 {
+  if (is_nan(a)) { return a; }
+  if (is_nan(b)) { return b; }
+  return select(b, a, a < b || (a == b && (bitcast<u32>(a) >> 31u) != 0u));
+}
+// JavaScript's ToInt32 of trunc(x): NaN and infinities give 0, large values wrap mod 2^32.
+fn f2i(x: f32) -> i32 {
+  let bits = bitcast<u32>(x);
+  let e = i32((bits >> 23u) & 0xffu) - 127;
+  if (e < 31) { return i32(x); }
+  if (e == 128) { return 0; }
+  let sh = u32(e - 23);
+  if (sh >= 32u) { return 0; }
+  let v = bitcast<i32>(((bits & 0x7fffffu) | 0x800000u) << sh);
+  return select(v, -v, (bits >> 31u) != 0u);
+}
+fn ipow(a: i32, b: i32) -> i32 {
+  if (b < 0) {
+    if (a == 1) { return 1; }
+    if (a == -1) { return select(1, -1, (b & 1) != 0); }
+    return 0;
+  }
+  var r = 1; var base = a; var e = b;
+  loop {
+    if (e == 0) { break; }
+    if ((e & 1) != 0) { r = r * base; }
+    base = base * base;
+    e = e >> 1;
+  }
+  return r;
+}
+`;
+
+/**
+ * Drops size-1 axes and merges neighbours that every stride list walks contiguously, so the
+ * kernels do index arithmetic over as few axes as possible. Returns at least one axis.
+ */
+export function collapse(
+  shape: readonly number[],
+  strides: readonly (readonly number[])[],
+): { shape: number[]; strides: number[][] } {
+  const s: number[] = [];
+  const st: number[][] = strides.map(() => []);
+  for (let d = 0; d < shape.length; d++) {
+    if (shape[d] === 1) continue;
+    const last = s.length - 1;
+    if (last >= 0 && strides.every((x, k) => st[k][last] === x[d] * shape[d])) {
+      s[last] *= shape[d];
+      strides.forEach((x, k) => (st[k][last] = x[d]));
+    } else {
+      s.push(shape[d]);
+      strides.forEach((x, k) => st[k].push(x[d]));
+    }
+  }
+  if (s.length === 0) {
+    s.push(1);
+    st.forEach((x) => x.push(0));
+  }
+  return { shape: s, strides: st };
+}
+
+/** Throws a ShapeError when a collapsed shape still has more axes than the kernels handle. */
+export function checkRank(op: string, shape: readonly number[], original: readonly number[]) {
+  if (shape.length > MAX_RANK) {
+    throw new ShapeError(
+      `${op}: webgpu handles at most ${MAX_RANK} non-contiguous axes, ${
+        fmtShape(original)
+      } has ${shape.length}`,
+    );
+  }
+}
+
+/** Writes `values` into `p` from word `at`, padding to `len` words with zeros. */
+export function putWords(p: Uint32Array, at: number, values: readonly number[], len = 0): void {
+  for (let i = 0; i < Math.max(values.length, len); i++) p[at + i] = values[i] ?? 0;
+}
+
+/** The bits of a float32 as a u32 (for passing floats through the u32 params block). */
+export function f32Bits(v: number): number {
+  return new Uint32Array(new Float32Array([v]).buffer)[0];
+}
+
+/** WGSL that computes `off<k>` for `i` over a collapsed shape at P(shapeAt..), strides at P(strideAt[k]..). */
+export function offsetsWgsl(
+  rankWord: number,
+  shapeAt: number,
+  strideAts: readonly number[],
+  index = "i",
+): string {
+  const decl = strideAts.map((_, k) => `var off${k} = 0u;`).join(" ");
+  const acc = strideAts.map((at, k) => `off${k} += c * P(${at}u + du);`).join(" ");
+  return `
+  ${decl}
+  var rem = ${index};
+  for (var d = i32(P(${rankWord}u)) - 1; d >= 0; d--) {
+    let du = u32(d);
+    let n = P(${shapeAt}u + du);
+    let c = rem % n;
+    rem = rem / n;
+    ${acc}
+  }`;
+}

@@ -1,0 +1,105 @@
+/**
+ * Data movement kernels: strided copies (permute, expand, slice) and concat. They move raw
+ * 32-bit words, so one pipeline serves float32 and int32.
+ * @module
+ */
+import type { DType } from "../../autograd/dtype.ts";
+import { sizeOf } from "../../autograd/shape.ts";
+import type { Engine, GpuBuffer } from "../engine.ts";
+import {
+  checkRank,
+  collapse,
+  MAIN_1D,
+  offsetsWgsl,
+  paramsWgsl,
+  putWords,
+  WG,
+  wgslType,
+} from "./common.ts";
+import { params } from "./elementwise.ts";
+
+/** out[idx] = a[offset + sum(idx_d * strides_d)]: a contiguous copy of a strided view. */
+export function strided(
+  e: Engine,
+  a: GpuBuffer,
+  outShape: readonly number[],
+  strides: readonly number[],
+  offset: number,
+  dtype: DType,
+): GpuBuffer {
+  wgslType("strided", dtype);
+  const n = sizeOf(outShape);
+  const out = e.alloc("strided", n * 4);
+  if (n === 0) return out;
+  const c = collapse(outShape, [strides]);
+  checkRank("strided", c.shape, outShape);
+  const k = e.kernel(
+    "strided",
+    () =>
+      `@group(0) @binding(0) var<storage, read> a: array<u32>;
+@group(0) @binding(1) var<storage, read_write> o: array<u32>;
+${paramsWgsl(2)}
+${MAIN_1D}
+  if (i >= P(0)) { return; }
+  ${offsetsWgsl(1, 3, [11])}
+  o[i] = a[P(2) + off0];
+}`,
+    1,
+    1,
+  );
+  const p = params();
+  p[0] = n;
+  p[1] = c.shape.length;
+  p[2] = offset;
+  putWords(p, 3, c.shape, 8);
+  putWords(p, 11, c.strides[0], 8);
+  e.dispatch("strided", k, [a], [out], p, Math.ceil(n / WG));
+  return out;
+}
+
+/** Concatenates parts along `axis`: one dispatch per non-empty part, each into its slab. */
+export function concat(
+  e: Engine,
+  parts: readonly { buf: GpuBuffer; shape: readonly number[] }[],
+  axis: number,
+  outShape: readonly number[],
+  dtype: DType,
+): GpuBuffer {
+  wgslType("concat", dtype);
+  const n = sizeOf(outShape);
+  const out = e.alloc("concat", n * 4);
+  if (n === 0) return out;
+  const outer = sizeOf(outShape.slice(0, axis));
+  const inner = sizeOf(outShape.slice(axis + 1));
+  const rowOut = outShape[axis] * inner;
+  const k = e.kernel(
+    "concat",
+    () =>
+      `@group(0) @binding(0) var<storage, read> a: array<u32>;
+@group(0) @binding(1) var<storage, read_write> o: array<u32>;
+${paramsWgsl(2)}
+${MAIN_1D}
+  if (i >= P(0)) { return; }
+  let chunk = P(1);
+  let row = i / chunk;
+  o[row * P(2) + P(3) + (i - row * chunk)] = a[i];
+}`,
+    1,
+    1,
+  );
+  let start = 0;
+  for (const part of parts) {
+    const chunk = part.shape[axis] * inner;
+    const total = outer * chunk;
+    if (total > 0) {
+      const p = params();
+      p[0] = total;
+      p[1] = chunk;
+      p[2] = rowOut;
+      p[3] = start;
+      e.dispatch("concat", k, [part.buf], [out], p, Math.ceil(total / WG));
+    }
+    start += chunk;
+  }
+  return out;
+}

@@ -1,0 +1,295 @@
+/**
+ * Elementwise kernels: fill, unary, broadcast binary, where, cast. Broadcasting passes the
+ * collapsed output shape and each input's strides (0 on broadcast axes) in the params block.
+ * @module
+ */
+import type { BinaryOp, UnaryOp } from "../../autograd/backend.ts";
+import type { DType } from "../../autograd/dtype.ts";
+import { broadcastStrides, sizeOf } from "../../autograd/shape.ts";
+import { type Engine, type GpuBuffer, PARAM_WORDS } from "../engine.ts";
+import {
+  checkRank,
+  collapse,
+  f32Bits,
+  FLOAT_MATH,
+  MAIN_1D,
+  offsetsWgsl,
+  paramsWgsl,
+  putWords,
+  WG,
+  wgslType,
+} from "./common.ts";
+
+/** A fresh params block. */
+export function params(): Uint32Array {
+  return new Uint32Array(PARAM_WORDS);
+}
+
+/** `size` copies of `value` (stored as raw bits, so one kernel serves every dtype). */
+export function fill(e: Engine, size: number, value: number, dtype: DType): GpuBuffer {
+  const t = wgslType("fill", dtype);
+  const out = e.alloc("fill", size * 4);
+  if (size === 0) return out;
+  const k = e.kernel(
+    "fill",
+    () =>
+      `@group(0) @binding(0) var<storage, read_write> o: array<u32>;
+${paramsWgsl(1)}
+${MAIN_1D}
+  if (i >= P(0)) { return; }
+  o[i] = P(1);
+}`,
+    0,
+    1,
+  );
+  const p = params();
+  p[0] = size;
+  p[1] = t === "f32" ? f32Bits(value) : (value | 0) >>> 0;
+  e.dispatch("fill", k, [], [out], p, Math.ceil(size / WG));
+  return out;
+}
+
+/** A copy of the first `size` elements (dtype-agnostic). */
+export function copy(e: Engine, op: string, a: GpuBuffer, size: number): GpuBuffer {
+  const out = e.alloc(op, size * 4);
+  if (size === 0) return out;
+  const k = e.kernel(
+    "copy",
+    () =>
+      `@group(0) @binding(0) var<storage, read> a: array<u32>;
+@group(0) @binding(1) var<storage, read_write> o: array<u32>;
+${paramsWgsl(2)}
+${MAIN_1D}
+  if (i >= P(0)) { return; }
+  o[i] = a[i];
+}`,
+    1,
+    1,
+  );
+  const p = params();
+  p[0] = size;
+  e.dispatch(op, k, [a], [out], p, Math.ceil(size / WG));
+  return out;
+}
+
+const FLOAT_UNARY: Record<UnaryOp, string> = {
+  neg: "-x",
+  exp: "exp_(x)",
+  log: "log_(x)",
+  sqrt: "sqrt_(x)",
+  rsqrt: "rsqrt_(x)",
+  abs: "abs(x)",
+  sign: "select(select(0.0, -1.0, x < 0.0), 1.0, x > 0.0)",
+  tanh: "tanh_(x)",
+  sigmoid: "sigmoid_(x)",
+  relu: "select(0.0, x, x > 0.0)",
+  gelu: "gelu_(x)",
+  silu: "x * sigmoid_(x)",
+  sin: "sin_(x)",
+  cos: "cos_(x)",
+  square: "x * x",
+  recip: "1.0 / x",
+  step: "select(0.0, 1.0, x > 0.0)",
+  floor: "floor(x)",
+};
+
+/** int32 forms; ops without one go through float32 and JavaScript's ToInt32, as on the CPU. */
+const INT_UNARY: Partial<Record<UnaryOp, string>> = {
+  neg: "-x",
+  abs: "abs(x)",
+  sign: "sign(x)",
+  relu: "max(x, 0)",
+  square: "x * x",
+  step: "select(0, 1, x > 0)",
+  floor: "x",
+};
+
+/** out[i] = op(a[i]). Every float op maps NaN to NaN, as the CPU oracle does. */
+export function unary(e: Engine, op: UnaryOp, a: GpuBuffer, size: number, dtype: DType): GpuBuffer {
+  const t = wgslType(op, dtype);
+  const out = e.alloc(op, size * 4);
+  if (size === 0) return out;
+  const expr = t === "f32"
+    ? `select(${FLOAT_UNARY[op]}, x, is_nan(x))`
+    : INT_UNARY[op] ?? `f2i(${FLOAT_UNARY[op].replace(/\bx\b/g, "xf")})`;
+  const k = e.kernel(
+    `unary_${op}_${t}`,
+    () =>
+      `@group(0) @binding(0) var<storage, read> a: array<${t}>;
+@group(0) @binding(1) var<storage, read_write> o: array<${t}>;
+${paramsWgsl(2)}
+${FLOAT_MATH}
+${MAIN_1D}
+  if (i >= P(0)) { return; }
+  let x = a[i];
+  let xf = f32(x);
+  o[i] = ${expr};
+}`,
+    1,
+    1,
+  );
+  const p = params();
+  p[0] = size;
+  e.dispatch(op, k, [a], [out], p, Math.ceil(size / WG));
+  return out;
+}
+
+const FLOAT_BINARY: Record<BinaryOp, string> = {
+  add: "x + y",
+  sub: "x - y",
+  mul: "x * y",
+  div: "x / y",
+  pow: "pow_(x, y)",
+  maximum: "max_(x, y)",
+  minimum: "min_(x, y)",
+  // Comparisons with NaN are false (ne: true), tested on the bits to be safe from fast-math.
+  eq: "select(0.0, 1.0, !is_nan(x) && !is_nan(y) && x == y)",
+  ne: "select(1.0, 0.0, !is_nan(x) && !is_nan(y) && x == y)",
+  lt: "select(0.0, 1.0, !is_nan(x) && !is_nan(y) && x < y)",
+  le: "select(0.0, 1.0, !is_nan(x) && !is_nan(y) && x <= y)",
+  gt: "select(0.0, 1.0, !is_nan(x) && !is_nan(y) && x > y)",
+  ge: "select(0.0, 1.0, !is_nan(x) && !is_nan(y) && x >= y)",
+};
+
+const INT_BINARY: Record<BinaryOp, string> = {
+  add: "x + y",
+  sub: "x - y",
+  mul: "x * y",
+  // Truncating division; division by zero gives 0 (the CPU backend's rule).
+  div: "select(x / y, 0, y == 0)",
+  pow: "ipow(x, y)",
+  maximum: "max(x, y)",
+  minimum: "min(x, y)",
+  eq: "select(0, 1, x == y)",
+  ne: "select(0, 1, x != y)",
+  lt: "select(0, 1, x < y)",
+  le: "select(0, 1, x <= y)",
+  gt: "select(0, 1, x > y)",
+  ge: "select(0, 1, x >= y)",
+};
+
+/** Params layout of the broadcast kernels: [n, rank, shape x8, strides_k x8 ...]. */
+function broadcastParams(
+  op: string,
+  outShape: readonly number[],
+  inShapes: readonly (readonly number[])[],
+): Uint32Array {
+  const c = collapse(outShape, inShapes.map((s) => broadcastStrides(s, outShape)));
+  checkRank(op, c.shape, outShape);
+  const p = params();
+  p[0] = sizeOf(outShape);
+  p[1] = c.shape.length;
+  putWords(p, 2, c.shape, 8);
+  c.strides.forEach((st, k) => putWords(p, 10 + 8 * k, st, 8));
+  return p;
+}
+
+/** out = op(a, b) with NumPy broadcasting. */
+export function binary(
+  e: Engine,
+  op: BinaryOp,
+  a: GpuBuffer,
+  aShape: readonly number[],
+  b: GpuBuffer,
+  bShape: readonly number[],
+  outShape: readonly number[],
+  dtype: DType,
+): GpuBuffer {
+  const t = wgslType(op, dtype);
+  const n = sizeOf(outShape);
+  const out = e.alloc(op, n * 4);
+  if (n === 0) return out;
+  const expr = t === "f32" ? FLOAT_BINARY[op] : INT_BINARY[op];
+  const p = broadcastParams(op, outShape, [aShape, bShape]);
+  // Same-shape and scalar operands collapse to one axis with strides 1 or 0: index directly,
+  // without the per-axis divisions of the general broadcast path.
+  const flat = p[1] === 1;
+  const index = flat ? "let off0 = i * P(10); let off1 = i * P(18);" : offsetsWgsl(1, 2, [10, 18]);
+  const k = e.kernel(
+    `binary_${op}_${t}${flat ? "_flat" : ""}`,
+    () =>
+      `@group(0) @binding(0) var<storage, read> a: array<${t}>;
+@group(0) @binding(1) var<storage, read> b: array<${t}>;
+@group(0) @binding(2) var<storage, read_write> o: array<${t}>;
+${paramsWgsl(3)}
+${FLOAT_MATH}
+${MAIN_1D}
+  if (i >= P(0)) { return; }
+  ${index}
+  let x = a[off0];
+  let y = b[off1];
+  o[i] = ${expr};
+}`,
+    2,
+    1,
+  );
+  e.dispatch(op, k, [a, b], [out], p, Math.ceil(n / WG));
+  return out;
+}
+
+/** out = cond != 0 ? a : b, broadcast; values move as raw bits (any 4-byte dtype). */
+export function where(
+  e: Engine,
+  cond: GpuBuffer,
+  condShape: readonly number[],
+  condDtype: DType,
+  a: GpuBuffer,
+  aShape: readonly number[],
+  b: GpuBuffer,
+  bShape: readonly number[],
+  outShape: readonly number[],
+  dtype: DType,
+): GpuBuffer {
+  wgslType("where", dtype);
+  const ct = wgslType("where", condDtype);
+  const n = sizeOf(outShape);
+  const out = e.alloc("where", n * 4);
+  if (n === 0) return out;
+  // A float condition is "true" unless it is ±0 (NaN counts as true, as `NaN !== 0` in JS).
+  const mask = ct === "f32" ? "0x7fffffffu" : "0xffffffffu";
+  const k = e.kernel(
+    `where_${ct}`,
+    () =>
+      `@group(0) @binding(0) var<storage, read> c: array<u32>;
+@group(0) @binding(1) var<storage, read> a: array<u32>;
+@group(0) @binding(2) var<storage, read> b: array<u32>;
+@group(0) @binding(3) var<storage, read_write> o: array<u32>;
+${paramsWgsl(4)}
+${MAIN_1D}
+  if (i >= P(0)) { return; }
+  ${offsetsWgsl(1, 2, [10, 18, 26])}
+  o[i] = select(b[off2], a[off1], (c[off0] & ${mask}) != 0u);
+}`,
+    3,
+    1,
+  );
+  const p = broadcastParams("where", outShape, [condShape, aShape, bShape]);
+  e.dispatch("where", k, [cond, a, b], [out], p, Math.ceil(n / WG));
+  return out;
+}
+
+/** Converts dtype: float to int truncates toward zero with JavaScript's ToInt32 wrapping. */
+export function cast(e: Engine, a: GpuBuffer, size: number, from: DType, to: DType): GpuBuffer {
+  const f = wgslType("cast", from), t = wgslType("cast", to);
+  if (f === t) return copy(e, "cast", a, size);
+  const out = e.alloc("cast", size * 4);
+  if (size === 0) return out;
+  const k = e.kernel(
+    `cast_${f}_${t}`,
+    () =>
+      `@group(0) @binding(0) var<storage, read> a: array<${f}>;
+@group(0) @binding(1) var<storage, read_write> o: array<${t}>;
+${paramsWgsl(2)}
+${FLOAT_MATH}
+${MAIN_1D}
+  if (i >= P(0)) { return; }
+  o[i] = ${t === "i32" ? "f2i(a[i])" : "f32(a[i])"};
+}`,
+    1,
+    1,
+  );
+  const p = params();
+  p[0] = size;
+  e.dispatch("cast", k, [a], [out], p, Math.ceil(size / WG));
+  return out;
+}

@@ -1,0 +1,109 @@
+/**
+ * Numerically stable softmax and logSoftmax along any axis: subtract the row maximum (0 when
+ * the row is all -Infinity, as the CPU oracle does), sum the exponentials, normalise. Short
+ * rows run one thread per row; long rows one workgroup per row with workgroup-memory trees.
+ * @module
+ */
+import type { DType } from "../../autograd/dtype.ts";
+import { sizeOf } from "../../autograd/shape.ts";
+import type { Engine, GpuBuffer } from "../engine.ts";
+import { FLOAT_MATH, MAIN_1D, paramsWgsl, WG, wgslType } from "./common.ts";
+import { params } from "./elementwise.ts";
+
+const HEAD = `@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> o: array<f32>;
+${paramsWgsl(2)}
+${FLOAT_MATH}
+// NaN-propagating max, as Math.max.
+fn mx(a: f32, b: f32) -> f32 { if (is_nan(a)) { return a; } if (is_nan(b)) { return b; } return max(a, b); }
+fn at(row: u32, k: u32) -> u32 {
+  let inner = P(2);
+  let outer = row / inner;
+  return (outer * P(1) + k) * inner + (row - outer * inner);
+}`;
+
+/** softmax (or logSoftmax when `log`) of `a` along `axis`. */
+export function softmax(
+  e: Engine,
+  a: GpuBuffer,
+  shape: readonly number[],
+  axis: number,
+  log: boolean,
+  dtype: DType,
+): GpuBuffer {
+  const op = log ? "logSoftmax" : "softmax";
+  wgslType(op, dtype);
+  const n = sizeOf(shape);
+  const out = e.alloc(op, n * 4);
+  if (n === 0) return out;
+  const len = shape[axis], inner = sizeOf(shape.slice(axis + 1));
+  const rows = sizeOf(shape.slice(0, axis)) * inner;
+  const p = params();
+  p[0] = rows;
+  p[1] = len;
+  p[2] = inner;
+  const write = log ? "(x[j] - m) - ls" : "exp_(x[j] - m) / s";
+  if (len <= 64 || rows >= 4096) {
+    const k = e.kernel(
+      `${op}_serial`,
+      () =>
+        `${HEAD}
+${MAIN_1D}
+  if (i >= P(0)) { return; }
+  let len = P(1);
+  var m = -inf_f32();
+  for (var k = 0u; k < len; k++) { m = mx(m, x[at(i, k)]); }
+  if (m == -inf_f32()) { m = 0.0; }
+  var s = 0.0;
+  for (var k = 0u; k < len; k++) { s += exp_(x[at(i, k)] - m); }
+  let ls = log_(s);
+  for (var k = 0u; k < len; k++) { let j = at(i, k); o[j] = ${write}; }
+}`,
+      1,
+      1,
+    );
+    e.dispatch(op, k, [a], [out], p, Math.ceil(rows / WG));
+    return out;
+  }
+  const k = e.kernel(
+    `${op}_wg`,
+    () =>
+      `${HEAD}
+var<workgroup> part: array<f32, ${WG}>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let row = linear_group(wid, nwg);
+  if (row >= P(0)) { return; }
+  let len = P(1);
+  var m0 = -inf_f32();
+  for (var k = lid; k < len; k += ${WG}u) { m0 = mx(m0, x[at(row, k)]); }
+  part[lid] = m0;
+  workgroupBarrier();
+  for (var s = ${WG / 2}u; s > 0u; s >>= 1u) {
+    if (lid < s) { part[lid] = mx(part[lid], part[lid + s]); }
+    workgroupBarrier();
+  }
+  var mm = part[0];
+  if (mm == -inf_f32()) { mm = 0.0; }
+  let m2 = mm;
+  workgroupBarrier();
+  var acc = 0.0;
+  for (var k = lid; k < len; k += ${WG}u) { acc += exp_(x[at(row, k)] - m2); }
+  part[lid] = acc;
+  workgroupBarrier();
+  for (var s = ${WG / 2}u; s > 0u; s >>= 1u) {
+    if (lid < s) { part[lid] = part[lid] + part[lid + s]; }
+    workgroupBarrier();
+  }
+  let s = part[0];
+  let ls = log_(s);
+  let m = m2;
+  for (var k = lid; k < len; k += ${WG}u) { let j = at(row, k); o[j] = ${write}; }
+}`,
+    1,
+    1,
+  );
+  e.dispatch(op, k, [a], [out], p, rows);
+  return out;
+}
