@@ -9,6 +9,9 @@ import { findAdapter, type GpuInfo, INSTALL_HINT } from "./device.ts";
 
 function envBackend(): string | undefined {
   try {
+    // Ask first: reading without --allow-env would prompt on a terminal.
+    const perm = Deno.permissions.querySync({ name: "env", variable: "LOSSFORGE_BACKEND" });
+    if (perm.state !== "granted") return undefined;
     return Deno.env.get("LOSSFORGE_BACKEND") || undefined;
   } catch {
     // Reading the environment needs --allow-env; without it, fall through to detection.
