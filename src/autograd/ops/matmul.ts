@@ -23,6 +23,13 @@ import { reshape } from "./shape_ops.ts";
  * ```
  */
 export function matmulT(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
+  // A batch of rows times one matrix ([..., m, k] @ [k, n], the shape of every linear layer)
+  // is a single [batch·m, k] @ [k, n] product: one big kernel instead of many small ones.
+  const inner = a.shape[a.rank - 1];
+  if (b.rank === 2 && a.rank > 2 && !transA && inner === b.shape[transB ? 1 : 0]) {
+    const out = matmulT(reshape(a, [-1, inner]), b, false, transB);
+    return reshape(out, [...a.shape.slice(0, -1), out.shape[1]]);
+  }
   const bk = backendOf("matmul", a, b);
   if (a.rank < 2 || b.rank < 2) {
     throw new ShapeError(
