@@ -1,0 +1,119 @@
+// Smoke tests of the LoRA fine-tuning example on the tiny Llama folder the project shares
+// (../shared/models/tiny-llama-hf beside the repository). Without it the tests are skipped,
+// except in CI (env CI set), where a missing model is a failure.
+import "../../src/cpu/mod.ts"; // registers the cpu backend (mod.ts would also probe for a GPU)
+import { loadLora } from "../../src/nn/mod.ts";
+import { assert, assertEquals } from "../_assert.ts";
+
+const root = new URL("../../", import.meta.url).pathname;
+const model = decodeURIComponent(
+  new URL("../shared/models/tiny-llama-hf", `file://${root}`).pathname,
+);
+const haveModel = await Deno.stat(`${model}/config.json`).then(() => true, () => false);
+const inCi = (Deno.env.get("CI") ?? "") !== "";
+if (!haveModel) {
+  console.log(`finetune example tests: ${model} not found${inCi ? " (CI: failing)" : "; skipped"}`);
+}
+const ignore = !haveModel && !inCi;
+
+async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const cmd = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "examples/finetune.ts", ...args],
+    cwd: root,
+    // LOSSFORGE_BACKEND=cpu: importing mod.ts does not probe for a GPU adapter.
+    env: { NO_COLOR: "1", LOSSFORGE_BACKEND: "cpu" },
+    stdout: "piped",
+    stderr: "piped",
+  });
+  const r = await cmd.output();
+  const dec = new TextDecoder();
+  return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
+}
+
+const TINY = ["--count", "4", "--batch", "2", "--backend", "cpu"];
+
+Deno.test({
+  name: "finetune example: trains the adapters and saves them in PEFT's format",
+  ignore,
+  async fn() {
+    assert(haveModel, `${model}/config.json is missing`);
+    const dir = `${await Deno.makeTempDir()}/out`;
+    const r = await run([...TINY, "--steps", "20", "--model", model, "--out", dir]);
+    assertEquals(r.code, 0, r.err);
+    assert(r.out.includes("before: ") && r.out.includes("after: "), r.out);
+    const losses = [...r.out.matchAll(/step +\d+ +loss (\d+\.\d+)/g)].map((m) => Number(m[1]));
+    assertEquals(losses.length, 2, r.out);
+    assert(losses[1] < losses[0], `loss should fall: ${losses}`);
+    const saved = await loadLora(`${dir}/adapter_model.safetensors`);
+    assertEquals(saved.rank, 8);
+    assertEquals(saved.alpha, 16);
+    // A and B on 7 projections in each of the 2 layers, nothing of the frozen base.
+    const names: string[] = [];
+    const walk = (t: unknown, path: string) => {
+      if (t && typeof t === "object" && !("shape" in t)) {
+        for (const [k, v] of Object.entries(t)) walk(v, path ? `${path}.${k}` : k);
+      } else names.push(path);
+    };
+    walk(saved.adapters, "");
+    assertEquals(names.length, 28, names.join(", "));
+    assert(names.every((n) => /lora_[AB]\.weight$/.test(n)), names.join(", "));
+    const config = JSON.parse(await Deno.readTextFile(`${dir}/adapter_config.json`));
+    assertEquals([config.peft_type, config.r, config.lora_alpha], ["LORA", 8, 16]);
+  },
+});
+
+Deno.test({
+  name: "finetune example: --data reads GSM8K JSONL, with a combined loss",
+  ignore,
+  async fn() {
+    const data = await Deno.makeTempDir();
+    const lines = Array.from({ length: 6 }, (_, i) =>
+      JSON.stringify({
+        question: `Ann has ${i} apples and gets 2 more. How many?`,
+        answer: `She has ${i}+2=<<${i}+2=${i + 2}>>${i + 2}.\n#### ${i + 2}`,
+      }));
+    await Deno.writeTextFile(`${data}/train.jsonl`, lines.join("\n") + "\n");
+    const dir = `${await Deno.makeTempDir()}/out`;
+    const r = await run([
+      ...TINY,
+      "--steps",
+      "2",
+      "--data",
+      data,
+      "--loss",
+      "lovasz",
+      "--out",
+      dir,
+    ]);
+    assertEquals(r.code, 0, r.err);
+    assert(r.out.includes("Ann has"), r.out);
+    await Deno.stat(`${dir}/adapter_model.safetensors`);
+  },
+});
+
+Deno.test("finetune example: bad input is one line, exit code 2, nothing written", async () => {
+  const help = await run(["--help"]);
+  assertEquals(help.code, 0);
+  for (const flag of ["--model", "--data", "--steps", "--loss", "--rank", "--backend", "--out"]) {
+    assert(help.out.includes(flag), flag);
+  }
+  const empty = await Deno.makeTempDir();
+  const cases: [string[], string][] = [
+    [["--model", empty], "no config.json"],
+    [["--data", "/nonexistent/gsm8k"], "train.jsonl not found"],
+    [["--loss", "nope"], "valid: ce, focal"],
+    [["--steps", "0"], "--steps"],
+    [["--lr", "fast"], "--lr"],
+    [["--backend", "tpu"], "--backend"],
+    [["--bogus"], "bogus"],
+  ];
+  for (const [args, text] of cases) {
+    const out = `${await Deno.makeTempDir()}/out`;
+    const r = await run([...args, "--out", out]);
+    assertEquals(r.code, 2, `${args.join(" ")}: ${r.err}`);
+    assert(r.err.includes(text), `${args.join(" ")}: ${r.err}`);
+    assertEquals(r.err.trim().split("\n").length, 1, r.err);
+    const written = await Deno.stat(out).then(() => true, () => false);
+    assert(!written, `${args.join(" ")}: wrote ${out}`);
+  }
+});

@@ -1,0 +1,73 @@
+// Smoke tests of the losses example: every loss for a few steps, then the files it writes.
+import { assert, assertEquals } from "../_assert.ts";
+import { checkXml } from "../dsl/_xml.ts";
+
+const root = new URL("../../", import.meta.url).pathname;
+
+async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const cmd = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "examples/losses.ts", ...args],
+    cwd: root,
+    // LOSSFORGE_BACKEND=cpu: importing mod.ts does not probe for a GPU adapter.
+    env: { NO_COLOR: "1", LOSSFORGE_BACKEND: "cpu" },
+    stdout: "piped",
+    stderr: "piped",
+  });
+  const r = await cmd.output();
+  const dec = new TextDecoder();
+  return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
+}
+
+Deno.test("losses example: every loss runs and the results and chart are written", async () => {
+  const dir = `${await Deno.makeTempDir()}/out`;
+  const r = await run(["--steps", "5", "--backend", "cpu", "--out", dir]);
+  assertEquals(r.code, 0, r.err);
+  assert(r.out.includes("| loss | rare recall |"), r.out);
+  const results = JSON.parse(await Deno.readTextFile(`${dir}/results.json`));
+  assertEquals(
+    results.rows.map((row: { loss: string }) => row.loss),
+    ["ce", "focal", "dice", "jaccard", "tversky", "gdice", "sadice", "lovasz"],
+  );
+  for (const row of results.rows) {
+    for (const v of [...row.recall, ...row.iou, row.meanIou, row.accuracy]) {
+      assert(v >= 0 && v <= 1, `${row.loss}: metric ${v}`);
+    }
+    assert(Number.isFinite(row.finalLoss), `${row.loss}: loss ${row.finalLoss}`);
+  }
+  assert((await Deno.readTextFile(`${dir}/results.md`)).includes("| tversky"));
+  const svg = await Deno.readTextFile(`${dir}/chart.svg`);
+  assert(svg.startsWith("<svg xmlns="), svg.slice(0, 40));
+  checkXml(svg);
+  assertEquals([...svg.matchAll(/<rect [^>]*><title>/g)].length, 8 * 4, "4 bars per loss");
+});
+
+Deno.test("losses example: training moves the rare class", async () => {
+  const dir = `${await Deno.makeTempDir()}/out`;
+  const r = await run(["--losses", "tversky", "--steps", "60", "--out", dir]);
+  assertEquals(r.code, 0, r.err);
+  const [row] = JSON.parse(await Deno.readTextFile(`${dir}/results.json`)).rows;
+  assert(row.recall[2] > 0.2, `tversky rare recall ${row.recall[2]}`);
+});
+
+Deno.test("losses example: bad input is one line, exit code 2, nothing written", async () => {
+  const help = await run(["--help"]);
+  assertEquals(help.code, 0);
+  for (const flag of ["--losses", "--steps", "--seed", "--backend", "--out"]) {
+    assert(help.out.includes(flag), flag);
+  }
+  const cases: [string[], string][] = [
+    [["--losses", "ce,nope"], "valid: ce, focal"],
+    [["--steps", "x"], "--steps"],
+    [["--backend", "tpu"], "--backend"],
+    [["--bogus"], "bogus"],
+  ];
+  for (const [args, text] of cases) {
+    const out = `${await Deno.makeTempDir()}/out`;
+    const r = await run([...args, "--out", out]);
+    assertEquals(r.code, 2, `${args.join(" ")}: ${r.err}`);
+    assert(r.err.includes(text), `${args.join(" ")}: ${r.err}`);
+    assertEquals(r.err.trim().split("\n").length, 1, r.err);
+    const written = await Deno.stat(out).then(() => true, () => false);
+    assert(!written, `${args.join(" ")}: wrote ${out}`);
+  }
+});
