@@ -1,7 +1,9 @@
 /**
  * The GPU benchmark set, in one call: matmul GFLOP/s (all four transpose combinations), a
- * memory-bound elementwise op in GB/s, and the engine's overhead per op against a raw WebGPU
- * dispatch loop of the same kernel (measured in the same run, reported as a ratio).
+ * memory-bound elementwise op in GB/s, the engine's overhead per op against a raw WebGPU
+ * dispatch loop of the same kernel, and each fused kernel (layer norm, GELU and softmax,
+ * forward and backward) against the composed ops it replaces (measured in the same run,
+ * reported as ratios).
  *
  *   deno run -A bench/gpu.ts [--quick] [--json results.json]
  *
@@ -12,6 +14,7 @@
 import { parseArgs } from "node:util";
 import * as lf from "../mod.ts";
 import type { Tensor, WebGpuBackend } from "../mod.ts";
+import { setFusedOps } from "../src/autograd/fused.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -161,6 +164,57 @@ for (const n of sizes) {
   uni.destroy();
   x.dispose();
   y.dispose();
+}
+
+// ---------------------------------------------------------------- fused kernels
+// Each fused path against the composed ops it replaces (LOSSFORGE_FUSED=0 semantics), in one
+// run: forward and backward of layer norm, GELU and softmax at a small GPT's shapes.
+{
+  const rowsN = quick ? 1024 : 4096, cols = 96;
+  const x = lf.randn([rowsN, cols], { rng: lf.rng(3) });
+  const w = lf.ones([cols]), b = lf.zeros([cols]);
+  const h = lf.randn([rowsN, 4 * cols], { rng: lf.rng(4) });
+  const att = lf.randn([quick ? 16 : 64, 128, 128], { rng: lf.rng(5) });
+  const cases: [string, string, () => Tensor[]][] = [
+    ["layer norm fwd+bwd", `${rowsN}x${cols}`, () => {
+      const [v, g] = lf.valueAndGrad((p: Tensor[]) =>
+        lf.fusedLayerNorm(p[0], p[1], p[2], 1e-5).square().sum()
+      )([x, w, b]);
+      return [v, ...g];
+    }],
+    ["gelu fwd+bwd", `${rowsN}x${4 * cols}`, () => {
+      const [v, g] = lf.valueAndGrad((p: Tensor) => p.gelu().sum())(h);
+      return [v, g];
+    }],
+    ["softmax fwd+bwd", `${att.shape.join("x")}`, () => {
+      const [v, g] = lf.valueAndGrad((p: Tensor) => p.softmax(-1).square().sum())(att);
+      return [v, g];
+    }],
+  ];
+  for (const [name, size, run] of cases) {
+    const time = async (on: boolean) => {
+      setFusedOps(on);
+      try {
+        const d0 = gpu.stats().dispatches;
+        run().forEach((t) => t.dispose());
+        const dispatches = gpu.stats().dispatches - d0;
+        const s = await timeIt(() => run().forEach((t) => t.dispose()), quick ? 0.3 : 1, 20);
+        return { s, dispatches };
+      } finally {
+        setFusedOps(true);
+      }
+    };
+    const fusedT = await time(true), plainT = await time(false);
+    rows.push({
+      bench: `fused ${name}`,
+      size,
+      value: plainT.s / fusedT.s,
+      unit: "x composed",
+      note: `fused ${(fusedT.s * 1000).toFixed(2)} ms (${fusedT.dispatches} dispatches), ` +
+        `composed ${(plainT.s * 1000).toFixed(2)} ms (${plainT.dispatches} dispatches)`,
+    });
+  }
+  for (const t of [x, w, b, h, att]) t.dispose();
 }
 
 // ---------------------------------------------------------------- report

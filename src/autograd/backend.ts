@@ -233,6 +233,40 @@ export interface Backend {
   ): unknown;
   /** Converts dtype (float to int truncates toward zero). */
   cast(a: unknown, size: number, from: DType, to: DType): unknown;
+  /**
+   * Optional fused primitive: g · gelu'(x) (tanh GELU), elementwise. Used by gelu's backward
+   * rule when the backward pass is not itself being differentiated.
+   */
+  geluGrad?(x: unknown, g: unknown, size: number, dtype: DType): unknown;
+  /**
+   * Optional fused primitive: softmax's backward along the last axis of `[rows, cols]`:
+   * s ⊙ (g − Σ g ⊙ s) per row.
+   */
+  softmaxGrad?(s: unknown, g: unknown, rows: number, cols: number, dtype: DType): unknown;
+  /**
+   * Optional fused primitive: layer norm over the last axis of `[rows, cols]` with weight and
+   * bias `[cols]`: y = (x − mean) · rstd · w + b. Also returns mean and rstd `[rows]`.
+   */
+  layerNorm?(
+    x: unknown,
+    w: unknown,
+    b: unknown,
+    rows: number,
+    cols: number,
+    eps: number,
+    dtype: DType,
+  ): { y: unknown; mean: unknown; rstd: unknown };
+  /** Optional fused primitive: layer norm's backward (dx `[rows, cols]`, dw and db `[cols]`). */
+  layerNormGrad?(
+    g: unknown,
+    x: unknown,
+    w: unknown,
+    mean: unknown,
+    rstd: unknown,
+    rows: number,
+    cols: number,
+    dtype: DType,
+  ): { dx: unknown; dw: unknown; db: unknown };
   /** Bytes and buffers in use (for leak tests). */
   memory(): { buffers: number; bytes: number };
   /** Submits queued work (no-op on CPU). */

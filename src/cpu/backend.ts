@@ -7,6 +7,7 @@
 import type { Backend, BinaryOp, MatmulSpec, ReduceOp, UnaryOp } from "../autograd/backend.ts";
 import { allocArray, type DType, type TypedArray } from "../autograd/dtype.ts";
 import { broadcastStrides, sizeOf, stridesOf } from "../autograd/shape.ts";
+import { type SimdMatmul, simdMatmul } from "./simd_matmul.ts";
 
 type Buf = TypedArray;
 
@@ -14,7 +15,18 @@ const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
 /** tanh-approximated GELU, as GPT-2 uses. */
 export function geluScalar(x: number): number {
-  return 0.5 * x * (1 + Math.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)));
+  // 0.5 x (1 + tanh u) written as x / (1 + e^(-2u)): one exp instead of Math.tanh (twice as
+  // slow in V8), and the same form as the WGSL kernel.
+  return x / (1 + Math.exp(-2 * SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)));
+}
+
+/**
+ * Math.exp, except that arguments below -746 (where it underflows to 0 anyway) return 0 at
+ * once: V8 takes a slow path for them (80 ns against 10), and masked attention scores of -1e9
+ * hit it for half of every softmax.
+ */
+function expScalar(x: number): number {
+  return x < -746 ? 0 : Math.exp(x);
 }
 
 function sigmoidScalar(x: number): number {
@@ -23,7 +35,7 @@ function sigmoidScalar(x: number): number {
 
 const unaryFns: Record<UnaryOp, (x: number) => number> = {
   neg: (x) => -x,
-  exp: Math.exp,
+  exp: expScalar,
   log: Math.log,
   sqrt: Math.sqrt,
   rsqrt: (x) => 1 / Math.sqrt(x),
@@ -42,16 +54,39 @@ const unaryFns: Record<UnaryOp, (x: number) => number> = {
   floor: Math.floor,
 };
 
-/** One loop per op (its own closure), so the JIT can inline the scalar function. */
-function makeUnaryKernel(f: (x: number) => number): (x: Buf, out: Buf, n: number) => void {
-  return (x, out, n) => {
-    for (let i = 0; i < n; i++) out[i] = f(x[i]);
-  };
+/**
+ * Kernels are compiled per op and dtype with `new Function`: V8 shares type feedback between
+ * closures made from one function literal, so a single generic loop would see every op and
+ * every typed-array kind and run megamorphic (measured 10 ms against 1 ms for a float32
+ * multiply of 786k elements). Each generated loop sees one callee and one array kind.
+ */
+function compile<T>(name: string, params: string[], body: string, ...bound: unknown[]): T {
+  const names = bound.map((_, i) => `f${i}`);
+  const make = new Function(
+    ...names,
+    `return function ${name}(${params.join(", ")}) {\n${body}\n};`,
+  );
+  return make(...bound) as T;
 }
 
-const unaryKernels = Object.fromEntries(
-  Object.entries(unaryFns).map(([op, f]) => [op, makeUnaryKernel(f)]),
-) as Record<UnaryOp, (x: Buf, out: Buf, n: number) => void>;
+type UnaryKernel = (x: Buf, out: Buf, n: number) => void;
+
+const unaryCache = new Map<string, UnaryKernel>();
+
+function unaryKernel(op: UnaryOp, dtype: DType): UnaryKernel {
+  const key = `${op}:${dtype}`;
+  let k = unaryCache.get(key);
+  if (!k) {
+    k = compile<UnaryKernel>(
+      `unary_${op}_${dtype}`,
+      ["x", "out", "n"],
+      "for (let i = 0; i < n; i++) out[i] = f0(x[i]);",
+      unaryFns[op],
+    );
+    unaryCache.set(key, k);
+  }
+  return k;
+}
 
 function nanAware(f: (a: number, b: number) => number) {
   return (a: number, b: number) => (a !== a || b !== b ? NaN : f(a, b));
@@ -86,47 +121,76 @@ type BinaryKernel = (
   outShape: readonly number[],
 ) => void;
 
+function isContiguous(st: readonly number[], shape: readonly number[]): boolean {
+  let acc = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    if (shape[d] !== 1 && st[d] !== acc) return false;
+    acc *= shape[d];
+  }
+  return true;
+}
+
+function isScalar(st: readonly number[]): boolean {
+  return st.every((v) => v === 0);
+}
+
 /**
- * Builds a broadcasting loop for one scalar function. Each op gets its own closure so the
- * JIT sees a single callee per loop and can inline it; the loop runs rows of the last axis
- * so the common cases (same shape, scalar operand, bias over rows) stay tight.
+ * Builds a broadcasting loop for one scalar function (compiled per op and dtype, see
+ * `compile`); the loop runs rows of the last axis so the common cases (same shape, scalar
+ * operand, bias over rows) stay tight.
  */
-function makeBinaryKernel(f: (a: number, b: number) => number): BinaryKernel {
+function makeBinaryKernel(name: string, f: (a: number, b: number) => number): BinaryKernel {
+  const same = compile<(x: Buf, y: Buf, out: Buf, n: number) => void>(
+    `${name}_same`,
+    ["x", "y", "out", "n"],
+    "for (let i = 0; i < n; i++) out[i] = f0(x[i], y[i]);",
+    f,
+  );
+  const right = compile<(x: Buf, v: number, out: Buf, n: number) => void>(
+    `${name}_scalar_b`,
+    ["x", "v", "out", "n"],
+    "for (let i = 0; i < n; i++) out[i] = f0(x[i], v);",
+    f,
+  );
+  const left = compile<(v: number, y: Buf, out: Buf, n: number) => void>(
+    `${name}_scalar_a`,
+    ["v", "y", "out", "n"],
+    "for (let i = 0; i < n; i++) out[i] = f0(v, y[i]);",
+    f,
+  );
+  const rows = compile<
+    (
+      x: Buf,
+      ox: number,
+      sx: number,
+      y: Buf,
+      oy: number,
+      sy: number,
+      out: Buf,
+      base: number,
+      len: number,
+    ) => void
+  >(
+    `${name}_row`,
+    ["x", "ox", "sx", "y", "oy", "sy", "out", "base", "len"],
+    "for (let j = 0; j < len; j++) out[base + j] = f0(x[ox + j * sx], y[oy + j * sy]);",
+    f,
+  );
   return (x, xs, y, ys, out, outShape) => {
     const n = out.length;
     const rank = outShape.length;
     if (n === 0) return;
-    const contiguous = (st: number[]) => {
-      let acc = 1;
-      for (let d = rank - 1; d >= 0; d--) {
-        if (outShape[d] !== 1 && st[d] !== acc) return false;
-        acc *= outShape[d];
-      }
-      return true;
-    };
-    const scalar = (st: number[]) => st.every((v) => v === 0);
-    if (contiguous(xs) && contiguous(ys)) {
-      for (let i = 0; i < n; i++) out[i] = f(x[i], y[i]);
-      return;
-    }
-    if (contiguous(xs) && scalar(ys)) {
-      const v = y[0];
-      for (let i = 0; i < n; i++) out[i] = f(x[i], v);
-      return;
-    }
-    if (scalar(xs) && contiguous(ys)) {
-      const v = x[0];
-      for (let i = 0; i < n; i++) out[i] = f(v, y[i]);
-      return;
-    }
+    const cx = isContiguous(xs, outShape), cy = isContiguous(ys, outShape);
+    if (cx && cy) return same(x, y, out, n);
+    if (cx && isScalar(ys)) return right(x, y[0], out, n);
+    if (isScalar(xs) && cy) return left(x[0], y, out, n);
     const len = rank ? outShape[rank - 1] : 1;
     const sx = rank ? xs[rank - 1] : 0, sy = rank ? ys[rank - 1] : 0;
-    const rows = n / len;
+    const nRows = n / len;
     const idx = new Array<number>(Math.max(rank - 1, 0)).fill(0);
     let ox = 0, oy = 0;
-    for (let r = 0; r < rows; r++) {
-      const base = r * len;
-      for (let j = 0; j < len; j++) out[base + j] = f(x[ox + j * sx], y[oy + j * sy]);
+    for (let r = 0; r < nRows; r++) {
+      rows(x, ox, sx, y, oy, sy, out, r * len, len);
       for (let d = rank - 2; d >= 0; d--) {
         idx[d]++;
         ox += xs[d];
@@ -140,10 +204,18 @@ function makeBinaryKernel(f: (a: number, b: number) => number): BinaryKernel {
   };
 }
 
-const binaryKernels = Object.fromEntries(
-  Object.entries(binaryFns).map(([op, f]) => [op, makeBinaryKernel(f)]),
-) as Record<BinaryOp, BinaryKernel>;
-const intDivKernel = makeBinaryKernel(intDiv);
+const binaryCache = new Map<string, BinaryKernel>();
+
+function binaryKernel(op: BinaryOp, dtype: DType): BinaryKernel {
+  const key = `${op}:${dtype}`;
+  let k = binaryCache.get(key);
+  if (!k) {
+    const f = dtype === "int32" && op === "div" ? intDiv : binaryFns[op];
+    k = makeBinaryKernel(`binary_${op}_${dtype}`, f);
+    binaryCache.set(key, k);
+  }
+  return k;
+}
 
 /** Calls `f(outIndex, ...inputOffsets)` for every element of `outShape`, with broadcasting. */
 function forEachBroadcast(
@@ -172,71 +244,76 @@ function around(shape: readonly number[], axis: number): [number, number, number
   return [sizeOf(shape.slice(0, axis)), shape[axis], sizeOf(shape.slice(axis + 1))];
 }
 
-function matmulInto(
-  out: Buf,
-  outOff: number,
+/**
+ * op(a) packed into panels of four rows: panel q holds rows 4q..4q+3 of op(a) (as columns
+ * of the [k, 4] panel), so the micro-kernel reads it front to back. Rows past m are zeros.
+ */
+function packA(
+  dst: Float64Array | Float32Array,
   a: Buf,
   aOff: number,
-  b: Buf,
-  bOff: number,
   m: number,
   k: number,
-  n: number,
   transA: boolean,
+): void {
+  packPanels(dst, a, aOff, m, k, transA ? 1 : k, transA ? m : 1);
+}
+
+/** op(b) packed into panels of four columns (columns past n are zeros). */
+function packB(
+  dst: Float64Array | Float32Array,
+  b: Buf,
+  bOff: number,
+  k: number,
+  n: number,
   transB: boolean,
 ): void {
-  // Loop orders chosen so the innermost loop walks memory contiguously in every layout;
-  // accumulation is in float64 whatever the dtype.
-  if (transB && !transA) {
-    // out[i, j] = a[i, :] · b[j, :]: two contiguous rows.
-    for (let i = 0; i < m; i++) {
-      const ai = aOff + i * k;
-      for (let j = 0; j < n; j++) {
-        const bj = bOff + j * k;
-        let s0 = 0, s1 = 0;
-        let p = 0;
-        for (; p + 1 < k; p += 2) {
-          s0 += a[ai + p] * b[bj + p];
-          s1 += a[ai + p + 1] * b[bj + p + 1];
-        }
-        if (p < k) s0 += a[ai + p] * b[bj + p];
-        out[outOff + i * n + j] = s0 + s1;
-      }
-    }
-    return;
+  packPanels(dst, b, bOff, n, k, transB ? k : 1, transB ? 1 : n);
+}
+
+/**
+ * dst[at + ⌊r/w⌋·w·k + p·w + r mod w] = src[off + r·rs + p·ps] for r < rows, p < k (panels of
+ * w rows), and zeros for the padding rows; the loop walks whichever source axis is contiguous.
+ */
+function packPanels(
+  dst: Float64Array | Float32Array,
+  src: Buf,
+  off: number,
+  rows: number,
+  k: number,
+  rs: number,
+  ps: number,
+  w = 4,
+  at = 0,
+): void {
+  const padded = Math.ceil(rows / w) * w;
+  const pos = (r: number) => at + Math.floor(r / w) * k * w + (r % w);
+  for (let r = rows; r < padded; r++) {
+    const base = pos(r);
+    for (let p = 0; p < k; p++) dst[base + p * w] = 0;
   }
-  if (transA && transB) {
-    for (let i = 0; i < m; i++) {
-      for (let j = 0; j < n; j++) {
-        let s = 0;
-        for (let p = 0; p < k; p++) s += a[aOff + p * m + i] * b[bOff + j * k + p];
-        out[outOff + i * n + j] = s;
-      }
-    }
-    return;
-  }
-  // out[i, :] = Σ_p a(i, p) · b[p, :] with a(i, p) = a[i, p] or a[p, i]: one float64 row
-  // accumulator, rows of b streamed contiguously.
-  const row = new Float64Array(n);
-  for (let i = 0; i < m; i++) {
-    row.fill(0);
+  if (rs === 1) {
+    // Rows contiguous: walk r fastest.
     for (let p = 0; p < k; p++) {
-      const av = transA ? a[aOff + p * m + i] : a[aOff + i * k + p];
-      if (av === 0) continue;
-      const bp = bOff + p * n;
-      for (let j = 0; j < n; j++) row[j] += av * b[bp + j];
+      const s0 = off + p * ps, d0 = at + p * w;
+      for (let r = 0; r < rows; r++) {
+        dst[d0 + Math.floor(r / w) * k * w + (r % w)] = src[s0 + r];
+      }
     }
-    const oi = outOff + i * n;
-    for (let j = 0; j < n; j++) out[oi + j] = row[j];
+  } else {
+    for (let r = 0; r < rows; r++) {
+      const base = pos(r), s0 = off + r * rs;
+      for (let p = 0; p < k; p++) dst[base + p * w] = src[s0 + p * ps];
+    }
   }
 }
 
-function hasNonFinite(a: Buf): boolean {
-  for (let i = 0; i < a.length; i++) if (!Number.isFinite(a[i])) return true;
-  return false;
-}
-
-function matmulNaive(
+/**
+ * One float32 product through the WebAssembly SIMD kernel: pack op(a) in 4-row panels and
+ * op(b) in 8-column panels into the module's memory, run, copy the valid block out.
+ */
+function matmulSimd(
+  sm: SimdMatmul,
   out: Buf,
   outOff: number,
   a: Buf,
@@ -248,15 +325,79 @@ function matmulNaive(
   n: number,
   transA: boolean,
   transB: boolean,
+  packA: boolean,
+  packB: boolean,
 ): void {
+  const mP = Math.ceil(m / 4), nP = Math.ceil(n / 8);
+  const apBytes = mP * k * 16, bpBytes = nP * k * 32, rowFloats = nP * 8;
+  sm.ensure(apBytes + bpBytes + mP * 4 * rowFloats * 4);
+  const f = new Float32Array(sm.memory.buffer);
+  if (packA) packPanels(f, a, aOff, m, k, transA ? 1 : k, transA ? m : 1, 4, 0);
+  if (packB) packPanels(f, b, bOff, n, k, transB ? k : 1, transB ? 1 : n, 8, apBytes / 4);
+  const outAt = apBytes + bpBytes;
+  sm.mm(0, apBytes, outAt, mP, k, nP);
+  const o = outAt / 4;
   for (let i = 0; i < m; i++) {
-    for (let j = 0; j < n; j++) {
-      let s = 0;
-      for (let p = 0; p < k; p++) {
-        s += (transA ? a[aOff + p * m + i] : a[aOff + i * k + p]) *
-          (transB ? b[bOff + j * k + p] : b[bOff + p * n + j]);
+    const src = o + i * rowFloats;
+    out.set(f.subarray(src, src + n), outOff + i * n);
+  }
+}
+
+/**
+ * out[m, n] = op(a) op(b) from packed panels: each 4x4 block of the output is summed in 16
+ * local float64 accumulators while both panels stream front to back (register blocking; the
+ * packing makes every transpose combination the same loop). Every product is computed, so
+ * NaN and Inf propagate exactly as the definition says.
+ */
+function matmulPacked(
+  out: Buf,
+  outOff: number,
+  ap: Float64Array,
+  bp: Float64Array,
+  m: number,
+  k: number,
+  n: number,
+): void {
+  const k4 = k * 4;
+  for (let i0 = 0; i0 < m; i0 += 4) {
+    const pa0 = (i0 >> 2) * k4;
+    for (let j0 = 0; j0 < n; j0 += 4) {
+      let pa = pa0, pb = (j0 >> 2) * k4;
+      let c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+      let c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+      for (let p = 0; p < k; p++, pa += 4, pb += 4) {
+        const a0 = ap[pa], a1 = ap[pa + 1], a2 = ap[pa + 2], a3 = ap[pa + 3];
+        const b0 = bp[pb], b1 = bp[pb + 1], b2 = bp[pb + 2], b3 = bp[pb + 3];
+        c00 += a0 * b0;
+        c01 += a0 * b1;
+        c02 += a0 * b2;
+        c03 += a0 * b3;
+        c10 += a1 * b0;
+        c11 += a1 * b1;
+        c12 += a1 * b2;
+        c13 += a1 * b3;
+        c20 += a2 * b0;
+        c21 += a2 * b1;
+        c22 += a2 * b2;
+        c23 += a2 * b3;
+        c30 += a3 * b0;
+        c31 += a3 * b1;
+        c32 += a3 * b2;
+        c33 += a3 * b3;
       }
-      out[outOff + i * n + j] = s;
+      const o = outOff + i0 * n + j0;
+      if (i0 + 4 <= m && j0 + 4 <= n) {
+        out[o] = c00, out[o + 1] = c01, out[o + 2] = c02, out[o + 3] = c03;
+        const o1 = o + n, o2 = o1 + n, o3 = o2 + n;
+        out[o1] = c10, out[o1 + 1] = c11, out[o1 + 2] = c12, out[o1 + 3] = c13;
+        out[o2] = c20, out[o2 + 1] = c21, out[o2 + 2] = c22, out[o2 + 3] = c23;
+        out[o3] = c30, out[o3 + 1] = c31, out[o3 + 2] = c32, out[o3 + 3] = c33;
+      } else {
+        const c = [c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33];
+        for (let r = 0; r < 4 && i0 + r < m; r++) {
+          for (let q = 0; q < 4 && j0 + q < n; q++) out[o + r * n + q] = c[r * 4 + q];
+        }
+      }
     }
   }
 }
@@ -300,13 +441,12 @@ export function cpuBackend(): Backend {
     unary(op, a, size, dtype) {
       const x = a as Buf;
       const out = alloc(dtype, size);
-      unaryKernels[op](x, out, size);
+      unaryKernel(op, dtype)(x, out, size);
       return finish(out);
     },
     binary(op, a, aShape, b, bShape, outShape, dtype) {
       const out = alloc(dtype, sizeOf(outShape));
-      const kernel = dtype === "int32" && op === "div" ? intDivKernel : binaryKernels[op];
-      kernel(
+      binaryKernel(op, dtype)(
         a as Buf,
         broadcastStrides(aShape, outShape),
         b as Buf,
@@ -403,12 +543,29 @@ export function cpuBackend(): Backend {
       const out = alloc(dtype, batch * m * n);
       const aStr = broadcastStrides(spec.aBatch, spec.outBatch);
       const bStr = broadcastStrides(spec.bBatch, spec.outBatch);
-      // The fast kernel skips zeros in `a`, which would drop NaN * 0; non-finite inputs take
-      // the plain triple loop so NaN and Inf propagate exactly as the definition says.
-      const kernel = hasNonFinite(x) || hasNonFinite(y) ? matmulNaive : matmulInto;
+      const sm = dtype === "float32" ? simdMatmul() : null;
+      if (sm) {
+        let bi = 0, lastA = -1, lastB = -1;
+        forEachBroadcast(spec.outBatch, [aStr, bStr], (_i, o) => {
+          // Broadcast operands (the same matrix for every batch) are packed once.
+          const pa = o[0] !== lastA, pb = o[1] !== lastB;
+          lastA = o[0];
+          lastB = o[1];
+          const aOff = o[0] * m * k, bOff = o[1] * k * n;
+          matmulSimd(sm, out, bi * m * n, x, aOff, y, bOff, m, k, n, transA, transB, pa, pb);
+          bi++;
+        });
+        return finish(out);
+      }
+      const ap = new Float64Array(((m + 3) >> 2) * 4 * k);
+      const bp = new Float64Array(((n + 3) >> 2) * 4 * k);
       let bi = 0;
+      let lastA = -1, lastB = -1;
       forEachBroadcast(spec.outBatch, [aStr, bStr], (_i, o) => {
-        kernel(out, bi * m * n, x, o[0] * m * k, y, o[1] * k * n, m, k, n, transA, transB);
+        // Broadcast operands (the same matrix for every batch) are packed once.
+        if (o[0] !== lastA) packA(ap, x, (lastA = o[0]) * m * k, m, k, transA);
+        if (o[1] !== lastB) packB(bp, y, (lastB = o[1]) * k * n, k, n, transB);
+        matmulPacked(out, bi * m * n, ap, bp, m, k, n);
         bi++;
       });
       if (dtype === "int32") { for (let i = 0; i < out.length; i++) out[i] = Math.trunc(out[i]); }
@@ -417,9 +574,27 @@ export function cpuBackend(): Backend {
     strided(a, outShape, strides, offset, dtype) {
       const x = a as Buf;
       const out = alloc(dtype, sizeOf(outShape));
-      forEachBroadcast(outShape, [strides], (i, o) => {
-        out[i] = x[offset + o[0]];
-      });
+      const rank = outShape.length, n = out.length;
+      if (n === 0) return finish(out);
+      if (rank === 0) {
+        out[0] = x[offset];
+        return finish(out);
+      }
+      // Rows of the last axis, an odometer over the others (permutes and slices of
+      // activations are hot in attention).
+      const len = outShape[rank - 1], step = strides[rank - 1];
+      const idx = new Array<number>(rank - 1).fill(0);
+      let src = offset;
+      for (let base = 0; base < n; base += len) {
+        if (step === 1) { for (let j = 0; j < len; j++) out[base + j] = x[src + j]; }
+        else for (let j = 0; j < len; j++) out[base + j] = x[src + j * step];
+        for (let d = rank - 2; d >= 0; d--) {
+          src += strides[d];
+          if (++idx[d] < outShape[d]) break;
+          src -= strides[d] * idx[d];
+          idx[d] = 0;
+        }
+      }
       return finish(out);
     },
     concat(parts, axis, outShape, dtype) {
@@ -490,7 +665,7 @@ export function cpuBackend(): Backend {
           // A row of -Infinity would give -Inf - -Inf = NaN; shift it by 0 instead.
           if (mx === -Infinity) mx = 0;
           let s = 0;
-          for (let k = 0; k < len; k++) s += e[k] = Math.exp(x[base + k * inner] - mx);
+          for (let k = 0; k < len; k++) s += e[k] = expScalar(x[base + k * inner] - mx);
           if (log) {
             const ls = Math.log(s) + mx;
             for (let k = 0; k < len; k++) out[base + k * inner] = x[base + k * inner] - ls;
@@ -548,6 +723,74 @@ export function cpuBackend(): Backend {
       if (to === "int32") { for (let i = 0; i < size; i++) out[i] = Math.trunc(x[i]); }
       else for (let i = 0; i < size; i++) out[i] = x[i];
       return out;
+    },
+    geluGrad(a, gBuf, size, dtype) {
+      const x = a as Buf, g = gBuf as Buf;
+      const out = alloc(dtype, size);
+      for (let i = 0; i < size; i++) {
+        const v = x[i], v2 = v * v;
+        // tanh u = 1 - 2 / (e^(2u) + 1): one exp (see geluScalar).
+        const t = 1 - 2 / (Math.exp(2 * SQRT_2_OVER_PI * (v + 0.044715 * v2 * v)) + 1);
+        const d = 0.5 * (1 + t) + 0.5 * SQRT_2_OVER_PI * v * (1 - t * t) * (1 + 3 * 0.044715 * v2);
+        out[i] = g[i] * d;
+      }
+      return out;
+    },
+    softmaxGrad(sBuf, gBuf, rows, cols, dtype) {
+      const s = sBuf as Buf, g = gBuf as Buf;
+      const out = alloc(dtype, rows * cols);
+      for (let r = 0; r < rows; r++) {
+        const o = r * cols;
+        let dot = 0;
+        for (let c = 0; c < cols; c++) dot += g[o + c] * s[o + c];
+        for (let c = 0; c < cols; c++) out[o + c] = s[o + c] * (g[o + c] - dot);
+      }
+      return out;
+    },
+    layerNorm(xBuf, wBuf, bBuf, rows, cols, eps, dtype) {
+      const x = xBuf as Buf, w = wBuf as Buf, b = bBuf as Buf;
+      const y = alloc(dtype, rows * cols), mean = alloc(dtype, rows), rstd = alloc(dtype, rows);
+      for (let r = 0; r < rows; r++) {
+        const o = r * cols;
+        let sum = 0;
+        for (let c = 0; c < cols; c++) sum += x[o + c];
+        const mu = sum / cols;
+        let sq = 0;
+        for (let c = 0; c < cols; c++) sq += (x[o + c] - mu) * (x[o + c] - mu);
+        const rs = 1 / Math.sqrt(sq / cols + eps);
+        for (let c = 0; c < cols; c++) y[o + c] = (x[o + c] - mu) * rs * w[c] + b[c];
+        mean[r] = mu;
+        rstd[r] = rs;
+      }
+      return { y, mean, rstd };
+    },
+    layerNormGrad(gBuf, xBuf, wBuf, meanBuf, rstdBuf, rows, cols, dtype) {
+      const g = gBuf as Buf, x = xBuf as Buf, w = wBuf as Buf;
+      const mean = meanBuf as Buf, rstd = rstdBuf as Buf;
+      const dx = alloc(dtype, rows * cols), dw = alloc(dtype, cols), db = alloc(dtype, cols);
+      const aw = new Float64Array(cols), ab = new Float64Array(cols);
+      for (let r = 0; r < rows; r++) {
+        const o = r * cols, mu = mean[r], rs = rstd[r];
+        let m1 = 0, m2 = 0;
+        for (let c = 0; c < cols; c++) {
+          const gh = g[o + c] * w[c], xh = (x[o + c] - mu) * rs;
+          m1 += gh;
+          m2 += gh * xh;
+          aw[c] += g[o + c] * xh;
+          ab[c] += g[o + c];
+        }
+        m1 /= cols;
+        m2 /= cols;
+        for (let c = 0; c < cols; c++) {
+          const xh = (x[o + c] - mu) * rs;
+          dx[o + c] = rs * (g[o + c] * w[c] - m1 - xh * m2);
+        }
+      }
+      for (let c = 0; c < cols; c++) {
+        dw[c] = aw[c];
+        db[c] = ab[c];
+      }
+      return { dx, dw, db };
     },
     memory() {
       return { buffers, bytes };

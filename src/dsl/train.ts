@@ -305,7 +305,8 @@ class Run {
         const event = isLog ? this.event(speed, evalResult) : undefined;
         const ckpt = isCkpt ? await this.checkpoint() : undefined;
         if (event) await emit(ckpt ? { ...event, checkpoint: ckpt } : event);
-        await this.maybeYield();
+        // With an abort signal, let its timers run after every step so a stop lands promptly.
+        await this.maybeYield(o.signal !== undefined);
       }
       if (this.stopRequested && this.state.step < this.total) {
         await this.drain();
@@ -496,9 +497,9 @@ class Run {
   }
 
   /** Lets signals and timers run during long CPU-bound stretches. */
-  async maybeYield(): Promise<void> {
+  async maybeYield(always = false): Promise<void> {
     const now = performance.now();
-    if (now - this.lastYield > 50) {
+    if (always || now - this.lastYield > 50) {
       this.lastYield = now;
       await new Promise((r) => setTimeout(r, 0));
     }

@@ -18,6 +18,7 @@ import { matmul } from "./kernels/matmul.ts";
 import { softmax } from "./kernels/softmax.ts";
 import { argsort } from "./kernels/sort.ts";
 import { cumsum } from "./kernels/scan.ts";
+import * as fused from "./kernels/fused.ts";
 
 /**
  * The WebGPU backend object: the `Backend` primitives plus access to its engine (for fused
@@ -161,6 +162,30 @@ export async function webgpuBackend(): Promise<WebGpuBackend> {
     },
     cast(a, size, from, to) {
       return ew.cast(e, buf("cast", a), size, from, to);
+    },
+    geluGrad(x, g, size, dtype) {
+      return fused.geluGrad(e, buf("geluGrad", x), buf("geluGrad", g), size, dtype);
+    },
+    softmaxGrad(s, g, rows, cols, dtype) {
+      return fused.softmaxGrad(e, buf("softmaxGrad", s), buf("softmaxGrad", g), rows, cols, dtype);
+    },
+    layerNorm(x, w, b, rows, cols, eps, dtype) {
+      const op = "layerNorm";
+      return fused.layerNorm(e, buf(op, x), buf(op, w), buf(op, b), rows, cols, eps, dtype);
+    },
+    layerNormGrad(g, x, w, mean, rstd, rows, cols, dtype) {
+      const op = "layerNormGrad";
+      return fused.layerNormGrad(
+        e,
+        buf(op, g),
+        buf(op, x),
+        buf(op, w),
+        buf(op, mean),
+        buf(op, rstd),
+        rows,
+        cols,
+        dtype,
+      );
     },
     memory() {
       const s = e.getStats();

@@ -195,6 +195,20 @@ export class Engine {
   private readonly layouts = new Map<string, [GPUBindGroupLayout, GPUPipelineLayout]>();
   private readonly bindGroups = new Map<string, GPUBindGroup>();
   private readonly stats = { dispatches: 0, submits: 0, pipelines: 0, bindGroupsCreated: 0 };
+  /**
+   * When set, called with every recorded dispatch (benchmarks use it to replay each kernel
+   * on its own and time it on the GPU).
+   */
+  trace:
+    | ((
+      op: string,
+      k: Kernel,
+      inputs: readonly GpuBuffer[],
+      outputs: readonly GpuBuffer[],
+      params: Uint32Array | null,
+      groups: readonly [number, number, number],
+    ) => void)
+    | null = null;
 
   /** Makes an engine on an acquired device. */
   constructor(readonly ctx: GpuContext) {
@@ -410,6 +424,7 @@ export class Engine {
         `${op}: kernel "${k.key}" takes ${k.inputs} inputs and ${k.outputs} outputs, got ${inputs.length} and ${outputs.length}`,
       );
     }
+    if (this.trace) this.trace(op, k, inputs, outputs, params, [x, y, z]);
     let offset = 0;
     if (k.paramBytes > 0) offset = this.pushParams(params ?? new Uint32Array(0), k.paramBytes);
     const bg = this.bindGroup(op, k, inputs, outputs);

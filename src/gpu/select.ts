@@ -42,9 +42,20 @@ export async function autoSelectBackend(): Promise<BackendName> {
     await setBackend(asked);
     return asked;
   }
-  if (await findAdapter()) {
+  const adapter = await findAdapter();
+  if (adapter && !isSoftwareAdapter(adapter)) {
     await setBackend("webgpu");
     return "webgpu";
+  }
+  if (adapter) {
+    // Measured (BENCHMARKS.md): on a CPU-emulated adapter (Mesa llvmpipe/lavapipe,
+    // SwiftShader) the CPU backend trains small models about 3x faster than WebGPU does.
+    console.error(
+      `lossforge: the WebGPU adapter "${adapterName(adapter)}" runs on the CPU; using the ` +
+        `faster cpu backend (LOSSFORGE_BACKEND=webgpu to use it anyway)`,
+    );
+    await setBackend("cpu");
+    return "cpu";
   }
   console.error(`lossforge: no WebGPU adapter found, using the cpu backend (${INSTALL_HINT})`);
   await setBackend("cpu");
@@ -65,4 +76,26 @@ export async function gpuInfo(): Promise<GpuInfo | null> {
   if (!(await findAdapter())) return null;
   const b = (await initBackend("webgpu")) as WebGpuBackend;
   return b.context.info;
+}
+
+function adapterName(a: GPUAdapter): string {
+  const info = a.info as GPUAdapterInfo | undefined;
+  return info?.description || info?.device || info?.vendor || "unknown";
+}
+
+/**
+ * Whether an adapter is a software rasteriser running on the CPU (it reports itself as a
+ * fallback adapter, or names Mesa's llvmpipe/lavapipe or SwiftShader).
+ *
+ * @example
+ * ```ts
+ * import { findAdapter, isSoftwareAdapter } from "@lossforge/core";
+ * const a = await findAdapter();
+ * console.log(a ? isSoftwareAdapter(a) : "no adapter");
+ * ```
+ */
+export function isSoftwareAdapter(adapter: GPUAdapter): boolean {
+  const info = adapter.info as (GPUAdapterInfo & { isFallbackAdapter?: boolean }) | undefined;
+  if (info?.isFallbackAdapter) return true;
+  return /llvmpipe|lavapipe|swiftshader/i.test(adapterName(adapter));
 }

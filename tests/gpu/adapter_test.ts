@@ -41,30 +41,35 @@ gpuTest("gpuInfo reports the adapter, the requested limits and features", async 
   }
 });
 
-gpuTest("autoSelectBackend honours LOSSFORGE_BACKEND and otherwise picks webgpu", async () => {
-  const old = Deno.env.get("LOSSFORGE_BACKEND");
-  try {
-    Deno.env.set("LOSSFORGE_BACKEND", "cpu");
-    if ((await lf.autoSelectBackend()) !== "cpu" || lf.getBackend() !== "cpu") {
-      throw new Error("env cpu ignored");
-    }
-    Deno.env.set("LOSSFORGE_BACKEND", "webgpu");
-    if ((await lf.autoSelectBackend()) !== "webgpu") throw new Error("env webgpu ignored");
-    Deno.env.set("LOSSFORGE_BACKEND", "tpu");
-    let threw = false;
+gpuTest(
+  "autoSelectBackend honours LOSSFORGE_BACKEND; else webgpu on a hardware adapter, cpu on a software one",
+  async () => {
+    const old = Deno.env.get("LOSSFORGE_BACKEND");
     try {
-      await lf.autoSelectBackend();
-    } catch (e) {
-      threw = e instanceof lf.BackendError && e.message.includes("tpu");
+      Deno.env.set("LOSSFORGE_BACKEND", "cpu");
+      if ((await lf.autoSelectBackend()) !== "cpu" || lf.getBackend() !== "cpu") {
+        throw new Error("env cpu ignored");
+      }
+      Deno.env.set("LOSSFORGE_BACKEND", "webgpu");
+      if ((await lf.autoSelectBackend()) !== "webgpu") throw new Error("env webgpu ignored");
+      Deno.env.set("LOSSFORGE_BACKEND", "tpu");
+      let threw = false;
+      try {
+        await lf.autoSelectBackend();
+      } catch (e) {
+        threw = e instanceof lf.BackendError && e.message.includes("tpu");
+      }
+      if (!threw) throw new Error("unknown LOSSFORGE_BACKEND accepted");
+      Deno.env.delete("LOSSFORGE_BACKEND");
+      const adapter = await lf.findAdapter();
+      const expected = adapter && !lf.isSoftwareAdapter(adapter) ? "webgpu" : "cpu";
+      if ((await lf.autoSelectBackend()) !== expected) {
+        throw new Error(`expected ${expected} for adapter ${adapter?.info.description}`);
+      }
+    } finally {
+      if (old === undefined) Deno.env.delete("LOSSFORGE_BACKEND");
+      else Deno.env.set("LOSSFORGE_BACKEND", old);
+      await lf.setBackend("cpu");
     }
-    if (!threw) throw new Error("unknown LOSSFORGE_BACKEND accepted");
-    Deno.env.delete("LOSSFORGE_BACKEND");
-    if ((await lf.autoSelectBackend()) !== "webgpu") {
-      throw new Error("adapter present but cpu chosen");
-    }
-  } finally {
-    if (old === undefined) Deno.env.delete("LOSSFORGE_BACKEND");
-    else Deno.env.set("LOSSFORGE_BACKEND", old);
-    await lf.setBackend("cpu");
-  }
-});
+  },
+);

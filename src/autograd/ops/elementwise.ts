@@ -5,7 +5,8 @@
 import type { BinaryOp, UnaryOp } from "../backend.ts";
 import { isFloat } from "../dtype.ts";
 import { broadcastShapes, sameShape } from "../shape.ts";
-import { record, sumToShape } from "../tape.ts";
+import { fusedOpsEnabled } from "../fused.ts";
+import { isRecording, record, sumToShape } from "../tape.ts";
 import { fromBuffer, type Tensor, type TensorLike } from "../tensor.ts";
 import { backendOf, lift, needFloat, resultDtype } from "./core.ts";
 import { cast } from "./misc.ts";
@@ -95,6 +96,12 @@ const GELU_K = 0.044715;
  */
 export function gelu(x: Tensor): Tensor {
   return unary("gelu", x, (g, x) => {
+    // One fused kernel, unless this backward pass is itself being differentiated (the
+    // composed rule below is what a gradient of the gradient needs).
+    const bk = x.backend;
+    if (bk.geluGrad && fusedOpsEnabled() && !isRecording() && g.dtype === x.dtype) {
+      return fromBuffer(bk, bk.geluGrad(x.buf, g.buf, x.size, x.dtype), x.shape, x.dtype);
+    }
     // d/dx = 0.5 (1 + t) + 0.5 x (1 - t²) c (1 + 3k x²), t = tanh(c (x + k x³))
     const x2 = square(x);
     const t = tanh(mul(add(x, mul(mul(x2, x), GELU_K)), GELU_C));

@@ -26,7 +26,7 @@ export function matmulT(a: Tensor, b: Tensor, transA: boolean, transB: boolean):
   // A batch of rows times one matrix ([..., m, k] @ [k, n], the shape of every linear layer)
   // is a single [batch·m, k] @ [k, n] product: one big kernel instead of many small ones.
   const inner = a.shape[a.rank - 1];
-  if (b.rank === 2 && a.rank > 2 && !transA && inner === b.shape[transB ? 1 : 0]) {
+  if (b.rank === 2 && a.rank > 2 && !transA && inner > 0 && inner === b.shape[transB ? 1 : 0]) {
     const out = matmulT(reshape(a, [-1, inner]), b, false, transB);
     return reshape(out, [...a.shape.slice(0, -1), out.shape[1]]);
   }

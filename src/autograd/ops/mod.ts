@@ -54,3 +54,4 @@ export {
 } from "./shape_ops.ts";
 export { embedding, gather, oneHot, scatterAdd, take } from "./index_ops.ts";
 export { argsort, sort } from "./sort.ts";
+export { fusedLayerNorm } from "./norm.ts";

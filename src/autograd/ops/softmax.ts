@@ -3,7 +3,8 @@
  * @module
  */
 import { normAxis } from "../shape.ts";
-import { record } from "../tape.ts";
+import { fusedOpsEnabled } from "../fused.ts";
+import { isRecording, record } from "../tape.ts";
 import { fromBuffer, type Tensor } from "../tensor.ts";
 import { needFloat } from "./core.ts";
 import { exp, mul, sub } from "./elementwise.ts";
@@ -23,7 +24,17 @@ export function softmax(x: Tensor, axis = -1): Tensor {
   needFloat("softmax", x);
   const ax = normAxis("softmax", axis, x.rank);
   const s = raw(x, ax, false);
-  return record("softmax", s, [x], (g) => [mul(s, sub(g, sum(mul(g, s), ax, true)))]);
+  return record("softmax", s, [x], (g) => {
+    const b = x.backend;
+    if (
+      b.softmaxGrad && ax === x.rank - 1 && fusedOpsEnabled() && !isRecording() &&
+      g.dtype === s.dtype
+    ) {
+      const cols = x.shape[ax], rows = cols === 0 ? 0 : x.size / cols;
+      return [fromBuffer(b, b.softmaxGrad(s.buf, g.buf, rows, cols, x.dtype), x.shape, x.dtype)];
+    }
+    return [mul(s, sub(g, sum(mul(g, s), ax, true)))];
+  });
 }
 
 /**

@@ -20,6 +20,9 @@ import {
   wgslType,
 } from "./common.ts";
 
+/** Fills of at most this many elements are uploads rather than dispatches. */
+const SMALL_FILL = 1024;
+
 /** A fresh params block. */
 export function params(): Uint32Array {
   return new Uint32Array(PARAM_WORDS);
@@ -28,8 +31,12 @@ export function params(): Uint32Array {
 /** `size` copies of `value` (stored as raw bits, so one kernel serves every dtype). */
 export function fill(e: Engine, size: number, value: number, dtype: DType): GpuBuffer {
   const t = wgslType("fill", dtype);
+  if (size <= SMALL_FILL) {
+    // Scalars (x.add(1), loss seeds) are uploaded with writeBuffer, which costs no dispatch.
+    const data = t === "f32" ? new Float32Array(size) : new Int32Array(size);
+    return e.upload("fill", data.fill(value));
+  }
   const out = e.alloc("fill", size * 4);
-  if (size === 0) return out;
   const k = e.kernel(
     "fill",
     () =>

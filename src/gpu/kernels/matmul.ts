@@ -1,9 +1,15 @@
 /**
- * Tiled batched matmul. Each 16x16 workgroup computes a 64x64 tile of the output, each
- * thread a 4x4 block of it (rows 4ty..4ty+3, columns 4tx..4tx+3) held in four vec4
- * accumulators. A and B tiles of depth 16 are staged through workgroup memory;
- * transposed operands only change how a tile is loaded (loads stay coalesced along the
- * contiguous axis), never the inner loop. Batch dims broadcast through per-batch offsets.
+ * Tiled batched matmul, generated for a tile configuration: each workgroup computes a BM x BN
+ * tile of the output, each thread a TM x TN block of it held in vec4 accumulators (register
+ * blocking). Tiles of depth BK of A and B are staged through workgroup memory as vec4s of
+ * consecutive rows (A) or columns (B), so the unrolled inner loop reads TM/4 + TN/4 vec4s and
+ * does TM·TN multiply-adds. Transposed operands only change how a tile is loaded (loads walk
+ * the operand's contiguous axis fastest), never the inner loop, so backward passes need no
+ * copies. Batch dims broadcast through per-batch offsets.
+ *
+ * The tile is chosen per product from a small table (see `pickTile`); on a software adapter
+ * (llvmpipe/lavapipe, which runs workgroups on CPU threads) larger register blocks with few
+ * threads win, on a GPU the 64x64 tile with 4x4 blocks is a safe default.
  * @module
  */
 import type { MatmulSpec } from "../../autograd/backend.ts";
@@ -14,40 +20,128 @@ import type { Engine, GpuBuffer } from "../engine.ts";
 import { collapse, paramsWgsl, putWords, wgslType } from "./common.ts";
 import { params } from "./elementwise.ts";
 
-const TILE = 64;
 const MAX_BATCH_RANK = 8;
 
-function code(t: "f32" | "i32", transA: boolean, transB: boolean): string {
-  // Tile loads: element e of 1024 (four per thread) maps to (row, depth) of the A tile or
-  // (depth, col) of the B tile, walking the operand's contiguous axis fastest. Tiles are
-  // stored as vec4s of four consecutive rows (A) or columns (B) so the inner loop reads one
-  // vec4 of each and does 16 multiply-adds on registers.
+/** A matmul tile: BM x BN outputs per workgroup, TM x TN per thread, depth BK per stage. */
+export interface MatmulTile {
+  /** Rows of the output tile. */
+  bm: number;
+  /** Columns of the output tile. */
+  bn: number;
+  /** Depth of a stage. */
+  bk: number;
+  /** Rows per thread (a multiple of 4). */
+  tm: number;
+  /** Columns per thread (a multiple of 4). */
+  tn: number;
+  /** Unroll the depth loop (default true). */
+  unroll?: boolean;
+}
+
+/** The default tile (any adapter). */
+export const TILE_DEFAULT: MatmulTile = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 };
+
+let override: MatmulTile | null = null;
+
+/** Forces one tile for every matmul (benchmarks use it to compare tiles); null restores. */
+export function setMatmulTile(tile: MatmulTile | null): void {
+  override = tile;
+}
+
+/** The tile for an m x k x n product with `batch` matrices on engine `e`. */
+export function pickTile(e: Engine, m: number, _k: number, n: number, batch: number): MatmulTile {
+  if (override) return override;
+  if (!e.ctx.info.isFallbackAdapter) return TILE_DEFAULT;
+  // Software adapter: each workgroup is a CPU task and two or four are enough to fill the
+  // cores, so the biggest tile that the product does not overhang wins (8x8 blocks per
+  // thread; measured with bench/matmul_tiles.ts on llvmpipe).
+  const side = (d: number) => (d <= 32 ? 32 : d <= 64 ? 64 : 128);
+  let bm = side(m), bn = side(n);
+  const tiles = () => Math.ceil(m / bm) * Math.ceil(n / bn) * batch;
+  while (tiles() < 4 && (bm > 32 || bn > 32)) {
+    if (bm >= bn) bm /= 2;
+    else bn /= 2;
+  }
+  return { bm, bn, bk: 8, tm: 8, tn: 8 };
+}
+
+/** WGSL of a matmul kernel for dtype `t`, operand layouts and a tile. */
+export function matmulCode(
+  t: "f32" | "i32",
+  transA: boolean,
+  transB: boolean,
+  tile: MatmulTile,
+): string {
+  const { bm, bn, bk, tm, tn } = tile;
+  const wx = bn / tn, wy = bm / tm, nt = wx * wy;
+  const am = bm / 4, an = bn / 4;
+  // Tile loads: element e of BM·BK maps to (row, depth) of the A tile (or (depth, col) of B),
+  // walking the operand's contiguous axis fastest.
   const loadA = transA
-    ? `let p = e / 64u; let r = e % 64u; let gr = row0 + r; let gp = k0 + p;
-       var v = ${t}(0); if (gr < M && gp < K) { v = a[aOff + gp * M + gr]; } As[p * 16u + r / 4u][r % 4u] = v;`
-    : `let r = e / 16u; let p = e % 16u; let gr = row0 + r; let gp = k0 + p;
-       var v = ${t}(0); if (gr < M && gp < K) { v = a[aOff + gr * K + gp]; } As[p * 16u + r / 4u][r % 4u] = v;`;
+    ? `let p = e / ${bm}u; let r = e % ${bm}u; let gr = row0 + r; let gp = k0 + p;
+       var v = ${t}(0); if (gr < M && gp < K) { v = a[aOff + gp * M + gr]; } As[p * ${am}u + r / 4u][r % 4u] = v;`
+    : `let r = e / ${bk}u; let p = e % ${bk}u; let gr = row0 + r; let gp = k0 + p;
+       var v = ${t}(0); if (gr < M && gp < K) { v = a[aOff + gr * K + gp]; } As[p * ${am}u + r / 4u][r % 4u] = v;`;
   const loadB = transB
-    ? `let c = e / 16u; let p = e % 16u; let gc = col0 + c; let gp = k0 + p;
-       var v = ${t}(0); if (gc < N && gp < K) { v = b[bOff + gc * K + gp]; } Bs[p * 16u + c / 4u][c % 4u] = v;`
-    : `let p = e / 64u; let c = e % 64u; let gc = col0 + c; let gp = k0 + p;
-       var v = ${t}(0); if (gc < N && gp < K) { v = b[bOff + gp * N + gc]; } Bs[p * 16u + c / 4u][c % 4u] = v;`;
-  const store = (r: number, v: string) =>
-    `{ let gr = row0 + ty * 4u + ${r}u;
-    if (gr < M) {
-      let at = oOff + gr * N;
-      if (c0 < N) { o[at + c0] = ${v}.x; }
-      if (c0 + 1u < N) { o[at + c0 + 1u] = ${v}.y; }
-      if (c0 + 2u < N) { o[at + c0 + 2u] = ${v}.z; }
-      if (c0 + 3u < N) { o[at + c0 + 3u] = ${v}.w; }
-    } }`;
+    ? `let c = e / ${bk}u; let p = e % ${bk}u; let gc = col0 + c; let gp = k0 + p;
+       var v = ${t}(0); if (gc < N && gp < K) { v = b[bOff + gc * K + gp]; } Bs[p * ${an}u + c / 4u][c % 4u] = v;`
+    : `let p = e / ${bn}u; let c = e % ${bn}u; let gc = col0 + c; let gp = k0 + p;
+       var v = ${t}(0); if (gc < N && gp < K) { v = b[bOff + gp * N + gc]; } Bs[p * ${an}u + c / 4u][c % 4u] = v;`;
+  const loadsA = Math.ceil((bm * bk) / nt), loadsB = Math.ceil((bn * bk) / nt);
+  const guardA = loadsA * nt > bm * bk ? `if (e < ${bm * bk}u) ` : "";
+  const guardB = loadsB * nt > bn * bk ? `if (e < ${bn * bk}u) ` : "";
+  const accs: string[] = [];
+  for (let i = 0; i < tm; i++) {
+    for (let j = 0; j < tn / 4; j++) accs.push(`var c${i}_${j} = vec4<${t}>();`);
+  }
+  // The depth loop is fully unrolled: every workgroup-memory index is a constant offset
+  // from the thread's base, and the compiler keeps the accumulators in registers.
+  const comp = ["x", "y", "z", "w"];
+  const unroll = tile.unroll ?? true;
+  const unrolled: string[] = [
+    `let base_a = ty * ${tm / 4}u;`,
+    `let base_b = tx * ${tn / 4}u;`,
+  ];
+  for (let p = 0; p < (unroll ? bk : 1); p++) {
+    const inner: string[] = [];
+    for (let q = 0; q < tm / 4; q++) inner.push(`let a${q} = As[base_a + ${p * am + q}u];`);
+    for (let q = 0; q < tn / 4; q++) inner.push(`let b${q} = Bs[base_b + ${p * an + q}u];`);
+    for (let i = 0; i < tm; i++) {
+      for (let j = 0; j < tn / 4; j++) {
+        inner.push(`c${i}_${j} += a${i >> 2}.${comp[i & 3]} * b${j};`);
+      }
+    }
+    unrolled.push(`{ ${inner.join(" ")} }`);
+  }
+  if (!unroll) {
+    unrolled[2] =
+      `for (var p = 0u; p < ${bk}u; p++) { let pa = base_a + p * ${am}u; let pb = base_b + p * ${an}u; ${
+        unrolled[2].slice(2, -2).replaceAll("As[base_a + ", "As[pa + ").replaceAll(
+          "Bs[base_b + ",
+          "Bs[pb + ",
+        )
+      } }`;
+  }
+  const stores: string[] = [];
+  for (let i = 0; i < tm; i++) {
+    const lines: string[] = [];
+    for (let j = 0; j < tn / 4; j++) {
+      for (let c = 0; c < 4; c++) {
+        const off = j * 4 + c;
+        lines.push(`if (c0 + ${off}u < N) { o[at + c0 + ${off}u] = c${i}_${j}.${comp[c]}; }`);
+      }
+    }
+    stores.push(
+      `{ let gr = r0 + ${i}u; if (gr < M) { let at = oOff + gr * N; ${lines.join(" ")} } }`,
+    );
+  }
   return `@group(0) @binding(0) var<storage, read> a: array<${t}>;
 @group(0) @binding(1) var<storage, read> b: array<${t}>;
 @group(0) @binding(2) var<storage, read_write> o: array<${t}>;
 ${paramsWgsl(3)}
-var<workgroup> As: array<vec4<${t}>, 256>;
-var<workgroup> Bs: array<vec4<${t}>, 256>;
-@compute @workgroup_size(16, 16)
+var<workgroup> As: array<vec4<${t}>, ${bk * am}>;
+var<workgroup> Bs: array<vec4<${t}>, ${bk * an}>;
+@compute @workgroup_size(${wx}, ${wy})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let M = P(0); let K = P(1); let N = P(2);
   let batch = wid.z + P(3);
@@ -59,25 +153,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   }
   aOff *= M * K; bOff *= K * N;
   let oOff = batch * M * N;
-  let row0 = wid.y * 64u; let col0 = wid.x * 64u;
-  let tx = lid.x; let ty = lid.y; let tid = ty * 16u + tx;
-  var acc0 = vec4<${t}>(); var acc1 = vec4<${t}>(); var acc2 = vec4<${t}>(); var acc3 = vec4<${t}>();
-  for (var k0 = 0u; k0 < K; k0 += 16u) {
-    for (var l = 0u; l < 4u; l++) { let e = tid + l * 256u; ${loadA} }
-    for (var l = 0u; l < 4u; l++) { let e = tid + l * 256u; ${loadB} }
+  let row0 = wid.y * ${bm}u; let col0 = wid.x * ${bn}u;
+  let tx = lid.x; let ty = lid.y; let tid = ty * ${wx}u + tx;
+  ${accs.join(" ")}
+  for (var k0 = 0u; k0 < K; k0 += ${bk}u) {
+    for (var l = 0u; l < ${loadsA}u; l++) { let e = tid + l * ${nt}u; ${guardA}{ ${loadA} } }
+    for (var l = 0u; l < ${loadsB}u; l++) { let e = tid + l * ${nt}u; ${guardB}{ ${loadB} } }
     workgroupBarrier();
-    for (var p = 0u; p < 16u; p++) {
-      let av = As[p * 16u + ty];
-      let bv = Bs[p * 16u + tx];
-      acc0 += av.x * bv; acc1 += av.y * bv; acc2 += av.z * bv; acc3 += av.w * bv;
-    }
+    ${unrolled.join("\n    ")}
     workgroupBarrier();
   }
-  let c0 = col0 + tx * 4u;
-  ${store(0, "acc0")}
-  ${store(1, "acc1")}
-  ${store(2, "acc2")}
-  ${store(3, "acc3")}
+  let r0 = row0 + ty * ${tm}u;
+  let c0 = col0 + tx * ${tn}u;
+  ${stores.join("\n  ")}
 }`;
 }
 
@@ -102,14 +190,18 @@ export function matmul(
   if (bc.shape.length > MAX_BATCH_RANK) {
     throw new ShapeError(`matmul: webgpu handles at most ${MAX_BATCH_RANK} batch axes`);
   }
-  const gx = Math.ceil(n / TILE), gy = Math.ceil(m / TILE);
+  const tile = pickTile(e, m, k, n, batch);
+  const gx = Math.ceil(n / tile.bn), gy = Math.ceil(m / tile.bm);
   const lim = e.maxWorkgroupsPerDim;
   if (gx > lim || gy > lim) {
     throw new ShapeError(`matmul: output ${m}x${n} is too large for one dispatch on this device`);
   }
+  const { bm, bn, bk, tm, tn } = tile;
   const kern = e.kernel(
-    `matmul_${t}_${transA ? "t" : "n"}${transB ? "t" : "n"}`,
-    () => code(t, transA, transB),
+    `matmul_${t}_${transA ? "t" : "n"}${transB ? "t" : "n"}_${bm}x${bn}x${bk}_${tm}x${tn}${
+      tile.unroll === false ? "_loop" : ""
+    }`,
+    () => matmulCode(t, transA, transB, tile),
     2,
     1,
   );

@@ -1,0 +1,214 @@
+/**
+ * Fused kernels behind the optional Backend primitives: GELU's gradient, softmax's backward
+ * along the last axis, and layer norm forward and backward. Each replaces a chain of
+ * elementwise and reduction dispatches (GELU's backward alone was twelve) with one or two.
+ * Rows run one thread each: the rows of a training step are many and short, which suits
+ * both a GPU and a software adapter (workgroup trees are slow on llvmpipe).
+ * @module
+ */
+import type { DType } from "../../autograd/dtype.ts";
+import type { Engine, GpuBuffer } from "../engine.ts";
+import { f32Bits, FLOAT_MATH, MAIN_1D, paramsWgsl, WG, wgslType } from "./common.ts";
+import { params } from "./elementwise.ts";
+
+function binding(i: number, name: string, write = false): string {
+  return `@group(0) @binding(${i}) var<storage, ${
+    write ? "read_write" : "read"
+  }> ${name}: array<f32>;`;
+}
+
+/** g · gelu'(x), elementwise (tanh GELU). */
+export function geluGrad(e: Engine, x: GpuBuffer, g: GpuBuffer, size: number, dtype: DType) {
+  wgslType("geluGrad", dtype);
+  const out = e.alloc("geluGrad", size * 4);
+  if (size === 0) return out;
+  const k = e.kernel(
+    "fused_gelu_grad",
+    () =>
+      `${binding(0, "x")}
+${binding(1, "g")}
+${binding(2, "o", true)}
+${paramsWgsl(3)}
+${FLOAT_MATH}
+${MAIN_1D}
+  if (i >= P(0)) { return; }
+  let v = x[i]; let v2 = v * v;
+  let c = 0.7978845608028654;
+  let t = tanh_(c * (v + 0.044715 * v2 * v));
+  let d = 0.5 * (1.0 + t) + 0.5 * c * v * (1.0 - t * t) * (1.0 + 3.0 * 0.044715 * v2);
+  o[i] = g[i] * d;
+}`,
+    2,
+    1,
+  );
+  const p = params();
+  p[0] = size;
+  e.dispatch("geluGrad", k, [x, g], [out], p, Math.ceil(size / WG));
+  return out;
+}
+
+/** s ⊙ (g − Σ g ⊙ s) along the last axis of [rows, cols]. */
+export function softmaxGrad(
+  e: Engine,
+  s: GpuBuffer,
+  g: GpuBuffer,
+  rows: number,
+  cols: number,
+  dtype: DType,
+) {
+  wgslType("softmaxGrad", dtype);
+  const out = e.alloc("softmaxGrad", rows * cols * 4);
+  if (rows * cols === 0) return out;
+  const k = e.kernel(
+    "fused_softmax_grad",
+    () =>
+      `${binding(0, "s")}
+${binding(1, "g")}
+${binding(2, "o", true)}
+${paramsWgsl(3)}
+${MAIN_1D}
+  if (i >= P(0)) { return; }
+  let cols = P(1); let base = i * cols;
+  var dot = 0.0;
+  for (var c = 0u; c < cols; c++) { dot += g[base + c] * s[base + c]; }
+  for (var c = 0u; c < cols; c++) { o[base + c] = s[base + c] * (g[base + c] - dot); }
+}`,
+    2,
+    1,
+  );
+  const p = params();
+  p[0] = rows;
+  p[1] = cols;
+  e.dispatch("softmaxGrad", k, [s, g], [out], p, Math.ceil(rows / WG));
+  return out;
+}
+
+/** Layer norm over the last axis of [rows, cols]; also mean and rstd per row. */
+export function layerNorm(
+  e: Engine,
+  x: GpuBuffer,
+  w: GpuBuffer,
+  b: GpuBuffer,
+  rows: number,
+  cols: number,
+  eps: number,
+  dtype: DType,
+) {
+  wgslType("layerNorm", dtype);
+  const y = e.alloc("layerNorm", rows * cols * 4);
+  const mean = e.alloc("layerNorm", rows * 4), rstd = e.alloc("layerNorm", rows * 4);
+  if (rows === 0) return { y, mean, rstd };
+  const k = e.kernel(
+    "fused_layer_norm",
+    () =>
+      `${binding(0, "x")}
+${binding(1, "w")}
+${binding(2, "b")}
+${binding(3, "y", true)}
+${binding(4, "mean", true)}
+${binding(5, "rstd", true)}
+${paramsWgsl(6)}
+${MAIN_1D}
+  if (i >= P(0)) { return; }
+  let cols = P(1); let n = f32(cols); let base = i * cols;
+  var sum = 0.0;
+  for (var c = 0u; c < cols; c++) { sum += x[base + c]; }
+  let mu = sum / n;
+  var sq = 0.0;
+  for (var c = 0u; c < cols; c++) { let d = x[base + c] - mu; sq += d * d; }
+  let rs = 1.0 / sqrt(sq / n + Pf(2));
+  for (var c = 0u; c < cols; c++) { y[base + c] = (x[base + c] - mu) * rs * w[c] + b[c]; }
+  mean[i] = mu;
+  rstd[i] = rs;
+}`,
+    3,
+    3,
+  );
+  const p = params();
+  p[0] = rows;
+  p[1] = cols;
+  p[2] = f32Bits(eps);
+  e.dispatch("layerNorm", k, [x, w, b], [y, mean, rstd], p, Math.ceil(rows / WG));
+  return { y, mean, rstd };
+}
+
+/** Layer norm's backward: dx per row, dw and db per column. */
+export function layerNormGrad(
+  e: Engine,
+  g: GpuBuffer,
+  x: GpuBuffer,
+  w: GpuBuffer,
+  mean: GpuBuffer,
+  rstd: GpuBuffer,
+  rows: number,
+  cols: number,
+  dtype: DType,
+) {
+  wgslType("layerNormGrad", dtype);
+  const dx = e.alloc("layerNormGrad", rows * cols * 4);
+  const dw = e.alloc("layerNormGrad", cols * 4), db = e.alloc("layerNormGrad", cols * 4);
+  const p = params();
+  p[0] = rows;
+  p[1] = cols;
+  if (rows > 0) {
+    const kx = e.kernel(
+      "fused_layer_norm_dx",
+      () =>
+        `${binding(0, "g")}
+${binding(1, "x")}
+${binding(2, "w")}
+${binding(3, "mean")}
+${binding(4, "rstd")}
+${binding(5, "dx", true)}
+${paramsWgsl(6)}
+${MAIN_1D}
+  if (i >= P(0)) { return; }
+  let cols = P(1); let n = f32(cols); let base = i * cols;
+  let mu = mean[i]; let rs = rstd[i];
+  var m1 = 0.0; var m2 = 0.0;
+  for (var c = 0u; c < cols; c++) {
+    let gh = g[base + c] * w[c];
+    m1 += gh;
+    m2 += gh * (x[base + c] - mu) * rs;
+  }
+  m1 = m1 / n; m2 = m2 / n;
+  for (var c = 0u; c < cols; c++) {
+    let xh = (x[base + c] - mu) * rs;
+    dx[base + c] = rs * (g[base + c] * w[c] - m1 - xh * m2);
+  }
+}`,
+      5,
+      1,
+    );
+    e.dispatch("layerNormGrad", kx, [g, x, w, mean, rstd], [dx], p, Math.ceil(rows / WG));
+  }
+  if (cols > 0) {
+    const kw = e.kernel(
+      "fused_layer_norm_dw",
+      () =>
+        `${binding(0, "g")}
+${binding(1, "x")}
+${binding(2, "mean")}
+${binding(3, "rstd")}
+${binding(4, "dw", true)}
+${binding(5, "db", true)}
+${paramsWgsl(6)}
+${MAIN_1D}
+  let cols = P(1);
+  if (i >= cols) { return; }
+  var sw = 0.0; var sb = 0.0;
+  for (var r = 0u; r < P(0); r++) {
+    let gv = g[r * cols + i];
+    sw += gv * (x[r * cols + i] - mean[r]) * rstd[r];
+    sb += gv;
+  }
+  dw[i] = sw;
+  db[i] = sb;
+}`,
+      4,
+      2,
+    );
+    e.dispatch("layerNormGrad", kw, [g, x, mean, rstd], [dw, db], p, Math.ceil(cols / WG));
+  }
+  return { dx, dw, db };
+}
