@@ -49,6 +49,8 @@ Data and model
   --data DIR        folder with GSM8K train.jsonl and test.jsonl (real GSM8K)
   --download        fetch GSM8K from github.com/openai/grade-school-math into --cache
   --cache DIR       download folder (default .cache/gsm8k)
+  --difficulty D    synthetic problems: 1, 2, 3 arithmetic steps or mixed (default 1)
+  --max-number N    synthetic problems: every number below N, 10..1000 (default 50)
   --skip-bad        skip malformed JSONL lines instead of stopping (reported as file:line)
   --model DIR       fine-tune a Hugging Face model folder (config.json, model.safetensors,
                     tokenizer.json) with LoRA r=8, alpha=16, as the paper does
@@ -84,6 +86,8 @@ interface Options {
   download: boolean;
   cache: string;
   skipBad: boolean;
+  difficulty: 1 | 2 | 3 | "mixed";
+  maxNumber: number;
   model?: string;
   losses: string[];
   weights: [number, number];
@@ -104,6 +108,8 @@ const FLAGS = {
   download: { type: "boolean" },
   cache: { type: "string" },
   "skip-bad": { type: "boolean" },
+  difficulty: { type: "string" },
+  "max-number": { type: "string" },
   model: { type: "string" },
   losses: { type: "string" },
   weights: { type: "string" },
@@ -121,12 +127,17 @@ const FLAGS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
-function num(name: string, raw: unknown, { int = false, min = -Infinity } = {}): number {
+function num(
+  name: string,
+  raw: unknown,
+  { int = false, min = -Infinity, max = Infinity } = {},
+): number {
   const v = typeof raw === "number" ? raw : Number(String(raw).trim());
   if (String(raw).trim() === "" || !Number.isFinite(v) || (int && !Number.isInteger(v))) {
     throw new UsageError(`--${name}: expected ${int ? "an integer" : "a number"}, got "${raw}"`);
   }
   if (v < min) throw new UsageError(`--${name}: must be >= ${min}, got ${v}`);
+  if (v > max) throw new UsageError(`--${name}: must be <= ${max}, got ${v}`);
   return v;
 }
 
@@ -178,6 +189,8 @@ async function parseOptions(argv: string[]): Promise<Options | "help"> {
     download: Boolean(values.download),
     cache: (values.cache as string | undefined) ?? ".cache/gsm8k",
     skipBad: Boolean(values["skip-bad"]),
+    difficulty: parseDifficulty(values.difficulty),
+    maxNumber: num("max-number", values["max-number"] ?? 50, { int: true, min: 10, max: 1000 }),
     model: values.model as string | undefined,
     losses,
     weights: [num("weights", w[0], { min: 0 }), num("weights", w[1], { min: 0 })],
@@ -194,6 +207,14 @@ async function parseOptions(argv: string[]): Promise<Options | "help"> {
     out: values.out as string | undefined,
     resume: values.resume as string | undefined,
   };
+}
+
+function parseDifficulty(raw: unknown): 1 | 2 | 3 | "mixed" {
+  if (raw === undefined) return 1;
+  const v = String(raw);
+  if (v === "mixed") return v;
+  if (v === "1" || v === "2" || v === "3") return Number(v) as 1 | 2 | 3;
+  throw new UsageError(`--difficulty: expected 1, 2, 3 or mixed, got "${v}"`);
 }
 
 async function isFile(path: string): Promise<boolean> {
@@ -325,7 +346,14 @@ async function main(): Promise<number> {
   const maxLength = o.model ? 256 : 128;
   const synthetic = {
     kind: "gsm8k-synthetic",
-    options: { seed: o.seed, count: 4000, evalCount: o.limit, difficulty: 1 as const, maxLength },
+    options: {
+      seed: o.seed,
+      count: 4000,
+      evalCount: o.limit,
+      difficulty: o.difficulty,
+      maxLength,
+      maxNumber: o.maxNumber,
+    },
   };
   const real = o.data ? gsm8kData({ path: o.data, maxLength, skipBad: o.skipBad }) : undefined;
   if (o.model) {
@@ -356,7 +384,8 @@ async function main(): Promise<number> {
   const meta = {
     date: new Date().toISOString(),
     backend,
-    data: o.data ?? "synthetic (gsm8kSynthetic, difficulty 1)",
+    data: o.data ??
+      `synthetic (gsm8kSynthetic, difficulty ${o.difficulty}, numbers below ${o.maxNumber})`,
     model: o.model ?? `gpt: ${o.layers} layers, dim ${o.dim}, 4 heads, byte vocabulary`,
     steps,
     batch: o.batch,

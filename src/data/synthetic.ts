@@ -43,6 +43,11 @@ export interface SyntheticOptions {
   split?: "train" | "test";
   /** Target format, as in {@linkcode formatGsm8k} (default `"annotations"`). */
   target?: Gsm8kTarget;
+  /**
+   * Every number in a solution (operands and results) stays below this (default 1000, at most
+   * 1000). Smaller values make problems a small model can learn in minutes.
+   */
+  maxNumber?: number;
 }
 
 /**
@@ -100,7 +105,7 @@ class Gen {
   lines: string[] = [];
   last = -1;
   private used = new Set<string>();
-  constructor(private rng: () => number) {}
+  constructor(private rng: () => number, private limit = LIMIT) {}
 
   int(lo: number, hi: number): number {
     if (hi < lo) throw new Reject();
@@ -143,7 +148,7 @@ class Gen {
         break;
     }
     for (const v of [a, b, c]) {
-      if (!Number.isInteger(v) || v < 0 || v >= LIMIT) throw new Reject();
+      if (!Number.isInteger(v) || v < 0 || v >= this.limit) throw new Reject();
     }
     const f = `<<${a}${op}${b}=${c}>>`;
     this.lines.push(`${lead} ${a} ${op} ${b} = ${money ? "$" : ""}${f}${c}${post}.`);
@@ -475,6 +480,12 @@ export function syntheticSplitOf(question: string): "train" | "test" {
  */
 export function gsm8kSynthetic(options: SyntheticOptions = {}): SyntheticExample[] {
   const { seed = 42, difficulty = "mixed", split = "train", target = "annotations" } = options;
+  const maxNumber = options.maxNumber ?? LIMIT;
+  if (!Number.isInteger(maxNumber) || maxNumber < 10 || maxNumber > LIMIT) {
+    throw new RangeError(
+      `gsm8kSynthetic: maxNumber must be an integer in [10, ${LIMIT}], got ${maxNumber}`,
+    );
+  }
   const count = options.count ?? (split === "test" ? 200 : 1000);
   if (!Number.isFinite(seed)) {
     throw new RangeError(`gsm8kSynthetic: seed must be finite, got ${seed}`);
@@ -507,7 +518,7 @@ export function gsm8kSynthetic(options: SyntheticOptions = {}): SyntheticExample
     const maxSteps = difficulty === "mixed" ? 1 + Math.floor(rng() * 3) : difficulty;
     const steps = (1 + Math.floor(rng() * maxSteps)) as Steps;
     const name = names[Math.floor(rng() * names.length)];
-    const g = new Gen(rng);
+    const g = new Gen(rng, maxNumber);
     let question: string;
     try {
       question = TEMPLATES[name](g, steps);

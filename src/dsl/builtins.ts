@@ -15,9 +15,9 @@ import { gpt, type GptConfig, llama, type LlamaConfig } from "../nn/mod.ts";
 import {
   adam,
   type AdamOptions,
-  adamw,
   constant,
   cosine,
+  fusedAdamw,
   linearWarmup,
   sgd,
   type SgdOptions,
@@ -122,7 +122,9 @@ registerOptimizer("sgd", (o) => sgd(o as unknown as SgdOptions) as unknown as Op
   validate: required("lr"),
 });
 registerOptimizer("adam", (o) => adam(o as AdamOptions) as unknown as OptimizerLike);
-registerOptimizer("adamw", (o) => adamw(o as AdamOptions) as unknown as OptimizerLike);
+// AdamW by name is the fused one: a single kernel per tensor on WebGPU (the composed update
+// costs a dozen dispatches per tensor), the same composed update elsewhere.
+registerOptimizer("adamw", (o) => fusedAdamw(o as AdamOptions) as unknown as OptimizerLike);
 
 registerSchedule("constant", (o) => constant(o.lr as number) as ScheduleLike, {
   validate: required("lr"),

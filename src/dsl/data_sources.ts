@@ -90,6 +90,8 @@ export interface SyntheticDataOptions {
   maxLength?: number;
   /** Target format (default `"annotations"`). */
   target?: "annotations" | "solution";
+  /** Every number in a solution stays below this (default 1000). */
+  maxNumber?: number;
 }
 
 /**
@@ -111,6 +113,7 @@ export function syntheticData(options: SyntheticDataOptions = {}): DataSource {
     difficulty = "mixed",
     maxLength = 128,
     target = "annotations",
+    maxNumber = 1000,
   } = options;
   const source: DataSource = {
     name: "gsm8k-synthetic",
@@ -119,13 +122,20 @@ export function syntheticData(options: SyntheticDataOptions = {}): DataSource {
     padSide: "right",
     load: () =>
       Promise.resolve({
-        train: gsm8kSynthetic({ seed, count, difficulty, split: "train", target }),
-        eval: gsm8kSynthetic({ seed, count: evalCount, difficulty, split: "test", target }),
+        train: gsm8kSynthetic({ seed, count, difficulty, split: "train", target, maxNumber }),
+        eval: gsm8kSynthetic({
+          seed,
+          count: evalCount,
+          difficulty,
+          split: "test",
+          target,
+          maxNumber,
+        }),
       }),
   };
   return describe(source, {
     kind: "gsm8k-synthetic",
-    options: { seed, count, evalCount, difficulty, maxLength, target },
+    options: { seed, count, evalCount, difficulty, maxLength, target, maxNumber },
   });
 }
 

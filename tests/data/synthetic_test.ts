@@ -116,3 +116,26 @@ Deno.test("gsm8kSynthetic: valid for any seed and difficulty (fast-check)", () =
     { numRuns: 60 },
   );
 });
+
+Deno.test("gsm8kSynthetic: maxNumber bounds every operand and result", () => {
+  for (const maxNumber of [10, 50, 100]) {
+    const examples = gsm8kSynthetic({ seed: 3, difficulty: "mixed", count: 200, maxNumber });
+    assertEquals(examples.length, 200);
+    for (const ex of examples) {
+      for (const f of ex.target.match(/<<[^>]*>>/g) ?? []) {
+        for (const n of f.match(/\d+/g) ?? []) {
+          if (Number(n) >= maxNumber) throw new Error(`${f} has ${n} >= ${maxNumber}`);
+        }
+      }
+    }
+  }
+  for (const bad of [9, 1001, 2.5]) {
+    let threw = false;
+    try {
+      gsm8kSynthetic({ count: 1, maxNumber: bad });
+    } catch (e) {
+      threw = e instanceof RangeError && e.message.includes("maxNumber");
+    }
+    if (!threw) throw new Error(`maxNumber ${bad} accepted`);
+  }
+});
