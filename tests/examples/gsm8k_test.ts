@@ -51,6 +51,27 @@ Deno.test("gsm8k example: synthetic smoke run writes the three files", async () 
   await assertOutputs(dir, 2);
 });
 
+Deno.test("gsm8k example: in-process GPT run, then --resume keeps finished rows", async () => {
+  const dir = await Deno.makeTempDir();
+  const r = await run([
+    ...TINY,
+    "--losses",
+    "ce,sadice",
+    "--workers",
+    "1",
+    "--arch",
+    "gpt",
+    "--out",
+    dir,
+  ]);
+  assertEquals(r.code, 0, r.err);
+  await assertOutputs(dir, 2);
+  const before = JSON.parse(await Deno.readTextFile(`${dir}/results.json`)).rows;
+  const again = await run(["--resume", dir]);
+  assertEquals(again.code, 0, again.err);
+  assertEquals(JSON.parse(await Deno.readTextFile(`${dir}/results.json`)).rows, before);
+});
+
 Deno.test("gsm8k example: --data reads GSM8K JSONL files", async () => {
   const data = await Deno.makeTempDir();
   const line = (q: string, a: string) => JSON.stringify({ question: q, answer: a });
@@ -84,6 +105,9 @@ Deno.test("gsm8k example: bad input is one line and exit code 2, nothing written
     [["--losses", "ce,nope"], "valid: ce, focal"],
     [["--model", model], "no config.json"],
     [["--steps", "many"], "--steps: expected an integer"],
+    [["--arch", "rnn"], "--arch: expected llama or gpt"],
+    [["--max-number", "5000"], "--max-number: must be <= 1000"],
+    [["--resume", "/nonexistent/run"], "no readable run.json"],
     [["--bogus"], "bogus"],
   ];
   for (const [args, text] of cases) {
