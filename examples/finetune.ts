@@ -13,6 +13,7 @@
  * benchmark (examples/gsm8k.ts --model DIR evaluates exact match on held-out problems).
  * @module
  */
+import { runMain, UsageError } from "./_cli.ts";
 import { parseArgs } from "node:util";
 import {
   greedyGenerate,
@@ -57,8 +58,6 @@ Usage: deno run -A examples/finetune.ts [flags]
   --help            this text
 
 Exit codes: 0 success, 2 bad input, 1 internal error.`;
-
-class UsageError extends Error {}
 
 const FLAGS = {
   model: { type: "string" },
@@ -206,15 +205,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) {
-  try {
-    Deno.exit(await main());
-  } catch (e) {
-    if (e instanceof UsageError) {
-      console.error(`error: ${e.message}`);
-      Deno.exit(2);
-    }
-    console.error(e);
-    Deno.exit(1);
-  }
-}
+if (import.meta.main) await runMain(main);

@@ -11,6 +11,7 @@
  * Run with --help for every flag.
  * @module
  */
+import { runMain, UsageError, writeAtomic } from "./_cli.ts";
 import { parseArgs } from "node:util";
 import {
   type BackendName,
@@ -80,9 +81,6 @@ Evaluation and output
 
 Exit codes: 0 success, 2 bad input, 1 internal error.
 `;
-
-/** A problem with what the user asked for: printed as one line, exit code 2. */
-class UsageError extends Error {}
 
 interface Options {
   data?: string;
@@ -281,12 +279,6 @@ interface Row {
   curve: { step: number; loss: number }[];
 }
 
-async function atomicWrite(path: string, text: string): Promise<void> {
-  const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
-  await Deno.writeTextFile(tmp, text);
-  await Deno.rename(tmp, path);
-}
-
 function table(rows: Row[]): string {
   const lines = [
     "| loss | exact match | step IoU | final train loss | train time | tokens/s |",
@@ -307,12 +299,12 @@ async function writeResults(
   rows: Row[],
   meta: Record<string, unknown>,
 ): Promise<void> {
-  await atomicWrite(`${out}/results.json`, JSON.stringify({ ...meta, rows }, null, 2) + "\n");
+  await writeAtomic(`${out}/results.json`, JSON.stringify({ ...meta, rows }, null, 2) + "\n");
   const md = `# GSM8K: cross-entropy vs segmentation losses\n\n${
     Object.entries(meta).map(([k, v]) => `- ${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`)
       .join("\n")
   }\n\n${table(rows)}\n`;
-  await atomicWrite(`${out}/results.md`, md);
+  await writeAtomic(`${out}/results.md`, md);
   await plotCurves(
     rows.map((r) => ({ label: r.label, curve: r.curve, metrics: { exactMatch: r.exactMatch } })),
     `${out}/curves.svg`,
@@ -525,7 +517,7 @@ async function main(): Promise<number> {
     evalProblems: o.limit,
   };
   if (!o.resume) {
-    await atomicWrite(`${out}/run.json`, JSON.stringify({ ...meta, options: o }, null, 2) + "\n");
+    await writeAtomic(`${out}/run.json`, JSON.stringify({ ...meta, options: o }, null, 2) + "\n");
   }
   const previous: Row[] = o.resume && (await isFile(`${out}/results.json`))
     ? JSON.parse(await Deno.readTextFile(`${out}/results.json`)).rows
@@ -617,15 +609,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) {
-  try {
-    Deno.exit(await main());
-  } catch (e) {
-    if (e instanceof UsageError) {
-      console.error(`error: ${e.message}`);
-      Deno.exit(2);
-    }
-    console.error(e);
-    Deno.exit(1);
-  }
-}
+if (import.meta.main) await runMain(main);

@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { runMain, UsageError, writeAtomic } from "./_cli.ts";
 import { parseArgs } from "node:util";
 import {
   adam,
@@ -46,8 +47,6 @@ Usage: deno run -A examples/losses.ts [flags]
   --help            this text
 
 Exit codes: 0 success, 2 bad input, 1 internal error.`;
-
-class UsageError extends Error {}
 
 const CLASSES = ["background", "common", "rare"];
 const PRIOR = [0.9, 0.08, 0.02];
@@ -284,12 +283,6 @@ function chartSvg(rows: Row[]): string {
   return out.join("\n") + "\n";
 }
 
-async function writeAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.tmp-${crypto.randomUUID().slice(0, 8)}`;
-  await Deno.writeTextFile(tmp, text);
-  await Deno.rename(tmp, path);
-}
-
 async function main(): Promise<number> {
   const o = parseOptions(Deno.args);
   if (o === "help") {
@@ -331,15 +324,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) {
-  try {
-    Deno.exit(await main());
-  } catch (e) {
-    if (e instanceof UsageError) {
-      console.error(`error: ${e.message}`);
-      Deno.exit(2);
-    }
-    console.error(e);
-    Deno.exit(1);
-  }
-}
+if (import.meta.main) await runMain(main);

@@ -57,7 +57,27 @@ export function adamwStep(
   return { p: p2, m: m2, v: v2 };
 }
 
-function make(opts: AdamOptions, defaultDecay: number): Optimizer {
+/** The hyper-parameters of one Adam step. */
+export type AdamHyper = { lr: number; b1: number; b2: number; eps: number; wd: number; t: number };
+
+/** One tensor's Adam update: new parameter and moments. */
+export type AdamStepFn = (
+  p: Tensor,
+  g: Tensor,
+  m: Tensor,
+  v: Tensor,
+  h: AdamHyper,
+) => { p: Tensor; m: Tensor; v: Tensor };
+
+/**
+ * @internal An Adam-family optimizer over parameter trees, with `step` doing one tensor's
+ * update (the composed `adamwStep`, or a fused kernel).
+ */
+export function adamFamily(
+  opts: AdamOptions,
+  defaultDecay: number,
+  step: AdamStepFn = adamwStep,
+): Optimizer {
   const [b1, b2] = opts.betas ?? [0.9, 0.999];
   const eps = opts.eps ?? 1e-8, wd = opts.weightDecay ?? defaultDecay;
   return {
@@ -75,7 +95,7 @@ function make(opts: AdamOptions, defaultDecay: number): Optimizer {
           const next = treeMap(
             (p, g, m, v) => {
               const decay = wd && (!opts.decay || opts.decay(p)) ? wd : 0;
-              const r = adamwStep(p, g, m, v, { lr, b1, b2, eps, wd: decay, t });
+              const r = step(p, g, m, v, { lr, b1, b2, eps, wd: decay, t });
               ms.push(r.m);
               vs.push(r.v);
               return r.p;
@@ -107,7 +127,7 @@ function make(opts: AdamOptions, defaultDecay: number): Optimizer {
  * ```
  */
 export function adam(opts: AdamOptions = {}): Optimizer {
-  return make(opts, 0);
+  return adamFamily(opts, 0);
 }
 
 /**
@@ -124,5 +144,5 @@ export function adam(opts: AdamOptions = {}): Optimizer {
  * ```
  */
 export function adamw(opts: AdamOptions = {}): Optimizer {
-  return make(opts, 0.01);
+  return adamFamily(opts, 0.01);
 }

@@ -5,10 +5,10 @@
  * anywhere; both paths compute the same formula (see `adamwStep`).
  * @module
  */
-import { noGrad, scope, type Tensor, type Tree, treeMap, zerosLike } from "../autograd/mod.ts";
+import type { Tensor } from "../autograd/mod.ts";
 import { runKernel } from "../gpu/mod.ts";
-import { type AdamOptions, adamwStep } from "./adam.ts";
-import { lrAt, type Optimizer, type OptState } from "./types.ts";
+import { adamFamily, type AdamOptions, adamwStep } from "./adam.ts";
+import type { Optimizer } from "./types.ts";
 
 const WORKGROUP = 256;
 const MAX_GROUPS = 65535;
@@ -80,41 +80,8 @@ function fusedStep(
  * ```
  */
 export function fusedAdamw(opts: AdamOptions = {}): Optimizer {
-  const [b1, b2] = opts.betas ?? [0.9, 0.999];
-  const eps = opts.eps ?? 1e-8, wd = opts.weightDecay ?? 0.01;
-  return {
-    init: <P extends Tree>(params: P): OptState =>
-      noGrad(() => ({
-        step: 0,
-        slots: { m: treeMap((p) => zerosLike(p), params), v: treeMap((p) => zerosLike(p), params) },
-      })),
-    update: <P extends Tree>(grads: P, state: OptState, params: P) =>
-      noGrad(() =>
-        scope(() => {
-          const lr = lrAt(opts.lr ?? 1e-3, state.step);
-          const t = state.step + 1;
-          const ms: Tensor[] = [], vs: Tensor[] = [];
-          const next = treeMap(
-            (p, g, m, v) => {
-              const decay = wd && (!opts.decay || opts.decay(p)) ? wd : 0;
-              const h = { lr, b1, b2, eps, wd: decay, t };
-              const gpu = p.backend.name === "webgpu" && p.dtype === "float32" &&
-                g.dtype === "float32";
-              const r = gpu ? fusedStep(p, g, m, v, h) : adamwStep(p, g, m, v, h);
-              ms.push(r.m);
-              vs.push(r.v);
-              return r.p;
-            },
-            params,
-            grads,
-            state.slots.m as Tree,
-            state.slots.v as Tree,
-          );
-          let i = 0, j = 0;
-          const m = treeMap(() => ms[i++], params);
-          const v = treeMap(() => vs[j++], params);
-          return { params: next, state: { step: t, slots: { m, v } } };
-        })
-      ),
-  };
+  return adamFamily(opts, 0.01, (p, g, m, v, h) => {
+    const gpu = p.backend.name === "webgpu" && p.dtype === "float32" && g.dtype === "float32";
+    return gpu ? fusedStep(p, g, m, v, h) : adamwStep(p, g, m, v, h);
+  });
 }
