@@ -16,7 +16,7 @@
 import { parseArgs } from "node:util";
 import { setBackend } from "../autograd/mod.ts";
 import "../cpu/mod.ts";
-import "../gpu/mod.ts";
+import { autoSelectBackend } from "../gpu/mod.ts";
 import { NonFiniteLossError, PipelineError } from "./errors.ts";
 import { pipelineFromJSON } from "./json.ts";
 import { registered } from "./registry.ts";
@@ -31,7 +31,8 @@ Options:
   --out DIR        run folder: events.jsonl, pipeline.json, checkpoints/
                    (default runs/<name>-<timestamp>)
   --resume DIR     continue from a checkpoint folder (CONFIG.json is then optional)
-  --backend NAME   cpu or webgpu (default cpu)
+  --backend NAME   cpu or webgpu (default: LOSSFORGE_BACKEND, else webgpu on a GPU,
+                   cpu on a CPU-only machine)
   --quiet          no progress output
   -h, --help       this text
 
@@ -89,7 +90,7 @@ export async function main(args: string[]): Promise<number> {
     console.error("error: give a config file (or --resume DIR); see --help");
     return 2;
   }
-  const backend = values.backend ?? "cpu";
+  const backend = values.backend ?? await autoSelectBackend();
   if (backend !== "cpu" && backend !== "webgpu") {
     console.error(`error: --backend must be cpu or webgpu, got ${JSON.stringify(backend)}`);
     return 2;
