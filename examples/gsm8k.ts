@@ -419,15 +419,21 @@ async function main(): Promise<number> {
   if (o.download) {
     try {
       await downloadGsm8k(o.cache, {
-        onProgress: (p) =>
-          Deno.stderr.writeSync(new TextEncoder().encode(`\r${JSON.stringify(p)}`)),
+        onProgress: (p) => {
+          // A progress bar on a terminal; one line per finished file otherwise.
+          const tty = Deno.stderr.isTerminal();
+          if (!tty && !p.done) return;
+          const frac = p.total ? p.bytes / p.total : 0;
+          const bar = "#".repeat(Math.round(frac * 30)).padEnd(30, ".");
+          const text = `${p.file} [${bar}] ${(p.bytes / 1e6).toFixed(1)} MB` +
+            (p.total ? ` of ${(p.total / 1e6).toFixed(1)} MB` : "");
+          const line = tty ? `\r${text}${p.done ? "\n" : ""}` : `${text}\n`;
+          Deno.stderr.writeSync(new TextEncoder().encode(line));
+        },
       });
-      console.error("");
     } catch (e) {
       throw new UsageError(
-        `--download failed (${
-          (e as Error).message
-        }); offline, pass --data DIR with GSM8K's train.jsonl and test.jsonl`,
+        `--download failed: ${(e as Error).message}`,
       );
     }
     o.data ??= o.cache;
