@@ -230,3 +230,25 @@ export function offsetsWgsl(
     ${acc}
   }`;
 }
+
+/**
+ * How kernels pick their variant: by the adapter (a software adapter such as llvmpipe runs a
+ * workgroup as a loop over SIMD lanes on one CPU thread, so barriers and idle lanes are costly
+ * there, while a GPU wants workgroups that share memory). `software` forces one class of
+ * adapter (tests use it to run each variant on any machine); `legacy` restores the kernels as
+ * they were chosen before shape-based selection (for before/after timings). Both null/false
+ * by default.
+ */
+export const kernelPolicy: { software: boolean | null; legacy: boolean } = {
+  software: null,
+  legacy: false,
+};
+
+/** Whether kernels should be chosen for a software adapter on engine `e` (see kernelPolicy). */
+export function softwareKernels(
+  e: { ctx: { info: { isFallbackAdapter: boolean; description: string } } },
+): boolean {
+  const info = e.ctx.info;
+  return kernelPolicy.software ??
+    (info.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader/i.test(info.description));
+}
