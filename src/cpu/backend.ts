@@ -6,6 +6,7 @@
  */
 import type { Backend, BinaryOp, MatmulSpec, ReduceOp, UnaryOp } from "../autograd/backend.ts";
 import { allocArray, type DType, type TypedArray } from "../autograd/dtype.ts";
+import { ValueError } from "../autograd/errors.ts";
 import { broadcastStrides, sizeOf, stridesOf } from "../autograd/shape.ts";
 import { type SimdMatmul, simdMatmul } from "./simd_matmul.ts";
 
@@ -402,6 +403,18 @@ function matmulPacked(
   }
 }
 
+/** Throws a ValueError naming the op, position and value of the first index out of range. */
+function checkIndices(op: string, idx: Buf, n: number, size: number, axis: number): void {
+  for (let i = 0; i < n; i++) {
+    const j = idx[i];
+    if (j < 0 || j >= size) {
+      throw new ValueError(
+        `${op}: index ${j} at flat position ${i} is out of range [0, ${size}) for axis ${axis}`,
+      );
+    }
+  }
+}
+
 /**
  * Creates the CPU backend. Buffers are typed arrays; nothing is pooled.
  *
@@ -615,6 +628,7 @@ export function cpuBackend(): Backend {
     },
     gather(a, aShape, axis, index, indexShape, dtype) {
       const x = a as Buf, idx = index as Buf;
+      checkIndices("gather", idx, sizeOf(indexShape), aShape[axis], axis);
       const out = alloc(dtype, sizeOf(indexShape));
       const aStr = stridesOf(aShape);
       const rank = indexShape.length;
@@ -631,6 +645,7 @@ export function cpuBackend(): Backend {
       return finish(out);
     },
     scatterAdd(base, shape, axis, index, src, indexShape, dtype) {
+      checkIndices("scatterAdd", index as Buf, sizeOf(indexShape), shape[axis], axis);
       const out = track((base as Buf).slice());
       const idx = index as Buf, s = src as Buf;
       const oStr = stridesOf(shape);
