@@ -3,8 +3,10 @@
  * composed from these in `src/autograd/ops`. The CPU backend (`src/cpu`) is the readable
  * oracle; the WebGPU backend (`src/gpu`) must agree with it within float32 tolerance.
  *
- * Buffers are opaque to the engine (`unknown`); a backend only sees its own. All inputs are
- * contiguous row-major; every primitive returns a fresh buffer it owns.
+ * Buffers are opaque to the engine (`unknown`); a backend only sees its own. Inputs are
+ * contiguous row-major, except that the elementwise primitives (`unary`, `binary`, `where`)
+ * also read strided views (a `Layout` per input: transposed, permuted, expanded or sliced
+ * tensors, read without a copy). Every primitive returns a fresh contiguous buffer it owns.
  * @module
  */
 import type { DType, TypedArray } from "./dtype.ts";
@@ -122,6 +124,25 @@ export interface MatmulSpec {
 }
 
 /**
+ * Where a strided input's elements live in its buffer: element `idx` of an input of shape
+ * `shape` is at `offset + Σ idx_d · strides[d]` (strides over the input's own axes; 0 on an
+ * expanded axis). An absent layout means contiguous row-major from element 0.
+ *
+ * @example
+ * ```ts
+ * import type { Layout } from "@lossforge/core";
+ * const transposed: Layout = { strides: [1, 3], offset: 0 }; // a [2,3] buffer read as [3,2]
+ * console.log(transposed.strides);
+ * ```
+ */
+export interface Layout {
+  /** Elements to step per index of each axis. */
+  readonly strides: readonly number[];
+  /** Element offset of index 0. */
+  readonly offset: number;
+}
+
+/**
  * What a backend implements. Implementations: `src/cpu/backend.ts`, `src/gpu/backend.ts`.
  *
  * @example
@@ -143,9 +164,22 @@ export interface Backend {
   free(buf: unknown): void;
   /** A buffer of `size` copies of `value`. */
   fill(size: number, value: number, dtype: DType): unknown;
-  /** out[i] = op(a[i]). */
-  unary(op: UnaryOp, a: unknown, size: number, dtype: DType): unknown;
-  /** out = op(a, b) with NumPy broadcasting; a and b have the same dtype. */
+  /**
+   * out[i] = op(a[i]). With `layout`, `a` is read as a strided view of shape `shape` (row-major
+   * order of that shape); the output is contiguous.
+   */
+  unary(
+    op: UnaryOp,
+    a: unknown,
+    size: number,
+    dtype: DType,
+    shape?: readonly number[],
+    layout?: Layout,
+  ): unknown;
+  /**
+   * out = op(a, b) with NumPy broadcasting; a and b have the same dtype. `aLayout`/`bLayout`
+   * read an input as a strided view of its shape (absent: contiguous).
+   */
   binary(
     op: BinaryOp,
     a: unknown,
@@ -154,8 +188,13 @@ export interface Backend {
     bShape: readonly number[],
     outShape: readonly number[],
     dtype: DType,
+    aLayout?: Layout,
+    bLayout?: Layout,
   ): unknown;
-  /** out = cond != 0 ? a : b, broadcast; a and b have `dtype`, cond has `condDtype`. */
+  /**
+   * out = cond != 0 ? a : b, broadcast; a and b have `dtype`, cond has `condDtype`. Layouts
+   * as in `binary`.
+   */
   where(
     cond: unknown,
     condShape: readonly number[],
@@ -166,6 +205,9 @@ export interface Backend {
     bShape: readonly number[],
     outShape: readonly number[],
     dtype: DType,
+    condLayout?: Layout,
+    aLayout?: Layout,
+    bLayout?: Layout,
   ): unknown;
   /** Reduces `axes` (sorted, unique); the result has the remaining axes in order. */
   reduce(

@@ -11,6 +11,7 @@ export {
   getBackend,
   getBackendImpl,
   initBackend,
+  type Layout,
   type MatmulSpec,
   type ReduceOp,
   registerBackend,

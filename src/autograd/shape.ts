@@ -43,9 +43,14 @@ export function broadcastShapes(op: string, a: readonly number[], b: readonly nu
 
 /**
  * Strides to read a tensor of `shape` as if it had `outShape` (broadcast axes get stride 0).
+ * `strides` are the tensor's own (default: contiguous row-major).
  */
-export function broadcastStrides(shape: readonly number[], outShape: readonly number[]): number[] {
-  const st = stridesOf(shape);
+export function broadcastStrides(
+  shape: readonly number[],
+  outShape: readonly number[],
+  strides: readonly number[] = stridesOf(shape),
+): number[] {
+  const st = strides;
   const off = outShape.length - shape.length;
   const out = new Array<number>(outShape.length).fill(0);
   for (let i = 0; i < shape.length; i++) out[off + i] = shape[i] === 1 ? 0 : st[i];
@@ -103,4 +108,18 @@ export function checkShape(op: string, shape: readonly number[]): void {
       throw new ShapeError(`${op}: invalid shape ${fmtShape(shape)}`);
     }
   }
+}
+
+/**
+ * Whether `strides` lay out `shape` contiguously in row-major order (size-1 axes may have any
+ * stride; an empty tensor is contiguous whatever its strides).
+ */
+export function isContiguousLayout(shape: readonly number[], strides: readonly number[]): boolean {
+  if (shape.includes(0)) return true;
+  let acc = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    if (shape[d] !== 1 && strides[d] !== acc) return false;
+    acc *= shape[d];
+  }
+  return true;
 }

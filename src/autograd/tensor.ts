@@ -1,22 +1,23 @@
 /**
- * The Tensor handle: a shape, a dtype, a backend buffer (reference counted, so reshapes and
- * gradient leaves share storage) and, when it is being differentiated, the tape node that
- * made it.
+ * The Tensor handle: a shape, a dtype, a backend buffer (reference counted, so reshapes,
+ * views and gradient leaves share storage), an optional strided layout over it (permute,
+ * transpose, expand and slice make views without copying) and, when it is being
+ * differentiated, the tape node that made it.
  * @module
  */
-import type { Backend } from "./backend.ts";
+import type { Backend, Layout } from "./backend.ts";
 import type { DType, TypedArray } from "./dtype.ts";
 import { BackendError, fmtShape } from "./errors.ts";
 import { trackInScope, untrack } from "./scope.ts";
-import { sizeOf } from "./shape.ts";
+import { isContiguousLayout, sameShape, sizeOf, stridesOf } from "./shape.ts";
 import * as ops from "./ops/mod.ts";
 
 /** A backend buffer shared by every tensor that views it; freed when the last one goes. */
 export class Storage {
   /** How many live tensors hold this storage. */
   refs = 1;
-  /** Wraps a backend buffer. */
-  constructor(readonly backend: Backend, readonly buf: unknown) {}
+  /** Wraps a backend buffer of `size` elements. */
+  constructor(readonly backend: Backend, readonly buf: unknown, readonly size: number) {}
   /** Drops one reference; frees the buffer at zero. */
   release(): void {
     if (--this.refs === 0) this.backend.free(this.buf);
@@ -79,15 +80,32 @@ export class Tensor {
   readonly _isTensor = true;
   /** @internal The shared storage; null once disposed. */
   _storage: Storage | null;
+  /**
+   * @internal How this tensor reads its storage when it is a strided view (permute, expand,
+   * slice); null when it is contiguous from element 0. Elementwise primitives read views
+   * directly; `buf` makes the view contiguous first (once) for every other consumer.
+   */
+  _layout: Layout | null;
   /** @internal The tape node that made this tensor, when recorded. */
   _node: TapeNode | null = null;
   /** @internal Whether gradients flow to this tensor. */
   _requiresGrad = false;
 
   /** @internal Use `tensor()` and the ops to make tensors. */
-  constructor(storage: Storage, shape: readonly number[], dtype: DType) {
+  constructor(
+    storage: Storage,
+    shape: readonly number[],
+    dtype: DType,
+    layout: Layout | null = null,
+  ) {
     this._storage = storage;
     this.shape = Object.freeze([...shape]);
+    // A view that reads the whole storage in row-major order is just a contiguous tensor (a
+    // prefix slice is not: contiguous tensors own exactly `size` elements).
+    this._layout = layout && (layout.offset !== 0 || sizeOf(shape) !== storage.size ||
+        !isContiguousLayout(shape, layout.strides))
+      ? { strides: Object.freeze([...layout.strides]), offset: layout.offset }
+      : null;
     this.dtype = dtype;
     this.id = nextId++;
     live++;
@@ -128,14 +146,50 @@ export class Tensor {
     return this._storage;
   }
 
-  /** @internal The backend buffer. */
-  get buf(): unknown {
-    return this.storage.buf;
+  /**
+   * Whether the data is laid out contiguously (row-major from element 0). Views made by
+   * `transpose`, `permute`, `expand` and `slice` are not; elementwise ops read them directly,
+   * and other ops copy them once (see `buf`).
+   */
+  get isContiguous(): boolean {
+    return this._layout === null;
   }
 
-  /** Reads the values back as a typed array (a copy). On WebGPU this flushes queued work. */
+  /** Elements to step per index of each axis in the underlying storage. */
+  get strides(): readonly number[] {
+    return this._layout?.strides ?? stridesOf(this.shape);
+  }
+
+  /**
+   * @internal The backend buffer, contiguous row-major: a strided view is copied into a
+   * fresh buffer once (the tensor then holds that copy and lets go of the shared storage),
+   * so every primitive that needs contiguous input can read `buf`. Elementwise ops read
+   * `storage.buf` with `_layout` instead.
+   */
+  get buf(): unknown {
+    const s = this.storage;
+    const l = this._layout;
+    if (!l) return s.buf;
+    const copy = new Storage(
+      s.backend,
+      s.backend.strided(s.buf, this.shape, l.strides, l.offset, this.dtype),
+      this.size,
+    );
+    finalizer.unregister(this);
+    this._storage = copy;
+    this._layout = null;
+    finalizer.register(this, copy, this);
+    s.release();
+    return copy.buf;
+  }
+
+  /** Reads the values back as a typed array (a copy) in logical (row-major) order. On WebGPU this flushes queued work. */
   data(): Promise<TypedArray> {
-    return this.backend.read(this.buf, this.dtype, this.size);
+    const s = this.storage, l = this._layout, b = s.backend;
+    if (!l) return b.read(s.buf, this.dtype, this.size);
+    // A view: read through a temporary contiguous copy (the view itself stays a view).
+    const tmp = b.strided(s.buf, this.shape, l.strides, l.offset, this.dtype);
+    return b.read(tmp, this.dtype, this.size).finally(() => b.free(tmp));
   }
 
   /** Reads the single value of a one-element tensor. */
@@ -395,12 +449,36 @@ export function fromBuffer(
   shape: readonly number[],
   dtype: DType,
 ): Tensor {
-  return new Tensor(new Storage(backend, buf), shape, dtype);
+  return new Tensor(new Storage(backend, buf, sizeOf(shape)), shape, dtype);
 }
 
-/** @internal A new tensor sharing `t`'s storage (a view with another shape). */
+/**
+ * @internal A new tensor sharing `t`'s storage with another shape of the same size. A strided
+ * view keeps its layout when the shape is unchanged; otherwise it is made contiguous first.
+ */
 export function shareStorage(t: Tensor, shape: readonly number[]): Tensor {
+  if (t._layout && !sameShape(shape, t.shape)) void t.buf;
   const s = t.storage;
   s.refs++;
-  return new Tensor(s, shape, t.dtype);
+  return new Tensor(s, shape, t.dtype, t._layout);
+}
+
+/**
+ * @internal A strided view of `t`'s storage: element idx of the result is
+ * storage[offset + Σ idx_d · strides[d]] (no copy).
+ */
+export function viewOf(
+  t: Tensor,
+  shape: readonly number[],
+  strides: readonly number[],
+  offset: number,
+): Tensor {
+  const s = t.storage;
+  s.refs++;
+  return new Tensor(s, shape, t.dtype, { strides, offset });
+}
+
+/** @internal The layout `t` reads its storage with (contiguous strides and offset 0 when not a view). */
+export function layoutOf(t: Tensor): Layout {
+  return t._layout ?? { strides: stridesOf(t.shape), offset: 0 };
 }

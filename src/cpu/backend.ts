@@ -116,8 +116,10 @@ function intDiv(a: number, b: number): number {
 type BinaryKernel = (
   x: Buf,
   xStrides: number[],
+  xOffset: number,
   y: Buf,
   yStrides: number[],
+  yOffset: number,
   out: Buf,
   outShape: readonly number[],
 ) => void;
@@ -177,19 +179,19 @@ function makeBinaryKernel(name: string, f: (a: number, b: number) => number): Bi
     "for (let j = 0; j < len; j++) out[base + j] = f0(x[ox + j * sx], y[oy + j * sy]);",
     f,
   );
-  return (x, xs, y, ys, out, outShape) => {
+  return (x, xs, x0, y, ys, y0, out, outShape) => {
     const n = out.length;
     const rank = outShape.length;
     if (n === 0) return;
-    const cx = isContiguous(xs, outShape), cy = isContiguous(ys, outShape);
+    const cx = x0 === 0 && isContiguous(xs, outShape), cy = y0 === 0 && isContiguous(ys, outShape);
     if (cx && cy) return same(x, y, out, n);
-    if (cx && isScalar(ys)) return right(x, y[0], out, n);
-    if (isScalar(xs) && cy) return left(x[0], y, out, n);
+    if (cx && isScalar(ys)) return right(x, y[y0], out, n);
+    if (isScalar(xs) && cy) return left(x[x0], y, out, n);
     const len = rank ? outShape[rank - 1] : 1;
     const sx = rank ? xs[rank - 1] : 0, sy = rank ? ys[rank - 1] : 0;
     const nRows = n / len;
     const idx = new Array<number>(Math.max(rank - 1, 0)).fill(0);
-    let ox = 0, oy = 0;
+    let ox = x0, oy = y0;
     for (let r = 0; r < nRows; r++) {
       rows(x, ox, sx, y, oy, sy, out, r * len, len);
       for (let d = rank - 2; d >= 0; d--) {
@@ -218,16 +220,20 @@ function binaryKernel(op: BinaryOp, dtype: DType): BinaryKernel {
   return k;
 }
 
-/** Calls `f(outIndex, ...inputOffsets)` for every element of `outShape`, with broadcasting. */
+/**
+ * Calls `f(outIndex, ...inputOffsets)` for every element of `outShape`, with broadcasting;
+ * input k starts at `starts[k]` (default 0).
+ */
 function forEachBroadcast(
   outShape: readonly number[],
   inStrides: readonly (readonly number[])[],
   f: (i: number, offsets: number[]) => void,
+  starts?: readonly number[],
 ): void {
   const n = sizeOf(outShape);
   const rank = outShape.length;
   const idx = new Array<number>(rank).fill(0);
-  const offs = inStrides.map(() => 0);
+  const offs = inStrides.map((_, k) => starts?.[k] ?? 0);
   for (let i = 0; i < n; i++) {
     f(i, offs);
     for (let d = rank - 1; d >= 0; d--) {
@@ -235,6 +241,37 @@ function forEachBroadcast(
       for (let k = 0; k < offs.length; k++) offs[k] += inStrides[k][d];
       if (idx[d] < outShape[d]) break;
       for (let k = 0; k < offs.length; k++) offs[k] -= inStrides[k][d] * idx[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+/** out[idx] = x[offset + Σ idx_d · strides[d]] over `outShape` in row-major order. */
+function gatherStrided(
+  x: Buf,
+  out: Buf,
+  outShape: readonly number[],
+  strides: readonly number[],
+  offset: number,
+): void {
+  const rank = outShape.length, n = out.length;
+  if (n === 0) return;
+  if (rank === 0) {
+    out[0] = x[offset];
+    return;
+  }
+  // Rows of the last axis, an odometer over the others (permutes and slices of
+  // activations are hot in attention).
+  const len = outShape[rank - 1], step = strides[rank - 1];
+  const idx = new Array<number>(rank - 1).fill(0);
+  let src = offset;
+  for (let base = 0; base < n; base += len) {
+    if (step === 1) { for (let j = 0; j < len; j++) out[base + j] = x[src + j]; }
+    else for (let j = 0; j < len; j++) out[base + j] = x[src + j * step];
+    for (let d = rank - 2; d >= 0; d--) {
+      src += strides[d];
+      if (++idx[d] < outShape[d]) break;
+      src -= strides[d] * idx[d];
       idx[d] = 0;
     }
   }
@@ -451,37 +488,57 @@ export function cpuBackend(): Backend {
     fill(size, value, dtype) {
       return alloc(dtype, size).fill(value);
     },
-    unary(op, a, size, dtype) {
+    unary(op, a, size, dtype, shape, layout) {
       const x = a as Buf;
       const out = alloc(dtype, size);
-      unaryKernel(op, dtype)(x, out, size);
+      if (layout && shape && size > 0) {
+        // A strided view: gather it into the output in logical order, then map in place.
+        gatherStrided(x, out, shape, layout.strides, layout.offset);
+        unaryKernel(op, dtype)(out, out, size);
+      } else unaryKernel(op, dtype)(x, out, size);
       return finish(out);
     },
-    binary(op, a, aShape, b, bShape, outShape, dtype) {
+    binary(op, a, aShape, b, bShape, outShape, dtype, aLayout, bLayout) {
       const out = alloc(dtype, sizeOf(outShape));
       binaryKernel(op, dtype)(
         a as Buf,
-        broadcastStrides(aShape, outShape),
+        broadcastStrides(aShape, outShape, aLayout?.strides),
+        aLayout?.offset ?? 0,
         b as Buf,
-        broadcastStrides(bShape, outShape),
+        broadcastStrides(bShape, outShape, bLayout?.strides),
+        bLayout?.offset ?? 0,
         out,
         outShape,
       );
       return finish(out);
     },
-    where(cond, condShape, _condDtype, a, aShape, b, bShape, outShape, dtype) {
+    where(
+      cond,
+      condShape,
+      _condDtype,
+      a,
+      aShape,
+      b,
+      bShape,
+      outShape,
+      dtype,
+      condLayout,
+      aLayout,
+      bLayout,
+    ) {
       const c = cond as Buf, x = a as Buf, y = b as Buf;
       const out = alloc(dtype, sizeOf(outShape));
       forEachBroadcast(
         outShape,
         [
-          broadcastStrides(condShape, outShape),
-          broadcastStrides(aShape, outShape),
-          broadcastStrides(bShape, outShape),
+          broadcastStrides(condShape, outShape, condLayout?.strides),
+          broadcastStrides(aShape, outShape, aLayout?.strides),
+          broadcastStrides(bShape, outShape, bLayout?.strides),
         ],
         (i, o) => {
           out[i] = c[o[0]] !== 0 ? x[o[1]] : y[o[2]];
         },
+        [condLayout?.offset ?? 0, aLayout?.offset ?? 0, bLayout?.offset ?? 0],
       );
       return finish(out);
     },
@@ -585,29 +642,8 @@ export function cpuBackend(): Backend {
       return finish(out);
     },
     strided(a, outShape, strides, offset, dtype) {
-      const x = a as Buf;
       const out = alloc(dtype, sizeOf(outShape));
-      const rank = outShape.length, n = out.length;
-      if (n === 0) return finish(out);
-      if (rank === 0) {
-        out[0] = x[offset];
-        return finish(out);
-      }
-      // Rows of the last axis, an odometer over the others (permutes and slices of
-      // activations are hot in attention).
-      const len = outShape[rank - 1], step = strides[rank - 1];
-      const idx = new Array<number>(rank - 1).fill(0);
-      let src = offset;
-      for (let base = 0; base < n; base += len) {
-        if (step === 1) { for (let j = 0; j < len; j++) out[base + j] = x[src + j]; }
-        else for (let j = 0; j < len; j++) out[base + j] = x[src + j * step];
-        for (let d = rank - 2; d >= 0; d--) {
-          src += strides[d];
-          if (++idx[d] < outShape[d]) break;
-          src -= strides[d] * idx[d];
-          idx[d] = 0;
-        }
-      }
+      gatherStrided(a as Buf, out, outShape, strides, offset);
       return finish(out);
     },
     concat(parts, axis, outShape, dtype) {

@@ -100,13 +100,27 @@ export async function webgpuBackend(): Promise<WebGpuBackend> {
     fill(size, value, dtype) {
       return ew.fill(e, size, value, dtype);
     },
-    unary(op, a, size, dtype) {
-      return ew.unary(e, op, buf(op, a), size, dtype);
+    unary(op, a, size, dtype, shape, layout) {
+      return ew.unary(e, op, buf(op, a), size, dtype, shape, layout);
     },
-    binary(op, a, aShape, b, bShape, outShape, dtype) {
-      return ew.binary(e, op, buf(op, a), aShape, buf(op, b), bShape, outShape, dtype);
+    binary(op, a, aShape, b, bShape, outShape, dtype, aLayout, bLayout) {
+      const [x, y] = [buf(op, a), buf(op, b)];
+      return ew.binary(e, op, x, aShape, y, bShape, outShape, dtype, aLayout, bLayout);
     },
-    where(cond, condShape, condDtype, a, aShape, b, bShape, outShape, dtype) {
+    where(
+      cond,
+      condShape,
+      condDtype,
+      a,
+      aShape,
+      b,
+      bShape,
+      outShape,
+      dtype,
+      condLayout,
+      aLayout,
+      bLayout,
+    ) {
       return ew.where(
         e,
         buf("where", cond),
@@ -118,6 +132,9 @@ export async function webgpuBackend(): Promise<WebGpuBackend> {
         bShape,
         outShape,
         dtype,
+        condLayout,
+        aLayout,
+        bLayout,
       );
     },
     reduce(op, a, shape, axes, dtype) {

@@ -18,7 +18,10 @@ const INT_OK = new Set<UnaryOp>(["neg", "abs", "sign", "square", "relu", "step",
 function unary(op: UnaryOp, x: Tensor, rule?: Rule1): Tensor {
   if (!INT_OK.has(op)) needFloat(op, x);
   const b = x.backend;
-  const out = fromBuffer(b, b.unary(op, x.buf, x.size, x.dtype), x.shape, x.dtype);
+  // A strided view (transpose, permute, expand, slice) is read in place, without a copy.
+  const l = x._layout ?? undefined;
+  const buf = b.unary(op, x.storage.buf, x.size, x.dtype, l && x.shape, l);
+  const out = fromBuffer(b, buf, x.shape, x.dtype);
   return rule ? record(op, out, [x], (g) => [rule(g, x, out)]) : out;
 }
 
@@ -132,7 +135,17 @@ function binary(op: BinaryOp, x: TensorLike, y: TensorLike, rule?: Rule2): Tenso
   const shape = broadcastShapes(op, a.shape, b.shape);
   const out = fromBuffer(
     bk,
-    bk.binary(op, a.buf, a.shape, b.buf, b.shape, shape, dtype),
+    bk.binary(
+      op,
+      a.storage.buf,
+      a.shape,
+      b.storage.buf,
+      b.shape,
+      shape,
+      dtype,
+      a._layout ?? undefined,
+      b._layout ?? undefined,
+    ),
     shape,
     dtype,
   );
@@ -229,15 +242,18 @@ export function where(cond: Tensor, x: TensorLike, y: TensorLike): Tensor {
   if (b.dtype !== dtype) b = cast(b, dtype);
   const shape = broadcastShapes("where", broadcastShapes("where", cond.shape, a.shape), b.shape);
   const buf = bk.where(
-    cond.buf,
+    cond.storage.buf,
     cond.shape,
     cond.dtype,
-    a.buf,
+    a.storage.buf,
     a.shape,
-    b.buf,
+    b.storage.buf,
     b.shape,
     shape,
     dtype,
+    cond._layout ?? undefined,
+    a._layout ?? undefined,
+    b._layout ?? undefined,
   );
   const out = fromBuffer(bk, buf, shape, dtype);
   const A = a, B = b;

@@ -7,6 +7,7 @@ import { fmtShape, ShapeError } from "../errors.ts";
 import { broadcastShapes } from "../shape.ts";
 import { record, sumToShape } from "../tape.ts";
 import { fromBuffer, type Tensor } from "../tensor.ts";
+import { stridesOf } from "../shape.ts";
 import { backendOf, resultDtype } from "./core.ts";
 import { cast } from "./misc.ts";
 import { reshape } from "./shape_ops.ts";
@@ -26,7 +27,10 @@ export function matmulT(a: Tensor, b: Tensor, transA: boolean, transB: boolean):
   // A batch of rows times one matrix ([..., m, k] @ [k, n], the shape of every linear layer)
   // is a single [batch·m, k] @ [k, n] product: one big kernel instead of many small ones.
   const inner = a.shape[a.rank - 1];
-  if (b.rank === 2 && a.rank > 2 && !transA && inner > 0 && inner === b.shape[transB ? 1 : 0]) {
+  if (
+    b.rank === 2 && a.rank > 2 && !transA && a.isContiguous && inner > 0 &&
+    inner === b.shape[transB ? 1 : 0]
+  ) {
     const out = matmulT(reshape(a, [-1, inner]), b, false, transB);
     return reshape(out, [...a.shape.slice(0, -1), out.shape[1]]);
   }
@@ -53,8 +57,11 @@ export function matmulT(a: Tensor, b: Tensor, transA: boolean, transB: boolean):
   }
   const aBatch = a.shape.slice(0, -2), bBatch = b.shape.slice(0, -2);
   const outBatch = broadcastShapes("matmul", aBatch, bBatch);
-  const spec = { aBatch, bBatch, outBatch, m, k, n, transA, transB };
-  const out = fromBuffer(bk, bk.matmul(a.buf, b.buf, spec, dtype), [...outBatch, m, n], dtype);
+  // A view that is exactly a transpose of the last two axes of contiguous storage is read
+  // through the matching flag instead of being copied.
+  const [aBuf, ta] = operand(a, transA), [bBuf, tb] = operand(b, transB);
+  const spec = { aBatch, bBatch, outBatch, m, k, n, transA: ta, transB: tb };
+  const out = fromBuffer(bk, bk.matmul(aBuf, bBuf, spec, dtype), [...outBatch, m, n], dtype);
   const A = a, B = b;
   return record("matmul", out, [A, B], (g) => {
     // C = op(A) op(B). Each case picks operand order and flags so no transpose is copied.
@@ -73,6 +80,26 @@ export function matmulT(a: Tensor, b: Tensor, transA: boolean, transB: boolean):
     }
     return [ga, gb];
   });
+}
+
+/**
+ * The buffer and transpose flag to hand the backend for operand `t` read with flag `trans`:
+ * a view that swaps the last two axes of contiguous storage (`x.transpose()`, `x.mT`-style)
+ * is its storage read with the flag flipped; any other view is made contiguous.
+ */
+function operand(t: Tensor, trans: boolean): [unknown, boolean] {
+  const l = t._layout;
+  if (l && l.offset === 0 && t.rank >= 2) {
+    const r = t.rank;
+    const stored = [...t.shape];
+    [stored[r - 2], stored[r - 1]] = [stored[r - 1], stored[r - 2]];
+    const st = stridesOf(stored);
+    [st[r - 2], st[r - 1]] = [st[r - 1], st[r - 2]];
+    if (st.every((v, i) => v === l.strides[i] || t.shape[i] === 1)) {
+      return [t.storage.buf, !trans];
+    }
+  }
+  return [t.buf, trans];
 }
 
 /**

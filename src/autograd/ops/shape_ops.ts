@@ -1,11 +1,12 @@
 /**
- * Shape ops: reshape (a view, no copy), permute, expand, slice, concat, stack, squeeze.
+ * Shape ops: reshape, permute, transpose, expand and slice (views of the same storage, no
+ * copy), concat, stack, squeeze.
  * @module
  */
 import { fmtShape, ShapeError, ValueError } from "../errors.ts";
-import { broadcastStrides, normAxis, sizeOf, stridesOf } from "../shape.ts";
+import { normAxis, sizeOf } from "../shape.ts";
 import { record, sumToShape } from "../tape.ts";
-import { fromBuffer, shareStorage, type Tensor } from "../tensor.ts";
+import { fromBuffer, layoutOf, shareStorage, type Tensor, viewOf } from "../tensor.ts";
 import { backendOf } from "./core.ts";
 
 /**
@@ -37,7 +38,7 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
 }
 
 /**
- * Reorders axes: out.shape[i] = x.shape[dims[i]].
+ * Reorders axes: out.shape[i] = x.shape[dims[i]]. The result is a view (no copy).
  * @example `permute(zeros([2, 3, 4]), [2, 0, 1]).shape // [4, 2, 3]`
  */
 export function permute(x: Tensor, dims: readonly number[]): Tensor {
@@ -48,22 +49,17 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
     );
   }
   if (d.every((a, i) => a === i)) return reshape(x, x.shape);
-  const st = stridesOf(x.shape);
+  // A view: the same storage read with permuted strides (no copy).
+  const l = layoutOf(x);
   const shape = d.map((a) => x.shape[a]);
-  const b = x.backend;
-  const out = fromBuffer(
-    b,
-    b.strided(x.buf, shape, d.map((a) => st[a]), 0, x.dtype),
-    shape,
-    x.dtype,
-  );
+  const out = viewOf(x, shape, d.map((a) => l.strides[a]), l.offset);
   const inverse = new Array<number>(d.length);
   d.forEach((a, i) => (inverse[a] = i));
   return record("permute", out, [x], (g) => [permute(g, inverse)]);
 }
 
 /**
- * Swaps axes `a` and `b`.
+ * Swaps axes `a` and `b`. The result is a view (no copy).
  * @example `transpose(zeros([2, 3])).shape // [3, 2]`
  */
 export function transpose(x: Tensor, a = -2, b = -1): Tensor {
@@ -74,7 +70,8 @@ export function transpose(x: Tensor, a = -2, b = -1): Tensor {
 }
 
 /**
- * Broadcasts to `shape` (new leading axes allowed; -1 keeps a size). Gradients sum back.
+ * Broadcasts to `shape` (new leading axes allowed; -1 keeps a size), as a view (no copy).
+ * Gradients sum back.
  * @example `expand(tensor([1, 2]), [3, 2]).shape // [3, 2]`
  */
 export function expand(x: Tensor, shape: readonly number[]): Tensor {
@@ -84,14 +81,17 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
     throw new ShapeError(`expand: cannot expand ${fmtShape(x.shape)} to ${fmtShape(shape)}`);
   }
   if (lead === 0 && x.shape.every((d, i) => d === target[i])) return reshape(x, x.shape);
-  const b = x.backend;
-  const strides = broadcastStrides(x.shape, target);
-  const out = fromBuffer(b, b.strided(x.buf, target, strides, 0, x.dtype), target, x.dtype);
+  // A view: stride 0 along the broadcast axes (no copy).
+  const l = layoutOf(x);
+  const strides = target.map((d, i) =>
+    i < lead || (x.shape[i - lead] === 1 && d !== 1) ? 0 : l.strides[i - lead]
+  );
+  const out = viewOf(x, target, strides, l.offset);
   return record("expand", out, [x], (g) => [sumToShape(g, x.shape)]);
 }
 
 /**
- * A contiguous slice: for each leading axis i, [starts[i], ends[i]) (negative values count
+ * A slice (a view, no copy): for each leading axis i, [starts[i], ends[i]) (negative values count
  * from the end; a missing end means "to the end"). Axes beyond `starts` are kept whole.
  * @example `slice(tensor([[1, 2, 3], [4, 5, 6]]), [0, 1], [1, 3]) // [[2, 3]]`
  */
@@ -115,10 +115,10 @@ export function slice(
     shape.push(Math.max(e - s, 0));
   }
   if (shape.every((d, i) => d === x.shape[i])) return reshape(x, x.shape);
-  const st = stridesOf(x.shape);
-  const offset = begin.reduce((acc, s, i) => acc + s * st[i], 0);
-  const b = x.backend;
-  const out = fromBuffer(b, b.strided(x.buf, shape, st, offset, x.dtype), shape, x.dtype);
+  // A view: the same strides from a later offset (no copy).
+  const l = layoutOf(x);
+  const offset = begin.reduce((acc, s, i) => acc + s * l.strides[i], l.offset);
+  const out = viewOf(x, shape, l.strides, offset);
   return record("slice", out, [x], (g) => [padZeros(g, begin, x.shape)]);
 }
 

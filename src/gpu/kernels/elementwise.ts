@@ -1,9 +1,11 @@
 /**
  * Elementwise kernels: fill, unary, broadcast binary, where, cast. Broadcasting passes the
- * collapsed output shape and each input's strides (0 on broadcast axes) in the params block.
+ * collapsed output shape and each input's strides (0 on broadcast axes; a strided view's own
+ * strides otherwise) and element offset in the params block, so transposed, permuted,
+ * expanded and sliced views are read in place.
  * @module
  */
-import type { BinaryOp, UnaryOp } from "../../autograd/backend.ts";
+import type { BinaryOp, Layout, UnaryOp } from "../../autograd/backend.ts";
 import type { DType } from "../../autograd/dtype.ts";
 import { broadcastStrides, sizeOf } from "../../autograd/shape.ts";
 import { type Engine, type GpuBuffer, PARAM_WORDS } from "../engine.ts";
@@ -111,14 +113,47 @@ const INT_UNARY: Partial<Record<UnaryOp, string>> = {
   floor: "x",
 };
 
-/** out[i] = op(a[i]). Every float op maps NaN to NaN, as the CPU oracle does. */
-export function unary(e: Engine, op: UnaryOp, a: GpuBuffer, size: number, dtype: DType): GpuBuffer {
+/**
+ * out[i] = op(a[i]). Every float op maps NaN to NaN, as the CPU oracle does. With `layout`,
+ * `a` is a strided view of `shape`, read in place.
+ */
+export function unary(
+  e: Engine,
+  op: UnaryOp,
+  a: GpuBuffer,
+  size: number,
+  dtype: DType,
+  shape?: readonly number[],
+  layout?: Layout,
+): GpuBuffer {
   const t = wgslType(op, dtype);
   const out = e.alloc(op, size * 4);
   if (size === 0) return out;
   const expr = t === "f32"
     ? `select(${FLOAT_UNARY[op]}, x, is_nan(x))`
     : INT_UNARY[op] ?? `f2i(${FLOAT_UNARY[op].replace(/\bx\b/g, "xf")})`;
+  if (layout && shape) {
+    const ks = e.kernel(
+      `unary_${op}_${t}_strided`,
+      () =>
+        `@group(0) @binding(0) var<storage, read> a: array<${t}>;
+@group(0) @binding(1) var<storage, read_write> o: array<${t}>;
+${paramsWgsl(2)}
+${FLOAT_MATH}
+${MAIN_1D}
+  if (i >= P(0)) { return; }
+  ${offsetsWgsl(1, 2, [10])}
+  let x = a[P(${OFFSETS}u) + off0];
+  let xf = f32(x);
+  o[i] = ${expr};
+}`,
+      1,
+      1,
+    );
+    const p = broadcastParams(op, shape, [shape], [layout]);
+    e.dispatch(op, ks, [a], [out], p, Math.ceil(size / WG));
+    return out;
+  }
   const k = e.kernel(
     `unary_${op}_${t}`,
     () =>
@@ -175,19 +210,30 @@ const INT_BINARY: Record<BinaryOp, string> = {
   ge: "select(0, 1, x >= y)",
 };
 
-/** Params layout of the broadcast kernels: [n, rank, shape x8, strides_k x8 ...]. */
+/** Where the broadcast kernels' per-input element offsets start in the params block. */
+const OFFSETS = 34;
+
+/**
+ * Params layout of the broadcast kernels: [n, rank, shape x8, strides_k x8 ..., offset_k at
+ * word 34 + k]. Input k is read through `layouts[k]` when given (a strided view).
+ */
 function broadcastParams(
   op: string,
   outShape: readonly number[],
   inShapes: readonly (readonly number[])[],
+  layouts: readonly (Layout | undefined)[] = [],
 ): Uint32Array {
-  const c = collapse(outShape, inShapes.map((s) => broadcastStrides(s, outShape)));
+  const c = collapse(
+    outShape,
+    inShapes.map((s, k) => broadcastStrides(s, outShape, layouts[k]?.strides)),
+  );
   checkRank(op, c.shape, outShape);
   const p = params();
   p[0] = sizeOf(outShape);
   p[1] = c.shape.length;
   putWords(p, 2, c.shape, 8);
   c.strides.forEach((st, k) => putWords(p, 10 + 8 * k, st, 8));
+  inShapes.forEach((_, k) => (p[OFFSETS + k] = layouts[k]?.offset ?? 0));
   return p;
 }
 
@@ -201,13 +247,15 @@ export function binary(
   bShape: readonly number[],
   outShape: readonly number[],
   dtype: DType,
+  aLayout?: Layout,
+  bLayout?: Layout,
 ): GpuBuffer {
   const t = wgslType(op, dtype);
   const n = sizeOf(outShape);
   const out = e.alloc(op, n * 4);
   if (n === 0) return out;
   const expr = t === "f32" ? FLOAT_BINARY[op] : INT_BINARY[op];
-  const p = broadcastParams(op, outShape, [aShape, bShape]);
+  const p = broadcastParams(op, outShape, [aShape, bShape], [aLayout, bLayout]);
   // Same-shape and scalar operands collapse to one axis with strides 1 or 0: index directly,
   // without the per-axis divisions of the general broadcast path.
   const flat = p[1] === 1;
@@ -223,8 +271,8 @@ ${FLOAT_MATH}
 ${MAIN_1D}
   if (i >= P(0)) { return; }
   ${index}
-  let x = a[off0];
-  let y = b[off1];
+  let x = a[P(${OFFSETS}u) + off0];
+  let y = b[P(${OFFSETS + 1}u) + off1];
   o[i] = ${expr};
 }`,
     2,
@@ -246,6 +294,9 @@ export function where(
   bShape: readonly number[],
   outShape: readonly number[],
   dtype: DType,
+  condLayout?: Layout,
+  aLayout?: Layout,
+  bLayout?: Layout,
 ): GpuBuffer {
   wgslType("where", dtype);
   const ct = wgslType("where", condDtype);
@@ -265,12 +316,19 @@ ${paramsWgsl(4)}
 ${MAIN_1D}
   if (i >= P(0)) { return; }
   ${offsetsWgsl(1, 2, [10, 18, 26])}
-  o[i] = select(b[off2], a[off1], (c[off0] & ${mask}) != 0u);
+  let o0 = P(${OFFSETS}u) + off0;
+  let o1 = P(${OFFSETS + 1}u) + off1;
+  let o2 = P(${OFFSETS + 2}u) + off2;
+  o[i] = select(b[o2], a[o1], (c[o0] & ${mask}) != 0u);
 }`,
     3,
     1,
   );
-  const p = broadcastParams("where", outShape, [condShape, aShape, bShape]);
+  const p = broadcastParams("where", outShape, [condShape, aShape, bShape], [
+    condLayout,
+    aLayout,
+    bLayout,
+  ]);
   e.dispatch("where", k, [cond, a, b], [out], p, Math.ceil(n / WG));
   return out;
 }
