@@ -4,8 +4,10 @@
 import "../../src/cpu/mod.ts"; // registers the cpu backend (mod.ts would also probe for a GPU)
 import { loadLora } from "../../src/nn/mod.ts";
 import { assert, assertEquals } from "../_assert.ts";
+import { assertBadInput, runExample } from "./_run.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
+
 const model = decodeURIComponent(
   new URL("../shared/models/tiny-llama-hf", `file://${root}`).pathname,
 );
@@ -16,20 +18,6 @@ if (!haveModel) {
 }
 const ignore = !haveModel && !inCi;
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const cmd = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "examples/finetune.ts", ...args],
-    cwd: root,
-    // LOSSFORGE_BACKEND=cpu: importing mod.ts does not probe for a GPU adapter.
-    env: { NO_COLOR: "1", LOSSFORGE_BACKEND: "cpu" },
-    stdout: "piped",
-    stderr: "piped",
-  });
-  const r = await cmd.output();
-  const dec = new TextDecoder();
-  return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
-}
-
 const TINY = ["--count", "4", "--batch", "2", "--backend", "cpu"];
 
 Deno.test({
@@ -38,7 +26,15 @@ Deno.test({
   async fn() {
     assert(haveModel, `${model}/config.json is missing`);
     const dir = `${await Deno.makeTempDir()}/out`;
-    const r = await run([...TINY, "--steps", "20", "--model", model, "--out", dir]);
+    const r = await runExample("finetune.ts", [
+      ...TINY,
+      "--steps",
+      "20",
+      "--model",
+      model,
+      "--out",
+      dir,
+    ]);
     assertEquals(r.code, 0, r.err);
     assert(r.out.includes("before: ") && r.out.includes("after: "), r.out);
     const losses = [...r.out.matchAll(/step +\d+ +loss (\d+\.\d+)/g)].map((m) => Number(m[1]));
@@ -74,7 +70,7 @@ Deno.test({
       }));
     await Deno.writeTextFile(`${data}/train.jsonl`, lines.join("\n") + "\n");
     const dir = `${await Deno.makeTempDir()}/out`;
-    const r = await run([
+    const r = await runExample("finetune.ts", [
       ...TINY,
       "--steps",
       "2",
@@ -92,7 +88,7 @@ Deno.test({
 });
 
 Deno.test("finetune example: bad input is one line, exit code 2, nothing written", async () => {
-  const help = await run(["--help"]);
+  const help = await runExample("finetune.ts", ["--help"]);
   assertEquals(help.code, 0);
   for (const flag of ["--model", "--data", "--steps", "--loss", "--rank", "--backend", "--out"]) {
     assert(help.out.includes(flag), flag);
@@ -107,13 +103,5 @@ Deno.test("finetune example: bad input is one line, exit code 2, nothing written
     [["--backend", "tpu"], "--backend"],
     [["--bogus"], "bogus"],
   ];
-  for (const [args, text] of cases) {
-    const out = `${await Deno.makeTempDir()}/out`;
-    const r = await run([...args, "--out", out]);
-    assertEquals(r.code, 2, `${args.join(" ")}: ${r.err}`);
-    assert(r.err.includes(text), `${args.join(" ")}: ${r.err}`);
-    assertEquals(r.err.trim().split("\n").length, 1, r.err);
-    const written = await Deno.stat(out).then(() => true, () => false);
-    assert(!written, `${args.join(" ")}: wrote ${out}`);
-  }
+  await assertBadInput("finetune.ts", cases);
 });

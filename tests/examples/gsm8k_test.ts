@@ -1,20 +1,6 @@
 // Smoke tests of the flagship, run as a user would: a subprocess, tiny settings, two losses.
 import { assert, assertEquals } from "../_assert.ts";
-
-const root = new URL("../../", import.meta.url).pathname;
-
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const cmd = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "examples/gsm8k.ts", ...args],
-    cwd: root,
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  });
-  const r = await cmd.output();
-  const dec = new TextDecoder();
-  return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
-}
+import { assertBadInput, runExample } from "./_run.ts";
 
 const TINY = [
   "--steps",
@@ -45,7 +31,7 @@ async function assertOutputs(dir: string, rows: number): Promise<void> {
 
 Deno.test("gsm8k example: synthetic smoke run writes the three files", async () => {
   const dir = await Deno.makeTempDir();
-  const r = await run([...TINY, "--losses", "ce,focal", "--out", dir]);
+  const r = await runExample("gsm8k.ts", [...TINY, "--losses", "ce,focal", "--out", dir]);
   assertEquals(r.code, 0, r.err);
   assert(r.out.includes("| ce |"), r.out);
   await assertOutputs(dir, 2);
@@ -53,7 +39,7 @@ Deno.test("gsm8k example: synthetic smoke run writes the three files", async () 
 
 Deno.test("gsm8k example: in-process GPT run, then --resume keeps finished rows", async () => {
   const dir = await Deno.makeTempDir();
-  const r = await run([
+  const r = await runExample("gsm8k.ts", [
     ...TINY,
     "--losses",
     "ce,sadice",
@@ -67,7 +53,7 @@ Deno.test("gsm8k example: in-process GPT run, then --resume keeps finished rows"
   assertEquals(r.code, 0, r.err);
   await assertOutputs(dir, 2);
   const before = JSON.parse(await Deno.readTextFile(`${dir}/results.json`)).rows;
-  const again = await run(["--resume", dir]);
+  const again = await runExample("gsm8k.ts", ["--resume", dir]);
   assertEquals(again.code, 0, again.err);
   assertEquals(JSON.parse(await Deno.readTextFile(`${dir}/results.json`)).rows, before);
 });
@@ -86,7 +72,15 @@ Deno.test("gsm8k example: --data reads GSM8K JSONL files", async () => {
   await Deno.writeTextFile(`${data}/train.jsonl`, train.join("\n") + "\n");
   await Deno.writeTextFile(`${data}/test.jsonl`, train.slice(0, 4).join("\n") + "\n");
   const dir = await Deno.makeTempDir();
-  const r = await run([...TINY, "--losses", "ce,lovasz", "--data", data, "--out", dir]);
+  const r = await runExample("gsm8k.ts", [
+    ...TINY,
+    "--losses",
+    "ce,lovasz",
+    "--data",
+    data,
+    "--out",
+    dir,
+  ]);
   assertEquals(r.code, 0, r.err);
   await assertOutputs(dir, 2);
 });
@@ -110,24 +104,11 @@ Deno.test("gsm8k example: bad input is one line and exit code 2, nothing written
     [["--resume", "/nonexistent/run"], "no readable run.json"],
     [["--bogus"], "bogus"],
   ];
-  for (const [args, text] of cases) {
-    const out = `${await Deno.makeTempDir()}/run`;
-    const r = await run([...args, "--out", out]);
-    assertEquals(r.code, 2, `${args.join(" ")}: ${r.err}`);
-    assert(r.err.includes(text), `${args.join(" ")}: ${r.err}`);
-    assertEquals(r.err.trim().split("\n").length, 1, r.err);
-    let exists = true;
-    try {
-      await Deno.stat(out);
-    } catch {
-      exists = false;
-    }
-    assert(!exists, `${args.join(" ")}: wrote ${out}`);
-  }
+  await assertBadInput("gsm8k.ts", cases);
 });
 
 Deno.test("gsm8k example: --help documents every flag", async () => {
-  const r = await run(["--help"]);
+  const r = await runExample("gsm8k.ts", ["--help"]);
   assertEquals(r.code, 0);
   for (
     const flag of [

@@ -1,26 +1,11 @@
 // Smoke tests of the losses example: every loss for a few steps, then the files it writes.
 import { assert, assertEquals } from "../_assert.ts";
+import { assertBadInput, runExample } from "./_run.ts";
 import { checkXml } from "../dsl/_xml.ts";
-
-const root = new URL("../../", import.meta.url).pathname;
-
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const cmd = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "examples/losses.ts", ...args],
-    cwd: root,
-    // LOSSFORGE_BACKEND=cpu: importing mod.ts does not probe for a GPU adapter.
-    env: { NO_COLOR: "1", LOSSFORGE_BACKEND: "cpu" },
-    stdout: "piped",
-    stderr: "piped",
-  });
-  const r = await cmd.output();
-  const dec = new TextDecoder();
-  return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
-}
 
 Deno.test("losses example: every loss runs and the results and chart are written", async () => {
   const dir = `${await Deno.makeTempDir()}/out`;
-  const r = await run(["--steps", "5", "--backend", "cpu", "--out", dir]);
+  const r = await runExample("losses.ts", ["--steps", "5", "--backend", "cpu", "--out", dir]);
   assertEquals(r.code, 0, r.err);
   assert(r.out.includes("| loss | rare recall |"), r.out);
   const results = JSON.parse(await Deno.readTextFile(`${dir}/results.json`));
@@ -43,14 +28,14 @@ Deno.test("losses example: every loss runs and the results and chart are written
 
 Deno.test("losses example: training moves the rare class", async () => {
   const dir = `${await Deno.makeTempDir()}/out`;
-  const r = await run(["--losses", "tversky", "--steps", "60", "--out", dir]);
+  const r = await runExample("losses.ts", ["--losses", "tversky", "--steps", "60", "--out", dir]);
   assertEquals(r.code, 0, r.err);
   const [row] = JSON.parse(await Deno.readTextFile(`${dir}/results.json`)).rows;
   assert(row.recall[2] > 0.2, `tversky rare recall ${row.recall[2]}`);
 });
 
 Deno.test("losses example: bad input is one line, exit code 2, nothing written", async () => {
-  const help = await run(["--help"]);
+  const help = await runExample("losses.ts", ["--help"]);
   assertEquals(help.code, 0);
   for (const flag of ["--losses", "--steps", "--seed", "--backend", "--out"]) {
     assert(help.out.includes(flag), flag);
@@ -61,13 +46,5 @@ Deno.test("losses example: bad input is one line, exit code 2, nothing written",
     [["--backend", "tpu"], "--backend"],
     [["--bogus"], "bogus"],
   ];
-  for (const [args, text] of cases) {
-    const out = `${await Deno.makeTempDir()}/out`;
-    const r = await run([...args, "--out", out]);
-    assertEquals(r.code, 2, `${args.join(" ")}: ${r.err}`);
-    assert(r.err.includes(text), `${args.join(" ")}: ${r.err}`);
-    assertEquals(r.err.trim().split("\n").length, 1, r.err);
-    const written = await Deno.stat(out).then(() => true, () => false);
-    assert(!written, `${args.join(" ")}: wrote ${out}`);
-  }
+  await assertBadInput("losses.ts", cases);
 });

@@ -1,24 +1,9 @@
 // Smoke tests of the quick start, run as a user would: a subprocess with few steps.
 import { assert, assertEquals } from "../_assert.ts";
-
-const root = new URL("../../", import.meta.url).pathname;
-
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const cmd = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "examples/quickstart.ts", ...args],
-    cwd: root,
-    // LOSSFORGE_BACKEND=cpu: importing mod.ts does not probe for a GPU adapter.
-    env: { NO_COLOR: "1", LOSSFORGE_BACKEND: "cpu" },
-    stdout: "piped",
-    stderr: "piped",
-  });
-  const r = await cmd.output();
-  const dec = new TextDecoder();
-  return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
-}
+import { runExample } from "./_run.ts";
 
 Deno.test("quickstart example: the loss falls and it answers sums", async () => {
-  const r = await run(["--steps", "50", "--backend", "cpu"]);
+  const r = await runExample("quickstart.ts", ["--steps", "50", "--backend", "cpu"]);
   assertEquals(r.code, 0, r.err);
   const losses = [...r.out.matchAll(/^step +\d+ +loss (\d+\.\d+)$/gm)].map((m) => Number(m[1]));
   assertEquals(losses.length, 2, r.out);
@@ -27,7 +12,7 @@ Deno.test("quickstart example: the loss falls and it answers sums", async () => 
 });
 
 Deno.test("quickstart example: --help, and bad input is one line with exit code 2", async () => {
-  const help = await run(["--help"]);
+  const help = await runExample("quickstart.ts", ["--help"]);
   assertEquals(help.code, 0);
   for (const flag of ["--steps", "--backend", "--help"]) assert(help.out.includes(flag), flag);
   const cases: [string[], string][] = [
@@ -37,7 +22,7 @@ Deno.test("quickstart example: --help, and bad input is one line with exit code 
     [["--bogus"], "bogus"],
   ];
   for (const [args, text] of cases) {
-    const r = await run(args);
+    const r = await runExample("quickstart.ts", args);
     assertEquals(r.code, 2, `${args.join(" ")}: ${r.err}`);
     assert(r.err.includes(text), `${args.join(" ")}: ${r.err}`);
     assertEquals(r.err.trim().split("\n").length, 1, r.err);
