@@ -44,6 +44,7 @@ import {
   validPositions,
 } from "./_common.ts";
 import { useFused } from "./_fused_common.ts";
+import { hingeRowsAnalytic, hingeRowsGpu } from "./_fused_hinge.ts";
 import { classProbs, lovaszRows as fusedLovaszRows } from "./_fused_lovasz.ts";
 import { checkClasses, type ClassAverage } from "./_overlap.ts";
 
@@ -188,6 +189,13 @@ export interface LovaszHingeOptions extends BaseLossOptions {
    * their mean (default true); false pools every position into one.
    */
   perSequence?: boolean;
+  /**
+   * Use the fused path, whose gradient is analytic (-s_i g_rank(i) [e_i > 0], no tape
+   * through the sort): one WGSL kernel per row for float32 logits on the webgpu backend
+   * (default true there); `true` on other backends takes the same analytic path built from
+   * backend primitives; false forces the composed ops.
+   */
+  fused?: boolean;
 }
 
 /**
@@ -196,7 +204,8 @@ export interface LovaszHingeOptions extends BaseLossOptions {
  * sorted in decreasing order, and relu(errors) dotted with the Lovász weights g of the
  * sorted targets (as in `lovaszSoftmax`, constants). Per sequence then the mean over
  * sequences with a counted position (default), or pooled; 0 with zero gradient when
- * nothing counts.
+ * nothing counts. On WebGPU (float32) a fused kernel computes each row's weights, value
+ * and analytic gradient in one scan over the sorted order.
  *
  * @example
  * ```ts
@@ -233,7 +242,18 @@ export function lovaszHinge(options: LovaszHingeOptions = {}): LossFn {
     const counted = validPositions(flat, ignoreIndex, 2, opts.mask, logits.dtype);
     const valid = reshape(counted, [rows, len]);
     const y = noGrad(() => reshape(cast(where(counted, flat, 0), logits.dtype), [rows, len]));
-    const errors = reshape(logits, [rows, len]).mul(y.mul(2).sub(1)).neg().add(1);
+    const z = reshape(logits, [rows, len]);
+    const gpu = size > 0 && useFused(logits, options.fused);
+    if (gpu || (size > 0 && options.fused === true)) {
+      const order = noGrad(() =>
+        argsort(where(valid, z.mul(y.mul(2).sub(1)).neg().add(1), -Infinity), true)
+      );
+      const perRow = gpu
+        ? hingeRowsGpu(z, y, valid, order)
+        : hingeRowsAnalytic(z, y, valid, order, lovaszWeights(gather(y, 1, order)));
+      return maskedMean(perRow, valid.sum(1).gt(0));
+    }
+    const errors = z.mul(y.mul(2).sub(1)).neg().add(1);
     const key = noGrad(() => where(valid, errors, -Infinity));
     const perRow = lovaszRows(where(valid, relu(errors), 0), key, y);
     return maskedMean(perRow, valid.sum(1).gt(0));

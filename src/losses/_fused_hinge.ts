@@ -1,0 +1,162 @@
+/**
+ * The fused pieces of the Lovász hinge. Private to `src/losses`.
+ *
+ * For logits z `[R, L]`, ground truth y `[R, L]` (0/1, 0 at ignored positions), counted
+ * positions `valid` `[R, L]` and the descending order of the errors e_i = 1 - z_i s_i
+ * (s_i = 2 y_i - 1, ignored positions last), each row's value is Σ_k relu(e_π(k)) g_k with
+ * the Lovász weights g of the sorted ground truth (constants). Its gradient with respect to
+ * z_i is -s_i g_rank(i) [e_i > 0] at counted positions and 0 elsewhere: analytic, with no
+ * tape through the sort.
+ *
+ * - `hingeRowsGpu`: one WGSL kernel per row (float32 webgpu) computes the weights on the
+ *   fly with a block-wide scan over the sorted ground truth, the row's value, and the
+ *   gradient at each position's original index.
+ * - `hingeRowsAnalytic`: the same values and gradient from backend primitives (gather,
+ *   scatterAdd) and precomputed weights, for any backend.
+ * @module
+ */
+import {
+  concat,
+  customGrad,
+  gather,
+  gt,
+  mul,
+  noGrad,
+  relu,
+  reshape,
+  scatterAdd,
+  slice,
+  type Tensor,
+  zerosLike,
+} from "../autograd/mod.ts";
+import { runKernel } from "../gpu/mod.ts";
+import { BLOCK_SUM_WGSL, grid, MAX_X, packParams, PARAMS_WGSL, WG } from "./_fused_common.ts";
+
+// Params: n = L, u2 = R. Output row r: [value, d value / d z at each original position (L)].
+const HINGE_ROWS_WGSL = /* wgsl */ `${PARAMS_WGSL}
+@group(0) @binding(0) var<storage, read> logits: array<f32>;
+@group(0) @binding(1) var<storage, read> truth: array<f32>;
+@group(0) @binding(2) var<storage, read> valid: array<f32>;
+@group(0) @binding(3) var<storage, read> order: array<i32>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+@group(0) @binding(5) var<uniform> params: Params;
+const WG: u32 = ${WG}u;
+var<workgroup> s_sum: array<f32, ${WG}>;
+var<workgroup> s_scan: array<f32, ${WG}>;
+${BLOCK_SUM_WGSL}
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let r = wg.x + wg.y * ${MAX_X}u;
+  if (r >= params.u2) { return; }
+  let n = params.n;
+  let row = r * n;
+  let o = r * (n + 1u);
+  // G: the positives of this row.
+  var g_part = 0.0;
+  for (var i = lid.x; i < n; i += WG) { g_part += truth[row + i]; }
+  let total = block_sum(g_part, lid.x);
+  // Walk the sorted order a tile at a time: an inclusive scan of y inside the tile plus
+  // the positives of the tiles before.
+  var carry = 0.0;
+  var acc = 0.0;
+  for (var start = 0u; start < n; start += WG) {
+    let j = start + lid.x;
+    var y = 0.0;
+    var at = 0u;
+    if (j < n) {
+      at = u32(order[row + j]);
+      y = truth[row + at];
+    }
+    s_scan[lid.x] = y;
+    workgroupBarrier();
+    for (var d = 1u; d < WG; d = d * 2u) {
+      var v = 0.0;
+      if (lid.x >= d) { v = s_scan[lid.x - d]; }
+      workgroupBarrier();
+      s_scan[lid.x] += v;
+      workgroupBarrier();
+    }
+    let cy = carry + s_scan[lid.x];
+    let tile = s_scan[WG - 1u];
+    workgroupBarrier();
+    carry += tile;
+    if (j < n) {
+      let cn = f32(j + 1u) - cy;
+      let jac = 1.0 - (total - cy) / (total + cn);
+      let union_prev = total + cn - (1.0 - y);
+      var jac_prev = 0.0;
+      if (union_prev > 0.0) { jac_prev = 1.0 - (total - cy + y) / union_prev; }
+      let w = jac - jac_prev;
+      let s = 2.0 * y - 1.0;
+      let e = 1.0 - logits[row + at] * s;
+      var dz = 0.0;
+      if (valid[row + at] != 0.0 && e > 0.0) {
+        acc += e * w;
+        dz = -s * w;
+      }
+      out[o + 1u + at] = dz;
+    }
+  }
+  let value = block_sum(acc, lid.x);
+  if (lid.x == 0u) { out[o] = value; }
+}`;
+
+/** Wraps a forward that returns `[R, L+1]` (value, then the gradient row) as `[R]`. */
+function packedRows(
+  z: Tensor,
+  rest: Tensor[],
+  forward: (z: Tensor, ...rest: Tensor[]) => Tensor,
+): Tensor {
+  const [r, l] = z.shape;
+  const op = customGrad(
+    forward,
+    (g, out) => [
+      mul(slice(g, [0, 0], [r, 1]), slice(out, [0, 1], [r, l + 1])),
+      ...rest.map(() => null),
+    ],
+  );
+  return reshape(slice(op(z, ...rest), [0, 0], [r, 1]), [r]);
+}
+
+/**
+ * Per-row Lovász hinge values `[R]` of float32 webgpu logits `[R, L]` (R, L > 0), given
+ * float32 ground truth `y` and `valid` `[R, L]` and the int32 descending `order` `[R, L]`
+ * of the errors (ignored positions last). Differentiable in the logits.
+ */
+export function hingeRowsGpu(z: Tensor, y: Tensor, valid: Tensor, order: Tensor): Tensor {
+  const [r, l] = z.shape;
+  return packedRows(z, [y, valid, order], (zz, yy, vv, oo) =>
+    runKernel({
+      key: "losses_lovasz_hinge_rows",
+      code: HINGE_ROWS_WGSL,
+      inputs: [zz, yy, vv, oo],
+      outputs: [{ shape: [r, l + 1], dtype: "float32" }],
+      params: packParams([l, 0, r]),
+      workgroups: grid(r),
+    })[0]);
+}
+
+/**
+ * The same as `hingeRowsGpu` on any backend and float dtype, from backend primitives:
+ * `weights` `[R, L]` are the Lovász weights of the sorted ground truth.
+ */
+export function hingeRowsAnalytic(
+  z: Tensor,
+  y: Tensor,
+  valid: Tensor,
+  order: Tensor,
+  weights: Tensor,
+): Tensor {
+  const [r] = z.shape;
+  return packedRows(z, [y, valid, order, weights], (zz, yy, vv, oo, ww) =>
+    noGrad(() => {
+      const s = gather(yy, 1, oo).mul(2).sub(1);
+      const e = gather(zz, 1, oo).mul(s).neg().add(1);
+      const live = gather(vv, 1, oo).mul(gt(e, 0));
+      const value = relu(e).mul(live).mul(ww).sum(1, true);
+      const dSorted = s.mul(ww).mul(live).neg();
+      const dz = scatterAdd(zerosLike(zz), 1, oo, dSorted);
+      return concat([reshape(value, [r, 1]), dz], 1);
+    }));
+}
