@@ -319,12 +319,18 @@ const backends = new Map<BackendName, Backend>();
 const factories = new Map<BackendName, () => Promise<Backend>>();
 let current: BackendName = "cpu";
 
-/** Registers a backend instance (used by `src/cpu` and `src/gpu`). */
+/**
+ * Registers a backend instance (used by `src/cpu` and `src/gpu`).
+ * @example `registerBackend(cpuBackend())`
+ */
 export function registerBackend(b: Backend): void {
   backends.set(b.name, b);
 }
 
-/** Registers an async factory that creates a backend on first use. */
+/**
+ * Registers an async factory that creates a backend on first use.
+ * @example `registerBackendFactory("webgpu", () => Promise.resolve(webgpuBackend()))`
+ */
 export function registerBackendFactory(name: BackendName, make: () => Promise<Backend>): void {
   factories.set(name, make);
 }
@@ -345,7 +351,10 @@ export async function setBackend(name: BackendName): Promise<void> {
   current = name;
 }
 
-/** Creates (once) and returns the backend called `name`. */
+/**
+ * Creates (once) and returns the backend called `name`.
+ * @example `const gpu = await initBackend("webgpu"); // throws without an adapter`
+ */
 export async function initBackend(name: BackendName): Promise<Backend> {
   const have = backends.get(name);
   if (have) return have;

@@ -16,7 +16,10 @@ import * as ops from "./ops/mod.ts";
 let enabled = true;
 let depth = 0;
 
-/** Whether ops currently record tape nodes. */
+/**
+ * Whether ops currently record tape nodes (inside `grad` and not inside `noGrad`).
+ * @example `grad((x) => { console.log(isRecording()); return x.sum(); })(tensor([1])) // true`
+ */
 export function isRecording(): boolean {
   return enabled && depth > 0;
 }
@@ -73,7 +76,10 @@ export function stopGradient(t: Tensor): Tensor {
   return shareStorage(t, t.shape);
 }
 
-/** Sums `g` down to `shape` (undoing broadcasting). */
+/**
+ * Sums `g` down to `shape` (undoing broadcasting), as backward rules of broadcasting ops do.
+ * @example `sumToShape(ones([4, 3]), [1, 3]) // [[4, 4, 4]]`
+ */
 export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
   if (sameShape(g.shape, shape)) return g;
   const lead = g.rank - shape.length;

@@ -24,7 +24,10 @@ export class Storage {
   }
 }
 
-/** A node of the tape: how to send a gradient from an op's output to its inputs. */
+/**
+ * A node of the tape: how to send a gradient from an op's output to its inputs.
+ * @example `const node: TapeNode = { op: "neg", inputs: [x], backward: (g) => [g.neg()] }`
+ */
 export interface TapeNode {
   /** The op's name, for error messages. */
   op: string;
@@ -54,7 +57,10 @@ export function liveTensors(): number {
   return live;
 }
 
-/** A number or a tensor: binary ops take either. */
+/**
+ * A number or a tensor: binary ops take either.
+ * @example `const b: TensorLike = 2; tensor([1]).mul(b)`
+ */
 export type TensorLike = Tensor | number;
 
 /**

@@ -7,7 +7,10 @@
 
 import type { Tokenizer } from "./tokenizer.ts";
 
-/** The target value of ignored positions (padding), as in cross-entropy's ignore index. */
+/**
+ * The target value of ignored positions (padding), as in cross-entropy's ignore index.
+ * @example `makeBatch(tok, examples, { maxLength: 64 }).targets.includes(IGNORE_INDEX)`
+ */
 export const IGNORE_INDEX: number = -100;
 
 /**

@@ -6,13 +6,25 @@
 
 import type { Tokenizer } from "./tokenizer.ts";
 
-/** Id of `<|pad|>` in the byte tokenizer. */
+/**
+ * Id of `<|pad|>` in the byte tokenizer.
+ * @example `byteTokenizer().pad === BYTE_PAD // true`
+ */
 export const BYTE_PAD = 256;
-/** Id of `<|bos|>` in the byte tokenizer. */
+/**
+ * Id of `<|bos|>` in the byte tokenizer.
+ * @example `byteTokenizer().bos === BYTE_BOS // true`
+ */
 export const BYTE_BOS = 257;
-/** Id of `<|eos|>` in the byte tokenizer. */
+/**
+ * Id of `<|eos|>` in the byte tokenizer.
+ * @example `byteTokenizer().eos === BYTE_EOS // true`
+ */
 export const BYTE_EOS = 258;
-/** Vocabulary size of the byte tokenizer: 256 bytes and 3 specials. */
+/**
+ * Vocabulary size of the byte tokenizer: 256 bytes and 3 specials.
+ * @example `gpt({ vocab: BYTE_VOCAB_SIZE, context: 64, layers: 1, dim: 16, heads: 2 })`
+ */
 export const BYTE_VOCAB_SIZE = 259;
 
 /**

@@ -20,7 +20,10 @@ import { checkChoice, classCounts, maskedMean, type Prepared } from "./_common.t
 import { useFused } from "./_fused_common.ts";
 import { countsRow, fusedSoftCounts } from "./_fused_overlap.ts";
 
-/** Which classes a Dice-type loss averages over. */
+/**
+ * Which classes a Dice-type loss averages over.
+ * @example `dice({ classes: "all" as ClassAverage })`
+ */
 export type ClassAverage = "present" | "all";
 
 /** The allowed values of `classes`. */

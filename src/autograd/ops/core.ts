@@ -41,19 +41,28 @@ export function resultDtype(a: Tensor, b: Tensor): DType {
   return promote(a.dtype, b.dtype);
 }
 
-/** Zeros shaped, typed and placed like `t`. */
+/**
+ * Zeros shaped, typed and placed like `t`.
+ * @example `zerosLike(tensor([1, 2])) // [0, 0]`
+ */
 export function zerosLike(t: Tensor): Tensor {
   const b = t.backend;
   return fromBuffer(b, b.fill(t.size, 0, t.dtype), t.shape, t.dtype);
 }
 
-/** Ones shaped, typed and placed like `t`. */
+/**
+ * Ones shaped, typed and placed like `t`.
+ * @example `onesLike(tensor([5, 6])) // [1, 1]`
+ */
 export function onesLike(t: Tensor): Tensor {
   const b = t.backend;
   return fromBuffer(b, b.fill(t.size, 1, t.dtype), t.shape, t.dtype);
 }
 
-/** `value` everywhere, shaped, typed and placed like `t`. */
+/**
+ * `value` everywhere, shaped, typed and placed like `t`.
+ * @example `fullLike(tensor([5, 6]), 7) // [7, 7]`
+ */
 export function fullLike(t: Tensor, value: number): Tensor {
   const b = t.backend;
   return fromBuffer(b, b.fill(t.size, value, t.dtype), t.shape, t.dtype);

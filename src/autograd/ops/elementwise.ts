@@ -25,67 +25,115 @@ function unary(op: UnaryOp, x: Tensor, rule?: Rule1): Tensor {
   return rule ? record(op, out, [x], (g) => [rule(g, x, out)]) : out;
 }
 
-/** -x. @example `neg(tensor([1])) // [-1]` */
+/**
+ * -x.
+ * @example `neg(tensor([1])) // [-1]`
+ */
 export function neg(x: Tensor): Tensor {
   return unary("neg", x, (g) => neg(g));
 }
-/** e^x. @example `exp(tensor([0])) // [1]` */
+/**
+ * e^x.
+ * @example `exp(tensor([0])) // [1]`
+ */
 export function exp(x: Tensor): Tensor {
   return unary("exp", x, (g, _x, out) => mul(g, out));
 }
-/** Natural logarithm. @example `log(tensor([1])) // [0]` */
+/**
+ * Natural logarithm.
+ * @example `log(tensor([1])) // [0]`
+ */
 export function log(x: Tensor): Tensor {
   return unary("log", x, (g, x) => div(g, x));
 }
-/** Square root. @example `sqrt(tensor([4])) // [2]` */
+/**
+ * Square root.
+ * @example `sqrt(tensor([4])) // [2]`
+ */
 export function sqrt(x: Tensor): Tensor {
   return unary("sqrt", x, (g, _x, out) => div(mul(g, 0.5), out));
 }
-/** 1 / sqrt(x). @example `rsqrt(tensor([4])) // [0.5]` */
+/**
+ * 1 / sqrt(x).
+ * @example `rsqrt(tensor([4])) // [0.5]`
+ */
 export function rsqrt(x: Tensor): Tensor {
   return unary("rsqrt", x, (g, _x, out) => mul(mul(g, -0.5), mul(out, square(out))));
 }
-/** x². @example `square(tensor([3])) // [9]` */
+/**
+ * x².
+ * @example `square(tensor([3])) // [9]`
+ */
 export function square(x: Tensor): Tensor {
   return unary("square", x, (g, x) => mul(mul(g, x), 2));
 }
-/** |x|; its gradient at 0 is 0. @example `abs(tensor([-2])) // [2]` */
+/**
+ * |x|; its gradient at 0 is 0.
+ * @example `abs(tensor([-2])) // [2]`
+ */
 export function abs(x: Tensor): Tensor {
   return unary("abs", x, (g, x) => mul(g, sign(x)));
 }
-/** -1, 0 or 1 (no gradient). @example `sign(tensor([-3])) // [-1]` */
+/**
+ * -1, 0 or 1 (no gradient).
+ * @example `sign(tensor([-3])) // [-1]`
+ */
 export function sign(x: Tensor): Tensor {
   return unary("sign", x);
 }
-/** 1 where x > 0 else 0 (no gradient). @example `step(tensor([2, -1])) // [1, 0]` */
+/**
+ * 1 where x > 0 else 0 (no gradient).
+ * @example `step(tensor([2, -1])) // [1, 0]`
+ */
 export function step(x: Tensor): Tensor {
   return unary("step", x);
 }
-/** Rounds down (no gradient). @example `floor(tensor([1.5])) // [1]` */
+/**
+ * Rounds down (no gradient).
+ * @example `floor(tensor([1.5])) // [1]`
+ */
 export function floor(x: Tensor): Tensor {
   return unary("floor", x);
 }
-/** tanh(x). @example `tanh(tensor([0])) // [0]` */
+/**
+ * tanh(x).
+ * @example `tanh(tensor([0])) // [0]`
+ */
 export function tanh(x: Tensor): Tensor {
   return unary("tanh", x, (g, _x, t) => mul(g, sub(1, square(t))));
 }
-/** The logistic function 1 / (1 + e^-x). @example `sigmoid(tensor([0])) // [0.5]` */
+/**
+ * The logistic function 1 / (1 + e^-x).
+ * @example `sigmoid(tensor([0])) // [0.5]`
+ */
 export function sigmoid(x: Tensor): Tensor {
   return unary("sigmoid", x, (g, _x, s) => mul(g, mul(s, sub(1, s))));
 }
-/** max(x, 0); gradient 0 at 0. @example `relu(tensor([-1, 2])) // [0, 2]` */
+/**
+ * max(x, 0); gradient 0 at 0.
+ * @example `relu(tensor([-1, 2])) // [0, 2]`
+ */
 export function relu(x: Tensor): Tensor {
   return unary("relu", x, (g, x) => mul(g, step(x)));
 }
-/** sin(x). @example `sin(tensor([0])) // [0]` */
+/**
+ * sin(x).
+ * @example `sin(tensor([0])) // [0]`
+ */
 export function sin(x: Tensor): Tensor {
   return unary("sin", x, (g, x) => mul(g, cos(x)));
 }
-/** cos(x). @example `cos(tensor([0])) // [1]` */
+/**
+ * cos(x).
+ * @example `cos(tensor([0])) // [1]`
+ */
 export function cos(x: Tensor): Tensor {
   return unary("cos", x, (g, x) => neg(mul(g, sin(x))));
 }
-/** 1 / x. @example `recip(tensor([4])) // [0.25]` */
+/**
+ * 1 / x.
+ * @example `recip(tensor([4])) // [0.25]`
+ */
 export function recip(x: Tensor): Tensor {
   return unary("recip", x, (g, _x, out) => neg(mul(g, square(out))));
 }
@@ -114,7 +162,10 @@ export function gelu(x: Tensor): Tensor {
   });
 }
 
-/** SiLU (swish): x · sigmoid(x). @example `silu(tensor([0])) // [0]` */
+/**
+ * SiLU (swish): x · sigmoid(x).
+ * @example `silu(tensor([0])) // [0]`
+ */
 export function silu(x: Tensor): Tensor {
   return unary("silu", x, (g, x) => {
     const s = sigmoid(x);
@@ -160,70 +211,109 @@ function binary(op: BinaryOp, x: TensorLike, y: TensorLike, rule?: Rule2): Tenso
   });
 }
 
-/** a + b, broadcasting. @example `add(tensor([1, 2]), 1) // [2, 3]` */
+/**
+ * a + b, broadcasting.
+ * @example `add(tensor([1, 2]), 1) // [2, 3]`
+ */
 export function add(a: TensorLike, b: TensorLike): Tensor {
   return binary("add", a, b, (g) => [g, g]);
 }
-/** a - b. @example `sub(tensor([3]), tensor([1])) // [2]` */
+/**
+ * a - b.
+ * @example `sub(tensor([3]), tensor([1])) // [2]`
+ */
 export function sub(a: TensorLike, b: TensorLike): Tensor {
   return binary("sub", a, b, (g, _a, b) => [g, b._requiresGrad ? neg(g) : null]);
 }
-/** a · b. @example `mul(tensor([2]), 3) // [6]` */
+/**
+ * a · b.
+ * @example `mul(tensor([2]), 3) // [6]`
+ */
 export function mul(a: TensorLike, b: TensorLike): Tensor {
   return binary("mul", a, b, (g, a, b) => [
     a._requiresGrad ? mul(g, b) : null,
     b._requiresGrad ? mul(g, a) : null,
   ]);
 }
-/** a / b (int32: truncating). @example `div(tensor([6]), 3) // [2]` */
+/**
+ * a / b (int32: truncating).
+ * @example `div(tensor([6]), 3) // [2]`
+ */
 export function div(a: TensorLike, b: TensorLike): Tensor {
   return binary("div", a, b, (g, a, b, out) => [
     a._requiresGrad ? div(g, b) : null,
     b._requiresGrad ? neg(div(mul(g, out), b)) : null,
   ]);
 }
-/** a ** b. @example `pow(tensor([2]), 3) // [8]` */
+/**
+ * a ** b.
+ * @example `pow(tensor([2]), 3) // [8]`
+ */
 export function pow(a: TensorLike, b: TensorLike): Tensor {
   return binary("pow", a, b, (g, a, b, out) => [
     a._requiresGrad ? mul(mul(g, b), pow(a, sub(b, 1))) : null,
     b._requiresGrad ? mul(mul(g, out), log(a)) : null,
   ]);
 }
-/** Elementwise maximum; ties send the gradient to a. @example `maximum(tensor([1, 5]), 3) // [3, 5]` */
+/**
+ * Elementwise maximum; ties send the gradient to a.
+ * @example `maximum(tensor([1, 5]), 3) // [3, 5]`
+ */
 export function maximum(a: TensorLike, b: TensorLike): Tensor {
   return binary("maximum", a, b, (g, a, b) => {
     const m = ge(a, b);
     return [mul(g, m), mul(g, sub(1, m))];
   });
 }
-/** Elementwise minimum; ties send the gradient to a. @example `minimum(tensor([1, 5]), 3) // [1, 3]` */
+/**
+ * Elementwise minimum; ties send the gradient to a.
+ * @example `minimum(tensor([1, 5]), 3) // [1, 3]`
+ */
 export function minimum(a: TensorLike, b: TensorLike): Tensor {
   return binary("minimum", a, b, (g, a, b) => {
     const m = le(a, b);
     return [mul(g, m), mul(g, sub(1, m))];
   });
 }
-/** 1 where a == b else 0. @example `eq(tensor([1, 2]), 2) // [0, 1]` */
+/**
+ * 1 where a == b else 0.
+ * @example `eq(tensor([1, 2]), 2) // [0, 1]`
+ */
 export function eq(a: TensorLike, b: TensorLike): Tensor {
   return binary("eq", a, b);
 }
-/** 1 where a != b else 0. @example `ne(tensor([1, 2]), 2) // [1, 0]` */
+/**
+ * 1 where a != b else 0.
+ * @example `ne(tensor([1, 2]), 2) // [1, 0]`
+ */
 export function ne(a: TensorLike, b: TensorLike): Tensor {
   return binary("ne", a, b);
 }
-/** 1 where a < b else 0. @example `lt(tensor([1, 2]), 2) // [1, 0]` */
+/**
+ * 1 where a < b else 0.
+ * @example `lt(tensor([1, 2]), 2) // [1, 0]`
+ */
 export function lt(a: TensorLike, b: TensorLike): Tensor {
   return binary("lt", a, b);
 }
-/** 1 where a <= b else 0. @example `le(tensor([1, 2]), 2) // [1, 1]` */
+/**
+ * 1 where a <= b else 0.
+ * @example `le(tensor([1, 2]), 2) // [1, 1]`
+ */
 export function le(a: TensorLike, b: TensorLike): Tensor {
   return binary("le", a, b);
 }
-/** 1 where a > b else 0. @example `gt(tensor([1, 2]), 1) // [0, 1]` */
+/**
+ * 1 where a > b else 0.
+ * @example `gt(tensor([1, 2]), 1) // [0, 1]`
+ */
 export function gt(a: TensorLike, b: TensorLike): Tensor {
   return binary("gt", a, b);
 }
-/** 1 where a >= b else 0. @example `ge(tensor([1, 2]), 2) // [0, 1]` */
+/**
+ * 1 where a >= b else 0.
+ * @example `ge(tensor([1, 2]), 2) // [0, 1]`
+ */
 export function ge(a: TensorLike, b: TensorLike): Tensor {
   return binary("ge", a, b);
 }

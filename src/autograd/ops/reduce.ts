@@ -10,7 +10,10 @@ import { fromBuffer, type Tensor } from "../tensor.ts";
 import { add, div, eq, exp, log, mul, sub, where } from "./elementwise.ts";
 import { expand, reshape } from "./shape_ops.ts";
 
-/** An axis spec: one axis, a list, or undefined for all axes. */
+/**
+ * An axis spec: one axis, a list, or undefined for all axes.
+ * @example `const a: Axis = [0, -1]; sum(x, a)`
+ */
 export type Axis = number | readonly number[] | undefined;
 
 function reduceRaw(op: ReduceOp, x: Tensor, axes: number[], keepdim: boolean): Tensor {
