@@ -1,5 +1,7 @@
 /**
- * The GPU benchmark set, in one call: matmul GFLOP/s (all four transpose combinations), a
+ * The GPU benchmark set, in one call: matmul GFLOP/s (all four transpose combinations), the
+ * 128x128 matmul kernel for large products against the 64x64 tile (1024³ to 8192³ on a GPU,
+ * 512³ only on a software adapter; `--big-only` runs just that comparison), a
  * memory-bound elementwise op in GB/s, the engine's overhead per op against a raw WebGPU
  * dispatch loop of the same kernel, and each fused kernel (layer norm, GELU and softmax,
  * forward and backward) against the composed ops it replaces (measured in the same run,
@@ -15,12 +17,20 @@ import { parseArgs } from "node:util";
 import * as lf from "../mod.ts";
 import type { Tensor, WebGpuBackend } from "../mod.ts";
 import { setFusedOps } from "../src/autograd/fused.ts";
+import { softwareKernels } from "../src/gpu/kernels/common.ts";
+import { setMatmulTile, TILE_DEFAULT } from "../src/gpu/kernels/matmul.ts";
+import { setBigMatmul } from "../src/gpu/kernels/matmul_big.ts";
 
 const args = parseArgs({
   args: Deno.args,
-  options: { quick: { type: "boolean" }, json: { type: "string" } },
+  options: {
+    quick: { type: "boolean" },
+    json: { type: "string" },
+    "big-only": { type: "boolean" },
+  },
 });
 const quick = args.values.quick ?? false;
+const bigOnly = args.values["big-only"] ?? false;
 
 await lf.setBackend("webgpu");
 const gpu = lf.getBackendImpl("webgpu") as WebGpuBackend;
@@ -51,9 +61,64 @@ async function timeIt(run: () => void, minSeconds: number, maxReps = 50): Promis
   return (performance.now() - t0) / 1000 / reps;
 }
 
+// ---------------------------------------------------------------- matmul 128x128 vs 64x64
+// The kernel chosen for large products on hardware GPUs (src/gpu/kernels/matmul_big.ts)
+// against the 64x64 tile it replaces there, both forced, same operands, all four layouts.
+{
+  const software = softwareKernels(gpu.engine);
+  const bigSizes = software ? [512] : quick ? [1024, 2048] : [1024, 2048, 4096, 8192];
+  const note = software ? "software adapter: 512^3 only" : "";
+  const variants = [
+    ["128x128 big", () => (setBigMatmul(true), setMatmulTile(null))],
+    ["64x64 tile", () => (setBigMatmul(false), setMatmulTile(TILE_DEFAULT))],
+  ] as const;
+  for (const n of bigSizes) {
+    let a: Tensor | null = null, b: Tensor | null = null;
+    try {
+      a = lf.randn([n, n], { rng: lf.rng(1) });
+      b = lf.randn([n, n], { rng: lf.rng(2) });
+      for (
+        const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]] as const
+      ) {
+        for (const [name, apply] of variants) {
+          apply();
+          const per = Math.max(1, Math.min(32, Math.round(2 ** 32 / n ** 3)));
+          const s = await timeIt(
+            () => {
+              for (let i = 0; i < per; i++) lf.matmulT(a!, b!, ta, tb).dispose();
+            },
+            quick ? 0.3 : 1,
+            20,
+          );
+          rows.push({
+            bench: `matmul ${name}`,
+            size: `${n}^3 ${ta ? "T" : "N"}${tb ? "T" : "N"}`,
+            value: (2 * n ** 3 * per) / s / 1e9,
+            unit: "GFLOP/s",
+            note: [`${(s / per * 1000).toFixed(2)} ms each`, note].filter(Boolean).join("; "),
+          });
+        }
+      }
+    } catch (e) {
+      rows.push({
+        bench: "matmul 128x128 vs 64x64",
+        size: `${n}^3`,
+        value: NaN,
+        unit: "GFLOP/s",
+        note: `failed: ${(e as Error).message}`,
+      });
+    } finally {
+      setBigMatmul(null);
+      setMatmulTile(null);
+      a?.dispose();
+      b?.dispose();
+    }
+  }
+}
+
 // ---------------------------------------------------------------- matmul
-const sizes = quick ? [256, 512] : [256, 512, 1024];
-if (!info.isFallbackAdapter && !quick) sizes.push(2048, 4096);
+const sizes = bigOnly ? [] : quick ? [256, 512] : [256, 512, 1024];
+if (!info.isFallbackAdapter && !quick && !bigOnly) sizes.push(2048, 4096);
 for (const n of sizes) {
   const a = lf.randn([n, n], { rng: lf.rng(1) });
   const b = lf.randn([n, n], { rng: lf.rng(2) });
@@ -81,7 +146,7 @@ for (const n of sizes) {
 }
 
 // ---------------------------------------------------------------- elementwise bandwidth
-{
+if (!bigOnly) {
   const n = quick ? 1 << 20 : 1 << 22;
   const x = lf.rand([n]), y = lf.rand([n]);
   const per = 10;
@@ -101,7 +166,7 @@ for (const n of sizes) {
 }
 
 // ---------------------------------------------------------------- engine overhead
-{
+if (!bigOnly) {
   const ops = 1000;
   const n = 256;
   const x = lf.rand([n]), y = lf.rand([n]);
@@ -169,7 +234,7 @@ for (const n of sizes) {
 // ---------------------------------------------------------------- fused kernels
 // Each fused path against the composed ops it replaces (LOSSFORGE_FUSED=0 semantics), in one
 // run: forward and backward of layer norm, GELU and softmax at a small GPT's shapes.
-{
+if (!bigOnly) {
   const rowsN = quick ? 1024 : 4096, cols = 96;
   const x = lf.randn([rowsN, cols], { rng: lf.rng(3) });
   const w = lf.ones([cols]), b = lf.zeros([cols]);

@@ -1,6 +1,7 @@
 /**
  * Compares matmul tile configurations on the current adapter for the products a small GPT
- * training step runs (and a square one), in GFLOP/s: the data behind `pickTile`.
+ * training step runs (and a square one), in GFLOP/s: the data behind `pickTile`. The last
+ * column is the 128x128 kernel for hardware GPUs (`src/gpu/kernels/matmul_big.ts`), forced on.
  *
  *   deno run -A bench/matmul_tiles.ts [--quick]
  * @module
@@ -8,12 +9,14 @@
 import * as lf from "../mod.ts";
 import type { WebGpuBackend } from "../mod.ts";
 import { type MatmulTile, setMatmulTile } from "../src/gpu/kernels/matmul.ts";
+import { setBigMatmul } from "../src/gpu/kernels/matmul_big.ts";
 
 await lf.setBackend("webgpu");
 const gpu = lf.getBackendImpl("webgpu") as WebGpuBackend;
 const quick = Deno.args.includes("--quick");
 
-const tiles: (MatmulTile | null)[] = [
+const BIG = "big" as const;
+const tiles: (MatmulTile | null | typeof BIG)[] = [
   null,
   { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 },
   { bm: 64, bn: 64, bk: 8, tm: 8, tn: 8 },
@@ -21,6 +24,7 @@ const tiles: (MatmulTile | null)[] = [
   { bm: 128, bn: 32, bk: 8, tm: 8, tn: 8 },
   { bm: 32, bn: 128, bk: 8, tm: 8, tn: 8 },
   { bm: 128, bn: 128, bk: 16, tm: 8, tn: 8, unroll: false },
+  BIG,
 ];
 // [batch, m, k, n, transA, transB]
 const shapes: [number, number, number, number, boolean, boolean][] = [
@@ -35,7 +39,13 @@ const shapes: [number, number, number, number, boolean, boolean][] = [
     : [[1, 1024, 1024, 1024, false, false] as [number, number, number, number, boolean, boolean]]),
 ];
 
-const label = (t: MatmulTile | null) => t ? `${t.bm}x${t.bn}x${t.bk}/${t.tm}x${t.tn}` : "picked";
+const label = (t: MatmulTile | null | typeof BIG) =>
+  t === BIG ? "128x128 big" : t ? `${t.bm}x${t.bn}x${t.bk}/${t.tm}x${t.tn}` : "picked";
+// `picked` and the tiles run with the big kernel off, so the tile columns are the tiles.
+const use = (t: MatmulTile | null | typeof BIG) => {
+  setBigMatmul(t === BIG ? true : t === null ? null : false);
+  setMatmulTile(t === BIG ? null : t);
+};
 console.log(`adapter: ${gpu.context.info.description}; load ${Deno.loadavg()[0].toFixed(2)}`);
 console.log(["shape", ...tiles.map(label)].join(" | "));
 for (const [b, m, k, n, ta, tb] of shapes) {
@@ -47,7 +57,7 @@ for (const [b, m, k, n, ta, tb] of shapes) {
   const best = tiles.map(() => 0);
   for (let round = 0; round < 3; round++) {
     for (let ti = 0; ti < tiles.length; ti++) {
-      setMatmulTile(tiles[ti]);
+      use(tiles[ti]);
       lf.matmulT(a, c, ta, tb).dispose();
       await gpu.done();
       const t0 = performance.now();
@@ -58,7 +68,7 @@ for (const [b, m, k, n, ta, tb] of shapes) {
     }
   }
   const cells = best.map((g) => g.toFixed(2));
-  setMatmulTile(null);
+  use(null);
   console.log([`${b}x${m}x${k}x${n} ${ta ? "T" : "N"}${tb ? "T" : "N"}`, ...cells].join(" | "));
   a.dispose();
   c.dispose();

@@ -9,7 +9,8 @@
  *
  * The tile is chosen per product from a small table (see `pickTile`); on a software adapter
  * (llvmpipe/lavapipe, which runs workgroups on CPU threads) larger register blocks with few
- * threads win, on a GPU the 64x64 tile with 4x4 blocks is a safe default.
+ * threads win, on a GPU the 64x64 tile with 4x4 blocks is a safe default. Large products on a
+ * hardware GPU (m, n ≥ 128 and k ≥ 8) take the 128x128 kernel of `./matmul_big.ts` instead.
  * @module
  */
 import type { MatmulSpec } from "../../autograd/backend.ts";
@@ -28,6 +29,7 @@ import {
   wgslType,
 } from "./common.ts";
 import { params } from "./elementwise.ts";
+import { matmulBigCode, useBig } from "./matmul_big.ts";
 
 const MAX_BATCH_RANK = 8;
 
@@ -84,7 +86,7 @@ export function pickTile(e: Engine, m: number, _k: number, n: number, batch: num
  * 8x2048x2048 39 ms tiled against 64 ms direct, so the tile stays there).
  */
 export function useDirect(e: Engine, m: number, _k: number, n: number): boolean {
-  if (kernelPolicy.legacy || override) return false;
+  if (kernelPolicy.legacy || override || useBig(e, m, _k, n)) return false;
   if (!softwareKernels(e)) return Math.min(m, n) <= 4;
   const t = pickTile(e, m, _k, n, 1);
   const used = (m * n) / (Math.ceil(m / t.bm) * t.bm * Math.ceil(n / t.bn) * t.bn);
@@ -268,6 +270,38 @@ export function matmul(
       putWords(p, 16, bc.strides[0], 8);
       putWords(p, 24, bc.strides[1], 8);
       e.dispatch("matmul", kern, [a, b], [out], p, Math.ceil((nb * m * n) / WG));
+    }
+    return out;
+  }
+  if (useBig(e, m, k, n, override !== null)) {
+    // Vec4 loads along each operand's contiguous axis when it is a multiple of 4 (k = 0 binds
+    // scalar arrays: nothing is read).
+    const vecA = k > 0 && (transA ? m : k) % 4 === 0;
+    const vecB = k > 0 && (transB ? k : n) % 4 === 0;
+    const vecO = n % 4 === 0;
+    const gx = Math.ceil(n / 128), gy = Math.ceil(m / 128);
+    if (gx > lim || gy > lim) {
+      throw new ShapeError(`matmul: output ${m}x${n} is too large for one dispatch on this device`);
+    }
+    const kern = e.kernel(
+      `matmul_big_${t}_${transA ? "t" : "n"}${transB ? "t" : "n"}_${vecA ? 4 : 1}${vecB ? 4 : 1}${
+        vecO ? 4 : 1
+      }`,
+      () => matmulBigCode(t, transA, transB, vecA, vecB, vecO),
+      2,
+      1,
+    );
+    for (let z0 = 0; z0 < batch; z0 += lim) {
+      const p = params();
+      p[0] = m;
+      p[1] = k;
+      p[2] = n;
+      p[3] = z0;
+      p[4] = bc.shape.length;
+      putWords(p, 8, bc.shape, 8);
+      putWords(p, 16, bc.strides[0], 8);
+      putWords(p, 24, bc.strides[1], 8);
+      e.dispatch("matmul", kern, [a, b], [out], p, [gx, gy, Math.min(lim, batch - z0)]);
     }
     return out;
   }
