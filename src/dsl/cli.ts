@@ -16,7 +16,7 @@
 import { parseArgs } from "node:util";
 import { setBackend } from "../autograd/mod.ts";
 import "../cpu/mod.ts";
-import { autoSelectBackend } from "../gpu/mod.ts";
+import { fastestBackend } from "../gpu/mod.ts";
 import { NonFiniteLossError, PipelineError } from "./errors.ts";
 import { pipelineFromJSON } from "./json.ts";
 import { registered } from "./registry.ts";
@@ -90,7 +90,7 @@ export async function main(args: string[]): Promise<number> {
     console.error("error: give a config file (or --resume DIR); see --help");
     return 2;
   }
-  const backend = values.backend ?? await autoSelectBackend();
+  const backend = values.backend ?? await fastestBackend();
   if (backend !== "cpu" && backend !== "webgpu") {
     console.error(`error: --backend must be cpu or webgpu, got ${JSON.stringify(backend)}`);
     return 2;

@@ -26,6 +26,6 @@ export {
   sizeClass,
 } from "./engine.ts";
 export { type KernelSpec, runKernel } from "./kernel_api.ts";
-export { autoSelectBackend, gpuInfo, isSoftwareAdapter } from "./select.ts";
+export { autoSelectBackend, fastestBackend, gpuInfo, isSoftwareAdapter } from "./select.ts";
 
 registerBackendFactory("webgpu", webgpuBackend);

@@ -7,6 +7,17 @@ import { BackendError } from "../autograd/errors.ts";
 import type { WebGpuBackend } from "./backend.ts";
 import { findAdapter, type GpuInfo, INSTALL_HINT } from "./device.ts";
 
+/** LOSSFORGE_BACKEND, checked; undefined when unset or unreadable. */
+function askedBackend(): BackendName | undefined {
+  const asked = envBackend();
+  if (asked !== undefined && asked !== "cpu" && asked !== "webgpu") {
+    throw new BackendError(
+      `LOSSFORGE_BACKEND: unknown backend "${asked}" (expected cpu or webgpu)`,
+    );
+  }
+  return asked;
+}
+
 function envBackend(): string | undefined {
   try {
     // Ask first: reading without --allow-env would prompt on a terminal.
@@ -32,30 +43,14 @@ function envBackend(): string | undefined {
  * ```
  */
 export async function autoSelectBackend(): Promise<BackendName> {
-  const asked = envBackend();
+  const asked = askedBackend();
   if (asked !== undefined) {
-    if (asked !== "cpu" && asked !== "webgpu") {
-      throw new BackendError(
-        `LOSSFORGE_BACKEND: unknown backend "${asked}" (expected cpu or webgpu)`,
-      );
-    }
     await setBackend(asked);
     return asked;
   }
-  const adapter = await findAdapter();
-  if (adapter && !isSoftwareAdapter(adapter)) {
+  if (await findAdapter()) {
     await setBackend("webgpu");
     return "webgpu";
-  }
-  if (adapter) {
-    // Measured (BENCHMARKS.md): on a CPU-emulated adapter (Mesa llvmpipe/lavapipe,
-    // SwiftShader) the CPU backend trains small models about 3x faster than WebGPU does.
-    console.error(
-      `lossforge: the WebGPU adapter "${adapterName(adapter)}" runs on the CPU; using the ` +
-        `faster cpu backend (LOSSFORGE_BACKEND=webgpu to use it anyway)`,
-    );
-    await setBackend("cpu");
-    return "cpu";
   }
   console.error(`lossforge: no WebGPU adapter found, using the cpu backend (${INSTALL_HINT})`);
   await setBackend("cpu");
@@ -98,4 +93,23 @@ export function isSoftwareAdapter(adapter: GPUAdapter): boolean {
   const info = adapter.info as (GPUAdapterInfo & { isFallbackAdapter?: boolean }) | undefined;
   if (info?.isFallbackAdapter) return true;
   return /llvmpipe|lavapipe|swiftshader/i.test(adapterName(adapter));
+}
+
+/**
+ * The backend that trains small models fastest on this machine, without switching to it:
+ * LOSSFORGE_BACKEND when set; WebGPU on a hardware adapter; otherwise the CPU, also when the
+ * only adapter is CPU-emulated (llvmpipe, lavapipe, SwiftShader), where the CPU backend was
+ * measured about 3x faster (BENCHMARKS.md). The examples and `deno task train` use it.
+ *
+ * @example
+ * ```ts
+ * import { fastestBackend, setBackend } from "@lossforge/core";
+ * await setBackend(await fastestBackend());
+ * ```
+ */
+export async function fastestBackend(): Promise<BackendName> {
+  const asked = askedBackend();
+  if (asked !== undefined) return asked;
+  const adapter = await findAdapter();
+  return adapter && !isSoftwareAdapter(adapter) ? "webgpu" : "cpu";
 }

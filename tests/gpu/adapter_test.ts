@@ -42,7 +42,7 @@ gpuTest("gpuInfo reports the adapter, the requested limits and features", async 
 });
 
 gpuTest(
-  "autoSelectBackend honours LOSSFORGE_BACKEND; else webgpu on a hardware adapter, cpu on a software one",
+  "autoSelectBackend honours LOSSFORGE_BACKEND, else picks webgpu when an adapter exists; fastestBackend advises",
   async () => {
     const old = Deno.env.get("LOSSFORGE_BACKEND");
     try {
@@ -61,11 +61,18 @@ gpuTest(
       }
       if (!threw) throw new Error("unknown LOSSFORGE_BACKEND accepted");
       Deno.env.delete("LOSSFORGE_BACKEND");
+      if ((await lf.autoSelectBackend()) !== "webgpu") {
+        throw new Error("adapter present but cpu chosen");
+      }
+      // fastestBackend only advises: the CPU on a CPU-emulated adapter, WebGPU on a real one.
       const adapter = await lf.findAdapter();
       const expected = adapter && !lf.isSoftwareAdapter(adapter) ? "webgpu" : "cpu";
-      if ((await lf.autoSelectBackend()) !== expected) {
-        throw new Error(`expected ${expected} for adapter ${adapter?.info.description}`);
+      if ((await lf.fastestBackend()) !== expected) {
+        throw new Error(`fastestBackend: expected ${expected} for ${adapter?.info.description}`);
       }
+      if (lf.getBackend() !== "webgpu") throw new Error("fastestBackend switched the backend");
+      Deno.env.set("LOSSFORGE_BACKEND", "cpu");
+      if ((await lf.fastestBackend()) !== "cpu") throw new Error("fastestBackend ignored env");
     } finally {
       if (old === undefined) Deno.env.delete("LOSSFORGE_BACKEND");
       else Deno.env.set("LOSSFORGE_BACKEND", old);
