@@ -109,6 +109,36 @@ fn block_sum(v: f32, lid: u32) -> f32 {
   return out;
 }`;
 
+/**
+ * WGSL for the Lovász kernels: `tile_scan`, an inclusive prefix sum of one f32 per thread over
+ * the workgroup (uses a `s_scan` workgroup array of WG floats; call it from uniform control
+ * flow), and `lovasz_weight`, the Lovász-extension weight g_j = J_j - J_(j-1) of sorted
+ * position j (0-based) from the row's positives `total`, the positives up to and including j
+ * (`cy`) and this position's target `y`.
+ */
+export const LOVASZ_SCAN_WGSL = /* wgsl */ `
+fn tile_scan(v: f32, lid: u32) -> f32 {
+  s_scan[lid] = v;
+  workgroupBarrier();
+  for (var d = 1u; d < WG; d = d * 2u) {
+    var u = 0.0;
+    if (lid >= d) { u = s_scan[lid - d]; }
+    workgroupBarrier();
+    s_scan[lid] += u;
+    workgroupBarrier();
+  }
+  return s_scan[lid];
+}
+
+fn lovasz_weight(total: f32, cy: f32, j: u32, y: f32) -> f32 {
+  let cn = f32(j + 1u) - cy;
+  let jac = 1.0 - (total - cy) / (total + cn);
+  let union_prev = total + cn - (1.0 - y);
+  var jac_prev = 0.0;
+  if (union_prev > 0.0) { jac_prev = 1.0 - (total - cy + y) / union_prev; }
+  return jac - jac_prev;
+}`;
+
 const LSE_WGSL = /* wgsl */ `${PARAMS_WGSL}
 @group(0) @binding(0) var<storage, read> logits: array<f32>;
 @group(0) @binding(1) var<storage, read_write> lse: array<f32>;

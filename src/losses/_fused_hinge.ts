@@ -30,7 +30,15 @@ import {
   zerosLike,
 } from "../autograd/mod.ts";
 import { runKernel } from "../gpu/mod.ts";
-import { BLOCK_SUM_WGSL, grid, MAX_X, packParams, PARAMS_WGSL, WG } from "./_fused_common.ts";
+import {
+  BLOCK_SUM_WGSL,
+  grid,
+  LOVASZ_SCAN_WGSL,
+  MAX_X,
+  packParams,
+  PARAMS_WGSL,
+  WG,
+} from "./_fused_common.ts";
 
 // Params: n = L, u2 = R. Output row r: [value, d value / d z at each original position (L)].
 const HINGE_ROWS_WGSL = /* wgsl */ `${PARAMS_WGSL}
@@ -44,6 +52,7 @@ const WG: u32 = ${WG}u;
 var<workgroup> s_sum: array<f32, ${WG}>;
 var<workgroup> s_scan: array<f32, ${WG}>;
 ${BLOCK_SUM_WGSL}
+${LOVASZ_SCAN_WGSL}
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -68,26 +77,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
       at = u32(order[row + j]);
       y = truth[row + at];
     }
-    s_scan[lid.x] = y;
-    workgroupBarrier();
-    for (var d = 1u; d < WG; d = d * 2u) {
-      var v = 0.0;
-      if (lid.x >= d) { v = s_scan[lid.x - d]; }
-      workgroupBarrier();
-      s_scan[lid.x] += v;
-      workgroupBarrier();
-    }
-    let cy = carry + s_scan[lid.x];
+    let cy = carry + tile_scan(y, lid.x);
     let tile = s_scan[WG - 1u];
     workgroupBarrier();
     carry += tile;
     if (j < n) {
-      let cn = f32(j + 1u) - cy;
-      let jac = 1.0 - (total - cy) / (total + cn);
-      let union_prev = total + cn - (1.0 - y);
-      var jac_prev = 0.0;
-      if (union_prev > 0.0) { jac_prev = 1.0 - (total - cy + y) / union_prev; }
-      let w = jac - jac_prev;
+      let w = lovasz_weight(total, cy, j, y);
       let s = 2.0 * y - 1.0;
       let e = 1.0 - logits[row + at] * s;
       var dz = 0.0;

@@ -16,6 +16,7 @@ import { runKernel } from "../gpu/mod.ts";
 import {
   BLOCK_SUM_WGSL,
   grid,
+  LOVASZ_SCAN_WGSL,
   MAX_X,
   packParams,
   PARAMS_WGSL,
@@ -129,6 +130,7 @@ const WG: u32 = ${WG}u;
 var<workgroup> s_sum: array<f32, ${WG}>;
 var<workgroup> s_scan: array<f32, ${WG}>;
 ${BLOCK_SUM_WGSL}
+${LOVASZ_SCAN_WGSL}
 
 fn truth(i: u32, cls: i32) -> f32 {
   return select(0.0, 1.0, valid[i] != 0.0 && targets[i] == cls);
@@ -158,26 +160,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
       at = u32(order[row + j]);
       y = truth(at, cls);
     }
-    s_scan[lid.x] = y;
-    workgroupBarrier();
-    for (var d = 1u; d < WG; d = d * 2u) {
-      var v = 0.0;
-      if (lid.x >= d) { v = s_scan[lid.x - d]; }
-      workgroupBarrier();
-      s_scan[lid.x] += v;
-      workgroupBarrier();
-    }
-    let cy = carry + s_scan[lid.x];
+    let cy = carry + tile_scan(y, lid.x);
     let tile = s_scan[WG - 1u];
     workgroupBarrier();
     carry += tile;
     if (j < n) {
-      let cn = f32(j + 1u) - cy;
-      let jac = 1.0 - (total - cy) / (total + cn);
-      let union_prev = total + cn - (1.0 - y);
-      var jac_prev = 0.0;
-      if (union_prev > 0.0) { jac_prev = 1.0 - (total - cy + y) / union_prev; }
-      let w = jac - jac_prev;
+      let w = lovasz_weight(total, cy, j, y);
       out[o + 1u + at] = w;
       if (valid[at] != 0.0) { acc += errors[row + at] * w; }
     }
