@@ -248,6 +248,31 @@ export function matmul(
     throw new ShapeError(`matmul: webgpu handles at most ${MAX_BATCH_RANK} batch axes`);
   }
   const lim = e.maxWorkgroupsPerDim;
+  // The parameter block every matmul kernel reads: sizes, first batch, batch shape/strides.
+  const batchParams = (z0: number): Uint32Array => {
+    const p = params();
+    p[0] = m;
+    p[1] = k;
+    p[2] = n;
+    p[3] = z0;
+    p[4] = bc.shape.length;
+    putWords(p, 8, bc.shape, 8);
+    putWords(p, 16, bc.strides[0], 8);
+    putWords(p, 24, bc.strides[1], 8);
+    return p;
+  };
+  // Tiled kernels: a [gx, gy] grid of output tiles, batches along z (split at the z limit).
+  const dispatchTiles = (kern: ReturnType<Engine["kernel"]>, tileM: number, tileN: number) => {
+    const gx = Math.ceil(n / tileN), gy = Math.ceil(m / tileM);
+    if (gx > lim || gy > lim) {
+      throw new ShapeError(`matmul: output ${m}x${n} is too large for one dispatch on this device`);
+    }
+    for (let z0 = 0; z0 < batch; z0 += lim) {
+      const z = Math.min(lim, batch - z0);
+      e.dispatch("matmul", kern, [a, b], [out], batchParams(z0), [gx, gy, z]);
+    }
+    return out;
+  };
   if (useDirect(e, m, k, n)) {
     const kern = e.kernel(
       `matmul_direct_${t}_${transA ? "t" : "n"}${transB ? "t" : "n"}`,
@@ -259,16 +284,8 @@ export function matmul(
     const per = Math.max(1, Math.floor((lim * WG) / (m * n)));
     for (let z0 = 0; z0 < batch; z0 += per) {
       const nb = Math.min(per, batch - z0);
-      const p = params();
-      p[0] = m;
-      p[1] = k;
-      p[2] = n;
-      p[3] = z0;
-      p[4] = bc.shape.length;
+      const p = batchParams(z0);
       p[5] = nb * m * n;
-      putWords(p, 8, bc.shape, 8);
-      putWords(p, 16, bc.strides[0], 8);
-      putWords(p, 24, bc.strides[1], 8);
       e.dispatch("matmul", kern, [a, b], [out], p, Math.ceil((nb * m * n) / WG));
     }
     return out;
@@ -279,10 +296,6 @@ export function matmul(
     const vecA = k > 0 && (transA ? m : k) % 4 === 0;
     const vecB = k > 0 && (transB ? k : n) % 4 === 0;
     const vecO = n % 4 === 0;
-    const gx = Math.ceil(n / 128), gy = Math.ceil(m / 128);
-    if (gx > lim || gy > lim) {
-      throw new ShapeError(`matmul: output ${m}x${n} is too large for one dispatch on this device`);
-    }
     const kern = e.kernel(
       `matmul_big_${t}_${transA ? "t" : "n"}${transB ? "t" : "n"}_${vecA ? 4 : 1}${vecB ? 4 : 1}${
         vecO ? 4 : 1
@@ -291,25 +304,9 @@ export function matmul(
       2,
       1,
     );
-    for (let z0 = 0; z0 < batch; z0 += lim) {
-      const p = params();
-      p[0] = m;
-      p[1] = k;
-      p[2] = n;
-      p[3] = z0;
-      p[4] = bc.shape.length;
-      putWords(p, 8, bc.shape, 8);
-      putWords(p, 16, bc.strides[0], 8);
-      putWords(p, 24, bc.strides[1], 8);
-      e.dispatch("matmul", kern, [a, b], [out], p, [gx, gy, Math.min(lim, batch - z0)]);
-    }
-    return out;
+    return dispatchTiles(kern, 128, 128);
   }
   const tile = pickTile(e, m, k, n, batch);
-  const gx = Math.ceil(n / tile.bn), gy = Math.ceil(m / tile.bm);
-  if (gx > lim || gy > lim) {
-    throw new ShapeError(`matmul: output ${m}x${n} is too large for one dispatch on this device`);
-  }
   const { bm, bn, bk, tm, tn } = tile;
   const kern = e.kernel(
     `matmul_${t}_${transA ? "t" : "n"}${transB ? "t" : "n"}_${bm}x${bn}x${bk}_${tm}x${tn}${
@@ -319,17 +316,5 @@ export function matmul(
     2,
     1,
   );
-  for (let z0 = 0; z0 < batch; z0 += lim) {
-    const p = params();
-    p[0] = m;
-    p[1] = k;
-    p[2] = n;
-    p[3] = z0;
-    p[4] = bc.shape.length;
-    putWords(p, 8, bc.shape, 8);
-    putWords(p, 16, bc.strides[0], 8);
-    putWords(p, 24, bc.strides[1], 8);
-    e.dispatch("matmul", kern, [a, b], [out], p, [gx, gy, Math.min(lim, batch - z0)]);
-  }
-  return out;
+  return dispatchTiles(kern, bm, bn);
 }
