@@ -19,6 +19,25 @@ function rankCheck(op: string, rank: number): void {
   }
 }
 
+/**
+ * WGSL computing `off`, the flat offset in the indexed tensor that thread i's index entry
+ * names: i's coordinates in the index shape (params from `shapeSlot`), with the entry's value
+ * on `axis`, times the indexed tensor's strides (params from `strideSlot`). Declares `axis`.
+ */
+function indexedOffsetWgsl(shapeSlot: number, strideSlot: number): string {
+  return `  let axis = P(2);
+  var rem = i;
+  var off = 0i;
+  for (var d = i32(P(1)) - 1; d >= 0; d--) {
+    let du = u32(d);
+    let s = P(${shapeSlot}u + du);
+    let c = rem % s;
+    rem = rem / s;
+    let coord = select(i32(c), idx[i], du == axis);
+    off += coord * Pi(${strideSlot}u + du);
+  }`;
+}
+
 /** out[..i..] = a[..index[..i..] at axis..]; out-of-range indices read NaN (int32: 0). */
 export function gather(
   e: Engine,
@@ -43,17 +62,7 @@ export function gather(
 ${paramsWgsl(3)}
 ${MAIN_1D}
   if (i >= P(0)) { return; }
-  let axis = P(2);
-  var rem = i;
-  var off = 0i;
-  for (var d = i32(P(1)) - 1; d >= 0; d--) {
-    let du = u32(d);
-    let s = P(4u + du);
-    let c = rem % s;
-    rem = rem / s;
-    let coord = select(i32(c), idx[i], du == axis);
-    off += coord * Pi(12u + du);
-  }
+${indexedOffsetWgsl(4, 12)}
   o[i] = select(P(20), a[u32(off)], off >= 0 && u32(off) < P(3));
 }`,
     2,
@@ -157,17 +166,7 @@ ${MAIN_1D}
 ${paramsWgsl(3)}
 ${MAIN_1D}
   if (i >= P(0)) { return; }
-  let axis = P(2);
-  var rem = i;
-  var off = 0i;
-  for (var d = i32(P(1)) - 1; d >= 0; d--) {
-    let du = u32(d);
-    let s = P(12u + du);
-    let c = rem % s;
-    rem = rem / s;
-    let coord = select(i32(c), idx[i], du == axis);
-    off += coord * i32(P(28u + du));
-  }
+${indexedOffsetWgsl(12, 28)}
   let tgt = idx[i];
   if (tgt < 0 || u32(tgt) >= P(4u + axis) || off < 0 || u32(off) >= P(3)) { return; }
   let v = ${t === "f32" ? "src[i]" : "bitcast<u32>(src[i])"};
