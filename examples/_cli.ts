@@ -28,3 +28,30 @@ export async function writeAtomic(path: string, text: string): Promise<void> {
   await Deno.writeTextFile(tmp, text);
   await Deno.rename(tmp, path);
 }
+
+/**
+ * A numeric flag: `raw` as a number (an integer when `int`) within [min, max], else a
+ * UsageError naming the flag and the value.
+ */
+export function parseNumber(
+  name: string,
+  raw: unknown,
+  { int = false, min = -Infinity, max = Infinity } = {},
+): number {
+  const v = typeof raw === "number" ? raw : Number(String(raw).trim());
+  if (String(raw).trim() === "" || !Number.isFinite(v) || (int && !Number.isInteger(v))) {
+    throw new UsageError(`--${name}: expected ${int ? "an integer" : "a number"}, got "${raw}"`);
+  }
+  if (v < min) throw new UsageError(`--${name}: must be >= ${min}, got ${v}`);
+  if (v > max) throw new UsageError(`--${name}: must be <= ${max}, got ${v}`);
+  return v;
+}
+
+/** Whether `path` is an existing file. */
+export async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch {
+    return false;
+  }
+}

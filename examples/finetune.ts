@@ -13,7 +13,7 @@
  * benchmark (examples/gsm8k.ts --model DIR evaluates exact match on held-out problems).
  * @module
  */
-import { runMain, UsageError } from "./_cli.ts";
+import { isFile, parseNumber, runMain, UsageError } from "./_cli.ts";
 import { parseArgs } from "node:util";
 import {
   greedyGenerate,
@@ -74,24 +74,6 @@ const FLAGS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
-function num(name: string, raw: string | undefined, fallback: number, int: boolean, min: number) {
-  const v = Number(raw ?? fallback);
-  if (raw?.trim() === "" || !Number.isFinite(v) || (int && !Number.isInteger(v)) || v < min) {
-    throw new UsageError(
-      `--${name}: expected ${int ? "an integer" : "a number"} >= ${min}, got "${raw}"`,
-    );
-  }
-  return v;
-}
-
-async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isFile;
-  } catch {
-    return false;
-  }
-}
-
 async function main(): Promise<number> {
   let v;
   try {
@@ -103,12 +85,12 @@ async function main(): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const count = num("count", v.count, 8, true, 1);
-  const steps = num("steps", v.steps, 60, true, 1);
-  const batch = num("batch", v.batch, 4, true, 1);
-  const lr = num("lr", v.lr, 1e-2, false, 0);
-  const rank = num("rank", v.rank, 8, true, 1);
-  const seed = num("seed", v.seed, 42, true, 0);
+  const count = parseNumber("count", v.count ?? 8, { int: true, min: 1 });
+  const steps = parseNumber("steps", v.steps ?? 60, { int: true, min: 1 });
+  const batch = parseNumber("batch", v.batch ?? 4, { int: true, min: 1 });
+  const lr = parseNumber("lr", v.lr ?? 1e-2, { int: false, min: 0 });
+  const rank = parseNumber("rank", v.rank ?? 8, { int: true, min: 1 });
+  const seed = parseNumber("seed", v.seed ?? 42, { int: true, min: 0 });
   const lossName = v.loss ?? "ce";
   if (!(LOSS_NAMES as readonly string[]).includes(lossName)) {
     throw new UsageError(`--loss: unknown loss "${lossName}"; valid: ${LOSS_NAMES.join(", ")}`);

@@ -11,7 +11,7 @@
  * Run with --help for every flag.
  * @module
  */
-import { runMain, UsageError, writeAtomic } from "./_cli.ts";
+import { isFile, parseNumber, runMain, UsageError, writeAtomic } from "./_cli.ts";
 import { parseArgs } from "node:util";
 import {
   type BackendName,
@@ -132,20 +132,6 @@ const FLAGS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
-function num(
-  name: string,
-  raw: unknown,
-  { int = false, min = -Infinity, max = Infinity } = {},
-): number {
-  const v = typeof raw === "number" ? raw : Number(String(raw).trim());
-  if (String(raw).trim() === "" || !Number.isFinite(v) || (int && !Number.isInteger(v))) {
-    throw new UsageError(`--${name}: expected ${int ? "an integer" : "a number"}, got "${raw}"`);
-  }
-  if (v < min) throw new UsageError(`--${name}: must be >= ${min}, got ${v}`);
-  if (v > max) throw new UsageError(`--${name}: must be <= ${max}, got ${v}`);
-  return v;
-}
-
 async function parseOptions(argv: string[]): Promise<Options | "help"> {
   let values: Record<string, unknown>;
   try {
@@ -195,24 +181,28 @@ async function parseOptions(argv: string[]): Promise<Options | "help"> {
     cache: (values.cache as string | undefined) ?? ".cache/gsm8k",
     skipBad: Boolean(values["skip-bad"]),
     difficulty: parseDifficulty(values.difficulty),
-    maxNumber: num("max-number", values["max-number"] ?? 50, { int: true, min: 10, max: 1000 }),
+    maxNumber: parseNumber("max-number", values["max-number"] ?? 50, {
+      int: true,
+      min: 10,
+      max: 1000,
+    }),
     model: values.model as string | undefined,
     losses,
-    weights: [num("weights", w[0], { min: 0 }), num("weights", w[1], { min: 0 })],
+    weights: [parseNumber("weights", w[0], { min: 0 }), parseNumber("weights", w[1], { min: 0 })],
     steps: values.steps === undefined
       ? undefined
-      : num("steps", values.steps, { int: true, min: 1 }),
-    batch: num("batch", values.batch ?? 8, { int: true, min: 1 }),
-    dim: num("dim", values.dim ?? 96, { int: true, min: 4 }),
+      : parseNumber("steps", values.steps, { int: true, min: 1 }),
+    batch: parseNumber("batch", values.batch ?? 8, { int: true, min: 1 }),
+    dim: parseNumber("dim", values.dim ?? 96, { int: true, min: 4 }),
     arch: parseArch(values.arch),
-    layers: num("layers", values.layers ?? 2, { int: true, min: 1 }),
-    lr: values.lr === undefined ? undefined : num("lr", values.lr, { min: 0 }),
-    seed: num("seed", values.seed ?? 42, { int: true, min: 0 }),
+    layers: parseNumber("layers", values.layers ?? 2, { int: true, min: 1 }),
+    lr: values.lr === undefined ? undefined : parseNumber("lr", values.lr, { min: 0 }),
+    seed: parseNumber("seed", values.seed ?? 42, { int: true, min: 0 }),
     backend: backend as BackendName | undefined,
     workers: values.workers === undefined
       ? undefined
-      : num("workers", values.workers, { int: true, min: 1 }),
-    limit: num("limit", values.limit ?? 100, { int: true, min: 1 }),
+      : parseNumber("workers", values.workers, { int: true, min: 1 }),
+    limit: parseNumber("limit", values.limit ?? 100, { int: true, min: 1 }),
     out: values.out as string | undefined,
     resume: values.resume as string | undefined,
   };
@@ -230,14 +220,6 @@ function parseDifficulty(raw: unknown): 1 | 2 | 3 | "mixed" {
   if (v === "mixed") return v;
   if (v === "1" || v === "2" || v === "3") return Number(v) as 1 | 2 | 3;
   throw new UsageError(`--difficulty: expected 1, 2, 3 or mixed, got "${v}"`);
-}
-
-async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isFile;
-  } catch {
-    return false;
-  }
 }
 
 /** Checks the data folder before anything is written, so bad data leaves no half-made run. */

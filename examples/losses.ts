@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { runMain, UsageError, writeAtomic } from "./_cli.ts";
+import { parseNumber, runMain, UsageError, writeAtomic } from "./_cli.ts";
 import { parseArgs } from "node:util";
 import {
   adam,
@@ -89,13 +89,6 @@ function parseOptions(argv: string[]): Options | "help" {
     }
   }
   if (losses.length === 0) throw new UsageError("--losses: name at least one loss");
-  const int = (name: string, raw: string | undefined, fallback: number, min: number) => {
-    const n = Number(raw ?? fallback);
-    if (raw?.trim() === "" || !Number.isInteger(n) || n < min) {
-      throw new UsageError(`--${name}: expected an integer >= ${min}, got "${raw}"`);
-    }
-    return n;
-  };
   const backend = v.backend ?? "cpu";
   if (backend !== "cpu" && backend !== "webgpu") {
     throw new UsageError(`--backend: expected cpu or webgpu, got "${backend}"`);
@@ -103,8 +96,8 @@ function parseOptions(argv: string[]): Options | "help" {
   const stamp = new Date().toISOString().replace(/[:.]/g, "-");
   return {
     losses,
-    steps: int("steps", v.steps, 150, 1),
-    seed: int("seed", v.seed, 0, 0),
+    steps: parseNumber("steps", v.steps ?? 150, { int: true, min: 1 }),
+    seed: parseNumber("seed", v.seed ?? 0, { int: true, min: 0 }),
     backend,
     out: v.out ?? `runs/losses-${stamp}`,
   };
