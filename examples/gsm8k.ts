@@ -35,6 +35,7 @@ import {
   train,
   type Tree,
 } from "../mod.ts";
+import { summarize, type VariantResult } from "./gsm8k_variant.ts";
 import type { VariantJob, VariantMessage } from "./gsm8k_worker.ts";
 
 const HELP = `examples/gsm8k.ts: cross-entropy versus segmentation losses on GSM8K
@@ -294,16 +295,6 @@ async function writeResults(
   );
 }
 
-/** What one variant's training gives back, here or from a worker. */
-interface VariantResult {
-  stopped: string;
-  eval: Record<string, number>;
-  loss: number;
-  steps: number;
-  tokensPerSecond: number;
-  curve: { step: number; loss: number }[];
-}
-
 interface Job {
   name: string;
   label: string;
@@ -329,14 +320,7 @@ async function runHere(job: Job, hasCkpt: boolean, signal: AbortSignal): Promise
   const r = hasCkpt
     ? await resume(`${job.dir}/checkpoints`, { pipeline: job.p, out: job.dir, signal })
     : await train(job.p, { out: job.dir, signal });
-  return {
-    stopped: r.stopped,
-    eval: r.eval ?? {},
-    loss: r.loss,
-    steps: r.steps,
-    tokensPerSecond: r.tokensPerSecond,
-    curve: r.curve.map((c) => ({ step: c.step, loss: c.loss })),
-  };
+  return summarize(r);
 }
 
 function runInWorker(

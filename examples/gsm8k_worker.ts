@@ -14,6 +14,7 @@ import {
   train,
   type TrainEvent,
 } from "../mod.ts";
+import { summarize, type VariantResult } from "./gsm8k_variant.ts";
 
 /** What the main script asks a worker to do. */
 export interface VariantJob {
@@ -27,17 +28,7 @@ export interface VariantJob {
 /** What a worker sends back: progress events, then one result or one error. */
 export type VariantMessage =
   | { type: "event"; event: TrainEvent }
-  | {
-    type: "done";
-    result: {
-      stopped: string;
-      eval: Record<string, number>;
-      loss: number;
-      steps: number;
-      tokensPerSecond: number;
-      curve: { step: number; loss: number }[];
-    };
-  }
+  | { type: "done"; result: VariantResult }
   | { type: "error"; message: string };
 
 const stop = new AbortController();
@@ -61,17 +52,7 @@ self.onmessage = async (e: MessageEvent) => {
     const r = job.resume
       ? await resume(`${job.out}/checkpoints`, { ...opts, pipeline: p })
       : await train(p, opts);
-    send({
-      type: "done",
-      result: {
-        stopped: r.stopped,
-        eval: r.eval ?? {},
-        loss: r.loss,
-        steps: r.steps,
-        tokensPerSecond: r.tokensPerSecond,
-        curve: r.curve.map((c) => ({ step: c.step, loss: c.loss })),
-      },
-    });
+    send({ type: "done", result: summarize(r) });
   } catch (err) {
     send({ type: "error", message: err instanceof Error ? err.stack ?? err.message : String(err) });
   }
