@@ -102,6 +102,57 @@ export interface Kernel {
  * ```
  */
 export const PARAM_WORDS = 64;
+
+/**
+ * A byte range `[offset, offset + size)` of a buffer bound in place of the whole buffer, so
+ * one dispatch sees a slice of a buffer larger than maxStorageBufferBindingSize. The offset
+ * is a multiple of the device's minStorageBufferOffsetAlignment.
+ */
+export type Window = readonly [offset: number, size: number];
+
+/** Greatest common divisor of two non-negative integers. */
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b];
+  return a;
+}
+
+/**
+ * Rows per chunk when a dispatch over `rows` rows binds, for each buffer with a non-zero
+ * entry of `rowBytes`, a window of whole rows: the most rows whose windows fit `limit` bytes,
+ * rounded down so every window starts at a multiple of `align` bytes. Returns `rows` when
+ * everything fits at once; throws a BackendError naming `op` when not even one aligned
+ * group of rows fits.
+ *
+ * @example
+ * ```ts
+ * import { chunkRows } from "./engine.ts";
+ * console.log(chunkRows("loss", 4096, [128000, 4], 134217728, 256)); // 1048
+ * ```
+ */
+export function chunkRows(
+  op: string,
+  rows: number,
+  rowBytes: readonly number[],
+  limit: number,
+  align: number,
+): number {
+  const widest = Math.max(0, ...rowBytes);
+  if (widest === 0 || widest * rows <= limit) return rows;
+  let step = 1;
+  for (const b of rowBytes) {
+    if (b > 0) {
+      const s = align / gcd(b, align);
+      step = (step * s) / gcd(step, s);
+    }
+  }
+  const per = Math.floor(Math.floor(limit / widest) / step) * step;
+  if (per < 1) {
+    throw new BackendError(
+      `${op}: ${step} row(s) of ${widest} bytes exceed maxStorageBufferBindingSize ${limit}`,
+    );
+  }
+  return per;
+}
 const RING_BYTES = 1 << 20;
 /** Dispatches per batch before an automatic submit (bounds latency and pool growth). */
 const MAX_DISPATCHES_PER_BATCH = 512;
@@ -171,8 +222,13 @@ export class Engine {
   readonly device: GPUDevice;
   /** Limits used for dispatch splitting and binding checks. */
   readonly maxWorkgroupsPerDim: number;
-  /** The device's maxStorageBufferBindingSize. */
-  readonly maxStorageBinding: number;
+  /**
+   * The largest storage binding in bytes: the device's maxStorageBufferBindingSize. Writable
+   * so tests can lower it and exercise the row-chunked paths on small tensors.
+   */
+  maxStorageBinding: number;
+  /** The device's minStorageBufferOffsetAlignment: a binding window starts at a multiple. */
+  readonly storageAlign: number;
   private readonly uniformAlign: number;
   private epoch = 0;
   private encoder: GPUCommandEncoder | null = null;
@@ -207,6 +263,7 @@ export class Engine {
       outputs: readonly GpuBuffer[],
       params: Uint32Array | null,
       groups: readonly [number, number, number],
+      windows?: readonly (Window | undefined)[],
     ) => void)
     | null = null;
 
@@ -216,6 +273,7 @@ export class Engine {
     const l = ctx.info.limits;
     this.maxWorkgroupsPerDim = l.maxComputeWorkgroupsPerDimension ?? 65535;
     this.maxStorageBinding = l.maxStorageBufferBindingSize ?? 134217728;
+    this.storageAlign = l.minStorageBufferOffsetAlignment ?? 256;
     this.uniformAlign = l.minUniformBufferOffsetAlignment ?? 256;
     this.ring = this.device.createBuffer({
       label: "lossforge params ring",
@@ -410,6 +468,7 @@ export class Engine {
     outputs: readonly GpuBuffer[],
     params: Uint32Array | null,
     groups: number | readonly [number, number, number],
+    windows?: readonly (Window | undefined)[],
   ): void {
     checkGpu(this.ctx, op);
     const [x, y, z] = typeof groups === "number" ? this.grid(op, groups) : groups;
@@ -424,10 +483,10 @@ export class Engine {
         `${op}: kernel "${k.key}" takes ${k.inputs} inputs and ${k.outputs} outputs, got ${inputs.length} and ${outputs.length}`,
       );
     }
-    if (this.trace) this.trace(op, k, inputs, outputs, params, [x, y, z]);
+    if (this.trace) this.trace(op, k, inputs, outputs, params, [x, y, z], windows);
     let offset = 0;
     if (k.paramBytes > 0) offset = this.pushParams(params ?? new Uint32Array(0), k.paramBytes);
-    const bg = this.bindGroup(op, k, inputs, outputs);
+    const bg = this.bindGroup(op, k, inputs, outputs, windows);
     const pass = this.openPass();
     if (this.passPipeline !== k.pipeline) {
       pass.setPipeline(k.pipeline);
@@ -474,10 +533,12 @@ export class Engine {
     k: Kernel,
     inputs: readonly GpuBuffer[],
     outputs: readonly GpuBuffer[],
+    windows?: readonly (Window | undefined)[],
   ): GPUBindGroup {
     let key = `${k.layoutKey}|${k.paramBytes}`;
     for (const b of inputs) key += `,${b.pooled.id}`;
     for (const b of outputs) key += `,${b.pooled.id}`;
+    if (windows) { for (const w of windows) key += w ? `@${w[0]}+${w[1]}` : "@"; }
     let bg = this.bindGroups.get(key);
     if (bg) return bg;
     const entries: GPUBindGroupEntry[] = [];
@@ -485,6 +546,24 @@ export class Engine {
     for (let i = 0; i < all.length; i++) {
       const b = all[i];
       if (!b.live) throw new BackendError(`${op}: a webgpu buffer was used after it was freed`);
+      const w = windows?.[i];
+      if (w) {
+        const [offset, size] = w;
+        if (offset % this.storageAlign !== 0 || offset + size > b.pooled.bytes || size <= 0) {
+          throw new BackendError(
+            `${op}: binding window [${offset}, ${
+              offset + size
+            }) of a ${b.pooled.bytes}-byte buffer is out of range or not aligned to ${this.storageAlign}`,
+          );
+        }
+        if (size > this.maxStorageBinding) {
+          throw new BackendError(
+            `${op}: a ${size}-byte binding window exceeds maxStorageBufferBindingSize ${this.maxStorageBinding}`,
+          );
+        }
+        entries.push({ binding: i, resource: { buffer: b.buffer, offset, size } });
+        continue;
+      }
       const size = Math.min(b.pooled.bytes, this.maxStorageBinding);
       if (b.byteLength > this.maxStorageBinding) {
         throw new BackendError(

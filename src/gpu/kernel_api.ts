@@ -9,7 +9,7 @@ import { BackendError, DTypeError, fmtShape } from "../autograd/errors.ts";
 import { checkShape, sizeOf } from "../autograd/shape.ts";
 import { fromBuffer, type Tensor } from "../autograd/tensor.ts";
 import type { WebGpuBackend } from "./backend.ts";
-import type { GpuBuffer } from "./engine.ts";
+import { chunkRows, type GpuBuffer, type Window } from "./engine.ts";
 
 /**
  * A fused kernel: WGSL with entry point `main`; bindings in `@group(0)`: each input as
@@ -69,6 +69,120 @@ export interface KernelSpec {
  */
 export function runKernel(spec: KernelSpec): Tensor[] {
   const op = `runKernel(${spec.key})`;
+  const { e, k, inputs, outs, b } = prepare(op, spec, spec.params?.byteLength ?? 0);
+  const [x, y = 1, z = 1] = spec.workgroups;
+  try {
+    e.dispatch(op, k, inputs, outs, spec.params ? paramWords(op, spec.params) : null, [x, y, z]);
+  } catch (err) {
+    for (const o of outs) e.release(o);
+    throw err;
+  }
+  return outs.map((o, i) => fromBuffer(b, o, spec.outputs[i].shape, spec.outputs[i].dtype));
+}
+
+/**
+ * A fused kernel over rows that may be run in chunks of rows, so buffers larger than the
+ * device's maxStorageBufferBindingSize (logits `[N, C]` of a language model on a small
+ * adapter) are bound a window of whole rows at a time. The bindings are as in
+ * {@link KernelSpec}; `rowWidths` gives, for each input then each output, the elements per
+ * row of a buffer windowed by rows (0: bound whole). For each chunk, `params(row0, rows)`
+ * builds the uniform block (the kernel reads windowed buffers at local row `row - row0`
+ * and whole ones at `row`) and `workgroups(rows)` the grid. When everything fits there is
+ * one chunk, `params(0, rows)`.
+ *
+ * @example
+ * ```ts
+ * import type { RowKernelSpec } from "@lossforge/core";
+ * const spec: Omit<RowKernelSpec, "inputs"> = {
+ *   key: "row_double",
+ *   code: "...",
+ *   outputs: [{ shape: [2, 3], dtype: "float32" }],
+ *   rows: 2,
+ *   rowWidths: [3, 3],
+ *   params: (row0, rows) => new Uint32Array([row0, rows, 3, 0]),
+ *   workgroups: (rows) => [rows],
+ * };
+ * console.log(spec.rows);
+ * ```
+ */
+export interface RowKernelSpec extends Omit<KernelSpec, "params" | "workgroups"> {
+  /** Rows in all. */
+  rows: number;
+  /** Per input then output: elements per row of a buffer windowed by rows, 0 to bind it whole. */
+  rowWidths: readonly number[];
+  /** The uniform block for the chunk of `rows` rows starting at `row0`. */
+  params: (row0: number, rows: number) => ArrayBuffer | Uint32Array | Float32Array | Int32Array;
+  /** The grid for a chunk of `rows` rows; no dispatch happens when any is 0. */
+  workgroups: (rows: number) => [number, number?, number?];
+}
+
+/**
+ * Runs a row kernel (see {@link RowKernelSpec}) on the webgpu backend, in as few chunks of
+ * rows as the binding limit allows, all recorded in the current batch; returns its outputs.
+ *
+ * @example
+ * ```ts
+ * import { runRowKernel, setBackend, tensor } from "@lossforge/core";
+ * await setBackend("webgpu");
+ * const x = tensor([[1, 2, 3], [4, 5, 6]]);
+ * const [y] = runRowKernel({
+ *   key: "example_row_double",
+ *   code: `struct P { row0: u32, rows: u32, c: u32, pad: u32 }
+ *          @group(0) @binding(0) var<storage, read> x: array<f32>;
+ *          @group(0) @binding(1) var<storage, read_write> y: array<f32>;
+ *          @group(0) @binding(2) var<uniform> p: P;
+ *          @compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+ *            if (g.x < p.rows * p.c) { y[g.x] = 2.0 * x[g.x]; }
+ *          }`,
+ *   inputs: [x],
+ *   outputs: [{ shape: [2, 3], dtype: "float32" }],
+ *   rows: 2,
+ *   rowWidths: [3, 3],
+ *   params: (row0, rows) => new Uint32Array([row0, rows, 3, 0]),
+ *   workgroups: (rows) => [Math.ceil((rows * 3) / 64)],
+ * });
+ * console.log(await y.data()); // [2, 4, 6, 8, 10, 12]
+ * ```
+ */
+export function runRowKernel(spec: RowKernelSpec): Tensor[] {
+  const op = `runRowKernel(${spec.key})`;
+  const nb = spec.inputs.length + spec.outputs.length;
+  if (spec.rowWidths.length !== nb) {
+    throw new BackendError(
+      `${op}: rowWidths has ${spec.rowWidths.length} entries for ${nb} bindings`,
+    );
+  }
+  const first = spec.params(0, spec.rows);
+  const { e, k, inputs, outs, b } = prepare(op, spec, first.byteLength);
+  const all = [...inputs, ...outs];
+  const rowBytes = spec.rowWidths.map((w) => w * 4);
+  const per = chunkRows(op, spec.rows, rowBytes, e.maxStorageBinding, e.storageAlign);
+  try {
+    for (let row0 = 0; row0 < spec.rows || row0 === 0; row0 += per) {
+      const rows = Math.min(per, spec.rows - row0);
+      const windows = per === spec.rows ? undefined : rowBytes.map((w, i): Window | undefined => {
+        if (w === 0) return undefined;
+        // The window ends where the chunk's rows do, or at the buffer's end.
+        return [row0 * w, Math.min(rows * w, all[i].byteLength - row0 * w)];
+      });
+      const [x, y = 1, z = 1] = spec.workgroups(rows);
+      const p = row0 === 0 && rows === spec.rows ? first : spec.params(row0, rows);
+      e.dispatch(op, k, inputs, outs, paramWords(op, p), [x, y, z], windows);
+      if (rows === 0) break;
+    }
+  } catch (err) {
+    for (const o of outs) e.release(o);
+    throw err;
+  }
+  return outs.map((o, i) => fromBuffer(b, o, spec.outputs[i].shape, spec.outputs[i].dtype));
+}
+
+/** Checks the inputs, allocates the outputs and compiles (or finds) the kernel. */
+function prepare(
+  op: string,
+  spec: Pick<KernelSpec, "key" | "code" | "inputs" | "outputs">,
+  paramBytes: number,
+) {
   const b = getBackendImpl("webgpu") as WebGpuBackend;
   const e = b.engine;
   const inputs = spec.inputs.map((t, i) => {
@@ -85,32 +199,23 @@ export function runKernel(spec: KernelSpec): Tensor[] {
     }
     outs.push(e.alloc(op, sizeOf(o.shape) * 4));
   }
-  let words: Uint32Array | null = null;
-  if (spec.params) {
-    const p = spec.params;
-    const bytes = p instanceof ArrayBuffer
-      ? new Uint8Array(p)
-      : new Uint8Array(p.buffer, p.byteOffset, p.byteLength);
-    const padded = new Uint8Array(Math.max(16, Math.ceil(bytes.byteLength / 16) * 16));
-    padded.set(bytes);
-    if (padded.byteLength > 65536) {
-      throw new BackendError(`${op}: params of ${bytes.byteLength} bytes exceed 64 KiB`);
-    }
-    words = new Uint32Array(padded.buffer);
+  const bytes = paramBytes > 0 ? Math.max(16, Math.ceil(paramBytes / 16) * 16) : 0;
+  const k = e.kernel(`user:${spec.key}`, () => spec.code, inputs.length, outs.length, bytes);
+  return { b, e, k, inputs, outs };
+}
+
+/** The params as 32-bit words, padded to 16 bytes; at most 64 KiB. */
+function paramWords(
+  op: string,
+  p: ArrayBuffer | Uint32Array | Float32Array | Int32Array,
+): Uint32Array {
+  const bytes = p instanceof ArrayBuffer
+    ? new Uint8Array(p)
+    : new Uint8Array(p.buffer, p.byteOffset, p.byteLength);
+  const padded = new Uint8Array(Math.max(16, Math.ceil(bytes.byteLength / 16) * 16));
+  padded.set(bytes);
+  if (padded.byteLength > 65536) {
+    throw new BackendError(`${op}: params of ${bytes.byteLength} bytes exceed 64 KiB`);
   }
-  const k = e.kernel(
-    `user:${spec.key}`,
-    () => spec.code,
-    inputs.length,
-    outs.length,
-    words ? words.byteLength : 0,
-  );
-  const [x, y = 1, z = 1] = spec.workgroups;
-  try {
-    e.dispatch(op, k, inputs, outs, words, [x, y, z]);
-  } catch (err) {
-    for (const o of outs) e.release(o);
-    throw err;
-  }
-  return outs.map((o, i) => fromBuffer(b, o, spec.outputs[i].shape, spec.outputs[i].dtype));
+  return new Uint32Array(padded.buffer);
 }

@@ -25,7 +25,7 @@ export {
   type PooledBuffer,
   sizeClass,
 } from "./engine.ts";
-export { type KernelSpec, runKernel } from "./kernel_api.ts";
+export { type KernelSpec, type RowKernelSpec, runKernel, runRowKernel } from "./kernel_api.ts";
 export { autoSelectBackend, fastestBackend, gpuInfo, isSoftwareAdapter } from "./select.ts";
 
 registerBackendFactory("webgpu", webgpuBackend);

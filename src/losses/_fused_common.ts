@@ -5,7 +5,7 @@
  * @module
  */
 import type { Tensor } from "../autograd/mod.ts";
-import { runKernel } from "../gpu/mod.ts";
+import { runRowKernel } from "../gpu/mod.ts";
 
 /** Threads per workgroup of the row kernels. */
 export const WG = 256;
@@ -18,8 +18,9 @@ export function grid(items: number): [number, number] {
 }
 
 /**
- * The uniform block every loss kernel declares: four u32 then four f32. Kernels read the
- * fields they need.
+ * The uniform block every loss kernel declares: four u32, four f32, then the chunk of rows
+ * of a row kernel run by `runRowKernel` (first row `r0`, `rn` rows; buffers windowed by rows
+ * are indexed at the local row `row - r0`). Kernels read the fields they need.
  */
 export const PARAMS_WGSL = /* wgsl */ `
 struct Params {
@@ -31,6 +32,8 @@ struct Params {
   f1: f32,
   f2: f32,
   f3: f32,
+  r0: u32,
+  rn: u32,
 }`;
 
 /**
@@ -38,12 +41,27 @@ struct Params {
  * block a later built-in dispatch of the same binding layout failed validation ("bound with
  * size 32 where the shader expects 256"), an engine issue reported to src/gpu.
  */
-export function packParams(u: readonly number[], f: readonly number[] = []): ArrayBuffer {
+export function packParams(
+  u: readonly number[],
+  f: readonly number[] = [],
+  row0 = 0,
+  rows = 0,
+): ArrayBuffer {
   const buf = new ArrayBuffer(256);
   const words = new Uint32Array(buf), floats = new Float32Array(buf);
   u.forEach((v, i) => (words[i] = v));
   f.forEach((v, i) => (floats[4 + i] = v));
+  words[8] = row0;
+  words[9] = rows;
   return buf;
+}
+
+/** The params of a row kernel's chunks: `packParams(u, f, row0, rows)`. */
+export function rowParams(
+  u: readonly number[],
+  f: readonly number[] = [],
+): (row0: number, rows: number) => ArrayBuffer {
+  return (row0, rows) => packParams(u, f, row0, rows);
 }
 
 /**
@@ -147,22 +165,24 @@ ${ROW_LSE_WGSL}
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let row = wg.x + wg.y * ${MAX_X}u;
-  if (row >= params.n) { return; }
-  let r = row_lse(row * params.c, params.c, lid.x);
-  if (lid.x == 0u) { lse[row] = r.x; }
+  let local = wg.x + wg.y * ${MAX_X}u;
+  if (local >= params.rn) { return; }
+  let r = row_lse(local * params.c, params.c, lid.x);
+  if (lid.x == 0u) { lse[params.r0 + local] = r.x; }
 }`;
 
 /** log Σ_c exp(z_ic) per row of float32 webgpu logits `[N, C]`: `[N]`, no gradient. */
 export function rowLogSumExp(logits: Tensor): Tensor {
   const [n, c] = logits.shape;
-  return runKernel({
+  return runRowKernel({
     key: "losses_row_lse",
     code: LSE_WGSL,
     inputs: [logits],
     outputs: [{ shape: [n], dtype: "float32" }],
-    params: packParams([n, c]),
-    workgroups: grid(n),
+    rows: n,
+    rowWidths: [c, 0],
+    params: rowParams([n, c]),
+    workgroups: grid,
   })[0];
 }
 

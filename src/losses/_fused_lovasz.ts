@@ -12,7 +12,7 @@
  * @module
  */
 import { customGrad, mul, reshape, slice, type Tensor } from "../autograd/mod.ts";
-import { runKernel } from "../gpu/mod.ts";
+import { runKernel, runRowKernel } from "../gpu/mod.ts";
 import {
   BLOCK_SUM_WGSL,
   grid,
@@ -21,6 +21,7 @@ import {
   packParams,
   PARAMS_WGSL,
   rowLogSumExp,
+  rowParams,
   WG,
 } from "./_fused_common.ts";
 
@@ -34,11 +35,12 @@ const PROBS_WGSL = /* wgsl */ `${PARAMS_WGSL}
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let i = wg.x * ${WG}u + lid.x;
+  let local = wg.x * ${WG}u + lid.x;
   let k = wg.y + wg.z * ${MAX_X}u;
-  if (i >= params.n || k >= params.u2) { return; }
+  if (local >= params.rn || k >= params.u2) { return; }
+  let i = params.r0 + local;
   let s = u32(slots[k]);
-  probs[k * params.n + i] = exp(logits[i * params.c + s] - lse[i]);
+  probs[k * params.n + i] = exp(logits[local * params.c + s] - lse[i]);
 }`;
 
 // Params: n = N, c = C, u2 = K.
@@ -56,14 +58,15 @@ ${BLOCK_SUM_WGSL}
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let i = wg.x + wg.y * ${MAX_X}u;
-  if (i >= params.n) { return; }
+  let local = wg.x + wg.y * ${MAX_X}u;
+  if (local >= params.rn) { return; }
+  let i = params.r0 + local;
   let n = params.n;
   let kk = params.u2;
   var r = 0.0;
   for (var k = lid.x; k < kk; k += WG) { r += probs[k * n + i] * grad[k * n + i]; }
   r = block_sum(r, lid.x);
-  let base = i * params.c;
+  let base = local * params.c;
   let m = lse[i];
   for (var c = lid.x; c < params.c; c += WG) {
     dlogits[base + c] = -exp(logits[base + c] - m) * r;
@@ -88,27 +91,31 @@ export function classProbs(logits: Tensor, slots: Tensor): Tensor {
   const [n, c] = logits.shape;
   const k = slots.size;
   const lse = rowLogSumExp(logits);
-  const p = packParams([n, c, k]);
+  const p = rowParams([n, c, k]);
   const op = customGrad(
     (z, l, s) => {
       const [y, zz] = grid(k);
-      return runKernel({
+      return runRowKernel({
         key: "losses_class_probs",
         code: PROBS_WGSL,
         inputs: [z, l, s],
         outputs: [{ shape: [k, n], dtype: "float32" }],
+        rows: n,
+        rowWidths: [c, 0, 0, 0],
         params: p,
-        workgroups: [Math.ceil(n / WG), y, zz],
+        workgroups: (rows) => [Math.ceil(rows / WG), y, zz],
       })[0];
     },
     (g, probs, z, l, s) => [
-      runKernel({
+      runRowKernel({
         key: "losses_class_probs_backward",
         code: PROBS_BACKWARD_WGSL,
         inputs: [z, l, s, probs, g],
         outputs: [{ shape: [n, c], dtype: "float32" }],
+        rows: n,
+        rowWidths: [c, 0, 0, 0, 0, c],
         params: p,
-        workgroups: grid(n),
+        workgroups: grid,
       })[0],
       null,
       null,

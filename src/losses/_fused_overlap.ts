@@ -10,15 +10,15 @@
  * @module
  */
 import { customGrad, reshape, slice, sum, type Tensor } from "../autograd/mod.ts";
-import { runKernel } from "../gpu/mod.ts";
+import { runRowKernel } from "../gpu/mod.ts";
 import {
   BLOCK_SUM_WGSL,
   grid,
   MAX_X,
-  packParams,
   PARAMS_WGSL,
   ROW_LSE_WGSL,
   rowLogSumExp,
+  rowParams,
   WG,
 } from "./_fused_common.ts";
 
@@ -45,12 +45,17 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   let g = chunk / chunks;
   let start = g * per + (chunk % chunks) * ${ROWS}u;
   let end = min(start + ${ROWS}u, (g + 1u) * per);
+  // This dispatch sees rows [r0, r0 + rn) (a window of the logits). A cell that starts
+  // here writes its sums; one that started in an earlier window adds to them.
+  let lo = max(start, params.r0);
+  let hi = min(end, params.r0 + params.rn);
+  if (lo >= hi) { return; }
   var sp = 0.0;
   var tp = 0.0;
   var sy = 0.0;
-  for (var i = start; i < end; i++) {
+  for (var i = lo; i < hi; i++) {
     if (valid[i] != 0.0) {
-      let p = exp(logits[i * c + col] - lse[i]);
+      let p = exp(logits[(i - params.r0) * c + col] - lse[i]);
       sp += p;
       if (u32(targets[i]) == col) {
         tp += p;
@@ -59,6 +64,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     }
   }
   let o = chunk * 3u * c + col;
+  if (start < params.r0) {
+    sp += partial[o];
+    tp += partial[o + c];
+    sy += partial[o + 2u * c];
+  }
   partial[o] = sp;
   partial[o + c] = tp;
   partial[o + 2u * c] = sy;
@@ -78,10 +88,11 @@ ${BLOCK_SUM_WGSL}
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let row = wg.x + wg.y * ${MAX_X}u;
-  if (row >= params.n) { return; }
+  let local = wg.x + wg.y * ${MAX_X}u;
+  if (local >= params.rn) { return; }
+  let row = params.r0 + local;
   let c = params.c;
-  let base = row * c;
+  let base = local * c;
   if (valid[row] == 0.0) {
     for (var k = lid.x; k < c; k += WG) { dlogits[base + k] = 0.0; }
     return;
@@ -120,24 +131,28 @@ export function fusedSoftCounts(
     (z, t, v, l) => {
       const cells = groups * chunks;
       const [y, zz] = grid(cells);
-      const [partial] = runKernel({
+      const [partial] = runRowKernel({
         key: "losses_soft_counts",
         code: SUMS_WGSL,
         inputs: [z, t, v, l],
         outputs: [{ shape: [groups, chunks, 3, c], dtype: "float32" }],
-        params: packParams([n, c, per, chunks]),
-        workgroups: [Math.ceil(c / WG), y, zz],
+        rows: n,
+        rowWidths: [c, 0, 0, 0, 0],
+        params: rowParams([n, c, per, chunks]),
+        workgroups: () => [Math.ceil(c / WG), y, zz],
       });
       return chunks === 1 ? reshape(partial, [groups, 3, c]) : sum(partial, 1);
     },
     (g, _out, z, t, v, l) => [
-      runKernel({
+      runRowKernel({
         key: "losses_soft_counts_backward",
         code: BACKWARD_WGSL,
         inputs: [z, t, v, l, g],
         outputs: [{ shape: [n, c], dtype: "float32" }],
-        params: packParams([n, c, per]),
-        workgroups: grid(n),
+        rows: n,
+        rowWidths: [c, 0, 0, 0, 0, c],
+        params: rowParams([n, c, per]),
+        workgroups: grid,
       })[0],
       null,
       null,

@@ -15,9 +15,9 @@
  */
 import { customGrad, reshape, slice, type Tensor, tensor } from "../autograd/mod.ts";
 import { getBackendImpl } from "../autograd/mod.ts";
-import { runKernel, type WebGpuBackend } from "../gpu/mod.ts";
+import { runRowKernel, type WebGpuBackend } from "../gpu/mod.ts";
 import { kernelPolicy, softwareKernels } from "../gpu/kernels/common.ts";
-import { grid, MAX_X, packParams, PARAMS_WGSL, ROW_LSE_WGSL, WG } from "./_fused_common.ts";
+import { grid, MAX_X, PARAMS_WGSL, ROW_LSE_WGSL, rowParams, WG } from "./_fused_common.ts";
 
 /** Which per-position loss the kernel computes. */
 export type FusedTargetKind = "crossEntropy" | "focal" | "selfAdjustingDice";
@@ -117,12 +117,12 @@ ${ROW_LSE_WGSL}
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let row = wg.x + wg.y * ${MAX_X}u;
-  if (row >= params.n) { return; }
-  let base = row * params.c;
+  let local = wg.x + wg.y * ${MAX_X}u;
+  if (local >= params.rn) { return; }
+  let base = local * params.c;
   let r = row_lse(base, params.c, lid.x);
   if (lid.x != 0u) { return; }
-  finish(row, base, r.x, r.y);
+  finish(params.r0 + local, base, r.x, r.y);
 }`;
 
 /**
@@ -133,9 +133,9 @@ const FORWARD_SERIAL_WGSL = /* wgsl */ `${FORWARD_HEAD}
 
 @compute @workgroup_size(${SERIAL_WG})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let row = (wg.x + wg.y * ${MAX_X}u) * ${SERIAL_WG}u + lid;
-  if (row >= params.n) { return; }
-  let base = row * params.c;
+  let local = (wg.x + wg.y * ${MAX_X}u) * ${SERIAL_WG}u + lid;
+  if (local >= params.rn) { return; }
+  let base = local * params.c;
   var m = -3.4028235e38;
   var s = 0.0;
   var zsum = 0.0;
@@ -148,7 +148,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     s += exp(z - m);
     zsum += z;
   }
-  finish(row, base, m + log(s), zsum);
+  finish(params.r0 + local, base, m + log(s), zsum);
 }`;
 
 const BACKWARD_WGSL = /* wgsl */ `${PARAMS_WGSL}
@@ -161,8 +161,9 @@ const BACKWARD_WGSL = /* wgsl */ `${PARAMS_WGSL}
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let row = wg.x + wg.y * ${MAX_X}u;
-  if (row >= params.n) { return; }
+  let local = wg.x + wg.y * ${MAX_X}u;
+  if (local >= params.rn) { return; }
+  let row = params.r0 + local;
   let o = row * ${STATS}u;
   let g = grad[o];
   let lse = stats[o + 1u];
@@ -170,7 +171,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   let b = stats[o + 3u];
   let d = stats[o + 4u];
   let t = u32(max(targets[row], 0));
-  let base = row * params.c;
+  let base = local * params.c;
   for (var c = lid.x; c < params.c; c += ${WG}u) {
     let p = exp(logits[base + c] - lse);
     var v = a * p - d;
@@ -191,9 +192,10 @@ const BACKWARD_SERIAL_WGSL = /* wgsl */ `${PARAMS_WGSL}
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let i = (wg.x + wg.y * ${MAX_X}u) * ${WG}u + lid;
-  if (i >= params.n * params.c) { return; }
-  let row = i / params.c;
-  let c = i - row * params.c;
+  if (i >= params.rn * params.c) { return; }
+  let local = i / params.c;
+  let c = i - local * params.c;
+  let row = params.r0 + local;
   let o = row * ${STATS}u;
   let p = exp(logits[i] - stats[o + 1u]);
   var v = stats[o + 2u] * p - stats[o + 4u];
@@ -218,7 +220,7 @@ export function fusedTargetLoss(
   targets: Tensor,
 ): Tensor {
   const [n, c] = logits.shape;
-  const p = packParams(
+  const p = rowParams(
     [n, c, KIND_CODE[settings.kind], settings.classWeights ? 1 : 0],
     [settings.smoothing ?? 0, settings.gamma ?? 0, settings.alpha ?? 0],
   );
@@ -228,22 +230,26 @@ export function fusedTargetLoss(
   const serial = serialKernels();
   const op = customGrad(
     (z, t, w) =>
-      runKernel({
+      runRowKernel({
         key: serial ? "losses_target_forward_serial" : "losses_target_forward",
         code: serial ? FORWARD_SERIAL_WGSL : FORWARD_WGSL,
         inputs: [z, t, w],
         outputs: [{ shape: [n, STATS], dtype: "float32" }],
+        rows: n,
+        rowWidths: [c, 0, 0, 0],
         params: p,
-        workgroups: grid(serial ? Math.ceil(n / SERIAL_WG) : n),
+        workgroups: (rows) => grid(serial ? Math.ceil(rows / SERIAL_WG) : rows),
       })[0],
     (g, stats, z, t) => [
-      runKernel({
+      runRowKernel({
         key: serial ? "losses_target_backward_serial" : "losses_target_backward",
         code: serial ? BACKWARD_SERIAL_WGSL : BACKWARD_WGSL,
         inputs: [z, t, stats, g],
         outputs: [{ shape: [n, c], dtype: "float32" }],
+        rows: n,
+        rowWidths: [c, 0, 0, 0, c],
         params: p,
-        workgroups: grid(serial ? Math.ceil((n * c) / WG) : n),
+        workgroups: (rows) => grid(serial ? Math.ceil((rows * c) / WG) : rows),
       })[0],
       null,
       null,

@@ -5,12 +5,14 @@ import fc from "fast-check";
 import {
   type BackendName,
   type DType,
+  getBackendImpl,
   initBackend,
   scope,
   type Tensor,
   tensor,
   type TypedArray,
   valueAndGrad,
+  type WebGpuBackend,
 } from "../../mod.ts";
 
 /** Deno.test for GPU code: WebGPU keeps device-level promises alive across tests. */
@@ -24,6 +26,18 @@ export function gpuTest(name: string, fn: () => Promise<void>): void {
       await fn();
     },
   });
+}
+
+/** Runs `fn` with the engine's binding limit lowered to `bytes`. */
+export async function withBindingLimit<T>(bytes: number, fn: () => Promise<T>): Promise<T> {
+  const e = (getBackendImpl("webgpu") as WebGpuBackend).engine;
+  const saved = e.maxStorageBinding;
+  e.maxStorageBinding = bytes;
+  try {
+    return await fn();
+  } finally {
+    e.maxStorageBinding = saved;
+  }
 }
 
 /** Property runs per test (each costs a few readbacks). */

@@ -3,6 +3,7 @@
 // Each GPU readback costs ~11 ms on the software adapter, so runs are few and small.
 import fc from "fast-check";
 import {
+  combine,
   crossEntropy,
   dice,
   focal,
@@ -22,6 +23,7 @@ import {
   valueAndGrad,
 } from "../../mod.ts";
 import { assert, assertClose } from "../_assert.ts";
+import { withBindingLimit } from "../gpu/_util.ts";
 import { LOSSES, lovaszGap, problems, valueAndGradOn } from "./_helpers.ts";
 import type { Problem } from "./_reference.ts";
 
@@ -217,3 +219,39 @@ for (const c of LOSSES) {
     );
   });
 }
+
+gpuTest(
+  "fused losses on logits over the binding limit run in row chunks and equal one binding",
+  async () => {
+    // [2, 30, 256] logits are 61 KiB; with a 16 KiB limit every [N, C] kernel runs in four
+    // chunks of rows, the soft-count cells span chunks, and combine's gradient sum runs in
+    // windows. Without the chunked paths binding would throw.
+    const b = 2, t = 30, c = 256;
+    const z = randn([b, t, c], { rng: rng(11), backend: "webgpu", std: 3 });
+    const ids = Array.from({ length: b * t }, (_, i) => (i % 7 === 0 ? -100 : (i * i * 5) % 97));
+    const y = tensor(ids, { dtype: "int32", backend: "webgpu", shape: [b, t] });
+    const answerMask = tensor(ids.map((_, i) => (i % t >= t / 2 ? 1 : 0)), {
+      backend: "webgpu",
+      shape: [b, t],
+    });
+    const both = combine([[crossEntropy(), 0.6], [lovaszSoftmax(), 0.4, { mask: "answer" }]]);
+    const losses: [string, (x: Tensor) => Tensor][] = [
+      // lovaszSoftmax(all) scores every class: its [C, N] errors are as large as the logits.
+      ...FUSED.filter(([l]) => !l.includes("alpha") && l !== "lovaszSoftmax(all)").map((
+        [l, make],
+      ): [string, (x: Tensor) => Tensor] => [l, (x) => make(true)(x, y)]),
+      ["generalizedDice(perSequence=false)", (x) => generalizedDice({ perSequence: false })(x, y)],
+      ["0.6 CE + 0.4 Lovász[answer]", (x) => both(x, y, { answerMask })],
+    ];
+    for (const [label, loss] of losses) {
+      const run = () => valueAndGrad(loss)(z);
+      const [v1, g1] = run();
+      const [v2, g2] = await withBindingLimit(16384, async () => run());
+      const [a, bb, ga, gb] = await Promise.all([v1.item(), v2.item(), g1.data(), g2.data()]);
+      assertClose(bb, a, { rtol: 1e-6, atol: 1e-7, msg: label });
+      assertClose(gb, ga, { rtol: 1e-5, atol: 1e-8, msg: label });
+      for (const x of [v1, g1, v2, g2]) x.dispose();
+    }
+    for (const x of [z, y, answerMask]) x.dispose();
+  },
+);

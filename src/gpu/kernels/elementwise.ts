@@ -8,7 +8,8 @@
 import type { BinaryOp, Layout, UnaryOp } from "../../autograd/backend.ts";
 import type { DType } from "../../autograd/dtype.ts";
 import { broadcastStrides, sizeOf } from "../../autograd/shape.ts";
-import { type Engine, type GpuBuffer, PARAM_WORDS } from "../engine.ts";
+import { BackendError } from "../../autograd/errors.ts";
+import { type Engine, type GpuBuffer, type Kernel, PARAM_WORDS, type Window } from "../engine.ts";
 import {
   checkRank,
   collapse,
@@ -28,6 +29,51 @@ const SMALL_FILL = 1024;
 /** A fresh params block. */
 export function params(): Uint32Array {
   return new Uint32Array(PARAM_WORDS);
+}
+
+/**
+ * Dispatches a flat elementwise kernel (`i` from 0 to `p[0]`, reading input k at
+ * `p[offsetWord + k] + i * stride_k` with stride 0 or 1, writing `o[i]`) over `n` elements,
+ * in windows of the buffers when one exceeds the binding limit: each window of the output
+ * and of the stride-1 inputs starts at an aligned offset (the remainder goes into the offset
+ * words); stride-0 inputs are bound whole. Without `offsetWord` the inputs have offset 0.
+ */
+function dispatchFlat(
+  e: Engine,
+  op: string,
+  k: Kernel,
+  inputs: readonly GpuBuffer[],
+  strides: readonly number[],
+  out: GpuBuffer,
+  p: Uint32Array,
+  n: number,
+  offsetWord?: number,
+): void {
+  const limit = e.maxStorageBinding;
+  const big = out.byteLength > limit ||
+    inputs.some((b, i) => strides[i] !== 0 && b.byteLength > limit);
+  if (!big || strides.some((st) => st > 1)) {
+    e.dispatch(op, k, inputs, [out], p, Math.ceil(n / WG));
+    return;
+  }
+  const align = e.storageAlign / 4;
+  const per = Math.floor((limit / 4 - align) / align) * align;
+  if (per < 1) throw new BackendError(`${op}: maxStorageBufferBindingSize ${limit} is too small`);
+  const offsets = inputs.map((_, i) => (offsetWord === undefined ? 0 : p[offsetWord + i]));
+  for (let w0 = 0; w0 < n; w0 += per) {
+    const len = Math.min(per, n - w0);
+    const q = p.slice();
+    q[0] = len;
+    const windows: (Window | undefined)[] = inputs.map((_, i) => {
+      if (strides[i] === 0) return undefined;
+      const start = offsets[i] + w0;
+      const at = Math.floor(start / align) * align;
+      if (offsetWord !== undefined) q[offsetWord + i] = start - at;
+      return [at * 4, (start - at + len) * 4];
+    });
+    windows.push([w0 * 4, len * 4]);
+    e.dispatch(op, k, inputs, [out], q, Math.ceil(len / WG), windows);
+  }
 }
 
 /** `size` copies of `value` (stored as raw bits, so one kernel serves every dtype). */
@@ -54,7 +100,7 @@ ${MAIN_1D}
   const p = params();
   p[0] = size;
   p[1] = t === "f32" ? f32Bits(value) : (value | 0) >>> 0;
-  e.dispatch("fill", k, [], [out], p, Math.ceil(size / WG));
+  dispatchFlat(e, "fill", k, [], [], out, p, size);
   return out;
 }
 
@@ -77,7 +123,7 @@ ${MAIN_1D}
   );
   const p = params();
   p[0] = size;
-  e.dispatch(op, k, [a], [out], p, Math.ceil(size / WG));
+  dispatchFlat(e, op, k, [a], [1], out, p, size);
   return out;
 }
 
@@ -172,7 +218,7 @@ ${MAIN_1D}
   );
   const p = params();
   p[0] = size;
-  e.dispatch(op, k, [a], [out], p, Math.ceil(size / WG));
+  dispatchFlat(e, op, k, [a], [1], out, p, size);
   return out;
 }
 
@@ -278,7 +324,8 @@ ${MAIN_1D}
     2,
     1,
   );
-  e.dispatch(op, k, [a, b], [out], p, Math.ceil(n / WG));
+  if (flat) dispatchFlat(e, op, k, [a, b], [p[10], p[18]], out, p, n, OFFSETS);
+  else e.dispatch(op, k, [a, b], [out], p, Math.ceil(n / WG));
   return out;
 }
 
@@ -355,6 +402,6 @@ ${MAIN_1D}
   );
   const p = params();
   p[0] = size;
-  e.dispatch("cast", k, [a], [out], p, Math.ceil(size / WG));
+  dispatchFlat(e, "cast", k, [a], [1], out, p, size);
   return out;
 }
