@@ -4,6 +4,7 @@
  *   deno run -A bench/losses.ts            # N = 4,096 positions ([8, 512]), C = 32,000
  *   deno run -A bench/losses.ts --quick    # N = 256 ([2, 128]), C = 2,000: software adapters
  *   deno run -A bench/losses.ts --n 1024 --c 8000 --reps 5
+ *   deno run -A bench/losses.ts --only lovasz      # cross-entropy and the matching losses
  *
  * Each loss runs `reps` times back to back after a warm-up; the time is measured to the
  * GPU's completion (one wait per loss, so the ~11 ms wait costs little) and printed as a
@@ -40,6 +41,7 @@ const { values: args } = parseArgs({
     c: { type: "string" },
     reps: { type: "string" },
     seq: { type: "string" },
+    only: { type: "string" },
   },
 });
 const quick = args.quick as boolean;
@@ -117,8 +119,9 @@ async function time(c: Case): Promise<number> {
   return (performance.now() - t0) / reps;
 }
 
+const only = (args.only as string | undefined)?.toLowerCase();
 const rows: [string, number][] = [];
-for (const c of cases) {
+for (const c of cases.filter((c, i) => i === 0 || !only || c.label.toLowerCase().includes(only))) {
   try {
     rows.push([c.label, await time(c)]);
   } catch (e) {

@@ -79,6 +79,7 @@ const WANTED_FEATURES: GPUFeatureName[] = ["shader-f16", "timestamp-query"];
 const WANTED_LIMITS = [
   "maxBufferSize",
   "maxStorageBufferBindingSize",
+  "minStorageBufferOffsetAlignment",
   "maxUniformBufferBindingSize",
   "maxComputeWorkgroupStorageSize",
   "maxComputeInvocationsPerWorkgroup",

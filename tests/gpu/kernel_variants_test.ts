@@ -8,7 +8,7 @@ import { kernelPolicy } from "../../src/gpu/kernels/common.ts";
 import { useDirect } from "../../src/gpu/kernels/matmul.ts";
 import { softmaxSerial } from "../../src/gpu/kernels/softmax.ts";
 import { assert } from "../_assert.ts";
-import { compareGrad, compareOn, gpuTest, host, weights } from "./_util.ts";
+import { compareGrad, compareOn, gpuTest, host, weights, withBindingLimit } from "./_util.ts";
 
 const ADAPTERS = [true, false] as const;
 
@@ -148,3 +148,43 @@ gpuTest("fused target losses: per-row thread and per-row workgroup kernels equal
     }
   });
 });
+
+gpuTest("argsort: per-row merge sort (software) and bitonic networks (GPU) equal cpu", async () => {
+  const shapes: number[][] = [[4, 1], [6, 7], [33, 100], [5, 2049], [1, 300], [2, 3, 64]];
+  await eachAdapter(async (software) => {
+    let seed = 7;
+    for (const shape of shapes) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      // Ties, NaN, ±0 and infinities among random values.
+      const v = weights(n, seed++).map((w, i) =>
+        i % 13 === 0 ? NaN : i % 11 === 0 ? -0 : i % 7 === 0 ? Infinity : Math.round(w * 20) - 10
+      );
+      for (const desc of [false, true]) {
+        await compareOn(
+          `argsort ${shape} desc=${desc} software=${software}`,
+          [host(v, shape)],
+          (t) => lf.argsort(t, desc),
+          { rtol: 0, atol: 0 },
+        );
+      }
+    }
+  });
+});
+
+gpuTest(
+  "argsort: the per-row merge sort runs in windows of rows past the binding limit",
+  async () => {
+    kernelPolicy.software = true;
+    try {
+      const v = weights(40 * 64, 3).map((w) => Math.round(w * 30));
+      const x = host(v, [40, 64]);
+      // 40 rows of 64 pairs are 20,480 bytes of scratch; 4,096 bytes hold 8 rows at a time.
+      await withBindingLimit(
+        4096,
+        () => compareOn("argsort windows", [x], (t) => lf.argsort(t, true), { rtol: 0, atol: 0 }),
+      );
+    } finally {
+      kernelPolicy.software = null;
+    }
+  },
+);

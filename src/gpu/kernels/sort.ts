@@ -5,12 +5,18 @@
  * so the (unstable) bitonic network yields exactly the stable permutation. Rows are padded
  * to a power of two with pairs that sort after every real one. Rows of up to 2048 sort in
  * workgroup memory in one dispatch; longer rows run one dispatch per network stage.
+ *
+ * On a software adapter (a CPU running the shader, where barriers and passes over memory are
+ * what cost) rows instead sort one per thread by a bottom-up merge sort, with no barrier:
+ * stable on the keys, which gives the same permutation. Its trip counts depend only on the
+ * row length, so the SIMD lanes (rows) never diverge; keys and indices travel as one vec2 per
+ * element, in windows of rows when the scratch exceeds the binding limit.
  * @module
  */
 import type { DType } from "../../autograd/dtype.ts";
 import { sizeOf } from "../../autograd/shape.ts";
-import type { Engine, GpuBuffer } from "../engine.ts";
-import { MAIN_1D, paramsWgsl, WG, wgslType } from "./common.ts";
+import { chunkRows, type Engine, type GpuBuffer, type Window } from "../engine.ts";
+import { MAIN_1D, paramsWgsl, softwareKernels, WG, wgslType } from "./common.ts";
 import { params } from "./elementwise.ts";
 
 const LOCAL_MAX = 2048;
@@ -48,6 +54,10 @@ export function argsort(
   const pow2 = 2 ** Math.ceil(Math.log2(Math.max(len, 2)));
   const dir = descending ? "desc" : "asc";
   const head = `@group(0) @binding(0) var<storage, read> x: array<${t}>;`;
+  if (softwareKernels(e) && rows >= SERIAL_MIN_ROWS && len > 1) {
+    mergeSortRows(e, a, out, rows, len, t, descending);
+    return out;
+  }
   if (pow2 <= LOCAL_MAX) {
     const threads = Math.min(WG, pow2 / 2);
     const k = e.kernel(
@@ -174,4 +184,106 @@ ${MAIN_1D}
   e.release(keys);
   e.release(ids);
   return out;
+}
+
+/** Rows from which a software adapter sorts one row per thread (enough rows to fill the cores). */
+const SERIAL_MIN_ROWS = 4;
+/** Threads (rows) per workgroup of the per-row merge sort. */
+const SERIAL_WG = 32;
+
+/** The WGSL of one merge pass from scratch `src` to `dst` (both `array<vec2<u32>>`). */
+function mergePass(name: string, src: string, dst: string): string {
+  return `fn ${name}(base: u32, len: u32, width: u32) {
+  for (var lo = 0u; lo < len; lo += 2u * width) {
+    let mid = min(lo + width, len);
+    let hi = min(lo + 2u * width, len);
+    var i = lo;
+    var j = mid;
+    var va = ${src}[base + i];
+    var vb = ${src}[base + min(j, len - 1u)];
+    for (var k = lo; k < hi; k++) {
+      // Left on ties: stable, so equal keys keep their index order.
+      if (i < mid && (j >= hi || va.x <= vb.x)) {
+        ${dst}[base + k] = va;
+        i++;
+        if (i < mid) { va = ${src}[base + i]; }
+      } else {
+        ${dst}[base + k] = vb;
+        j++;
+        if (j < hi) { vb = ${src}[base + j]; }
+      }
+    }
+  }
+}`;
+}
+
+/** Sorts each row in one thread by bottom-up merge sort (software adapters); writes `out`. */
+function mergeSortRows(
+  e: Engine,
+  a: GpuBuffer,
+  out: GpuBuffer,
+  rows: number,
+  len: number,
+  t: "f32" | "i32",
+  descending: boolean,
+): void {
+  const dir = descending ? "desc" : "asc";
+  const k = e.kernel(
+    `argsort_merge_${t}_${dir}`,
+    () =>
+      `@group(0) @binding(0) var<storage, read> x: array<${t}>;
+@group(0) @binding(1) var<storage, read_write> sa: array<vec2<u32>>;
+@group(0) @binding(2) var<storage, read_write> sb: array<vec2<u32>>;
+@group(0) @binding(3) var<storage, read_write> o: array<i32>;
+${paramsWgsl(4)}
+${keyWgsl(t, descending)}
+${mergePass("merge_ab", "sa", "sb")}
+${mergePass("merge_ba", "sb", "sa")}
+@compute @workgroup_size(${SERIAL_WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let row = linear_group(wid, nwg) * ${SERIAL_WG}u + lid;
+  if (row >= P(0)) { return; }
+  let len = P(1);
+  let base = row * len;
+  for (var e = 0u; e < len; e++) { sa[base + e] = vec2<u32>(key_of(x[base + e]), e); }
+  var in_a = true;
+  for (var width = 1u; width < len; width *= 2u) {
+    if (in_a) { merge_ab(base, len, width); } else { merge_ba(base, len, width); }
+    in_a = !in_a;
+  }
+  if (in_a) {
+    for (var e = 0u; e < len; e++) { o[base + e] = i32(sa[base + e].y); }
+  } else {
+    for (var e = 0u; e < len; e++) { o[base + e] = i32(sb[base + e].y); }
+  }
+}`,
+    1,
+    3,
+  );
+  const total = rows * len;
+  const sa = e.alloc("argsort", total * 8), sb = e.alloc("argsort", total * 8);
+  // Rows in chunks whose scratch windows fit one binding.
+  const per = chunkRows(
+    "argsort",
+    rows,
+    [len * 4, len * 8, len * 8, len * 4],
+    e.maxStorageBinding,
+    e.storageAlign,
+  );
+  for (let r0 = 0; r0 < rows; r0 += per) {
+    const rn = Math.min(per, rows - r0);
+    const p = params();
+    p[0] = rn;
+    p[1] = len;
+    const windows: Window[] | undefined = per === rows
+      ? undefined
+      : [[r0 * len * 4, rn * len * 4], [r0 * len * 8, rn * len * 8], [r0 * len * 8, rn * len * 8], [
+        r0 * len * 4,
+        rn * len * 4,
+      ]];
+    e.dispatch("argsort", k, [a], [sa, sb, out], p, Math.ceil(rn / SERIAL_WG), windows);
+  }
+  e.release(sa);
+  e.release(sb);
 }
