@@ -4,8 +4,9 @@
  * Private to `src/losses`.
  * @module
  */
-import type { Tensor } from "../autograd/mod.ts";
-import { runRowKernel } from "../gpu/mod.ts";
+import { getBackendImpl, type Tensor } from "../autograd/mod.ts";
+import { runRowKernel, type WebGpuBackend } from "../gpu/mod.ts";
+import { kernelPolicy, softwareKernels } from "../gpu/kernels/common.ts";
 
 /** Threads per workgroup of the row kernels. */
 export const WG = 256;
@@ -111,6 +112,39 @@ fn row_lse(base: u32, c: u32, lid: u32) -> vec2<f32> {
 }`;
 
 /**
+ * WGSL: `row_lse_serial(base, c)`, the same vec2(log Σ exp(z), Σ z) computed by one thread
+ * (kernels for software adapters, which run one row per SIMD lane). Needs a `logits` binding.
+ */
+export const ROW_LSE_SERIAL_WGSL = /* wgsl */ `
+fn row_lse_serial(base: u32, c: u32) -> vec2<f32> {
+  var m = -3.4028235e38;
+  var s = 0.0;
+  var zsum = 0.0;
+  for (var k = 0u; k < c; k++) {
+    let z = logits[base + k];
+    if (z > m) {
+      s = s * exp(m - z);
+      m = z;
+    }
+    s += exp(z - m);
+    zsum += z;
+  }
+  return vec2<f32>(m + log(s), zsum);
+}`;
+
+/** Threads per workgroup of the one-thread-per-row kernels for software adapters. */
+export const SERIAL_WG = 64;
+
+/**
+ * Whether the kernels for software adapters run (one thread per row or per element instead
+ * of a workgroup per row: on a CPU a workgroup spends its time in barriers).
+ */
+export function serialKernels(): boolean {
+  if (kernelPolicy.legacy) return false;
+  return softwareKernels((getBackendImpl("webgpu") as WebGpuBackend).engine);
+}
+
+/**
  * WGSL: a block-wide sum of one f32 per thread (every thread gets the result). Uses the
  * `s_sum` workgroup array of ROW_LSE_WGSL.
  */
@@ -171,18 +205,32 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   if (lid.x == 0u) { lse[params.r0 + local] = r.x; }
 }`;
 
+const LSE_SERIAL_WGSL = /* wgsl */ `${PARAMS_WGSL}
+@group(0) @binding(0) var<storage, read> logits: array<f32>;
+@group(0) @binding(1) var<storage, read_write> lse: array<f32>;
+@group(0) @binding(2) var<uniform> params: Params;
+${ROW_LSE_SERIAL_WGSL}
+
+@compute @workgroup_size(${SERIAL_WG})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let local = (wg.x + wg.y * ${MAX_X}u) * ${SERIAL_WG}u + lid;
+  if (local >= params.rn) { return; }
+  lse[params.r0 + local] = row_lse_serial(local * params.c, params.c).x;
+}`;
+
 /** log Σ_c exp(z_ic) per row of float32 webgpu logits `[N, C]`: `[N]`, no gradient. */
 export function rowLogSumExp(logits: Tensor): Tensor {
   const [n, c] = logits.shape;
+  const serial = serialKernels();
   return runRowKernel({
-    key: "losses_row_lse",
-    code: LSE_WGSL,
+    key: serial ? "losses_row_lse_serial" : "losses_row_lse",
+    code: serial ? LSE_SERIAL_WGSL : LSE_WGSL,
     inputs: [logits],
     outputs: [{ shape: [n], dtype: "float32" }],
     rows: n,
     rowWidths: [c, 0],
     params: rowParams([n, c]),
-    workgroups: grid,
+    workgroups: (rows) => grid(serial ? Math.ceil(rows / SERIAL_WG) : rows),
   })[0];
 }
 

@@ -1,17 +1,20 @@
 /**
  * The fused WebGPU pieces of Lovász-Softmax. Private to `src/losses`.
  *
- * - `classProbs`: P[k, i] = p_{i, s_k} = exp(z_{i, s_k} - lse_i), the probabilities of the
- *   K scored classes (slots s) as `[K, N]`, without a softmax over `[N, C]`. Backward, per
- *   row i with r_i = Σ_k P[k, i] dP[k, i]: dz_ic = -p_ic r_i, plus P[k, i] dP[k, i] at
- *   c = s_k, written by one row kernel.
+ * - `classErrors`: E[k, i] = |y_ki - p_{i, s_k}| with p = exp(z_{i, s_k} - lse_i), the errors
+ *   of the K scored classes (slots s) as `[K, N]`, read straight from the logits (no softmax
+ *   over `[N, C]`), -1 at ignored positions so they double as the sort key. Backward, per row
+ *   i with v_ki = p_ki sign(p_ki - y_ki) dE_ki and r_i = Σ_k v_ki: dz_ic = -p_ic r_i, plus
+ *   v_ki at c = s_k, written by one row kernel (a workgroup per row on GPUs, a thread per
+ *   row on software adapters), in windows of rows past the binding limit.
  * - `lovaszRows`: for errors `[K, N]` and their descending order, the Lovász extension per
- *   row, Σ_j e_(j) g_j, with the weights g computed on the fly by a block-wide scan over
- *   the sorted ground truth; it also stores g at each position's original index, which is
- *   the gradient of the row's value with respect to its errors.
+ *   row, Σ_j e_(j) g_j, with the weights g computed on the fly by a scan over the sorted
+ *   ground truth (a block-wide scan per row on GPUs, a serial walk on software adapters); it
+ *   also stores g at each position's original index, which is the gradient of the row's
+ *   value with respect to its errors.
  * @module
  */
-import { customGrad, mul, reshape, slice, type Tensor } from "../autograd/mod.ts";
+import { customGrad, reshape, slice, type Tensor } from "../autograd/mod.ts";
 import { runKernel, runRowKernel } from "../gpu/mod.ts";
 import {
   BLOCK_SUM_WGSL,
@@ -22,51 +25,84 @@ import {
   PARAMS_WGSL,
   rowLogSumExp,
   rowParams,
+  SERIAL_WG,
+  serialKernels,
   WG,
 } from "./_fused_common.ts";
 
-// Params: n = N, c = C, u2 = K.
-const PROBS_WGSL = /* wgsl */ `${PARAMS_WGSL}
+// The error of slot k at position i, and its derivative with respect to p = p_{i, s_k}.
+// Needs logits (a window of rows, read at local row li), lse, slots, targets, valid bindings.
+const ERROR_WGSL = /* wgsl */ `
+fn slot_prob(li: u32, i: u32, k: u32) -> f32 {
+  return exp(logits[li * params.c + u32(slots[k])] - lse[i]);
+}
+fn slot_truth(i: u32, k: u32) -> f32 {
+  return select(0.0, 1.0, targets[i] == slots[k]);
+}
+// d|y - p| / dp = sign(p - y) (0 at p == y), as the composed abs.
+fn error_slope(p: f32, y: f32) -> f32 {
+  return select(select(0.0, -1.0, p < y), 1.0, p > y);
+}`;
+
+const ERROR_BINDINGS = /* wgsl */ `
 @group(0) @binding(0) var<storage, read> logits: array<f32>;
 @group(0) @binding(1) var<storage, read> lse: array<f32>;
 @group(0) @binding(2) var<storage, read> slots: array<i32>;
-@group(0) @binding(3) var<storage, read_write> probs: array<f32>;
-@group(0) @binding(4) var<uniform> params: Params;
+@group(0) @binding(3) var<storage, read> targets: array<i32>;
+@group(0) @binding(4) var<storage, read> valid: array<f32>;`;
+
+// Params: n = N, c = C, u2 = K.
+const ERRORS_WGSL = /* wgsl */ `${PARAMS_WGSL}
+${ERROR_BINDINGS}
+@group(0) @binding(5) var<storage, read_write> errors: array<f32>;
+@group(0) @binding(6) var<uniform> params: Params;
+${ERROR_WGSL}
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let local = wg.x * ${WG}u + lid.x;
+  let li = wg.x * ${WG}u + lid.x;
   let k = wg.y + wg.z * ${MAX_X}u;
-  if (local >= params.rn || k >= params.u2) { return; }
-  let i = params.r0 + local;
-  let s = u32(slots[k]);
-  probs[k * params.n + i] = exp(logits[local * params.c + s] - lse[i]);
+  if (li >= params.rn || k >= params.u2) { return; }
+  let i = params.r0 + li;
+  var e = -1.0;
+  if (valid[i] != 0.0) { e = abs(slot_truth(i, k) - slot_prob(li, i, k)); }
+  errors[k * params.n + i] = e;
 }`;
 
-// Params: n = N, c = C, u2 = K.
-const PROBS_BACKWARD_WGSL = /* wgsl */ `${PARAMS_WGSL}
-@group(0) @binding(0) var<storage, read> logits: array<f32>;
-@group(0) @binding(1) var<storage, read> lse: array<f32>;
-@group(0) @binding(2) var<storage, read> slots: array<i32>;
-@group(0) @binding(3) var<storage, read> probs: array<f32>;
-@group(0) @binding(4) var<storage, read> grad: array<f32>;
-@group(0) @binding(5) var<storage, read_write> dlogits: array<f32>;
-@group(0) @binding(6) var<uniform> params: Params;
+// dE_ki -> v_ki = p_ki dP_ki, the term both parts of the backward need.
+const SLOT_TERM_WGSL = /* wgsl */ `
+fn slot_term(li: u32, i: u32, k: u32) -> f32 {
+  let d = grad[k * params.n + i];
+  if (d == 0.0) { return 0.0; }
+  let p = slot_prob(li, i, k);
+  return p * error_slope(p, slot_truth(i, k)) * d;
+}`;
+
+// Params: n = N, c = C, u2 = K. A workgroup per row (GPUs).
+const ERRORS_BACKWARD_WGSL = /* wgsl */ `${PARAMS_WGSL}
+${ERROR_BINDINGS}
+@group(0) @binding(5) var<storage, read> grad: array<f32>;
+@group(0) @binding(6) var<storage, read_write> dlogits: array<f32>;
+@group(0) @binding(7) var<uniform> params: Params;
 const WG: u32 = ${WG}u;
 var<workgroup> s_sum: array<f32, ${WG}>;
 ${BLOCK_SUM_WGSL}
+${ERROR_WGSL}
+${SLOT_TERM_WGSL}
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let local = wg.x + wg.y * ${MAX_X}u;
-  if (local >= params.rn) { return; }
-  let i = params.r0 + local;
-  let n = params.n;
-  let kk = params.u2;
+  let li = wg.x + wg.y * ${MAX_X}u;
+  if (li >= params.rn) { return; }
+  let i = params.r0 + li;
+  let base = li * params.c;
+  if (valid[i] == 0.0) {
+    for (var c = lid.x; c < params.c; c += WG) { dlogits[base + c] = 0.0; }
+    return;
+  }
   var r = 0.0;
-  for (var k = lid.x; k < kk; k += WG) { r += probs[k * n + i] * grad[k * n + i]; }
+  for (var k = lid.x; k < params.u2; k += WG) { r += slot_term(li, i, k); }
   r = block_sum(r, lid.x);
-  let base = local * params.c;
   let m = lse[i];
   for (var c = lid.x; c < params.c; c += WG) {
     dlogits[base + c] = -exp(logits[base + c] - m) * r;
@@ -74,8 +110,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   storageBarrier();
   // Slots that share a class (duplicates) carry a zero gradient; skipping zeros keeps
   // these read-modify-writes free of races.
-  for (var k = lid.x; k < kk; k += WG) {
-    let v = probs[k * n + i] * grad[k * n + i];
+  for (var k = lid.x; k < params.u2; k += WG) {
+    let v = slot_term(li, i, k);
     if (v != 0.0) {
       let at = base + u32(slots[k]);
       dlogits[at] = dlogits[at] + v;
@@ -83,45 +119,86 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   }
 }`;
 
+// The same, one thread per row (software adapters).
+const ERRORS_BACKWARD_SERIAL_WGSL = /* wgsl */ `${PARAMS_WGSL}
+${ERROR_BINDINGS}
+@group(0) @binding(5) var<storage, read> grad: array<f32>;
+@group(0) @binding(6) var<storage, read_write> dlogits: array<f32>;
+@group(0) @binding(7) var<uniform> params: Params;
+${ERROR_WGSL}
+${SLOT_TERM_WGSL}
+
+@compute @workgroup_size(${SERIAL_WG})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let li = (wg.x + wg.y * ${MAX_X}u) * ${SERIAL_WG}u + lid;
+  if (li >= params.rn) { return; }
+  let i = params.r0 + li;
+  let base = li * params.c;
+  var r = 0.0;
+  let counted = valid[i] != 0.0;
+  if (counted) {
+    for (var k = 0u; k < params.u2; k++) { r += slot_term(li, i, k); }
+  }
+  let m = lse[i];
+  for (var c = 0u; c < params.c; c++) {
+    dlogits[base + c] = select(0.0, -exp(logits[base + c] - m) * r, counted);
+  }
+  if (counted) {
+    for (var k = 0u; k < params.u2; k++) {
+      let v = slot_term(li, i, k);
+      if (v != 0.0) {
+        let at = base + u32(slots[k]);
+        dlogits[at] = dlogits[at] + v;
+      }
+    }
+  }
+}`;
+
 /**
- * `[K, N]` probabilities of the slot classes from float32 webgpu logits `[N, C]` and int32
- * slots `[K]`; differentiable in the logits.
+ * Lovász errors `[K, N]` of the slot classes: e_ki = |y_ki - p_ki| with p_ki = p_{i, s_k} =
+ * exp(z_{i, s_k} - lse_i) read straight from float32 webgpu logits `[N, C]` (no softmax over
+ * `[N, C]`) and y_ki = [t_i = s_k], at counted positions; -1 at ignored ones, so the errors
+ * are also the sort key that puts those last. Differentiable in the logits: with
+ * v_ki = p_ki sign(p_ki - y_ki) dE_ki and r_i = Σ_k v_ki, dz_ic = -p_ic r_i + Σ_k [c = s_k] v_ki.
  */
-export function classProbs(logits: Tensor, slots: Tensor): Tensor {
+export function classErrors(logits: Tensor, slots: Tensor, targets: Tensor, valid: Tensor): Tensor {
   const [n, c] = logits.shape;
   const k = slots.size;
   const lse = rowLogSumExp(logits);
   const p = rowParams([n, c, k]);
+  const serial = serialKernels();
   const op = customGrad(
-    (z, l, s) => {
+    (z, l, s, t, v) => {
       const [y, zz] = grid(k);
       return runRowKernel({
-        key: "losses_class_probs",
-        code: PROBS_WGSL,
-        inputs: [z, l, s],
+        key: "losses_class_errors",
+        code: ERRORS_WGSL,
+        inputs: [z, l, s, t, v],
         outputs: [{ shape: [k, n], dtype: "float32" }],
         rows: n,
-        rowWidths: [c, 0, 0, 0],
+        rowWidths: [c, 0, 0, 0, 0, 0],
         params: p,
         workgroups: (rows) => [Math.ceil(rows / WG), y, zz],
       })[0];
     },
-    (g, probs, z, l, s) => [
+    (g, _errors, z, l, s, t, v) => [
       runRowKernel({
-        key: "losses_class_probs_backward",
-        code: PROBS_BACKWARD_WGSL,
-        inputs: [z, l, s, probs, g],
+        key: serial ? "losses_class_errors_backward_serial" : "losses_class_errors_backward",
+        code: serial ? ERRORS_BACKWARD_SERIAL_WGSL : ERRORS_BACKWARD_WGSL,
+        inputs: [z, l, s, t, v, g],
         outputs: [{ shape: [n, c], dtype: "float32" }],
         rows: n,
-        rowWidths: [c, 0, 0, 0, 0, c],
+        rowWidths: [c, 0, 0, 0, 0, 0, c],
         params: p,
-        workgroups: grid,
+        workgroups: (rows) => grid(serial ? Math.ceil(rows / SERIAL_WG) : rows),
       })[0],
+      null,
+      null,
       null,
       null,
     ],
   );
-  return op(logits, lse, slots);
+  return op(logits, lse, slots, targets, valid);
 }
 
 // Params: n = N, u2 = K. Output row k: [value, g at each original position (N)].
@@ -181,6 +258,61 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   if (lid.x == 0u) { out[o] = value; }
 }`;
 
+// The same, one thread per row k walking the order serially (software adapters).
+const ROWS_SERIAL_WGSL = /* wgsl */ `${PARAMS_WGSL}
+@group(0) @binding(0) var<storage, read> errors: array<f32>;
+@group(0) @binding(1) var<storage, read> order: array<i32>;
+@group(0) @binding(2) var<storage, read> slots: array<i32>;
+@group(0) @binding(3) var<storage, read> targets: array<i32>;
+@group(0) @binding(4) var<storage, read> valid: array<f32>;
+@group(0) @binding(5) var<storage, read_write> out: array<f32>;
+@group(0) @binding(6) var<uniform> params: Params;
+${LOVASZ_SCAN_WGSL.slice(LOVASZ_SCAN_WGSL.indexOf("fn lovasz_weight"))}
+
+fn truth(i: u32, cls: i32) -> f32 {
+  return select(0.0, 1.0, valid[i] != 0.0 && targets[i] == cls);
+}
+
+@compute @workgroup_size(${SERIAL_WG})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let k = (wg.x + wg.y * ${MAX_X}u) * ${SERIAL_WG}u + lid;
+  if (k >= params.u2) { return; }
+  let n = params.n;
+  let cls = slots[k];
+  let row = k * n;
+  let o = k * (n + 1u);
+  var total = 0.0;
+  for (var i = 0u; i < n; i++) { total += truth(i, cls); }
+  var cy = 0.0;
+  var acc = 0.0;
+  for (var j = 0u; j < n; j++) {
+    let at = u32(order[row + j]);
+    let y = truth(at, cls);
+    cy += y;
+    let w = lovasz_weight(total, cy, j, y);
+    out[o + 1u + at] = w;
+    if (valid[at] != 0.0) { acc += errors[row + at] * w; }
+  }
+  out[o] = acc;
+}`;
+
+// dE_ki = g_k W_ki from the [K, N + 1] rows [value, W] and their gradient (column 0).
+const ROWS_BACKWARD_WGSL = /* wgsl */ `${PARAMS_WGSL}
+@group(0) @binding(0) var<storage, read> g: array<f32>;
+@group(0) @binding(1) var<storage, read> rows: array<f32>;
+@group(0) @binding(2) var<storage, read_write> de: array<f32>;
+@group(0) @binding(3) var<uniform> params: Params;
+
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let x = (wg.x + wg.y * ${MAX_X}u) * ${WG}u + lid;
+  let n = params.n;
+  if (x >= n * params.u2) { return; }
+  let k = x / n;
+  let o = k * (n + 1u);
+  de[x] = g[o] * rows[o + 1u + (x - k * n)];
+}`;
+
 /**
  * Per-row Lovász extension values `[K]` of errors `[K, N]` (float32 webgpu, 0 or anything
  * at ignored positions) given their descending `order` `[K, N]` (ignored positions last),
@@ -195,18 +327,27 @@ export function lovaszRows(
   valid: Tensor,
 ): Tensor {
   const [k, n] = errors.shape;
+  const serial = serialKernels();
+  const p = packParams([n, 0, k]);
   const op = customGrad(
     (e, o, s, t, v) =>
       runKernel({
-        key: "losses_lovasz_rows",
-        code: ROWS_WGSL,
+        key: serial ? "losses_lovasz_rows_serial" : "losses_lovasz_rows",
+        code: serial ? ROWS_SERIAL_WGSL : ROWS_WGSL,
         inputs: [e, o, s, t, v],
         outputs: [{ shape: [k, n + 1], dtype: "float32" }],
-        params: packParams([n, 0, k]),
-        workgroups: grid(k),
+        params: p,
+        workgroups: grid(serial ? Math.ceil(k / SERIAL_WG) : k),
       })[0],
     (g, out) => [
-      mul(slice(g, [0, 0], [k, 1]), slice(out, [0, 1], [k, n + 1])),
+      runKernel({
+        key: "losses_lovasz_rows_backward",
+        code: ROWS_BACKWARD_WGSL,
+        inputs: [g, out],
+        outputs: [{ shape: [k, n], dtype: "float32" }],
+        params: p,
+        workgroups: grid(Math.ceil((k * n) / WG)),
+      })[0],
       null,
       null,
       null,

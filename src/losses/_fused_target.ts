@@ -14,10 +14,18 @@
  * @module
  */
 import { customGrad, reshape, slice, type Tensor, tensor } from "../autograd/mod.ts";
-import { getBackendImpl } from "../autograd/mod.ts";
-import { runRowKernel, type WebGpuBackend } from "../gpu/mod.ts";
-import { kernelPolicy, softwareKernels } from "../gpu/kernels/common.ts";
-import { grid, MAX_X, PARAMS_WGSL, ROW_LSE_WGSL, rowParams, WG } from "./_fused_common.ts";
+import { runRowKernel } from "../gpu/mod.ts";
+import {
+  grid,
+  MAX_X,
+  PARAMS_WGSL,
+  ROW_LSE_SERIAL_WGSL,
+  ROW_LSE_WGSL,
+  rowParams,
+  SERIAL_WG,
+  serialKernels,
+  WG,
+} from "./_fused_common.ts";
 
 /** Which per-position loss the kernel computes. */
 export type FusedTargetKind = "crossEntropy" | "focal" | "selfAdjustingDice";
@@ -44,8 +52,6 @@ const KIND_CODE: Record<FusedTargetKind, number> = {
 
 /** Floats stored per position: loss, lse, A, B, D. */
 const STATS = 5;
-/** Threads per workgroup of the one-thread-per-row forward kernel. */
-const SERIAL_WG = 64;
 
 // Params: n, c, kind, has_weights; f0 smoothing e, f1 gamma, f2 alpha.
 const FORWARD_HEAD = /* wgsl */ `${PARAMS_WGSL}
@@ -130,25 +136,15 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
  * CPU; measured on llvmpipe for 2048 rows of 259, about 45 ms against a few).
  */
 const FORWARD_SERIAL_WGSL = /* wgsl */ `${FORWARD_HEAD}
+${ROW_LSE_SERIAL_WGSL}
 
 @compute @workgroup_size(${SERIAL_WG})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let local = (wg.x + wg.y * ${MAX_X}u) * ${SERIAL_WG}u + lid;
   if (local >= params.rn) { return; }
   let base = local * params.c;
-  var m = -3.4028235e38;
-  var s = 0.0;
-  var zsum = 0.0;
-  for (var k = 0u; k < params.c; k++) {
-    let z = logits[base + k];
-    if (z > m) {
-      s = s * exp(m - z);
-      m = z;
-    }
-    s += exp(z - m);
-    zsum += z;
-  }
-  finish(params.r0 + local, base, m + log(s), zsum);
+  let r = row_lse_serial(base, params.c);
+  finish(params.r0 + local, base, r.x, r.y);
 }`;
 
 const BACKWARD_WGSL = /* wgsl */ `${PARAMS_WGSL}
@@ -202,12 +198,6 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   if (c == u32(max(targets[row], 0))) { v -= stats[o + 3u]; }
   dlogits[i] = grad[o] * v;
 }`;
-
-/** Whether the kernels for software adapters run (one thread per row / per logit). */
-function serialKernels(): boolean {
-  if (kernelPolicy.legacy) return false;
-  return softwareKernels((getBackendImpl("webgpu") as WebGpuBackend).engine);
-}
 
 /**
  * Per-position loss values `[N]` of the fused kernel for float32 webgpu logits `[N, C]` and

@@ -45,7 +45,7 @@ import {
 } from "./_common.ts";
 import { useFused } from "./_fused_common.ts";
 import { hingeRowsAnalytic, hingeRowsGpu } from "./_fused_hinge.ts";
-import { classProbs, lovaszRows as fusedLovaszRows } from "./_fused_lovasz.ts";
+import { classErrors, lovaszRows as fusedLovaszRows } from "./_fused_lovasz.ts";
 import { checkClasses, type ClassAverage } from "./_overlap.ts";
 
 /**
@@ -138,8 +138,8 @@ function classSlots(prep: Prepared, mode: ClassAverage): { slots: Tensor; weight
  *
  * It never loops over the vocabulary: it gathers the columns of the scored classes into
  * `[N, K]` (K <= min(N, C) for "present"), transposes to `[K, N]` and sorts all K rows in
- * one batched sort. On WebGPU (float32) fused kernels compute the K columns of
- * probabilities straight from the logits and each row's weighted sum in one scan.
+ * one batched sort. On WebGPU (float32) fused kernels compute the `[K, N]` errors straight
+ * from the logits and each row's weighted sum in one scan.
  *
  * @example
  * ```ts
@@ -158,18 +158,21 @@ export function lovaszSoftmax(options: LovaszSoftmaxOptions = {}): LossFn {
     const { n, valid } = prep;
     const { slots, weight } = classSlots(prep, mode);
     const k = slots.size;
-    const fused = useFused(prep.logits, options.fused);
-    const probs = fused // [K, N]
-      ? classProbs(prep.logits, slots)
-      : transpose(gather(softmax(prep.logits), 1, expand(reshape(slots, [1, k]), [n, k])));
+    if (useFused(prep.logits, options.fused)) {
+      // [K, N] errors straight from the logits, -1 at ignored positions (sorted last).
+      const errors = classErrors(prep.logits, slots, prep.targets, valid);
+      const order = noGrad(() => argsort(errors, true));
+      return maskedMean(fusedLovaszRows(errors, order, slots, prep.targets, valid), weight);
+    }
+    const probs = transpose(
+      gather(softmax(prep.logits), 1, expand(reshape(slots, [1, k]), [n, k])),
+    );
     const y = noGrad(() =>
       cast(eq(reshape(slots, [k, 1]), reshape(prep.targets, [1, n])), valid.dtype).mul(valid)
     );
     const errors = where(valid, abs(y.sub(probs)), 0);
     const key = noGrad(() => where(valid, errors, -1));
-    if (!fused) return maskedMean(lovaszRows(errors, key, y), weight);
-    const order = noGrad(() => argsort(key, true));
-    return maskedMean(fusedLovaszRows(errors, order, slots, prep.targets, valid), weight);
+    return maskedMean(lovaszRows(errors, key, y), weight);
   });
 }
 

@@ -118,16 +118,19 @@ gpuTest("concat in vec4 words and in single words equals cpu", async () => {
   }
 });
 
-gpuTest("fused target losses: per-row thread and per-row workgroup kernels equal cpu", async () => {
+gpuTest("fused losses: per-row thread and per-row workgroup kernels equal cpu", async () => {
   await eachAdapter(async (software) => {
     const losses: [string, lf.LossFn][] = [
       ["crossEntropy", lf.crossEntropy({ labelSmoothing: 0.1 })],
       ["focal", lf.focal({ gamma: 2 })],
       ["selfAdjustingDice", lf.selfAdjustingDice()],
+      ["dice", lf.dice()],
+      ["lovaszSoftmax", lf.lovaszSoftmax()],
     ];
     for (const [n, c] of [[1, 1], [65, 259], [3, 300], [0, 5]]) {
       const logits = rand([n, c], n * 7 + c);
-      const targets = host(Array.from({ length: n }, (_, i) => (i * 5) % c), [n], "int32");
+      const ids = Array.from({ length: n }, (_, i) => (i % 9 === 4 ? -100 : (i * 5) % c));
+      const targets = host(ids, [n], "int32");
       for (const [name, loss] of losses) {
         if (n === 0) {
           await compareOn(
