@@ -29,7 +29,10 @@ export function gpuTest(name: string, fn: () => Promise<void>): void {
 }
 
 /** Runs `fn` with the engine's binding limit lowered to `bytes`. */
-export async function withBindingLimit<T>(bytes: number, fn: () => Promise<T>): Promise<T> {
+export async function withBindingLimit<T>(
+  bytes: number,
+  fn: () => T | Promise<T>,
+): Promise<T> {
   const e = (getBackendImpl("webgpu") as WebGpuBackend).engine;
   const saved = e.maxStorageBinding;
   e.maxStorageBinding = bytes;

@@ -62,11 +62,11 @@ struct P { r0: u32, rn: u32, c: u32, pad: u32 }
       workgroups: (rn) => [rn],
     });
   const [y1, s1] = run();
-  const [y2, s2] = await withBindingLimit(1024, async () => run()); // 4 rows per chunk
+  const [y2, s2] = await withBindingLimit(1024, () => run()); // 4 rows per chunk
   const [a, b, sa, sb] = await Promise.all([y1.data(), y2.data(), s1.data(), s2.data()]);
   assertEquals(Array.from(b), Array.from(a));
   assertEquals(Array.from(sb), Array.from(sa));
-  await withBindingLimit(200, async () => {
+  await withBindingLimit(200, () => {
     // A row of 256 bytes cannot fit a 200-byte binding: the error names the kernel.
     assertThrows(() => run(), BackendError, "test_row_windows");
   });
@@ -88,7 +88,7 @@ gpuTest(
       ["fill", () => full([n], 2.5, { backend: "webgpu" })],
     ];
     const whole = ops.map(([, f]) => f());
-    const windowed = await withBindingLimit(4096, async () => ops.map(([, f]) => f()));
+    const windowed = await withBindingLimit(4096, () => ops.map(([, f]) => f()));
     for (let i = 0; i < ops.length; i++) {
       const [x, y] = await Promise.all([whole[i].data(), windowed[i].data()]);
       assertEquals(Array.from(y), Array.from(x), ops[i][0]);

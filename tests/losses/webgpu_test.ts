@@ -246,7 +246,7 @@ gpuTest(
     for (const [label, loss] of losses) {
       const run = () => valueAndGrad(loss)(z);
       const [v1, g1] = run();
-      const [v2, g2] = await withBindingLimit(16384, async () => run());
+      const [v2, g2] = await withBindingLimit(16384, () => run());
       const [a, bb, ga, gb] = await Promise.all([v1.item(), v2.item(), g1.data(), g2.data()]);
       assertClose(bb, a, { rtol: 1e-6, atol: 1e-7, msg: label });
       assertClose(gb, ga, { rtol: 1e-5, atol: 1e-8, msg: label });
