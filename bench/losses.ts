@@ -120,13 +120,13 @@ async function time(c: Case): Promise<number> {
 }
 
 const only = (args.only as string | undefined)?.toLowerCase();
-const rows: [string, number][] = [];
+const rows: [string, number, string?][] = [];
 for (const c of cases.filter((c, i) => i === 0 || !only || c.label.toLowerCase().includes(only))) {
   try {
     rows.push([c.label, await time(c)]);
   } catch (e) {
     console.error(`${c.label}: ${(e as Error).message}`);
-    rows.push([c.label, NaN]);
+    rows.push([c.label, NaN, (e as Error).message]);
   }
 }
 const ce = rows[0][1];
@@ -135,6 +135,7 @@ console.log(
     `C = ${classes}, ${reps} reps\n`,
 );
 console.log("| loss | ms | × crossEntropy |\n|---|---:|---:|");
-for (const [label, ms] of rows) {
-  console.log(`| ${label} | ${ms.toFixed(2)} | ${(ms / ce).toFixed(2)} |`);
+for (const [label, ms, error] of rows) {
+  if (error) console.log(`| ${label} | not run: ${error.replaceAll("|", "/")} | — |`);
+  else console.log(`| ${label} | ${ms.toFixed(2)} | ${(ms / ce).toFixed(2)} |`);
 }

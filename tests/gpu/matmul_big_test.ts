@@ -85,7 +85,8 @@ gpuTest("big matmul: selection rule and device limits", async () => {
       kernelPolicy.legacy = false;
     }
     kernelPolicy.software = true;
-    assert(!useBig(e, 512, 512, 512), "software adapters keep the 8x8-block tiles");
+    assert(useBig(e, 512, 512, 512) && useBig(e, 128, 8, 128, false, 4));
+    assert(!useBig(e, 256, 64, 128) && !useBig(e, 128, 8, 128), "software: at least 4 tiles");
   });
   setBigMatmul(true);
   try {
