@@ -84,6 +84,8 @@ export interface Kernel {
   layout: GPUBindGroupLayout;
   /** Layout key: inputs, outputs, params. */
   layoutKey: string;
+  /** Prefix of its bind groups' cache keys (layout and params size). */
+  bindPrefix: string;
   /** Number of read-only storage bindings (first). */
   inputs: number;
   /** Number of read-write storage bindings (after the inputs). */
@@ -417,7 +419,16 @@ export class Engine {
       // Forget the broken pipeline so a corrected kernel under the same key can compile.
       this.kernels.delete(key);
     });
-    const k: Kernel = { key, pipeline, layout, layoutKey, inputs, outputs, paramBytes };
+    const k: Kernel = {
+      key,
+      pipeline,
+      layout,
+      layoutKey,
+      bindPrefix: `${layoutKey}|${paramBytes}`,
+      inputs,
+      outputs,
+      paramBytes,
+    };
     this.kernels.set(key, k);
     this.stats.pipelines++;
     return k;
@@ -535,7 +546,7 @@ export class Engine {
     outputs: readonly GpuBuffer[],
     windows?: readonly (Window | undefined)[],
   ): GPUBindGroup {
-    let key = `${k.layoutKey}|${k.paramBytes}`;
+    let key = k.bindPrefix;
     for (const b of inputs) key += `,${b.pooled.id}`;
     for (const b of outputs) key += `,${b.pooled.id}`;
     if (windows) { for (const w of windows) key += w ? `@${w[0]}+${w[1]}` : "@"; }

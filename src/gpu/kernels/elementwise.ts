@@ -283,6 +283,24 @@ function broadcastParams(
   return p;
 }
 
+/** Whether two shapes are equal. */
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Params of two contiguous same-shape operands of `n` elements: one axis, strides 1. */
+function flatParams(n: number): Uint32Array {
+  const p = params();
+  p[0] = n;
+  p[1] = 1;
+  p[2] = n;
+  p[10] = 1;
+  p[18] = 1;
+  return p;
+}
+
 /** out = op(a, b) with NumPy broadcasting. */
 export function binary(
   e: Engine,
@@ -301,13 +319,18 @@ export function binary(
   const out = e.alloc(op, n * 4);
   if (n === 0) return out;
   const expr = t === "f32" ? FLOAT_BINARY[op] : INT_BINARY[op];
-  const p = broadcastParams(op, outShape, [aShape, bShape], [aLayout, bLayout]);
+  // The common case, two contiguous operands of the output's shape, skips the broadcast
+  // analysis (a measurable share of the per-op cost of small ops).
+  const same = !aLayout && !bLayout && sameShape(aShape, outShape) && sameShape(bShape, outShape);
+  const p = same
+    ? flatParams(n)
+    : broadcastParams(op, outShape, [aShape, bShape], [aLayout, bLayout]);
   // Same-shape and scalar operands collapse to one axis with strides 1 or 0: index directly,
   // without the per-axis divisions of the general broadcast path.
   const flat = p[1] === 1;
   const index = flat ? "let off0 = i * P(10); let off1 = i * P(18);" : offsetsWgsl(1, 2, [10, 18]);
   const k = e.kernel(
-    `binary_${op}_${t}${flat ? "_flat" : ""}`,
+    flat ? `binary_${op}_${t}_flat` : `binary_${op}_${t}`,
     () =>
       `@group(0) @binding(0) var<storage, read> a: array<${t}>;
 @group(0) @binding(1) var<storage, read> b: array<${t}>;
