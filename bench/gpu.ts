@@ -61,6 +61,86 @@ async function timeIt(run: () => void, minSeconds: number, maxReps = 50): Promis
   return (performance.now() - t0) / 1000 / reps;
 }
 
+// ---------------------------------------------------------------- engine overhead
+// First, while the process is fresh: after the large matmuls the host-side times doubled on
+// the software adapter (heap and pool state), which measured the benchmark, not the engine.
+if (!bigOnly) {
+  const ops = 1000;
+  const n = 256;
+  const x = lf.rand([n]), y = lf.rand([n]);
+  // Through the Tensor API: op dispatch, param packing, pooled buffers, bind-group cache.
+  const engineRun = () => {
+    lf.scope(() => {
+      for (let i = 0; i < ops; i++) lf.add(x, y);
+    });
+  };
+  // The raw loop: the same compiled kernel, one prepared bind group, one pass, one submit.
+  const e = gpu.engine;
+  // Compiled by this warm-up (same-shape operands take the "flat" variant).
+  engineRun();
+  await gpu.done();
+  const k = e.kernel("binary_add_f32_flat", () => "", 2, 1);
+  const out = e.alloc("bench", n * 4);
+  const params = new Uint32Array(64);
+  params.set([n, 1, n, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1]);
+  const uni = device.createBuffer({
+    size: 256,
+    usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+  });
+  device.queue.writeBuffer(uni, 0, params);
+  const bg = device.createBindGroup({
+    layout: k.layout,
+    entries: [
+      { binding: 0, resource: { buffer: (x.buf as { buffer: GPUBuffer }).buffer } },
+      { binding: 1, resource: { buffer: (y.buf as { buffer: GPUBuffer }).buffer } },
+      { binding: 2, resource: { buffer: out.buffer } },
+      { binding: 3, resource: { buffer: uni, size: 256 } },
+    ],
+  });
+  const rawRun = () => {
+    const enc = device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    pass.setPipeline(k.pipeline);
+    for (let i = 0; i < ops; i++) {
+      pass.setBindGroup(0, bg, [0]);
+      pass.dispatchWorkgroups(1);
+    }
+    pass.end();
+    device.queue.submit([enc.finish()]);
+  };
+  // Interleaved rounds, best of each (other processes share a CPU machine's cores): the time
+  // to the GPU's completion, and the host time to record the ops (the engine's own cost).
+  const best = { engine: Infinity, raw: Infinity, engineHost: Infinity, rawHost: Infinity };
+  for (let round = 0; round < (quick ? 5 : 15); round++) {
+    for (const [name, run] of [["engine", engineRun], ["raw", rawRun]] as const) {
+      await gpu.done();
+      const t0 = performance.now();
+      run();
+      const t1 = performance.now();
+      await gpu.done();
+      const t2 = performance.now();
+      best[name] = Math.min(best[name], (t2 - t0) / 1000);
+      best[`${name}Host`] = Math.min(best[`${name}Host`], (t1 - t0) / 1000);
+    }
+  }
+  const engineS = best.engine, rawS = best.raw;
+  rows.push({
+    bench: "engine overhead",
+    size: `${ops} adds of ${n}`,
+    value: engineS / rawS,
+    unit: "x raw",
+    note: `engine ${(engineS / ops * 1e6).toFixed(1)} us/op, raw ${
+      (rawS / ops * 1e6).toFixed(1)
+    } us/op (best of interleaved rounds); host time to record ${
+      (best.engineHost / ops * 1e6).toFixed(1)
+    } vs ${(best.rawHost / ops * 1e6).toFixed(1)} us/op`,
+  });
+  e.release(out);
+  uni.destroy();
+  x.dispose();
+  y.dispose();
+}
+
 // ---------------------------------------------------------------- matmul 128x128 vs 64x64
 // The kernel chosen for large products on hardware GPUs (src/gpu/kernels/matmul_big.ts)
 // against the 64x64 tile it replaces there, both forced, same operands, all four layouts.
@@ -161,72 +241,6 @@ if (!bigOnly) {
     unit: "GB/s",
     note: `${(s / per * 1e6).toFixed(0)} us each`,
   });
-  x.dispose();
-  y.dispose();
-}
-
-// ---------------------------------------------------------------- engine overhead
-if (!bigOnly) {
-  const ops = 1000;
-  const n = 256;
-  const x = lf.rand([n]), y = lf.rand([n]);
-  // Through the Tensor API: op dispatch, param packing, pooled buffers, bind-group cache.
-  const engineS = await timeIt(
-    () => {
-      lf.scope(() => {
-        for (let i = 0; i < ops; i++) lf.add(x, y);
-      });
-    },
-    quick ? 0.3 : 1,
-    20,
-  );
-  // The raw loop: the same compiled kernel, one prepared bind group, one pass, one submit.
-  const e = gpu.engine;
-  // Compiled by the adds above (same-shape operands take the "flat" variant).
-  const k = e.kernel("binary_add_f32_flat", () => "", 2, 1);
-  const out = e.alloc("bench", n * 4);
-  const params = new Uint32Array(64);
-  params.set([n, 1, n, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1]);
-  const uni = device.createBuffer({
-    size: 256,
-    usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
-  });
-  device.queue.writeBuffer(uni, 0, params);
-  const bg = device.createBindGroup({
-    layout: k.layout,
-    entries: [
-      { binding: 0, resource: { buffer: (x.buf as { buffer: GPUBuffer }).buffer } },
-      { binding: 1, resource: { buffer: (y.buf as { buffer: GPUBuffer }).buffer } },
-      { binding: 2, resource: { buffer: out.buffer } },
-      { binding: 3, resource: { buffer: uni, size: 256 } },
-    ],
-  });
-  const rawS = await timeIt(
-    () => {
-      const enc = device.createCommandEncoder();
-      const pass = enc.beginComputePass();
-      pass.setPipeline(k.pipeline);
-      for (let i = 0; i < ops; i++) {
-        pass.setBindGroup(0, bg, [0]);
-        pass.dispatchWorkgroups(1);
-      }
-      pass.end();
-      device.queue.submit([enc.finish()]);
-    },
-    quick ? 0.3 : 1,
-    20,
-  );
-  rows.push({
-    bench: "engine overhead",
-    size: `${ops} adds of ${n}`,
-    value: engineS / rawS,
-    unit: "x raw",
-    note: `engine ${(engineS / ops * 1e6).toFixed(1)} us/op, raw ${
-      (rawS / ops * 1e6).toFixed(1)
-    } us/op`,
-  });
-  e.release(out);
-  uni.destroy();
   x.dispose();
   y.dispose();
 }

@@ -248,6 +248,7 @@ export class Engine {
   private readonly ringMirror = new Uint8Array(RING_BYTES);
   private readonly ringWords = new Uint32Array(this.ringMirror.buffer);
   private ringCursor = 0;
+  private readonly dynamicOffset = [0];
   private ringUsed = 0;
   private readonly kernels = new Map<string, Kernel>();
   private readonly layouts = new Map<string, [GPUBindGroupLayout, GPUPipelineLayout]>();
@@ -482,8 +483,11 @@ export class Engine {
     windows?: readonly (Window | undefined)[],
   ): void {
     checkGpu(this.ctx, op);
-    const [x, y, z] = typeof groups === "number" ? this.grid(op, groups) : groups;
-    if (x === 0 || y === 0 || z === 0) return;
+    let x: number, y = 1, z = 1;
+    if (typeof groups !== "number") [x, y, z] = groups;
+    else if (groups <= this.maxWorkgroupsPerDim) x = groups;
+    else [x, y, z] = this.grid(op, groups);
+    if (x <= 0 || y === 0 || z === 0) return;
     if (
       x > this.maxWorkgroupsPerDim || y > this.maxWorkgroupsPerDim || z > this.maxWorkgroupsPerDim
     ) {
@@ -503,8 +507,11 @@ export class Engine {
       pass.setPipeline(k.pipeline);
       this.passPipeline = k.pipeline;
     }
-    if (k.paramBytes > 0) pass.setBindGroup(0, bg, [offset]);
-    else pass.setBindGroup(0, bg);
+    if (k.paramBytes > 0) {
+      // One reused array: the offsets are read during the call.
+      this.dynamicOffset[0] = offset;
+      pass.setBindGroup(0, bg, this.dynamicOffset);
+    } else pass.setBindGroup(0, bg);
     pass.dispatchWorkgroups(x, y, z);
     this.ctx.lastOp = op;
     this.stats.dispatches++;

@@ -290,16 +290,20 @@ function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return true;
 }
 
-/** Params of two contiguous same-shape operands of `n` elements: one axis, strides 1. */
+/**
+ * Params of two contiguous same-shape operands of `n` elements (one axis, strides 1, offsets
+ * 0), in one reused block: `binary` hands it straight to the dispatch, which copies it.
+ */
 function flatParams(n: number): Uint32Array {
-  const p = params();
+  const p = FLAT_PARAMS;
   p[0] = n;
-  p[1] = 1;
   p[2] = n;
-  p[10] = 1;
-  p[18] = 1;
   return p;
 }
+const FLAT_PARAMS = params();
+FLAT_PARAMS[1] = 1;
+FLAT_PARAMS[10] = 1;
+FLAT_PARAMS[18] = 1;
 
 /** out = op(a, b) with NumPy broadcasting. */
 export function binary(
