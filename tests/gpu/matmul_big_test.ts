@@ -85,8 +85,8 @@ gpuTest("big matmul: selection rule and device limits", async () => {
       kernelPolicy.legacy = false;
     }
     kernelPolicy.software = true;
-    assert(useBig(e, 512, 512, 512) && useBig(e, 128, 8, 128, false, 4));
-    assert(!useBig(e, 256, 64, 128) && !useBig(e, 128, 8, 128), "software: at least 4 tiles");
+    assert(useBig(e, 512, 512, 512) && useBig(e, 1024, 4096, 600));
+    assert(!useBig(e, 2048, 96, 384) && !useBig(e, 511, 512, 512), "software: m, n, k >= 512");
   });
   setBigMatmul(true);
   try {

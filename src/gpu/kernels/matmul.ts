@@ -290,7 +290,7 @@ export function matmul(
     }
     return out;
   }
-  if (useBig(e, m, k, n, override !== null, batch)) {
+  if (useBig(e, m, k, n, override !== null)) {
     // Vec4 loads along each operand's contiguous axis when it is a multiple of 4 (k = 0 binds
     // scalar arrays: nothing is read).
     const vecA = k > 0 && (transA ? m : k) % 4 === 0;

@@ -60,13 +60,16 @@ export function bigMatmulFits(e: { ctx: { info: { limits: Record<string, number>
     at("maxComputeWorkgroupStorageSize", 16384) >= BIG_WORKGROUP_BYTES;
 }
 
+/** On a software adapter, the smallest m, n and k that take the 128x128 kernel. */
+const SOFTWARE_MIN = 512;
+
 /**
- * Whether an m x k x n product (`batch` matrices) runs the 128x128 kernel. The rule: the
+ * Whether an m x k x n product runs the 128x128 kernel. The rule: the
  * device limits allow it (`bigMatmulFits`), not `kernelPolicy.legacy`, and m ≥ 128, n ≥ 128,
  * k ≥ 8 — at least one full output tile and one full stage, so edge tiles stay a minority of
- * the work. On a software adapter (see `softwareKernels`) also at least 4 output tiles in
- * all, so every core gets work: there it ran 6-18% faster than the 8x8-block tiles on
- * training shapes and 16% at 1024³ (bench/matmul_tiles.ts on llvmpipe). Smaller products
+ * the work. On a software adapter (see `softwareKernels`) only for m, n, k ≥ 512: on llvmpipe
+ * it ran 16% faster than the 8x8-block tiles at 1024³ (bench/matmul_tiles.ts), but a small
+ * model's training step (products of 2048 x 96 x 384) ran 5-15% slower with it. Smaller products
  * keep the 64x64 tile (more workgroups) or the direct kernel. `setBigMatmul` overrides the
  * shape and adapter conditions (never the device limits); a forced tile (`setMatmulTile`)
  * turns it off unless `setBigMatmul(true)` is set.
@@ -77,13 +80,12 @@ export function useBig(
   k: number,
   n: number,
   tileForced = false,
-  batch = 1,
 ): boolean {
   if (!bigMatmulFits(e)) return false;
   if (force !== null) return force;
   if (tileForced || kernelPolicy.legacy) return false;
   if (m < BIG_TILE || n < BIG_TILE || k < BIG_BK) return false;
-  return !softwareKernels(e) || Math.ceil(m / BIG_TILE) * Math.ceil(n / BIG_TILE) * batch >= 4;
+  return !softwareKernels(e) || (m >= SOFTWARE_MIN && n >= SOFTWARE_MIN && k >= SOFTWARE_MIN);
 }
 
 /**
