@@ -109,8 +109,15 @@ export const PARAM_WORDS = 64;
  * A byte range `[offset, offset + size)` of a buffer bound in place of the whole buffer, so
  * one dispatch sees a slice of a buffer larger than maxStorageBufferBindingSize. The offset
  * is a multiple of the device's minStorageBufferOffsetAlignment.
+ *
+ * @example
+ * ```ts
+ * import type { BindingWindow } from "@lossforge/core";
+ * const rows2to4: BindingWindow = [2 * 1024, 2 * 1024]; // rows 2 and 3 of 256 floats each
+ * console.log(rows2to4);
+ * ```
  */
-export type Window = readonly [offset: number, size: number];
+export type BindingWindow = readonly [offset: number, size: number];
 
 /** Greatest common divisor of two non-negative integers. */
 function gcd(a: number, b: number): number {
@@ -266,7 +273,7 @@ export class Engine {
       outputs: readonly GpuBuffer[],
       params: Uint32Array | null,
       groups: readonly [number, number, number],
-      windows?: readonly (Window | undefined)[],
+      windows?: readonly (BindingWindow | undefined)[],
     ) => void)
     | null = null;
 
@@ -480,7 +487,7 @@ export class Engine {
     outputs: readonly GpuBuffer[],
     params: Uint32Array | null,
     groups: number | readonly [number, number, number],
-    windows?: readonly (Window | undefined)[],
+    windows?: readonly (BindingWindow | undefined)[],
   ): void {
     checkGpu(this.ctx, op);
     let x: number, y = 1, z = 1;
@@ -551,7 +558,7 @@ export class Engine {
     k: Kernel,
     inputs: readonly GpuBuffer[],
     outputs: readonly GpuBuffer[],
-    windows?: readonly (Window | undefined)[],
+    windows?: readonly (BindingWindow | undefined)[],
   ): GPUBindGroup {
     let key = k.bindPrefix;
     for (const b of inputs) key += `,${b.pooled.id}`;

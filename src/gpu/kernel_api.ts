@@ -9,7 +9,7 @@ import { BackendError, DTypeError, fmtShape } from "../autograd/errors.ts";
 import { checkShape, sizeOf } from "../autograd/shape.ts";
 import { fromBuffer, type Tensor } from "../autograd/tensor.ts";
 import type { WebGpuBackend } from "./backend.ts";
-import { chunkRows, type GpuBuffer, type Window } from "./engine.ts";
+import { type BindingWindow, chunkRows, type GpuBuffer } from "./engine.ts";
 
 /**
  * A fused kernel: WGSL with entry point `main`; bindings in `@group(0)`: each input as
@@ -160,11 +160,13 @@ export function runRowKernel(spec: RowKernelSpec): Tensor[] {
   try {
     for (let row0 = 0; row0 < spec.rows || row0 === 0; row0 += per) {
       const rows = Math.min(per, spec.rows - row0);
-      const windows = per === spec.rows ? undefined : rowBytes.map((w, i): Window | undefined => {
-        if (w === 0) return undefined;
-        // The window ends where the chunk's rows do, or at the buffer's end.
-        return [row0 * w, Math.min(rows * w, all[i].byteLength - row0 * w)];
-      });
+      const windows = per === spec.rows
+        ? undefined
+        : rowBytes.map((w, i): BindingWindow | undefined => {
+          if (w === 0) return undefined;
+          // The window ends where the chunk's rows do, or at the buffer's end.
+          return [row0 * w, Math.min(rows * w, all[i].byteLength - row0 * w)];
+        });
       const [x, y = 1, z = 1] = spec.workgroups(rows);
       const p = row0 === 0 && rows === spec.rows ? first : spec.params(row0, rows);
       e.dispatch(op, k, inputs, outs, paramWords(op, p), [x, y, z], windows);

@@ -17,6 +17,7 @@ export {
   INSTALL_HINT,
 } from "./device.ts";
 export {
+  type BindingWindow,
   Engine,
   type EngineStats,
   GpuBuffer,

@@ -9,7 +9,13 @@ import type { BinaryOp, Layout, UnaryOp } from "../../autograd/backend.ts";
 import type { DType } from "../../autograd/dtype.ts";
 import { broadcastStrides, sizeOf } from "../../autograd/shape.ts";
 import { BackendError } from "../../autograd/errors.ts";
-import { type Engine, type GpuBuffer, type Kernel, PARAM_WORDS, type Window } from "../engine.ts";
+import {
+  type BindingWindow,
+  type Engine,
+  type GpuBuffer,
+  type Kernel,
+  PARAM_WORDS,
+} from "../engine.ts";
 import {
   checkRank,
   collapse,
@@ -64,7 +70,7 @@ function dispatchFlat(
     const len = Math.min(per, n - w0);
     const q = p.slice();
     q[0] = len;
-    const windows: (Window | undefined)[] = inputs.map((_, i) => {
+    const windows: (BindingWindow | undefined)[] = inputs.map((_, i) => {
       if (strides[i] === 0) return undefined;
       const start = offsets[i] + w0;
       const at = Math.floor(start / align) * align;

@@ -15,7 +15,7 @@
  */
 import type { DType } from "../../autograd/dtype.ts";
 import { sizeOf } from "../../autograd/shape.ts";
-import { chunkRows, type Engine, type GpuBuffer, type Window } from "../engine.ts";
+import { type BindingWindow, chunkRows, type Engine, type GpuBuffer } from "../engine.ts";
 import { MAIN_1D, paramsWgsl, softwareKernels, WG, wgslType } from "./common.ts";
 import { params } from "./elementwise.ts";
 
@@ -276,7 +276,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     const p = params();
     p[0] = rn;
     p[1] = len;
-    const windows: Window[] | undefined = per === rows
+    const windows: BindingWindow[] | undefined = per === rows
       ? undefined
       : [[r0 * len * 4, rn * len * 4], [r0 * len * 8, rn * len * 8], [r0 * len * 8, rn * len * 8], [
         r0 * len * 4,
