@@ -161,6 +161,17 @@ fn block_sum(v: f32, lid: u32) -> f32 {
   return out;
 }`;
 
+/** WGSL: `lovasz_weight` alone (see LOVASZ_SCAN_WGSL). */
+export const LOVASZ_WEIGHT_WGSL = /* wgsl */ `
+fn lovasz_weight(total: f32, cy: f32, j: u32, y: f32) -> f32 {
+  let cn = f32(j + 1u) - cy;
+  let jac = 1.0 - (total - cy) / (total + cn);
+  let union_prev = total + cn - (1.0 - y);
+  var jac_prev = 0.0;
+  if (union_prev > 0.0) { jac_prev = 1.0 - (total - cy + y) / union_prev; }
+  return jac - jac_prev;
+}`;
+
 /**
  * WGSL for the Lovász kernels: `tile_scan`, an inclusive prefix sum of one f32 per thread over
  * the workgroup (uses a `s_scan` workgroup array of WG floats; call it from uniform control
@@ -182,19 +193,14 @@ fn tile_scan(v: f32, lid: u32) -> f32 {
   return s_scan[lid];
 }
 
-fn lovasz_weight(total: f32, cy: f32, j: u32, y: f32) -> f32 {
-  let cn = f32(j + 1u) - cy;
-  let jac = 1.0 - (total - cy) / (total + cn);
-  let union_prev = total + cn - (1.0 - y);
-  var jac_prev = 0.0;
-  if (union_prev > 0.0) { jac_prev = 1.0 - (total - cy + y) / union_prev; }
-  return jac - jac_prev;
-}`;
+${LOVASZ_WEIGHT_WGSL}`;
 
-const LSE_WGSL = /* wgsl */ `${PARAMS_WGSL}
+const LSE_HEAD = /* wgsl */ `${PARAMS_WGSL}
 @group(0) @binding(0) var<storage, read> logits: array<f32>;
 @group(0) @binding(1) var<storage, read_write> lse: array<f32>;
-@group(0) @binding(2) var<uniform> params: Params;
+@group(0) @binding(2) var<uniform> params: Params;`;
+
+const LSE_WGSL = /* wgsl */ `${LSE_HEAD}
 ${ROW_LSE_WGSL}
 
 @compute @workgroup_size(${WG})
@@ -205,10 +211,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   if (lid.x == 0u) { lse[params.r0 + local] = r.x; }
 }`;
 
-const LSE_SERIAL_WGSL = /* wgsl */ `${PARAMS_WGSL}
-@group(0) @binding(0) var<storage, read> logits: array<f32>;
-@group(0) @binding(1) var<storage, read_write> lse: array<f32>;
-@group(0) @binding(2) var<uniform> params: Params;
+const LSE_SERIAL_WGSL = /* wgsl */ `${LSE_HEAD}
 ${ROW_LSE_SERIAL_WGSL}
 
 @compute @workgroup_size(${SERIAL_WG})

@@ -20,6 +20,7 @@ import {
   BLOCK_SUM_WGSL,
   grid,
   LOVASZ_SCAN_WGSL,
+  LOVASZ_WEIGHT_WGSL,
   MAX_X,
   packParams,
   PARAMS_WGSL,
@@ -78,17 +79,20 @@ fn slot_term(li: u32, i: u32, k: u32) -> f32 {
   return p * error_slope(p, slot_truth(i, k)) * d;
 }`;
 
-// Params: n = N, c = C, u2 = K. A workgroup per row (GPUs).
-const ERRORS_BACKWARD_WGSL = /* wgsl */ `${PARAMS_WGSL}
+// The bindings and helpers of both backward kernels.
+const ERRORS_BACKWARD_HEAD = /* wgsl */ `${PARAMS_WGSL}
 ${ERROR_BINDINGS}
 @group(0) @binding(5) var<storage, read> grad: array<f32>;
 @group(0) @binding(6) var<storage, read_write> dlogits: array<f32>;
 @group(0) @binding(7) var<uniform> params: Params;
+${ERROR_WGSL}
+${SLOT_TERM_WGSL}`;
+
+// Params: n = N, c = C, u2 = K. A workgroup per row (GPUs).
+const ERRORS_BACKWARD_WGSL = /* wgsl */ `${ERRORS_BACKWARD_HEAD}
 const WG: u32 = ${WG}u;
 var<workgroup> s_sum: array<f32, ${WG}>;
 ${BLOCK_SUM_WGSL}
-${ERROR_WGSL}
-${SLOT_TERM_WGSL}
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -120,13 +124,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
 }`;
 
 // The same, one thread per row (software adapters).
-const ERRORS_BACKWARD_SERIAL_WGSL = /* wgsl */ `${PARAMS_WGSL}
-${ERROR_BINDINGS}
-@group(0) @binding(5) var<storage, read> grad: array<f32>;
-@group(0) @binding(6) var<storage, read_write> dlogits: array<f32>;
-@group(0) @binding(7) var<uniform> params: Params;
-${ERROR_WGSL}
-${SLOT_TERM_WGSL}
+const ERRORS_BACKWARD_SERIAL_WGSL = /* wgsl */ `${ERRORS_BACKWARD_HEAD}
 
 @compute @workgroup_size(${SERIAL_WG})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -201,8 +199,8 @@ export function classErrors(logits: Tensor, slots: Tensor, targets: Tensor, vali
   return op(logits, lse, slots, targets, valid);
 }
 
-// Params: n = N, u2 = K. Output row k: [value, g at each original position (N)].
-const ROWS_WGSL = /* wgsl */ `${PARAMS_WGSL}
+// The bindings of both Lovász row kernels, and the ground truth of position i for class cls.
+const ROWS_HEAD = /* wgsl */ `${PARAMS_WGSL}
 @group(0) @binding(0) var<storage, read> errors: array<f32>;
 @group(0) @binding(1) var<storage, read> order: array<i32>;
 @group(0) @binding(2) var<storage, read> slots: array<i32>;
@@ -210,15 +208,18 @@ const ROWS_WGSL = /* wgsl */ `${PARAMS_WGSL}
 @group(0) @binding(4) var<storage, read> valid: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
 @group(0) @binding(6) var<uniform> params: Params;
+
+fn truth(i: u32, cls: i32) -> f32 {
+  return select(0.0, 1.0, valid[i] != 0.0 && targets[i] == cls);
+}`;
+
+// Params: n = N, u2 = K. Output row k: [value, g at each original position (N)].
+const ROWS_WGSL = /* wgsl */ `${ROWS_HEAD}
 const WG: u32 = ${WG}u;
 var<workgroup> s_sum: array<f32, ${WG}>;
 var<workgroup> s_scan: array<f32, ${WG}>;
 ${BLOCK_SUM_WGSL}
 ${LOVASZ_SCAN_WGSL}
-
-fn truth(i: u32, cls: i32) -> f32 {
-  return select(0.0, 1.0, valid[i] != 0.0 && targets[i] == cls);
-}
 
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
@@ -259,19 +260,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
 }`;
 
 // The same, one thread per row k walking the order serially (software adapters).
-const ROWS_SERIAL_WGSL = /* wgsl */ `${PARAMS_WGSL}
-@group(0) @binding(0) var<storage, read> errors: array<f32>;
-@group(0) @binding(1) var<storage, read> order: array<i32>;
-@group(0) @binding(2) var<storage, read> slots: array<i32>;
-@group(0) @binding(3) var<storage, read> targets: array<i32>;
-@group(0) @binding(4) var<storage, read> valid: array<f32>;
-@group(0) @binding(5) var<storage, read_write> out: array<f32>;
-@group(0) @binding(6) var<uniform> params: Params;
-${LOVASZ_SCAN_WGSL.slice(LOVASZ_SCAN_WGSL.indexOf("fn lovasz_weight"))}
-
-fn truth(i: u32, cls: i32) -> f32 {
-  return select(0.0, 1.0, valid[i] != 0.0 && targets[i] == cls);
-}
+const ROWS_SERIAL_WGSL = /* wgsl */ `${ROWS_HEAD}
+${LOVASZ_WEIGHT_WGSL}
 
 @compute @workgroup_size(${SERIAL_WG})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
