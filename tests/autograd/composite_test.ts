@@ -87,14 +87,14 @@ Deno.test("composite property: random parameters and targets", async () => {
     fc.asyncProperty(fc.integer({ min: 0, max: 1_000_000 }), async (seed) => {
       const { p, x, targets } = init(seed);
       // h = 2.5e-4: at h = 1e-3 the stencil's O(h⁴) error reached 1.4e-6 relative for some
-      // seeds (737910: a steep layer norm), over the 1e-6 tolerance; rounding stays ~1e-12.
+      // seeds (737910, 735113: steep layer norms), over the 1e-6 tolerance; rounding ~1e-12.
       await fdcheck(
         ([gamma, beta, w, b, xx]) => loss({ gamma, beta, w, b }, xx, targets),
         [p.gamma, p.beta, p.w, p.b, x],
         { h: 2.5e-4 },
       );
     }),
-    { numRuns: 15, examples: [[737910]] },
+    { numRuns: 15, examples: [[737910], [735113]] },
   );
 });
 
