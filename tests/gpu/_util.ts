@@ -23,9 +23,21 @@ export function gpuTest(name: string, fn: () => Promise<void>): void {
     sanitizeResources: false,
     async fn() {
       await initBackend("webgpu");
-      await fn();
+      try {
+        await fn();
+      } finally {
+        await settleGpu();
+      }
     },
   });
+}
+
+/**
+ * Waits until the GPU has finished everything submitted, so no test leaves work in flight
+ * for the next one (or for process exit) when the op sanitizer is off.
+ */
+export async function settleGpu(): Promise<void> {
+  await (getBackendImpl("webgpu") as WebGpuBackend).engine.done();
 }
 
 /** Runs `fn` with the engine's binding limit lowered to `bytes`. */

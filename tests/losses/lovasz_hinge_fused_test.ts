@@ -13,6 +13,7 @@ import {
 } from "../../mod.ts";
 import { assert, assertClose } from "../_assert.ts";
 import { refLovaszHinge } from "./_reference.ts";
+import { settleGpu } from "../gpu/_util.ts";
 
 /** A hinge problem: logits and targets of one shape, an optional mask. */
 interface HingeProblem {
@@ -144,7 +145,13 @@ function gpuTest(name: string, fn: () => Promise<void>): void {
     // WebGPU keeps device-level promises alive across tests.
     sanitizeOps: false,
     sanitizeResources: false,
-    fn,
+    fn: async () => {
+      try {
+        await fn();
+      } finally {
+        await settleGpu();
+      }
+    },
   });
 }
 

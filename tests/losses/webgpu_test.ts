@@ -23,7 +23,7 @@ import {
   valueAndGrad,
 } from "../../mod.ts";
 import { assert, assertClose } from "../_assert.ts";
-import { withBindingLimit } from "../gpu/_util.ts";
+import { settleGpu, withBindingLimit } from "../gpu/_util.ts";
 import { LOSSES, lovaszGap, problems, valueAndGradOn } from "./_helpers.ts";
 import type { Problem } from "./_reference.ts";
 
@@ -45,7 +45,13 @@ function gpuTest(name: string, fn: () => Promise<void>): void {
     // WebGPU keeps device-level promises alive across tests.
     sanitizeOps: false,
     sanitizeResources: false,
-    fn,
+    fn: async () => {
+      try {
+        await fn();
+      } finally {
+        await settleGpu();
+      }
+    },
   });
 }
 
