@@ -66,6 +66,21 @@ export function rowParams(
 }
 
 /**
+ * WGSL: `lse_step(a, z)`, one step of an online log-sum-exp: `a` = (max, Σ exp(z - max), Σ z)
+ * before reading `z`, returned after it. NaN propagates into the sum.
+ */
+const LSE_STEP_WGSL = /* wgsl */ `
+fn lse_step(a: vec3<f32>, z: f32) -> vec3<f32> {
+  var m = a.x;
+  var s = a.y;
+  if (z > m) {
+    s = s * exp(m - z);
+    m = z;
+  }
+  return vec3<f32>(m, s + exp(z - m), a.z + z);
+}`;
+
+/**
  * WGSL: `row_lse(base, c, lid)` returns vec2(log Σ exp(z), Σ z) of the row starting at
  * `logits[base]`, for a workgroup of WG threads (every thread gets the result). Needs a
  * `logits` binding. An online max and sum of exponentials: one read of the row; NaN
@@ -78,22 +93,14 @@ var<workgroup> s_max: array<f32, ${WG}>;
 var<workgroup> s_sum: array<f32, ${WG}>;
 var<workgroup> s_z: array<f32, ${WG}>;
 
+${LSE_STEP_WGSL}
+
 fn row_lse(base: u32, c: u32, lid: u32) -> vec2<f32> {
-  var m = LOWEST;
-  var s = 0.0;
-  var zsum = 0.0;
-  for (var k = lid; k < c; k += WG) {
-    let z = logits[base + k];
-    if (z > m) {
-      s = s * exp(m - z);
-      m = z;
-    }
-    s += exp(z - m);
-    zsum += z;
-  }
-  s_max[lid] = m;
-  s_sum[lid] = s;
-  s_z[lid] = zsum;
+  var a = vec3<f32>(LOWEST, 0.0, 0.0);
+  for (var k = lid; k < c; k += WG) { a = lse_step(a, logits[base + k]); }
+  s_max[lid] = a.x;
+  s_sum[lid] = a.y;
+  s_z[lid] = a.z;
   workgroupBarrier();
   for (var k = WG / 2u; k > 0u; k = k / 2u) {
     if (lid < k) {
@@ -116,20 +123,12 @@ fn row_lse(base: u32, c: u32, lid: u32) -> vec2<f32> {
  * (kernels for software adapters, which run one row per SIMD lane). Needs a `logits` binding.
  */
 export const ROW_LSE_SERIAL_WGSL = /* wgsl */ `
+${LSE_STEP_WGSL}
+
 fn row_lse_serial(base: u32, c: u32) -> vec2<f32> {
-  var m = -3.4028235e38;
-  var s = 0.0;
-  var zsum = 0.0;
-  for (var k = 0u; k < c; k++) {
-    let z = logits[base + k];
-    if (z > m) {
-      s = s * exp(m - z);
-      m = z;
-    }
-    s += exp(z - m);
-    zsum += z;
-  }
-  return vec2<f32>(m + log(s), zsum);
+  var a = vec3<f32>(-3.4028235e38, 0.0, 0.0);
+  for (var k = 0u; k < c; k++) { a = lse_step(a, logits[base + k]); }
+  return vec2<f32>(a.x + log(a.y), a.z);
 }`;
 
 /** Threads per workgroup of the one-thread-per-row kernels for software adapters. */
