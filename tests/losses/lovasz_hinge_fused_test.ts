@@ -3,17 +3,10 @@
 // (float32), over random shapes with rows of length 1, all-ignored rows, masks, both
 // perSequence settings, at points where the sort order is unique.
 import fc from "fast-check";
-import {
-  initBackend,
-  liveTensors,
-  lovaszHinge,
-  type Tensor,
-  tensor,
-  valueAndGrad,
-} from "../../mod.ts";
+import { liveTensors, lovaszHinge, type Tensor, tensor, valueAndGrad } from "../../mod.ts";
 import { assert, assertClose } from "../_assert.ts";
 import { refLovaszHinge } from "./_reference.ts";
-import { settleGpu } from "../gpu/_util.ts";
+import { gpuTest as sharedGpuTest } from "../gpu/_util.ts";
 
 /** A hinge problem: logits and targets of one shape, an optional mask. */
 interface HingeProblem {
@@ -127,32 +120,9 @@ Deno.test("lovaszHinge fused on CPU: all ignored gives 0 with zero gradient; len
   }
 });
 
-/** Why the WebGPU tests cannot run here, or null when they can. */
-async function unavailable(): Promise<string | null> {
-  const gpuMod = await Deno.readTextFile(new URL("../../src/gpu/mod.ts", import.meta.url));
-  if (gpuMod.includes("Placeholder")) return "src/gpu/mod.ts is still a placeholder";
-  await initBackend("webgpu"); // a real backend that fails to start is a test failure
-  return null;
-}
-
-const reason = await unavailable();
-if (reason) console.log(`skipping the WebGPU Lovász hinge tests: ${reason}`);
-
+/** A WebGPU test (initialises the backend, waits for the GPU at the end). */
 function gpuTest(name: string, fn: () => Promise<void>): void {
-  Deno.test({
-    name: `webgpu: ${name}`,
-    ignore: reason !== null,
-    // WebGPU keeps device-level promises alive across tests.
-    sanitizeOps: false,
-    sanitizeResources: false,
-    fn: async () => {
-      try {
-        await fn();
-      } finally {
-        await settleGpu();
-      }
-    },
-  });
+  sharedGpuTest(`webgpu: ${name}`, fn);
 }
 
 const TOL = { rtol: 2e-4, atol: 2e-5 };

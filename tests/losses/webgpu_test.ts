@@ -9,7 +9,6 @@ import {
   focal,
   generalizedDice,
   getBackendImpl,
-  initBackend,
   jaccard,
   liveTensors,
   type LossFn,
@@ -23,36 +22,13 @@ import {
   valueAndGrad,
 } from "../../mod.ts";
 import { assert, assertClose } from "../_assert.ts";
-import { settleGpu, withBindingLimit } from "../gpu/_util.ts";
+import { gpuTest as sharedGpuTest, withBindingLimit } from "../gpu/_util.ts";
 import { LOSSES, lovaszGap, problems, valueAndGradOn } from "./_helpers.ts";
 import type { Problem } from "./_reference.ts";
 
-/** Why the WebGPU tests cannot run here, or null when they can. */
-async function unavailable(): Promise<string | null> {
-  const gpuMod = await Deno.readTextFile(new URL("../../src/gpu/mod.ts", import.meta.url));
-  if (gpuMod.includes("Placeholder")) return "src/gpu/mod.ts is still a placeholder";
-  await initBackend("webgpu"); // a real backend that fails to start is a test failure
-  return null;
-}
-
-const reason = await unavailable();
-if (reason) console.log(`skipping the WebGPU loss tests: ${reason}`);
-
+/** A WebGPU test (initialises the backend, waits for the GPU at the end). */
 function gpuTest(name: string, fn: () => Promise<void>): void {
-  Deno.test({
-    name: `webgpu: ${name}`,
-    ignore: reason !== null,
-    // WebGPU keeps device-level promises alive across tests.
-    sanitizeOps: false,
-    sanitizeResources: false,
-    fn: async () => {
-      try {
-        await fn();
-      } finally {
-        await settleGpu();
-      }
-    },
-  });
+  sharedGpuTest(`webgpu: ${name}`, fn);
 }
 
 const TOL = { rtol: 2e-4, atol: 2e-5 };
