@@ -525,6 +525,37 @@ export class Engine {
     if (++this.batchDispatches >= MAX_DISPATCHES_PER_BATCH) this.flush();
   }
 
+  /**
+   * Records a kernel over `rows` rows in as few dispatches as the binding limit allows: each
+   * buffer with a non-zero entry in `rowBytes` (inputs, then outputs) is bound a window of
+   * whole rows per chunk (`chunkRows`), the others whole. `params(row0, rows)` and
+   * `groups(rows)` describe each chunk; the kernel reads windowed buffers at `row - row0`.
+   * One chunk, without windows, when everything fits.
+   */
+  dispatchRows(
+    op: string,
+    k: Kernel,
+    inputs: readonly GpuBuffer[],
+    outputs: readonly GpuBuffer[],
+    rowBytes: readonly number[],
+    rows: number,
+    params: (row0: number, rows: number) => Uint32Array,
+    groups: (rows: number) => number | readonly [number, number, number],
+  ): void {
+    const per = chunkRows(op, rows, rowBytes, this.maxStorageBinding, this.storageAlign);
+    const all = [...inputs, ...outputs];
+    for (let row0 = 0; row0 < rows; row0 += per) {
+      const n = Math.min(per, rows - row0);
+      // Each window ends where the chunk's rows do, or at the buffer's end.
+      const windows = per === rows
+        ? undefined
+        : rowBytes.map((w, i): BindingWindow | undefined =>
+          w === 0 ? undefined : [row0 * w, Math.min(n * w, all[i].byteLength - row0 * w)]
+        );
+      this.dispatch(op, k, inputs, outputs, params(row0, n), groups(n), windows);
+    }
+  }
+
   /** Splits a linear workgroup count into a 2D grid within the per-dimension limit. */
   grid(op: string, n: number): [number, number, number] {
     if (n <= 0) return [0, 0, 0];

@@ -9,7 +9,7 @@ import { BackendError, DTypeError, fmtShape } from "../autograd/errors.ts";
 import { checkShape, sizeOf } from "../autograd/shape.ts";
 import { fromBuffer, type Tensor } from "../autograd/tensor.ts";
 import type { WebGpuBackend } from "./backend.ts";
-import { type BindingWindow, chunkRows, type GpuBuffer } from "./engine.ts";
+import type { GpuBuffer } from "./engine.ts";
 
 /**
  * A fused kernel: WGSL with entry point `main`; bindings in `@group(0)`: each input as
@@ -152,26 +152,23 @@ export function runRowKernel(spec: RowKernelSpec): Tensor[] {
       `${op}: rowWidths has ${spec.rowWidths.length} entries for ${nb} bindings`,
     );
   }
-  const first = spec.params(0, spec.rows);
+  const first = paramWords(op, spec.params(0, spec.rows));
   const { e, k, inputs, outs, b } = prepare(op, spec, first.byteLength);
-  const all = [...inputs, ...outs];
-  const rowBytes = spec.rowWidths.map((w) => w * 4);
-  const per = chunkRows(op, spec.rows, rowBytes, e.maxStorageBinding, e.storageAlign);
   try {
-    for (let row0 = 0; row0 < spec.rows || row0 === 0; row0 += per) {
-      const rows = Math.min(per, spec.rows - row0);
-      const windows = per === spec.rows
-        ? undefined
-        : rowBytes.map((w, i): BindingWindow | undefined => {
-          if (w === 0) return undefined;
-          // The window ends where the chunk's rows do, or at the buffer's end.
-          return [row0 * w, Math.min(rows * w, all[i].byteLength - row0 * w)];
-        });
-      const [x, y = 1, z = 1] = spec.workgroups(rows);
-      const p = row0 === 0 && rows === spec.rows ? first : spec.params(row0, rows);
-      e.dispatch(op, k, inputs, outs, paramWords(op, p), [x, y, z], windows);
-      if (rows === 0) break;
-    }
+    e.dispatchRows(
+      op,
+      k,
+      inputs,
+      outs,
+      spec.rowWidths.map((w) => w * 4),
+      spec.rows,
+      (row0, rows) =>
+        row0 === 0 && rows === spec.rows ? first : paramWords(op, spec.params(row0, rows)),
+      (rows) => {
+        const [x, y = 1, z = 1] = spec.workgroups(rows);
+        return [x, y, z];
+      },
+    );
   } catch (err) {
     for (const o of outs) e.release(o);
     throw err;

@@ -15,7 +15,7 @@
  */
 import type { DType } from "../../autograd/dtype.ts";
 import { sizeOf } from "../../autograd/shape.ts";
-import { type BindingWindow, chunkRows, type Engine, type GpuBuffer } from "../engine.ts";
+import type { Engine, GpuBuffer } from "../engine.ts";
 import { MAIN_1D, paramsWgsl, softwareKernels, WG, wgslType } from "./common.ts";
 import { params } from "./elementwise.ts";
 
@@ -263,27 +263,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   );
   const total = rows * len;
   const sa = e.alloc("argsort", total * 8), sb = e.alloc("argsort", total * 8);
-  // Rows in chunks whose scratch windows fit one binding.
-  const per = chunkRows(
-    "argsort",
-    rows,
-    [len * 4, len * 8, len * 8, len * 4],
-    e.maxStorageBinding,
-    e.storageAlign,
-  );
-  for (let r0 = 0; r0 < rows; r0 += per) {
-    const rn = Math.min(per, rows - r0);
+  const chunkParams = (_row0: number, rn: number) => {
     const p = params();
     p[0] = rn;
     p[1] = len;
-    const windows: BindingWindow[] | undefined = per === rows
-      ? undefined
-      : [[r0 * len * 4, rn * len * 4], [r0 * len * 8, rn * len * 8], [r0 * len * 8, rn * len * 8], [
-        r0 * len * 4,
-        rn * len * 4,
-      ]];
-    e.dispatch("argsort", k, [a], [sa, sb, out], p, Math.ceil(rn / SERIAL_WG), windows);
-  }
+    return p;
+  };
+  // Rows in chunks whose scratch windows fit one binding.
+  const rowBytes = [len * 4, len * 8, len * 8, len * 4];
+  e.dispatchRows(
+    "argsort",
+    k,
+    [a],
+    [sa, sb, out],
+    rowBytes,
+    rows,
+    chunkParams,
+    (rn) => Math.ceil(rn / SERIAL_WG),
+  );
   e.release(sa);
   e.release(sb);
 }
