@@ -22,6 +22,7 @@ import {
   where,
   zeros,
 } from "../autograd/mod.ts";
+import { sameShape } from "../autograd/shape.ts";
 
 /**
  * Options every loss function takes at call time.
@@ -303,11 +304,6 @@ export function validPositions(
   let ok = mul(mul(ne(t, ignoreIndex), ge(t, 0)), lt(t, classes));
   if (mask) ok = mul(ok, ne(reshape(mask, [t.size]), 0));
   return cast(ok, dtype);
-}
-
-/** Whether two shapes are equal. */
-export function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
 /**

@@ -40,9 +40,9 @@ import {
   named,
   prepare,
   type Prepared,
-  sameShape,
   validPositions,
 } from "./_common.ts";
+import { sameShape } from "../autograd/shape.ts";
 import { useFused } from "./_fused_common.ts";
 import { hingeRowsAnalytic, hingeRowsGpu } from "./_fused_hinge.ts";
 import { classErrors, lovaszRows as fusedLovaszRows } from "./_fused_lovasz.ts";

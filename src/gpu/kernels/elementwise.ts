@@ -7,7 +7,7 @@
  */
 import type { BinaryOp, Layout, UnaryOp } from "../../autograd/backend.ts";
 import type { DType } from "../../autograd/dtype.ts";
-import { broadcastStrides, sizeOf } from "../../autograd/shape.ts";
+import { broadcastStrides, sameShape, sizeOf } from "../../autograd/shape.ts";
 import { BackendError } from "../../autograd/errors.ts";
 import {
   type BindingWindow,
@@ -289,27 +289,16 @@ function broadcastParams(
   return p;
 }
 
-/** Whether two shapes are equal. */
-function sameShape(a: readonly number[], b: readonly number[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
-/**
- * Params of two contiguous same-shape operands of `n` elements (one axis, strides 1, offsets
- * 0), in one reused block: `binary` hands it straight to the dispatch, which copies it.
- */
+/** Params of two contiguous same-shape operands of `n` elements: one axis, strides 1. */
 function flatParams(n: number): Uint32Array {
-  const p = FLAT_PARAMS;
+  const p = params();
   p[0] = n;
+  p[1] = 1;
   p[2] = n;
+  p[10] = 1;
+  p[18] = 1;
   return p;
 }
-const FLAT_PARAMS = params();
-FLAT_PARAMS[1] = 1;
-FLAT_PARAMS[10] = 1;
-FLAT_PARAMS[18] = 1;
 
 /** out = op(a, b) with NumPy broadcasting. */
 export function binary(
