@@ -9,6 +9,7 @@ import { allocArray, type DType, type TypedArray } from "../autograd/dtype.ts";
 import { ValueError } from "../autograd/errors.ts";
 import { broadcastStrides, sizeOf, stridesOf } from "../autograd/shape.ts";
 import { type SimdMatmul, simdMatmul } from "./simd_matmul.ts";
+import { type SimdMath, simdMath } from "./simd_math.ts";
 
 type Buf = TypedArray;
 
@@ -440,6 +441,53 @@ function matmulPacked(
   }
 }
 
+/**
+ * Float32 softmax (or log-softmax) over contiguous rows with exp in WebAssembly SIMD: each
+ * row's maximum is subtracted in a first pass (rows of only -Infinity are shifted by 0, as in
+ * the scalar path), exp runs over the whole shifted block, and the row sums accumulate in
+ * float64.
+ */
+function softmaxRowsF32(
+  sm: SimdMath,
+  x: Float32Array,
+  out: Float32Array,
+  rows: number,
+  len: number,
+  log: boolean,
+): void {
+  // Blocks of whole rows, about 64K elements each, so the scratch stays small and cached.
+  const block = Math.max(1, Math.floor(65536 / len));
+  const e = new Float32Array(Math.min(rows, block) * len);
+  const mxs = new Float64Array(block);
+  for (let r0 = 0; r0 < rows; r0 += block) {
+    const nr = Math.min(block, rows - r0);
+    for (let r = 0; r < nr; r++) {
+      const o = (r0 + r) * len, eo = r * len;
+      let mx = -Infinity;
+      for (let k = 0; k < len; k++) {
+        const v = x[o + k];
+        if (v > mx || v !== v) mx = v;
+      }
+      if (mx === -Infinity) mx = 0;
+      mxs[r] = mx;
+      for (let k = 0; k < len; k++) e[eo + k] = x[o + k] - mx;
+    }
+    sm.exp(e, e, nr * len);
+    for (let r = 0; r < nr; r++) {
+      const o = (r0 + r) * len, eo = r * len;
+      let s = 0;
+      for (let k = 0; k < len; k++) s += e[eo + k];
+      if (log) {
+        const ls = Math.log(s) + mxs[r];
+        for (let k = 0; k < len; k++) out[o + k] = x[o + k] - ls;
+      } else {
+        const inv = 1 / s;
+        for (let k = 0; k < len; k++) out[o + k] = e[eo + k] * inv;
+      }
+    }
+  }
+}
+
 /** Throws a ValueError naming the op, position and value of the first index out of range. */
 function checkIndices(op: string, idx: Buf, n: number, size: number, axis: number): void {
   for (let i = 0; i < n; i++) {
@@ -491,11 +539,15 @@ export function cpuBackend(): Backend {
     unary(op, a, size, dtype, shape, layout) {
       const x = a as Buf;
       const out = alloc(dtype, size);
+      const sm = (op === "exp" || op === "gelu") && dtype === "float32" ? simdMath() : null;
+      const run = sm
+        ? (src: Buf) => sm[op as "exp" | "gelu"](src as Float32Array, out as Float32Array, size)
+        : (src: Buf) => unaryKernel(op, dtype)(src, out, size);
       if (layout && shape && size > 0) {
         // A strided view: gather it into the output in logical order, then map in place.
         gatherStrided(x, out, shape, layout.strides, layout.offset);
-        unaryKernel(op, dtype)(out, out, size);
-      } else unaryKernel(op, dtype)(x, out, size);
+        run(out);
+      } else run(x);
       return finish(out);
     },
     binary(op, a, aShape, b, bShape, outShape, dtype, aLayout, bLayout) {
@@ -704,6 +756,11 @@ export function cpuBackend(): Backend {
       const x = a as Buf;
       const out = alloc(dtype, x.length);
       const [outer, len, inner] = around(shape, axis);
+      const sm = dtype === "float32" && inner === 1 && len > 0 ? simdMath() : null;
+      if (sm) {
+        softmaxRowsF32(sm, x as Float32Array, out as Float32Array, outer, len, log);
+        return finish(out);
+      }
       const e = new Float64Array(len);
       for (let o = 0; o < outer; o++) {
         for (let i = 0; i < inner; i++) {
@@ -778,6 +835,11 @@ export function cpuBackend(): Backend {
     geluGrad(a, gBuf, size, dtype) {
       const x = a as Buf, g = gBuf as Buf;
       const out = alloc(dtype, size);
+      const sm = dtype === "float32" ? simdMath() : null;
+      if (sm) {
+        sm.geluGrad(x as Float32Array, g as Float32Array, out as Float32Array, size);
+        return out;
+      }
       for (let i = 0; i < size; i++) {
         const v = x[i], v2 = v * v;
         // tanh u = 1 - 2 / (e^(2u) + 1): one exp (see geluScalar).

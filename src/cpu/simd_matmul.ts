@@ -11,34 +11,33 @@
  * module's memory and copied out by the caller.
  * @module
  */
+import {
+  ADD,
+  assemble,
+  BLOCK,
+  br,
+  brIf,
+  emitter,
+  END,
+  EQZ,
+  F32X4_ADD,
+  F32X4_MUL,
+  GE_U,
+  get,
+  I32,
+  i32c,
+  instantiate,
+  loadSplat,
+  LOOP,
+  MUL,
+  set,
+  SUB,
+  V128,
+  v128Load,
+  v128Store,
+  v128Zero,
+} from "./wasm_asm.ts";
 
-/** Unsigned LEB128. */
-function uleb(n: number): number[] {
-  const out: number[] = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) b |= 0x80;
-    out.push(b);
-  } while (n !== 0);
-  return out;
-}
-
-/** Signed LEB128 (for i32.const). */
-function sleb(n: number): number[] {
-  const out: number[] = [];
-  for (;;) {
-    const b = n & 0x7f;
-    n >>= 7;
-    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
-      out.push(b);
-      return out;
-    }
-    out.push(b | 0x80);
-  }
-}
-
-const I32 = 0x7f, V128 = 0x7b;
 // Locals: params 0..5 = ap, bp, out, mPanels, k, nPanels (bytes and counts, i32).
 const AP = 0, BP = 1, OUT = 2, MP = 3, K = 4, NP = 5;
 // i32 locals.
@@ -46,25 +45,9 @@ const IP = 6, JP = 7, P = 8, PA = 9, PB = 10, O = 11, NS = 12;
 // v128 locals: c0..c7 accumulators, b0, b1.
 const C0 = 13, B0 = 21, B1 = 22;
 
-const get = (i: number) => [0x20, ...uleb(i)];
-const set = (i: number) => [0x21, ...uleb(i)];
-const i32c = (v: number) => [0x41, ...sleb(v)];
-const simd = (op: number) => [0xfd, ...uleb(op)];
-const ADD = 0x6a, SUB = 0x6b, MUL = 0x6c, GE_U = 0x4f, EQZ = 0x45;
-const BLOCK = [0x02, 0x40], LOOP = [0x03, 0x40], END = 0x0b;
-const br = (d: number) => [0x0c, ...uleb(d)];
-const brIf = (d: number) => [0x0d, ...uleb(d)];
-const v128Load = (offset: number) => [...simd(0x00), 4, ...uleb(offset)];
-const loadSplat = (offset: number) => [...simd(0x09), 2, ...uleb(offset)];
-const v128Store = (offset: number) => [...simd(0x0b), 4, ...uleb(offset)];
-const v128Zero = [...simd(0x0c), ...new Array(16).fill(0)];
-const F32X4_ADD = simd(0xe4), F32X4_MUL = simd(0xe6);
-
 function body(): number[] {
   const code: number[] = [];
-  const emit = (...xs: (number | number[])[]) => {
-    for (const x of xs) typeof x === "number" ? code.push(x) : code.push(...x);
-  };
+  const emit = emitter(code);
   // ns = nPanels * 32: bytes per output row.
   emit(get(NP), i32c(32), MUL, set(NS));
   emit(i32c(0), set(IP));
@@ -116,43 +99,12 @@ function body(): number[] {
   }
   emit(get(JP), i32c(1), ADD, set(JP), br(0), END, END);
   emit(get(IP), i32c(1), ADD, set(IP), br(0), END, END);
-  emit(END);
-  const locals = [2, ...uleb(7), I32, ...uleb(10), V128];
-  return [...locals, ...code];
-}
-
-function section(id: number, content: number[]): number[] {
-  return [id, ...uleb(content.length), ...content];
-}
-
-function str(s: string): number[] {
-  const b = [...new TextEncoder().encode(s)];
-  return [...uleb(b.length), ...b];
+  return code;
 }
 
 /** The module's bytes: imports `env.mem`, exports `mm(ap, bp, out, mPanels, k, nPanels)`. */
 export function simdMatmulModule(): Uint8Array<ArrayBuffer> {
-  const type = section(1, [1, 0x60, 6, I32, I32, I32, I32, I32, I32, 0]);
-  const imp = section(2, [1, ...str("env"), ...str("mem"), 0x02, 0x00, 1]);
-  const func = section(3, [1, 0]);
-  const exp = section(7, [1, ...str("mm"), 0x00, 0]);
-  const b = body();
-  const code = section(10, [1, ...uleb(b.length), ...b]);
-  return new Uint8Array([
-    0x00,
-    0x61,
-    0x73,
-    0x6d,
-    1,
-    0,
-    0,
-    0,
-    ...type,
-    ...imp,
-    ...func,
-    ...exp,
-    ...code,
-  ]);
+  return assemble([{ name: "mm", params: 6, locals: [[7, I32], [10, V128]], code: body() }]);
 }
 
 /** The kernel with its memory; null where WebAssembly SIMD is unavailable. */
@@ -170,24 +122,7 @@ let instance: SimdMatmul | null | undefined;
 /** The SIMD matmul kernel (compiled once), or null without WebAssembly SIMD. */
 export function simdMatmul(): SimdMatmul | null {
   if (instance !== undefined) return instance;
-  instance = null;
-  try {
-    const bytes = simdMatmulModule();
-    if (typeof WebAssembly === "undefined" || !WebAssembly.validate(bytes)) return null;
-    const memory = new WebAssembly.Memory({ initial: 1 });
-    const mod = new WebAssembly.Module(bytes);
-    const inst = new WebAssembly.Instance(mod, { env: { mem: memory } });
-    const mm = inst.exports.mm as SimdMatmul["mm"];
-    instance = {
-      mm,
-      memory,
-      ensure(bytes: number) {
-        const have = memory.buffer.byteLength;
-        if (bytes > have) memory.grow(Math.ceil((bytes - have) / 65536));
-      },
-    };
-  } catch {
-    instance = null;
-  }
+  const k = instantiate<{ mm: SimdMatmul["mm"] }>(simdMatmulModule());
+  instance = k && { mm: k.fns.mm, memory: k.memory, ensure: k.ensure };
   return instance;
 }
