@@ -9,6 +9,7 @@ import { allocArray, type DType, type TypedArray } from "../autograd/dtype.ts";
 import { ValueError } from "../autograd/errors.ts";
 import { broadcastStrides, sizeOf, stridesOf } from "../autograd/shape.ts";
 import { type SimdMatmul, simdMatmul } from "./simd_matmul.ts";
+import { runPanels } from "./matmul_pool.ts";
 import { type SimdMath, simdMath } from "./simd_math.ts";
 
 type Buf = TypedArray;
@@ -348,37 +349,81 @@ function packPanels(
 }
 
 /**
- * One float32 product through the WebAssembly SIMD kernel: pack op(a) in 4-row panels and
- * op(b) in 8-column panels into the module's memory, run, copy the valid block out.
+ * Sizes of the SIMD matmul's work (tests lower them to exercise grouping and threads on small
+ * products).
+ */
+export const simdMatmulLimits = {
+  /**
+   * Batches of at least this many multiply-adds are split among threads (a hand-off costs
+   * 0.05-0.2 ms; 2²² multiply-adds take about 0.4 ms on one core).
+   */
+  threadedMinMacs: 1 << 22,
+  /** Packed operands and outputs of one group of batch elements stay under this many bytes. */
+  groupBytes: 256 << 20,
+};
+
+/**
+ * A batch of float32 products through the WebAssembly SIMD kernel: op(a) packed in 4-row
+ * panels and op(b) in 8-column panels into the module's memory (an operand shared by
+ * consecutive batch elements, as broadcasting gives, is packed once), then every output row
+ * panel of every element run by `runPanels`, split among threads when the pool is up and the
+ * work is large, and the valid blocks copied out. `aOffs[i]`, `bOffs[i]`: element offsets of
+ * batch element i's operands.
  */
 function matmulSimd(
   sm: SimdMatmul,
   out: Buf,
-  outOff: number,
   a: Buf,
-  aOff: number,
   b: Buf,
-  bOff: number,
+  aOffs: number[],
+  bOffs: number[],
   m: number,
   k: number,
   n: number,
   transA: boolean,
   transB: boolean,
-  packA: boolean,
-  packB: boolean,
 ): void {
   const mP = Math.ceil(m / 4), nP = Math.ceil(n / 8);
   const apBytes = mP * k * 16, bpBytes = nP * k * 32, rowFloats = nP * 8;
-  sm.ensure(apBytes + bpBytes + mP * 4 * rowFloats * 4);
-  const f = new Float32Array(sm.memory.buffer);
-  if (packA) packPanels(f, a, aOff, m, k, transA ? 1 : k, transA ? m : 1, 4, 0);
-  if (packB) packPanels(f, b, bOff, n, k, transB ? k : 1, transB ? 1 : n, 8, apBytes / 4);
-  const outAt = apBytes + bpBytes;
-  sm.mm(0, apBytes, outAt, mP, k, nP);
-  const o = outAt / 4;
-  for (let i = 0; i < m; i++) {
-    const src = o + i * rowFloats;
-    out.set(f.subarray(src, src + n), outOff + i * n);
+  const outBytes = mP * 4 * rowFloats * 4;
+  const batch = aOffs.length;
+  const per = apBytes + bpBytes + outBytes + 12;
+  const group = Math.max(1, Math.min(batch, Math.floor(simdMatmulLimits.groupBytes / per)));
+  const pool = m * n * k * batch >= simdMatmulLimits.threadedMinMacs ? sm.pool() : null;
+  for (let g0 = 0; g0 < batch; g0 += group) {
+    const g1 = Math.min(batch, g0 + group), count = g1 - g0;
+    // Layout: packed operands (each new one), then outputs, then the batch table.
+    const table = new Int32Array(3 * count);
+    let at = 0;
+    for (let i = 0; i < count; i++) {
+      const bi = g0 + i;
+      const newA = i === 0 || aOffs[bi] !== aOffs[bi - 1];
+      const newB = i === 0 || bOffs[bi] !== bOffs[bi - 1];
+      table[3 * i] = newA ? (at += apBytes) - apBytes : table[3 * i - 3];
+      table[3 * i + 1] = newB ? (at += bpBytes) - bpBytes : table[3 * i - 2];
+    }
+    for (let i = 0; i < count; i++) table[3 * i + 2] = (at += outBytes) - outBytes;
+    const tab = at;
+    sm.ensure(tab + table.byteLength);
+    const f = new Float32Array(sm.memory.buffer);
+    new Int32Array(sm.memory.buffer, tab, table.length).set(table);
+    for (let i = 0; i < count; i++) {
+      const bi = g0 + i;
+      if (i === 0 || aOffs[bi] !== aOffs[bi - 1]) {
+        packPanels(f, a, aOffs[bi], m, k, transA ? 1 : k, transA ? m : 1, 4, table[3 * i] / 4);
+      }
+      if (i === 0 || bOffs[bi] !== bOffs[bi - 1]) {
+        packPanels(f, b, bOffs[bi], n, k, transB ? k : 1, transB ? 1 : n, 8, table[3 * i + 1] / 4);
+      }
+    }
+    if (pool && pool.ready() > 0) pool.run(sm.mm, sm.memory, count * mP, mP, k, nP, tab, count);
+    else runPanels(sm.mm, table, 0, count * mP, mP, k, nP);
+    for (let i = 0; i < count; i++) {
+      const o = table[3 * i + 2] / 4, dst = (g0 + i) * m * n;
+      for (let r = 0; r < m; r++) {
+        out.set(f.subarray(o + r * rowFloats, o + r * rowFloats + n), dst + r * n);
+      }
+    }
   }
 }
 
@@ -667,16 +712,12 @@ export function cpuBackend(): Backend {
       const bStr = broadcastStrides(spec.bBatch, spec.outBatch);
       const sm = dtype === "float32" ? simdMatmul() : null;
       if (sm) {
-        let bi = 0, lastA = -1, lastB = -1;
+        const aOffs: number[] = [], bOffs: number[] = [];
         forEachBroadcast(spec.outBatch, [aStr, bStr], (_i, o) => {
-          // Broadcast operands (the same matrix for every batch) are packed once.
-          const pa = o[0] !== lastA, pb = o[1] !== lastB;
-          lastA = o[0];
-          lastB = o[1];
-          const aOff = o[0] * m * k, bOff = o[1] * k * n;
-          matmulSimd(sm, out, bi * m * n, x, aOff, y, bOff, m, k, n, transA, transB, pa, pb);
-          bi++;
+          aOffs.push(o[0] * m * k);
+          bOffs.push(o[1] * k * n);
         });
+        matmulSimd(sm, out, x, y, aOffs, bOffs, m, k, n, transA, transB);
         return finish(out);
       }
       const ap = new Float64Array(((m + 3) >> 2) * 4 * k);

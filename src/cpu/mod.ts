@@ -7,5 +7,6 @@ import { registerBackend } from "../autograd/backend.ts";
 import { cpuBackend } from "./backend.ts";
 
 export { cpuBackend } from "./backend.ts";
+export { cpuThreads, setCpuThreads } from "./simd_matmul.ts";
 
 registerBackend(cpuBackend());

@@ -37,6 +37,8 @@ import {
   v128Store,
   v128Zero,
 } from "./wasm_asm.ts";
+import { type MatmulPool, startPool } from "./matmul_pool.ts";
+import { ValueError } from "../autograd/errors.ts";
 
 // Locals: params 0..5 = ap, bp, out, mPanels, k, nPanels (bytes and counts, i32).
 const AP = 0, BP = 1, OUT = 2, MP = 3, K = 4, NP = 5;
@@ -102,9 +104,13 @@ function body(): number[] {
   return code;
 }
 
-/** The module's bytes: imports `env.mem`, exports `mm(ap, bp, out, mPanels, k, nPanels)`. */
-export function simdMatmulModule(): Uint8Array<ArrayBuffer> {
-  return assemble([{ name: "mm", params: 6, locals: [[7, I32], [10, V128]], code: body() }]);
+/**
+ * The module's bytes: imports `env.mem` (shared when `shared`), exports
+ * `mm(ap, bp, out, mPanels, k, nPanels)`.
+ */
+export function simdMatmulModule(shared = false): Uint8Array<ArrayBuffer> {
+  const fn = { name: "mm", params: 6, locals: [[7, I32], [10, V128]] as [number, number][] };
+  return assemble([{ ...fn, code: body() }], shared);
 }
 
 /** The kernel with its memory; null where WebAssembly SIMD is unavailable. */
@@ -115,14 +121,87 @@ export interface SimdMatmul {
   memory: WebAssembly.Memory;
   /** Grows memory to at least `bytes`. */
   ensure(bytes: number): void;
+  /** The worker threads sharing the memory, or null when `cpuThreads()` is 1. */
+  pool(): MatmulPool | null;
 }
 
 let instance: SimdMatmul | null | undefined;
+let threads: number | undefined;
+let running: MatmulPool | null | undefined; // null: could not start
+
+function threadsFromEnv(): number | undefined {
+  try {
+    const perm = Deno.permissions.querySync({ name: "env", variable: "LOSSFORGE_CPU_THREADS" });
+    if (perm.state !== "granted") return undefined;
+    const v = Deno.env.get("LOSSFORGE_CPU_THREADS");
+    if (v === undefined || v === "") return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1) {
+      throw new ValueError(`LOSSFORGE_CPU_THREADS must be an integer >= 1, got "${v}"`);
+    }
+    return n;
+  } catch (e) {
+    if (e instanceof ValueError) throw e;
+    return undefined;
+  }
+}
+
+/**
+ * Threads the CPU backend's float32 matmul uses, the caller's included: `setCpuThreads`,
+ * else `LOSSFORGE_CPU_THREADS`, else `navigator.hardwareConcurrency` capped at 8.
+ *
+ * @example
+ * ```ts
+ * import { cpuThreads } from "@lossforge/core";
+ * console.log(cpuThreads() >= 1); // true
+ * ```
+ */
+export function cpuThreads(): number {
+  if (threads === undefined) {
+    const hw = typeof navigator !== "undefined" ? navigator.hardwareConcurrency ?? 1 : 1;
+    threads = threadsFromEnv() ?? Math.max(1, Math.min(8, hw));
+  }
+  return threads;
+}
+
+/**
+ * Sets the threads of the CPU backend's float32 matmul (1 turns worker threads off; results
+ * are bitwise the same with any count). Running workers stop; new ones start on the next large
+ * product.
+ *
+ * @example
+ * ```ts
+ * import { cpuThreads, setCpuThreads } from "@lossforge/core";
+ * setCpuThreads(1);
+ * console.log(cpuThreads()); // 1
+ * ```
+ */
+export function setCpuThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1) {
+    throw new ValueError(`setCpuThreads: threads must be an integer >= 1, got ${n}`);
+  }
+  threads = n;
+  running?.close();
+  running = undefined;
+}
 
 /** The SIMD matmul kernel (compiled once), or null without WebAssembly SIMD. */
 export function simdMatmul(): SimdMatmul | null {
   if (instance !== undefined) return instance;
-  const k = instantiate<{ mm: SimdMatmul["mm"] }>(simdMatmulModule());
-  instance = k && { mm: k.fns.mm, memory: k.memory, ensure: k.ensure };
+  const shared = typeof SharedArrayBuffer !== "undefined";
+  const k = instantiate<{ mm: SimdMatmul["mm"] }>(simdMatmulModule(shared), shared) ??
+    instantiate<{ mm: SimdMatmul["mm"] }>(simdMatmulModule(false), false);
+  const isShared = k !== null && typeof SharedArrayBuffer !== "undefined" &&
+    k.memory.buffer instanceof SharedArrayBuffer;
+  instance = k && {
+    mm: k.fns.mm,
+    memory: k.memory,
+    ensure: k.ensure,
+    pool() {
+      if (!isShared || cpuThreads() < 2) return null;
+      if (running === undefined) running = startPool(k.module, k.memory, cpuThreads());
+      return running;
+    },
+  };
   return instance;
 }

@@ -101,12 +101,20 @@ function str(s: string): number[] {
   return [...uleb(b.length), ...b];
 }
 
-/** Assembles a module that imports `env.mem` and exports `fns` (each returning nothing). */
-export function assemble(fns: AsmFunction[]): Uint8Array<ArrayBuffer> {
+/** Pages (64 KiB) of a shared memory's maximum: 4 GiB, all a 32-bit module can address. */
+export const SHARED_MAX_PAGES = 65536;
+
+/**
+ * Assembles a module that imports `env.mem` and exports `fns` (each returning nothing). With
+ * `shared`, the imported memory is a shared one (maximum `SHARED_MAX_PAGES`), which worker
+ * threads can run the same code on.
+ */
+export function assemble(fns: AsmFunction[], shared = false): Uint8Array<ArrayBuffer> {
   const arities = [...new Set(fns.map((f) => f.params))];
   const types = arities.map((n) => [0x60, ...uleb(n), ...new Array(n).fill(I32), 0]);
   const type = section(1, [...uleb(types.length), ...types.flat()]);
-  const imp = section(2, [1, ...str("env"), ...str("mem"), 0x02, 0x00, 1]);
+  const limits = shared ? [0x03, 1, ...uleb(SHARED_MAX_PAGES)] : [0x00, 1];
+  const imp = section(2, [1, ...str("env"), ...str("mem"), 0x02, ...limits]);
   const func = section(3, [...uleb(fns.length), ...fns.map((f) => arities.indexOf(f.params))]);
   const exps = fns.map((f, i) => [...str(f.name), 0x00, ...uleb(i)]);
   const exp = section(7, [...uleb(fns.length), ...exps.flat()]);
@@ -139,19 +147,31 @@ export interface WasmKernels<F> {
   fns: F;
   /** The module's memory (views must be re-made after `ensure`). */
   memory: WebAssembly.Memory;
+  /** The compiled module (for instances on other threads when the memory is shared). */
+  module: WebAssembly.Module;
   /** Grows memory to at least `bytes`. */
   ensure(bytes: number): void;
 }
 
-/** Compiles and instantiates `bytes` on a fresh memory; null where it does not validate. */
-export function instantiate<F>(bytes: Uint8Array<ArrayBuffer>): WasmKernels<F> | null {
+/**
+ * Compiles and instantiates `bytes` on a fresh memory (a shared one when the module was
+ * assembled `shared`); null where it does not validate.
+ */
+export function instantiate<F>(
+  bytes: Uint8Array<ArrayBuffer>,
+  shared = false,
+): WasmKernels<F> | null {
   try {
     if (typeof WebAssembly === "undefined" || !WebAssembly.validate(bytes)) return null;
-    const memory = new WebAssembly.Memory({ initial: 1 });
-    const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { mem: memory } });
+    const memory = shared
+      ? new WebAssembly.Memory({ initial: 1, maximum: SHARED_MAX_PAGES, shared: true })
+      : new WebAssembly.Memory({ initial: 1 });
+    const module = new WebAssembly.Module(bytes);
+    const inst = new WebAssembly.Instance(module, { env: { mem: memory } });
     return {
       fns: inst.exports as F,
       memory,
+      module,
       ensure(need: number) {
         const have = memory.buffer.byteLength;
         if (need > have) memory.grow(Math.ceil((need - have) / 65536));

@@ -3,6 +3,7 @@
 // and special value.
 import * as lf from "../../mod.ts";
 import { simdMatmul } from "../../src/cpu/simd_matmul.ts";
+import { simdMatmulLimits } from "../../src/cpu/backend.ts";
 import { assert, assertClose, assertEquals } from "../_assert.ts";
 
 Deno.test("the WebAssembly SIMD matmul kernel compiles here", () => {
@@ -38,4 +39,56 @@ Deno.test("float32 SIMD matmul propagates NaN and Inf as the definition says", a
   assertEquals(got.slice(0, 2), [1, 0]);
   assert(got.slice(2, 4).every(Number.isNaN));
   assert(Number.isNaN(got[4]) && got[5] === Infinity);
+});
+
+Deno.test("threaded float32 matmul is bitwise the single-threaded one (groups, broadcast, ragged)", async () => {
+  const saved = { ...simdMatmulLimits }, threadsBefore = lf.cpuThreads();
+  // Tiny limits: every product is threaded and batches are cut into groups of a few elements.
+  simdMatmulLimits.threadedMinMacs = 1;
+  simdMatmulLimits.groupBytes = 4096;
+  try {
+    const cases: [number[], number[], number, number, number, boolean, boolean][] = [
+      [[], [], 37, 19, 45, false, false],
+      [[6], [6], 9, 33, 17, true, false],
+      [[5], [], 13, 8, 21, false, true],
+      [[], [7], 4, 64, 9, true, true],
+      [[3, 1], [1, 4], 12, 5, 8, false, false],
+    ];
+    const results = async (threads: number) => {
+      lf.setCpuThreads(threads);
+      // Workers start in the background: let them report ready before timing-free runs.
+      lf.matmul(lf.ones([8, 8], { backend: "cpu" }), lf.ones([8, 8], { backend: "cpu" }));
+      await new Promise((res) => setTimeout(res, threads > 1 ? 300 : 0));
+      const out: Float32Array[] = [];
+      const rr = lf.rng(99);
+      for (const [ab, bb, m, k, n, ta, tb] of cases) {
+        const a = lf.randn([...ab, ...(ta ? [k, m] : [m, k])], { rng: rr, backend: "cpu" });
+        const b = lf.randn([...bb, ...(tb ? [n, k] : [k, n])], { rng: rr, backend: "cpu" });
+        out.push((await lf.matmulT(a, b, ta, tb).data()) as Float32Array);
+      }
+      return out;
+    };
+    const one = await results(1);
+    for (const threads of [2, 3]) {
+      const many = await results(threads);
+      many.forEach((got, i) =>
+        assertEquals([...got], [...one[i]], `case ${i}, ${threads} threads`)
+      );
+    }
+  } finally {
+    Object.assign(simdMatmulLimits, saved);
+    lf.setCpuThreads(threadsBefore);
+  }
+});
+
+Deno.test("setCpuThreads rejects a count that is not a positive integer", () => {
+  for (const bad of [0, -1, 1.5, NaN]) {
+    let msg = "";
+    try {
+      lf.setCpuThreads(bad);
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    assert(msg.includes("setCpuThreads") && msg.includes(String(bad)), `rejects ${bad}: ${msg}`);
+  }
 });
