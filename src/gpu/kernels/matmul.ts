@@ -11,6 +11,9 @@
  * (llvmpipe/lavapipe, which runs workgroups on CPU threads) larger register blocks with few
  * threads win, on a GPU the 64x64 tile with 4x4 blocks is a safe default. Large products on a
  * hardware GPU (m, n ≥ 128 and k ≥ 8) take the 128x128 kernel of `./matmul_big.ts` instead.
+ * A float32 product whose shape class has a tuned entry for this adapter (`tuneMatmul`,
+ * `./matmul_table.ts`) runs the tuned kernel instead of these rules, unless a tile or the big
+ * kernel is forced (`setMatmulTile`, `setBigMatmul`) or `kernelPolicy.legacy` is set.
  * @module
  */
 import type { MatmulSpec } from "../../autograd/backend.ts";
@@ -29,11 +32,23 @@ import {
   wgslType,
 } from "./common.ts";
 import { params } from "./elementwise.ts";
-import { matmulBigCode, useBig } from "./matmul_big.ts";
+import { bigMatmulFits, bigMatmulForced, matmulBigCode, useBig } from "./matmul_big.ts";
+import { lookupTuned, type MatmulChoice } from "./matmul_table.ts";
 
 const MAX_BATCH_RANK = 8;
 
-/** A matmul tile: BM x BN outputs per workgroup, TM x TN per thread, depth BK per stage. */
+/**
+ * A matmul tile: BM x BN outputs per workgroup, TM x TN per thread, depth BK per stage
+ * (`bm / tm` by `bn / tn` threads per workgroup). Tuned tables (`tuneMatmul`) record the tile
+ * they chose in this form.
+ *
+ * @example
+ * ```ts
+ * import type { MatmulTile } from "@lossforge/core";
+ * const tile: MatmulTile = { bm: 64, bn: 64, bk: 8, tm: 8, tn: 8 }; // 8 x 8 threads
+ * console.log((tile.bm / tile.tm) * (tile.bn / tile.tn)); // 64
+ * ```
+ */
 export interface MatmulTile {
   /** Rows of the output tile. */
   bm: number;
@@ -57,6 +72,24 @@ let override: MatmulTile | null = null;
 /** Forces one tile for every matmul (benchmarks use it to compare tiles); null restores. */
 export function setMatmulTile(tile: MatmulTile | null): void {
   override = tile;
+}
+
+/** The tile `setMatmulTile` forces, or null. */
+export function matmulTileForced(): MatmulTile | null {
+  return override;
+}
+
+/** The kernel key of a tile kernel (also how tests see which tile ran). */
+export function tileKernelKey(
+  t: "f32" | "i32",
+  transA: boolean,
+  transB: boolean,
+  tile: MatmulTile,
+): string {
+  const { bm, bn, bk, tm, tn } = tile;
+  return `matmul_${t}_${transA ? "t" : "n"}${transB ? "t" : "n"}_${bm}x${bn}x${bk}_${tm}x${tn}${
+    tile.unroll === false ? "_loop" : ""
+  }`;
 }
 
 /** The tile for an m x k x n product with `batch` matrices on engine `e`. */
@@ -226,13 +259,34 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 }`;
 }
 
-/** Batched op(a) @ op(b) (see MatmulSpec). */
+/**
+ * The kernel the rules pick for a product (no tuned table): what `matmul` runs when its class
+ * has no tuned entry, and the baseline `tuneMatmul` compares against.
+ */
+export function ruleChoice(
+  e: Engine,
+  m: number,
+  k: number,
+  n: number,
+  batch: number,
+): MatmulChoice {
+  if (useDirect(e, m, k, n)) return { kernel: "direct" };
+  if (useBig(e, m, k, n, override !== null)) return { kernel: "big" };
+  return { kernel: "tile", tile: pickTile(e, m, k, n, batch) };
+}
+
+/**
+ * Batched op(a) @ op(b) (see MatmulSpec). `choice` runs one kernel regardless of the rules and
+ * the tuned table (`tuneMatmul` times candidates with it); without it, a tuned entry for the
+ * product's class wins over the rules (see the module doc).
+ */
 export function matmul(
   e: Engine,
   a: GpuBuffer,
   b: GpuBuffer,
   spec: MatmulSpec,
   dtype: DType,
+  choice?: MatmulChoice,
 ): GpuBuffer {
   const t = wgslType("matmul", dtype);
   const { m, k, n, transA, transB } = spec;
@@ -273,7 +327,16 @@ export function matmul(
     }
     return out;
   };
-  if (useDirect(e, m, k, n)) {
+  // The tuned table is consulted (and the class recorded) for float32 products whose kernel
+  // nothing forces; a tuned "big" entry needs the device limits the rules also check.
+  if (
+    !choice && dtype === "float32" && !override && bigMatmulForced() === null &&
+    !kernelPolicy.legacy
+  ) {
+    const hit = lookupTuned(e.ctx.info, m, k, n, batch, transA, transB, spec.aBatch, spec.bBatch);
+    if (hit && (hit.kernel !== "big" || bigMatmulFits(e))) choice = hit;
+  }
+  if (choice ? choice.kernel === "direct" : useDirect(e, m, k, n)) {
     const kern = e.kernel(
       `matmul_direct_${t}_${transA ? "t" : "n"}${transB ? "t" : "n"}`,
       () => matmulDirectCode(t, transA, transB),
@@ -290,7 +353,7 @@ export function matmul(
     }
     return out;
   }
-  if (useBig(e, m, k, n, override !== null)) {
+  if (choice ? choice.kernel === "big" : useBig(e, m, k, n, override !== null)) {
     // Vec4 loads along each operand's contiguous axis when it is a multiple of 4 (k = 0 binds
     // scalar arrays: nothing is read).
     const vecA = k > 0 && (transA ? m : k) % 4 === 0;
@@ -306,15 +369,12 @@ export function matmul(
     );
     return dispatchTiles(kern, 128, 128);
   }
-  const tile = pickTile(e, m, k, n, batch);
-  const { bm, bn, bk, tm, tn } = tile;
+  const tile = choice?.kernel === "tile" ? choice.tile : pickTile(e, m, k, n, batch);
   const kern = e.kernel(
-    `matmul_${t}_${transA ? "t" : "n"}${transB ? "t" : "n"}_${bm}x${bn}x${bk}_${tm}x${tn}${
-      tile.unroll === false ? "_loop" : ""
-    }`,
+    tileKernelKey(t, transA, transB, tile),
     () => matmulCode(t, transA, transB, tile),
     2,
     1,
   );
-  return dispatchTiles(kern, bm, bn);
+  return dispatchTiles(kern, tile.bm, tile.bn);
 }

@@ -1,0 +1,148 @@
+/**
+ * The table of tuned matmul kernels (filled by `tuneMatmul` in `../matmul_tune.ts`, read by
+ * `matmul` in `./matmul.ts`) and the record of the product shapes that have run.
+ *
+ * A product belongs to a shape class: its dtype, transpose flags, and m, k, n and batch each
+ * rounded up to a power of two. The class is packed into one integer so that looking it up
+ * (every matmul) allocates nothing; a class's first product is remembered (one Map entry the
+ * first time it is seen) so that `tuneMatmul()` can time that shape later. Entries belong to an
+ * adapter (`adapterId`): a table loaded on another machine is kept but never consulted there.
+ * @module
+ */
+import type { GpuInfo } from "../device.ts";
+import type { MatmulTile } from "./matmul.ts";
+
+/** Which kernel a product runs: a generated tile, the 128x128 kernel, or the direct kernel. */
+export type MatmulChoice =
+  | { kernel: "tile"; tile: MatmulTile }
+  | { kernel: "big" }
+  | { kernel: "direct" };
+
+/** A product shape as `matmul` sees it (batch counts output matrices). */
+export interface ProductShape {
+  m: number;
+  k: number;
+  n: number;
+  batch: number;
+  transA: boolean;
+  transB: boolean;
+  /** Whether one matrix of a (or b) serves every batch (a broadcast operand), when recorded. */
+  aShared?: boolean;
+  bShared?: boolean;
+}
+
+/** Dtypes with a class code (only float32 is tuned and recorded). */
+const DTYPE_CODE = { float32: 1 } as const;
+
+/** The exponent of the power of two that `x` (≥ 1) rounds up to. */
+export function log2Ceil(x: number): number {
+  if (x <= 1) return 0;
+  return x <= 2 ** 32 ? 32 - Math.clz32(x - 1) : Math.min(63, Math.ceil(Math.log2(x)));
+}
+
+/** The class of a float32 product, packed: 6 bits per size exponent, then flags and dtype. */
+export function classOf(
+  m: number,
+  k: number,
+  n: number,
+  batch: number,
+  transA: boolean,
+  transB: boolean,
+): number {
+  return log2Ceil(m) | (log2Ceil(k) << 6) | (log2Ceil(n) << 12) | (log2Ceil(batch) << 18) |
+    (transA ? 1 << 24 : 0) | (transB ? 1 << 25 : 0) | (DTYPE_CODE.float32 << 26);
+}
+
+/** The bounds of a class: each size is the power of two its members round up to. */
+export function classBounds(cls: number): ProductShape {
+  return {
+    m: 2 ** (cls & 63),
+    k: 2 ** ((cls >> 6) & 63),
+    n: 2 ** ((cls >> 12) & 63),
+    batch: 2 ** ((cls >> 18) & 63),
+    transA: (cls & (1 << 24)) !== 0,
+    transB: (cls & (1 << 25)) !== 0,
+  };
+}
+
+/**
+ * What `tuneMatmul` measured for a shape class: the product it timed (m, k, n, batch), the
+ * winner's and the rule's best time per product in milliseconds, and the rule's choice.
+ *
+ * @example
+ * ```ts
+ * import type { MatmulTuningMeasure } from "@lossforge/core";
+ * const t: MatmulTuningMeasure = { m: 128, k: 96, n: 384, batch: 16, ms: 2.1, ruleMs: 2.4, rule: "tile 64x128x8/8x8" };
+ * console.log((t.ruleMs / t.ms).toFixed(2)); // "1.14"
+ * ```
+ */
+export interface MatmulTuningMeasure {
+  /** Rows of the product timed. */
+  m: number;
+  /** Its contracted dimension. */
+  k: number;
+  /** Its columns. */
+  n: number;
+  /** Its output matrices. */
+  batch: number;
+  /** The chosen kernel's best time per product, in milliseconds. */
+  ms: number;
+  /** The rule's choice's best time per product, in milliseconds (same run). */
+  ruleMs: number;
+  /** The rule's choice, e.g. "tile 64x64x16/4x4", "big 128x128" or "direct". */
+  rule: string;
+}
+
+/** A tuned choice with what was measured for it (absent for entries written by hand). */
+export type TunedChoice = MatmulChoice & { measured?: MatmulTuningMeasure };
+
+/** Tuned choices per adapter identity, then per class. */
+export const tuned: Map<string, Map<number, TunedChoice>> = new Map();
+
+/** The first product of every float32 class that has run since start-up, per adapter. */
+export const seen: Map<string, Map<number, ProductShape>> = new Map();
+
+const ids = new WeakMap<GpuInfo, string>();
+
+/**
+ * The identity of an adapter for the table: vendor, architecture and description (a driver's
+ * description names its version, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)"), and whether it is a
+ * fallback adapter.
+ */
+export function adapterId(info: GpuInfo): string {
+  let id = ids.get(info);
+  if (id === undefined) {
+    id = [info.vendor, info.architecture, info.description].map((s) => s.trim()).join(" | ") +
+      (info.isFallbackAdapter ? " | fallback" : "");
+    ids.set(info, id);
+  }
+  return id;
+}
+
+/**
+ * The tuned choice for a float32 product on the adapter `info`, or undefined; records the
+ * product's class as seen (with whether a or b, batch dims `aMatrices` / `bMatrices`, is
+ * broadcast over the batch). Allocates only the first time a class (or adapter) is seen.
+ */
+export function lookupTuned(
+  info: GpuInfo,
+  m: number,
+  k: number,
+  n: number,
+  batch: number,
+  transA: boolean,
+  transB: boolean,
+  aMatrices: readonly number[],
+  bMatrices: readonly number[],
+): TunedChoice | undefined {
+  const id = adapterId(info);
+  const cls = classOf(m, k, n, batch, transA, transB);
+  let s = seen.get(id);
+  if (!s) seen.set(id, s = new Map());
+  if (!s.has(cls)) {
+    const aShared = batch > 1 && aMatrices.every((d) => d === 1);
+    const bShared = batch > 1 && bMatrices.every((d) => d === 1);
+    s.set(cls, { m, k, n, batch, transA, transB, aShared, bShared });
+  }
+  return tuned.get(id)?.get(cls);
+}
