@@ -13,7 +13,10 @@
  * run again with `LOSSFORGE_FUSED=0` semantics (`setFusedOps(false)`), from the same seed.
  *
  *   deno run -A bench/train.ts [--backend cpu|webgpu] [--config S,flagship] [--steps 5]
- *                              [--profile] [--no-check] [--json out.json]
+ *                              [--profile] [--no-check] [--json out.json] [--cpu-threads 1,2]
+ *
+ * `--cpu-threads 1,2` times each configuration once per thread count of the CPU backend's
+ * matmul (`setCpuThreads`), in the same run, and prints each against the first.
  *
  * `--profile` wraps every backend primitive with a timer (on webgpu the time is host-side
  * recording only; dispatch counts are exact) and prints the costliest ops with shapes.
@@ -34,6 +37,7 @@ const args = parseArgs({
     profile: { type: "boolean" },
     "no-check": { type: "boolean" },
     json: { type: "string" },
+    "cpu-threads": { type: "string" },
   },
 });
 
@@ -263,6 +267,7 @@ async function sync(x: Tensor): Promise<number> {
 
 interface Result {
   config: string;
+  cpuThreads?: number;
   tokensPerStep: number;
   msPerStep: number;
   tokensPerSecond: number;
@@ -329,57 +334,69 @@ console.log(
   `backend ${backend} (${adapter}); load ${load}; ${steps} steps after ${warmup} warm-up; ` +
     `fused ops ${fusedOpsEnabled() ? "on" : "off"}`,
 );
+const threadCounts = args.values["cpu-threads"]?.split(",").map(Number) ?? [undefined];
 const results: Result[] = [];
 for (const c of configs) {
-  const r = await measure(c);
-  if (!args.values["no-check"]) {
-    const k = 3;
-    const a = await lossAfter(c, k, true);
-    const b = await lossAfter(c, k, false);
-    r.unfusedLoss = b;
-    const rel = Math.abs(a - b) / Math.max(1e-12, Math.abs(b));
+  let first: Result | undefined;
+  for (const th of threadCounts) {
+    if (th !== undefined) lf.setCpuThreads(th);
+    const r = await measure(c);
+    if (th !== undefined) r.cpuThreads = th;
+    if (!args.values["no-check"] && !first) {
+      const k = 3;
+      const a = await lossAfter(c, k, true);
+      const b = await lossAfter(c, k, false);
+      r.unfusedLoss = b;
+      const rel = Math.abs(a - b) / Math.max(1e-12, Math.abs(b));
+      console.log(
+        `${c.name}: loss after ${k} steps fused ${a.toFixed(6)} unfused ${b.toFixed(6)} ` +
+          `(relative difference ${rel.toExponential(2)})`,
+      );
+      if (!(rel < 1e-3)) throw new Error(`${c.name}: fused and unfused losses differ`);
+    }
+    if (first && r.loss !== first.loss) {
+      throw new Error(`${c.name}: loss ${r.loss} with ${th} threads, ${first.loss} with first`);
+    }
+    results.push(r);
     console.log(
-      `${c.name}: loss after ${k} steps fused ${a.toFixed(6)} unfused ${b.toFixed(6)} ` +
-        `(relative difference ${rel.toExponential(2)})`,
+      `${c.name}${th !== undefined ? ` (${th} cpu threads)` : ""}: ` +
+        `${r.msPerStep.toFixed(0)} ms/step, ${r.tokensPerSecond.toFixed(0)} tokens/s` +
+        (r.dispatchesPerStep !== undefined
+          ? `, ${r.dispatchesPerStep.toFixed(0)} dispatches/step`
+          : "") +
+        `, loss ${r.loss.toFixed(4)}` +
+        (first ? `; ${(r.tokensPerSecond / first.tokensPerSecond).toFixed(2)}x the first` : ""),
     );
-    if (!(rel < 1e-3)) throw new Error(`${c.name}: fused and unfused losses differ`);
-  }
-  results.push(r);
-  console.log(
-    `${c.name}: ${r.msPerStep.toFixed(0)} ms/step, ${r.tokensPerSecond.toFixed(0)} tokens/s` +
-      (r.dispatchesPerStep !== undefined
-        ? `, ${r.dispatchesPerStep.toFixed(0)} dispatches/step`
-        : "") +
-      `, loss ${r.loss.toFixed(4)}`,
-  );
-  if (args.values.profile) {
-    const rows = [...prof.entries()].sort((x, y) => y[1].ms - x[1].ms);
-    const total = rows.reduce((s, [, p]) => s + p.ms, 0);
-    console.log(`  profile: ${(total / steps).toFixed(1)} ms/step inside backend primitives`);
-    for (const [label, p] of rows.slice(0, 40)) {
-      console.log(
-        `  ${(p.ms / steps).toFixed(2).padStart(8)} ms ${
-          String(p.calls / steps).padStart(5)
-        }x  ${label}`,
-      );
+    first ??= r;
+    if (args.values.profile) {
+      const rows = [...prof.entries()].sort((x, y) => y[1].ms - x[1].ms);
+      const total = rows.reduce((s, [, p]) => s + p.ms, 0);
+      console.log(`  profile: ${(total / steps).toFixed(1)} ms/step inside backend primitives`);
+      for (const [label, p] of rows.slice(0, 40)) {
+        console.log(
+          `  ${(p.ms / steps).toFixed(2).padStart(8)} ms ${
+            String(p.calls / steps).padStart(5)
+          }x  ${label}`,
+        );
+      }
+      const byKind = new Map<string, Prof>();
+      for (const [label, p] of rows) {
+        const k = label.split(" ").slice(0, 2).join(" ");
+        const q = byKind.get(k) ?? { calls: 0, ms: 0 };
+        q.calls += p.calls;
+        q.ms += p.ms;
+        byKind.set(k, q);
+      }
+      console.log("  by kind:");
+      for (const [k, p] of [...byKind.entries()].sort((x, y) => y[1].ms - x[1].ms).slice(0, 20)) {
+        console.log(
+          `  ${(p.ms / steps).toFixed(2).padStart(8)} ms ${
+            String(p.calls / steps).padStart(5)
+          }x  ${k}`,
+        );
+      }
+      prof.clear();
     }
-    const byKind = new Map<string, Prof>();
-    for (const [label, p] of rows) {
-      const k = label.split(" ").slice(0, 2).join(" ");
-      const q = byKind.get(k) ?? { calls: 0, ms: 0 };
-      q.calls += p.calls;
-      q.ms += p.ms;
-      byKind.set(k, q);
-    }
-    console.log("  by kind:");
-    for (const [k, p] of [...byKind.entries()].sort((x, y) => y[1].ms - x[1].ms).slice(0, 20)) {
-      console.log(
-        `  ${(p.ms / steps).toFixed(2).padStart(8)} ms ${
-          String(p.calls / steps).padStart(5)
-        }x  ${k}`,
-      );
-    }
-    prof.clear();
   }
 }
 if (args.values.json) {
