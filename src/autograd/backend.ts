@@ -124,6 +124,35 @@ export interface MatmulSpec {
 }
 
 /**
+ * Sizes of a fused attention (see `Backend.attention`).
+ *
+ * @example
+ * ```ts
+ * import type { AttentionSpec } from "@lossforge/core";
+ * const s: AttentionSpec = { batch: 2, heads: 4, kvHeads: 2, t: 8, tk: 8, d: 16, scale: 0.25, maskBatch: 1 };
+ * console.log(s.heads / s.kvHeads); // 2 query heads per key/value head
+ * ```
+ */
+export interface AttentionSpec {
+  /** B. */
+  batch: number;
+  /** Query heads H. */
+  heads: number;
+  /** Key/value heads Hkv (H is a multiple). */
+  kvHeads: number;
+  /** Query positions T. */
+  t: number;
+  /** Key positions Tk. */
+  tk: number;
+  /** Head width d. */
+  d: number;
+  /** Multiplier of q kᵀ (usually 1/√d). */
+  scale: number;
+  /** Batch rows of the mask: 0 (no mask), 1 (shared by the batch) or B. */
+  maskBatch: number;
+}
+
+/**
  * Where a strided input's elements live in its buffer: element `idx` of an input of shape
  * `shape` is at `offset + Σ idx_d · strides[d]` (strides over the input's own axes; 0 on an
  * expanded axis). An absent layout means contiguous row-major from element 0.
@@ -309,6 +338,43 @@ export interface Backend {
     cols: number,
     dtype: DType,
   ): { dx: unknown; dw: unknown; db: unknown };
+  /**
+   * Optional fused primitive: attention without the score matrix in memory (flash style).
+   * q `[B, H, T, d]`, k and v `[B, Hkv, Tk, d]`, mask `[maskBatch, T, Tk]` (additive; null when
+   * there is none), all contiguous. Query head h reads key/value head ⌊h / (H / Hkv)⌋.
+   * out = softmax(q kᵀ · scale + mask) v `[B, H, T, d]`; lse `[B, H, T]` is each row's
+   * log Σ exp of the scores (kept for the backward).
+   */
+  attention?(
+    q: unknown,
+    k: unknown,
+    v: unknown,
+    mask: unknown | null,
+    spec: AttentionSpec,
+    dtype: DType,
+  ): { out: unknown; lse: unknown };
+  /**
+   * Optional fused primitive: attention's backward from the forward's `out` and `lse` and the
+   * output gradient `g`: dq `[B, H, T, d]`, dk and dv `[B, Hkv, Tk, d]` (summed over the query
+   * heads that share a key/value head).
+   */
+  attentionGrad?(
+    q: unknown,
+    k: unknown,
+    v: unknown,
+    mask: unknown | null,
+    out: unknown,
+    lse: unknown,
+    g: unknown,
+    spec: AttentionSpec,
+    dtype: DType,
+  ): { dq: unknown; dk: unknown; dv: unknown };
+  /**
+   * Whether `scaledDotProductAttention` should use `attention` by default here: true where
+   * the fused kernel beats composed matmuls and softmax (a GPU); the CPU backend's fused loops
+   * are a scalar reference, slower than its SIMD matmuls, so it leaves this unset.
+   */
+  readonly prefersFusedAttention?: boolean;
   /** Bytes and buffers in use (for leak tests). */
   memory(): { buffers: number; bytes: number };
   /** Submits queued work (no-op on CPU). */

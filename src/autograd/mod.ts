@@ -5,6 +5,7 @@
  */
 export * from "./ops/mod.ts";
 export {
+  type AttentionSpec,
   type Backend,
   type BackendName,
   type BinaryOp,

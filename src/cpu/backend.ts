@@ -10,6 +10,7 @@ import { ValueError } from "../autograd/errors.ts";
 import { broadcastStrides, sizeOf, stridesOf } from "../autograd/shape.ts";
 import { type SimdMatmul, simdMatmul } from "./simd_matmul.ts";
 import { runPanels } from "./matmul_pool.ts";
+import { attentionBackward, attentionForward } from "./attention.ts";
 import { type SimdMath, simdMath } from "./simd_math.ts";
 
 type Buf = TypedArray;
@@ -945,6 +946,15 @@ export function cpuBackend(): Backend {
         db[c] = ab[c];
       }
       return { dx, dw, db };
+    },
+    attention(q, k, v, mask, spec, dtype) {
+      const r = attentionForward(q as Buf, k as Buf, v as Buf, mask as Buf | null, spec, dtype);
+      return { out: track(r.out), lse: track(r.lse) };
+    },
+    attentionGrad(q, k, v, mask, out, lse, g, spec, dtype) {
+      const [qb, kb, vb, m] = [q as Buf, k as Buf, v as Buf, mask as Buf | null];
+      const r = attentionBackward(qb, kb, vb, m, out as Buf, lse as Buf, g as Buf, spec, dtype);
+      return { dq: track(r.dq), dk: track(r.dk), dv: track(r.dv) };
     },
     memory() {
       return { buffers, bytes };

@@ -19,6 +19,7 @@ import { softmax } from "./kernels/softmax.ts";
 import { argsort } from "./kernels/sort.ts";
 import { cumsum } from "./kernels/scan.ts";
 import * as fused from "./kernels/fused.ts";
+import * as attn from "./kernels/attention.ts";
 
 /**
  * The WebGPU backend object: the `Backend` primitives plus access to its engine (for fused
@@ -201,6 +202,29 @@ export async function webgpuBackend(): Promise<WebGpuBackend> {
         buf(op, rstd),
         rows,
         cols,
+        dtype,
+      );
+    },
+    prefersFusedAttention: true,
+    attention(q, k, v, mask, spec, dtype) {
+      const op = "attention";
+      const m = mask === null ? null : buf(op, mask);
+      return attn.attention(e, buf(op, q), buf(op, k), buf(op, v), m, spec, dtype);
+    },
+    attentionGrad(q, k, v, mask, out, lse, g, spec, dtype) {
+      const op = "attentionGrad";
+      const m = mask === null ? null : buf(op, mask);
+      const [qb, kb, vb] = [buf(op, q), buf(op, k), buf(op, v)];
+      return attn.attentionGrad(
+        e,
+        qb,
+        kb,
+        vb,
+        m,
+        buf(op, out),
+        buf(op, lse),
+        buf(op, g),
+        spec,
         dtype,
       );
     },

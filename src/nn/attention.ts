@@ -8,13 +8,14 @@
 import {
   concat,
   type DType,
-  matmulT,
   type Rng,
+  scaledDotProductAttention,
   slice,
   type Tensor,
   ValueError,
   zeros,
 } from "../autograd/mod.ts";
+import { composedAttention } from "../autograd/ops/attention.ts";
 import { applyDropout } from "./dropout.ts";
 import { initWeight, type LinearParams, project, type WeightLayout } from "./linear.ts";
 import type { ForwardContext, Module } from "./module.ts";
@@ -88,8 +89,10 @@ export function splitHeads(x: Tensor, heads: number): Tensor {
 /**
  * softmax(q kᵀ / √d + mask) v for q `[B, H, T, d]` and k, v `[B, Hkv, Tk, d]` with H a
  * multiple of Hkv; returns `[B, T, H·d]`. Query head h reads key/value head ⌊h / (H/Hkv)⌋
- * (torch's `repeat_interleave`), done by folding each group of query heads into the row
- * axis so keys and values are never copied per head.
+ * (torch's `repeat_interleave`). Without dropout this is `scaledDotProductAttention` (flash
+ * style on WebGPU: no `[B, H, T, Tk]` scores in memory); with dropout on the probabilities
+ * it is the composed form, each group of query heads folded into the row axis so keys and
+ * values are never copied per head.
  *
  * @example
  * ```ts
@@ -107,17 +110,15 @@ export function attend(
   ctx: ForwardContext = {},
 ): Tensor {
   const [b, h, t, d] = q.shape;
-  const hkv = k.shape[1], tk = k.shape[2];
+  const hkv = k.shape[1];
   if (h % hkv !== 0) {
     throw new ValueError(`attention: ${h} query heads are not a multiple of ${hkv} kv heads`);
   }
-  const group = h / hkv;
-  const qg = q.reshape([b, hkv, group * t, d]);
-  let scores = matmulT(qg, k, false, true).mul(1 / Math.sqrt(d)).reshape([b, h, t, tk]);
-  if (mask) scores = scores.add(mask);
-  const probs = applyDropout(scores.softmax(-1), dropoutRate, ctx);
-  const out = matmulT(probs.reshape([b, hkv, group * t, tk]), v, false, false);
-  return out.reshape([b, h, t, d]).permute([0, 2, 1, 3]).reshape([b, t, h * d]);
+  const scale = 1 / Math.sqrt(d);
+  const out = ctx.training && dropoutRate > 0
+    ? composedAttention(q, k, v, mask, scale, (p) => applyDropout(p, dropoutRate, ctx))
+    : scaledDotProductAttention(q, k, v, { mask, scale });
+  return out.permute([0, 2, 1, 3]).reshape([b, t, h * v.shape[3]]);
 }
 
 /** Appends new keys/values to the cached ones along the time axis. */

@@ -55,3 +55,4 @@ export {
 export { embedding, gather, oneHot, scatterAdd, take } from "./index_ops.ts";
 export { argsort, sort } from "./sort.ts";
 export { fusedLayerNorm } from "./norm.ts";
+export { type AttentionOpOptions, scaledDotProductAttention } from "./attention.ts";

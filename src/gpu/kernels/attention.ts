@@ -1,0 +1,376 @@
+/**
+ * Flash-style attention kernels: the `[B, H, T, Tk]` scores are never stored. Each kernel has
+ * one thread per row (a query row forward and for dq, a key row for dk and dv) and walks the
+ * other side in tiles staged through workgroup memory; the head width d is compiled in, so
+ * each thread's rows live in private arrays.
+ *
+ * - forward: per query row, an online softmax over key tiles (running max and sum, the
+ *   accumulator rescaled once a tile), writing out and the row's log-sum-exp;
+ * - backward prep: per query row, lse and δ = Σ g ⊙ out side by side (`stats`);
+ * - dq: per query row, over key tiles: p = exp(s − lse), ds = p (g·v − δ), dq += ds k;
+ * - dk, dv: per key row of a key/value head, over the query rows of every head in its group:
+ *   dv += p g, dk += ds q. No atomics: every output row has one writer.
+ *
+ * The mask is read per score (`[maskBatch, T, Tk]`, maskBatch 0 binds q in its place and
+ * reads nothing).
+ * @module
+ */
+import type { AttentionSpec } from "../../autograd/backend.ts";
+import type { DType } from "../../autograd/dtype.ts";
+import { ShapeError } from "../../autograd/errors.ts";
+import type { Engine, GpuBuffer } from "../engine.ts";
+import { f32Bits, MAIN_1D, paramsWgsl, WG, wgslType } from "./common.ts";
+import { params } from "./elementwise.ts";
+
+/** Threads (rows) per workgroup. */
+const ROWS = 64;
+/** Widest head the kernels compile for (private arrays of d floats per thread). */
+export const ATTENTION_MAX_D = 256;
+
+/**
+ * Rows of the other side per staged tile: the largest power of two up to 32 whose two tiles
+ * (plus two floats a row) fit WebGPU's guaranteed 16 KiB of workgroup memory.
+ */
+export function attentionTile(d: number): number {
+  let bc = 32;
+  while (bc > 1 && bc * (2 * d + 2) * 4 > 16384) bc /= 2;
+  return bc;
+}
+
+function bind(i: number, name: string, write = false): string {
+  return `@group(0) @binding(${i}) var<storage, ${
+    write ? "read_write" : "read"
+  }> ${name}: array<f32>;`;
+}
+
+/** Params: T, Tk, H, Hkv, maskBatch, scale bits, first (batch·head) row of this dispatch. */
+function attnParams(spec: AttentionSpec, y0: number): Uint32Array {
+  const p = params();
+  p.set([spec.t, spec.tk, spec.heads, spec.kvHeads, spec.maskBatch, f32Bits(spec.scale), y0]);
+  return p;
+}
+
+const HEADER = `
+  let T = P(0u); let TK = P(1u); let H = P(2u); let HKV = P(3u); let MB = P(4u);
+  let scale = Pf(5u);`;
+
+/** Dispatches `kern` over [ceil(n / ROWS), ys] in slices of the y limit. */
+function dispatchRows(
+  e: Engine,
+  op: string,
+  kern: ReturnType<Engine["kernel"]>,
+  inputs: GpuBuffer[],
+  outputs: GpuBuffer[],
+  spec: AttentionSpec,
+  n: number,
+  ys: number,
+): void {
+  const gx = Math.ceil(n / ROWS), lim = e.maxWorkgroupsPerDim;
+  if (gx > lim) throw new ShapeError(`${op}: ${n} positions exceed one dispatch on this device`);
+  for (let y0 = 0; y0 < ys; y0 += lim) {
+    e.dispatch(op, kern, inputs, outputs, attnParams(spec, y0), [gx, Math.min(lim, ys - y0), 1]);
+  }
+}
+
+function forwardCode(d: number, bc: number): string {
+  return `${bind(0, "q")}
+${bind(1, "k")}
+${bind(2, "v")}
+${bind(3, "mask")}
+${bind(4, "o", true)}
+${bind(5, "lse", true)}
+${paramsWgsl(6)}
+var<workgroup> ks: array<f32, ${bc * d}>;
+var<workgroup> vs: array<f32, ${bc * d}>;
+@compute @workgroup_size(${ROWS})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  ${HEADER}
+  let bh = wid.y + P(6u);
+  let b = bh / H; let hk = (bh % H) / (H / HKV);
+  let i = wid.x * ${ROWS}u + lid;
+  let live = i < T;
+  let row = bh * T + min(i, T - 1u);
+  let kvBase = (b * HKV + hk) * TK * ${d}u;
+  let mrow = (select(b, 0u, MB == 1u) * T + min(i, T - 1u)) * TK;
+  var qr: array<f32, ${d}>;
+  var acc: array<f32, ${d}>;
+  for (var c = 0u; c < ${d}u; c++) { qr[c] = q[row * ${d}u + c] * scale; }
+  var m = -3.0e38;
+  var l = 0.0;
+  var s: array<f32, ${bc}>;
+  for (var j0 = 0u; j0 < TK; j0 += ${bc}u) {
+    for (var e = lid; e < ${bc * d}u; e += ${ROWS}u) {
+      let j = j0 + e / ${d}u;
+      var kv = 0.0; var vv = 0.0;
+      if (j < TK) { let at = kvBase + j * ${d}u + e % ${d}u; kv = k[at]; vv = v[at]; }
+      ks[e] = kv; vs[e] = vv;
+    }
+    workgroupBarrier();
+    if (live) {
+      let n = min(${bc}u, TK - j0);
+      var tmax = -3.0e38;
+      for (var jj = 0u; jj < n; jj++) {
+        var dot = 0.0;
+        for (var c = 0u; c < ${d}u; c++) { dot += qr[c] * ks[jj * ${d}u + c]; }
+        if (MB > 0u) { dot += mask[mrow + j0 + jj]; }
+        s[jj] = dot;
+        tmax = max(tmax, dot);
+      }
+      let mnew = max(m, tmax);
+      let corr = exp(m - mnew);
+      l *= corr;
+      for (var c = 0u; c < ${d}u; c++) { acc[c] *= corr; }
+      for (var jj = 0u; jj < n; jj++) {
+        let p = exp(s[jj] - mnew);
+        l += p;
+        for (var c = 0u; c < ${d}u; c++) { acc[c] += p * vs[jj * ${d}u + c]; }
+      }
+      m = mnew;
+    }
+    workgroupBarrier();
+  }
+  if (live) {
+    for (var c = 0u; c < ${d}u; c++) { o[row * ${d}u + c] = acc[c] / l; }
+    lse[row] = m + log(l);
+  }
+}`;
+}
+
+/** Forward: out `[B, H, T, d]` and lse `[B, H, T]`. */
+export function attention(
+  e: Engine,
+  q: GpuBuffer,
+  k: GpuBuffer,
+  v: GpuBuffer,
+  mask: GpuBuffer | null,
+  spec: AttentionSpec,
+  dtype: DType,
+): { out: GpuBuffer; lse: GpuBuffer } {
+  wgslType("attention", dtype);
+  const { batch, heads, t, d } = spec;
+  checkWidth("attention", d);
+  const out = e.alloc("attention", batch * heads * t * d * 4);
+  const lse = e.alloc("attention", batch * heads * t * 4);
+  if (batch * heads * t === 0) return { out, lse };
+  const bc = attentionTile(d);
+  const kern = e.kernel(`attention_fwd_d${d}_c${bc}`, () => forwardCode(d, bc), 4, 2);
+  dispatchRows(e, "attention", kern, [q, k, v, mask ?? q], [out, lse], spec, t, batch * heads);
+  return { out, lse };
+}
+
+function checkWidth(op: string, d: number): void {
+  if (d > ATTENTION_MAX_D) {
+    throw new ShapeError(`${op}: head width ${d} exceeds the fused kernels' ${ATTENTION_MAX_D}`);
+  }
+}
+
+function prepCode(d: number): string {
+  return `${bind(0, "o")}
+${bind(1, "g")}
+${bind(2, "lse")}
+${bind(3, "stats", true)}
+${paramsWgsl(4)}
+${MAIN_1D}
+  let rows = P(0u);
+  if (i >= rows) { return; }
+  var dl = 0.0;
+  for (var c = 0u; c < ${d}u; c++) { dl += g[i * ${d}u + c] * o[i * ${d}u + c]; }
+  stats[i] = lse[i];
+  stats[rows + i] = dl;
+}`;
+}
+
+function dqCode(d: number, bc: number): string {
+  return `${bind(0, "q")}
+${bind(1, "k")}
+${bind(2, "v")}
+${bind(3, "mask")}
+${bind(4, "g")}
+${bind(5, "stats")}
+${bind(6, "dq", true)}
+${paramsWgsl(7)}
+var<workgroup> ks: array<f32, ${bc * d}>;
+var<workgroup> vs: array<f32, ${bc * d}>;
+@compute @workgroup_size(${ROWS})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  ${HEADER}
+  let rows = P(7u);
+  let bh = wid.y + P(6u);
+  let b = bh / H; let hk = (bh % H) / (H / HKV);
+  let i = wid.x * ${ROWS}u + lid;
+  let live = i < T;
+  let row = bh * T + min(i, T - 1u);
+  let kvBase = (b * HKV + hk) * TK * ${d}u;
+  let mrow = (select(b, 0u, MB == 1u) * T + min(i, T - 1u)) * TK;
+  var qr: array<f32, ${d}>;
+  var gr: array<f32, ${d}>;
+  var acc: array<f32, ${d}>;
+  for (var c = 0u; c < ${d}u; c++) {
+    qr[c] = q[row * ${d}u + c] * scale;
+    gr[c] = g[row * ${d}u + c];
+  }
+  let ls = stats[row];
+  let dl = stats[rows + row];
+  for (var j0 = 0u; j0 < TK; j0 += ${bc}u) {
+    for (var e = lid; e < ${bc * d}u; e += ${ROWS}u) {
+      let j = j0 + e / ${d}u;
+      var kv = 0.0; var vv = 0.0;
+      if (j < TK) { let at = kvBase + j * ${d}u + e % ${d}u; kv = k[at]; vv = v[at]; }
+      ks[e] = kv; vs[e] = vv;
+    }
+    workgroupBarrier();
+    if (live) {
+      let n = min(${bc}u, TK - j0);
+      for (var jj = 0u; jj < n; jj++) {
+        var sc = 0.0;
+        var dp = 0.0;
+        for (var c = 0u; c < ${d}u; c++) {
+          sc += qr[c] * ks[jj * ${d}u + c];
+          dp += gr[c] * vs[jj * ${d}u + c];
+        }
+        if (MB > 0u) { sc += mask[mrow + j0 + jj]; }
+        let ds = exp(sc - ls) * (dp - dl);
+        for (var c = 0u; c < ${d}u; c++) { acc[c] += ds * ks[jj * ${d}u + c]; }
+      }
+    }
+    workgroupBarrier();
+  }
+  if (live) {
+    for (var c = 0u; c < ${d}u; c++) { dq[row * ${d}u + c] = acc[c] * scale; }
+  }
+}`;
+}
+
+function dkvCode(d: number, bc: number): string {
+  return `${bind(0, "q")}
+${bind(1, "k")}
+${bind(2, "v")}
+${bind(3, "mask")}
+${bind(4, "g")}
+${bind(5, "stats")}
+${bind(6, "dko", true)}
+${bind(7, "dvo", true)}
+${paramsWgsl(8)}
+var<workgroup> qs: array<f32, ${bc * d}>;
+var<workgroup> gs: array<f32, ${bc * d}>;
+var<workgroup> lss: array<f32, ${bc}>;
+var<workgroup> dls: array<f32, ${bc}>;
+@compute @workgroup_size(${ROWS})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  ${HEADER}
+  let rows = P(7u);
+  let bk = wid.y + P(6u);
+  let b = bk / HKV; let hk = bk % HKV; let group = H / HKV;
+  let j = wid.x * ${ROWS}u + lid;
+  let live = j < TK;
+  let krow = bk * TK + min(j, TK - 1u);
+  var kr: array<f32, ${d}>;
+  var vr: array<f32, ${d}>;
+  var dk: array<f32, ${d}>;
+  var dv: array<f32, ${d}>;
+  for (var c = 0u; c < ${d}u; c++) {
+    kr[c] = k[krow * ${d}u + c] * scale;
+    vr[c] = v[krow * ${d}u + c];
+  }
+  let mcol = select(b, 0u, MB == 1u) * T * TK + min(j, TK - 1u);
+  for (var hh = 0u; hh < group; hh++) {
+    let bh = b * H + hk * group + hh;
+    for (var i0 = 0u; i0 < T; i0 += ${bc}u) {
+      for (var e = lid; e < ${bc * d}u; e += ${ROWS}u) {
+        let i = i0 + e / ${d}u;
+        var qv = 0.0; var gv = 0.0;
+        if (i < T) { let at = (bh * T + i) * ${d}u + e % ${d}u; qv = q[at]; gv = g[at]; }
+        qs[e] = qv; gs[e] = gv;
+      }
+      for (var e = lid; e < ${bc}u; e += ${ROWS}u) {
+        let i = i0 + e;
+        var lv = 0.0; var dlv = 0.0;
+        if (i < T) { lv = stats[bh * T + i]; dlv = stats[rows + bh * T + i]; }
+        lss[e] = lv; dls[e] = dlv;
+      }
+      workgroupBarrier();
+      if (live) {
+        let n = min(${bc}u, T - i0);
+        for (var ii = 0u; ii < n; ii++) {
+          var sc = 0.0;
+          var dp = 0.0;
+          for (var c = 0u; c < ${d}u; c++) {
+            sc += qs[ii * ${d}u + c] * kr[c];
+            dp += gs[ii * ${d}u + c] * vr[c];
+          }
+          if (MB > 0u) { sc += mask[mcol + (i0 + ii) * TK]; }
+          let p = exp(sc - lss[ii]);
+          let ds = p * (dp - dls[ii]);
+          for (var c = 0u; c < ${d}u; c++) {
+            dv[c] += p * gs[ii * ${d}u + c];
+            dk[c] += ds * qs[ii * ${d}u + c];
+          }
+        }
+      }
+      workgroupBarrier();
+    }
+  }
+  if (live) {
+    for (var c = 0u; c < ${d}u; c++) {
+      dko[krow * ${d}u + c] = dk[c] * scale;
+      dvo[krow * ${d}u + c] = dv[c];
+    }
+  }
+}`;
+}
+
+/** Backward: dq `[B, H, T, d]`, dk and dv `[B, Hkv, Tk, d]`. */
+export function attentionGrad(
+  e: Engine,
+  q: GpuBuffer,
+  k: GpuBuffer,
+  v: GpuBuffer,
+  mask: GpuBuffer | null,
+  out: GpuBuffer,
+  lse: GpuBuffer,
+  g: GpuBuffer,
+  spec: AttentionSpec,
+  dtype: DType,
+): { dq: GpuBuffer; dk: GpuBuffer; dv: GpuBuffer } {
+  wgslType("attentionGrad", dtype);
+  const { batch, heads, kvHeads, t, tk, d } = spec;
+  checkWidth("attentionGrad", d);
+  const rows = batch * heads * t;
+  const dq = e.alloc("attentionGrad", rows * d * 4);
+  const dk = e.alloc("attentionGrad", batch * kvHeads * tk * d * 4);
+  const dv = e.alloc("attentionGrad", batch * kvHeads * tk * d * 4);
+  if (rows === 0 || tk === 0) return { dq, dk, dv };
+  const bc = attentionTile(d);
+  const stats = e.alloc("attentionGrad", 2 * rows * 4);
+  const prep = e.kernel(`attention_prep_d${d}`, () => prepCode(d), 3, 1);
+  const pp = params();
+  pp[0] = rows;
+  e.dispatch("attentionGrad", prep, [out, g, lse], [stats], pp, Math.ceil(rows / WG));
+  const m = mask ?? q;
+  const withRows = (p: Uint32Array) => (p[7] = rows, p);
+  const dqK = e.kernel(`attention_dq_d${d}_c${bc}`, () => dqCode(d, bc), 6, 1);
+  const gx = Math.ceil(t / ROWS), lim = e.maxWorkgroupsPerDim;
+  for (let y0 = 0; y0 < batch * heads; y0 += lim) {
+    const ys = Math.min(lim, batch * heads - y0);
+    e.dispatch("attentionGrad", dqK, [q, k, v, m, g, stats], [dq], withRows(attnParams(spec, y0)), [
+      gx,
+      ys,
+      1,
+    ]);
+  }
+  const dkvK = e.kernel(`attention_dkv_d${d}_c${bc}`, () => dkvCode(d, bc), 6, 2);
+  const gk = Math.ceil(tk / ROWS);
+  for (let y0 = 0; y0 < batch * kvHeads; y0 += lim) {
+    const ys = Math.min(lim, batch * kvHeads - y0);
+    e.dispatch(
+      "attentionGrad",
+      dkvK,
+      [q, k, v, m, g, stats],
+      [dk, dv],
+      withRows(attnParams(spec, y0)),
+      [gk, ys, 1],
+    );
+  }
+  e.release(stats);
+  return { dq, dk, dv };
+}
