@@ -20,6 +20,7 @@ import { argsort } from "./kernels/sort.ts";
 import { cumsum } from "./kernels/scan.ts";
 import * as fused from "./kernels/fused.ts";
 import * as attn from "./kernels/attention.ts";
+import { softwareKernels } from "./kernels/common.ts";
 
 /**
  * The WebGPU backend object: the `Backend` primitives plus access to its engine (for fused
@@ -205,7 +206,12 @@ export async function webgpuBackend(): Promise<WebGpuBackend> {
         dtype,
       );
     },
-    prefersFusedAttention: true,
+    // Flash-style attention keeps no [B, H, T, Tk] scores (the memory that long contexts run
+    // out of); on software adapters its one-thread-per-row loops ran 2.6x (forward) to 3.8x
+    // (forward + backward) slower than the tiled matmuls of the composed form (bench/attention.ts).
+    get prefersFusedAttention() {
+      return !softwareKernels(e);
+    },
     attention(q, k, v, mask, spec, dtype) {
       const op = "attention";
       const m = mask === null ? null : buf(op, mask);

@@ -4,7 +4,9 @@
 // shared by or per batch (causal, with random -1e9 entries), rows past one workgroup
 // and keys past one tile, and head widths across the tile sizes.
 import fc from "fast-check";
-import { scaledDotProductAttention, type Tensor } from "../../mod.ts";
+import { attend, getBackendImpl, scaledDotProductAttention, type Tensor } from "../../mod.ts";
+import { kernelPolicy } from "../../src/gpu/kernels/common.ts";
+import { assertEquals } from "../_assert.ts";
 import { attentionTile } from "../../src/gpu/kernels/attention.ts";
 import { compareGrad, compareOn, gpuTest, host, type HostTensor, LOOSE, weights } from "./_util.ts";
 
@@ -88,3 +90,28 @@ gpuTest("webgpu attention at head widths across tile sizes (d = 64, 128, 256)", 
     await compareGrad(`attention grad d=${d}`, xs, [0, 1, 2], f, LOOSE, d);
   }
 });
+
+gpuTest(
+  "attend takes the fused kernels where the adapter counts as a GPU, composed on software",
+  async () => {
+    const gpu = getBackendImpl("webgpu");
+    const saved = kernelPolicy.software;
+    try {
+      for (const software of [false, true]) {
+        kernelPolicy.software = software;
+        assertEquals(gpu.prefersFusedAttention, !software);
+        const c: Case = { b: 2, hkv: 2, group: 2, t: 5, tk: 5, d: 4, mask: "shared", seed: 9 };
+        const { xs } = inputsOf(c);
+        await compareGrad(
+          `attend (software ${software})`,
+          xs,
+          [0, 1, 2],
+          (q, k, v, m) => attend(q, k, v, m),
+          LOOSE,
+        );
+      }
+    } finally {
+      kernelPolicy.software = saved;
+    }
+  },
+);
