@@ -5,9 +5,10 @@
  * memory-bound elementwise op in GB/s, the engine's overhead per op against a raw WebGPU
  * dispatch loop of the same kernel, and each fused kernel (layer norm, GELU and softmax,
  * forward and backward) against the composed ops it replaces (measured in the same run,
- * reported as ratios).
+ * reported as ratios), and the matmul kernels `tuneMatmul` picks for a small GPT's training
+ * products against the fixed rule's (`--tune-only` runs just that comparison).
  *
- *   deno run -A bench/gpu.ts [--quick] [--json results.json]
+ *   deno run -A bench/gpu.ts [--quick] [--json results.json] [--big-only | --tune-only]
  *
  * Every timing waits for the GPU (onSubmittedWorkDone, which Deno resolves on a polling
  * interval of about 11 ms), so each measurement runs enough work to make that small.
@@ -20,6 +21,7 @@ import { setFusedOps } from "../src/autograd/fused.ts";
 import { softwareKernels } from "../src/gpu/kernels/common.ts";
 import { setMatmulTile, TILE_DEFAULT } from "../src/gpu/kernels/matmul.ts";
 import { setBigMatmul } from "../src/gpu/kernels/matmul_big.ts";
+import { adapterId, tuned } from "../src/gpu/kernels/matmul_table.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -27,10 +29,13 @@ const args = parseArgs({
     quick: { type: "boolean" },
     json: { type: "string" },
     "big-only": { type: "boolean" },
+    "tune-only": { type: "boolean" },
   },
 });
 const quick = args.values.quick ?? false;
-const bigOnly = args.values["big-only"] ?? false;
+const tuneOnly = args.values["tune-only"] ?? false;
+// --tune-only skips every other section, as --big-only does.
+const bigOnly = (args.values["big-only"] ?? false) || tuneOnly;
 
 await lf.setBackend("webgpu");
 const gpu = lf.getBackendImpl("webgpu") as WebGpuBackend;
@@ -144,7 +149,7 @@ if (!bigOnly) {
 // ---------------------------------------------------------------- matmul 128x128 vs 64x64
 // The kernel chosen for large products on hardware GPUs (src/gpu/kernels/matmul_big.ts)
 // against the 64x64 tile it replaces there, both forced, same operands, all four layouts.
-{
+if (!tuneOnly) {
   const software = softwareKernels(gpu.engine);
   const bigSizes = software ? [512] : quick ? [1024, 2048] : [1024, 2048, 4096, 8192];
   const note = software ? "software adapter: 512^3 only" : "";
@@ -223,6 +228,87 @@ for (const n of sizes) {
   }
   a.dispose();
   b.dispose();
+}
+
+// ---------------------------------------------------------------- matmul: tuned vs rule
+// A small GPT's training products (the shapes of bench/matmul_tiles.ts: projections and MLP at
+// dim 96, attention at 4 heads of 24 over 128 tokens) and one generation product (one query
+// row against 128 cached keys): `tuneMatmul` picks a kernel for each, then the fixed rule's
+// choice and the tuned one run through `matmulT` in interleaved rounds, best of each.
+if (!bigOnly || tuneOnly) {
+  const id = adapterId(info);
+  // [batch, m, k, n, transA, transB]
+  const shapes: [number, number, number, number, boolean, boolean][] = [
+    [16, 128, 96, 384, false, false],
+    [16, 128, 384, 96, false, true],
+    [16, 96, 128, 384, true, false],
+    [64, 128, 24, 128, false, true],
+    [64, 128, 128, 24, false, false],
+    [64, 24, 128, 128, true, false],
+    [64, 1, 24, 128, false, true],
+  ];
+  lf.clearMatmulTuning();
+  const t0 = performance.now();
+  const entries = await lf.tuneMatmul(
+    shapes.map(([batch, m, k, n, transA, transB]) => ({ m, k, n, batch, transA, transB })),
+    quick ? { rounds: 1, minMs: 30 } : { rounds: 3 },
+  );
+  const tuneS = (performance.now() - t0) / 1000;
+  // The table just made, switched in and out around each measurement.
+  const table = tuned.get(id)!;
+  const useTuned = (on: boolean) => on ? tuned.set(id, table) : tuned.delete(id);
+  for (let i = 0; i < shapes.length; i++) {
+    const [batch, m, k, n, ta, tb] = shapes[i];
+    const a = lf.randn([batch, ta ? k : m, ta ? m : k], { rng: lf.rng(1) });
+    const b = lf.randn([batch, tb ? n : k, tb ? k : n], { rng: lf.rng(2) });
+    const per = async (reps: number) => {
+      await gpu.done();
+      const t = performance.now();
+      for (let r = 0; r < reps; r++) lf.matmulT(a, b, ta, tb).dispose();
+      await gpu.done();
+      return (performance.now() - t) / 1000;
+    };
+    useTuned(false);
+    await per(1);
+    // Repetitions per measurement: at least 0.1 s of the rule's kernel (GPU waits poll).
+    let reps = 1;
+    while (reps < 4096 && (await per(reps)) < 0.1) reps *= 2;
+    useTuned(true);
+    await per(1);
+    const best = { rule: Infinity, tuned: Infinity };
+    for (let round = 0; round < (quick ? 3 : 5); round++) {
+      for (const on of [false, true]) {
+        useTuned(on);
+        const s = (await per(reps)) / reps;
+        if (on) best.tuned = Math.min(best.tuned, s);
+        else best.rule = Math.min(best.rule, s);
+      }
+    }
+    const e = entries[i], t = e.measured!;
+    // Named as the rule's choice is (`measured.rule`), so that the two compare as strings.
+    const kernel = e.kernel === "tile"
+      ? `tile ${e.tile!.bm}x${e.tile!.bn}x${e.tile!.bk}/${e.tile!.tm}x${e.tile!.tn}${
+        e.tile!.unroll === false ? " loop" : ""
+      }`
+      : e.kernel === "big"
+      ? "big 128x128"
+      : e.kernel;
+    rows.push({
+      bench: "matmul tuned vs rule",
+      size: `${batch}x${m}x${k}x${n} ${ta ? "T" : "N"}${tb ? "T" : "N"}`,
+      value: best.rule / best.tuned,
+      unit: "x rule",
+      note:
+        `tuned ${kernel} ${(best.tuned * 1000).toFixed(3)} ms (${
+          (2 * batch * m * k * n / best.tuned / 1e9).toFixed(2)
+        } GFLOP/s), rule ${t.rule} ${(best.rule * 1000).toFixed(3)} ms` +
+        (kernel === t.rule ? " (same kernel: the ratio is noise)" : "") +
+        (i === 0 ? `; tuning all ${shapes.length} shapes took ${tuneS.toFixed(1)} s` : ""),
+    });
+    a.dispose();
+    b.dispose();
+  }
+  lf.clearMatmulTuning();
 }
 
 // ---------------------------------------------------------------- elementwise bandwidth

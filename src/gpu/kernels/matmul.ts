@@ -74,11 +74,6 @@ export function setMatmulTile(tile: MatmulTile | null): void {
   override = tile;
 }
 
-/** The tile `setMatmulTile` forces, or null. */
-export function matmulTileForced(): MatmulTile | null {
-  return override;
-}
-
 /** The kernel key of a tile kernel (also how tests see which tile ran). */
 export function tileKernelKey(
   t: "f32" | "i32",
