@@ -377,7 +377,12 @@ export async function tuneMatmul(
     throw new ShapeError(`tuneMatmul: shapes must be an array, got ${shapes}`);
   }
   const todo = shapes?.map((s, i) => checkShape(s, `shapes[${i}]`));
-  const gpu = (await initBackend("webgpu")) as WebGpuBackend;
+  let gpu: WebGpuBackend;
+  try {
+    gpu = (await initBackend("webgpu")) as WebGpuBackend;
+  } catch (err) {
+    throw new BackendError(`tuneMatmul: no WebGPU device: ${(err as Error).message}`);
+  }
   const e = gpu.engine;
   const id = adapterId(e.ctx.info);
   let table = tuned.get(id);
