@@ -129,7 +129,9 @@ export interface MatmulSpec {
  * @example
  * ```ts
  * import type { AttentionSpec } from "@lossforge/core";
- * const s: AttentionSpec = { batch: 2, heads: 4, kvHeads: 2, t: 8, tk: 8, d: 16, scale: 0.25, maskBatch: 1 };
+ * const s: AttentionSpec = {
+ *   batch: 2, heads: 4, kvHeads: 2, t: 8, tk: 8, d: 16, scale: 0.25, maskBatch: 1, causal: true,
+ * };
  * console.log(s.heads / s.kvHeads); // 2 query heads per key/value head
  * ```
  */
@@ -150,6 +152,11 @@ export interface AttentionSpec {
   scale: number;
   /** Batch rows of the mask: 0 (no mask), 1 (shared by the batch) or B. */
   maskBatch: number;
+  /**
+   * Causal: query i sees keys j ≤ i + (Tk − T) only (Tk ≥ T); the others are left out of the
+   * softmax altogether, and kernels skip them.
+   */
+  causal: boolean;
 }
 
 /**

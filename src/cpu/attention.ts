@@ -20,12 +20,18 @@ function rowScores(
   hq: number,
   i: number,
 ): void {
-  const { heads, kvHeads, t, tk, d, scale, maskBatch } = spec;
+  const { heads, kvHeads, t, tk, d, scale, maskBatch, causal } = spec;
   const hk = Math.floor(hq / (heads / kvHeads));
   const qo = ((bq * heads + hq) * t + i) * d;
   const ko = (bq * kvHeads + hk) * tk * d;
   const mo = maskBatch > 0 ? ((maskBatch === 1 ? 0 : bq) * t + i) * tk : -1;
+  // Causal: keys after i + (Tk − T) are out of the softmax (exp(−∞) = 0).
+  const last = causal ? i + tk - t : tk - 1;
   for (let j = 0; j < tk; j++) {
+    if (j > last) {
+      s[j] = -Infinity;
+      continue;
+    }
     let dot = 0;
     for (let c = 0; c < d; c++) dot += q[qo + c] * k[ko + j * d + c];
     s[j] = dot * scale + (mo >= 0 ? mask![mo + j] : 0);

@@ -53,6 +53,11 @@ export interface AttentionContext extends ForwardContext {
   rope?: RopeTables;
   /** Keys and values of earlier positions. */
   past?: LayerCache;
+  /**
+   * The mask is (at least) causal: query i never sees keys after past + i. Fused attention
+   * then skips those keys instead of reading them masked (about half its work).
+   */
+  causal?: boolean;
 }
 
 /**
@@ -92,7 +97,7 @@ export function splitHeads(x: Tensor, heads: number): Tensor {
  * (torch's `repeat_interleave`). Without dropout this is `scaledDotProductAttention` (flash
  * style on WebGPU: no `[B, H, T, Tk]` scores in memory); with dropout on the probabilities
  * it is the composed form, each group of query heads folded into the row axis so keys and
- * values are never copied per head.
+ * values are never copied per head. `causal`: query i sees keys up to i + (Tk − T) only.
  *
  * @example
  * ```ts
@@ -108,6 +113,7 @@ export function attend(
   mask?: Tensor,
   dropoutRate = 0,
   ctx: ForwardContext = {},
+  causal = false,
 ): Tensor {
   const [b, h, t, d] = q.shape;
   const hkv = k.shape[1];
@@ -116,8 +122,8 @@ export function attend(
   }
   const scale = 1 / Math.sqrt(d);
   const out = ctx.training && dropoutRate > 0
-    ? composedAttention(q, k, v, mask, scale, (p) => applyDropout(p, dropoutRate, ctx))
-    : scaledDotProductAttention(q, k, v, { mask, scale });
+    ? composedAttention(q, k, v, mask, scale, (p) => applyDropout(p, dropoutRate, ctx), causal)
+    : scaledDotProductAttention(q, k, v, { mask, scale, causal });
   return out.permute([0, 2, 1, 3]).reshape([b, t, h * v.shape[3]]);
 }
 
@@ -214,7 +220,7 @@ export function causalSelfAttention(
       }
       const cache = extend(ctx.past, k, v);
       const rate = opts.dropout ?? 0;
-      const mixed = attend(q, cache.k, cache.v, ctx.mask, rate, ctx);
+      const mixed = attend(q, cache.k, cache.v, ctx.mask, rate, ctx, ctx.causal);
       const out = applyDropout(project(p.o_proj, mixed, layout, "o_proj", ctx), rate, ctx);
       return { out, cache };
     },
@@ -274,7 +280,7 @@ export function gpt2Attention(opts: {
       const q = splitHeads(part(0), heads);
       const cache = extend(ctx.past, splitHeads(part(1), heads), splitHeads(part(2), heads));
       const rate = opts.dropout ?? 0;
-      const mixed = attend(q, cache.k, cache.v, ctx.mask, rate, ctx);
+      const mixed = attend(q, cache.k, cache.v, ctx.mask, rate, ctx, ctx.causal);
       const out = applyDropout(project(p.c_proj, mixed, layout, "c_proj", ctx), rate, ctx);
       return { out, cache };
     },

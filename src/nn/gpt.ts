@@ -146,6 +146,7 @@ export function gpt(config: GptConfig): LanguageModel<GptParams> {
         ...ctx,
         prefix: `transformer.h.${i}`,
         mask,
+        causal: true,
         past: ctx.cache?.layers[i],
       });
       caches.push(a.cache);

@@ -171,6 +171,7 @@ export function llama(config: LlamaConfig): LanguageModel<LlamaParams> {
         ...ctx,
         prefix: `model.layers.${i}`,
         mask,
+        causal: true,
         rope,
         past: ctx.cache?.layers[i],
       });

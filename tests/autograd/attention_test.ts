@@ -16,6 +16,7 @@ interface Case {
   tk: number;
   d: number;
   mask: "none" | "shared" | "batch" | "2d";
+  causal: boolean;
   seed: number;
 }
 
@@ -26,9 +27,10 @@ const caseArb: fc.Arbitrary<Case> = fc.record({
   t: fc.integer({ min: 1, max: 4 }),
   tk: fc.integer({ min: 1, max: 5 }),
   d: fc.integer({ min: 1, max: 4 }),
-  mask: fc.constantFrom("none", "shared", "batch", "2d"),
+  mask: fc.constantFrom<Case["mask"]>("none", "shared", "batch", "2d"),
+  causal: fc.boolean(),
   seed: fc.integer({ min: 0, max: 1e6 }),
-});
+}).map((c) => (c.causal && c.tk < c.t ? { ...c, tk: c.t } : c));
 
 /**
  * Inputs of a case on the CPU in `dtype`; the mask hides random keys with `hide` (-20 for
@@ -60,7 +62,8 @@ Deno.test("fused attention equals the composed form, forward and backward (float
       const { q, k, v, mask } = inputs(c);
       const w = lf.randn([c.b, c.hkv * c.group, c.t, c.d], { ...F64, rng: lf.rng(c.seed + 1) });
       const loss = (fused: boolean) => (xs: lf.Tensor[]) =>
-        lf.scaledDotProductAttention(xs[0], xs[1], xs[2], { mask, fused }).mul(w).sum();
+        lf.scaledDotProductAttention(xs[0], xs[1], xs[2], { mask, fused, causal: c.causal }).mul(w)
+          .sum();
       const [fv, fg] = lf.valueAndGrad(loss(true))([q, k, v]);
       const [cv, cg] = lf.valueAndGrad(loss(false))([q, k, v]);
       assertClose([await fv.item()], [await cv.item()], { rtol: 1e-10, atol: 1e-12 });
@@ -94,7 +97,17 @@ Deno.test("fused attention gradient matches central differences (float64, cpu)",
 });
 
 Deno.test("attention: a mask that needs a gradient, and gradients of gradients, go composed", async () => {
-  const c: Case = { b: 2, hkv: 1, group: 2, t: 3, tk: 3, d: 2, mask: "batch", seed: 4 };
+  const c: Case = {
+    b: 2,
+    hkv: 1,
+    group: 2,
+    t: 3,
+    tk: 3,
+    d: 2,
+    mask: "batch",
+    causal: false,
+    seed: 4,
+  };
   const { q, k, v, mask } = inputs(c);
   await gradcheck(
     (xs) => lf.scaledDotProductAttention(xs[0], xs[1], xs[2], { mask: xs[3], fused: true }).sum(),
@@ -113,7 +126,17 @@ Deno.test("attention: a mask that needs a gradient, and gradients of gradients, 
 
 Deno.test("attention with -1e9 masks (fully masked rows included) equals the composed form", async () => {
   for (const seed of [1, 2, 3]) {
-    const c: Case = { b: 2, hkv: 2, group: 2, t: 3, tk: 2, d: 3, mask: "batch", seed };
+    const c: Case = {
+      b: 2,
+      hkv: 2,
+      group: 2,
+      t: 3,
+      tk: 2,
+      d: 3,
+      mask: "batch",
+      causal: false,
+      seed,
+    };
     const { q, k, v, mask } = inputs(c, "float64", -1e9);
     const loss = (fused: boolean) => (xs: lf.Tensor[]) =>
       lf.scaledDotProductAttention(xs[0], xs[1], xs[2], { mask, fused }).square().sum();
@@ -124,6 +147,33 @@ Deno.test("attention with -1e9 masks (fully masked rows included) equals the com
       assertClose(await fg[i].data(), await cg[i].data(), { rtol: 1e-6, atol: 1e-6 });
     }
   }
+});
+
+Deno.test("causal attention equals an explicit causal mask, with a cache of past keys", async () => {
+  for (const [t, tk] of [[4, 4], [3, 7], [1, 5]]) {
+    const c: Case = { b: 2, hkv: 1, group: 2, t, tk, d: 3, mask: "batch", causal: true, seed: t };
+    const { q, k, v, mask } = inputs(c);
+    const causal = new Float64Array(t * tk);
+    for (let i = 0; i < t; i++) for (let j = i + tk - t + 1; j < tk; j++) causal[i * tk + j] = -1e9;
+    const both = mask!.add(lf.tensor(causal, { ...F64, shape: [1, 1, t, tk] }));
+    const want = lf.scaledDotProductAttention(q, k, v, { mask: both, fused: false });
+    for (const fused of [true, false]) {
+      const got = lf.scaledDotProductAttention(q, k, v, { mask, causal: true, fused });
+      assertClose(await got.data(), await want.data(), { rtol: 1e-12, msg: `${t}x${tk} ${fused}` });
+    }
+  }
+  let msg = "";
+  try {
+    lf.scaledDotProductAttention(
+      lf.zeros([1, 1, 3, 2], F64),
+      lf.zeros([1, 1, 2, 2], F64),
+      lf.zeros([1, 1, 2, 2], F64),
+      { causal: true },
+    );
+  } catch (e) {
+    msg = (e as Error).message;
+  }
+  assert(msg.includes("causal") && msg.includes("T 3, Tk 2"), msg);
 });
 
 Deno.test("attention matches nn.attend and a hand-written softmax(q kᵀ/√d) v", async () => {

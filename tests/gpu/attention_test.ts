@@ -18,6 +18,7 @@ interface Case {
   tk: number;
   d: number;
   mask: "none" | "shared" | "batch" | "2d";
+  causal: boolean;
   seed: number;
 }
 
@@ -47,7 +48,7 @@ function inputsOf(c: Case): { xs: HostTensor[]; f: (...xs: Tensor[]) => Tensor }
     xs.push(host(m, shape));
   }
   const f = (...ts: Tensor[]) =>
-    scaledDotProductAttention(ts[0], ts[1], ts[2], { mask: ts[3], fused: true });
+    scaledDotProductAttention(ts[0], ts[1], ts[2], { mask: ts[3], fused: true, causal: c.causal });
   return { xs, f };
 }
 
@@ -58,9 +59,10 @@ const caseArb: fc.Arbitrary<Case> = fc.record({
   t: fc.oneof(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 60, max: 70 })),
   tk: fc.oneof(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 30, max: 70 })),
   d: fc.constantFrom(1, 3, 8, 32),
-  mask: fc.constantFrom("none", "shared", "batch", "2d"),
+  mask: fc.constantFrom<Case["mask"]>("none", "shared", "batch", "2d"),
+  causal: fc.boolean(),
   seed: fc.integer({ min: 1, max: 1e6 }),
-});
+}).map((c) => (c.causal && c.tk < c.t ? { ...c, tk: c.t } : c));
 
 gpuTest("webgpu attention equals cpu on random shapes (forward and gradients)", async () => {
   await fc.assert(
@@ -83,6 +85,7 @@ gpuTest("webgpu attention at head widths across tile sizes (d = 64, 128, 256)", 
       tk: 2 * attentionTile(d) + 3,
       d,
       mask: "2d",
+      causal: false,
       seed: d,
     };
     const { xs, f } = inputsOf(c);
@@ -100,7 +103,17 @@ gpuTest(
       for (const software of [false, true]) {
         kernelPolicy.software = software;
         assertEquals(gpu.prefersFusedAttention, !software);
-        const c: Case = { b: 2, hkv: 2, group: 2, t: 5, tk: 5, d: 4, mask: "shared", seed: 9 };
+        const c: Case = {
+          b: 2,
+          hkv: 2,
+          group: 2,
+          t: 5,
+          tk: 5,
+          d: 4,
+          mask: "shared",
+          causal: false,
+          seed: 9,
+        };
         const { xs } = inputsOf(c);
         await compareGrad(
           `attend (software ${software})`,
@@ -115,3 +128,13 @@ gpuTest(
     }
   },
 );
+
+gpuTest("webgpu causal attention without a mask skips exactly the hidden keys", async () => {
+  const shapes: [number, number, number][] = [[70, 70, 8], [5, 9, 3], [1, 4, 2], [66, 100, 32]];
+  for (const [t, tk, d] of shapes) {
+    const c: Case = { b: 2, hkv: 1, group: 2, t, tk, d, mask: "none", causal: true, seed: t + tk };
+    const { xs, f } = inputsOf(c);
+    await compareOn(`causal ${t}x${tk} d=${d}`, xs, f, LOOSE);
+    await compareGrad(`causal grad ${t}x${tk} d=${d}`, xs, [0, 1, 2], f, LOOSE, c.seed);
+  }
+});

@@ -14,7 +14,8 @@ import { fusedOpsEnabled } from "../fused.ts";
 import { isRecording, record, sumToShape } from "../tape.ts";
 import { fromBuffer, type Tensor } from "../tensor.ts";
 import { backendOf, needFloat } from "./core.ts";
-import { mul, sub } from "./elementwise.ts";
+import { add, mul, sub } from "./elementwise.ts";
+import { tensor } from "../create.ts";
 import { matmulT } from "./matmul.ts";
 import { sum } from "./reduce.ts";
 import { softmax } from "./softmax.ts";
@@ -41,6 +42,12 @@ export interface AttentionOpOptions {
   /** Multiplier of q kᵀ (default 1/√d). */
   scale?: number;
   /**
+   * Causal attention: query i sees keys j ≤ i + (Tk − T) only (needs Tk ≥ T; with a cache of
+   * P past positions, Tk = P + T), in addition to `mask`. The fused kernels skip the hidden
+   * keys (about half the work at Tk = T); the composed form adds a −∞ bias.
+   */
+  causal?: boolean;
+  /**
    * Use the fused kernels (default: where the backend prefers them, i.e. WebGPU; the CPU
    * backend's fused loops are a scalar reference and slower than its composed path).
    */
@@ -59,15 +66,34 @@ export function composedAttention(
   mask: Tensor | undefined,
   scale: number,
   onProbs: (p: Tensor) => Tensor = (p) => p,
+  causal = false,
 ): Tensor {
   const [b, h, t, d] = q.shape;
   const hkv = k.shape[1], tk = k.shape[2], dv = v.shape[3];
   const group = h / hkv;
   const qg = q.reshape([b, hkv, group * t, d]);
   let scores = mul(matmulT(qg, k, false, true), scale).reshape([b, h, t, tk]);
-  if (mask) scores = scores.add(mask);
+  const bias = withCausal(mask, causal, q, t, tk);
+  if (bias) scores = scores.add(bias);
   const probs = onProbs(softmax(scores, -1));
   return matmulT(probs.reshape([b, hkv, group * t, tk]), v, false, false).reshape([b, h, t, dv]);
+}
+
+/**
+ * `mask` plus, when causal, a `[1, 1, T, Tk]` bias of −∞ on the keys after i + (Tk − T).
+ */
+function withCausal(
+  mask: Tensor | undefined,
+  causal: boolean,
+  like: Tensor,
+  t: number,
+  tk: number,
+): Tensor | undefined {
+  if (!causal) return mask;
+  const c = new Float64Array(t * tk);
+  for (let i = 0; i < t; i++) for (let j = i + tk - t + 1; j < tk; j++) c[i * tk + j] = -Infinity;
+  const bias = tensor(c, { shape: [1, 1, t, tk], dtype: like.dtype, backend: like.backend.name });
+  return mask ? add(mask, bias) : bias;
 }
 
 /** The gradient of the composed form, in differentiable ops (for gradients of gradients). */
@@ -77,6 +103,7 @@ function composedGrad(
   v: Tensor,
   mask: Tensor | undefined,
   scale: number,
+  causal: boolean,
   g: Tensor,
 ): [Tensor, Tensor, Tensor, Tensor | null] {
   const [b, h, t, d] = q.shape;
@@ -84,7 +111,8 @@ function composedGrad(
   const group = h / hkv, rows = group * t;
   const qg = q.reshape([b, hkv, rows, d]);
   let scores = mul(matmulT(qg, k, false, true), scale);
-  if (mask) scores = scores.reshape([b, h, t, tk]).add(mask).reshape([b, hkv, rows, tk]);
+  const bias = withCausal(mask, causal, q, t, tk);
+  if (bias) scores = scores.reshape([b, h, t, tk]).add(bias).reshape([b, hkv, rows, tk]);
   const p = softmax(scores, -1);
   const gg = g.reshape([b, hkv, rows, v.shape[3]]);
   const dv = matmulT(p, gg, true, false);
@@ -109,7 +137,7 @@ function composedGrad(
  * ```ts
  * import { randn, scaledDotProductAttention } from "@lossforge/core";
  * const q = randn([1, 4, 3, 8]), kv = randn([1, 2, 3, 8]);
- * console.log(scaledDotProductAttention(q, kv, kv).shape); // [1, 4, 3, 8]
+ * console.log(scaledDotProductAttention(q, kv, kv, { causal: true }).shape); // [1, 4, 3, 8]
  * ```
  */
 export function scaledDotProductAttention(
@@ -145,6 +173,12 @@ export function scaledDotProductAttention(
     throw new ShapeError(`${op}: q, k, v (and mask) must share a dtype`);
   }
   const scale = opts.scale ?? 1 / Math.sqrt(d);
+  const causal = opts.causal ?? false;
+  if (causal && tk < t) {
+    throw new ShapeError(
+      `${op}: causal attention needs at least as many keys as queries, got T ${t}, Tk ${tk}`,
+    );
+  }
   // The mask as [maskBatch, T, Tk] when the fused kernels can read it.
   let maskBatch = 0;
   if (mask) {
@@ -159,16 +193,16 @@ export function scaledDotProductAttention(
   const fused = (opts.fused ?? b.prefersFusedAttention ?? false) && fusedOpsEnabled() &&
     !!b.attention && !!b.attentionGrad && maskBatch >= 0 && v.shape[3] === d &&
     batch * heads * t > 0 && tk > 0 && d > 0 && d <= FUSED_MAX_D;
-  if (!fused) return composedAttention(q, k, v, mask, scale);
+  if (!fused) return composedAttention(q, k, v, mask, scale, undefined, causal);
 
-  const spec: AttentionSpec = { batch, heads, kvHeads, t, tk, d, scale, maskBatch };
+  const spec: AttentionSpec = { batch, heads, kvHeads, t, tk, d, scale, maskBatch, causal };
   const r = b.attention!(q.buf, k.buf, v.buf, mask ? mask.buf : null, spec, q.dtype);
   const out = fromBuffer(b, r.out, [batch, heads, t, d], q.dtype);
   const lse = fromBuffer(b, r.lse, [batch, heads, t], q.dtype);
   const inputs = mask ? [q, k, v, mask] : [q, k, v];
   const res = record("attention", out, inputs, (g) => {
     if (isRecording() || g.dtype !== q.dtype || mask?._requiresGrad) {
-      const [dq, dk, dv, dm] = composedGrad(q, k, v, mask, scale, g);
+      const [dq, dk, dv, dm] = composedGrad(q, k, v, mask, scale, causal, g);
       return mask ? [dq, dk, dv, dm] : [dq, dk, dv];
     }
     const m = mask ? mask.buf : null;

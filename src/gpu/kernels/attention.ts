@@ -43,16 +43,32 @@ function bind(i: number, name: string, write = false): string {
   }> ${name}: array<f32>;`;
 }
 
-/** Params: T, Tk, H, Hkv, maskBatch, scale bits, first (batch·head) row of this dispatch. */
+/**
+ * Params: T, Tk, H, Hkv, maskBatch, scale bits, first (batch·head) row of this dispatch,
+ * (rows, set by the backward), causal.
+ */
 function attnParams(spec: AttentionSpec, y0: number): Uint32Array {
   const p = params();
   p.set([spec.t, spec.tk, spec.heads, spec.kvHeads, spec.maskBatch, f32Bits(spec.scale), y0]);
+  p[8] = spec.causal ? 1 : 0;
   return p;
 }
 
 const HEADER = `
   let T = P(0u); let TK = P(1u); let H = P(2u); let HKV = P(3u); let MB = P(4u);
-  let scale = Pf(5u);`;
+  let scale = Pf(5u); let causal = P(8u) == 1u;`;
+
+/**
+ * WGSL for a query-row kernel's causal bounds: kEnd (workgroup-uniform: keys past the last
+ * row's horizon are never staged) and this row's horizon (one past its last visible key).
+ */
+const QUERY_CAUSAL = `
+  let lastRow = min(wid.x * ${ROWS}u + ${ROWS - 1}u, T - 1u);
+  let kEnd = select(TK, min(TK, lastRow + TK - T + 1u), causal);
+  let horizon = i32(min(i, T - 1u) + TK - T + 1u);`;
+
+/** This row's keys within a tile at j0 of n keys (all n unless causal). */
+const VISIBLE = "select(n, u32(clamp(horizon - i32(j0), 0, i32(n))), causal)";
 
 /** Dispatches `kern` over [ceil(n / ROWS), ys] in slices of the y limit. */
 function dispatchRows(
@@ -92,13 +108,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let row = bh * T + min(i, T - 1u);
   let kvBase = (b * HKV + hk) * TK * ${d}u;
   let mrow = (select(b, 0u, MB == 1u) * T + min(i, T - 1u)) * TK;
+  ${QUERY_CAUSAL}
   var qr: array<f32, ${d}>;
   var acc: array<f32, ${d}>;
   for (var c = 0u; c < ${d}u; c++) { qr[c] = q[row * ${d}u + c] * scale; }
   var m = -3.0e38;
   var l = 0.0;
   var s: array<f32, ${bc}>;
-  for (var j0 = 0u; j0 < TK; j0 += ${bc}u) {
+  for (var j0 = 0u; j0 < kEnd; j0 += ${bc}u) {
     for (var e = lid; e < ${bc * d}u; e += ${ROWS}u) {
       let j = j0 + e / ${d}u;
       var kv = 0.0; var vv = 0.0;
@@ -108,8 +125,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     workgroupBarrier();
     if (live) {
       let n = min(${bc}u, TK - j0);
+      let nv = ${VISIBLE};
       var tmax = -3.0e38;
-      for (var jj = 0u; jj < n; jj++) {
+      for (var jj = 0u; jj < nv; jj++) {
         var dot = 0.0;
         for (var c = 0u; c < ${d}u; c++) { dot += qr[c] * ks[jj * ${d}u + c]; }
         if (MB > 0u) { dot += mask[mrow + j0 + jj]; }
@@ -120,7 +138,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       let corr = exp(m - mnew);
       l *= corr;
       for (var c = 0u; c < ${d}u; c++) { acc[c] *= corr; }
-      for (var jj = 0u; jj < n; jj++) {
+      for (var jj = 0u; jj < nv; jj++) {
         let p = exp(s[jj] - mnew);
         l += p;
         for (var c = 0u; c < ${d}u; c++) { acc[c] += p * vs[jj * ${d}u + c]; }
@@ -202,6 +220,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let row = bh * T + min(i, T - 1u);
   let kvBase = (b * HKV + hk) * TK * ${d}u;
   let mrow = (select(b, 0u, MB == 1u) * T + min(i, T - 1u)) * TK;
+  ${QUERY_CAUSAL}
   var qr: array<f32, ${d}>;
   var gr: array<f32, ${d}>;
   var acc: array<f32, ${d}>;
@@ -211,7 +230,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   }
   let ls = stats[row];
   let dl = stats[rows + row];
-  for (var j0 = 0u; j0 < TK; j0 += ${bc}u) {
+  for (var j0 = 0u; j0 < kEnd; j0 += ${bc}u) {
     for (var e = lid; e < ${bc * d}u; e += ${ROWS}u) {
       let j = j0 + e / ${d}u;
       var kv = 0.0; var vv = 0.0;
@@ -221,7 +240,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     workgroupBarrier();
     if (live) {
       let n = min(${bc}u, TK - j0);
-      for (var jj = 0u; jj < n; jj++) {
+      let nv = ${VISIBLE};
+      for (var jj = 0u; jj < nv; jj++) {
         var sc = 0.0;
         var dp = 0.0;
         for (var c = 0u; c < ${d}u; c++) {
@@ -273,9 +293,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     vr[c] = v[krow * ${d}u + c];
   }
   let mcol = select(b, 0u, MB == 1u) * T * TK + min(j, TK - 1u);
+  // Causal: query i sees key j when i >= j - (TK - T); queries before the workgroup's first
+  // key's first query are skipped by the whole workgroup, later ones row by row per thread.
+  let firstKey = wid.x * ${ROWS}u;
+  let iStart = select(0u, u32(max(i32(firstKey) - i32(TK - T), 0)), causal);
   for (var hh = 0u; hh < group; hh++) {
     let bh = b * H + hk * group + hh;
-    for (var i0 = 0u; i0 < T; i0 += ${bc}u) {
+    for (var i0 = iStart; i0 < T; i0 += ${bc}u) {
       for (var e = lid; e < ${bc * d}u; e += ${ROWS}u) {
         let i = i0 + e / ${d}u;
         var qv = 0.0; var gv = 0.0;
@@ -291,7 +315,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       workgroupBarrier();
       if (live) {
         let n = min(${bc}u, T - i0);
-        for (var ii = 0u; ii < n; ii++) {
+        let lo = select(0u, u32(clamp(i32(j) - i32(TK - T) - i32(i0), 0, i32(n))), causal);
+        for (var ii = lo; ii < n; ii++) {
           var sc = 0.0;
           var dp = 0.0;
           for (var c = 0u; c < ${d}u; c++) {
