@@ -47,7 +47,7 @@ for (const name of names) {
   const w = lf.randn([b, h, t, d], { rng: r });
   const step = (fused: boolean) => {
     const [loss, g] = lf.valueAndGrad((xs: Tensor[]) =>
-      lf.scaledDotProductAttention(xs[0], xs[1], xs[2], { mask, fused }).mul(w).sum()
+      lf.scaledDotProductAttention(xs[0], xs[1], xs[2], { mask, fused, causal: true }).mul(w).sum()
     )([q, k, v]);
     return [loss, ...g];
   };

@@ -14,6 +14,10 @@
  *
  *   deno run -A bench/train.ts [--backend cpu|webgpu] [--config S,flagship] [--steps 5]
  *                              [--profile] [--no-check] [--json out.json] [--cpu-threads 1,2]
+ *                              [--attention fused|composed]
+ *
+ * `--attention fused|composed` forces the attention path (`setFusedAttention`; default: the
+ * backend's preference).
  *
  * `--cpu-threads 1,2` times each configuration once per thread count of the CPU backend's
  * matmul (`setCpuThreads`), in the same run, and prints each against the first.
@@ -38,6 +42,7 @@ const args = parseArgs({
     "no-check": { type: "boolean" },
     json: { type: "string" },
     "cpu-threads": { type: "string" },
+    attention: { type: "string" },
   },
 });
 
@@ -59,6 +64,12 @@ const CONFIGS: Record<string, Config> = {
 const backend: BackendName = (args.values.backend as BackendName | undefined) ??
   await lf.autoSelectBackend();
 await lf.setBackend(backend);
+if (args.values.attention) {
+  if (!["fused", "composed"].includes(args.values.attention)) {
+    throw new Error(`--attention: "${args.values.attention}" is not fused or composed`);
+  }
+  lf.setFusedAttention(args.values.attention === "fused");
+}
 const impl = lf.getBackendImpl(backend);
 const gpu = backend === "webgpu" ? impl as WebGpuBackend : null;
 const fallback = gpu ? gpu.context.info.isFallbackAdapter : true;
@@ -332,7 +343,9 @@ if (args.values.profile) wrapBackend(impl);
 const load = Deno.loadavg().map((x) => x.toFixed(2)).join(" ");
 console.log(
   `backend ${backend} (${adapter}); load ${load}; ${steps} steps after ${warmup} warm-up; ` +
-    `fused ops ${fusedOpsEnabled() ? "on" : "off"}`,
+    `fused ops ${fusedOpsEnabled() ? "on" : "off"}; attention ${
+      args.values.attention ?? "backend default"
+    }`,
 );
 const threadCounts = args.values["cpu-threads"]?.split(",").map(Number) ?? [undefined];
 const results: Result[] = [];

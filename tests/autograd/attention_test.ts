@@ -209,3 +209,27 @@ Deno.test("attention rejects shapes that do not fit, naming them", () => {
   }
   assertEquals(lf.scaledDotProductAttention(x, x, x, { fused: true }).shape, [1, 2, 3, 4]);
 });
+
+Deno.test("setFusedAttention picks the path for calls that do not say (the cpu prefers composed)", () => {
+  const cpu = lf.getBackendImpl("cpu");
+  const q = lf.randn([1, 1, 2, 2], { ...F64, rng: lf.rng(3) });
+  // The composed form leaves more intermediates alive until its scope ends than the fused
+  // op's output and log-sum-exp: count the buffers a call made.
+  const run = () =>
+    lf.scope(() => {
+      const n0 = cpu.memory().buffers;
+      lf.scaledDotProductAttention(q, q, q);
+      return cpu.memory().buffers - n0;
+    });
+  try {
+    lf.setFusedAttention(true);
+    const fused = run();
+    lf.setFusedAttention(false);
+    const composed = run();
+    lf.setFusedAttention(null);
+    assertEquals(run(), composed);
+    assert(fused < composed, `fused made ${fused} buffers, composed ${composed}`);
+  } finally {
+    lf.setFusedAttention(null);
+  }
+});

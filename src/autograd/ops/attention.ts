@@ -20,6 +20,25 @@ import { matmulT } from "./matmul.ts";
 import { sum } from "./reduce.ts";
 import { softmax } from "./softmax.ts";
 
+let preference: boolean | null = null;
+
+/**
+ * Chooses fused or composed attention for every `scaledDotProductAttention` (and so every
+ * model's attention) that does not say itself; null restores each backend's own preference
+ * (fused on GPUs, composed on the CPU and on software adapters). Benchmarks compare the two
+ * this way.
+ *
+ * @example
+ * ```ts
+ * import { setFusedAttention } from "@lossforge/core";
+ * setFusedAttention(false); // composed matmul-softmax-matmul everywhere
+ * setFusedAttention(null);
+ * ```
+ */
+export function setFusedAttention(on: boolean | null): void {
+  preference = on;
+}
+
 /** Widest head the fused path takes (the WebGPU kernels hold d floats per row per thread). */
 const FUSED_MAX_D = 256;
 
@@ -48,8 +67,10 @@ export interface AttentionOpOptions {
    */
   causal?: boolean;
   /**
-   * Use the fused kernels (default: where the backend prefers them, i.e. WebGPU; the CPU
-   * backend's fused loops are a scalar reference and slower than its composed path).
+   * Use the fused kernels (default: `setFusedAttention`'s choice, else where the backend
+   * prefers them: WebGPU on a hardware adapter; the CPU backend's fused loops are a scalar
+   * reference, slower than its composed path, and on software adapters the fused kernels
+   * ran 2-4.5x slower than the composed form).
    */
   fused?: boolean;
 }
@@ -190,7 +211,8 @@ export function scaledDotProductAttention(
     ) maskBatch = s[0];
     else maskBatch = -1;
   }
-  const fused = (opts.fused ?? b.prefersFusedAttention ?? false) && fusedOpsEnabled() &&
+  const fused = (opts.fused ?? preference ?? b.prefersFusedAttention ?? false) &&
+    fusedOpsEnabled() &&
     !!b.attention && !!b.attentionGrad && maskBatch >= 0 && v.shape[3] === d &&
     batch * heads * t > 0 && tk > 0 && d > 0 && d <= FUSED_MAX_D;
   if (!fused) return composedAttention(q, k, v, mask, scale, undefined, causal);

@@ -55,4 +55,8 @@ export {
 export { embedding, gather, oneHot, scatterAdd, take } from "./index_ops.ts";
 export { argsort, sort } from "./sort.ts";
 export { fusedLayerNorm } from "./norm.ts";
-export { type AttentionOpOptions, scaledDotProductAttention } from "./attention.ts";
+export {
+  type AttentionOpOptions,
+  scaledDotProductAttention,
+  setFusedAttention,
+} from "./attention.ts";
