@@ -5,7 +5,8 @@
  * memory-bound elementwise op in GB/s, the engine's overhead per op against a raw WebGPU
  * dispatch loop of the same kernel, and each fused kernel (layer norm, GELU and softmax,
  * forward and backward) against the composed ops it replaces (measured in the same run,
- * reported as ratios), and the matmul kernels `tuneMatmul` picks for a small GPT's training
+ * reported as ratios), fused (flash-style, causal) attention forward and backward against the
+ * composed form (issue 8's S and M head shapes and a long context), and the matmul kernels `tuneMatmul` picks for a small GPT's training
  * products against the fixed rule's (`--tune-only` runs just that comparison).
  *
  *   deno run -A bench/gpu.ts [--quick] [--json results.json] [--big-only | --tune-only]
@@ -380,6 +381,38 @@ if (!bigOnly) {
     });
   }
   for (const t of [x, w, b, h, att]) t.dispose();
+}
+
+// ---------------------------------------------------------------- attention
+// Flash-style fused attention against the composed matmul-softmax-matmul, causal, forward and
+// backward: issue 8's S and M head shapes (and a long context on a GPU; S only on a software
+// adapter, where M takes seconds). bench/attention.ts has the same comparison standalone.
+if (!bigOnly) {
+  const shapes: [string, number[]][] = info.isFallbackAdapter || quick
+    ? [["S", [16, 4, 128, 32]]]
+    : [["S", [16, 4, 128, 32]], ["M", [32, 8, 256, 64]], ["long", [4, 8, 1024, 64]]];
+  for (const [name, [bb, hh, t, d]] of shapes) {
+    const r = lf.rng(6);
+    const q = lf.randn([bb, hh, t, d], { rng: r }), k = lf.randn([bb, hh, t, d], { rng: r });
+    const v = lf.randn([bb, hh, t, d], { rng: r });
+    const run = (fused: boolean) => () => {
+      const [val, g] = lf.valueAndGrad((p: Tensor[]) =>
+        lf.scaledDotProductAttention(p[0], p[1], p[2], { causal: true, fused }).square().sum()
+      )([q, k, v]);
+      [val, ...g].forEach((x) => x.dispose());
+    };
+    const fusedS = await timeIt(run(true), quick ? 0.3 : 1, 20);
+    const plainS = await timeIt(run(false), quick ? 0.3 : 1, 20);
+    rows.push({
+      bench: "fused attention fwd+bwd (causal)",
+      size: `${name} ${bb}x${hh}x${t}x${d}`,
+      value: plainS / fusedS,
+      unit: "x composed",
+      note: `fused ${(fusedS * 1000).toFixed(2)} ms, composed ${(plainS * 1000).toFixed(2)} ms; ` +
+        `composed keeps ${(3 * bb * hh * t * t * 4 / 2 ** 20).toFixed(0)} MiB of scores`,
+    });
+    for (const x of [q, k, v]) x.dispose();
+  }
 }
 
 // ---------------------------------------------------------------- report
