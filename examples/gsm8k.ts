@@ -524,6 +524,11 @@ async function main(): Promise<number> {
   if (workers > 1 && !serialisable) {
     throw new UsageError("--workers: a --model run trains in one process; drop --workers");
   }
+  // Variants side by side share the cores: each worker's matmul gets its share of them (unless
+  // LOSSFORGE_CPU_THREADS says otherwise), rather than every worker spawning a thread per core.
+  if (workers > 1 && backend === "cpu" && !Deno.env.get("LOSSFORGE_CPU_THREADS")) {
+    Deno.env.set("LOSSFORGE_CPU_THREADS", String(Math.max(1, Math.floor(cores() / workers))));
+  }
 
   const finished = new Map<string, Row>(previous.map((r) => [r.loss, r]));
   const ordered = () => o.losses.flatMap((n) => finished.get(n) ?? []);
