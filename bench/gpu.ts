@@ -17,6 +17,7 @@
  */
 import { parseArgs } from "node:util";
 import * as lf from "../mod.ts";
+import { type Product, TRAINING_PRODUCTS } from "./_products.ts";
 import type { Tensor, WebGpuBackend } from "../mod.ts";
 import { setFusedOps } from "../src/autograd/fused.ts";
 import { softwareKernels } from "../src/gpu/kernels/common.ts";
@@ -238,16 +239,8 @@ for (const n of sizes) {
 // choice and the tuned one run through `matmulT` in interleaved rounds, best of each.
 if (!bigOnly || tuneOnly) {
   const id = adapterId(info);
-  // [batch, m, k, n, transA, transB]
-  const shapes: [number, number, number, number, boolean, boolean][] = [
-    [16, 128, 96, 384, false, false],
-    [16, 128, 384, 96, false, true],
-    [16, 96, 128, 384, true, false],
-    [64, 128, 24, 128, false, true],
-    [64, 128, 128, 24, false, false],
-    [64, 24, 128, 128, true, false],
-    [64, 1, 24, 128, false, true],
-  ];
+  // [batch, m, k, n, transA, transB]: training, then one generation product.
+  const shapes: Product[] = [...TRAINING_PRODUCTS, [64, 1, 24, 128, false, true]];
   lf.clearMatmulTuning();
   const t0 = performance.now();
   const entries = await lf.tuneMatmul(

@@ -7,6 +7,7 @@
  * @module
  */
 import * as lf from "../mod.ts";
+import { type Product, TRAINING_PRODUCTS } from "./_products.ts";
 import type { WebGpuBackend } from "../mod.ts";
 import { type MatmulTile, setMatmulTile } from "../src/gpu/kernels/matmul.ts";
 import { setBigMatmul } from "../src/gpu/kernels/matmul_big.ts";
@@ -27,16 +28,9 @@ const tiles: (MatmulTile | null | typeof BIG)[] = [
   BIG,
 ];
 // [batch, m, k, n, transA, transB]
-const shapes: [number, number, number, number, boolean, boolean][] = [
-  [16, 128, 96, 384, false, false],
-  [16, 128, 384, 96, false, true],
-  [16, 96, 128, 384, true, false],
-  [64, 128, 24, 128, false, true],
-  [64, 128, 128, 24, false, false],
-  [64, 24, 128, 128, true, false],
-  ...(quick
-    ? []
-    : [[1, 1024, 1024, 1024, false, false] as [number, number, number, number, boolean, boolean]]),
+const shapes: Product[] = [
+  ...TRAINING_PRODUCTS,
+  ...(quick ? [] : [[1, 1024, 1024, 1024, false, false] as Product]),
 ];
 
 const label = (t: MatmulTile | null | typeof BIG) =>

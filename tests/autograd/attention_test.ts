@@ -7,30 +7,14 @@ import * as lf from "../../mod.ts";
 import { assert, assertClose, assertEquals } from "../_assert.ts";
 import { gradcheck } from "../_gradcheck.ts";
 import { F64, RUNS } from "./_prop.ts";
+import { type AttentionCase, attentionCaseArb, maskShape } from "../_attention_cases.ts";
 
-interface Case {
-  b: number;
-  hkv: number;
-  group: number;
-  t: number;
-  tk: number;
-  d: number;
-  mask: "none" | "shared" | "batch" | "2d";
-  causal: boolean;
-  seed: number;
-}
-
-const caseArb: fc.Arbitrary<Case> = fc.record({
-  b: fc.integer({ min: 1, max: 2 }),
-  hkv: fc.integer({ min: 1, max: 2 }),
-  group: fc.integer({ min: 1, max: 3 }),
-  t: fc.integer({ min: 1, max: 4 }),
-  tk: fc.integer({ min: 1, max: 5 }),
-  d: fc.integer({ min: 1, max: 4 }),
-  mask: fc.constantFrom<Case["mask"]>("none", "shared", "batch", "2d"),
-  causal: fc.boolean(),
-  seed: fc.integer({ min: 0, max: 1e6 }),
-}).map((c) => (c.causal && c.tk < c.t ? { ...c, tk: c.t } : c));
+type Case = AttentionCase;
+const caseArb = attentionCaseArb(
+  fc.integer({ min: 1, max: 4 }),
+  fc.integer({ min: 1, max: 5 }),
+  fc.integer({ min: 1, max: 4 }),
+);
 
 /**
  * Inputs of a case on the CPU in `dtype`; the mask hides random keys with `hide` (-20 for
@@ -42,11 +26,7 @@ export function inputs(c: Case, dtype: lf.DType = "float64", hide = -20) {
   const q = lf.randn([c.b, c.hkv * c.group, c.t, c.d], opt);
   const k = lf.randn([c.b, c.hkv, c.tk, c.d], opt);
   const v = lf.randn([c.b, c.hkv, c.tk, c.d], opt);
-  const shape = c.mask === "shared"
-    ? [1, 1, c.t, c.tk]
-    : c.mask === "batch"
-    ? [c.b, 1, c.t, c.tk]
-    : [c.t, c.tk];
+  const shape = maskShape(c);
   let mask: lf.Tensor | undefined;
   if (c.mask !== "none") {
     const n = shape.reduce((x, y) => x * y, 1);

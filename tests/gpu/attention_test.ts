@@ -8,19 +8,10 @@ import { attend, getBackendImpl, scaledDotProductAttention, type Tensor } from "
 import { kernelPolicy } from "../../src/gpu/kernels/common.ts";
 import { assertEquals } from "../_assert.ts";
 import { attentionTile } from "../../src/gpu/kernels/attention.ts";
+import { type AttentionCase, attentionCaseArb, maskShape } from "../_attention_cases.ts";
 import { compareGrad, compareOn, gpuTest, host, type HostTensor, LOOSE, weights } from "./_util.ts";
 
-interface Case {
-  b: number;
-  hkv: number;
-  group: number;
-  t: number;
-  tk: number;
-  d: number;
-  mask: "none" | "shared" | "batch" | "2d";
-  causal: boolean;
-  seed: number;
-}
+type Case = AttentionCase;
 
 function inputsOf(c: Case): { xs: HostTensor[]; f: (...xs: Tensor[]) => Tensor } {
   const h = c.hkv * c.group;
@@ -30,11 +21,7 @@ function inputsOf(c: Case): { xs: HostTensor[]; f: (...xs: Tensor[]) => Tensor }
     host(weights(c.b * c.hkv * c.tk * c.d, c.seed + 2), [c.b, c.hkv, c.tk, c.d]),
   ];
   if (c.mask !== "none") {
-    const shape = c.mask === "shared"
-      ? [1, 1, c.t, c.tk]
-      : c.mask === "batch"
-      ? [c.b, 1, c.t, c.tk]
-      : [c.t, c.tk];
+    const shape = maskShape(c);
     const n = shape.reduce((x, y) => x * y, 1);
     // A causal pattern (query i sees keys up to i + max(0, tk - t)), then random extra hiding,
     // never of key 0: a fully masked row's scores are -1e9 + s, which float32 rounds to -1e9
@@ -52,17 +39,11 @@ function inputsOf(c: Case): { xs: HostTensor[]; f: (...xs: Tensor[]) => Tensor }
   return { xs, f };
 }
 
-const caseArb: fc.Arbitrary<Case> = fc.record({
-  b: fc.integer({ min: 1, max: 2 }),
-  hkv: fc.integer({ min: 1, max: 2 }),
-  group: fc.integer({ min: 1, max: 3 }),
-  t: fc.oneof(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 60, max: 70 })),
-  tk: fc.oneof(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 30, max: 70 })),
-  d: fc.constantFrom(1, 3, 8, 32),
-  mask: fc.constantFrom<Case["mask"]>("none", "shared", "batch", "2d"),
-  causal: fc.boolean(),
-  seed: fc.integer({ min: 1, max: 1e6 }),
-}).map((c) => (c.causal && c.tk < c.t ? { ...c, tk: c.t } : c));
+const caseArb = attentionCaseArb(
+  fc.oneof(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 60, max: 70 })),
+  fc.oneof(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 30, max: 70 })),
+  fc.constantFrom(1, 3, 8, 32),
+);
 
 gpuTest("webgpu attention equals cpu on random shapes (forward and gradients)", async () => {
   await fc.assert(
