@@ -21,9 +21,12 @@ Deno.test("scope frees everything it made except the result", async () => {
   assertEquals(cpu().buffers - buffers, 1);
   assertEquals(await y.item(), 15);
   assert(!x.disposed);
+  // Buffer counts are compared within a synchronous stretch: at an await the garbage collector
+  // may release storage an earlier test dropped without disposing it.
+  const held = cpu().buffers;
   y.dispose();
   assertEquals(liveTensors(), before);
-  assertEquals(cpu().buffers, buffers);
+  assertEquals(cpu().buffers, held - 1);
 });
 
 Deno.test("scope keeps tensors in returned arrays, objects and Maps", async () => {

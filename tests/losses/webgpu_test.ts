@@ -182,7 +182,9 @@ gpuTest("repeated forward + backward leaves no tensor or GPU buffer behind", asy
   await step();
   await step();
   assert(liveTensors() === tensors, `tensors: ${tensors} -> ${liveTensors()}`);
-  assert(gpu.memory().buffers === buffers, `buffers: ${buffers} -> ${gpu.memory().buffers}`);
+  // At most as many: the garbage collector may release storage that earlier tests dropped
+  // without disposing it while the steps await; a leak would only add buffers.
+  assert(gpu.memory().buffers <= buffers, `buffers: ${buffers} -> ${gpu.memory().buffers}`);
 });
 
 // The composed ops of every loss (gather, scatter-add, sort, cumsum, ...) on the GPU.
