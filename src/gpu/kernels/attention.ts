@@ -58,45 +58,17 @@ const HEADER = `
   let T = P(0u); let TK = P(1u); let H = P(2u); let HKV = P(3u); let MB = P(4u);
   let scale = Pf(5u); let causal = P(8u) == 1u;`;
 
-/**
- * WGSL for a query-row kernel's causal bounds: kEnd (workgroup-uniform: keys past the last
- * row's horizon are never staged) and this row's horizon (one past its last visible key).
- */
-const QUERY_CAUSAL = `
-  let lastRow = min(wid.x * ${ROWS}u + ${ROWS - 1}u, T - 1u);
-  let kEnd = select(TK, min(TK, lastRow + TK - T + 1u), causal);
-  let horizon = i32(min(i, T - 1u) + TK - T + 1u);`;
-
 /** This row's keys within a tile at j0 of n keys (all n unless causal). */
 const VISIBLE = "select(n, u32(clamp(horizon - i32(j0), 0, i32(n))), causal)";
 
-/** Dispatches `kern` over [ceil(n / ROWS), ys] in slices of the y limit. */
-function dispatchRows(
-  e: Engine,
-  op: string,
-  kern: ReturnType<Engine["kernel"]>,
-  inputs: GpuBuffer[],
-  outputs: GpuBuffer[],
-  spec: AttentionSpec,
-  n: number,
-  ys: number,
-): void {
-  const gx = Math.ceil(n / ROWS), lim = e.maxWorkgroupsPerDim;
-  if (gx > lim) throw new ShapeError(`${op}: ${n} positions exceed one dispatch on this device`);
-  for (let y0 = 0; y0 < ys; y0 += lim) {
-    e.dispatch(op, kern, inputs, outputs, attnParams(spec, y0), [gx, Math.min(lim, ys - y0), 1]);
-  }
-}
-
-function forwardCode(d: number, bc: number): string {
-  return `${bind(0, "q")}
-${bind(1, "k")}
-${bind(2, "v")}
-${bind(3, "mask")}
-${bind(4, "o", true)}
-${bind(5, "lse", true)}
-${paramsWgsl(6)}
-var<workgroup> ks: array<f32, ${bc * d}>;
+/**
+ * The start of a query-row kernel (forward, dq) after its bindings: workgroup memory for a tile
+ * of keys and values, this thread's row and its key/value head, the row's mask offset, and the
+ * causal bounds: kEnd (workgroup-uniform: keys past the last row's horizon are never staged)
+ * and this row's horizon (one past its last visible key).
+ */
+function queryRowStart(d: number, bc: number): string {
+  return `var<workgroup> ks: array<f32, ${bc * d}>;
 var<workgroup> vs: array<f32, ${bc * d}>;
 @compute @workgroup_size(${ROWS})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -108,14 +80,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let row = bh * T + min(i, T - 1u);
   let kvBase = (b * HKV + hk) * TK * ${d}u;
   let mrow = (select(b, 0u, MB == 1u) * T + min(i, T - 1u)) * TK;
-  ${QUERY_CAUSAL}
-  var qr: array<f32, ${d}>;
-  var acc: array<f32, ${d}>;
-  for (var c = 0u; c < ${d}u; c++) { qr[c] = q[row * ${d}u + c] * scale; }
-  var m = -3.0e38;
-  var l = 0.0;
-  var s: array<f32, ${bc}>;
-  for (var j0 = 0u; j0 < kEnd; j0 += ${bc}u) {
+  let lastRow = min(wid.x * ${ROWS}u + ${ROWS - 1}u, T - 1u);
+  let kEnd = select(TK, min(TK, lastRow + TK - T + 1u), causal);
+  let horizon = i32(min(i, T - 1u) + TK - T + 1u);`;
+}
+
+/**
+ * Opens a query-row kernel's loop over key tiles: stages keys and values j0 .. j0 + bc into
+ * ks and vs (zeros past Tk), then, for a live row, n keys of which this row sees nv. The
+ * kernel closes its live block and then the loop with TILE_END.
+ */
+function keyTiles(d: number, bc: number): string {
+  return `for (var j0 = 0u; j0 < kEnd; j0 += ${bc}u) {
     for (var e = lid; e < ${bc * d}u; e += ${ROWS}u) {
       let j = j0 + e / ${d}u;
       var kv = 0.0; var vv = 0.0;
@@ -125,7 +101,54 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     workgroupBarrier();
     if (live) {
       let n = min(${bc}u, TK - j0);
-      let nv = ${VISIBLE};
+      let nv = ${VISIBLE};`;
+}
+
+/** Closes a keyTiles loop, after the kernel's live block. */
+const TILE_END = `
+    workgroupBarrier();
+  }`;
+
+/**
+ * Dispatches `kern` over [ceil(n / ROWS), ys] in slices of the y limit; `rows` (the backward's
+ * query-row count) goes into params word 7.
+ */
+function dispatchRows(
+  e: Engine,
+  op: string,
+  kern: ReturnType<Engine["kernel"]>,
+  inputs: GpuBuffer[],
+  outputs: GpuBuffer[],
+  spec: AttentionSpec,
+  n: number,
+  ys: number,
+  rows = 0,
+): void {
+  const gx = Math.ceil(n / ROWS), lim = e.maxWorkgroupsPerDim;
+  if (gx > lim) throw new ShapeError(`${op}: ${n} positions exceed one dispatch on this device`);
+  for (let y0 = 0; y0 < ys; y0 += lim) {
+    const p = attnParams(spec, y0);
+    p[7] = rows;
+    e.dispatch(op, kern, inputs, outputs, p, [gx, Math.min(lim, ys - y0), 1]);
+  }
+}
+
+function forwardCode(d: number, bc: number): string {
+  return `${bind(0, "q")}
+${bind(1, "k")}
+${bind(2, "v")}
+${bind(3, "mask")}
+${bind(4, "o", true)}
+${bind(5, "lse", true)}
+${paramsWgsl(6)}
+${queryRowStart(d, bc)}
+  var qr: array<f32, ${d}>;
+  var acc: array<f32, ${d}>;
+  for (var c = 0u; c < ${d}u; c++) { qr[c] = q[row * ${d}u + c] * scale; }
+  var m = -3.0e38;
+  var l = 0.0;
+  var s: array<f32, ${bc}>;
+  ${keyTiles(d, bc)}
       var tmax = -3.0e38;
       for (var jj = 0u; jj < nv; jj++) {
         var dot = 0.0;
@@ -144,9 +167,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         for (var c = 0u; c < ${d}u; c++) { acc[c] += p * vs[jj * ${d}u + c]; }
       }
       m = mnew;
-    }
-    workgroupBarrier();
-  }
+    }${TILE_END}
   if (live) {
     for (var c = 0u; c < ${d}u; c++) { o[row * ${d}u + c] = acc[c] / l; }
     lse[row] = m + log(l);
@@ -207,20 +228,8 @@ ${bind(4, "g")}
 ${bind(5, "stats")}
 ${bind(6, "dq", true)}
 ${paramsWgsl(7)}
-var<workgroup> ks: array<f32, ${bc * d}>;
-var<workgroup> vs: array<f32, ${bc * d}>;
-@compute @workgroup_size(${ROWS})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${HEADER}
+${queryRowStart(d, bc)}
   let rows = P(7u);
-  let bh = wid.y + P(6u);
-  let b = bh / H; let hk = (bh % H) / (H / HKV);
-  let i = wid.x * ${ROWS}u + lid;
-  let live = i < T;
-  let row = bh * T + min(i, T - 1u);
-  let kvBase = (b * HKV + hk) * TK * ${d}u;
-  let mrow = (select(b, 0u, MB == 1u) * T + min(i, T - 1u)) * TK;
-  ${QUERY_CAUSAL}
   var qr: array<f32, ${d}>;
   var gr: array<f32, ${d}>;
   var acc: array<f32, ${d}>;
@@ -230,17 +239,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   }
   let ls = stats[row];
   let dl = stats[rows + row];
-  for (var j0 = 0u; j0 < kEnd; j0 += ${bc}u) {
-    for (var e = lid; e < ${bc * d}u; e += ${ROWS}u) {
-      let j = j0 + e / ${d}u;
-      var kv = 0.0; var vv = 0.0;
-      if (j < TK) { let at = kvBase + j * ${d}u + e % ${d}u; kv = k[at]; vv = v[at]; }
-      ks[e] = kv; vs[e] = vv;
-    }
-    workgroupBarrier();
-    if (live) {
-      let n = min(${bc}u, TK - j0);
-      let nv = ${VISIBLE};
+  ${keyTiles(d, bc)}
       for (var jj = 0u; jj < nv; jj++) {
         var sc = 0.0;
         var dp = 0.0;
@@ -252,9 +251,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
         let ds = exp(sc - ls) * (dp - dl);
         for (var c = 0u; c < ${d}u; c++) { acc[c] += ds * ks[jj * ${d}u + c]; }
       }
-    }
-    workgroupBarrier();
-  }
+    }${TILE_END}
   if (live) {
     for (var c = 0u; c < ${d}u; c++) { dq[row * ${d}u + c] = acc[c] * scale; }
   }
@@ -371,31 +368,11 @@ export function attentionGrad(
   const pp = params();
   pp[0] = rows;
   e.dispatch("attentionGrad", prep, [out, g, lse], [stats], pp, Math.ceil(rows / WG));
-  const m = mask ?? q;
-  const withRows = (p: Uint32Array) => (p[7] = rows, p);
+  const m = mask ?? q, ins = [q, k, v, m, g, stats];
   const dqK = e.kernel(`attention_dq_d${d}_c${bc}`, () => dqCode(d, bc), 6, 1);
-  const gx = Math.ceil(t / ROWS), lim = e.maxWorkgroupsPerDim;
-  for (let y0 = 0; y0 < batch * heads; y0 += lim) {
-    const ys = Math.min(lim, batch * heads - y0);
-    e.dispatch("attentionGrad", dqK, [q, k, v, m, g, stats], [dq], withRows(attnParams(spec, y0)), [
-      gx,
-      ys,
-      1,
-    ]);
-  }
+  dispatchRows(e, "attentionGrad", dqK, ins, [dq], spec, t, batch * heads, rows);
   const dkvK = e.kernel(`attention_dkv_d${d}_c${bc}`, () => dkvCode(d, bc), 6, 2);
-  const gk = Math.ceil(tk / ROWS);
-  for (let y0 = 0; y0 < batch * kvHeads; y0 += lim) {
-    const ys = Math.min(lim, batch * kvHeads - y0);
-    e.dispatch(
-      "attentionGrad",
-      dkvK,
-      [q, k, v, m, g, stats],
-      [dk, dv],
-      withRows(attnParams(spec, y0)),
-      [gk, ys, 1],
-    );
-  }
+  dispatchRows(e, "attentionGrad", dkvK, ins, [dk, dv], spec, tk, batch * kvHeads, rows);
   e.release(stats);
   return { dq, dk, dv };
 }
