@@ -417,8 +417,15 @@ function matmulSimd(
         packPanels(f, b, bOffs[bi], n, k, transB ? k : 1, transB ? 1 : n, 8, table[3 * i + 1] / 4);
       }
     }
-    if (pool && pool.ready() > 0) pool.run(sm.mm, sm.memory, count * mP, mP, k, nP, tab, count);
-    else runPanels(sm.mm, table, 0, count * mP, mP, k, nP);
+    let alone = !pool || pool.ready() === 0;
+    if (!alone) {
+      try {
+        pool!.run(sm.mm, sm.memory, count * mP, mP, k, nP, tab, count);
+      } catch {
+        alone = true; // a worker failed: its panels may be missing (the pool retires it)
+      }
+    }
+    if (alone) runPanels(sm.mm, table, 0, count * mP, mP, k, nP);
     for (let i = 0; i < count; i++) {
       const o = table[3 * i + 2] / 4, dst = (g0 + i) * m * n;
       for (let r = 0; r < m; r++) {

@@ -12,6 +12,7 @@
  * @module
  */
 import { Worker } from "node:worker_threads";
+import { BackendError } from "../autograd/errors.ts";
 
 /**
  * Runs output panels [g0, g1) of a batch of products: panel g is row panel g mod mP of batch
@@ -65,7 +66,7 @@ export function drain(
 }
 
 // Control words per worker (Int32 slots of its own 64-byte line), after the job's line.
-const SEQ = 0, DONE = 1, READY = 2;
+const SEQ = 0, DONE = 1, READY = 2, FAILED = 3;
 const SLOTS = 16;
 
 /** The worker's source: instantiate the kernel on the shared memory, then serve jobs. */
@@ -84,7 +85,11 @@ for (;;) {
   Atomics.wait(ctl, ${SEQ}, seen);
   seen = Atomics.load(ctl, ${SEQ});
   if (seen < 0) break;
-  drain(mm, memory, job);
+  try {
+    drain(mm, memory, job);
+  } catch {
+    Atomics.store(ctl, ${FAILED}, 1); // reported by the main thread; this worker retires
+  }
   Atomics.store(ctl, ${DONE}, seen);
   Atomics.notify(ctl, ${DONE});
 }`;
@@ -161,7 +166,7 @@ function spawn(
     ready() {
       if (broken) return 0;
       let r = 0;
-      while (r < n && Atomics.load(ctl[r], READY) === 1) r++;
+      while (r < n && Atomics.load(ctl[r], READY) === 1 && ctl[r][FAILED] === 0) r++;
       return r;
     },
     run(mm, mem, total, mP, k, nP, tab, batch) {
@@ -177,6 +182,13 @@ function spawn(
       drain(mm, mem, job);
       for (let w = 0; w < helpers; w++) {
         while (Atomics.load(ctl[w], DONE) !== seq) Atomics.wait(ctl[w], DONE, ctl[w][DONE], 1000);
+      }
+      for (let w = 0; w < helpers; w++) {
+        if (Atomics.load(ctl[w], FAILED)) {
+          // Its panels may be missing: the caller redoes the product alone, and this worker
+          // and the ones after it get no more work.
+          throw new BackendError("matmul: a CPU matmul thread failed; retrying on one thread");
+        }
       }
     },
     close() {
