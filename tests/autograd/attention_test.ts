@@ -188,6 +188,13 @@ Deno.test("attention rejects shapes that do not fit, naming them", () => {
     assert(msg.startsWith("scaledDotProductAttention:") && msg.includes("["), msg);
   }
   assertEquals(lf.scaledDotProductAttention(x, x, x, { fused: true }).shape, [1, 2, 3, 4]);
+  let dmsg = "";
+  try {
+    lf.scaledDotProductAttention(x, x.cast("float32"), x);
+  } catch (e) {
+    dmsg = `${(e as Error).name}: ${(e as Error).message}`;
+  }
+  assert(dmsg.includes("DTypeError") && dmsg.includes("float64, float32, float64"), dmsg);
 });
 
 Deno.test("setFusedAttention picks the path for calls that do not say (the cpu prefers composed)", () => {

@@ -8,8 +8,7 @@
  * @module
  */
 import type { AttentionSpec } from "../backend.ts";
-import { ShapeError } from "../errors.ts";
-import { fmtShape } from "../errors.ts";
+import { DTypeError, fmtShape, ShapeError } from "../errors.ts";
 import { fusedOpsEnabled } from "../fused.ts";
 import { isRecording, record, sumToShape } from "../tape.ts";
 import { fromBuffer, type Tensor } from "../tensor.ts";
@@ -191,7 +190,10 @@ export function scaledDotProductAttention(
     );
   }
   if (q.dtype !== k.dtype || q.dtype !== v.dtype || (mask && mask.dtype !== q.dtype)) {
-    throw new ShapeError(`${op}: q, k, v (and mask) must share a dtype`);
+    throw new DTypeError(
+      `${op}: q, k, v (and mask) must share a dtype, got ${q.dtype}, ${k.dtype}, ${v.dtype}` +
+        (mask ? `, ${mask.dtype}` : ""),
+    );
   }
   const scale = opts.scale ?? 1 / Math.sqrt(d);
   const causal = opts.causal ?? false;
