@@ -96,7 +96,7 @@ export {
   exactMatchEval,
   type ExactMatchOptions,
 } from "./evaluate.ts";
-export { resume, train, type TrainOptions, type TrainResult } from "./train.ts";
+export { resume, train, type TrainOptions, type TrainResult, type TuneMatmulRun } from "./train.ts";
 export {
   labelOf,
   sweep,

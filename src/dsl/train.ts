@@ -27,6 +27,13 @@ import {
   where,
 } from "../autograd/mod.ts";
 import { writeFileAtomic } from "./atomic.ts";
+import { getBackend } from "../autograd/backend.ts";
+import {
+  loadMatmulTuning,
+  saveMatmulTuning,
+  tuneMatmul,
+  type TuneMatmulOptions,
+} from "../gpu/matmul_tune.ts";
 import { BatchStream } from "./batches.ts";
 import {
   loadCheckpoint,
@@ -71,6 +78,29 @@ export interface TrainOptions {
   resume?: string | LoadedCheckpoint;
   /** Handle SIGINT by checkpointing and returning (default true). */
   handleSigint?: boolean;
+  /**
+   * Tune the WebGPU matmul kernels for this model (`tuneMatmul`) after the first step, on the
+   * WebGPU backend only: `true`, or a file that keeps the table between runs (loaded before
+   * the first step when it exists, saved after tuning; shapes it already covers are not timed
+   * again). Tuning picks kernels by speed, and kernels sum in different orders, so a run that
+   * tunes afresh can differ in the last bits from one that did not; with a file, runs repeat.
+   */
+  tuneMatmul?: boolean | string | TuneMatmulRun;
+}
+
+/**
+ * `TrainOptions.tuneMatmul` in full: the table file and how candidates are timed.
+ *
+ * @example
+ * ```ts
+ * import type { TuneMatmulRun } from "@lossforge/core";
+ * const t: TuneMatmulRun = { path: "runs/matmul-tuning.json", rounds: 2 };
+ * console.log(t.path);
+ * ```
+ */
+export interface TuneMatmulRun extends TuneMatmulOptions {
+  /** Where the table is kept between runs. */
+  path?: string;
 }
 
 /**
@@ -252,6 +282,34 @@ class Run {
     return this.startElapsed + (performance.now() - this.startTime) / 1000;
   }
 
+  /**
+   * With `tuneMatmul` on the WebGPU backend: loads the table file if there is one, and returns
+   * what to run after the first step (tune the shapes that ran, save the file).
+   */
+  private async prepareTuning(progress?: Progress): Promise<(() => Promise<void>) | undefined> {
+    const t = this.o.tuneMatmul;
+    if (!t || getBackend() !== "webgpu") return undefined;
+    const run: TuneMatmulRun = typeof t === "string" ? { path: t } : t === true ? {} : t;
+    if (run.path) {
+      try {
+        await Deno.stat(run.path);
+        const { forThisAdapter } = await loadMatmulTuning(run.path);
+        progress?.message(
+          `matmul tuning: ${forThisAdapter} entries for this adapter from ${run.path}`,
+        );
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+      }
+    }
+    return async () => {
+      const t0 = performance.now();
+      const made = await tuneMatmul(undefined, run);
+      if (run.path && made.length > 0) await saveMatmulTuning(run.path);
+      const secs = ((performance.now() - t0) / 1000).toFixed(1);
+      progress?.message(`matmul tuning: ${made.length} new shape classes in ${secs} s`);
+    };
+  }
+
   async go(): Promise<TrainResult> {
     const { p, o } = this;
     const log = o.out ? await EventLog.open(`${o.out}/events.jsonl`) : undefined;
@@ -265,6 +323,7 @@ class Run {
       write: o.progressWrite,
       ...(o.progressWrite ? { tty: false } : {}),
     });
+    let tune = await this.prepareTuning(progress);
     const emit = async (e: TrainEvent) => {
       progress?.event(e);
       await log?.write(e);
@@ -284,6 +343,11 @@ class Run {
     try {
       while (this.state.step < this.total && !this.stopRequested) {
         this.step();
+        if (tune) {
+          await this.drain();
+          await tune();
+          tune = undefined;
+        }
         const s = this.state.step;
         const last = s === this.total;
         const isEval = p.eval !== undefined && p.evalEvery > 0 && s % p.evalEvery === 0;

@@ -1,8 +1,10 @@
 import {
+  clearMatmulTuning,
   getBackend,
   getBackendImpl,
   initBackend,
   liveTensors,
+  matmulTuning,
   pipeline,
   setBackend,
   train,
@@ -128,4 +130,38 @@ Deno.test("train: progress prints one plain line per log interval when not a ter
     /^demo step 5\/10 {2}loss \d+\.\d{4} {2}lr 5\.00e-2 {2}[\d.]+k? tok\/s/.test(lines[0]),
     lines[0],
   );
+});
+
+Deno.test({
+  name: "train: tuneMatmul tunes the model's products after the first step and keeps a file",
+  ignore: !webgpu,
+  fn: async () => {
+    const before = getBackend();
+    await setBackend("webgpu");
+    const dir = await Deno.makeTempDir();
+    const path = `${dir}/tuning.json`;
+    const tuneMatmul = { path, rounds: 1, minMs: 1 };
+    try {
+      clearMatmulTuning();
+      const r1 = await train(pipeline(tinySpec({ steps: 3 })), { ...quiet, tuneMatmul });
+      const saved = JSON.parse(await Deno.readTextFile(path));
+      const n = saved.entries.length;
+      assert(n > 0, "the first run tuned the model's products and saved them");
+      assertEquals(matmulTuning().length, n);
+      // A second run loads the file first: nothing new to time, the file stays as it was.
+      clearMatmulTuning();
+      const text = await Deno.readTextFile(path);
+      const r2 = await train(pipeline(tinySpec({ steps: 3 })), { ...quiet, tuneMatmul });
+      assertEquals(matmulTuning().length, n);
+      assertEquals(await Deno.readTextFile(path), text);
+      for (const r of [r1, r2]) {
+        treeDispose(r.params);
+        treeDispose(r.optState);
+      }
+    } finally {
+      clearMatmulTuning();
+      await Deno.remove(dir, { recursive: true });
+      await setBackend(before);
+    }
+  },
 });
