@@ -260,6 +260,13 @@ export class Engine {
   private readonly kernels = new Map<string, Kernel>();
   private readonly layouts = new Map<string, [GPUBindGroupLayout, GPUPipelineLayout]>();
   private readonly bindGroups = new Map<string, GPUBindGroup>();
+  /**
+   * The common case of the bind-group cache without building a string key: per layout
+   * (`bindPrefix`), bind groups of at most three whole buffers keyed by their ids packed into
+   * one number (17 bits each).
+   */
+  private readonly bindGroupsById = new Map<string, Map<number, GPUBindGroup>>();
+  private bindGroupsByIdCount = 0;
   private readonly stats = { dispatches: 0, submits: 0, pipelines: 0, bindGroupsCreated: 0 };
   /**
    * When set, called with every recorded dispatch (benchmarks use it to replay each kernel
@@ -381,7 +388,14 @@ export class Engine {
     this.pool.clear();
     this.pooledBuffers = 0;
     this.pooledBytes = 0;
+    this.forgetBindGroups();
+  }
+
+  /** Drops every cached bind group. */
+  private forgetBindGroups(): void {
     this.bindGroups.clear();
+    this.bindGroupsById.clear();
+    this.bindGroupsByIdCount = 0;
   }
 
   /** Pool and work counters. */
@@ -591,11 +605,29 @@ export class Engine {
     outputs: readonly GpuBuffer[],
     windows?: readonly (BindingWindow | undefined)[],
   ): GPUBindGroup {
-    let key = k.bindPrefix;
-    for (const b of inputs) key += `,${b.pooled.id}`;
-    for (const b of outputs) key += `,${b.pooled.id}`;
-    if (windows) { for (const w of windows) key += w ? `@${w[0]}+${w[1]}` : "@"; }
-    let bg = this.bindGroups.get(key);
+    // Numeric key: whole buffers, at most three, ids below 2^17 (else the string key below).
+    let id = -1;
+    if (!windows && inputs.length + outputs.length <= 3) {
+      id = 0;
+      for (const b of inputs) id = b.pooled.id < 131072 && id >= 0 ? id * 131072 + b.pooled.id : -1;
+      for (const b of outputs) {
+        id = b.pooled.id < 131072 && id >= 0 ? id * 131072 + b.pooled.id : -1;
+      }
+    }
+    let byId: Map<number, GPUBindGroup> | undefined;
+    let key = "";
+    let bg: GPUBindGroup | undefined;
+    if (id >= 0) {
+      byId = this.bindGroupsById.get(k.bindPrefix);
+      if (!byId) this.bindGroupsById.set(k.bindPrefix, byId = new Map());
+      bg = byId.get(id);
+    } else {
+      key = k.bindPrefix;
+      for (const b of inputs) key += `,${b.pooled.id}`;
+      for (const b of outputs) key += `,${b.pooled.id}`;
+      if (windows) { for (const w of windows) key += w ? `@${w[0]}+${w[1]}` : "@"; }
+      bg = this.bindGroups.get(key);
+    }
     if (bg) return bg;
     const entries: GPUBindGroupEntry[] = [];
     const all = [...inputs, ...outputs];
@@ -635,8 +667,14 @@ export class Engine {
       });
     }
     bg = this.device.createBindGroup({ layout: k.layout, entries });
-    if (this.bindGroups.size >= BIND_GROUP_CACHE_LIMIT) this.bindGroups.clear();
-    this.bindGroups.set(key, bg);
+    if (this.bindGroups.size + this.bindGroupsByIdCount >= BIND_GROUP_CACHE_LIMIT) {
+      this.forgetBindGroups();
+      if (byId) this.bindGroupsById.set(k.bindPrefix, byId = new Map());
+    }
+    if (byId) {
+      byId.set(id, bg);
+      this.bindGroupsByIdCount++;
+    } else this.bindGroups.set(key, bg);
     this.stats.bindGroupsCreated++;
     return bg;
   }

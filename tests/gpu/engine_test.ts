@@ -3,6 +3,7 @@
 import * as lf from "../../mod.ts";
 import type { WebGpuBackend } from "../../mod.ts";
 import { assertAllClose, gpuTest } from "./_util.ts";
+import { assertEquals } from "../_assert.ts";
 
 const gpu = () => lf.getBackendImpl("webgpu") as WebGpuBackend;
 
@@ -131,3 +132,30 @@ gpuTest("large 1D dispatches split into a 2D grid (more than 65535 workgroups)",
   assertAllClose(await tail.data(), [2.5, 2.5, 2.5], { rtol: 0, atol: 0 }, "tail");
   for (const t of [x, s, y, tail]) t.dispose();
 });
+
+gpuTest(
+  "bind groups are cached per layout and buffers, with numeric and string keys alike",
+  async () => {
+    const e = gpu().engine;
+    const x = lf.rand([64], { backend: "webgpu" }), y = lf.rand([64], { backend: "webgpu" });
+    const m = lf.rand([64], { backend: "webgpu" }).gt(0.5);
+    const want = await lf.where(m.cast("float32"), x, y).data();
+    // Each round's output comes from the pool once the previous round was submitted, so after a
+    // warm-up every round binds the same buffers.
+    const round = async () => {
+      lf.add(x, y).dispose(); // three buffers: the numeric key
+      lf.where(m, x, y).dispose(); // four buffers: the string key
+      await gpu().done();
+    };
+    for (let i = 0; i < 3; i++) await round();
+    const c0 = e.getStats().bindGroupsCreated;
+    for (let i = 0; i < 4; i++) await round();
+    assertEquals(
+      e.getStats().bindGroupsCreated,
+      c0,
+      "identical dispatches reuse their bind groups",
+    );
+    assertAllClose(await lf.where(m, x, y).data(), want, { rtol: 0, atol: 0 }, "where");
+    for (const t of [x, y, m]) t.dispose();
+  },
+);
