@@ -8,10 +8,12 @@ import {
   cast,
   exp,
   full,
+  matmulT,
   mul,
   randn,
   rng,
   runRowKernel,
+  ShapeError,
   slice,
   type Tensor,
   tensor,
@@ -98,5 +100,41 @@ gpuTest(
     assertClose(sum[n - 1], av[n - 1] + bv[n + 2], { rtol: 1e-6 });
     assert(whole.length === ops.length);
     for (const t of [a, b, s, ...whole, ...windowed]) t.dispose();
+  },
+);
+
+gpuTest(
+  "matmul past the binding limit: windows of rows, or of the contracted axis summed",
+  async () => {
+    const r = rng(11);
+    // [m, k, n, transA, transB]: plain and transposed-B products in row windows (also ragged:
+    // 70 rows of 24 floats need even row counts for 256-byte offsets), a transposed A split
+    // along k (the weight gradient of a language-model head), and a direct-kernel product.
+    const cases: [number, number, number, boolean, boolean][] = [
+      [70, 24, 40, false, false],
+      [70, 24, 40, false, true],
+      [33, 70, 24, true, false],
+      [200, 8, 3, false, false],
+    ];
+    for (const [m, k, n, ta, tb] of cases) {
+      const av = await randn(ta ? [k, m] : [m, k], { rng: r, backend: "cpu" }).data();
+      const bv = await randn(tb ? [n, k] : [k, n], { rng: r, backend: "cpu" }).data();
+      const on = (backend: "cpu" | "webgpu") => [
+        tensor(av, { shape: ta ? [k, m] : [m, k], backend }),
+        tensor(bv, { shape: tb ? [n, k] : [k, n], backend }),
+      ];
+      const [ac, bc] = on("cpu"), [a, b] = on("webgpu");
+      const want = await matmulT(ac, bc, ta, tb).data();
+      const got = await withBindingLimit(4096, () => matmulT(a, b, ta, tb).data());
+      assertClose(got, want, { rtol: 1e-4, atol: 1e-4, msg: `${m}x${k}x${n} ${ta}${tb}` });
+    }
+    // What windows cannot cover is named: both operands transposed and A over the limit.
+    const a = randn([70, 33], { backend: "webgpu" }), b = randn([12, 70], { backend: "webgpu" });
+    await withBindingLimit(4096, () =>
+      assertThrows(
+        () => matmulT(a, b, true, true),
+        ShapeError,
+        "maxStorageBufferBindingSize",
+      ));
   },
 );

@@ -20,7 +20,7 @@ import type { MatmulSpec } from "../../autograd/backend.ts";
 import type { DType } from "../../autograd/dtype.ts";
 import { broadcastStrides, sizeOf } from "../../autograd/shape.ts";
 import { ShapeError } from "../../autograd/errors.ts";
-import type { Engine, GpuBuffer } from "../engine.ts";
+import { type BindingWindow, chunkRows, type Engine, type GpuBuffer } from "../engine.ts";
 import {
   collapse,
   kernelPolicy,
@@ -31,7 +31,7 @@ import {
   WG,
   wgslType,
 } from "./common.ts";
-import { params } from "./elementwise.ts";
+import { binary, params } from "./elementwise.ts";
 import { bigMatmulFits, bigMatmulForced, matmulBigCode, useBig } from "./matmul_big.ts";
 import { lookupTuned, type MatmulChoice } from "./matmul_table.ts";
 
@@ -283,11 +283,75 @@ export function matmul(
   dtype: DType,
   choice?: MatmulChoice,
 ): GpuBuffer {
+  const { m, k, n, transA, transB } = spec;
+  const batch = sizeOf(spec.outBatch);
+  let out = e.alloc("matmul", batch * m * n * 4);
+  if (batch * m * n === 0) return out;
+  const limit = e.maxStorageBinding, align = e.storageAlign;
+  const aBytes = sizeOf(spec.aBatch) * m * k * 4, bBytes = sizeOf(spec.bBatch) * k * n * 4;
+  const oBytes = batch * m * n * 4;
+  if (aBytes <= limit && bBytes <= limit && oBytes <= limit) {
+    record(e, a, b, out, spec, dtype, choice);
+    return out;
+  }
+  // Past the binding limit (language-model logits: tokens × vocabulary), one product is run in
+  // windows: of A's and the output's rows, or, when A is read transposed, of the contracted
+  // axis (rows of A's and B's storage), whose partial products are summed.
+  const whole = batch === 1 && aBytes === m * k * 4 && bBytes === k * n * 4;
+  const over = `matmul: ${transA ? "T" : "N"}${transB ? "T" : "N"} ${m}x${k}x${n}` +
+    ` (batch ${batch}) exceeds maxStorageBufferBindingSize ${limit}`;
+  if (whole && !transA && bBytes <= limit) {
+    const per = chunkRows("matmul", m, [k * 4, n * 4], limit, align);
+    for (let r0 = 0; r0 < m; r0 += per) {
+      const rows = Math.min(per, m - r0);
+      record(e, a, b, out, { ...spec, m: rows }, dtype, choice, [
+        [r0 * k * 4, rows * k * 4],
+        undefined,
+        [r0 * n * 4, rows * n * 4],
+      ]);
+    }
+    return out;
+  }
+  if (whole && transA && !transB && oBytes <= limit) {
+    const per = chunkRows("matmul", k, [m * 4, n * 4], limit, align);
+    for (let k0 = 0; k0 < k; k0 += per) {
+      const depth = Math.min(per, k - k0);
+      const part = k0 === 0 ? out : e.alloc("matmul", oBytes);
+      record(e, a, b, part, { ...spec, k: depth }, dtype, choice, [
+        [k0 * m * 4, depth * m * 4],
+        [k0 * n * 4, depth * n * 4],
+        undefined,
+      ]);
+      if (part !== out) {
+        const sum = binary(e, "add", out, [m, n], part, [m, n], [m, n], dtype);
+        e.release(out);
+        e.release(part);
+        out = sum;
+      }
+    }
+    return out;
+  }
+  e.release(out);
+  throw new ShapeError(
+    `${over}; windows cover one (unbatched) product with A's rows or, for a transposed A and a ` +
+      `plain B, the contracted axis`,
+  );
+}
+
+/** Records op(a) @ op(b) into `out`, through binding `windows` of a, b and out if given. */
+function record(
+  e: Engine,
+  a: GpuBuffer,
+  b: GpuBuffer,
+  out: GpuBuffer,
+  spec: MatmulSpec,
+  dtype: DType,
+  choice?: MatmulChoice,
+  windows?: (BindingWindow | undefined)[],
+): void {
   const t = wgslType("matmul", dtype);
   const { m, k, n, transA, transB } = spec;
   const batch = sizeOf(spec.outBatch);
-  const out = e.alloc("matmul", batch * m * n * 4);
-  if (batch * m * n === 0) return out;
   // Batch strides counted in whole matrices; broadcast batch axes get stride 0.
   const bc = collapse(spec.outBatch, [
     broadcastStrides(spec.aBatch, spec.outBatch),
@@ -318,9 +382,8 @@ export function matmul(
     }
     for (let z0 = 0; z0 < batch; z0 += lim) {
       const z = Math.min(lim, batch - z0);
-      e.dispatch("matmul", kern, [a, b], [out], batchParams(z0), [gx, gy, z]);
+      e.dispatch("matmul", kern, [a, b], [out], batchParams(z0), [gx, gy, z], windows);
     }
-    return out;
   };
   // The tuned table is consulted (and the class recorded) for float32 products whose kernel
   // nothing forces; a tuned "big" entry needs the device limits the rules also check.
@@ -344,9 +407,9 @@ export function matmul(
       const nb = Math.min(per, batch - z0);
       const p = batchParams(z0);
       p[5] = nb * m * n;
-      e.dispatch("matmul", kern, [a, b], [out], p, Math.ceil((nb * m * n) / WG));
+      e.dispatch("matmul", kern, [a, b], [out], p, Math.ceil((nb * m * n) / WG), windows);
     }
-    return out;
+    return;
   }
   if (choice ? choice.kernel === "big" : useBig(e, m, k, n, override !== null)) {
     // Vec4 loads along each operand's contiguous axis when it is a multiple of 4 (k = 0 binds
@@ -371,5 +434,5 @@ export function matmul(
     2,
     1,
   );
-  return dispatchTiles(kern, tile.bm, tile.bn);
+  dispatchTiles(kern, tile.bm, tile.bn);
 }
