@@ -219,13 +219,13 @@ ${MAIN_1D}
 }`;
 }
 
+/** The bindings both backward kernels read: q, k, v, mask, the output gradient, stats. */
+function backwardInputs(): string {
+  return ["q", "k", "v", "mask", "g", "stats"].map((name, i) => bind(i, name)).join("\n");
+}
+
 function dqCode(d: number, bc: number): string {
-  return `${bind(0, "q")}
-${bind(1, "k")}
-${bind(2, "v")}
-${bind(3, "mask")}
-${bind(4, "g")}
-${bind(5, "stats")}
+  return `${backwardInputs()}
 ${bind(6, "dq", true)}
 ${paramsWgsl(7)}
 ${queryRowStart(d, bc)}
@@ -259,12 +259,7 @@ ${queryRowStart(d, bc)}
 }
 
 function dkvCode(d: number, bc: number): string {
-  return `${bind(0, "q")}
-${bind(1, "k")}
-${bind(2, "v")}
-${bind(3, "mask")}
-${bind(4, "g")}
-${bind(5, "stats")}
+  return `${backwardInputs()}
 ${bind(6, "dko", true)}
 ${bind(7, "dvo", true)}
 ${paramsWgsl(8)}
