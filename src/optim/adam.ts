@@ -5,6 +5,8 @@
  * @module
  */
 import { noGrad, scope, type Tensor, type Tree, treeMap, zerosLike } from "../autograd/mod.ts";
+import { fusedOpsEnabled } from "../autograd/fused.ts";
+import { adamwKernelStep } from "./adamw_kernel.ts";
 import { type LearningRate, lrAt, type Optimizer, type OptState } from "./types.ts";
 
 /**
@@ -76,7 +78,7 @@ export type AdamStepFn = (
 export function adamFamily(
   opts: AdamOptions,
   defaultDecay: number,
-  step: AdamStepFn = adamwStep,
+  step: AdamStepFn = autoStep,
 ): Optimizer {
   const [b1, b2] = opts.betas ?? [0.9, 0.999];
   const eps = opts.eps ?? 1e-8, wd = opts.weightDecay ?? defaultDecay;
@@ -131,7 +133,24 @@ export function adam(opts: AdamOptions = {}): Optimizer {
 }
 
 /**
- * AdamW with decoupled weight decay (default λ = 0.01, as torch).
+ * The step `adam` and `adamw` take: one WGSL kernel for a float32 WebGPU tensor while fused ops
+ * are on (a dozen elementwise dispatches fewer per parameter), else the composed `adamwStep`.
+ */
+function autoStep(
+  p: Tensor,
+  g: Tensor,
+  m: Tensor,
+  v: Tensor,
+  h: { lr: number; b1: number; b2: number; eps: number; wd: number; t: number },
+): { p: Tensor; m: Tensor; v: Tensor } {
+  const kernel = fusedOpsEnabled() && p.backend.name === "webgpu" && p.dtype === "float32" &&
+    g.dtype === "float32";
+  return kernel ? adamwKernelStep(p, g, m, v, h) : adamwStep(p, g, m, v, h);
+}
+
+/**
+ * AdamW with decoupled weight decay (default λ = 0.01, as torch). On WebGPU each parameter's
+ * update is one kernel while fused ops are on (`LOSSFORGE_FUSED=0` composes it).
  *
  * @example
  * ```ts

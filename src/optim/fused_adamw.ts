@@ -1,70 +1,12 @@
 /**
- * AdamW as one WGSL kernel per parameter tensor on the WebGPU backend: reads p, g, m, v
- * once and writes p, m, v once, instead of a dozen elementwise dispatches and temporaries.
- * Tensors elsewhere (CPU, float64) take the composed path, so the optimizer works
- * anywhere; both paths compute the same formula (see `adamwStep`).
+ * AdamW that always takes the one-kernel update (`adamw_kernel.ts`) for float32 WebGPU tensors,
+ * even with fused ops turned off. Tensors elsewhere (CPU, float64) take the composed path, so
+ * the optimizer works anywhere; both paths compute the same formula (see `adamwStep`).
  * @module
  */
-import type { Tensor } from "../autograd/mod.ts";
-import { runKernel } from "../gpu/mod.ts";
 import { adamFamily, type AdamOptions, adamwStep } from "./adam.ts";
+import { adamwKernelStep } from "./adamw_kernel.ts";
 import type { Optimizer } from "./types.ts";
-
-const WORKGROUP = 256;
-const MAX_GROUPS = 65535;
-
-const CODE = /* wgsl */ `
-struct Params { lr: f32, b1: f32, b2: f32, eps: f32, wd: f32, bc1: f32, bc2: f32, n: u32 }
-@group(0) @binding(0) var<storage, read> p: array<f32>;
-@group(0) @binding(1) var<storage, read> g: array<f32>;
-@group(0) @binding(2) var<storage, read> m: array<f32>;
-@group(0) @binding(3) var<storage, read> v: array<f32>;
-@group(0) @binding(4) var<storage, read_write> pOut: array<f32>;
-@group(0) @binding(5) var<storage, read_write> mOut: array<f32>;
-@group(0) @binding(6) var<storage, read_write> vOut: array<f32>;
-@group(0) @binding(7) var<uniform> params: Params;
-@compute @workgroup_size(${WORKGROUP})
-fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = gid.x + gid.y * groups.x * ${WORKGROUP}u;
-  if (i >= params.n) { return; }
-  let gi = g[i];
-  let m2 = m[i] * params.b1 + gi * (1.0 - params.b1);
-  let v2 = v[i] * params.b2 + gi * gi * (1.0 - params.b2);
-  let mHat = m2 / params.bc1;
-  let vHat = v2 / params.bc2;
-  let decayed = p[i] * (1.0 - params.lr * params.wd);
-  pOut[i] = decayed - mHat / (sqrt(vHat) + params.eps) * params.lr;
-  mOut[i] = m2;
-  vOut[i] = v2;
-}
-`;
-
-/** One fused step for float32 tensors on the webgpu backend. */
-function fusedStep(
-  p: Tensor,
-  g: Tensor,
-  m: Tensor,
-  v: Tensor,
-  h: { lr: number; b1: number; b2: number; eps: number; wd: number; t: number },
-): { p: Tensor; m: Tensor; v: Tensor } {
-  const params = new ArrayBuffer(32);
-  const view = new DataView(params);
-  const floats = [h.lr, h.b1, h.b2, h.eps, h.wd, 1 - Math.pow(h.b1, h.t), 1 - Math.pow(h.b2, h.t)];
-  floats.forEach((x, i) => view.setFloat32(4 * i, x, true));
-  view.setUint32(28, p.size, true);
-  const groups = Math.ceil(p.size / WORKGROUP);
-  const x = Math.min(groups, MAX_GROUPS), y = Math.ceil(groups / MAX_GROUPS);
-  const out = { shape: p.shape, dtype: p.dtype };
-  const [p2, m2, v2] = runKernel({
-    key: "fused_adamw_f32",
-    code: CODE,
-    inputs: [p, g, m, v],
-    outputs: [out, out, out],
-    params,
-    workgroups: [x, y],
-  });
-  return { p: p2, m: m2, v: v2 };
-}
 
 /**
  * AdamW whose update runs as one fused kernel per tensor on WebGPU (same options and
@@ -82,6 +24,6 @@ function fusedStep(
 export function fusedAdamw(opts: AdamOptions = {}): Optimizer {
   return adamFamily(opts, 0.01, (p, g, m, v, h) => {
     const gpu = p.backend.name === "webgpu" && p.dtype === "float32" && g.dtype === "float32";
-    return gpu ? fusedStep(p, g, m, v, h) : adamwStep(p, g, m, v, h);
+    return gpu ? adamwKernelStep(p, g, m, v, h) : adamwStep(p, g, m, v, h);
   });
 }

@@ -2,6 +2,7 @@
 import {
   adamw,
   fusedAdamw,
+  getBackendImpl,
   initBackend,
   type Optimizer,
   type OptState,
@@ -10,8 +11,10 @@ import {
   type Tensor,
   tensor,
   treeDispose,
+  type WebGpuBackend,
 } from "../../mod.ts";
-import { assertClose } from "../_assert.ts";
+import { setFusedOps } from "../../src/autograd/fused.ts";
+import { assert, assertClose } from "../_assert.ts";
 
 let reason: string | null = null;
 try {
@@ -70,4 +73,30 @@ Deno.test("fusedAdamw falls back to the composed update off the GPU", async () =
   const a = fusedAdamw(opts), b = adamw(opts);
   const ra = a.update(g, a.init(params), params), rb = b.update(g, b.init(params), params);
   assertClose(await ra.params.w.data(), await rb.params.w.data(), { rtol: 0, atol: 0 });
+});
+
+Deno.test({
+  name: "adamw on WebGPU takes the kernel while fused ops are on, composed ops when off",
+  ignore: reason !== null,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const gpu = getBackendImpl("webgpu") as WebGpuBackend;
+    const opts = { lr: 0.01, weightDecay: 0.1 };
+    const dispatches = async (fused: boolean) => {
+      setFusedOps(fused);
+      try {
+        const d0 = gpu.stats().dispatches;
+        const out = await trajectory(adamw(opts), "webgpu");
+        return { out, n: gpu.stats().dispatches - d0 };
+      } finally {
+        setFusedOps(true);
+      }
+    };
+    const on = await dispatches(true), off = await dispatches(false);
+    // Three steps of two tensors: one kernel per tensor and step, against about a dozen ops.
+    assert(on.n < off.n / 3, `dispatches with the kernel ${on.n}, composed ${off.n}`);
+    assertClose(on.out, off.out, { rtol: 1e-5, atol: 1e-6 });
+    assertClose(on.out, await trajectory(adamw(opts), "cpu"), { rtol: 1e-5, atol: 1e-6 });
+  },
 });
