@@ -250,10 +250,7 @@ function trainer(c: Config) {
         lf.tensor(targets, { shape: [c.batch, t] }),
       );
       // Global-norm clipping at 1, as the DSL's train does.
-      const leaves = lf.treeLeaves(g);
-      let sq: Tensor = leaves[0].square().sum();
-      for (const x of leaves.slice(1)) sq = sq.add(x.square().sum());
-      const scale = lf.minimum(lf.div(1, sq.sqrt().add(1e-6)), 1);
+      const scale = lf.minimum(lf.div(1, lf.globalNorm(g).add(1e-6)), 1);
       const grads = lf.treeMap((x: Tensor) => x.mul(scale), g);
       const upd = opt.update(grads as never, state as never, params as never);
       return { params: upd.params as unknown as Tree, state: upd.state as unknown as Tree, loss };

@@ -346,6 +346,12 @@ export interface Backend {
     dtype: DType,
   ): { dx: unknown; dw: unknown; db: unknown };
   /**
+   * Optional fused primitive: Σ over the buffers of Σ x² (their element counts in `sizes`),
+   * a one-element buffer: the squared global norm that gradient clipping needs, in about one
+   * dispatch per tensor instead of three.
+   */
+  sumOfSquares?(bufs: readonly unknown[], sizes: readonly number[], dtype: DType): unknown;
+  /**
    * Optional fused primitive: attention without the score matrix in memory (flash style).
    * q `[B, H, T, d]`, k and v `[B, Hkv, Tk, d]`, mask `[maskBatch, T, Tk]` (additive; null when
    * there is none), all contiguous. Query head h reads key/value head ⌊h / (H / Hkv)⌋.

@@ -27,6 +27,7 @@ import {
   where,
 } from "../autograd/mod.ts";
 import { writeFileAtomic } from "./atomic.ts";
+import { globalNorm } from "../optim/clip.ts";
 import { getBackend } from "../autograd/backend.ts";
 import {
   loadMatmulTuning,
@@ -460,10 +461,7 @@ class Run {
         loss = loss!.mul(k);
         grads = treeMap((g) => g.mul(k), grads!);
       }
-      const leaves = treeLeaves(grads!);
-      let sq: Tensor = leaves[0].square().sum();
-      for (const g of leaves.slice(1)) sq = sq.add(g.square().sum());
-      const norm = sq.sqrt();
+      const norm = globalNorm(grads!);
       if (p.clip !== undefined) {
         const scale = minimum(div(p.clip, norm.add(1e-6)), 1);
         grads = treeMap((g) => g.mul(scale), grads!);

@@ -209,6 +209,9 @@ export async function webgpuBackend(): Promise<WebGpuBackend> {
     // Flash-style attention keeps no [B, H, T, Tk] scores (the memory that long contexts run
     // out of); on software adapters its one-thread-per-row loops ran 2.6x (forward) to 3.8x
     // (forward + backward) slower than the tiled matmuls of the composed form (bench/attention.ts).
+    sumOfSquares(bufs, sizes, dtype) {
+      return fused.sumOfSquares(e, bufs.map((b) => buf("sumOfSquares", b)), sizes, dtype);
+    },
     get prefersFusedAttention() {
       return !softwareKernels(e);
     },

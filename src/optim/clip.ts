@@ -14,6 +14,9 @@ import {
   treeMap,
 } from "../autograd/mod.ts";
 import type { GradientTransform } from "./types.ts";
+import { fusedOpsEnabled } from "../autograd/fused.ts";
+import { isFloat } from "../autograd/dtype.ts";
+import { fromBuffer } from "../autograd/tensor.ts";
 
 /**
  * √(Σ over every tensor of Σ x²), as a one-element tensor.
@@ -27,7 +30,18 @@ import type { GradientTransform } from "./types.ts";
 export function globalNorm(tree: Tree): Tensor {
   return noGrad(() =>
     scope(() => {
-      const parts = treeLeaves(tree).map((t) => t.square().sum());
+      const leaves = treeLeaves(tree);
+      const b = leaves[0]?.backend, dtype = leaves[0]?.dtype;
+      // One fused pass over every tensor where the backend has it (WebGPU: one dispatch per
+      // tensor and one for the total, instead of a square, a sum and an add per tensor).
+      if (
+        b?.sumOfSquares && fusedOpsEnabled() && isFloat(dtype) &&
+        leaves.every((t) => t.backend === b && t.dtype === dtype)
+      ) {
+        const sq = b.sumOfSquares(leaves.map((t) => t.buf), leaves.map((t) => t.size), dtype);
+        return fromBuffer(b, sq, [], dtype).sqrt();
+      }
+      const parts = leaves.map((t) => t.square().sum());
       return parts.reduce((a, b) => a.add(b)).sqrt();
     })
   );

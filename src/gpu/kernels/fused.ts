@@ -212,3 +212,84 @@ ${MAIN_1D}
   }
   return { dx, dw, db };
 }
+
+/** Threads per workgroup of the sum-of-squares kernels. */
+const SUMSQ_WG = 256;
+/** Elements per workgroup (at most) before a tensor gets more workgroups. */
+const SUMSQ_PER_GROUP = 65536;
+
+/**
+ * Σ over every buffer of Σ x² as one float: one dispatch per buffer (its workgroups each
+ * write one partial sum, 256 threads striding over their share) and one that adds the
+ * partials — instead of a square, a sum and an add per tensor (gradient clipping's norm).
+ */
+export function sumOfSquares(
+  e: Engine,
+  bufs: readonly GpuBuffer[],
+  sizes: readonly number[],
+  dtype: DType,
+): GpuBuffer {
+  wgslType("sumOfSquares", dtype);
+  const groups = sizes.map((n) => Math.min(256, Math.max(1, Math.ceil(n / SUMSQ_PER_GROUP))));
+  const slots = groups.reduce((a, b) => a + b, 0);
+  const partial = e.alloc("sumOfSquares", Math.max(1, slots) * 4);
+  const out = e.alloc("sumOfSquares", 4);
+  const reduceTail = `
+  partSums[lid] = acc;
+  workgroupBarrier();
+  for (var s = ${SUMSQ_WG / 2}u; s > 0u; s >>= 1u) {
+    if (lid < s) { partSums[lid] += partSums[lid + s]; }
+    workgroupBarrier();
+  }`;
+  const part = e.kernel(
+    "fused_sumsq_partial",
+    () =>
+      `${binding(0, "x")}
+${binding(1, "partial", true)}
+${paramsWgsl(2)}
+var<workgroup> partSums: array<f32, ${SUMSQ_WG}>;
+@compute @workgroup_size(${SUMSQ_WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let n = P(0u);
+  var acc = 0.0;
+  for (var i = wid.x * ${SUMSQ_WG}u + lid; i < n; i += nwg.x * ${SUMSQ_WG}u) {
+    let v = x[i];
+    acc += v * v;
+  }${reduceTail}
+  if (lid == 0u) { partial[P(1u) + wid.x] = partSums[0]; }
+}`,
+    1,
+    1,
+  );
+  let slot = 0;
+  for (let i = 0; i < bufs.length; i++) {
+    const p = params();
+    p[0] = sizes[i];
+    p[1] = slot;
+    e.dispatch("sumOfSquares", part, [bufs[i]], [partial], p, groups[i]);
+    slot += groups[i];
+  }
+  const total = e.kernel(
+    "fused_sumsq_total",
+    () =>
+      `${binding(0, "partial")}
+${binding(1, "o", true)}
+${paramsWgsl(2)}
+var<workgroup> partSums: array<f32, ${SUMSQ_WG}>;
+@compute @workgroup_size(${SUMSQ_WG})
+fn main(@builtin(local_invocation_index) lid: u32) {
+  let n = P(0u);
+  var acc = 0.0;
+  for (var i = lid; i < n; i += ${SUMSQ_WG}u) { acc += partial[i]; }${reduceTail}
+  if (lid == 0u) { o[0] = partSums[0]; }
+}`,
+    1,
+    1,
+  );
+  const p = params();
+  p[0] = slots;
+  e.dispatch("sumOfSquares", total, [partial], [out], p, 1);
+  e.release(partial);
+  return out;
+}
