@@ -48,7 +48,7 @@ export function adamwStep(
   g: Tensor,
   m: Tensor,
   v: Tensor,
-  h: { lr: number; b1: number; b2: number; eps: number; wd: number; t: number },
+  h: AdamHyper,
 ): { p: Tensor; m: Tensor; v: Tensor } {
   const m2 = m.mul(h.b1).add(g.mul(1 - h.b1));
   const v2 = v.mul(h.b2).add(g.square().mul(1 - h.b2));
@@ -136,17 +136,11 @@ export function adam(opts: AdamOptions = {}): Optimizer {
  * The step `adam` and `adamw` take: one WGSL kernel for a float32 WebGPU tensor while fused ops
  * are on (a dozen elementwise dispatches fewer per parameter), else the composed `adamwStep`.
  */
-function autoStep(
-  p: Tensor,
-  g: Tensor,
-  m: Tensor,
-  v: Tensor,
-  h: { lr: number; b1: number; b2: number; eps: number; wd: number; t: number },
-): { p: Tensor; m: Tensor; v: Tensor } {
+const autoStep: AdamStepFn = (p, g, m, v, h) => {
   const kernel = fusedOpsEnabled() && p.backend.name === "webgpu" && p.dtype === "float32" &&
     g.dtype === "float32";
   return kernel ? adamwKernelStep(p, g, m, v, h) : adamwStep(p, g, m, v, h);
-}
+};
 
 /**
  * AdamW with decoupled weight decay (default λ = 0.01, as torch). On WebGPU each parameter's

@@ -6,6 +6,7 @@
  */
 import type { Tensor } from "../autograd/mod.ts";
 import { runKernel } from "../gpu/mod.ts";
+import type { AdamHyper } from "./adam.ts";
 
 const WORKGROUP = 256;
 const MAX_GROUPS = 65535;
@@ -42,7 +43,7 @@ export function adamwKernelStep(
   g: Tensor,
   m: Tensor,
   v: Tensor,
-  h: { lr: number; b1: number; b2: number; eps: number; wd: number; t: number },
+  h: AdamHyper,
 ): { p: Tensor; m: Tensor; v: Tensor } {
   const params = new ArrayBuffer(32);
   const view = new DataView(params);
