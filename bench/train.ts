@@ -249,10 +249,9 @@ function trainer(c: Config) {
         lf.tensor(ids, { shape: [c.batch, t] }),
         lf.tensor(targets, { shape: [c.batch, t] }),
       );
-      // Global-norm clipping at 1, as the DSL's train does.
+      // Global-norm clipping at 1, as the DSL's train does (the factor goes into AdamW's update).
       const scale = lf.minimum(lf.div(1, lf.globalNorm(g).add(1e-6)), 1);
-      const grads = lf.treeMap((x: Tensor) => x.mul(scale), g);
-      const upd = opt.update(grads as never, state as never, params as never);
+      const upd = opt.update(g as never, state as never, params as never, scale);
       return { params: upd.params as unknown as Tree, state: upd.state as unknown as Tree, loss };
     });
     lf.keep(out);

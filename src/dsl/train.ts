@@ -462,11 +462,15 @@ class Run {
         grads = treeMap((g) => g.mul(k), grads!);
       }
       const norm = globalNorm(grads!);
+      // Clipping's factor goes into the update where the optimizer takes it (on WebGPU, AdamW's
+      // one kernel reads it: no multiply per gradient tensor).
+      let gradScale: Tensor | undefined;
       if (p.clip !== undefined) {
         const scale = minimum(div(p.clip, norm.add(1e-6)), 1);
-        grads = treeMap((g) => g.mul(scale), grads!);
+        if (opt.acceptsGradScale) gradScale = scale;
+        else grads = treeMap((g) => g.mul(scale), grads!);
       }
-      const upd = opt.update(grads!, oldState, oldParams);
+      const upd = opt.update(grads!, oldState, oldParams, gradScale);
       let params = upd.params, state = upd.state;
       if (p.onNonFinite === "skip") {
         // x - x is 0 only for finite x: the flag is false for NaN or Inf in loss or grads.

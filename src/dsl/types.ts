@@ -132,8 +132,13 @@ export interface LossLike extends Described {
 export interface OptimizerLike extends Described {
   /** Makes the optimizer state for `params`. */
   init(params: Tree): Tree;
-  /** One update. */
-  update(grads: Tree, state: Tree, params: Tree): { params: Tree; state: Tree };
+  /**
+   * One update. With `acceptsGradScale`, `gradScale` (one element) multiplies every gradient
+   * first (`train` passes gradient clipping's factor this way).
+   */
+  update(grads: Tree, state: Tree, params: Tree, gradScale?: Tensor): { params: Tree; state: Tree };
+  /** Whether `update` takes `gradScale` (else `train` scales the gradients itself). */
+  readonly acceptsGradScale?: boolean;
   /** The same optimizer with learning rate `lr` (used by schedules). */
   withLr?(lr: number): OptimizerLike;
   /** The base learning rate, when the optimizer exposes it. */

@@ -49,7 +49,9 @@ export function adamwStep(
   m: Tensor,
   v: Tensor,
   h: AdamHyper,
+  scale?: Tensor,
 ): { p: Tensor; m: Tensor; v: Tensor } {
+  if (scale) g = g.mul(scale);
   const m2 = m.mul(h.b1).add(g.mul(1 - h.b1));
   const v2 = v.mul(h.b2).add(g.square().mul(1 - h.b2));
   const mHat = m2.div(1 - Math.pow(h.b1, h.t));
@@ -62,13 +64,17 @@ export function adamwStep(
 /** The hyper-parameters of one Adam step. */
 export type AdamHyper = { lr: number; b1: number; b2: number; eps: number; wd: number; t: number };
 
-/** One tensor's Adam update: new parameter and moments. */
+/**
+ * One tensor's Adam update: new parameter and moments. `scale` (one element), when given,
+ * multiplies the gradient first.
+ */
 export type AdamStepFn = (
   p: Tensor,
   g: Tensor,
   m: Tensor,
   v: Tensor,
   h: AdamHyper,
+  scale?: Tensor,
 ) => { p: Tensor; m: Tensor; v: Tensor };
 
 /**
@@ -88,7 +94,8 @@ export function adamFamily(
         step: 0,
         slots: { m: treeMap((p) => zerosLike(p), params), v: treeMap((p) => zerosLike(p), params) },
       })),
-    update: <P extends Tree>(grads: P, state: OptState, params: P) =>
+    acceptsGradScale: true,
+    update: <P extends Tree>(grads: P, state: OptState, params: P, gradScale?: Tensor) =>
       noGrad(() =>
         scope(() => {
           const lr = lrAt(opts.lr ?? 1e-3, state.step);
@@ -97,7 +104,7 @@ export function adamFamily(
           const next = treeMap(
             (p, g, m, v) => {
               const decay = wd && (!opts.decay || opts.decay(p)) ? wd : 0;
-              const r = step(p, g, m, v, { lr, b1, b2, eps, wd: decay, t });
+              const r = step(p, g, m, v, { lr, b1, b2, eps, wd: decay, t }, gradScale);
               ms.push(r.m);
               vs.push(r.v);
               return r.p;
@@ -136,10 +143,10 @@ export function adam(opts: AdamOptions = {}): Optimizer {
  * The step `adam` and `adamw` take: one WGSL kernel for a float32 WebGPU tensor while fused ops
  * are on (a dozen elementwise dispatches fewer per parameter), else the composed `adamwStep`.
  */
-const autoStep: AdamStepFn = (p, g, m, v, h) => {
+const autoStep: AdamStepFn = (p, g, m, v, h, scale) => {
   const kernel = fusedOpsEnabled() && p.backend.name === "webgpu" && p.dtype === "float32" &&
     g.dtype === "float32";
-  return kernel ? adamwKernelStep(p, g, m, v, h) : adamwStep(p, g, m, v, h);
+  return kernel ? adamwKernelStep(p, g, m, v, h, scale) : adamwStep(p, g, m, v, h, scale);
 };
 
 /**

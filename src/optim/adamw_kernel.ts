@@ -11,21 +11,28 @@ import type { AdamHyper } from "./adam.ts";
 const WORKGROUP = 256;
 const MAX_GROUPS = 65535;
 
-const CODE = /* wgsl */ `
+/**
+ * The kernel's WGSL; `scaled` reads a one-element `scale` that multiplies the gradient first
+ * (gradient clipping's factor, which then needs no dispatch of its own).
+ */
+function code(scaled: boolean): string {
+  const o = scaled ? 5 : 4;
+  return /* wgsl */ `
 struct Params { lr: f32, b1: f32, b2: f32, eps: f32, wd: f32, bc1: f32, bc2: f32, n: u32 }
 @group(0) @binding(0) var<storage, read> p: array<f32>;
 @group(0) @binding(1) var<storage, read> g: array<f32>;
 @group(0) @binding(2) var<storage, read> m: array<f32>;
 @group(0) @binding(3) var<storage, read> v: array<f32>;
-@group(0) @binding(4) var<storage, read_write> pOut: array<f32>;
-@group(0) @binding(5) var<storage, read_write> mOut: array<f32>;
-@group(0) @binding(6) var<storage, read_write> vOut: array<f32>;
-@group(0) @binding(7) var<uniform> params: Params;
+${scaled ? "@group(0) @binding(4) var<storage, read> scale: array<f32>;" : ""}
+@group(0) @binding(${o}) var<storage, read_write> pOut: array<f32>;
+@group(0) @binding(${o + 1}) var<storage, read_write> mOut: array<f32>;
+@group(0) @binding(${o + 2}) var<storage, read_write> vOut: array<f32>;
+@group(0) @binding(${o + 3}) var<uniform> params: Params;
 @compute @workgroup_size(${WORKGROUP})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let i = gid.x + gid.y * groups.x * ${WORKGROUP}u;
   if (i >= params.n) { return; }
-  let gi = g[i];
+  let gi = g[i]${scaled ? " * scale[0]" : ""};
   let m2 = m[i] * params.b1 + gi * (1.0 - params.b1);
   let v2 = v[i] * params.b2 + gi * gi * (1.0 - params.b2);
   let mHat = m2 / params.bc1;
@@ -36,6 +43,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   vOut[i] = v2;
 }
 `;
+}
+const CODE = code(false), SCALED_CODE = code(true);
 
 /** One fused step for float32 tensors on the webgpu backend (same formula as `adamwStep`). */
 export function adamwKernelStep(
@@ -44,6 +53,7 @@ export function adamwKernelStep(
   m: Tensor,
   v: Tensor,
   h: AdamHyper,
+  scale?: Tensor,
 ): { p: Tensor; m: Tensor; v: Tensor } {
   const params = new ArrayBuffer(32);
   const view = new DataView(params);
@@ -54,9 +64,9 @@ export function adamwKernelStep(
   const x = Math.min(groups, MAX_GROUPS), y = Math.ceil(groups / MAX_GROUPS);
   const out = { shape: p.shape, dtype: p.dtype };
   const [p2, m2, v2] = runKernel({
-    key: "fused_adamw_f32",
-    code: CODE,
-    inputs: [p, g, m, v],
+    key: scale ? "fused_adamw_scaled_f32" : "fused_adamw_f32",
+    code: scale ? SCALED_CODE : CODE,
+    inputs: scale ? [p, g, m, v, scale] : [p, g, m, v],
     outputs: [out, out, out],
     params,
     workgroups: [x, y],

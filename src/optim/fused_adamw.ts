@@ -22,8 +22,8 @@ import type { Optimizer } from "./types.ts";
  * ```
  */
 export function fusedAdamw(opts: AdamOptions = {}): Optimizer {
-  return adamFamily(opts, 0.01, (p, g, m, v, h) => {
+  return adamFamily(opts, 0.01, (p, g, m, v, h, scale) => {
     const gpu = p.backend.name === "webgpu" && p.dtype === "float32" && g.dtype === "float32";
-    return gpu ? adamwKernelStep(p, g, m, v, h) : adamwStep(p, g, m, v, h);
+    return gpu ? adamwKernelStep(p, g, m, v, h, scale) : adamwStep(p, g, m, v, h, scale);
   });
 }

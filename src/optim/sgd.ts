@@ -46,11 +46,13 @@ export function sgd(opts: SgdOptions): Optimizer {
         step: 0,
         slots: mu ? { momentum: treeMap((p) => zerosLike(p), params) } : {},
       })),
-    update: <P extends Tree>(grads: P, state: OptState, params: P) =>
+    acceptsGradScale: true,
+    update: <P extends Tree>(grads: P, state: OptState, params: P, gradScale?: Tensor) =>
       noGrad(() =>
         scope(() => {
           const lr = lrAt(opts.lr, state.step);
-          const g = wd ? treeMap((gi, p) => gi.add(p.mul(wd)), grads, params) : grads;
+          const scaled = gradScale ? treeMap((gi) => gi.mul(gradScale), grads) : grads;
+          const g = wd ? treeMap((gi, p) => gi.add(p.mul(wd)), scaled, params) : scaled;
           if (!mu) {
             const next = treeMap((p, gi) => p.sub(gi.mul(lr)), params, g);
             return { params: next, state: { step: state.step + 1, slots: {} } };

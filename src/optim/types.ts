@@ -4,7 +4,7 @@
  * untouched and new trees are returned (callers dispose the old ones).
  * @module
  */
-import type { Tree } from "../autograd/mod.ts";
+import type { Tensor, Tree } from "../autograd/mod.ts";
 
 /**
  * A learning rate as a function of the step (the number of updates done before this one,
@@ -60,8 +60,23 @@ export type OptState = { readonly step: number; readonly slots: { readonly [name
 export interface Optimizer {
   /** The initial state for `params`. */
   init<P extends Tree>(params: P): OptState;
-  /** New parameters and state after one step with `grads` (shaped like `params`). */
-  update<P extends Tree>(grads: P, state: OptState, params: P): { params: P; state: OptState };
+  /**
+   * New parameters and state after one step with `grads` (shaped like `params`). An optimizer
+   * with `acceptsGradScale` also takes `gradScale`, a one-element tensor every gradient is
+   * multiplied by first (gradient clipping's factor), and folds it into its update.
+   */
+  update<P extends Tree>(
+    grads: P,
+    state: OptState,
+    params: P,
+    gradScale?: Tensor,
+  ): { params: P; state: OptState };
+  /**
+   * Whether `update` takes `gradScale` (callers that clip multiply the gradients themselves
+   * otherwise). Adam, AdamW and SGD do: on WebGPU Adam's one-kernel update reads the factor,
+   * which saves one dispatch per parameter tensor.
+   */
+  readonly acceptsGradScale?: boolean;
 }
 
 /**

@@ -8,13 +8,15 @@ import {
   type OptState,
   randn,
   rng,
+  sgd,
   type Tensor,
   tensor,
   treeDispose,
   type WebGpuBackend,
 } from "../../mod.ts";
 import { setFusedOps } from "../../src/autograd/fused.ts";
-import { assert, assertClose } from "../_assert.ts";
+import { assert, assertClose, assertEquals } from "../_assert.ts";
+import { weights } from "../gpu/_util.ts";
 
 let reason: string | null = null;
 try {
@@ -98,5 +100,44 @@ Deno.test({
     assert(on.n < off.n / 3, `dispatches with the kernel ${on.n}, composed ${off.n}`);
     assertClose(on.out, off.out, { rtol: 1e-5, atol: 1e-6 });
     assertClose(on.out, await trajectory(adamw(opts), "cpu"), { rtol: 1e-5, atol: 1e-6 });
+  },
+});
+
+Deno.test("adam, adamw and sgd fold a gradient scale: equal to scaling the gradients first", async () => {
+  const params = { w: tensor([1, -2, 3]), b: tensor([0.5]) };
+  const grads = { w: tensor([0.5, -1, 2]), b: tensor([3]) };
+  const scale = tensor([0.25]);
+  const pre = { w: grads.w.mul(scale), b: grads.b.mul(scale) };
+  for (
+    const opt of [adamw({ lr: 0.1, weightDecay: 0.1 }), sgd({ lr: 0.1, momentum: 0.9 })]
+  ) {
+    assert(opt.acceptsGradScale === true);
+    const a = opt.update(grads, opt.init(params), params, scale);
+    const b = opt.update(pre, opt.init(params), params);
+    for (const k of ["w", "b"] as const) {
+      assertClose(await a.params[k].data(), await b.params[k].data(), { rtol: 0, atol: 0 });
+    }
+  }
+});
+
+Deno.test({
+  name: "adamw's kernel on WebGPU reads the gradient scale (no multiply of its own)",
+  ignore: reason !== null,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  fn: async () => {
+    const gpu = getBackendImpl("webgpu") as WebGpuBackend;
+    const on = (b: "cpu" | "webgpu") => ({
+      params: { w: tensor(weights(70_000, 1), { backend: b }) },
+      grads: { w: tensor(weights(70_000, 2), { backend: b }) },
+      scale: tensor([0.3], { backend: b }),
+    });
+    const opt = adamw({ lr: 0.01, weightDecay: 0.1 });
+    const g = on("webgpu"), c = on("cpu");
+    const d0 = gpu.stats().dispatches;
+    const r = opt.update(g.grads, opt.init(g.params), g.params, g.scale);
+    assertEquals(gpu.stats().dispatches - d0, 1 + 2); // the kernel (+ the two zero moments)
+    const want = opt.update(c.grads, opt.init(c.params), c.params, c.scale);
+    assertClose(await r.params.w.data(), await want.params.w.data(), { rtol: 1e-5, atol: 1e-6 });
   },
 });
