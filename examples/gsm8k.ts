@@ -18,7 +18,9 @@ import {
   type DataSource,
   downloadGsm8k,
   fastestBackend,
+  findAdapter,
   gsm8kData,
+  isSoftwareAdapter,
   loadPretrained,
   lora,
   LOSS_NAMES,
@@ -315,11 +317,19 @@ async function hasCheckpoint(dir: string): Promise<boolean> {
   return false;
 }
 
+/**
+ * On a hardware GPU: the run's matmul tuning table (the first variant times the model's
+ * products after its first step and saves it; the others and a resumed run load it, so every
+ * variant runs the same kernels).
+ */
+let tuneFile: string | undefined;
+
 async function runHere(job: Job, hasCkpt: boolean, signal: AbortSignal): Promise<VariantResult> {
   console.log(`\n== ${job.label} ==`);
+  const opts = { out: job.dir, signal, tuneMatmul: tuneFile };
   const r = hasCkpt
-    ? await resume(`${job.dir}/checkpoints`, { pipeline: job.p, out: job.dir, signal })
-    : await train(job.p, { out: job.dir, signal });
+    ? await resume(`${job.dir}/checkpoints`, { ...opts, pipeline: job.p })
+    : await train(job.p, opts);
   return summarize(r);
 }
 
@@ -474,6 +484,10 @@ async function main(): Promise<number> {
   const warmup = Math.min(50, Math.floor(steps / 10));
 
   const out = o.resume ?? o.out ?? `runs/gsm8k-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+  if (backend === "webgpu") {
+    const adapter = await findAdapter();
+    if (adapter && !isSoftwareAdapter(adapter)) tuneFile = `${out}/matmul-tuning.json`;
+  }
   await Deno.mkdir(out, { recursive: true });
   const meta = {
     date: new Date().toISOString(),
