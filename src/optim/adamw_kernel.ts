@@ -6,7 +6,7 @@
  */
 import type { Tensor } from "../autograd/mod.ts";
 import { runKernel } from "../gpu/mod.ts";
-import type { AdamHyper } from "./adam.ts";
+import type { AdamStepFn } from "./adam.ts";
 
 const WORKGROUP = 256;
 const MAX_GROUPS = 65535;
@@ -47,14 +47,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 const CODE = code(false), SCALED_CODE = code(true);
 
 /** One fused step for float32 tensors on the webgpu backend (same formula as `adamwStep`). */
-export function adamwKernelStep(
-  p: Tensor,
-  g: Tensor,
-  m: Tensor,
-  v: Tensor,
-  h: AdamHyper,
-  scale?: Tensor,
-): { p: Tensor; m: Tensor; v: Tensor } {
+export const adamwKernelStep: AdamStepFn = (p, g, m, v, h, scale) => {
   const params = new ArrayBuffer(32);
   const view = new DataView(params);
   const floats = [h.lr, h.b1, h.b2, h.eps, h.wd, 1 - Math.pow(h.b1, h.t), 1 - Math.pow(h.b2, h.t)];
@@ -72,4 +65,4 @@ export function adamwKernelStep(
     workgroups: [x, y],
   });
   return { p: p2, m: m2, v: v2 };
-}
+};
