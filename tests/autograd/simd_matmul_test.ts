@@ -92,3 +92,31 @@ Deno.test("setCpuThreads rejects a count that is not a positive integer", () => 
     assert(msg.includes("setCpuThreads") && msg.includes(String(bad)), `rejects ${bad}: ${msg}`);
   }
 });
+
+Deno.test("a process whose matmuls ran on worker threads exits on its own", async () => {
+  // The workers are unref'd: a script must end when its work does, not wait for them.
+  const script = `
+    import * as lf from "./mod.ts";
+    import { simdMatmulLimits } from "./src/cpu/backend.ts";
+    lf.setCpuThreads(2);
+    simdMatmulLimits.threadedMinMacs = 1;
+    const a = lf.ones([64, 64]), b = lf.ones([64, 64]);
+    lf.matmul(a, b).dispose(); // starts the workers
+    await new Promise((r) => setTimeout(r, 300)); // they report ready
+    const c = lf.matmul(a, b); // runs on them
+    console.log((await c.data())[0], lf.cpuThreads());
+  `;
+  const root = new URL("../../", import.meta.url).pathname;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--ext=ts", script],
+    cwd: root,
+    env: { NO_COLOR: "1", LOSSFORGE_BACKEND: "cpu" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const timer = setTimeout(() => child.kill(), 30_000);
+  const r = await child.output();
+  clearTimeout(timer);
+  const out = new TextDecoder().decode(r.stdout).trim();
+  assertEquals([r.code, out], [0, "64 2"], new TextDecoder().decode(r.stderr));
+});
