@@ -428,8 +428,12 @@ function matmulSimd(
     if (alone) runPanels(sm.mm, table, 0, count * mP, mP, k, nP);
     for (let i = 0; i < count; i++) {
       const o = table[3 * i + 2] / 4, dst = (g0 + i) * m * n;
-      for (let r = 0; r < m; r++) {
-        out.set(f.subarray(o + r * rowFloats, o + r * rowFloats + n), dst + r * n);
+      // Rows without padding (n a multiple of 8) are one block; else row by row.
+      if (rowFloats === n) out.set(f.subarray(o, o + m * n), dst);
+      else {
+        for (let r = 0; r < m; r++) {
+          out.set(f.subarray(o + r * rowFloats, o + r * rowFloats + n), dst + r * n);
+        }
       }
     }
   }
