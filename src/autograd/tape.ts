@@ -12,6 +12,7 @@ import { sameShape } from "./shape.ts";
 import { shareStorage, type TapeNode, Tensor } from "./tensor.ts";
 import { type Tree, treeFlatten, treeUnflatten } from "./tree.ts";
 import * as ops from "./ops/mod.ts";
+import { joinSliceGrads } from "./ops/shape_ops.ts";
 
 let enabled = true;
 let depth = 0;
@@ -123,11 +124,31 @@ function topoOrder(root: Tensor, stopAt: Set<Tensor>): Tensor[] {
 function backprop(out: Tensor, seed: Tensor, leaves: Tensor[]): Tensor[] {
   const leafSet = new Set(leaves);
   const grads = new Map<Tensor, Tensor>();
+  // Gradients of slices, kept per sliced tensor and joined when that tensor's turn comes (all
+  // its consumers come before it in the order).
+  const pieces = new Map<Tensor, { g: Tensor; begin: readonly number[] }[]>();
+  const gradOf = (t: Tensor): Tensor | undefined => {
+    const ps = pieces.get(t);
+    if (!ps) return grads.get(t);
+    pieces.delete(t);
+    const joined = joinSliceGrads(ps, t.shape);
+    const prev = grads.get(t);
+    const total = prev ? ops.add(prev, joined) : joined;
+    grads.set(t, total);
+    return total;
+  };
   grads.set(out, seed);
   for (const t of topoOrder(out, leafSet)) {
-    const g = grads.get(t);
+    const g = gradOf(t);
     if (!g || !t._node || leafSet.has(t)) continue;
     const node = t._node;
+    if (node.slice && node.inputs[0]._requiresGrad && sameShape(g.shape, t.shape)) {
+      const x = node.inputs[0];
+      let list = pieces.get(x);
+      if (!list) pieces.set(x, list = []);
+      list.push({ g, begin: node.slice.begin });
+      continue;
+    }
     const ins = node.backward(g);
     for (let i = 0; i < node.inputs.length; i++) {
       const x = node.inputs[i];
@@ -148,7 +169,7 @@ function backprop(out: Tensor, seed: Tensor, leaves: Tensor[]): Tensor[] {
   // leaf its own handle so disposing one gradient cannot free another.
   const given = new Set<Tensor>();
   return leaves.map((l) => {
-    const g = grads.get(l);
+    const g = gradOf(l);
     if (!g) return ops.zerosLike(l);
     if (!given.has(g)) {
       given.add(g);

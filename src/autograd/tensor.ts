@@ -35,6 +35,12 @@ export interface TapeNode {
   inputs: Tensor[];
   /** Given the output's gradient, the inputs' gradients (null: no gradient flows). */
   backward: (g: Tensor) => (Tensor | null)[];
+  /**
+   * Set by `slice`: where the output starts in its input. The tape joins the gradients of
+   * slices of one tensor into one concat (zeros only in the gaps) instead of padding each with
+   * zeros and adding them.
+   */
+  slice?: { readonly begin: readonly number[] };
 }
 
 let live = 0;

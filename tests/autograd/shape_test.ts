@@ -2,6 +2,7 @@ import fc from "fast-check";
 import * as lf from "../../mod.ts";
 import { tensor } from "../../mod.ts";
 import { assertEquals, assertThrows } from "../_assert.ts";
+import { gradcheck } from "../_gradcheck.ts";
 import { check, checkGrad, f64, seedArb, shapeArb, sizeOf, tensorArb, valuesArb } from "./_prop.ts";
 
 /** A random permutation of 0..n-1. */
@@ -217,4 +218,41 @@ Deno.test("shape op errors name the op and the shapes", () => {
   assertThrows(() => lf.stack([x, lf.zeros([3, 2])]), lf.ShapeError, "concat: shapes differ");
   assertThrows(() => x.squeeze(0), lf.ShapeError, "squeeze: axis 0 of [2,3] has size 2, not 1");
   assertThrows(() => x.unsqueeze(3), lf.ValueError, "unsqueeze: axis 3 out of range for rank 3");
+});
+
+Deno.test("gradients of several slices of one tensor are joined: disjoint, gaps, overlaps, two axes", async () => {
+  const r = lf.rng(8);
+  const x = lf.randn([3, 7], { rng: r, dtype: "float64", backend: "cpu" });
+  // [starts, ends] of each slice; the loss weights every slice differently.
+  const layouts: [number[], number[]][][] = [
+    [[[0, 0], [3, 2]], [[0, 2], [3, 7]]], // covering the last axis: one concat
+    [[[0, 1], [3, 3]], [[0, 5], [3, 6]]], // with gaps
+    [[[0, 0], [3, 4]], [[0, 2], [3, 7]]], // overlapping
+    [[[0, 0], [2, 7]], [[0, 0], [3, 3]]], // partial along two axes
+    [[[1, 0], [3, 7]]], // one slice
+  ];
+  for (const slices of layouts) {
+    const f = (xs: lf.Tensor[]) =>
+      slices
+        .map(([s, e], i) => lf.slice(xs[0], s, e).square().mul(i + 1).sum())
+        .reduce((a, b) => a.add(b));
+    await gradcheck(f, [x], { msg: JSON.stringify(slices) });
+  }
+});
+
+Deno.test("the slices of a q/k/v split join into one concat, with no zeros made for them", () => {
+  const cpu = lf.getBackendImpl("cpu");
+  const x = lf.randn([4, 9], { rng: lf.rng(2), backend: "cpu" });
+  const fill = cpu.fill;
+  let fills = 0;
+  cpu.fill = (...a: Parameters<typeof fill>) => (fills++, fill.apply(cpu, a));
+  try {
+    lf.grad((t: lf.Tensor) =>
+      [0, 1, 2].map((i) => lf.slice(t, [0, 3 * i], [4, 3 * i + 3]).sum()).reduce((a, b) => a.add(b))
+    )(x);
+  } finally {
+    cpu.fill = fill;
+  }
+  // One fill: the seed's 1. Padding each slice's gradient would make four zero blocks more.
+  assertEquals(fills, 1);
 });

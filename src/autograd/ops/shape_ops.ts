@@ -119,7 +119,56 @@ export function slice(
   const l = layoutOf(x);
   const offset = begin.reduce((acc, s, i) => acc + s * l.strides[i], l.offset);
   const out = viewOf(x, shape, l.strides, offset);
-  return record("slice", out, [x], (g) => [padZeros(g, begin, x.shape)]);
+  record("slice", out, [x], (g) => [padZeros(g, begin, x.shape)]);
+  if (out._node) out._node.slice = { begin };
+  return out;
+}
+
+/**
+ * @internal The gradient of a tensor of `shape` from the gradients of slices of it (`g` at
+ * `begin` each): when every slice is partial along one axis only and they do not overlap,
+ * one concat along it with zeros in the gaps (a model's q/k/v split: one op instead of three
+ * pads and two adds); otherwise each padded, then summed.
+ */
+export function joinSliceGrads(
+  pieces: readonly { g: Tensor; begin: readonly number[] }[],
+  shape: readonly number[],
+): Tensor {
+  let axis = -1, oneAxis = true;
+  for (const { g, begin } of pieces) {
+    for (let d = 0; d < shape.length; d++) {
+      if (begin[d] === 0 && g.shape[d] === shape[d]) continue;
+      if (axis === -1) axis = d;
+      else if (axis !== d) oneAxis = false;
+    }
+  }
+  if (oneAxis && axis >= 0) {
+    const sorted = [...pieces].sort((a, b) => a.begin[axis] - b.begin[axis]);
+    const parts: Tensor[] = [];
+    let at = 0;
+    for (const { g, begin } of sorted) {
+      if (begin[axis] < at) {
+        parts.length = 0; // overlapping slices: padded and summed below
+        break;
+      }
+      if (begin[axis] > at) parts.push(zerosAlong(g, axis, begin[axis] - at));
+      parts.push(g);
+      at = begin[axis] + g.shape[axis];
+    }
+    if (parts.length > 0) {
+      if (at < shape[axis]) parts.push(zerosAlong(parts[0], axis, shape[axis] - at));
+      return parts.length === 1 ? parts[0] : concat(parts, axis);
+    }
+  }
+  return pieces.map((p) => padZeros(p.g, [...p.begin], shape)).reduce((a, b) => a.add(b));
+}
+
+/** Zeros shaped like `like` except `n` along `axis`. */
+function zerosAlong(like: Tensor, axis: number, n: number): Tensor {
+  const s = [...like.shape];
+  s[axis] = n;
+  const b = like.backend;
+  return fromBuffer(b, b.fill(sizeOf(s), 0, like.dtype), s, like.dtype);
 }
 
 /** Places `g` at offset `begin` inside zeros of `shape` (the adjoint of slice). */
@@ -129,15 +178,9 @@ function padZeros(g: Tensor, begin: number[], shape: readonly number[]): Tensor 
     const before = begin[ax], after = shape[ax] - before - out.shape[ax];
     if (before === 0 && after === 0) continue;
     const parts: Tensor[] = [];
-    const zerosOf = (n: number) => {
-      const s = [...out.shape];
-      s[ax] = n;
-      const b = out.backend;
-      return fromBuffer(b, b.fill(sizeOf(s), 0, out.dtype), s, out.dtype);
-    };
-    if (before) parts.push(zerosOf(before));
+    if (before) parts.push(zerosAlong(out, ax, before));
     parts.push(out);
-    if (after) parts.push(zerosOf(after));
+    if (after) parts.push(zerosAlong(out, ax, after));
     out = concat(parts, ax);
   }
   return out;
