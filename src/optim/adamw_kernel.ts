@@ -4,7 +4,6 @@
  * `adam`, `adamw` (while fused ops are on) and `fusedAdamw` use it for WebGPU tensors.
  * @module
  */
-import type { Tensor } from "../autograd/mod.ts";
 import { runKernel } from "../gpu/mod.ts";
 import type { AdamStepFn } from "./adam.ts";
 
