@@ -252,3 +252,38 @@ export function softwareKernels(
   return kernelPolicy.software ??
     (info.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader/i.test(info.description));
 }
+
+/**
+ * WGSL `matmul_offsets(batch, M, K, N)`: the element offsets of a's and b's matrices for output
+ * matrix `batch`, from the collapsed batch shape and strides every matmul kernel's params carry
+ * (rank at word 4, shape from 8, a's strides from 16, b's from 24; see `matmul` in matmul.ts).
+ */
+export const MATMUL_OFFSETS_WGSL = `
+fn matmul_offsets(batch: u32, M: u32, K: u32, N: u32) -> vec2<u32> {
+  var rem = batch; var aOff = 0u; var bOff = 0u;
+  for (var d = i32(P(4u)) - 1; d >= 0; d--) {
+    let du = u32(d); let n = P(8u + du); let c = rem % n; rem = rem / n;
+    aOff += c * P(16u + du); bOff += c * P(24u + du);
+  }
+  return vec2<u32>(aOff * M * K, bOff * K * N);
+}
+`;
+
+/**
+ * WGSL of a workgroup tree reduction: stores `value` in the workgroup array `arr` at `lid`,
+ * then combines halves (`combine(a, b)` on WGSL expressions) until `arr[0]` holds the result
+ * for the whole workgroup of `size` threads (every thread must reach it: it has barriers).
+ */
+export function workgroupReduceWgsl(
+  arr: string,
+  value: string,
+  combine: (a: string, b: string) => string,
+  size = WG,
+): string {
+  return `${arr}[lid] = ${value};
+  workgroupBarrier();
+  for (var s = ${size / 2}u; s > 0u; s >>= 1u) {
+    if (lid < s) { ${arr}[lid] = ${combine(`${arr}[lid]`, `${arr}[lid + s]`)}; }
+    workgroupBarrier();
+  }`;
+}

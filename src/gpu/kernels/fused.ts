@@ -8,7 +8,15 @@
  */
 import type { DType } from "../../autograd/dtype.ts";
 import type { Engine, GpuBuffer } from "../engine.ts";
-import { f32Bits, FLOAT_MATH, MAIN_1D, paramsWgsl, WG, wgslType } from "./common.ts";
+import {
+  f32Bits,
+  FLOAT_MATH,
+  MAIN_1D,
+  paramsWgsl,
+  WG,
+  wgslType,
+  workgroupReduceWgsl,
+} from "./common.ts";
 import { params } from "./elementwise.ts";
 
 function binding(i: number, name: string, write = false): string {
@@ -235,12 +243,7 @@ export function sumOfSquares(
   const partial = e.alloc("sumOfSquares", Math.max(1, slots) * 4);
   const out = e.alloc("sumOfSquares", 4);
   const reduceTail = `
-  partSums[lid] = acc;
-  workgroupBarrier();
-  for (var s = ${SUMSQ_WG / 2}u; s > 0u; s >>= 1u) {
-    if (lid < s) { partSums[lid] += partSums[lid + s]; }
-    workgroupBarrier();
-  }`;
+  ${workgroupReduceWgsl("partSums", "acc", (a, b) => `${a} + ${b}`, SUMSQ_WG)}`;
   const part = e.kernel(
     "fused_sumsq_partial",
     () =>

@@ -25,6 +25,7 @@ import {
   collapse,
   kernelPolicy,
   MAIN_1D,
+  MATMUL_OFFSETS_WGSL,
   paramsWgsl,
   putWords,
   softwareKernels,
@@ -128,7 +129,7 @@ export function matmulDirectCode(t: "f32" | "i32", transA: boolean, transB: bool
   return `@group(0) @binding(0) var<storage, read> a: array<${t}>;
 @group(0) @binding(1) var<storage, read> b: array<${t}>;
 @group(0) @binding(2) var<storage, read_write> o: array<${t}>;
-${paramsWgsl(3)}
+${paramsWgsl(3)}${MATMUL_OFFSETS_WGSL}
 ${MAIN_1D}
   let M = P(0); let K = P(1); let N = P(2);
   if (i >= P(5)) { return; }
@@ -138,12 +139,7 @@ ${MAIN_1D}
   let r = inMat / N;
   let c = inMat - r * N;
   let batch = bl + P(3);
-  var rem = batch; var aOff = 0u; var bOff = 0u;
-  for (var d = i32(P(4)) - 1; d >= 0; d--) {
-    let du = u32(d); let n = P(8u + du); let cc = rem % n; rem = rem / n;
-    aOff += cc * P(16u + du); bOff += cc * P(24u + du);
-  }
-  aOff *= M * K; bOff *= K * N;
+  let offs = matmul_offsets(batch, M, K, N); let aOff = offs.x; let bOff = offs.y;
   var acc = ${t}(0);
   for (var p = 0u; p < K; p++) { acc += a[${aAt}] * b[${bAt}]; }
   o[batch * mn + inMat] = acc;
@@ -223,20 +219,14 @@ export function matmulCode(
   return `@group(0) @binding(0) var<storage, read> a: array<${t}>;
 @group(0) @binding(1) var<storage, read> b: array<${t}>;
 @group(0) @binding(2) var<storage, read_write> o: array<${t}>;
-${paramsWgsl(3)}
+${paramsWgsl(3)}${MATMUL_OFFSETS_WGSL}
 var<workgroup> As: array<vec4<${t}>, ${bk * am}>;
 var<workgroup> Bs: array<vec4<${t}>, ${bk * an}>;
 @compute @workgroup_size(${wx}, ${wy})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let M = P(0); let K = P(1); let N = P(2);
   let batch = wid.z + P(3);
-  // Batch offsets (in elements) of a and b for this output batch index.
-  var rem = batch; var aOff = 0u; var bOff = 0u;
-  for (var d = i32(P(4)) - 1; d >= 0; d--) {
-    let du = u32(d); let n = P(8u + du); let c = rem % n; rem = rem / n;
-    aOff += c * P(16u + du); bOff += c * P(24u + du);
-  }
-  aOff *= M * K; bOff *= K * N;
+  let offs = matmul_offsets(batch, M, K, N); let aOff = offs.x; let bOff = offs.y;
   let oOff = batch * M * N;
   let row0 = wid.y * ${bm}u; let col0 = wid.x * ${bn}u;
   let tx = lid.x; let ty = lid.y; let tid = ty * ${wx}u + tx;

@@ -19,7 +19,7 @@
  * @module
  */
 import type { Engine } from "../engine.ts";
-import { kernelPolicy, paramsWgsl, softwareKernels } from "./common.ts";
+import { kernelPolicy, MATMUL_OFFSETS_WGSL, paramsWgsl, softwareKernels } from "./common.ts";
 
 /** Output rows (and columns) of a workgroup's tile. */
 export const BIG_TILE = 128;
@@ -181,19 +181,14 @@ export function matmulBigCode(
   return `@group(0) @binding(0) var<storage, read> a: array<${vecA ? v4 : t}>;
 @group(0) @binding(1) var<storage, read> b: array<${vecB ? v4 : t}>;
 @group(0) @binding(2) var<storage, read_write> o: array<${vecO ? v4 : t}>;
-${paramsWgsl(3)}
+${paramsWgsl(3)}${MATMUL_OFFSETS_WGSL}
 var<workgroup> As: array<${v4}, ${BIG_BK * 32}>;
 var<workgroup> Bs: array<${v4}, ${BIG_BK * 32}>;
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let M = P(0); let K = P(1); let N = P(2);
   let batch = wid.z + P(3);
-  var rem = batch; var aOff = 0u; var bOff = 0u;
-  for (var d = i32(P(4)) - 1; d >= 0; d--) {
-    let du = u32(d); let n = P(8u + du); let c = rem % n; rem = rem / n;
-    aOff += c * P(16u + du); bOff += c * P(24u + du);
-  }
-  aOff *= M * K; bOff *= K * N;
+  let offs = matmul_offsets(batch, M, K, N); let aOff = offs.x; let bOff = offs.y;
   let oOff = batch * M * N;
   let row0 = wid.y * ${BIG_TILE}u; let col0 = wid.x * ${BIG_TILE}u;
   let tx = lid.x; let ty = lid.y; let tid = ty * 16u + tx;

@@ -17,6 +17,7 @@ import {
   putWords,
   WG,
   wgslType,
+  workgroupReduceWgsl,
 } from "./common.ts";
 import { params } from "./elementwise.ts";
 
@@ -152,12 +153,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let base = kept_offset(row);
   var acc: ${t} = ${c.init};
   for (var r = r0 + lid; r < r1; r += ${WG}u) { acc = combine(acc, x[base + red_offset(r)]); }
-  part[lid] = acc;
-  workgroupBarrier();
-  for (var s = ${WG / 2}u; s > 0u; s >>= 1u) {
-    if (lid < s) { part[lid] = combine(part[lid], part[lid + s]); }
-    workgroupBarrier();
-  }
+  ${workgroupReduceWgsl("part", "acc", (a, b) => `combine(${a}, ${b})`)}
   if (lid == 0u) { o[gid] = part[0]; }
 }`,
     1,

@@ -25,6 +25,7 @@ import {
   softwareKernels,
   WG,
   wgslType,
+  workgroupReduceWgsl,
 } from "./common.ts";
 import { params } from "./elementwise.ts";
 
@@ -96,24 +97,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let len = P(1);
   var m0 = -inf_f32();
   for (var k = lid; k < len; k += ${WG}u) { m0 = mx(m0, x[at(row, k)]); }
-  part[lid] = m0;
-  workgroupBarrier();
-  for (var s = ${WG / 2}u; s > 0u; s >>= 1u) {
-    if (lid < s) { part[lid] = mx(part[lid], part[lid + s]); }
-    workgroupBarrier();
-  }
+  ${workgroupReduceWgsl("part", "m0", (a, b) => `mx(${a}, ${b})`)}
   var mm = part[0];
   if (mm == -inf_f32()) { mm = 0.0; }
   let m2 = mm;
   workgroupBarrier();
   var acc = 0.0;
   for (var k = lid; k < len; k += ${WG}u) { acc += exp_(x[at(row, k)] - m2); }
-  part[lid] = acc;
-  workgroupBarrier();
-  for (var s = ${WG / 2}u; s > 0u; s >>= 1u) {
-    if (lid < s) { part[lid] = part[lid] + part[lid + s]; }
-    workgroupBarrier();
-  }
+  ${workgroupReduceWgsl("part", "acc", (a, b) => `${a} + ${b}`)}
   let s = part[0];
   let ls = log_(s);
   let m = m2;
