@@ -408,12 +408,13 @@ function matmulSimd(
     sm.ensure(tab + table.byteLength);
     const f = new Float32Array(sm.memory.buffer);
     new Int32Array(sm.memory.buffer, tab, table.length).set(table);
+    // Pack each operand where the layout gave it a place of its own.
     for (let i = 0; i < count; i++) {
       const bi = g0 + i;
-      if (i === 0 || aOffs[bi] !== aOffs[bi - 1]) {
+      if (i === 0 || table[3 * i] !== table[3 * i - 3]) {
         packPanels(f, a, aOffs[bi], m, k, transA ? 1 : k, transA ? m : 1, 4, table[3 * i] / 4);
       }
-      if (i === 0 || bOffs[bi] !== bOffs[bi - 1]) {
+      if (i === 0 || table[3 * i + 1] !== table[3 * i - 2]) {
         packPanels(f, b, bOffs[bi], n, k, transB ? k : 1, transB ? 1 : n, 8, table[3 * i + 1] / 4);
       }
     }
@@ -499,6 +500,20 @@ function matmulPacked(
 }
 
 /**
+ * The shift of a stable softmax over `len` elements from `base`, `stride` apart: their maximum
+ * (NaN if any is NaN), or 0 for a row of only -Infinity (whose own maximum would give
+ * -Inf - -Inf = NaN).
+ */
+function rowShift(x: Buf, base: number, len: number, stride: number): number {
+  let mx = -Infinity;
+  for (let k = 0; k < len; k++) {
+    const v = x[base + k * stride];
+    if (v > mx || v !== v) mx = v;
+  }
+  return mx === -Infinity ? 0 : mx;
+}
+
+/**
  * Float32 softmax (or log-softmax) over contiguous rows with exp in WebAssembly SIMD: each
  * row's maximum is subtracted in a first pass (rows of only -Infinity are shifted by 0, as in
  * the scalar path), exp runs over the whole shifted block, and the row sums accumulate in
@@ -520,12 +535,7 @@ function softmaxRowsF32(
     const nr = Math.min(block, rows - r0);
     for (let r = 0; r < nr; r++) {
       const o = (r0 + r) * len, eo = r * len;
-      let mx = -Infinity;
-      for (let k = 0; k < len; k++) {
-        const v = x[o + k];
-        if (v > mx || v !== v) mx = v;
-      }
-      if (mx === -Infinity) mx = 0;
+      const mx = rowShift(x, o, len, 1);
       mxs[r] = mx;
       for (let k = 0; k < len; k++) e[eo + k] = x[o + k] - mx;
     }
@@ -818,13 +828,7 @@ export function cpuBackend(): Backend {
       for (let o = 0; o < outer; o++) {
         for (let i = 0; i < inner; i++) {
           const base = o * len * inner + i;
-          let mx = -Infinity;
-          for (let k = 0; k < len; k++) {
-            const v = x[base + k * inner];
-            if (v > mx || v !== v) mx = v;
-          }
-          // A row of -Infinity would give -Inf - -Inf = NaN; shift it by 0 instead.
-          if (mx === -Infinity) mx = 0;
+          const mx = rowShift(x, base, len, inner);
           let s = 0;
           for (let k = 0; k < len; k++) s += e[k] = expScalar(x[base + k * inner] - mx);
           if (log) {
