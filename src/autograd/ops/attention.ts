@@ -88,15 +88,31 @@ export function composedAttention(
   onProbs: (p: Tensor) => Tensor = (p) => p,
   causal = false,
 ): Tensor {
+  const [b, h, t] = q.shape;
+  const tk = k.shape[2], dv = v.shape[3];
+  const { p } = groupedProbs(q, k, mask, scale, causal);
+  const probs = onProbs(p.reshape([b, h, t, tk])).reshape(p.shape);
+  return matmulT(probs, v, false, false).reshape([b, h, t, dv]);
+}
+
+/**
+ * softmax(q kᵀ · scale + mask (+ the causal bias)) with each group of query heads folded into
+ * the row axis, `[B, Hkv, group·T, Tk]`, and the folded q.
+ */
+function groupedProbs(
+  q: Tensor,
+  k: Tensor,
+  mask: Tensor | undefined,
+  scale: number,
+  causal: boolean,
+): { qg: Tensor; p: Tensor } {
   const [b, h, t, d] = q.shape;
-  const hkv = k.shape[1], tk = k.shape[2], dv = v.shape[3];
-  const group = h / hkv;
-  const qg = q.reshape([b, hkv, group * t, d]);
-  let scores = mul(matmulT(qg, k, false, true), scale).reshape([b, h, t, tk]);
+  const hkv = k.shape[1], tk = k.shape[2], rows = (h / hkv) * t;
+  const qg = q.reshape([b, hkv, rows, d]);
+  let scores = mul(matmulT(qg, k, false, true), scale);
   const bias = withCausal(mask, causal, q, t, tk);
-  if (bias) scores = scores.add(bias);
-  const probs = onProbs(softmax(scores, -1));
-  return matmulT(probs.reshape([b, hkv, group * t, tk]), v, false, false).reshape([b, h, t, dv]);
+  if (bias) scores = scores.reshape([b, h, t, tk]).add(bias).reshape([b, hkv, rows, tk]);
+  return { qg, p: softmax(scores, -1) };
 }
 
 /**
@@ -126,15 +142,10 @@ function composedGrad(
   causal: boolean,
   g: Tensor,
 ): [Tensor, Tensor, Tensor, Tensor | null] {
-  const [b, h, t, d] = q.shape;
-  const hkv = k.shape[1], tk = k.shape[2];
-  const group = h / hkv, rows = group * t;
-  const qg = q.reshape([b, hkv, rows, d]);
-  let scores = mul(matmulT(qg, k, false, true), scale);
-  const bias = withCausal(mask, causal, q, t, tk);
-  if (bias) scores = scores.reshape([b, h, t, tk]).add(bias).reshape([b, hkv, rows, tk]);
-  const p = softmax(scores, -1);
-  const gg = g.reshape([b, hkv, rows, v.shape[3]]);
+  const [b, h, t] = q.shape;
+  const tk = k.shape[2];
+  const { qg, p } = groupedProbs(q, k, mask, scale, causal);
+  const gg = g.reshape([...p.shape.slice(0, 3), v.shape[3]]);
   const dv = matmulT(p, gg, true, false);
   const dp = matmulT(gg, v, false, true);
   const ds = mul(p, sub(dp, sum(mul(dp, p), -1, true)));
