@@ -30,7 +30,7 @@ import {
   registerOptimizer,
   registerSchedule,
 } from "./registry.ts";
-import { show } from "./show.ts";
+import { show } from "../util/show.ts";
 import type { Json, LossLike, ModelLike, OptimizerLike, PartSpec, ScheduleLike } from "./types.ts";
 
 type Options = { [key: string]: Json };

@@ -16,7 +16,7 @@ import type {
   PartSpec,
   ScheduleLike,
 } from "./types.ts";
-import { show } from "./show.ts";
+import { show } from "../util/show.ts";
 
 /**
  * The six slots of a pipeline that are built from registries.

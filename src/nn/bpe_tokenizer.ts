@@ -11,6 +11,8 @@
  * @module
  */
 
+import { isObject, show } from "../util/show.ts";
+
 /**
  * Options for {@linkcode BpeTokenizer.encode}.
  *
@@ -105,19 +107,7 @@ export interface TokenizerSpecialConfig {
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
 
-function isObject(v: unknown): v is JsonObject {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
-function show(v: unknown): string {
-  try {
-    const s = JSON.stringify(v);
-    if (s === undefined) return String(v);
-    return s.length > 120 ? s.slice(0, 117) + "..." : s;
-  } catch {
-    return String(v);
-  }
-}
 
 // ---------------------------------------------------------------------------------------
 // GPT-2 byte <-> unicode map
@@ -557,7 +547,7 @@ type PreStep = (pieces: string[]) => string[];
 
 function buildNormalizer(spec: Json | undefined, where: string): Normalizer | null {
   if (spec === null || spec === undefined) return null;
-  if (!isObject(spec)) throw new Error(`${where}: normalizer must be an object, got ${show(spec)}`);
+  if (!isObject<Json>(spec)) throw new Error(`${where}: normalizer must be an object, got ${show(spec)}`);
   const t = spec.type;
   switch (t) {
     case "NFC":
@@ -592,7 +582,7 @@ interface PreTokenizerInfo {
 
 function buildPreTokenizer(spec: Json | undefined, where: string, info: PreTokenizerInfo): void {
   if (spec === null || spec === undefined) return;
-  if (!isObject(spec)) {
+  if (!isObject<Json>(spec)) {
     throw new Error(`${where}: pre_tokenizer must be an object, got ${show(spec)}`);
   }
   const t = spec.type;
@@ -626,8 +616,8 @@ function buildPreTokenizer(spec: Json | undefined, where: string, info: PreToken
     case "Split": {
       const pat = spec.pattern;
       let re: RegExp;
-      if (isObject(pat) && typeof pat.Regex === "string") re = translateRegex(pat.Regex);
-      else if (isObject(pat) && typeof pat.String === "string") {
+      if (isObject<Json>(pat) && typeof pat.Regex === "string") re = translateRegex(pat.Regex);
+      else if (isObject<Json>(pat) && typeof pat.String === "string") {
         re = new RegExp(escapeLiteral(pat.String), "gu");
       } else {
         throw new Error(
@@ -755,7 +745,7 @@ class BpeModel {
 
   constructor(model: JsonObject, where: string) {
     const vocabJson = model.vocab;
-    if (!isObject(vocabJson)) {
+    if (!isObject<Json>(vocabJson)) {
       throw new Error(
         `${where}: model.vocab must be an object of token -> id, got ${show(vocabJson)}`,
       );
@@ -936,7 +926,7 @@ class BpeModel {
 
 function tokenContent(v: unknown): string | undefined {
   if (typeof v === "string") return v;
-  if (isObject(v) && typeof v.content === "string") return v.content;
+  if (isObject<Json>(v) && typeof v.content === "string") return v.content;
   return undefined;
 }
 
@@ -961,11 +951,11 @@ class HfBpeTokenizer implements BpeTokenizer {
   readonly #bytesCache = new Map<number, Uint8Array>();
 
   constructor(json: unknown, special: TokenizerSpecialConfig | undefined, where: string) {
-    if (!isObject(json)) throw new Error(`${where}: tokenizer.json must be a JSON object`);
+    if (!isObject<Json>(json)) throw new Error(`${where}: tokenizer.json must be a JSON object`);
     const model = json.model;
-    if (!isObject(model)) throw new Error(`${where}: missing "model" object`);
+    if (!isObject<Json>(model)) throw new Error(`${where}: missing "model" object`);
     const type = model.type ??
-      (isObject(model.vocab) && Array.isArray(model.merges) ? "BPE" : undefined);
+      (isObject<Json>(model.vocab) && Array.isArray(model.merges) ? "BPE" : undefined);
     if (type !== "BPE") {
       throw new Error(
         `${where}: unsupported model.type ${show(type)}; supported model types: BPE (byte-level)`,
@@ -995,7 +985,7 @@ class HfBpeTokenizer implements BpeTokenizer {
     const raw: AddedToken[] = [];
     const norm: AddedToken[] = [];
     addedJson.forEach((a, i) => {
-      if (!isObject(a) || typeof a.id !== "number" || typeof a.content !== "string") {
+      if (!isObject<Json>(a) || typeof a.id !== "number" || typeof a.content !== "string") {
         throw new Error(
           `${where}: added_tokens[${i}] must have numeric id and string content, got ${show(a)}`,
         );
@@ -1075,17 +1065,17 @@ class HfBpeTokenizer implements BpeTokenizer {
     // optional TemplateProcessing post processor (single sequence)
     this.#template = null;
     const post = json.post_processor;
-    if (isObject(post) && post.type === "TemplateProcessing" && Array.isArray(post.single)) {
+    if (isObject<Json>(post) && post.type === "TemplateProcessing" && Array.isArray(post.single)) {
       const tpl: (string | number)[] = [];
       for (const piece of post.single) {
         if (
-          isObject(piece) && isObject(piece.SpecialToken) &&
+          isObject<Json>(piece) && isObject<Json>(piece.SpecialToken) &&
           typeof piece.SpecialToken.id === "string"
         ) {
           const content = piece.SpecialToken.id;
           const specials = post.special_tokens;
           let id: number | undefined;
-          if (isObject(specials) && isObject(specials[content])) {
+          if (isObject<Json>(specials) && isObject<Json>(specials[content])) {
             const ids = (specials[content] as JsonObject).ids;
             if (Array.isArray(ids) && typeof ids[0] === "number") id = ids[0];
           }
@@ -1096,7 +1086,7 @@ class HfBpeTokenizer implements BpeTokenizer {
             );
           }
           tpl.push(id);
-        } else if (isObject(piece) && isObject(piece.Sequence)) {
+        } else if (isObject<Json>(piece) && isObject<Json>(piece.Sequence)) {
           tpl.push("$");
         }
       }
@@ -1254,7 +1244,7 @@ export async function loadTokenizer(
     }
     if (exists) {
       const cfg = await readJson(cfgPath);
-      if (!isObject(cfg)) throw new Error(`${cfgPath}: expected a JSON object`);
+      if (!isObject<Json>(cfg)) throw new Error(`${cfgPath}: expected a JSON object`);
       special = cfg as TokenizerSpecialConfig;
     }
   }

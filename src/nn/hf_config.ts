@@ -5,6 +5,8 @@
  * @module
  */
 
+import { isObject, show } from "../util/show.ts";
+
 /**
  * The architectures {@linkcode parseHfConfig} understands.
  *
@@ -75,18 +77,7 @@ export interface HfModelConfig {
   activation: string;
 }
 
-function show(v: unknown): string {
-  try {
-    const s = JSON.stringify(v);
-    return s === undefined ? String(v) : s.length > 120 ? s.slice(0, 117) + "..." : s;
-  } catch {
-    return String(v);
-  }
-}
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 /**
  * Normalize a parsed Hugging Face `config.json`.

@@ -13,6 +13,8 @@
  * @module
  */
 
+import { isObject, show } from "../util/show.ts";
+
 /**
  * The dtypes this codec reads and writes.
  *
@@ -162,15 +164,6 @@ const OTHER_DTYPES = ["BOOL", "U8", "I8", "U16", "I16", "U32", "U64", "F8_E4M3",
 const MAX_HEADER = 100_000_000;
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-function show(v: unknown): string {
-  try {
-    const s = JSON.stringify(v);
-    if (s === undefined) return String(v);
-    return s.length > 120 ? s.slice(0, 117) + "..." : s;
-  } catch {
-    return String(v);
-  }
-}
 
 // ---------------------------------------------------------------------------------------
 // f16 / bf16 conversions
@@ -434,9 +427,6 @@ export function encodeSafetensors(
 // ---------------------------------------------------------------------------------------
 // Decoding
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
 
 /** Parse and validate the JSON header bytes against a data area of `dataLength` bytes. */
 function parseHeader(
