@@ -11,9 +11,6 @@
  * ```
  * @module
  */
-import "./src/cpu/mod.ts";
-import { autoSelectBackend } from "./src/gpu/mod.ts";
-
 export * from "./src/autograd/mod.ts";
 export * from "./src/cpu/mod.ts";
 export * from "./src/gpu/mod.ts";
@@ -22,7 +19,3 @@ export * from "./src/nn/mod.ts";
 export * from "./src/optim/mod.ts";
 export * from "./src/data/mod.ts";
 export * from "./src/dsl/mod.ts";
-
-// The default backend: LOSSFORGE_BACKEND when set, else WebGPU when an adapter exists, else
-// the CPU (with a one-line notice). `setBackend` changes it at any time.
-await autoSelectBackend();

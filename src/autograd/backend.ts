@@ -396,7 +396,10 @@ export interface Backend {
 
 const backends = new Map<BackendName, Backend>();
 const factories = new Map<BackendName, () => Promise<Backend>>();
-let current: BackendName = "cpu";
+// Undefined until a backend is chosen: by `setBackend`, by the first async entry point
+// (`ensureBackend`, which applies the default rule), or by the first synchronous use.
+let current: BackendName | undefined;
+let defaultRule: (() => Promise<BackendName>) | undefined;
 
 /**
  * Registers a backend instance (used by `src/cpu` and `src/gpu`).
@@ -412,6 +415,16 @@ export function registerBackend(b: Backend): void {
  */
 export function registerBackendFactory(name: BackendName, make: () => Promise<Backend>): void {
   factories.set(name, make);
+}
+
+/**
+ * Registers the rule that picks the default backend (`src/gpu` registers
+ * `autoSelectBackend`: LOSSFORGE_BACKEND, else WebGPU when an adapter exists, else the CPU).
+ * It runs once, at the first `ensureBackend`, never at import.
+ * @example `registerDefaultBackendRule(autoSelectBackend)`
+ */
+export function registerDefaultBackendRule(rule: () => Promise<BackendName>): void {
+  defaultRule = rule;
 }
 
 /**
@@ -431,6 +444,28 @@ export async function setBackend(name: BackendName): Promise<void> {
 }
 
 /**
+ * Chooses the default backend if none is chosen yet, and returns the current one's name.
+ * Every async entry point of the library (`train`, `sweep`, `evaluate`, `loadPretrained`)
+ * calls it first, so a script that starts with one of them gets the default rule:
+ * `LOSSFORGE_BACKEND`, else WebGPU when an adapter exists, else the CPU with a one-line
+ * notice. Nothing is probed at import time.
+ *
+ * @example
+ * ```ts
+ * import { ensureBackend, tensor } from "@lossforge/core";
+ * console.log(await ensureBackend()); // "webgpu" or "cpu"
+ * console.log(tensor([1, 2]).backend.name);
+ * ```
+ */
+export async function ensureBackend(): Promise<BackendName> {
+  if (current === undefined) {
+    if (defaultRule) await defaultRule();
+    else await setBackend("cpu");
+  }
+  return currentBackendName();
+}
+
+/**
  * Creates (once) and returns the backend called `name`.
  * @example `const gpu = await initBackend("webgpu"); // throws without an adapter`
  */
@@ -445,7 +480,59 @@ export async function initBackend(name: BackendName): Promise<Backend> {
 }
 
 /**
- * The name of the backend new tensors go to.
+ * `LOSSFORGE_BACKEND` as written, or undefined when unset or unreadable (without
+ * --allow-env it is not read: asking would prompt on a terminal). Internal.
+ */
+export function backendFromEnv(): string | undefined {
+  try {
+    const perm = Deno.permissions.querySync({ name: "env", variable: "LOSSFORGE_BACKEND" });
+    if (perm.state !== "granted") return undefined;
+    return Deno.env.get("LOSSFORGE_BACKEND") || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The choice made by a synchronous first use (a tensor created before any backend was
+ * chosen): WebGPU's device only comes from an async call, so the CPU, unless the
+ * environment asks for a WebGPU backend that is not created yet.
+ */
+function chooseSynchronously(): BackendName {
+  const asked = backendFromEnv();
+  if (asked === "webgpu" && !backends.has("webgpu")) {
+    throw new BackendError(
+      'LOSSFORGE_BACKEND=webgpu, but the WebGPU device is created asynchronously: call await setBackend("webgpu") or await ensureBackend() before creating tensors',
+    );
+  }
+  const name: BackendName = asked === "webgpu" ? "webgpu" : "cpu";
+  if (asked === undefined) {
+    console.error(
+      "lossforge: using the cpu backend (a tensor was made before any backend was chosen; await ensureBackend() picks WebGPU when an adapter exists)",
+    );
+  }
+  current = name;
+  return name;
+}
+
+/**
+ * The name of the backend new tensors go to (choosing the default synchronously when none
+ * is chosen yet: see {@linkcode ensureBackend}).
+ *
+ * @example
+ * ```ts
+ * import { currentBackendName, setBackend } from "@lossforge/core";
+ * await setBackend("cpu");
+ * console.log(currentBackendName()); // "cpu"
+ * ```
+ */
+export function currentBackendName(): BackendName {
+  return current ?? chooseSynchronously();
+}
+
+/**
+ * Alias of {@linkcode currentBackendName}, kept for existing code: it returns the backend's
+ * name, not the backend object (that is {@linkcode backendInstance}).
  *
  * @example
  * ```ts
@@ -453,9 +540,7 @@ export async function initBackend(name: BackendName): Promise<Backend> {
  * console.log(getBackend()); // "cpu" or "webgpu"
  * ```
  */
-export function getBackend(): BackendName {
-  return current;
-}
+export const getBackend: () => BackendName = currentBackendName;
 
 /**
  * The backend object called `name` (default: the current one). It must have been
@@ -463,11 +548,11 @@ export function getBackend(): BackendName {
  *
  * @example
  * ```ts
- * import { getBackendImpl } from "@lossforge/core";
- * console.log(getBackendImpl("cpu").name);
+ * import { backendInstance } from "@lossforge/core";
+ * console.log(backendInstance("cpu").name); // "cpu"
  * ```
  */
-export function getBackendImpl(name: BackendName = current): Backend {
+export function backendInstance(name: BackendName = currentBackendName()): Backend {
   const b = backends.get(name);
   if (!b) {
     throw new BackendError(
@@ -476,3 +561,14 @@ export function getBackendImpl(name: BackendName = current): Backend {
   }
   return b;
 }
+
+/**
+ * Alias of {@linkcode backendInstance}, kept for existing code.
+ *
+ * @example
+ * ```ts
+ * import { getBackendImpl } from "@lossforge/core";
+ * console.log(getBackendImpl("cpu").name);
+ * ```
+ */
+export const getBackendImpl: (name?: BackendName) => Backend = backendInstance;

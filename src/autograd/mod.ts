@@ -7,8 +7,11 @@ export * from "./ops/mod.ts";
 export {
   type AttentionSpec,
   type Backend,
+  backendInstance,
   type BackendName,
   type BinaryOp,
+  currentBackendName,
+  ensureBackend,
   getBackend,
   getBackendImpl,
   initBackend,
@@ -17,6 +20,7 @@ export {
   type ReduceOp,
   registerBackend,
   registerBackendFactory,
+  registerDefaultBackendRule,
   setBackend,
   type UnaryOp,
 } from "./backend.ts";

@@ -4,8 +4,9 @@
  * when an adapter exists. `runKernel` runs fused WGSL kernels written elsewhere.
  * @module
  */
-import { registerBackendFactory } from "../autograd/backend.ts";
+import { registerBackendFactory, registerDefaultBackendRule } from "../autograd/backend.ts";
 import { webgpuBackend } from "./backend.ts";
+import { autoSelectBackend } from "./select.ts";
 
 export { type WebGpuBackend, webgpuBackend } from "./backend.ts";
 export {
@@ -43,3 +44,4 @@ export {
 export { autoSelectBackend, fastestBackend, gpuInfo, isSoftwareAdapter } from "./select.ts";
 
 registerBackendFactory("webgpu", webgpuBackend);
+registerDefaultBackendRule(autoSelectBackend);

@@ -2,32 +2,20 @@
  * Choosing the default backend, and what the GPU is.
  * @module
  */
-import { type BackendName, initBackend, setBackend } from "../autograd/backend.ts";
+import { backendFromEnv, type BackendName, initBackend, setBackend } from "../autograd/backend.ts";
 import { BackendError } from "../autograd/errors.ts";
 import type { WebGpuBackend } from "./backend.ts";
 import { findAdapter, type GpuInfo, INSTALL_HINT } from "./device.ts";
 
 /** LOSSFORGE_BACKEND, checked; undefined when unset or unreadable. */
 function askedBackend(): BackendName | undefined {
-  const asked = envBackend();
+  const asked = backendFromEnv();
   if (asked !== undefined && asked !== "cpu" && asked !== "webgpu") {
     throw new BackendError(
       `LOSSFORGE_BACKEND: unknown backend "${asked}" (expected cpu or webgpu)`,
     );
   }
   return asked;
-}
-
-function envBackend(): string | undefined {
-  try {
-    // Ask first: reading without --allow-env would prompt on a terminal.
-    const perm = Deno.permissions.querySync({ name: "env", variable: "LOSSFORGE_BACKEND" });
-    if (perm.state !== "granted") return undefined;
-    return Deno.env.get("LOSSFORGE_BACKEND") || undefined;
-  } catch {
-    // Reading the environment needs --allow-env; without it, fall through to detection.
-    return undefined;
-  }
 }
 
 /**
