@@ -4,7 +4,7 @@
  * of transformers' `GPT2LMHeadModel` (Conv1D weights stored `[in, out]`).
  * @module
  */
-import { type DType, matmulT, randn, type Rng, type Tensor, ValueError } from "../autograd/mod.ts";
+import { type DType, matmul, randn, type Rng, type Tensor, ValueError } from "../autograd/mod.ts";
 import type { LayerCache } from "./attention.ts";
 import { gpt2Block, type GptLayerParams } from "./block.ts";
 import { applyDropout } from "./dropout.ts";
@@ -154,7 +154,7 @@ export function gpt(config: GptConfig): LanguageModel<GptParams> {
     }
     x = layerNormForward(tr.ln_f, x, eps);
     // The head is tied to the token embedding, stored [vocab, dim]: logits = x · wteᵀ.
-    const logits = matmulT(x, wte, false, true);
+    const logits = matmul(x, wte, { transposeB: true });
     return { logits, cache: { layers: caches, length: past + t } };
   };
 

@@ -4,7 +4,7 @@
  * copied transpose) and GPT-2's `Conv1D` stores `[in, out]` (y = x W + b).
  * @module
  */
-import { type DType, matmulT, randn, type Rng, type Tensor, zeros } from "../autograd/mod.ts";
+import { type DType, matmul, randn, type Rng, type Tensor, zeros } from "../autograd/mod.ts";
 import { type ForwardContext, joinName, type Module } from "./module.ts";
 
 /**
@@ -64,7 +64,7 @@ export interface LinearOptions {
  * ```
  */
 export function linearForward(p: LinearParams, x: Tensor, layout: WeightLayout): Tensor {
-  const y = matmulT(x, p.weight, false, layout === "out_in");
+  const y = matmul(x, p.weight, { transposeB: layout === "out_in" });
   return p.bias ? y.add(p.bias) : y;
 }
 

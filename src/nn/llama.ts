@@ -4,7 +4,7 @@
  * transformers' `LlamaForCausalLM` / `Qwen2ForCausalLM`.
  * @module
  */
-import { type DType, matmulT, randn, type Rng, type Tensor, ValueError } from "../autograd/mod.ts";
+import { type DType, matmul, randn, type Rng, type Tensor, ValueError } from "../autograd/mod.ts";
 import type { LayerCache } from "./attention.ts";
 import { llamaBlock, type LlamaLayerParams } from "./block.ts";
 import { applyDropout } from "./dropout.ts";
@@ -180,7 +180,7 @@ export function llama(config: LlamaConfig): LanguageModel<LlamaParams> {
     }
     x = rmsNormForward(m.norm, x, eps);
     const logits = config.tieEmbeddings
-      ? matmulT(x, table, false, true)
+      ? matmul(x, table, { transposeB: true })
       : project(requireHead(params), x, "out_in", "lm_head", { ...ctx, prefix: "" });
     return { logits, cache: { layers: caches, length: past + t } };
   };

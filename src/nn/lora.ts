@@ -9,7 +9,7 @@
 import {
   type BackendName,
   type DType,
-  matmulT,
+  matmul,
   randn,
   type Rng,
   type Tensor,
@@ -152,8 +152,8 @@ export function lora<P extends ParamTree>(
       const out = outer ? outer(name, x, y, c) : y;
       const a = flat[`${name}.lora_A.weight`], b = flat[`${name}.lora_B.weight`];
       if (!a || !b) return out;
-      const low = matmulT(applyDropout(x, rate, c), a, false, true);
-      return out.add(matmulT(low, b, false, true).mul(scale));
+      const low = matmul(applyDropout(x, rate, c), a, { transposeB: true });
+      return out.add(matmul(low, b, { transposeB: true }).mul(scale));
     };
     return model.forward(params.base, ids, { ...ctx, adapt });
   };
@@ -201,7 +201,9 @@ export function mergeLora<P extends ParamTree>(model: LoraModel<P>, params: Lora
     const w = flat[`${l.name}.weight`];
     if (!a || !b) continue;
     if (!w) throw new ValueError(`mergeLora: base params lack ${l.name}.weight`);
-    const delta = l.layout === "out_in" ? matmulT(b, a, false, false) : matmulT(a, b, true, true);
+    const delta = l.layout === "out_in"
+      ? matmul(b, a)
+      : matmul(a, b, { transposeA: true, transposeB: true });
     flat[`${l.name}.weight`] = w.add(delta.mul(scale));
   }
   return unflattenParams(flat) as P;

@@ -147,3 +147,16 @@ Deno.test("matmul shape errors", () => {
     "rank >= 2",
   );
 });
+
+Deno.test("matmul's transpose options equal the positional matmulT alias, bit for bit", async () => {
+  const a = lf.randn([2, 3, 4], { rng: lf.rng(1) }), b = lf.randn([2, 4, 3], { rng: lf.rng(2) });
+  for (const ta of [false, true]) {
+    for (const tb of [false, true]) {
+      const x = ta ? lf.randn([2, 4, 3], { rng: lf.rng(3) }) : a;
+      const y = tb ? lf.randn([2, 3, 4], { rng: lf.rng(4) }) : b;
+      const got = await lf.matmul(x, y, { transposeA: ta, transposeB: tb }).data();
+      const want = await lf.matmulT(x, y, ta, tb).data();
+      assertEquals(Array.from(got), Array.from(want), `${ta} ${tb}`);
+    }
+  }
+});

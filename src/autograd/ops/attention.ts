@@ -15,7 +15,7 @@ import { fromBuffer, type Tensor } from "../tensor.ts";
 import { backendOf, needFloat } from "./core.ts";
 import { add, mul, sub } from "./elementwise.ts";
 import { tensor } from "../create.ts";
-import { matmulT } from "./matmul.ts";
+import { matmul } from "./matmul.ts";
 import { sum } from "./reduce.ts";
 import { softmax } from "./softmax.ts";
 
@@ -92,7 +92,7 @@ export function composedAttention(
   const tk = k.shape[2], dv = v.shape[3];
   const { p } = groupedProbs(q, k, mask, scale, causal);
   const probs = onProbs(p.reshape([b, h, t, tk])).reshape(p.shape);
-  return matmulT(probs, v, false, false).reshape([b, h, t, dv]);
+  return matmul(probs, v).reshape([b, h, t, dv]);
 }
 
 /**
@@ -109,7 +109,7 @@ function groupedProbs(
   const [b, h, t, d] = q.shape;
   const hkv = k.shape[1], tk = k.shape[2], rows = (h / hkv) * t;
   const qg = q.reshape([b, hkv, rows, d]);
-  let scores = mul(matmulT(qg, k, false, true), scale);
+  let scores = mul(matmul(qg, k, { transposeB: true }), scale);
   const bias = withCausal(mask, causal, q, t, tk);
   if (bias) scores = scores.reshape([b, h, t, tk]).add(bias).reshape([b, hkv, rows, tk]);
   return { qg, p: softmax(scores, -1) };
@@ -146,11 +146,11 @@ function composedGrad(
   const tk = k.shape[2];
   const { qg, p } = groupedProbs(q, k, mask, scale, causal);
   const gg = g.reshape([...p.shape.slice(0, 3), v.shape[3]]);
-  const dv = matmulT(p, gg, true, false);
-  const dp = matmulT(gg, v, false, true);
+  const dv = matmul(p, gg, { transposeA: true });
+  const dp = matmul(gg, v, { transposeB: true });
   const ds = mul(p, sub(dp, sum(mul(dp, p), -1, true)));
-  const dq = mul(matmulT(ds, k, false, false), scale).reshape(q.shape);
-  const dk = mul(matmulT(ds, qg, true, false), scale);
+  const dq = mul(matmul(ds, k), scale).reshape(q.shape);
+  const dk = mul(matmul(ds, qg, { transposeA: true }), scale);
   const dmask = mask?._requiresGrad ? sumToShape(ds.reshape([b, h, t, tk]), mask.shape) : null;
   return [dq, dk, dv, dmask];
 }

@@ -13,17 +13,10 @@ import { cast } from "./misc.ts";
 import { reshape } from "./shape_ops.ts";
 
 /**
- * op(a) @ op(b) for rank ≥ 2 operands, where op transposes the last two axes when the flag
- * is set. Batch dims broadcast.
- *
- * @example
- * ```ts
- * import { matmulT, tensor } from "@lossforge/core";
- * const a = tensor([[1, 2], [3, 4]]);
- * console.log(await matmulT(a, a, false, true).array()); // a @ aᵀ
- * ```
+ * op(a) @ op(b) for rank ≥ 2 operands, op transposing the last two axes where asked; the
+ * kernel reads a transposed operand in place. Batch dims broadcast.
  */
-export function matmulT(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
+function product(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
   // A batch of rows times one matrix ([..., m, k] @ [k, n], the shape of every linear layer)
   // is a single [batch·m, k] @ [k, n] product: one big kernel instead of many small ones.
   const inner = a.shape[a.rank - 1];
@@ -31,7 +24,7 @@ export function matmulT(a: Tensor, b: Tensor, transA: boolean, transB: boolean):
     b.rank === 2 && a.rank > 2 && !transA && a.isContiguous && inner > 0 &&
     inner === b.shape[transB ? 1 : 0]
   ) {
-    const out = matmulT(reshape(a, [-1, inner]), b, false, transB);
+    const out = product(reshape(a, [-1, inner]), b, false, transB);
     return reshape(out, [...a.shape.slice(0, -1), out.shape[1]]);
   }
   const bk = backendOf("matmul", a, b);
@@ -68,14 +61,14 @@ export function matmulT(a: Tensor, b: Tensor, transA: boolean, transB: boolean):
     let ga: Tensor | null = null, gb: Tensor | null = null;
     if (A._requiresGrad) {
       ga = transA
-        ? (transB ? matmulT(B, g, true, true) : matmulT(B, g, false, true))
-        : (transB ? matmulT(g, B, false, false) : matmulT(g, B, false, true));
+        ? (transB ? product(B, g, true, true) : product(B, g, false, true))
+        : (transB ? product(g, B, false, false) : product(g, B, false, true));
       ga = sumToShape(ga, A.shape);
     }
     if (B._requiresGrad) {
       gb = transB
-        ? (transA ? matmulT(g, A, true, true) : matmulT(g, A, true, false))
-        : (transA ? matmulT(A, g, false, false) : matmulT(A, g, true, false));
+        ? (transA ? product(g, A, true, true) : product(g, A, true, false))
+        : (transA ? product(A, g, false, false) : product(A, g, true, false));
       gb = sumToShape(gb, B.shape);
     }
     return [ga, gb];
@@ -102,17 +95,30 @@ function operand(t: Tensor, trans: boolean): [unknown, boolean] {
   return [t.buf, trans];
 }
 
+/** Which operands of {@linkcode matmul} enter transposed (their last two axes swapped). */
+export interface MatmulOptions {
+  /** Use aᵀ (a must have rank ≥ 2). Default false. */
+  transposeA?: boolean;
+  /** Use bᵀ (b must have rank ≥ 2). Default false. */
+  transposeB?: boolean;
+}
+
 /**
  * Matrix product with NumPy semantics: 1-D operands are promoted (and the added axis
- * removed), batch dims broadcast.
+ * removed), batch dims broadcast. `transposeA` / `transposeB` multiply by a transposed
+ * operand without materialising the transpose (backward passes are full of them).
  *
  * @example
  * ```ts
  * import { matmul, tensor } from "@lossforge/core";
  * console.log(await matmul(tensor([[1, 2]]), tensor([[3], [4]])).item()); // 11
+ * const a = tensor([[1, 2], [3, 4]]);
+ * console.log(await matmul(a, a, { transposeB: true }).array()); // a @ aᵀ: [[5, 11], [11, 25]]
  * ```
  */
-export function matmul(a: Tensor, b: Tensor): Tensor {
+export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
+  const transA = options.transposeA ?? false, transB = options.transposeB ?? false;
+  if (transA || transB) return product(a, b, transA, transB);
   if (a.rank === 0 || b.rank === 0) {
     throw new ShapeError(
       `matmul: scalars cannot be multiplied as matrices: a is ${fmtShape(a.shape)}, b is ${
@@ -122,7 +128,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   }
   const a2 = a.rank === 1 ? reshape(a, [1, a.shape[0]]) : a;
   const b2 = b.rank === 1 ? reshape(b, [b.shape[0], 1]) : b;
-  let out = matmulT(a2, b2, false, false);
+  let out = product(a2, b2, false, false);
   if (a.rank === 1 || b.rank === 1) {
     const s = out.shape.slice(0, -2);
     if (a.rank !== 1) s.push(out.shape[out.rank - 2]);
@@ -130,4 +136,19 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
     out = reshape(out, s);
   }
   return out;
+}
+
+/**
+ * Alias of {@linkcode matmul} with positional flags, kept for existing code:
+ * `matmulT(a, b, ta, tb)` is `matmul(a, b, { transposeA: ta, transposeB: tb })`.
+ *
+ * @example
+ * ```ts
+ * import { matmulT, tensor } from "@lossforge/core";
+ * const a = tensor([[1, 2], [3, 4]]);
+ * console.log(await matmulT(a, a, false, true).array()); // a @ aᵀ
+ * ```
+ */
+export function matmulT(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
+  return product(a, b, transA, transB);
 }

@@ -40,7 +40,7 @@ export {
 export { cast, cumsum } from "./misc.ts";
 export { argmax, type Axis, logsumexp, max, mean, min, sum } from "./reduce.ts";
 export { logSoftmax, softmax } from "./softmax.ts";
-export { matmul, matmulT } from "./matmul.ts";
+export { matmul, type MatmulOptions, matmulT } from "./matmul.ts";
 export {
   concat,
   expand,
