@@ -5,8 +5,8 @@
  *
  * @example
  * ```ts
- * import { grad, tensor } from "@lossforge/core";
- * const g = grad((x) => x.mul(x).sum())(tensor([1, 2, 3]));
+ * import { grad, type Tensor, tensor } from "@lossforge/core";
+ * const g = grad((x: Tensor) => x.mul(x).sum())(tensor([1, 2, 3]));
  * console.log(await g.data()); // [2, 4, 6]
  * ```
  * @module

@@ -68,8 +68,8 @@ export function noGrad<T>(fn: () => T): T {
  *
  * @example
  * ```ts
- * import { grad, stopGradient, tensor } from "@lossforge/core";
- * const g = grad((x) => x.mul(stopGradient(x)).sum())(tensor([3]));
+ * import { grad, stopGradient, type Tensor, tensor } from "@lossforge/core";
+ * const g = grad((x: Tensor) => x.mul(stopGradient(x)).sum())(tensor([3]));
  * console.log(await g.item()); // 3, not 6
  * ```
  */
@@ -251,8 +251,8 @@ function gradients(out: Tensor, seed: Tensor, leaves: Tensor[]): Tensor[] {
  *
  * @example
  * ```ts
- * import { grad, tensor } from "@lossforge/core";
- * const d2 = grad((x) => grad((y) => y.pow(3).sum())(x).sum()); // 6x
+ * import { grad, type Tensor, tensor } from "@lossforge/core";
+ * const d2 = grad((x: Tensor) => grad((y: Tensor) => y.pow(3).sum())(x).sum()); // 6x
  * console.log(await d2(tensor([2])).item()); // 12
  * ```
  */
@@ -325,9 +325,9 @@ export function vjp<P extends Tree>(
  *
  * @example
  * ```ts
- * import { customGrad, grad, tensor } from "@lossforge/core";
+ * import { customGrad, grad, type Tensor, tensor } from "@lossforge/core";
  * const square = customGrad((x) => x.mul(x), (g, _out, x) => [g.mul(x).mul(2)]);
- * console.log(await grad((x) => square(x).sum())(tensor([3])).item()); // 6
+ * console.log(await grad((x: Tensor) => square(x).sum())(tensor([3])).item()); // 6
  * ```
  */
 export function customGrad(

@@ -99,7 +99,7 @@ function defaultTargets(model: LanguageModel<ParamTree>): string[] {
  * const params = model.wrap(base.init(rng(0)), rng(1));
  * const ids = tensor([[1, 2, 3]], { dtype: "int32" });
  * // Gradients for the adapters only: the base stays frozen.
- * const [loss, grads] = valueAndGrad((adapters) =>
+ * const [loss, grads] = valueAndGrad((adapters: typeof params.adapters) =>
  *   model.apply({ base: params.base, adapters }, ids).square().mean()
  * )(params.adapters);
  * ```
