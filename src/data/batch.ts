@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Tokenizer } from "./tokenizer.ts";
+import type { Tokenizer } from "../tokenizers/tokenizer.ts";
 
 /**
  * The target value of ignored positions (padding), as in cross-entropy's ignore index.

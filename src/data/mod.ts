@@ -14,7 +14,7 @@
  * @module
  */
 
-export type { Tokenizer } from "./tokenizer.ts";
+export type { Tokenizer } from "../tokenizers/tokenizer.ts";
 export {
   BYTE_BOS,
   BYTE_EOS,
@@ -22,7 +22,7 @@ export {
   BYTE_SPECIAL_TOKENS,
   BYTE_VOCAB_SIZE,
   byteTokenizer,
-} from "./byte_tokenizer.ts";
+} from "../tokenizers/byte_tokenizer.ts";
 export { DataError } from "./errors.ts";
 export { deriveSeed, randomInt, seededRandom, shuffleInPlace } from "./random.ts";
 export {

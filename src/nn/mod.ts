@@ -114,4 +114,4 @@ export {
   loadTokenizer,
   type TokenizerSpecialConfig,
   translateRegex,
-} from "./bpe_tokenizer.ts";
+} from "../tokenizers/bpe_tokenizer.ts";

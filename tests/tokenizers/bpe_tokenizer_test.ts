@@ -6,8 +6,14 @@ import {
   byteLevelEncode,
   loadTokenizer,
   translateRegex,
-} from "../../src/nn/bpe_tokenizer.ts";
-import { assert, assertEquals, assertThrows, haveTinyLlama, TINY_LLAMA_DIR } from "./_assert.ts";
+} from "../../src/tokenizers/bpe_tokenizer.ts";
+import {
+  assert,
+  assertEquals,
+  assertThrows,
+  haveTinyLlama,
+  TINY_LLAMA_DIR,
+} from "../nn/_assert.ts";
 
 // ---------------------------------------------------------------------------------------
 // A hand-made tokenizer.json: the 256 byte-level chars (id = byte value) plus merges.
