@@ -21,6 +21,7 @@ export * from "./src/losses/mod.ts";
 export * from "./src/nn/mod.ts";
 export * from "./src/optim/mod.ts";
 export * from "./src/data/mod.ts";
+export * from "./src/tokenizers/mod.ts";
 export * from "./src/dsl/mod.ts";
 
 // The default backend: LOSSFORGE_BACKEND when set, else WebGPU when an adapter exists, else

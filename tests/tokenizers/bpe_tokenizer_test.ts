@@ -5,8 +5,8 @@ import {
   byteLevelDecodeToken,
   byteLevelEncode,
   loadTokenizer,
-  translateRegex,
-} from "../../src/tokenizers/bpe_tokenizer.ts";
+} from "../../src/tokenizers/mod.ts";
+import { translateRegex } from "../../src/tokenizers/regex.ts";
 import {
   assert,
   assertEquals,
