@@ -18,4 +18,5 @@ export * from "./src/losses/mod.ts";
 export * from "./src/nn/mod.ts";
 export * from "./src/optim/mod.ts";
 export * from "./src/data/mod.ts";
+export * from "./src/tokenizers/mod.ts";
 export * from "./src/dsl/mod.ts";

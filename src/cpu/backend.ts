@@ -1,17 +1,24 @@
 /**
- * The CPU reference backend: every primitive as plain loops over typed arrays. It is the
- * oracle the WebGPU backend is tested against, so clarity wins over speed here, except in
- * matmul, which training on a CPU machine leans on.
+ * The CPU reference backend: each primitive defined by plain loops over typed arrays, in any
+ * dtype (float64 included). It is the oracle the WebGPU backend is tested against, so clarity
+ * wins over speed here. The fast paths live in files of their own: float32 matmul, exp, GELU
+ * and softmax in WebAssembly SIMD (`matmul_pack.ts`, `simd_math.ts`, `simd_softmax.ts`; float32
+ * arithmetic, within a few ulps of these loops, and tested against them), and the elementwise
+ * ops' loops, compiled per op and dtype from the scalar functions below (`elementwise_jit.ts`;
+ * exactly these functions, run monomorphic).
  * @module
  */
 import type { Backend, BinaryOp, MatmulSpec, ReduceOp, UnaryOp } from "../autograd/backend.ts";
 import { allocArray, type DType, type TypedArray } from "../autograd/dtype.ts";
 import { ValueError } from "../autograd/errors.ts";
 import { broadcastStrides, sizeOf, stridesOf } from "../autograd/shape.ts";
-import { type SimdMatmul, simdMatmul } from "./simd_matmul.ts";
-import { runPanels } from "./matmul_pool.ts";
 import { attentionBackward, attentionForward } from "./attention.ts";
-import { type SimdMath, simdMath } from "./simd_math.ts";
+import { binaryLoop, unaryLoop } from "./elementwise_jit.ts";
+import { matmulSimd } from "./matmul_pack.ts";
+import { simdMath } from "./simd_math.ts";
+import { simdMatmul } from "./simd_matmul.ts";
+import { softmaxRowsF32 } from "./simd_softmax.ts";
+import { rowShift } from "./softmax_shift.ts";
 
 type Buf = TypedArray;
 
@@ -58,40 +65,6 @@ const unaryFns: Record<UnaryOp, (x: number) => number> = {
   floor: Math.floor,
 };
 
-/**
- * Kernels are compiled per op and dtype with `new Function`: V8 shares type feedback between
- * closures made from one function literal, so a single generic loop would see every op and
- * every typed-array kind and run megamorphic (measured 10 ms against 1 ms for a float32
- * multiply of 786k elements). Each generated loop sees one callee and one array kind.
- */
-function compile<T>(name: string, params: string[], body: string, ...bound: unknown[]): T {
-  const names = bound.map((_, i) => `f${i}`);
-  const make = new Function(
-    ...names,
-    `return function ${name}(${params.join(", ")}) {\n${body}\n};`,
-  );
-  return make(...bound) as T;
-}
-
-type UnaryKernel = (x: Buf, out: Buf, n: number) => void;
-
-const unaryCache = new Map<string, UnaryKernel>();
-
-function unaryKernel(op: UnaryOp, dtype: DType): UnaryKernel {
-  const key = `${op}:${dtype}`;
-  let k = unaryCache.get(key);
-  if (!k) {
-    k = compile<UnaryKernel>(
-      `unary_${op}_${dtype}`,
-      ["x", "out", "n"],
-      "for (let i = 0; i < n; i++) out[i] = f0(x[i]);",
-      unaryFns[op],
-    );
-    unaryCache.set(key, k);
-  }
-  return k;
-}
-
 function nanAware(f: (a: number, b: number) => number) {
   return (a: number, b: number) => (a !== a || b !== b ? NaN : f(a, b));
 }
@@ -114,113 +87,6 @@ const binaryFns: Record<BinaryOp, (a: number, b: number) => number> = {
 
 function intDiv(a: number, b: number): number {
   return b === 0 ? 0 : Math.trunc(a / b);
-}
-
-type BinaryKernel = (
-  x: Buf,
-  xStrides: number[],
-  xOffset: number,
-  y: Buf,
-  yStrides: number[],
-  yOffset: number,
-  out: Buf,
-  outShape: readonly number[],
-) => void;
-
-function isContiguous(st: readonly number[], shape: readonly number[]): boolean {
-  let acc = 1;
-  for (let d = shape.length - 1; d >= 0; d--) {
-    if (shape[d] !== 1 && st[d] !== acc) return false;
-    acc *= shape[d];
-  }
-  return true;
-}
-
-function isScalar(st: readonly number[]): boolean {
-  return st.every((v) => v === 0);
-}
-
-/**
- * Builds a broadcasting loop for one scalar function (compiled per op and dtype, see
- * `compile`); the loop runs rows of the last axis so the common cases (same shape, scalar
- * operand, bias over rows) stay tight.
- */
-function makeBinaryKernel(name: string, f: (a: number, b: number) => number): BinaryKernel {
-  const same = compile<(x: Buf, y: Buf, out: Buf, n: number) => void>(
-    `${name}_same`,
-    ["x", "y", "out", "n"],
-    "for (let i = 0; i < n; i++) out[i] = f0(x[i], y[i]);",
-    f,
-  );
-  const right = compile<(x: Buf, v: number, out: Buf, n: number) => void>(
-    `${name}_scalar_b`,
-    ["x", "v", "out", "n"],
-    "for (let i = 0; i < n; i++) out[i] = f0(x[i], v);",
-    f,
-  );
-  const left = compile<(v: number, y: Buf, out: Buf, n: number) => void>(
-    `${name}_scalar_a`,
-    ["v", "y", "out", "n"],
-    "for (let i = 0; i < n; i++) out[i] = f0(v, y[i]);",
-    f,
-  );
-  const rows = compile<
-    (
-      x: Buf,
-      ox: number,
-      sx: number,
-      y: Buf,
-      oy: number,
-      sy: number,
-      out: Buf,
-      base: number,
-      len: number,
-    ) => void
-  >(
-    `${name}_row`,
-    ["x", "ox", "sx", "y", "oy", "sy", "out", "base", "len"],
-    "for (let j = 0; j < len; j++) out[base + j] = f0(x[ox + j * sx], y[oy + j * sy]);",
-    f,
-  );
-  return (x, xs, x0, y, ys, y0, out, outShape) => {
-    const n = out.length;
-    const rank = outShape.length;
-    if (n === 0) return;
-    const cx = x0 === 0 && isContiguous(xs, outShape), cy = y0 === 0 && isContiguous(ys, outShape);
-    if (cx && cy) return same(x, y, out, n);
-    if (cx && isScalar(ys)) return right(x, y[y0], out, n);
-    if (isScalar(xs) && cy) return left(x[x0], y, out, n);
-    const len = rank ? outShape[rank - 1] : 1;
-    const sx = rank ? xs[rank - 1] : 0, sy = rank ? ys[rank - 1] : 0;
-    const nRows = n / len;
-    const idx = new Array<number>(Math.max(rank - 1, 0)).fill(0);
-    let ox = x0, oy = y0;
-    for (let r = 0; r < nRows; r++) {
-      rows(x, ox, sx, y, oy, sy, out, r * len, len);
-      for (let d = rank - 2; d >= 0; d--) {
-        idx[d]++;
-        ox += xs[d];
-        oy += ys[d];
-        if (idx[d] < outShape[d]) break;
-        ox -= xs[d] * idx[d];
-        oy -= ys[d] * idx[d];
-        idx[d] = 0;
-      }
-    }
-  };
-}
-
-const binaryCache = new Map<string, BinaryKernel>();
-
-function binaryKernel(op: BinaryOp, dtype: DType): BinaryKernel {
-  const key = `${op}:${dtype}`;
-  let k = binaryCache.get(key);
-  if (!k) {
-    const f = dtype === "int32" && op === "div" ? intDiv : binaryFns[op];
-    k = makeBinaryKernel(`binary_${op}_${dtype}`, f);
-    binaryCache.set(key, k);
-  }
-  return k;
 }
 
 /**
@@ -285,276 +151,6 @@ function around(shape: readonly number[], axis: number): [number, number, number
   return [sizeOf(shape.slice(0, axis)), shape[axis], sizeOf(shape.slice(axis + 1))];
 }
 
-/**
- * op(a) packed into panels of four rows: panel q holds rows 4q..4q+3 of op(a) (as columns
- * of the [k, 4] panel), so the micro-kernel reads it front to back. Rows past m are zeros.
- */
-function packA(
-  dst: Float64Array | Float32Array,
-  a: Buf,
-  aOff: number,
-  m: number,
-  k: number,
-  transA: boolean,
-): void {
-  packPanels(dst, a, aOff, m, k, transA ? 1 : k, transA ? m : 1);
-}
-
-/** op(b) packed into panels of four columns (columns past n are zeros). */
-function packB(
-  dst: Float64Array | Float32Array,
-  b: Buf,
-  bOff: number,
-  k: number,
-  n: number,
-  transB: boolean,
-): void {
-  packPanels(dst, b, bOff, n, k, transB ? k : 1, transB ? 1 : n);
-}
-
-/**
- * dst[at + ⌊r/w⌋·w·k + p·w + r mod w] = src[off + r·rs + p·ps] for r < rows, p < k (panels of
- * w rows), and zeros for the padding rows; the loop walks whichever source axis is contiguous.
- */
-function packPanels(
-  dst: Float64Array | Float32Array,
-  src: Buf,
-  off: number,
-  rows: number,
-  k: number,
-  rs: number,
-  ps: number,
-  w = 4,
-  at = 0,
-): void {
-  const padded = Math.ceil(rows / w) * w;
-  const pos = (r: number) => at + Math.floor(r / w) * k * w + (r % w);
-  for (let r = rows; r < padded; r++) {
-    const base = pos(r);
-    for (let p = 0; p < k; p++) dst[base + p * w] = 0;
-  }
-  if (rs === 1) {
-    // Rows contiguous: walk r fastest.
-    for (let p = 0; p < k; p++) {
-      const s0 = off + p * ps, d0 = at + p * w;
-      for (let r = 0; r < rows; r++) {
-        dst[d0 + Math.floor(r / w) * k * w + (r % w)] = src[s0 + r];
-      }
-    }
-  } else {
-    for (let r = 0; r < rows; r++) {
-      const base = pos(r), s0 = off + r * rs;
-      for (let p = 0; p < k; p++) dst[base + p * w] = src[s0 + p * ps];
-    }
-  }
-}
-
-/**
- * Sizes of the SIMD matmul's work (tests lower them to exercise grouping and threads on small
- * products).
- */
-export const simdMatmulLimits = {
-  /**
-   * Batches of at least this many multiply-adds are split among threads (a hand-off costs
-   * 0.05-0.2 ms; 2²² multiply-adds take about 0.4 ms on one core).
-   */
-  threadedMinMacs: 1 << 22,
-  /** Packed operands and outputs of one group of batch elements stay under this many bytes. */
-  groupBytes: 256 << 20,
-};
-
-/**
- * A batch of float32 products through the WebAssembly SIMD kernel: op(a) packed in 4-row
- * panels and op(b) in 8-column panels into the module's memory (an operand shared by
- * consecutive batch elements, as broadcasting gives, is packed once), then every output row
- * panel of every element run by `runPanels`, split among threads when the pool is up and the
- * work is large, and the valid blocks copied out. `aOffs[i]`, `bOffs[i]`: element offsets of
- * batch element i's operands.
- */
-function matmulSimd(
-  sm: SimdMatmul,
-  out: Buf,
-  a: Buf,
-  b: Buf,
-  aOffs: number[],
-  bOffs: number[],
-  m: number,
-  k: number,
-  n: number,
-  transA: boolean,
-  transB: boolean,
-): void {
-  const mP = Math.ceil(m / 4), nP = Math.ceil(n / 8);
-  const apBytes = mP * k * 16, bpBytes = nP * k * 32, rowFloats = nP * 8;
-  const outBytes = mP * 4 * rowFloats * 4;
-  const batch = aOffs.length;
-  const per = apBytes + bpBytes + outBytes + 12;
-  const group = Math.max(1, Math.min(batch, Math.floor(simdMatmulLimits.groupBytes / per)));
-  const pool = m * n * k * batch >= simdMatmulLimits.threadedMinMacs ? sm.pool() : null;
-  for (let g0 = 0; g0 < batch; g0 += group) {
-    const g1 = Math.min(batch, g0 + group), count = g1 - g0;
-    // Layout: packed operands (each new one), then outputs, then the batch table.
-    const table = new Int32Array(3 * count);
-    let at = 0;
-    for (let i = 0; i < count; i++) {
-      const bi = g0 + i;
-      const newA = i === 0 || aOffs[bi] !== aOffs[bi - 1];
-      const newB = i === 0 || bOffs[bi] !== bOffs[bi - 1];
-      table[3 * i] = newA ? (at += apBytes) - apBytes : table[3 * i - 3];
-      table[3 * i + 1] = newB ? (at += bpBytes) - bpBytes : table[3 * i - 2];
-    }
-    for (let i = 0; i < count; i++) table[3 * i + 2] = (at += outBytes) - outBytes;
-    const tab = at;
-    sm.ensure(tab + table.byteLength);
-    const f = new Float32Array(sm.memory.buffer);
-    new Int32Array(sm.memory.buffer, tab, table.length).set(table);
-    // Pack each operand where the layout gave it a place of its own.
-    for (let i = 0; i < count; i++) {
-      const bi = g0 + i;
-      if (i === 0 || table[3 * i] !== table[3 * i - 3]) {
-        packPanels(f, a, aOffs[bi], m, k, transA ? 1 : k, transA ? m : 1, 4, table[3 * i] / 4);
-      }
-      if (i === 0 || table[3 * i + 1] !== table[3 * i - 2]) {
-        packPanels(f, b, bOffs[bi], n, k, transB ? k : 1, transB ? 1 : n, 8, table[3 * i + 1] / 4);
-      }
-    }
-    let alone = !pool || pool.ready() === 0;
-    if (!alone) {
-      try {
-        pool!.run(sm.mm, sm.memory, count * mP, mP, k, nP, tab, count);
-      } catch {
-        alone = true; // a worker failed: its panels may be missing (the pool retires it)
-      }
-    }
-    if (alone) runPanels(sm.mm, table, 0, count * mP, mP, k, nP);
-    for (let i = 0; i < count; i++) {
-      const o = table[3 * i + 2] / 4, dst = (g0 + i) * m * n;
-      // Rows without padding (n a multiple of 8) are one block; else row by row.
-      if (rowFloats === n) out.set(f.subarray(o, o + m * n), dst);
-      else {
-        for (let r = 0; r < m; r++) {
-          out.set(f.subarray(o + r * rowFloats, o + r * rowFloats + n), dst + r * n);
-        }
-      }
-    }
-  }
-}
-
-/**
- * out[m, n] = op(a) op(b) from packed panels: each 4x4 block of the output is summed in 16
- * local float64 accumulators while both panels stream front to back (register blocking; the
- * packing makes every transpose combination the same loop). Every product is computed, so
- * NaN and Inf propagate exactly as the definition says.
- */
-function matmulPacked(
-  out: Buf,
-  outOff: number,
-  ap: Float64Array,
-  bp: Float64Array,
-  m: number,
-  k: number,
-  n: number,
-): void {
-  const k4 = k * 4;
-  for (let i0 = 0; i0 < m; i0 += 4) {
-    const pa0 = (i0 >> 2) * k4;
-    for (let j0 = 0; j0 < n; j0 += 4) {
-      let pa = pa0, pb = (j0 >> 2) * k4;
-      let c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
-      let c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
-      for (let p = 0; p < k; p++, pa += 4, pb += 4) {
-        const a0 = ap[pa], a1 = ap[pa + 1], a2 = ap[pa + 2], a3 = ap[pa + 3];
-        const b0 = bp[pb], b1 = bp[pb + 1], b2 = bp[pb + 2], b3 = bp[pb + 3];
-        c00 += a0 * b0;
-        c01 += a0 * b1;
-        c02 += a0 * b2;
-        c03 += a0 * b3;
-        c10 += a1 * b0;
-        c11 += a1 * b1;
-        c12 += a1 * b2;
-        c13 += a1 * b3;
-        c20 += a2 * b0;
-        c21 += a2 * b1;
-        c22 += a2 * b2;
-        c23 += a2 * b3;
-        c30 += a3 * b0;
-        c31 += a3 * b1;
-        c32 += a3 * b2;
-        c33 += a3 * b3;
-      }
-      const o = outOff + i0 * n + j0;
-      if (i0 + 4 <= m && j0 + 4 <= n) {
-        out[o] = c00, out[o + 1] = c01, out[o + 2] = c02, out[o + 3] = c03;
-        const o1 = o + n, o2 = o1 + n, o3 = o2 + n;
-        out[o1] = c10, out[o1 + 1] = c11, out[o1 + 2] = c12, out[o1 + 3] = c13;
-        out[o2] = c20, out[o2 + 1] = c21, out[o2 + 2] = c22, out[o2 + 3] = c23;
-        out[o3] = c30, out[o3 + 1] = c31, out[o3 + 2] = c32, out[o3 + 3] = c33;
-      } else {
-        const c = [c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33];
-        for (let r = 0; r < 4 && i0 + r < m; r++) {
-          for (let q = 0; q < 4 && j0 + q < n; q++) out[o + r * n + q] = c[r * 4 + q];
-        }
-      }
-    }
-  }
-}
-
-/**
- * The shift of a stable softmax over `len` elements from `base`, `stride` apart: their maximum
- * (NaN if any is NaN), or 0 for a row of only -Infinity (whose own maximum would give
- * -Inf - -Inf = NaN).
- */
-function rowShift(x: Buf, base: number, len: number, stride: number): number {
-  let mx = -Infinity;
-  for (let k = 0; k < len; k++) {
-    const v = x[base + k * stride];
-    if (v > mx || v !== v) mx = v;
-  }
-  return mx === -Infinity ? 0 : mx;
-}
-
-/**
- * Float32 softmax (or log-softmax) over contiguous rows with exp in WebAssembly SIMD: each
- * row's maximum is subtracted in a first pass (rows of only -Infinity are shifted by 0, as in
- * the scalar path), exp runs over the whole shifted block, and the row sums accumulate in
- * float64.
- */
-function softmaxRowsF32(
-  sm: SimdMath,
-  x: Float32Array,
-  out: Float32Array,
-  rows: number,
-  len: number,
-  log: boolean,
-): void {
-  // Blocks of whole rows, about 64K elements each, so the scratch stays small and cached.
-  const block = Math.max(1, Math.floor(65536 / len));
-  const e = new Float32Array(Math.min(rows, block) * len);
-  const mxs = new Float64Array(block);
-  for (let r0 = 0; r0 < rows; r0 += block) {
-    const nr = Math.min(block, rows - r0);
-    for (let r = 0; r < nr; r++) {
-      const o = (r0 + r) * len, eo = r * len;
-      const mx = rowShift(x, o, len, 1);
-      mxs[r] = mx;
-      for (let k = 0; k < len; k++) e[eo + k] = x[o + k] - mx;
-    }
-    sm.exp(e, e, nr * len);
-    for (let r = 0; r < nr; r++) {
-      const o = (r0 + r) * len, eo = r * len;
-      let s = 0;
-      for (let k = 0; k < len; k++) s += e[eo + k];
-      if (log) {
-        const ls = Math.log(s) + mxs[r];
-        for (let k = 0; k < len; k++) out[o + k] = x[o + k] - ls;
-      } else {
-        const inv = 1 / s;
-        for (let k = 0; k < len; k++) out[o + k] = e[eo + k] * inv;
-      }
-    }
-  }
-}
-
 /** Throws a ValueError naming the op, position and value of the first index out of range. */
 function checkIndices(op: string, idx: Buf, n: number, size: number, axis: number): void {
   for (let i = 0; i < n; i++) {
@@ -604,12 +200,13 @@ export function cpuBackend(): Backend {
       return alloc(dtype, size).fill(value);
     },
     unary(op, a, size, dtype, shape, layout) {
+      // out[i] = unaryFns[op](x[i]).
       const x = a as Buf;
       const out = alloc(dtype, size);
       const sm = (op === "exp" || op === "gelu") && dtype === "float32" ? simdMath() : null;
       const run = sm
         ? (src: Buf) => sm[op as "exp" | "gelu"](src as Float32Array, out as Float32Array, size)
-        : (src: Buf) => unaryKernel(op, dtype)(src, out, size);
+        : (src: Buf) => unaryLoop(`unary_${op}_${dtype}`, unaryFns[op])(src, out, size);
       if (layout && shape && size > 0) {
         // A strided view: gather it into the output in logical order, then map in place.
         gatherStrided(x, out, shape, layout.strides, layout.offset);
@@ -618,8 +215,10 @@ export function cpuBackend(): Backend {
       return finish(out);
     },
     binary(op, a, aShape, b, bShape, outShape, dtype, aLayout, bLayout) {
+      // out[i] = f(a[..], b[..]) over the broadcast shape; int32 division truncates.
       const out = alloc(dtype, sizeOf(outShape));
-      binaryKernel(op, dtype)(
+      const f = dtype === "int32" && op === "div" ? intDiv : binaryFns[op];
+      binaryLoop(`binary_${op}_${dtype}`, f)(
         a as Buf,
         broadcastStrides(aShape, outShape, aLayout?.strides),
         aLayout?.offset ?? 0,
@@ -742,18 +341,24 @@ export function cpuBackend(): Backend {
         matmulSimd(sm, out, x, y, aOffs, bOffs, m, k, n, transA, transB);
         return finish(out);
       }
-      const ap = new Float64Array(((m + 3) >> 2) * 4 * k);
-      const bp = new Float64Array(((n + 3) >> 2) * 4 * k);
-      let bi = 0;
-      let lastA = -1, lastB = -1;
+      // out[i, j] = Σ_p op(a)[i, p] op(b)[p, j], summed in float64 in the order of p, every
+      // product computed (none skipped for a zero, so NaN and Inf propagate); the int32 store
+      // truncates. op(a)[i, p] is at i·ai + p·ap, op(b)[p, j] at p·bp + j·bj.
+      const [ai, ap] = transA ? [1, m] : [k, 1];
+      const [bp, bj] = transB ? [1, k] : [n, 1];
+      let c = 0;
       forEachBroadcast(spec.outBatch, [aStr, bStr], (_i, o) => {
-        // Broadcast operands (the same matrix for every batch) are packed once.
-        if (o[0] !== lastA) packA(ap, x, (lastA = o[0]) * m * k, m, k, transA);
-        if (o[1] !== lastB) packB(bp, y, (lastB = o[1]) * k * n, k, n, transB);
-        matmulPacked(out, bi * m * n, ap, bp, m, k, n);
-        bi++;
+        const a0 = o[0] * m * k, b0 = o[1] * k * n;
+        for (let i = 0; i < m; i++) {
+          for (let j = 0; j < n; j++, c++) {
+            let s = 0;
+            for (let p = 0, u = a0 + i * ai, v = b0 + j * bj; p < k; p++, u += ap, v += bp) {
+              s += x[u] * y[v];
+            }
+            out[c] = s;
+          }
+        }
       });
-      if (dtype === "int32") { for (let i = 0; i < out.length; i++) out[i] = Math.trunc(out[i]); }
       return finish(out);
     },
     strided(a, outShape, strides, offset, dtype) {

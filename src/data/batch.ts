@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Tokenizer } from "./tokenizer.ts";
+import type { Tokenizer } from "../tokenizers/mod.ts";
 
 /**
  * The target value of ignored positions (padding), as in cross-entropy's ignore index.
@@ -49,7 +49,7 @@ export interface EncodeOptions {
  *
  * @example
  * ```ts
- * import { byteTokenizer, encodeExample, type EncodedExample } from "./mod.ts";
+ * import { byteTokenizer, encodeExample, type EncodedExample } from "@lossforge/core";
  * const row: EncodedExample = encodeExample(byteTokenizer(), "Q", "A", { maxLength: 4 });
  * console.log(row.ids, row.targets);
  * ```
@@ -74,7 +74,7 @@ export interface EncodedExample {
  *
  * @example
  * ```ts
- * import { byteTokenizer, makeBatch, type Batch } from "./mod.ts";
+ * import { byteTokenizer, makeBatch, type Batch } from "@lossforge/core";
  * const b: Batch = makeBatch(byteTokenizer(), [{ prompt: "Q", target: "A" }], { maxLength: 8 });
  * console.log(b.batch, b.length, b.ids.length); // 1 8 8
  * ```
@@ -182,7 +182,7 @@ function layoutRow(
  *
  * @example
  * ```ts
- * import { byteTokenizer, encodeExample } from "./mod.ts";
+ * import { byteTokenizer, encodeExample } from "@lossforge/core";
  * const tok = byteTokenizer();
  * const row = encodeExample(tok, "Q", "A", { maxLength: 5 });
  * // seq = [bos, "Q", "A", eos]
@@ -247,7 +247,7 @@ export interface BatchOptions extends EncodeOptions {
  *
  * @example
  * ```ts
- * import { byteTokenizer, makeBatch } from "./mod.ts";
+ * import { byteTokenizer, makeBatch } from "@lossforge/core";
  * const b = makeBatch(byteTokenizer(), [
  *   { prompt: "Question: 1+1?\nAnswer: ", target: "<<1+1=2>> #### 2" },
  *   { prompt: "Question: 2*3?\nAnswer: ", target: "<<2*3=6>> #### 6" },
@@ -300,7 +300,7 @@ export function makeBatch(
  *
  * @example
  * ```ts
- * import { byteTokenizer, promptBatch, type PromptBatch } from "./mod.ts";
+ * import { byteTokenizer, promptBatch, type PromptBatch } from "@lossforge/core";
  * const p: PromptBatch = promptBatch(byteTokenizer(), ["Hi"]);
  * console.log(p.ids); // Int32Array [257, 72, 105]
  * ```
@@ -330,7 +330,7 @@ export interface PromptBatch {
  *
  * @example
  * ```ts
- * import { byteTokenizer, promptBatch } from "./mod.ts";
+ * import { byteTokenizer, promptBatch } from "@lossforge/core";
  * const p = promptBatch(byteTokenizer(), ["a", "bcd"], { padSide: "left" });
  * console.log(p.length, p.lengths, Array.from(p.ids)); // 4 [2, 4] [256, 256, 257, 97, 257, 98, 99, 100]
  * ```

@@ -1,10 +1,10 @@
 /**
- * Data for LM fine-tuning: tokenizers, GSM8K (real and synthetic), batching and metrics.
+ * Data for LM fine-tuning: GSM8K (real and synthetic), batching and metrics.
  * Pure TypeScript, no tensors.
  *
  * @example
  * ```ts
- * import { byteTokenizer, gsm8kSynthetic, makeBatch } from "./mod.ts";
+ * import { byteTokenizer, gsm8kSynthetic, makeBatch } from "@lossforge/core";
  * const tok = byteTokenizer();
  * const data = gsm8kSynthetic({ count: 4, difficulty: 1 });
  * const batch = makeBatch(tok, data, { maxLength: 128 });
@@ -14,15 +14,6 @@
  * @module
  */
 
-export type { Tokenizer } from "./tokenizer.ts";
-export {
-  BYTE_BOS,
-  BYTE_EOS,
-  BYTE_PAD,
-  BYTE_SPECIAL_TOKENS,
-  BYTE_VOCAB_SIZE,
-  byteTokenizer,
-} from "./byte_tokenizer.ts";
 export { DataError } from "./errors.ts";
 export { deriveSeed, randomInt, seededRandom, shuffleInPlace } from "./random.ts";
 export {

@@ -5,7 +5,8 @@
  * @module
  */
 
-import { byteTokenizer, gsm8k, gsm8kSynthetic, type SyntheticDifficulty } from "../data/mod.ts";
+import { gsm8k, gsm8kSynthetic, type SyntheticDifficulty } from "../data/mod.ts";
+import { byteTokenizer } from "../tokenizers/mod.ts";
 import { describe, registerDataset } from "./registry.ts";
 import type { DataSource, Example, Json } from "./types.ts";
 

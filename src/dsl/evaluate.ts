@@ -7,7 +7,8 @@
  */
 
 import type { Tree } from "../autograd/mod.ts";
-import { aggregateMetrics, type Tokenizer } from "../data/mod.ts";
+import { aggregateMetrics } from "../data/mod.ts";
+import type { Tokenizer } from "../tokenizers/mod.ts";
 import { generate, type LanguageModel } from "../nn/mod.ts";
 import { greedyGenerate } from "./greedy.ts";
 import type { Pipeline } from "./pipeline.ts";

@@ -8,7 +8,7 @@
  */
 
 import { noGrad, scope, tensor, type Tree } from "../autograd/mod.ts";
-import type { Tokenizer } from "../data/mod.ts";
+import type { Tokenizer } from "../tokenizers/mod.ts";
 import type { ModelLike } from "./types.ts";
 
 /**
@@ -39,7 +39,7 @@ export interface GreedyOptions {
  * @example
  * ```ts
  * import { greedyGenerate } from "./greedy.ts";
- * import { byteTokenizer } from "../data/mod.ts";
+ * import { byteTokenizer } from "../tokenizers/mod.ts";
  * import { embedding, zeros } from "../autograd/mod.ts";
  * const model = { init: () => ({ t: zeros([259, 259]) }), apply: (p: any, ids: any) => embedding(p.t, ids) };
  * const out = await greedyGenerate(model, model.init(), byteTokenizer(), ["hi"], { maxNewTokens: 2 });

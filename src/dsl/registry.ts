@@ -232,7 +232,7 @@ export function registerSchedule(
  * @example
  * ```ts
  * import { registerDataset } from "./registry.ts";
- * import { byteTokenizer } from "../data/mod.ts";
+ * import { byteTokenizer } from "../tokenizers/mod.ts";
  * registerDataset("empty", () => ({
  *   name: "empty",
  *   tokenizer: byteTokenizer(),

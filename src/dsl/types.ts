@@ -9,7 +9,7 @@
 
 import type { CombineCallOptions } from "../losses/combine.ts";
 import type { Rng, Tensor, Tree } from "../autograd/mod.ts";
-import type { Tokenizer } from "../data/mod.ts";
+import type { Tokenizer } from "../tokenizers/mod.ts";
 
 /**
  * A JSON value: what a part's options may hold so that a pipeline can be written to a file.
@@ -200,7 +200,7 @@ export interface LoadedData {
  *
  * @example
  * ```ts
- * import { byteTokenizer } from "../data/mod.ts";
+ * import { byteTokenizer } from "../tokenizers/mod.ts";
  * import type { DataSource } from "./types.ts";
  * const tiny: DataSource = {
  *   name: "tiny",

@@ -103,15 +103,3 @@ export {
   parseHfConfig,
   SUPPORTED_ARCHITECTURES,
 } from "./hf_config.ts";
-export {
-  type BpeTokenizer,
-  bpeTokenizerFromJSON,
-  byteLevelDecodeToken,
-  byteLevelEncode,
-  type DecodeOptions as BpeDecodeOptions,
-  type EncodeOptions as BpeEncodeOptions,
-  GPT2_SPLIT_PATTERN,
-  loadTokenizer,
-  type TokenizerSpecialConfig,
-  translateRegex,
-} from "./bpe_tokenizer.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 import { type BackendName, ValueError } from "../autograd/mod.ts";
-import { type BpeTokenizer, loadTokenizer } from "./bpe_tokenizer.ts";
+import { type BpeTokenizer, loadTokenizer } from "../tokenizers/mod.ts";
 import { gpt } from "./gpt.ts";
 import { type HfModelConfig, parseHfConfig } from "./hf_config.ts";
 import type { LanguageModel } from "./language_model.ts";

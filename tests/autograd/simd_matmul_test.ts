@@ -3,7 +3,7 @@
 // and special value.
 import * as lf from "../../mod.ts";
 import { simdMatmul } from "../../src/cpu/simd_matmul.ts";
-import { simdMatmulLimits } from "../../src/cpu/backend.ts";
+import { simdMatmulLimits } from "../../src/cpu/matmul_pack.ts";
 import { assert, assertClose, assertEquals } from "../_assert.ts";
 
 Deno.test("the WebAssembly SIMD matmul kernel compiles here", () => {
@@ -97,7 +97,7 @@ Deno.test("a process whose matmuls ran on worker threads exits on its own", asyn
   // The workers are unref'd: a script must end when its work does, not wait for them.
   const script = `
     import * as lf from "./mod.ts";
-    import { simdMatmulLimits } from "./src/cpu/backend.ts";
+    import { simdMatmulLimits } from "./src/cpu/matmul_pack.ts";
     lf.setCpuThreads(2);
     simdMatmulLimits.threadedMinMacs = 1;
     const a = lf.ones([64, 64]), b = lf.ones([64, 64]);

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { encodeExample, IGNORE_INDEX, makeBatch, promptBatch } from "../../src/data/batch.ts";
-import { byteTokenizer } from "../../src/data/byte_tokenizer.ts";
-import type { Tokenizer } from "../../src/data/tokenizer.ts";
+import { byteTokenizer } from "../../src/tokenizers/byte_tokenizer.ts";
+import type { Tokenizer } from "../../src/tokenizers/tokenizer.ts";
 import { gsm8kSynthetic } from "../../src/data/synthetic.ts";
 import { assert, assertEquals, assertThrows } from "./_assert.ts";
 

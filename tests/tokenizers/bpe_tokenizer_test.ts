@@ -5,9 +5,15 @@ import {
   byteLevelDecodeToken,
   byteLevelEncode,
   loadTokenizer,
-  translateRegex,
-} from "../../src/nn/bpe_tokenizer.ts";
-import { assert, assertEquals, assertThrows, haveTinyLlama, TINY_LLAMA_DIR } from "./_assert.ts";
+} from "../../src/tokenizers/mod.ts";
+import { translateRegex } from "../../src/tokenizers/regex.ts";
+import {
+  assert,
+  assertEquals,
+  assertThrows,
+  haveTinyLlama,
+  TINY_LLAMA_DIR,
+} from "../nn/_assert.ts";
 
 // ---------------------------------------------------------------------------------------
 // A hand-made tokenizer.json: the 256 byte-level chars (id = byte value) plus merges.

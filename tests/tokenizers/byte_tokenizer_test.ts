@@ -6,9 +6,9 @@ import {
   BYTE_SPECIAL_TOKENS,
   BYTE_VOCAB_SIZE,
   byteTokenizer,
-} from "../../src/data/byte_tokenizer.ts";
-import type { Tokenizer } from "../../src/data/tokenizer.ts";
-import { assert, assertEquals, assertThrows } from "./_assert.ts";
+} from "../../src/tokenizers/byte_tokenizer.ts";
+import type { Tokenizer } from "../../src/tokenizers/tokenizer.ts";
+import { assert, assertEquals, assertThrows } from "../data/_assert.ts";
 
 Deno.test("byteTokenizer: ids and specials", () => {
   const tok: Tokenizer = byteTokenizer();

@@ -12,8 +12,7 @@
  *
  * @example
  * ```ts
- * import type { Tokenizer } from "./tokenizer.ts";
- * import { byteTokenizer } from "./byte_tokenizer.ts";
+ * import { byteTokenizer, type Tokenizer } from "@lossforge/core";
  * const tok: Tokenizer = byteTokenizer();
  * const ids = tok.encode("hi");
  * console.log(ids, tok.decode(ids), tok.eos);

@@ -32,7 +32,7 @@ export const BYTE_VOCAB_SIZE = 259;
  *
  * @example
  * ```ts
- * import { BYTE_SPECIAL_TOKENS } from "./byte_tokenizer.ts";
+ * import { BYTE_SPECIAL_TOKENS } from "@lossforge/core";
  * console.log(BYTE_SPECIAL_TOKENS[258]); // "<|eos|>"
  * ```
  */
@@ -52,7 +52,7 @@ export const BYTE_SPECIAL_TOKENS: Readonly<Record<number, string>> = Object.free
  *
  * @example
  * ```ts
- * import { byteTokenizer } from "./byte_tokenizer.ts";
+ * import { byteTokenizer } from "@lossforge/core";
  * const tok = byteTokenizer();
  * const ids = tok.encode("2+2=4 ✓");
  * console.log(tok.decode([tok.bos!, ...ids, tok.eos])); // "2+2=4 ✓"

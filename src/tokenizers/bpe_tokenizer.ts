@@ -1,0 +1,248 @@
+/**
+ * Hugging Face byte-level BPE tokenizer, built from a `tokenizer.json` object: the pieces
+ * of the file each have their file beside this one (normalizers, pre-tokenizers, the BPE
+ * model, added tokens, decoders, the post-processor, special tokens); this one puts them in
+ * order.
+ *
+ * Supports `model.type: "BPE"` with `vocab` and `merges` (strings `"a b"` or pairs
+ * `["a", "b"]`), the GPT-2 byte-to-unicode map, the `ByteLevel`, `Split`, `Digits` and
+ * `Sequence` pre-tokenizers (the layouts used by GPT-2, Llama-3, SmolLM and Qwen2), the
+ * `NFC`/`NFD`/`NFKC`/`NFKD`/`Lowercase`/`Sequence` normalizers, `added_tokens` (matched
+ * before BPE), `ignore_merges`, `byte_fallback`, an optional `TemplateProcessing` post
+ * processor, and a per-word BPE cache.
+ *
+ * @module
+ */
+
+import { isObject, show } from "../util/show.ts";
+import { type AddedToken, AddedTokenMatcher, parseAddedTokens } from "./added_tokens.ts";
+import { byteLevelEncode } from "./byte_level.ts";
+import { BpeModel } from "./bpe_model.ts";
+import { buildDecoder, type Decoder } from "./decoders.ts";
+import type { Json } from "./hf_json.ts";
+import { buildNormalizer, type Normalizer } from "./normalizers.ts";
+import { buildPostProcessor, type PostProcessor } from "./post_processor.ts";
+import { buildPreTokenizer, type PreStep } from "./pre_tokenizers.ts";
+import { resolveSpecialTokens, type TokenizerSpecialConfig } from "./special_tokens.ts";
+
+/**
+ * Options for {@linkcode BpeTokenizer.encode}.
+ *
+ * @example
+ * ```ts
+ * import { loadTokenizer } from "@lossforge/core";
+ * const tok = await loadTokenizer("models/tiny-llama-hf/");
+ * const ids = tok.encode("Hi", { addSpecialTokens: true }); // e.g. BOS first for Llama-3
+ * ```
+ */
+export interface BpeEncodeOptions {
+  /**
+   * Apply the tokenizer's `TemplateProcessing` post processor (e.g. prepend BOS for
+   * Llama-3). Defaults to `false`; post processors of other types add nothing.
+   */
+  addSpecialTokens?: boolean;
+}
+
+/**
+ * Options for {@linkcode BpeTokenizer.decode}.
+ *
+ * @example
+ * ```ts
+ * import { loadTokenizer } from "@lossforge/core";
+ * const tok = await loadTokenizer("models/tiny-llama-hf/");
+ * console.log(tok.decode([0, 50, 86], { skipSpecial: true })); // drops <|endoftext|>
+ * ```
+ */
+export interface BpeDecodeOptions {
+  /** Drop ids of added tokens marked `special: true`. Defaults to `false`. */
+  skipSpecial?: boolean;
+}
+
+/**
+ * A byte-level BPE tokenizer. Structurally compatible with the data pipeline's
+ * `Tokenizer` interface (`vocabSize`, `encode`, `decode`, `eos`, `pad`, `bos?`).
+ *
+ * @example
+ * ```ts
+ * import { type BpeTokenizer, loadTokenizer } from "@lossforge/core";
+ * const tok: BpeTokenizer = await loadTokenizer("models/tiny-llama-hf/tokenizer.json");
+ * const ids = tok.encode("Hello world");
+ * console.log(tok.decode(ids)); // "Hello world"
+ * ```
+ */
+export interface BpeTokenizer {
+  /** One more than the largest token id (vocab and added tokens). */
+  readonly vocabSize: number;
+  /** End-of-sequence token id. */
+  readonly eos: number;
+  /** Padding token id (falls back to {@linkcode BpeTokenizer.eos}). */
+  readonly pad: number;
+  /** Beginning-of-sequence token id, if the tokenizer has one. */
+  readonly bos?: number;
+  /** Encode text to token ids (no special tokens are added unless asked for). */
+  encode(text: string, options?: BpeEncodeOptions): number[];
+  /** Decode token ids to text; special tokens are kept as their text by default. */
+  decode(ids: readonly number[], options?: BpeDecodeOptions): string;
+  /** The id of a token string (vocab or added token), or `undefined`. */
+  tokenToId(token: string): number | undefined;
+  /** The token string of an id, or `undefined` if the id is unknown. */
+  idToToken(id: number): string | undefined;
+}
+
+class HfBpeTokenizer implements BpeTokenizer {
+  readonly vocabSize: number;
+  readonly eos: number;
+  readonly pad: number;
+  readonly bos?: number;
+  readonly #model: BpeModel;
+  readonly #normalizer: Normalizer | null;
+  readonly #steps: PreStep[];
+  readonly #rawAdded: AddedTokenMatcher;
+  readonly #normAdded: AddedTokenMatcher;
+  readonly #idToToken: Map<number, string>;
+  readonly #addedIds: Map<number, AddedToken>;
+  readonly #addedByContent: Map<string, number>;
+  readonly #postProcessor: PostProcessor | null;
+  readonly #decoder: Decoder;
+
+  constructor(json: unknown, special: TokenizerSpecialConfig | undefined, where: string) {
+    if (!isObject<Json>(json)) throw new Error(`${where}: tokenizer.json must be a JSON object`);
+    const model = json.model;
+    if (!isObject<Json>(model)) throw new Error(`${where}: missing "model" object`);
+    const type = model.type ??
+      (isObject<Json>(model.vocab) && Array.isArray(model.merges) ? "BPE" : undefined);
+    if (type !== "BPE") {
+      throw new Error(
+        `${where}: unsupported model.type ${show(type)}; supported model types: BPE (byte-level)`,
+      );
+    }
+    this.#model = new BpeModel(model, where);
+    this.#normalizer = buildNormalizer(json.normalizer, where);
+    const pre = buildPreTokenizer(json.pre_tokenizer, `${where}: pre_tokenizer`);
+    if (!pre.byteLevel) {
+      throw new Error(
+        `${where}: pre_tokenizer has no ByteLevel step (got ${
+          show(json.pre_tokenizer)
+        }); only byte-level BPE is supported`,
+      );
+    }
+    this.#steps = pre.steps;
+
+    this.#idToToken = new Map();
+    for (const [tok, id] of this.#model.vocab) this.#idToToken.set(id, tok);
+    this.#addedIds = new Map();
+    this.#addedByContent = new Map();
+    const raw: AddedToken[] = [];
+    const norm: AddedToken[] = [];
+    for (const t of parseAddedTokens(json.added_tokens, where)) {
+      this.#addedIds.set(t.id, t);
+      this.#addedByContent.set(t.content, t.id);
+      this.#idToToken.set(t.id, t.content);
+      if (t.normalized && this.#normalizer) {
+        norm.push({ ...t, content: this.#normalizer(t.content) });
+      } else raw.push(t);
+    }
+    this.#rawAdded = new AddedTokenMatcher(raw);
+    this.#normAdded = new AddedTokenMatcher(norm);
+    let maxId = -1;
+    for (const id of this.#idToToken.keys()) if (id > maxId) maxId = id;
+    this.vocabSize = maxId + 1;
+
+    const tokenToId = (t: string) => this.tokenToId(t);
+    const ids = resolveSpecialTokens(special, tokenToId, (id) => this.#idToToken.has(id), where);
+    this.eos = ids.eos;
+    if (ids.bos !== undefined) this.bos = ids.bos;
+    this.pad = ids.pad;
+    this.#postProcessor = buildPostProcessor(json.post_processor, where, tokenToId);
+    this.#decoder = buildDecoder(json.decoder, where);
+  }
+
+  tokenToId(token: string): number | undefined {
+    return this.#addedByContent.get(token) ?? this.#model.vocab.get(token);
+  }
+
+  idToToken(id: number): string | undefined {
+    return this.#idToToken.get(id);
+  }
+
+  #encodePlain(text: string, out: number[]): void {
+    let pieces = [text];
+    for (const step of this.#steps) pieces = step(pieces);
+    for (const p of pieces) {
+      if (p.length === 0) continue;
+      for (const id of this.#model.tokenize(byteLevelEncode(p))) out.push(id);
+    }
+  }
+
+  encode(text: string, options?: BpeEncodeOptions): number[] {
+    const ids: number[] = [];
+    for (const part of this.#rawAdded.split(text)) {
+      if (typeof part === "number") {
+        ids.push(part);
+        continue;
+      }
+      const normalized = this.#normalizer ? this.#normalizer(part) : part;
+      for (const sub of this.#normAdded.split(normalized)) {
+        if (typeof sub === "number") ids.push(sub);
+        else this.#encodePlain(sub, ids);
+      }
+    }
+    if (options?.addSpecialTokens && this.#postProcessor) return this.#postProcessor(ids);
+    return ids;
+  }
+
+  decode(ids: readonly number[], options?: BpeDecodeOptions): string {
+    // Runs of model tokens go through the decoder together (a character's bytes may span
+    // tokens); an added token stands for its own text. A skipped special token does not end
+    // a run, so the bytes on either side still join.
+    const parts: string[] = [];
+    let run: string[] = [];
+    const flush = () => {
+      if (run.length > 0) parts.push(...this.#decoder(run));
+      run = [];
+    };
+    for (const id of ids) {
+      const added = this.#addedIds.get(id);
+      if (added) {
+        if (added.special && options?.skipSpecial) continue;
+        flush();
+        // Well-formed, as its UTF-8 round trip would make it (a lone surrogate becomes U+FFFD).
+        parts.push(added.content.toWellFormed());
+        continue;
+      }
+      const tok = this.#idToToken.get(id);
+      if (tok === undefined) {
+        throw new Error(`decode: unknown token id ${show(id)} (vocabSize ${this.vocabSize})`);
+      }
+      run.push(tok);
+    }
+    flush();
+    return parts.join("");
+  }
+}
+
+/**
+ * Build a byte-level BPE tokenizer from a parsed Hugging Face `tokenizer.json`.
+ *
+ * `special` supplies special tokens (e.g. the parsed `tokenizer_config.json`); without it,
+ * EOS/BOS/PAD are found among tokens with conventional names (`<|endoftext|>`, `</s>`,
+ * `<|im_end|>`, `<eos>`, ...), and PAD falls back to EOS.
+ *
+ * @param json The parsed `tokenizer.json`.
+ * @param special Optional special-token config (`tokenizer_config.json`-like).
+ * @param source A name for error messages (e.g. the file path).
+ * @example
+ * ```ts
+ * import { bpeTokenizerFromJSON } from "@lossforge/core";
+ * const json = JSON.parse(await Deno.readTextFile("tokenizer.json"));
+ * const tok = bpeTokenizerFromJSON(json, { eos_token: "<|endoftext|>" });
+ * console.log(tok.encode("Hi there")); // e.g. [39, 72, 335]
+ * ```
+ */
+export function bpeTokenizerFromJSON(
+  json: unknown,
+  special?: TokenizerSpecialConfig,
+  source = "tokenizer.json",
+): BpeTokenizer {
+  return new HfBpeTokenizer(json, special, source);
+}

@@ -1,0 +1,34 @@
+/**
+ * Tokenizers: the byte tokenizer (ids are UTF-8 bytes plus three specials) and Hugging Face
+ * byte-level BPE tokenizers read from `tokenizer.json` (GPT-2, Llama-3, SmolLM, Qwen2), both
+ * speaking the {@linkcode Tokenizer} interface the data pipeline uses.
+ *
+ * @example
+ * ```ts
+ * import { byteTokenizer } from "@lossforge/core";
+ * const tok = byteTokenizer();
+ * console.log(tok.decode(tok.encode("2+2=4"))); // "2+2=4"
+ * ```
+ *
+ * @module
+ */
+
+export type { Tokenizer } from "./tokenizer.ts";
+export {
+  BYTE_BOS,
+  BYTE_EOS,
+  BYTE_PAD,
+  BYTE_SPECIAL_TOKENS,
+  BYTE_VOCAB_SIZE,
+  byteTokenizer,
+} from "./byte_tokenizer.ts";
+export {
+  type BpeDecodeOptions,
+  type BpeEncodeOptions,
+  type BpeTokenizer,
+  bpeTokenizerFromJSON,
+} from "./bpe_tokenizer.ts";
+export { loadTokenizer } from "./load_tokenizer.ts";
+export type { TokenizerSpecialConfig } from "./special_tokens.ts";
+export { byteLevelDecodeToken, byteLevelEncode } from "./byte_level.ts";
+export { GPT2_SPLIT_PATTERN } from "./pre_tokenizers.ts";
