@@ -1,4 +1,4 @@
-// The 128x128 matmul for hardware GPUs (src/gpu/kernels/matmul_big.ts), forced on this
+// The 128x128 matmul for hardware GPUs (src/gpu/matmul/big.ts), forced on this
 // machine's adapter two ways: through `kernelPolicy.software = false` (the GPU rule picks it
 // for m, n >= 128 and k >= 8) and through `setBigMatmul(true)` (every shape, for the edges:
 // k = 1, size-0 dims, thin outputs). It must equal the CPU oracle on all four transpose
@@ -7,8 +7,8 @@
 import * as lf from "../../mod.ts";
 import type { WebGpuBackend } from "../../mod.ts";
 import { kernelPolicy } from "../../src/gpu/kernels/common.ts";
-import { setMatmulTile, TILE_DEFAULT } from "../../src/gpu/kernels/matmul.ts";
-import { bigMatmulFits, setBigMatmul, useBig } from "../../src/gpu/kernels/matmul_big.ts";
+import { setMatmulTile, TILE_DEFAULT } from "../../src/gpu/matmul/kernels.ts";
+import { bigMatmulFits, setBigMatmul, useBig } from "../../src/gpu/matmul/big.ts";
 import { assert } from "../_assert.ts";
 import { compareGrad, compareOn, gpuTest, host, LOOSE, weights } from "./_util.ts";
 

@@ -19,7 +19,12 @@
  * @module
  */
 import type { Engine } from "../engine.ts";
-import { kernelPolicy, MATMUL_OFFSETS_WGSL, paramsWgsl, softwareKernels } from "./common.ts";
+import {
+  kernelPolicy,
+  MATMUL_OFFSETS_WGSL,
+  paramsWgsl,
+  softwareKernels,
+} from "../kernels/common.ts";
 
 /** Output rows (and columns) of a workgroup's tile. */
 export const BIG_TILE = 128;

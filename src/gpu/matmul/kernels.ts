@@ -10,9 +10,9 @@
  * The tile is chosen per product from a small table (see `pickTile`); on a software adapter
  * (llvmpipe/lavapipe, which runs workgroups on CPU threads) larger register blocks with few
  * threads win, on a GPU the 64x64 tile with 4x4 blocks is a safe default. Large products on a
- * hardware GPU (m, n ≥ 128 and k ≥ 8) take the 128x128 kernel of `./matmul_big.ts` instead.
+ * hardware GPU (m, n ≥ 128 and k ≥ 8) take the 128x128 kernel of `./big.ts` instead.
  * A float32 product whose shape class has a tuned entry for this adapter (`tuneMatmul`,
- * `./matmul_table.ts`) runs the tuned kernel instead of these rules, unless a tile or the big
+ * `./table.ts`) runs the tuned kernel instead of these rules, unless a tile or the big
  * kernel is forced (`setMatmulTile`, `setBigMatmul`) or `kernelPolicy.legacy` is set.
  * @module
  */
@@ -31,39 +31,12 @@ import {
   softwareKernels,
   WG,
   wgslType,
-} from "./common.ts";
-import { binary, params } from "./elementwise.ts";
-import { bigMatmulFits, bigMatmulForced, matmulBigCode, useBig } from "./matmul_big.ts";
-import { lookupTuned, type MatmulChoice } from "./matmul_table.ts";
+} from "../kernels/common.ts";
+import { binary, params } from "../kernels/elementwise.ts";
+import { bigMatmulFits, bigMatmulForced, matmulBigCode, useBig } from "./big.ts";
+import { lookupTuned, type MatmulChoice, type MatmulTile } from "./table.ts";
 
 const MAX_BATCH_RANK = 8;
-
-/**
- * A matmul tile: BM x BN outputs per workgroup, TM x TN per thread, depth BK per stage
- * (`bm / tm` by `bn / tn` threads per workgroup). Tuned tables (`tuneMatmul`) record the tile
- * they chose in this form.
- *
- * @example
- * ```ts
- * import type { MatmulTile } from "@lossforge/core";
- * const tile: MatmulTile = { bm: 64, bn: 64, bk: 8, tm: 8, tn: 8 }; // 8 x 8 threads
- * console.log((tile.bm / tile.tm) * (tile.bn / tile.tn)); // 64
- * ```
- */
-export interface MatmulTile {
-  /** Rows of the output tile. */
-  bm: number;
-  /** Columns of the output tile. */
-  bn: number;
-  /** Depth of a stage. */
-  bk: number;
-  /** Rows per thread (a multiple of 4). */
-  tm: number;
-  /** Columns per thread (a multiple of 4). */
-  tn: number;
-  /** Unroll the depth loop (default true). */
-  unroll?: boolean;
-}
 
 /** The default tile (any adapter). */
 export const TILE_DEFAULT: MatmulTile = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 };
