@@ -6,7 +6,8 @@
  */
 import { getBackendImpl, type Tensor } from "../autograd/mod.ts";
 import { runRowKernel, type WebGpuBackend } from "../gpu/mod.ts";
-import { kernelPolicy, softwareKernels } from "../gpu/kernels/common.ts";
+import { fusedPolicy } from "../autograd/fused.ts";
+import { softwareKernels } from "../gpu/kernels/common.ts";
 
 /** Threads per workgroup of the row kernels. */
 export const WG = 256;
@@ -139,7 +140,6 @@ export const SERIAL_WG = 64;
  * of a workgroup per row: on a CPU a workgroup spends its time in barriers).
  */
 export function serialKernels(): boolean {
-  if (kernelPolicy.legacy) return false;
   return softwareKernels((getBackendImpl("webgpu") as WebGpuBackend).engine);
 }
 
@@ -237,9 +237,11 @@ export function rowLogSumExp(logits: Tensor): Tensor {
 }
 
 /**
- * Whether a loss should take its fused kernel: float32 logits on the webgpu backend, with
- * `fused` not turned off.
+ * Whether a loss should take its fused kernel: the fused policy allows it (its switch is on
+ * and the loss's `fused` option is not false) and the logits are float32 on the webgpu
+ * backend.
  */
 export function useFused(logits: Tensor, fused: boolean | undefined): boolean {
-  return fused !== false && logits.dtype === "float32" && logits.backend.name === "webgpu";
+  return fusedPolicy.choose("loss", fused) && logits.dtype === "float32" &&
+    logits.backend.name === "webgpu";
 }

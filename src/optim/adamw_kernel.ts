@@ -1,11 +1,17 @@
 /**
  * The AdamW update as one WGSL kernel per parameter tensor (float32, WebGPU): reads p, g, m,
  * v once and writes p, m, v once, instead of a dozen elementwise dispatches and temporaries.
- * `adam`, `adamw` (while fused ops are on) and `fusedAdamw` use it for WebGPU tensors.
+ * `adam` and `adamw` use it for WebGPU tensors while the fused policy allows it.
  * @module
  */
+import type { Tensor } from "../autograd/mod.ts";
 import { runKernel } from "../gpu/mod.ts";
-import type { AdamStepFn } from "./adam.ts";
+
+/**
+ * The hyper-parameters of one Adam step (t counts from 1), as the kernel's params block and
+ * the composed `adamwStep` both take them.
+ */
+export type AdamHyper = { lr: number; b1: number; b2: number; eps: number; wd: number; t: number };
 
 const WORKGROUP = 256;
 const MAX_GROUPS = 65535;
@@ -46,7 +52,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 const CODE = code(false), SCALED_CODE = code(true);
 
 /** One fused step for float32 tensors on the webgpu backend (same formula as `adamwStep`). */
-export const adamwKernelStep: AdamStepFn = (p, g, m, v, h, scale) => {
+export function adamwKernelStep(
+  p: Tensor,
+  g: Tensor,
+  m: Tensor,
+  v: Tensor,
+  h: AdamHyper,
+  scale?: Tensor,
+): { p: Tensor; m: Tensor; v: Tensor } {
   const params = new ArrayBuffer(32);
   const view = new DataView(params);
   const floats = [h.lr, h.b1, h.b2, h.eps, h.wd, 1 - Math.pow(h.b1, h.t), 1 - Math.pow(h.b2, h.t)];
@@ -64,4 +77,4 @@ export const adamwKernelStep: AdamStepFn = (p, g, m, v, h, scale) => {
     workgroups: [x, y],
   });
   return { p: p2, m: m2, v: v2 };
-};
+}

@@ -78,12 +78,6 @@ gpuTest("big matmul: selection rule and device limits", async () => {
     assert(useBig(e, 128, 8, 128) && useBig(e, 4096, 4096, 4096) && useBig(e, 129, 9, 300));
     assert(!useBig(e, 127, 64, 128) && !useBig(e, 128, 64, 127) && !useBig(e, 128, 7, 128));
     assert(!useBig(e, 128, 8, 128, true), "a forced tile turns it off");
-    kernelPolicy.legacy = true;
-    try {
-      assert(!useBig(e, 512, 512, 512));
-    } finally {
-      kernelPolicy.legacy = false;
-    }
     kernelPolicy.software = true;
     assert(useBig(e, 512, 512, 512) && useBig(e, 1024, 4096, 600));
     assert(!useBig(e, 2048, 96, 384) && !useBig(e, 511, 512, 512), "software: m, n, k >= 512");

@@ -235,14 +235,11 @@ export function offsetsWgsl(
  * How kernels pick their variant: by the adapter (a software adapter such as llvmpipe runs a
  * workgroup as a loop over SIMD lanes on one CPU thread, so barriers and idle lanes are costly
  * there, while a GPU wants workgroups that share memory). `software` forces one class of
- * adapter (tests use it to run each variant on any machine); `legacy` restores the kernels as
- * they were chosen before shape-based selection (for before/after timings). Both null/false
- * by default.
+ * adapter (tests use it to run each variant on any machine); null (the default) asks the
+ * adapter. Whether a fused kernel runs at all is the fused policy's question
+ * (`src/autograd/fused.ts`), not this one's.
  */
-export const kernelPolicy: { software: boolean | null; legacy: boolean } = {
-  software: null,
-  legacy: false,
-};
+export const kernelPolicy: { software: boolean | null } = { software: null };
 
 /** Whether kernels should be chosen for a software adapter on engine `e` (see kernelPolicy). */
 export function softwareKernels(

@@ -9,7 +9,6 @@ import type { Engine, GpuBuffer } from "../engine.ts";
 import {
   checkRank,
   collapse,
-  kernelPolicy,
   MAIN_1D,
   offsetsWgsl,
   paramsWgsl,
@@ -90,7 +89,7 @@ ${MAIN_1D}
   );
   // Whole vec4s when every slab boundary is a multiple of 4 words (4x fewer threads and
   // index divisions; pooled buffers are sized in multiples of 16 bytes).
-  const vec = !kernelPolicy.legacy && rowOut % 4 === 0 &&
+  const vec = rowOut % 4 === 0 &&
     parts.every((part) => (part.shape[axis] * inner) % 4 === 0);
   const v = vec ? 4 : 1;
   const kv = vec

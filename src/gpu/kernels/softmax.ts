@@ -11,7 +11,6 @@
 /** Whether `rows` rows of `len` run one thread per row (else one workgroup per row). */
 export function softmaxSerial(e: Engine, rows: number, len: number): boolean {
   if (len <= 64 || rows >= 4096) return true;
-  if (kernelPolicy.legacy) return false;
   return softwareKernels(e) && rows >= 16 && len < 65536;
 }
 import type { DType } from "../../autograd/dtype.ts";
@@ -19,7 +18,6 @@ import { sizeOf } from "../../autograd/shape.ts";
 import type { Engine, GpuBuffer } from "../engine.ts";
 import {
   FLOAT_MATH,
-  kernelPolicy,
   MAIN_1D,
   paramsWgsl,
   softwareKernels,

@@ -13,7 +13,7 @@
  * hardware GPU (m, n ≥ 128 and k ≥ 8) take the 128x128 kernel of `./big.ts` instead.
  * A float32 product whose shape class has a tuned entry for this adapter (`tuneMatmul`,
  * `./table.ts`) runs the tuned kernel instead of these rules, unless a tile or the big
- * kernel is forced (`setMatmulTile`, `setBigMatmul`) or `kernelPolicy.legacy` is set.
+ * kernel is forced (`setMatmulTile`, `setBigMatmul`).
  * @module
  */
 import type { MatmulSpec } from "../../autograd/backend.ts";
@@ -23,7 +23,6 @@ import { ShapeError } from "../../autograd/errors.ts";
 import { type BindingWindow, chunkRows, type Engine, type GpuBuffer } from "../engine.ts";
 import {
   collapse,
-  kernelPolicy,
   MAIN_1D,
   MATMUL_OFFSETS_WGSL,
   paramsWgsl,
@@ -88,7 +87,7 @@ export function pickTile(e: Engine, m: number, _k: number, n: number, batch: num
  * 8x2048x2048 39 ms tiled against 64 ms direct, so the tile stays there).
  */
 export function useDirect(e: Engine, m: number, _k: number, n: number): boolean {
-  if (kernelPolicy.legacy || override || useBig(e, m, _k, n)) return false;
+  if (override || useBig(e, m, _k, n)) return false;
   if (!softwareKernels(e)) return Math.min(m, n) <= 4;
   const t = pickTile(e, m, _k, n, 1);
   const used = (m * n) / (Math.ceil(m / t.bm) * t.bm * Math.ceil(n / t.bn) * t.bn);
@@ -351,8 +350,7 @@ function record(
   // The tuned table is consulted (and the class recorded) for float32 products whose kernel
   // nothing forces; a tuned "big" entry needs the device limits the rules also check.
   if (
-    !choice && dtype === "float32" && !override && bigMatmulForced() === null &&
-    !kernelPolicy.legacy
+    !choice && dtype === "float32" && !override && bigMatmulForced() === null
   ) {
     const hit = lookupTuned(e.ctx.info, m, k, n, batch, transA, transB, spec.aBatch, spec.bBatch);
     if (hit && (hit.kernel !== "big" || bigMatmulFits(e))) choice = hit;
