@@ -35,12 +35,92 @@ fn linear_group(wid: vec3<u32>, nwg: vec3<u32>) -> u32 { return wid.y * nwg.x + 
 `;
 }
 
+/**
+ * WebGPU's default `maxComputeWorkgroupsPerDimension`, which every adapter allows: kernels
+ * dispatched through `runKernel` (which takes the grid as given) fold larger grids into a
+ * second dimension with `grid2d` and read their linear workgroup with `linear_group`.
+ */
+export const MAX_WORKGROUPS_PER_DIM = 65535;
+
+/**
+ * A grid of `groups` workgroups folded into two dimensions within MAX_WORKGROUPS_PER_DIM
+ * (`linear_group(wid, nwg)` in WGSL recovers the linear index; the last row may overhang).
+ *
+ * @example
+ * ```ts ignore
+ * grid2d(70_000); // [65535, 2]
+ * ```
+ */
+export function grid2d(groups: number): [number, number] {
+  return [Math.min(groups, MAX_WORKGROUPS_PER_DIM), Math.ceil(groups / MAX_WORKGROUPS_PER_DIM)];
+}
+
+/** A fresh params block of PARAM_WORDS words (what `paramsWgsl` declares), all zero. */
+export function params(): Uint32Array {
+  return new Uint32Array(PARAM_WORDS);
+}
+
 /** The entry point of a 1D kernel with `WG` threads; `i` is the global thread index. */
 export const MAIN_1D = `
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
   let i = linear_group(wid, nwg) * ${WG}u + lid;`;
+
+/** A storage array a generated kernel binds: its WGSL name and element type. */
+export type WgslArray = readonly [name: string, type: string];
+
+/** What `kernelWgsl` writes: the bindings, helpers, how threads map to work, and the body. */
+export interface KernelWgsl {
+  /** Read-only storage arrays, from binding 0. */
+  inputs: readonly WgslArray[];
+  /** Read-write storage arrays, after the inputs; the params block follows them. */
+  outputs: readonly WgslArray[];
+  /** WGSL between the bindings and `main`: functions, constants, workgroup arrays. */
+  helpers?: string;
+  /**
+   * How threads map to work, each bounded by the count at P(0): "element" (default), one
+   * thread per element `i` in workgroups of WG (MAIN_1D); "row", one workgroup per `row`;
+   * "serialRow", one thread per `row`. `lid` is the thread's index in its workgroup.
+   */
+  grid?: "element" | "row" | "serialRow";
+  /** Threads per workgroup for "row" and "serialRow" (default WG). */
+  threads?: number;
+  /** The statements of `main` after the bound check. */
+  body: string;
+}
+
+/**
+ * The WGSL of a generated kernel in the engine's binding layout (`Engine.kernel`): inputs
+ * read-only from binding 0, outputs read-write, the params block last, then `main` with its
+ * bound check, so each kernel file writes only its helpers and body.
+ *
+ * @example
+ * ```ts ignore
+ * kernelWgsl({ inputs: [["a", "f32"]], outputs: [["o", "f32"]], body: "o[i] = 2.0 * a[i];" });
+ * ```
+ */
+export function kernelWgsl(spec: KernelWgsl): string {
+  const arrays = [
+    ...spec.inputs.map(([name, type]) => `var<storage, read> ${name}: array<${type}>;`),
+    ...spec.outputs.map(([name, type]) => `var<storage, read_write> ${name}: array<${type}>;`),
+  ].map((decl, k) => `@group(0) @binding(${k}) ${decl}`);
+  const grid = spec.grid ?? "element";
+  const threads = spec.threads ?? WG;
+  const entry = grid === "element" ? MAIN_1D : `
+@compute @workgroup_size(${threads})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let row = linear_group(wid, nwg)${grid === "serialRow" ? ` * ${threads}u + lid` : ""};`;
+  const index = grid === "element" ? "i" : "row";
+  return `${arrays.join("\n")}
+${paramsWgsl(arrays.length)}
+${spec.helpers ?? ""}
+${entry}
+  if (${index} >= P(0)) { return; }
+  ${spec.body}
+}`;
+}
 
 /**
  * Float helpers with the CPU oracle's edge cases made explicit: GPU builtins leave NaN,

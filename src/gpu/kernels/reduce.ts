@@ -13,13 +13,13 @@ import {
   collapse,
   FLOAT_MATH,
   MAIN_1D,
+  params,
   paramsWgsl,
   putWords,
   WG,
   wgslType,
   workgroupReduceWgsl,
 } from "./common.ts";
-import { params } from "./elementwise.ts";
 
 /** Use one thread per output when the reduced extent is at most this (or outputs are many). */
 const SERIAL_LIMIT = 64;

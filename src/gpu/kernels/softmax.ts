@@ -19,13 +19,13 @@ import type { Engine, GpuBuffer } from "../engine.ts";
 import {
   FLOAT_MATH,
   MAIN_1D,
+  params,
   paramsWgsl,
   softwareKernels,
   WG,
   wgslType,
   workgroupReduceWgsl,
 } from "./common.ts";
-import { params } from "./elementwise.ts";
 
 const HEAD = `@group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> o: array<f32>;

@@ -25,13 +25,14 @@ import {
   collapse,
   MAIN_1D,
   MATMUL_OFFSETS_WGSL,
+  params,
   paramsWgsl,
   putWords,
   softwareKernels,
   WG,
   wgslType,
 } from "../kernels/common.ts";
-import { binary, params } from "../kernels/elementwise.ts";
+import { binary } from "../kernels/elementwise.ts";
 import { bigMatmulFits, bigMatmulForced, matmulBigCode, useBig } from "./big.ts";
 import { lookupTuned, type MatmulChoice, type MatmulTile } from "./table.ts";
 
