@@ -347,6 +347,18 @@ fn matmul_offsets(batch: u32, M: u32, K: u32, N: u32) -> vec2<u32> {
 `;
 
 /**
+ * WGSL `at(row, k)`: the element index of position k along the axis of "row" `row` (one of
+ * outer x inner rows) of a contiguous tensor viewed as [outer, P(1), inner], P(2) = inner
+ * (the row kernels of softmax and argmax walk an axis in place this way).
+ */
+export const AXIS_AT_WGSL = `
+fn at(row: u32, k: u32) -> u32 {
+  let inner = P(2);
+  let outer = row / inner;
+  return (outer * P(1) + k) * inner + (row - outer * inner);
+}`;
+
+/**
  * WGSL of a workgroup tree reduction: stores `value` in the workgroup array `arr` at `lid`,
  * then combines halves (`combine(a, b)` on WGSL expressions) until `arr[0]` holds the result
  * for the whole workgroup of `size` threads (every thread must reach it: it has barriers).
