@@ -21,9 +21,9 @@ import { type Product, TRAINING_PRODUCTS } from "./_products.ts";
 import type { Tensor, WebGpuBackend } from "../mod.ts";
 import { setFusedOps } from "../src/autograd/fused.ts";
 import { softwareKernels } from "../src/gpu/kernels/common.ts";
-import { setMatmulTile, TILE_DEFAULT } from "../src/gpu/kernels/matmul.ts";
-import { setBigMatmul } from "../src/gpu/kernels/matmul_big.ts";
-import { adapterId, tuned } from "../src/gpu/kernels/matmul_table.ts";
+import { setMatmulTile, TILE_DEFAULT } from "../src/gpu/matmul/kernels.ts";
+import { setBigMatmul } from "../src/gpu/matmul/big.ts";
+import { adapterId, tuned } from "../src/gpu/matmul/table.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -149,7 +149,7 @@ if (!bigOnly) {
 }
 
 // ---------------------------------------------------------------- matmul 128x128 vs 64x64
-// The kernel chosen for large products on hardware GPUs (src/gpu/kernels/matmul_big.ts)
+// The kernel chosen for large products on hardware GPUs (src/gpu/matmul/big.ts)
 // against the 64x64 tile it replaces there, both forced, same operands, all four layouts.
 if (!tuneOnly) {
   const software = softwareKernels(gpu.engine);

@@ -1,7 +1,7 @@
 /**
  * Compares matmul tile configurations on the current adapter for the products a small GPT
  * training step runs (and a square one), in GFLOP/s: the data behind `pickTile`. The last
- * column is the 128x128 kernel for hardware GPUs (`src/gpu/kernels/matmul_big.ts`), forced on.
+ * column is the 128x128 kernel for hardware GPUs (`src/gpu/matmul/big.ts`), forced on.
  *
  *   deno run -A bench/matmul_tiles.ts [--quick]
  * @module
@@ -9,8 +9,9 @@
 import * as lf from "../mod.ts";
 import { type Product, TRAINING_PRODUCTS } from "./_products.ts";
 import type { WebGpuBackend } from "../mod.ts";
-import { type MatmulTile, setMatmulTile } from "../src/gpu/kernels/matmul.ts";
-import { setBigMatmul } from "../src/gpu/kernels/matmul_big.ts";
+import { setMatmulTile } from "../src/gpu/matmul/kernels.ts";
+import type { MatmulTile } from "../src/gpu/matmul/table.ts";
+import { setBigMatmul } from "../src/gpu/matmul/big.ts";
 
 await lf.setBackend("webgpu");
 const gpu = lf.getBackendImpl("webgpu") as WebGpuBackend;

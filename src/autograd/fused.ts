@@ -1,8 +1,10 @@
 /**
- * The switch for fused fast paths inside the engine (fused GELU, layer norm, attention
- * softmax and the like). They compute the same values as the composed ops they replace; turning
- * them off (`LOSSFORGE_FUSED=0` in the environment, or `setFusedOps(false)`) runs the
- * composed reference path, which benchmarks and tests compare against.
+ * The one policy for fused fast paths: every fused kernel (fused GELU and softmax backward,
+ * layer norm, attention, the global norm's sum of squares, the AdamW update and the loss
+ * kernels) asks `fusedPolicy` before it runs. A fused path computes the same values as the
+ * composed ops it replaces; turning the policy off (`LOSSFORGE_FUSED=0` in the environment,
+ * or `setFusedOps(false)`) runs the composed reference path everywhere, which benchmarks and
+ * tests compare against.
  * @module
  */
 
@@ -16,14 +18,82 @@ function fromEnv(): boolean {
   }
 }
 
-let enabled = fromEnv();
+/**
+ * The fused paths that consult the policy (what `fusedPolicy.choose` is told, so that a test
+ * or a benchmark can see which paths asked).
+ *
+ * @example
+ * ```ts
+ * import type { FusedPath } from "@lossforge/core";
+ * const paths: FusedPath[] = ["attention", "loss"];
+ * console.log(paths.length); // 2
+ * ```
+ */
+export type FusedPath =
+  | "attention"
+  | "layerNorm"
+  | "softmaxGrad"
+  | "geluGrad"
+  | "globalNorm"
+  | "adamw"
+  | "loss";
 
-/** Whether fused fast paths are used (default true; `LOSSFORGE_FUSED=0` turns them off). */
-export function fusedOpsEnabled(): boolean {
-  return enabled;
+/**
+ * The policy object: `enabled` is the global switch (default true; `LOSSFORGE_FUSED=0`
+ * turns it off) and `choose` the decision every fused path makes with it.
+ *
+ * @example
+ * ```ts
+ * import { fusedPolicy } from "@lossforge/core";
+ * // A loss asked for its fused kernel (`fused: true`): the policy still has the last word.
+ * console.log(fusedPolicy.choose("loss", true) === fusedPolicy.enabled); // true
+ * ```
+ */
+export interface FusedPolicy {
+  /** Whether fused kernels may run at all. */
+  enabled: boolean;
+  /**
+   * Whether the fused path `path` runs: never while the policy is off; otherwise as the
+   * caller asked (`requested`, e.g. a loss's `fused` option), or `byDefault` (default true)
+   * when it did not ask. Callers add their own conditions (dtype, backend, shapes).
+   */
+  choose(path: FusedPath, requested?: boolean, byDefault?: boolean): boolean;
 }
 
-/** Turns fused fast paths on or off (for comparisons against the composed path). */
+/** The process-wide fused policy (see FusedPolicy). */
+export const fusedPolicy: FusedPolicy = {
+  enabled: fromEnv(),
+  choose(_path: FusedPath, requested?: boolean, byDefault = true): boolean {
+    return this.enabled && (requested ?? byDefault);
+  },
+};
+
+/**
+ * Whether fused fast paths are used (default true; `LOSSFORGE_FUSED=0` turns them off): the
+ * policy's switch, `fusedPolicy.enabled`.
+ *
+ * @example
+ * ```ts
+ * import { fusedOpsEnabled } from "@lossforge/core";
+ * console.log(typeof fusedOpsEnabled()); // "boolean"
+ * ```
+ */
+export function fusedOpsEnabled(): boolean {
+  return fusedPolicy.enabled;
+}
+
+/**
+ * Turns every fused fast path on or off (for comparisons against the composed path): sets
+ * `fusedPolicy.enabled`.
+ *
+ * @example
+ * ```ts
+ * import { fusedOpsEnabled, setFusedOps } from "@lossforge/core";
+ * setFusedOps(false); // everything below runs composed ops
+ * setFusedOps(true);
+ * console.log(fusedOpsEnabled()); // true
+ * ```
+ */
 export function setFusedOps(on: boolean): void {
-  enabled = on;
+  fusedPolicy.enabled = on;
 }

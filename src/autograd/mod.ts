@@ -27,6 +27,13 @@ export {
 export { type DType, type TypedArray } from "./dtype.ts";
 export { BackendError, DTypeError, LossforgeError, ShapeError, ValueError } from "./errors.ts";
 export {
+  fusedOpsEnabled,
+  type FusedPath,
+  type FusedPolicy,
+  fusedPolicy,
+  setFusedOps,
+} from "./fused.ts";
+export {
   arange,
   eye,
   full,

@@ -34,7 +34,7 @@ import {
   saveMatmulTuning,
   tuneMatmul,
   type TuneMatmulOptions,
-} from "../gpu/matmul_tune.ts";
+} from "../gpu/matmul/mod.ts";
 import { BatchStream } from "./batches.ts";
 import {
   loadCheckpoint,

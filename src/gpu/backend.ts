@@ -14,7 +14,7 @@ import * as ew from "./kernels/elementwise.ts";
 import { concat, strided } from "./kernels/copy.ts";
 import { gather, scatterAdd } from "./kernels/gather.ts";
 import { argmax, reduce } from "./kernels/reduce.ts";
-import { matmul } from "./kernels/matmul.ts";
+import { matmul } from "./matmul/kernels.ts";
 import { softmax } from "./kernels/softmax.ts";
 import { argsort } from "./kernels/sort.ts";
 import { cumsum } from "./kernels/scan.ts";

@@ -28,19 +28,19 @@ export {
   sizeClass,
 } from "./engine.ts";
 export { type KernelSpec, type RowKernelSpec, runKernel, runRowKernel } from "./kernel_api.ts";
-export type { MatmulTile } from "./kernels/matmul.ts";
-export type { MatmulTuningMeasure } from "./kernels/matmul_table.ts";
 export {
   clearMatmulTuning,
   loadMatmulTuning,
   type MatmulShape,
+  type MatmulTile,
   matmulTuning,
   type MatmulTuningEntry,
   type MatmulTuningLoad,
+  type MatmulTuningMeasure,
   saveMatmulTuning,
   tuneMatmul,
   type TuneMatmulOptions,
-} from "./matmul_tune.ts";
+} from "./matmul/mod.ts";
 export { autoSelectBackend, fastestBackend, gpuInfo, isSoftwareAdapter } from "./select.ts";
 
 registerBackendFactory("webgpu", webgpuBackend);

@@ -1,67 +1,49 @@
 /**
  * Shared pieces of the fused WebGPU kernels: the per-row online log-sum-exp in WGSL, the
- * uniform params block, grid sizes, and a kernel that returns log Σ_c exp(z_ic) per row.
+ * params block's layout, the Lovász sorted scan, and a kernel that returns log Σ_c exp(z_ic)
+ * per row. Workgroup size, grid folding and the params block are src/gpu/kernels/common.ts's.
  * Private to `src/losses`.
  * @module
  */
 import { getBackendImpl, type Tensor } from "../autograd/mod.ts";
 import { runRowKernel, type WebGpuBackend } from "../gpu/mod.ts";
-import { kernelPolicy, softwareKernels } from "../gpu/kernels/common.ts";
-
-/** Threads per workgroup of the row kernels. */
-export const WG = 256;
-/** Workgroups per grid dimension (WebGPU's per-dimension limit). */
-export const MAX_X = 65535;
-
-/** A grid with one workgroup per item, folded into two dimensions past the limit. */
-export function grid(items: number): [number, number] {
-  return [Math.min(items, MAX_X), Math.ceil(items / MAX_X)];
-}
-
-/**
- * The uniform block every loss kernel declares: four u32, four f32, then the chunk of rows
- * of a row kernel run by `runRowKernel` (first row `r0`, `rn` rows; buffers windowed by rows
- * are indexed at the local row `row - r0`). Kernels read the fields they need.
- */
-export const PARAMS_WGSL = /* wgsl */ `
-struct Params {
-  n: u32,
-  c: u32,
-  u2: u32,
-  u3: u32,
-  f0: f32,
-  f1: f32,
-  f2: f32,
-  f3: f32,
-  r0: u32,
-  rn: u32,
-}`;
+import { fusedPolicy } from "../autograd/fused.ts";
+import {
+  f32Bits,
+  grid2d,
+  params,
+  paramsWgsl,
+  putWords,
+  softwareKernels,
+  WG,
+} from "../gpu/kernels/common.ts";
 
 /**
- * Packs the params block. 256 bytes, the size the built-in kernels use: with a smaller
- * block a later built-in dispatch of the same binding layout failed validation ("bound with
- * size 32 where the shader expects 256"), an engine issue reported to src/gpu.
+ * Packs the params block every loss kernel declares (`paramsWgsl` of src/gpu/kernels/common.ts,
+ * read with `P(i)` / `Pf(i)`): four u32 at words 0-3 (`u`), four f32 at words 4-7 (`f`), then
+ * the chunk of rows of a row kernel run by `runRowKernel`: its first row at word 8 and its
+ * row count at word 9 (buffers windowed by rows are indexed at the local row `row - P(8)`).
+ * Kernels read the words they need.
  */
 export function packParams(
   u: readonly number[],
   f: readonly number[] = [],
   row0 = 0,
   rows = 0,
-): ArrayBuffer {
-  const buf = new ArrayBuffer(256);
-  const words = new Uint32Array(buf), floats = new Float32Array(buf);
-  u.forEach((v, i) => (words[i] = v));
-  f.forEach((v, i) => (floats[4 + i] = v));
-  words[8] = row0;
-  words[9] = rows;
-  return buf;
+): Uint32Array {
+  const p = params();
+  putWords(p, 0, u);
+  putWords(p, 4, f.map(f32Bits));
+  p[8] = row0;
+  p[9] = rows;
+  return p;
 }
 
 /** The params of a row kernel's chunks: `packParams(u, f, row0, rows)`. */
 export function rowParams(
   u: readonly number[],
   f: readonly number[] = [],
-): (row0: number, rows: number) => ArrayBuffer {
+): (row0: number, rows: number) => Uint32Array {
   return (row0, rows) => packParams(u, f, row0, rows);
 }
 
@@ -139,7 +121,6 @@ export const SERIAL_WG = 64;
  * of a workgroup per row: on a CPU a workgroup spends its time in barriers).
  */
 export function serialKernels(): boolean {
-  if (kernelPolicy.legacy) return false;
   return softwareKernels((getBackendImpl("webgpu") as WebGpuBackend).engine);
 }
 
@@ -160,7 +141,11 @@ fn block_sum(v: f32, lid: u32) -> f32 {
   return out;
 }`;
 
-/** WGSL: `lovasz_weight` alone (see LOVASZ_SCAN_WGSL). */
+/**
+ * WGSL: `lovasz_weight(total, cy, j, y)`, the Lovász-extension weight g_j = J_j - J_(j-1) of
+ * sorted position j (0-based) from the row's positives `total`, the positives up to and
+ * including j (`cy`) and this position's target `y`.
+ */
 export const LOVASZ_WEIGHT_WGSL = /* wgsl */ `
 fn lovasz_weight(total: f32, cy: f32, j: u32, y: f32) -> f32 {
   let cn = f32(j + 1u) - cy;
@@ -172,13 +157,10 @@ fn lovasz_weight(total: f32, cy: f32, j: u32, y: f32) -> f32 {
 }`;
 
 /**
- * WGSL for the Lovász kernels: `tile_scan`, an inclusive prefix sum of one f32 per thread over
- * the workgroup (uses a `s_scan` workgroup array of WG floats; call it from uniform control
- * flow), and `lovasz_weight`, the Lovász-extension weight g_j = J_j - J_(j-1) of sorted
- * position j (0-based) from the row's positives `total`, the positives up to and including j
- * (`cy`) and this position's target `y`.
+ * WGSL: `tile_scan(v, lid)`, an inclusive prefix sum of one f32 per thread over the workgroup
+ * (uses a `s_scan` workgroup array of WG floats; call it from uniform control flow).
  */
-export const LOVASZ_SCAN_WGSL = /* wgsl */ `
+const TILE_SCAN_WGSL = /* wgsl */ `
 fn tile_scan(v: f32, lid: u32) -> f32 {
   s_scan[lid] = v;
   workgroupBarrier();
@@ -190,34 +172,102 @@ fn tile_scan(v: f32, lid: u32) -> f32 {
     workgroupBarrier();
   }
   return s_scan[lid];
+}`;
+
+/** What the two Lovász sorted-scan kernels (hinge, Lovász-Softmax) differ in. */
+export interface LovaszScan {
+  /** Bindings (an `order: array<i32>` and an `out: array<f32>` among them) and helpers. */
+  head: string;
+  /** Statements run first for row `r` (e.g. reading the row's class). */
+  setup?: string;
+  /** The f32 ground truth of the row's original position `i` (a WGSL expression of it). */
+  truth: (i: string) => string;
+  /**
+   * Statements at sorted position `j` of the row: original position `at`, its target `y`,
+   * its Lovász weight `w`; they add the row's value into `acc` and may write `out`.
+   */
+  visit: string;
 }
 
-${LOVASZ_WEIGHT_WGSL}`;
+/**
+ * WGSL of a Lovász sorted-scan kernel, one workgroup per row r of P(2) rows of P(0) positions:
+ * the row's positives, then a walk over its descending `order` a tile of WG at a time (an
+ * inclusive scan of the sorted ground truth inside the tile plus the positives of the tiles
+ * before) that gives each position its Lovász weight g_j = J_j - J_(j-1), and the row's
+ * value Σ `acc` written at `out[r * (P(0) + 1)]`.
+ */
+export function lovaszScanWgsl(spec: LovaszScan): string {
+  return `${spec.head}
+const WG: u32 = ${WG}u;
+var<workgroup> s_sum: array<f32, ${WG}>;
+var<workgroup> s_scan: array<f32, ${WG}>;
+${BLOCK_SUM_WGSL}
+${TILE_SCAN_WGSL}
+${LOVASZ_WEIGHT_WGSL}
 
-const LSE_HEAD = /* wgsl */ `${PARAMS_WGSL}
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_id) lid: vec3<u32>) {
+  let r = linear_group(wg, nwg);
+  if (r >= P(2u)) { return; }
+  let n = P(0u);
+  ${spec.setup ?? ""}
+  let row = r * n;
+  let o = r * (n + 1u);
+  // G: the positives of this row.
+  var g_part = 0.0;
+  for (var i = lid.x; i < n; i += WG) { g_part += ${spec.truth("i")}; }
+  let total = block_sum(g_part, lid.x);
+  var carry = 0.0;
+  var acc = 0.0;
+  for (var start = 0u; start < n; start += WG) {
+    let j = start + lid.x;
+    var y = 0.0;
+    var at = 0u;
+    if (j < n) {
+      at = u32(order[row + j]);
+      y = ${spec.truth("at")};
+    }
+    let cy = carry + tile_scan(y, lid.x);
+    let tile = s_scan[WG - 1u];
+    workgroupBarrier();
+    carry += tile;
+    if (j < n) {
+      let w = lovasz_weight(total, cy, j, y);
+      ${spec.visit}
+    }
+  }
+  let value = block_sum(acc, lid.x);
+  if (lid.x == 0u) { out[o] = value; }
+}`;
+}
+
+const LSE_HEAD = /* wgsl */ `
 @group(0) @binding(0) var<storage, read> logits: array<f32>;
 @group(0) @binding(1) var<storage, read_write> lse: array<f32>;
-@group(0) @binding(2) var<uniform> params: Params;`;
+${paramsWgsl(2)}`;
 
 const LSE_WGSL = /* wgsl */ `${LSE_HEAD}
 ${ROW_LSE_WGSL}
 
 @compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let local = wg.x + wg.y * ${MAX_X}u;
-  if (local >= params.rn) { return; }
-  let r = row_lse(local * params.c, params.c, lid.x);
-  if (lid.x == 0u) { lse[params.r0 + local] = r.x; }
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_id) lid: vec3<u32>) {
+  let local = linear_group(wg, nwg);
+  if (local >= P(9u)) { return; }
+  let r = row_lse(local * P(1u), P(1u), lid.x);
+  if (lid.x == 0u) { lse[P(8u) + local] = r.x; }
 }`;
 
 const LSE_SERIAL_WGSL = /* wgsl */ `${LSE_HEAD}
 ${ROW_LSE_SERIAL_WGSL}
 
 @compute @workgroup_size(${SERIAL_WG})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let local = (wg.x + wg.y * ${MAX_X}u) * ${SERIAL_WG}u + lid;
-  if (local >= params.rn) { return; }
-  lse[params.r0 + local] = row_lse_serial(local * params.c, params.c).x;
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let local = linear_group(wg, nwg) * ${SERIAL_WG}u + lid;
+  if (local >= P(9u)) { return; }
+  lse[P(8u) + local] = row_lse_serial(local * P(1u), P(1u)).x;
 }`;
 
 /** log Σ_c exp(z_ic) per row of float32 webgpu logits `[N, C]`: `[N]`, no gradient. */
@@ -232,14 +282,16 @@ export function rowLogSumExp(logits: Tensor): Tensor {
     rows: n,
     rowWidths: [c, 0],
     params: rowParams([n, c]),
-    workgroups: (rows) => grid(serial ? Math.ceil(rows / SERIAL_WG) : rows),
+    workgroups: (rows) => grid2d(serial ? Math.ceil(rows / SERIAL_WG) : rows),
   })[0];
 }
 
 /**
- * Whether a loss should take its fused kernel: float32 logits on the webgpu backend, with
- * `fused` not turned off.
+ * Whether a loss should take its fused kernel: the fused policy allows it (its switch is on
+ * and the loss's `fused` option is not false) and the logits are float32 on the webgpu
+ * backend.
  */
 export function useFused(logits: Tensor, fused: boolean | undefined): boolean {
-  return fused !== false && logits.dtype === "float32" && logits.backend.name === "webgpu";
+  return fusedPolicy.choose("loss", fused) && logits.dtype === "float32" &&
+    logits.backend.name === "webgpu";
 }

@@ -30,72 +30,28 @@ import {
   zerosLike,
 } from "../autograd/mod.ts";
 import { runKernel } from "../gpu/mod.ts";
-import {
-  BLOCK_SUM_WGSL,
-  grid,
-  LOVASZ_SCAN_WGSL,
-  MAX_X,
-  packParams,
-  PARAMS_WGSL,
-  WG,
-} from "./_fused_common.ts";
+import { grid2d, paramsWgsl } from "../gpu/kernels/common.ts";
+import { lovaszScanWgsl, packParams } from "./_fused_common.ts";
 
-// Params: n = L, u2 = R. Output row r: [value, d value / d z at each original position (L)].
-const HINGE_ROWS_WGSL = /* wgsl */ `${PARAMS_WGSL}
+// Params: P(0) = L, P(2) = R. Output row r: [value, d value / d z at each original position (L)].
+const HINGE_ROWS_WGSL = lovaszScanWgsl({
+  head: `
 @group(0) @binding(0) var<storage, read> logits: array<f32>;
 @group(0) @binding(1) var<storage, read> truth: array<f32>;
 @group(0) @binding(2) var<storage, read> valid: array<f32>;
 @group(0) @binding(3) var<storage, read> order: array<i32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
-@group(0) @binding(5) var<uniform> params: Params;
-const WG: u32 = ${WG}u;
-var<workgroup> s_sum: array<f32, ${WG}>;
-var<workgroup> s_scan: array<f32, ${WG}>;
-${BLOCK_SUM_WGSL}
-${LOVASZ_SCAN_WGSL}
-
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let r = wg.x + wg.y * ${MAX_X}u;
-  if (r >= params.u2) { return; }
-  let n = params.n;
-  let row = r * n;
-  let o = r * (n + 1u);
-  // G: the positives of this row.
-  var g_part = 0.0;
-  for (var i = lid.x; i < n; i += WG) { g_part += truth[row + i]; }
-  let total = block_sum(g_part, lid.x);
-  // Walk the sorted order a tile at a time: an inclusive scan of y inside the tile plus
-  // the positives of the tiles before.
-  var carry = 0.0;
-  var acc = 0.0;
-  for (var start = 0u; start < n; start += WG) {
-    let j = start + lid.x;
-    var y = 0.0;
-    var at = 0u;
-    if (j < n) {
-      at = u32(order[row + j]);
-      y = truth[row + at];
-    }
-    let cy = carry + tile_scan(y, lid.x);
-    let tile = s_scan[WG - 1u];
-    workgroupBarrier();
-    carry += tile;
-    if (j < n) {
-      let w = lovasz_weight(total, cy, j, y);
-      let s = 2.0 * y - 1.0;
+${paramsWgsl(5)}`,
+  truth: (i) => `truth[row + ${i}]`,
+  visit: `let s = 2.0 * y - 1.0;
       let e = 1.0 - logits[row + at] * s;
       var dz = 0.0;
       if (valid[row + at] != 0.0 && e > 0.0) {
         acc += e * w;
         dz = -s * w;
       }
-      out[o + 1u + at] = dz;
-    }
-  }
-  let value = block_sum(acc, lid.x);
-  if (lid.x == 0u) { out[o] = value; }
-}`;
+      out[o + 1u + at] = dz;`,
+});
 
 /** Wraps a forward that returns `[R, L+1]` (value, then the gradient row) as `[R]`. */
 function packedRows(
@@ -128,7 +84,7 @@ export function hingeRowsGpu(z: Tensor, y: Tensor, valid: Tensor, order: Tensor)
       inputs: [zz, yy, vv, oo],
       outputs: [{ shape: [r, l + 1], dtype: "float32" }],
       params: packParams([l, 0, r]),
-      workgroups: grid(r),
+      workgroups: grid2d(r),
     })[0]);
 }
 

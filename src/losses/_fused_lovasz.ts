@@ -16,26 +16,23 @@
  */
 import { customGrad, reshape, slice, type Tensor } from "../autograd/mod.ts";
 import { runKernel, runRowKernel } from "../gpu/mod.ts";
+import { grid2d, paramsWgsl, WG } from "../gpu/kernels/common.ts";
 import {
   BLOCK_SUM_WGSL,
-  grid,
-  LOVASZ_SCAN_WGSL,
   LOVASZ_WEIGHT_WGSL,
-  MAX_X,
+  lovaszScanWgsl,
   packParams,
-  PARAMS_WGSL,
   rowLogSumExp,
   rowParams,
   SERIAL_WG,
   serialKernels,
-  WG,
 } from "./_fused_common.ts";
 
 // The error of slot k at position i, and its derivative with respect to p = p_{i, s_k}.
 // Needs logits (a window of rows, read at local row li), lse, slots, targets, valid bindings.
 const ERROR_WGSL = /* wgsl */ `
 fn slot_prob(li: u32, i: u32, k: u32) -> f32 {
-  return exp(logits[li * params.c + u32(slots[k])] - lse[i]);
+  return exp(logits[li * P(1u) + u32(slots[k])] - lse[i]);
 }
 fn slot_truth(i: u32, k: u32) -> f32 {
   return select(0.0, 1.0, targets[i] == slots[k]);
@@ -52,69 +49,71 @@ const ERROR_BINDINGS = /* wgsl */ `
 @group(0) @binding(3) var<storage, read> targets: array<i32>;
 @group(0) @binding(4) var<storage, read> valid: array<f32>;`;
 
-// Params: n = N, c = C, u2 = K.
-const ERRORS_WGSL = /* wgsl */ `${PARAMS_WGSL}
+// Params: P(0) = N, P(1) = C, P(2) = K.
+const ERRORS_WGSL = /* wgsl */ `
 ${ERROR_BINDINGS}
 @group(0) @binding(5) var<storage, read_write> errors: array<f32>;
-@group(0) @binding(6) var<uniform> params: Params;
+${paramsWgsl(6)}
 ${ERROR_WGSL}
 
 @compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_id) lid: vec3<u32>) {
   let li = wg.x * ${WG}u + lid.x;
-  let k = wg.y + wg.z * ${MAX_X}u;
-  if (li >= params.rn || k >= params.u2) { return; }
-  let i = params.r0 + li;
+  let k = wg.z * nwg.y + wg.y;
+  if (li >= P(9u) || k >= P(2u)) { return; }
+  let i = P(8u) + li;
   var e = -1.0;
   if (valid[i] != 0.0) { e = abs(slot_truth(i, k) - slot_prob(li, i, k)); }
-  errors[k * params.n + i] = e;
+  errors[k * P(0u) + i] = e;
 }`;
 
 // dE_ki -> v_ki = p_ki dP_ki, the term both parts of the backward need.
 const SLOT_TERM_WGSL = /* wgsl */ `
 fn slot_term(li: u32, i: u32, k: u32) -> f32 {
-  let d = grad[k * params.n + i];
+  let d = grad[k * P(0u) + i];
   if (d == 0.0) { return 0.0; }
   let p = slot_prob(li, i, k);
   return p * error_slope(p, slot_truth(i, k)) * d;
 }`;
 
 // The bindings and helpers of both backward kernels.
-const ERRORS_BACKWARD_HEAD = /* wgsl */ `${PARAMS_WGSL}
+const ERRORS_BACKWARD_HEAD = /* wgsl */ `
 ${ERROR_BINDINGS}
 @group(0) @binding(5) var<storage, read> grad: array<f32>;
 @group(0) @binding(6) var<storage, read_write> dlogits: array<f32>;
-@group(0) @binding(7) var<uniform> params: Params;
+${paramsWgsl(7)}
 ${ERROR_WGSL}
 ${SLOT_TERM_WGSL}`;
 
-// Params: n = N, c = C, u2 = K. A workgroup per row (GPUs).
+// Params: P(0) = N, P(1) = C, P(2) = K. A workgroup per row (GPUs).
 const ERRORS_BACKWARD_WGSL = /* wgsl */ `${ERRORS_BACKWARD_HEAD}
 const WG: u32 = ${WG}u;
 var<workgroup> s_sum: array<f32, ${WG}>;
 ${BLOCK_SUM_WGSL}
 
 @compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let li = wg.x + wg.y * ${MAX_X}u;
-  if (li >= params.rn) { return; }
-  let i = params.r0 + li;
-  let base = li * params.c;
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_id) lid: vec3<u32>) {
+  let li = linear_group(wg, nwg);
+  if (li >= P(9u)) { return; }
+  let i = P(8u) + li;
+  let base = li * P(1u);
   if (valid[i] == 0.0) {
-    for (var c = lid.x; c < params.c; c += WG) { dlogits[base + c] = 0.0; }
+    for (var c = lid.x; c < P(1u); c += WG) { dlogits[base + c] = 0.0; }
     return;
   }
   var r = 0.0;
-  for (var k = lid.x; k < params.u2; k += WG) { r += slot_term(li, i, k); }
+  for (var k = lid.x; k < P(2u); k += WG) { r += slot_term(li, i, k); }
   r = block_sum(r, lid.x);
   let m = lse[i];
-  for (var c = lid.x; c < params.c; c += WG) {
+  for (var c = lid.x; c < P(1u); c += WG) {
     dlogits[base + c] = -exp(logits[base + c] - m) * r;
   }
   storageBarrier();
   // Slots that share a class (duplicates) carry a zero gradient; skipping zeros keeps
   // these read-modify-writes free of races.
-  for (var k = lid.x; k < params.u2; k += WG) {
+  for (var k = lid.x; k < P(2u); k += WG) {
     let v = slot_term(li, i, k);
     if (v != 0.0) {
       let at = base + u32(slots[k]);
@@ -127,22 +126,23 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
 const ERRORS_BACKWARD_SERIAL_WGSL = /* wgsl */ `${ERRORS_BACKWARD_HEAD}
 
 @compute @workgroup_size(${SERIAL_WG})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let li = (wg.x + wg.y * ${MAX_X}u) * ${SERIAL_WG}u + lid;
-  if (li >= params.rn) { return; }
-  let i = params.r0 + li;
-  let base = li * params.c;
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let li = linear_group(wg, nwg) * ${SERIAL_WG}u + lid;
+  if (li >= P(9u)) { return; }
+  let i = P(8u) + li;
+  let base = li * P(1u);
   var r = 0.0;
   let counted = valid[i] != 0.0;
   if (counted) {
-    for (var k = 0u; k < params.u2; k++) { r += slot_term(li, i, k); }
+    for (var k = 0u; k < P(2u); k++) { r += slot_term(li, i, k); }
   }
   let m = lse[i];
-  for (var c = 0u; c < params.c; c++) {
+  for (var c = 0u; c < P(1u); c++) {
     dlogits[base + c] = select(0.0, -exp(logits[base + c] - m) * r, counted);
   }
   if (counted) {
-    for (var k = 0u; k < params.u2; k++) {
+    for (var k = 0u; k < P(2u); k++) {
       let v = slot_term(li, i, k);
       if (v != 0.0) {
         let at = base + u32(slots[k]);
@@ -167,7 +167,7 @@ export function classErrors(logits: Tensor, slots: Tensor, targets: Tensor, vali
   const serial = serialKernels();
   const op = customGrad(
     (z, l, s, t, v) => {
-      const [y, zz] = grid(k);
+      const [y, zz] = grid2d(k);
       return runRowKernel({
         key: "losses_class_errors",
         code: ERRORS_WGSL,
@@ -188,7 +188,7 @@ export function classErrors(logits: Tensor, slots: Tensor, targets: Tensor, vali
         rows: n,
         rowWidths: [c, 0, 0, 0, 0, 0, c],
         params: p,
-        workgroups: (rows) => grid(serial ? Math.ceil(rows / SERIAL_WG) : rows),
+        workgroups: (rows) => grid2d(serial ? Math.ceil(rows / SERIAL_WG) : rows),
       })[0],
       null,
       null,
@@ -200,74 +200,38 @@ export function classErrors(logits: Tensor, slots: Tensor, targets: Tensor, vali
 }
 
 // The bindings of both Lovász row kernels, and the ground truth of position i for class cls.
-const ROWS_HEAD = /* wgsl */ `${PARAMS_WGSL}
+const ROWS_HEAD = /* wgsl */ `
 @group(0) @binding(0) var<storage, read> errors: array<f32>;
 @group(0) @binding(1) var<storage, read> order: array<i32>;
 @group(0) @binding(2) var<storage, read> slots: array<i32>;
 @group(0) @binding(3) var<storage, read> targets: array<i32>;
 @group(0) @binding(4) var<storage, read> valid: array<f32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;
-@group(0) @binding(6) var<uniform> params: Params;
+${paramsWgsl(6)}
 
 fn truth(i: u32, cls: i32) -> f32 {
   return select(0.0, 1.0, valid[i] != 0.0 && targets[i] == cls);
 }`;
 
-// Params: n = N, u2 = K. Output row k: [value, g at each original position (N)].
-const ROWS_WGSL = /* wgsl */ `${ROWS_HEAD}
-const WG: u32 = ${WG}u;
-var<workgroup> s_sum: array<f32, ${WG}>;
-var<workgroup> s_scan: array<f32, ${WG}>;
-${BLOCK_SUM_WGSL}
-${LOVASZ_SCAN_WGSL}
-
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let k = wg.x + wg.y * ${MAX_X}u;
-  if (k >= params.u2) { return; }
-  let n = params.n;
-  let cls = slots[k];
-  let row = k * n;
-  let o = k * (n + 1u);
-  // G: the positives of this class.
-  var g_part = 0.0;
-  for (var i = lid.x; i < n; i += WG) { g_part += truth(i, cls); }
-  let total = block_sum(g_part, lid.x);
-  // Walk the sorted order a tile at a time: an inclusive scan of y inside the tile plus
-  // the positives of the tiles before.
-  var carry = 0.0;
-  var acc = 0.0;
-  for (var start = 0u; start < n; start += WG) {
-    let j = start + lid.x;
-    var y = 0.0;
-    var at = 0u;
-    if (j < n) {
-      at = u32(order[row + j]);
-      y = truth(at, cls);
-    }
-    let cy = carry + tile_scan(y, lid.x);
-    let tile = s_scan[WG - 1u];
-    workgroupBarrier();
-    carry += tile;
-    if (j < n) {
-      let w = lovasz_weight(total, cy, j, y);
-      out[o + 1u + at] = w;
-      if (valid[at] != 0.0) { acc += errors[row + at] * w; }
-    }
-  }
-  let value = block_sum(acc, lid.x);
-  if (lid.x == 0u) { out[o] = value; }
-}`;
+// Params: P(0) = N, P(2) = K. Output row k: [value, g at each original position (N)].
+const ROWS_WGSL = lovaszScanWgsl({
+  head: ROWS_HEAD,
+  setup: "let cls = slots[r];",
+  truth: (i) => `truth(${i}, cls)`,
+  visit: `out[o + 1u + at] = w;
+      if (valid[at] != 0.0) { acc += errors[row + at] * w; }`,
+});
 
 // The same, one thread per row k walking the order serially (software adapters).
 const ROWS_SERIAL_WGSL = /* wgsl */ `${ROWS_HEAD}
 ${LOVASZ_WEIGHT_WGSL}
 
 @compute @workgroup_size(${SERIAL_WG})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let k = (wg.x + wg.y * ${MAX_X}u) * ${SERIAL_WG}u + lid;
-  if (k >= params.u2) { return; }
-  let n = params.n;
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let k = linear_group(wg, nwg) * ${SERIAL_WG}u + lid;
+  if (k >= P(2u)) { return; }
+  let n = P(0u);
   let cls = slots[k];
   let row = k * n;
   let o = k * (n + 1u);
@@ -287,17 +251,18 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 }`;
 
 // dE_ki = g_k W_ki from the [K, N + 1] rows [value, W] and their gradient (column 0).
-const ROWS_BACKWARD_WGSL = /* wgsl */ `${PARAMS_WGSL}
+const ROWS_BACKWARD_WGSL = /* wgsl */ `
 @group(0) @binding(0) var<storage, read> g: array<f32>;
 @group(0) @binding(1) var<storage, read> rows: array<f32>;
 @group(0) @binding(2) var<storage, read_write> de: array<f32>;
-@group(0) @binding(3) var<uniform> params: Params;
+${paramsWgsl(3)}
 
 @compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let x = (wg.x + wg.y * ${MAX_X}u) * ${WG}u + lid;
-  let n = params.n;
-  if (x >= n * params.u2) { return; }
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let x = linear_group(wg, nwg) * ${WG}u + lid;
+  let n = P(0u);
+  if (x >= n * P(2u)) { return; }
   let k = x / n;
   let o = k * (n + 1u);
   de[x] = g[o] * rows[o + 1u + (x - k * n)];
@@ -327,7 +292,7 @@ export function lovaszRows(
         inputs: [e, o, s, t, v],
         outputs: [{ shape: [k, n + 1], dtype: "float32" }],
         params: p,
-        workgroups: grid(serial ? Math.ceil(k / SERIAL_WG) : k),
+        workgroups: grid2d(serial ? Math.ceil(k / SERIAL_WG) : k),
       })[0],
     (g, out) => [
       runKernel({
@@ -336,7 +301,7 @@ export function lovaszRows(
         inputs: [g, out],
         outputs: [{ shape: [k, n], dtype: "float32" }],
         params: p,
-        workgroups: grid(Math.ceil((k * n) / WG)),
+        workgroups: grid2d(Math.ceil((k * n) / WG)),
       })[0],
       null,
       null,

@@ -11,51 +11,44 @@
  */
 import { customGrad, reshape, slice, sum, type Tensor } from "../autograd/mod.ts";
 import { runRowKernel } from "../gpu/mod.ts";
-import {
-  BLOCK_SUM_WGSL,
-  grid,
-  MAX_X,
-  PARAMS_WGSL,
-  ROW_LSE_WGSL,
-  rowLogSumExp,
-  rowParams,
-  WG,
-} from "./_fused_common.ts";
+import { grid2d, paramsWgsl, WG } from "../gpu/kernels/common.ts";
+import { BLOCK_SUM_WGSL, ROW_LSE_WGSL, rowLogSumExp, rowParams } from "./_fused_common.ts";
 
 /** Rows each thread of the column-sum kernel walks. */
 const ROWS = 64;
 
-// Params: n, c, u2 = positions per group T, u3 = chunks per group.
-const SUMS_WGSL = /* wgsl */ `${PARAMS_WGSL}
+// Params: P(0) = n, P(1) = c, P(2) = positions per group T, P(3) = chunks per group.
+const SUMS_WGSL = /* wgsl */ `
 @group(0) @binding(0) var<storage, read> logits: array<f32>;
 @group(0) @binding(1) var<storage, read> targets: array<i32>;
 @group(0) @binding(2) var<storage, read> valid: array<f32>;
 @group(0) @binding(3) var<storage, read> lse: array<f32>;
 @group(0) @binding(4) var<storage, read_write> partial: array<f32>;
-@group(0) @binding(5) var<uniform> params: Params;
+${paramsWgsl(5)}
 
 @compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let c = params.c;
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_id) lid: vec3<u32>) {
+  let c = P(1u);
   let col = wg.x * ${WG}u + lid.x;
-  let chunk = wg.y + wg.z * ${MAX_X}u;
-  let per = params.u2;
-  let chunks = params.u3;
-  if (col >= c || chunk >= (params.n / per) * chunks) { return; }
+  let chunk = wg.z * nwg.y + wg.y;
+  let per = P(2u);
+  let chunks = P(3u);
+  if (col >= c || chunk >= (P(0u) / per) * chunks) { return; }
   let g = chunk / chunks;
   let start = g * per + (chunk % chunks) * ${ROWS}u;
   let end = min(start + ${ROWS}u, (g + 1u) * per);
   // This dispatch sees rows [r0, r0 + rn) (a window of the logits). A cell that starts
   // here writes its sums; one that started in an earlier window adds to them.
-  let lo = max(start, params.r0);
-  let hi = min(end, params.r0 + params.rn);
+  let lo = max(start, P(8u));
+  let hi = min(end, P(8u) + P(9u));
   if (lo >= hi) { return; }
   var sp = 0.0;
   var tp = 0.0;
   var sy = 0.0;
   for (var i = lo; i < hi; i++) {
     if (valid[i] != 0.0) {
-      let p = exp(logits[(i - params.r0) * c + col] - lse[i]);
+      let p = exp(logits[(i - P(8u)) * c + col] - lse[i]);
       sp += p;
       if (u32(targets[i]) == col) {
         tp += p;
@@ -64,7 +57,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
     }
   }
   let o = chunk * 3u * c + col;
-  if (start < params.r0) {
+  if (start < P(8u)) {
     sp += partial[o];
     tp += partial[o + c];
     sy += partial[o + 2u * c];
@@ -74,30 +67,31 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   partial[o + 2u * c] = sy;
 }`;
 
-// Params: n, c, u2 = positions per group T.
-const BACKWARD_WGSL = /* wgsl */ `${PARAMS_WGSL}
+// Params: P(0) = n, P(1) = c, P(2) = positions per group T.
+const BACKWARD_WGSL = /* wgsl */ `
 @group(0) @binding(0) var<storage, read> logits: array<f32>;
 @group(0) @binding(1) var<storage, read> targets: array<i32>;
 @group(0) @binding(2) var<storage, read> valid: array<f32>;
 @group(0) @binding(3) var<storage, read> lse: array<f32>;
 @group(0) @binding(4) var<storage, read> grad: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dlogits: array<f32>;
-@group(0) @binding(6) var<uniform> params: Params;
+${paramsWgsl(6)}
 ${ROW_LSE_WGSL}
 ${BLOCK_SUM_WGSL}
 
 @compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let local = wg.x + wg.y * ${MAX_X}u;
-  if (local >= params.rn) { return; }
-  let row = params.r0 + local;
-  let c = params.c;
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_id) lid: vec3<u32>) {
+  let local = linear_group(wg, nwg);
+  if (local >= P(9u)) { return; }
+  let row = P(8u) + local;
+  let c = P(1u);
   let base = local * c;
   if (valid[row] == 0.0) {
     for (var k = lid.x; k < c; k += WG) { dlogits[base + k] = 0.0; }
     return;
   }
-  let ga = (row / params.u2) * 3u * c; // dL/dS(p) of the row's group; dL/dS(py) follows
+  let ga = (row / P(2u)) * 3u * c; // dL/dS(p) of the row's group; dL/dS(py) follows
   let m = lse[row];
   let t = u32(targets[row]);
   var s = 0.0;
@@ -130,7 +124,7 @@ export function fusedSoftCounts(
   const op = customGrad(
     (z, t, v, l) => {
       const cells = groups * chunks;
-      const [y, zz] = grid(cells);
+      const [y, zz] = grid2d(cells);
       const [partial] = runRowKernel({
         key: "losses_soft_counts",
         code: SUMS_WGSL,
@@ -152,7 +146,7 @@ export function fusedSoftCounts(
         rows: n,
         rowWidths: [c, 0, 0, 0, 0, c],
         params: rowParams([n, c, per]),
-        workgroups: grid,
+        workgroups: grid2d,
       })[0],
       null,
       null,

@@ -15,16 +15,13 @@
  */
 import { customGrad, reshape, slice, type Tensor, tensor } from "../autograd/mod.ts";
 import { runRowKernel } from "../gpu/mod.ts";
+import { grid2d, paramsWgsl, WG } from "../gpu/kernels/common.ts";
 import {
-  grid,
-  MAX_X,
-  PARAMS_WGSL,
   ROW_LSE_SERIAL_WGSL,
   ROW_LSE_WGSL,
   rowParams,
   SERIAL_WG,
   serialKernels,
-  WG,
 } from "./_fused_common.ts";
 
 /** Which per-position loss the kernel computes. */
@@ -53,19 +50,19 @@ const KIND_CODE: Record<FusedTargetKind, number> = {
 /** Floats stored per position: loss, lse, A, B, D. */
 const STATS = 5;
 
-// Params: n, c, kind, has_weights; f0 smoothing e, f1 gamma, f2 alpha.
-const FORWARD_HEAD = /* wgsl */ `${PARAMS_WGSL}
+// Params: P(0..3) = n, c, kind, has_weights; Pf(4..6) = smoothing e, gamma, alpha.
+const FORWARD_HEAD = /* wgsl */ `
 @group(0) @binding(0) var<storage, read> logits: array<f32>;
 @group(0) @binding(1) var<storage, read> targets: array<i32>;
 @group(0) @binding(2) var<storage, read> weights: array<f32>;
 @group(0) @binding(3) var<storage, read_write> stats: array<f32>;
-@group(0) @binding(4) var<uniform> params: Params;
+${paramsWgsl(4)}
 const TINY: f32 = 1e-30;
 
 // The loss and backward coefficients of a row from its log-sum-exp and its sum of logits.
 fn finish(row: u32, base: u32, lse: f32, zsum: f32) {
   var t = targets[row];
-  if (t < 0 || u32(t) >= params.c) { t = 0; }
+  if (t < 0 || u32(t) >= P(1u)) { t = 0; }
   let logpt = logits[base + u32(t)] - lse;
   let pt = exp(logpt);
   let u = max(1.0 - pt, TINY);
@@ -73,14 +70,14 @@ fn finish(row: u32, base: u32, lse: f32, zsum: f32) {
   var a = 1.0;
   var b = 1.0;
   var d = 0.0;
-  if (params.u2 == 0u) {
-    let e = params.f0;
-    let cf = f32(params.c);
+  if (P(2u) == 0u) {
+    let e = Pf(4u);
+    let cf = f32(P(1u));
     loss = (1.0 - e) * (-logpt) + e * (lse - zsum / cf);
     b = 1.0 - e;
     d = e / cf;
-  } else if (params.u2 == 1u) {
-    let g = params.f1;
+  } else if (P(2u) == 1u) {
+    let g = Pf(5u);
     var f = 1.0;
     var df = 0.0;
     if (g != 0.0) {
@@ -88,13 +85,13 @@ fn finish(row: u32, base: u32, lse: f32, zsum: f32) {
       df = g * pow(u, g - 1.0);
     }
     var w = 1.0;
-    if (params.u3 != 0u) { w = weights[u32(t)]; }
+    if (P(3u) != 0u) { w = weights[u32(t)]; }
     loss = -w * f * logpt;
     a = w * (f - df * pt * logpt);
     b = a;
   } else {
-    let g = params.f1;
-    let al = params.f2;
+    let g = Pf(5u);
+    let al = Pf(6u);
     var f = 1.0;
     var df = 0.0;
     if (al != 0.0) {
@@ -122,13 +119,14 @@ const FORWARD_WGSL = /* wgsl */ `${FORWARD_HEAD}
 ${ROW_LSE_WGSL}
 
 @compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let local = wg.x + wg.y * ${MAX_X}u;
-  if (local >= params.rn) { return; }
-  let base = local * params.c;
-  let r = row_lse(base, params.c, lid.x);
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_id) lid: vec3<u32>) {
+  let local = linear_group(wg, nwg);
+  if (local >= P(9u)) { return; }
+  let base = local * P(1u);
+  let r = row_lse(base, P(1u), lid.x);
   if (lid.x != 0u) { return; }
-  finish(params.r0 + local, base, r.x, r.y);
+  finish(P(8u) + local, base, r.x, r.y);
 }`;
 
 /**
@@ -139,27 +137,29 @@ const FORWARD_SERIAL_WGSL = /* wgsl */ `${FORWARD_HEAD}
 ${ROW_LSE_SERIAL_WGSL}
 
 @compute @workgroup_size(${SERIAL_WG})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let local = (wg.x + wg.y * ${MAX_X}u) * ${SERIAL_WG}u + lid;
-  if (local >= params.rn) { return; }
-  let base = local * params.c;
-  let r = row_lse_serial(base, params.c);
-  finish(params.r0 + local, base, r.x, r.y);
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let local = linear_group(wg, nwg) * ${SERIAL_WG}u + lid;
+  if (local >= P(9u)) { return; }
+  let base = local * P(1u);
+  let r = row_lse_serial(base, P(1u));
+  finish(P(8u) + local, base, r.x, r.y);
 }`;
 
-const BACKWARD_WGSL = /* wgsl */ `${PARAMS_WGSL}
+const BACKWARD_WGSL = /* wgsl */ `
 @group(0) @binding(0) var<storage, read> logits: array<f32>;
 @group(0) @binding(1) var<storage, read> targets: array<i32>;
 @group(0) @binding(2) var<storage, read> stats: array<f32>;
 @group(0) @binding(3) var<storage, read> grad: array<f32>;
 @group(0) @binding(4) var<storage, read_write> dlogits: array<f32>;
-@group(0) @binding(5) var<uniform> params: Params;
+${paramsWgsl(5)}
 
 @compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let local = wg.x + wg.y * ${MAX_X}u;
-  if (local >= params.rn) { return; }
-  let row = params.r0 + local;
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_id) lid: vec3<u32>) {
+  let local = linear_group(wg, nwg);
+  if (local >= P(9u)) { return; }
+  let row = P(8u) + local;
   let o = row * ${STATS}u;
   let g = grad[o];
   let lse = stats[o + 1u];
@@ -167,8 +167,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
   let b = stats[o + 3u];
   let d = stats[o + 4u];
   let t = u32(max(targets[row], 0));
-  let base = local * params.c;
-  for (var c = lid.x; c < params.c; c += ${WG}u) {
+  let base = local * P(1u);
+  for (var c = lid.x; c < P(1u); c += ${WG}u) {
     let p = exp(logits[base + c] - lse);
     var v = a * p - d;
     if (c == t) { v -= b; }
@@ -177,21 +177,22 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid:
 }`;
 
 /** One thread per logit (software adapters: a workgroup per row idles most lanes). */
-const BACKWARD_SERIAL_WGSL = /* wgsl */ `${PARAMS_WGSL}
+const BACKWARD_SERIAL_WGSL = /* wgsl */ `
 @group(0) @binding(0) var<storage, read> logits: array<f32>;
 @group(0) @binding(1) var<storage, read> targets: array<i32>;
 @group(0) @binding(2) var<storage, read> stats: array<f32>;
 @group(0) @binding(3) var<storage, read> grad: array<f32>;
 @group(0) @binding(4) var<storage, read_write> dlogits: array<f32>;
-@group(0) @binding(5) var<uniform> params: Params;
+${paramsWgsl(5)}
 
 @compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let i = (wg.x + wg.y * ${MAX_X}u) * ${WG}u + lid;
-  if (i >= params.rn * params.c) { return; }
-  let local = i / params.c;
-  let c = i - local * params.c;
-  let row = params.r0 + local;
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let i = linear_group(wg, nwg) * ${WG}u + lid;
+  if (i >= P(9u) * P(1u)) { return; }
+  let local = i / P(1u);
+  let c = i - local * P(1u);
+  let row = P(8u) + local;
   let o = row * ${STATS}u;
   let p = exp(logits[i] - stats[o + 1u]);
   var v = stats[o + 2u] * p - stats[o + 4u];
@@ -228,7 +229,7 @@ export function fusedTargetLoss(
         rows: n,
         rowWidths: [c, 0, 0, 0],
         params: p,
-        workgroups: (rows) => grid(serial ? Math.ceil(rows / SERIAL_WG) : rows),
+        workgroups: (rows) => grid2d(serial ? Math.ceil(rows / SERIAL_WG) : rows),
       })[0],
     (g, stats, z, t) => [
       runRowKernel({
@@ -239,7 +240,7 @@ export function fusedTargetLoss(
         rows: n,
         rowWidths: [c, 0, 0, 0, c],
         params: p,
-        workgroups: (rows) => grid(serial ? Math.ceil((rows * c) / WG) : rows),
+        workgroups: (rows) => grid2d(serial ? Math.ceil((rows * c) / WG) : rows),
       })[0],
       null,
       null,

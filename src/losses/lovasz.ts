@@ -43,6 +43,7 @@ import {
   validPositions,
 } from "./_common.ts";
 import { sameShape } from "../autograd/shape.ts";
+import { fusedPolicy } from "../autograd/fused.ts";
 import { useFused } from "./_fused_common.ts";
 import { hingeRowsAnalytic, hingeRowsGpu } from "./_fused_hinge.ts";
 import { classErrors, lovaszRows as fusedLovaszRows } from "./_fused_lovasz.ts";
@@ -247,7 +248,10 @@ export function lovaszHinge(options: LovaszHingeOptions = {}): LossFn {
     const y = noGrad(() => reshape(cast(where(counted, flat, 0), logits.dtype), [rows, len]));
     const z = reshape(logits, [rows, len]);
     const gpu = size > 0 && useFused(logits, options.fused);
-    if (gpu || (size > 0 && options.fused === true)) {
+    // Elsewhere `fused: true` asks for the analytic path from primitives (the policy can
+    // still turn it off: then the composed ops run, as for every loss).
+    const analytic = !gpu && size > 0 && options.fused === true && fusedPolicy.choose("loss", true);
+    if (gpu || analytic) {
       const order = noGrad(() =>
         argsort(where(valid, z.mul(y.mul(2).sub(1)).neg().add(1), -Infinity), true)
       );

@@ -5,8 +5,8 @@
  * @module
  */
 import { noGrad, scope, type Tensor, type Tree, treeMap, zerosLike } from "../autograd/mod.ts";
-import { fusedOpsEnabled } from "../autograd/fused.ts";
-import { adamwKernelStep } from "./adamw_kernel.ts";
+import { fusedPolicy } from "../autograd/fused.ts";
+import { type AdamHyper, adamwKernelStep } from "./adamw_kernel.ts";
 import { type LearningRate, lrAt, type Optimizer, type OptState } from "./types.ts";
 
 /**
@@ -60,9 +60,6 @@ export function adamwStep(
   const p2 = decayed.sub(mHat.div(vHat.sqrt().add(h.eps)).mul(h.lr));
   return { p: p2, m: m2, v: v2 };
 }
-
-/** The hyper-parameters of one Adam step. */
-export type AdamHyper = { lr: number; b1: number; b2: number; eps: number; wd: number; t: number };
 
 /**
  * One tensor's Adam update: new parameter and moments. `scale` (one element), when given,
@@ -140,18 +137,19 @@ export function adam(opts: AdamOptions = {}): Optimizer {
 }
 
 /**
- * The step `adam` and `adamw` take: one WGSL kernel for a float32 WebGPU tensor while fused ops
- * are on (a dozen elementwise dispatches fewer per parameter), else the composed `adamwStep`.
+ * The step `adam` and `adamw` take: one WGSL kernel for a float32 WebGPU tensor while the fused
+ * policy allows it (a dozen elementwise dispatches fewer per parameter), else the composed
+ * `adamwStep`.
  */
 const autoStep: AdamStepFn = (p, g, m, v, h, scale) => {
-  const kernel = fusedOpsEnabled() && p.backend.name === "webgpu" && p.dtype === "float32" &&
-    g.dtype === "float32";
+  const kernel = fusedPolicy.choose("adamw") && p.backend.name === "webgpu" &&
+    p.dtype === "float32" && g.dtype === "float32";
   return kernel ? adamwKernelStep(p, g, m, v, h, scale) : adamwStep(p, g, m, v, h, scale);
 };
 
 /**
  * AdamW with decoupled weight decay (default λ = 0.01, as torch). On WebGPU each parameter's
- * update is one kernel while fused ops are on (`LOSSFORGE_FUSED=0` composes it).
+ * update is one kernel while the fused policy allows it (`LOSSFORGE_FUSED=0` composes it).
  *
  * @example
  * ```ts

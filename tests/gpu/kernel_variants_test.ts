@@ -5,7 +5,7 @@
 import * as lf from "../../mod.ts";
 import type { WebGpuBackend } from "../../mod.ts";
 import { kernelPolicy } from "../../src/gpu/kernels/common.ts";
-import { useDirect } from "../../src/gpu/kernels/matmul.ts";
+import { useDirect } from "../../src/gpu/matmul/kernels.ts";
 import { softmaxSerial } from "../../src/gpu/kernels/softmax.ts";
 import { assert } from "../_assert.ts";
 import { compareGrad, compareOn, gpuTest, host, weights, withBindingLimit } from "./_util.ts";

@@ -1,4 +1,4 @@
-// The 128x128 matmul for hardware GPUs (src/gpu/kernels/matmul_big.ts), forced on this
+// The 128x128 matmul for hardware GPUs (src/gpu/matmul/big.ts), forced on this
 // machine's adapter two ways: through `kernelPolicy.software = false` (the GPU rule picks it
 // for m, n >= 128 and k >= 8) and through `setBigMatmul(true)` (every shape, for the edges:
 // k = 1, size-0 dims, thin outputs). It must equal the CPU oracle on all four transpose
@@ -7,8 +7,8 @@
 import * as lf from "../../mod.ts";
 import type { WebGpuBackend } from "../../mod.ts";
 import { kernelPolicy } from "../../src/gpu/kernels/common.ts";
-import { setMatmulTile, TILE_DEFAULT } from "../../src/gpu/kernels/matmul.ts";
-import { bigMatmulFits, setBigMatmul, useBig } from "../../src/gpu/kernels/matmul_big.ts";
+import { setMatmulTile, TILE_DEFAULT } from "../../src/gpu/matmul/kernels.ts";
+import { bigMatmulFits, setBigMatmul, useBig } from "../../src/gpu/matmul/big.ts";
 import { assert } from "../_assert.ts";
 import { compareGrad, compareOn, gpuTest, host, LOOSE, weights } from "./_util.ts";
 
@@ -78,12 +78,6 @@ gpuTest("big matmul: selection rule and device limits", async () => {
     assert(useBig(e, 128, 8, 128) && useBig(e, 4096, 4096, 4096) && useBig(e, 129, 9, 300));
     assert(!useBig(e, 127, 64, 128) && !useBig(e, 128, 64, 127) && !useBig(e, 128, 7, 128));
     assert(!useBig(e, 128, 8, 128, true), "a forced tile turns it off");
-    kernelPolicy.legacy = true;
-    try {
-      assert(!useBig(e, 512, 512, 512));
-    } finally {
-      kernelPolicy.legacy = false;
-    }
     kernelPolicy.software = true;
     assert(useBig(e, 512, 512, 512) && useBig(e, 1024, 4096, 600));
     assert(!useBig(e, 2048, 96, 384) && !useBig(e, 511, 512, 512), "software: m, n, k >= 512");

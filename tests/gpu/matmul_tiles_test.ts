@@ -1,8 +1,9 @@
-// The matmul kernel is generated per tile (src/gpu/kernels/matmul.ts); the adapter here picks
+// The matmul kernel is generated per tile (src/gpu/matmul/kernels.ts); the adapter here picks
 // some tiles, a GPU others. Every configuration the table can choose, forced in turn, must
 // equal the CPU oracle on ragged sizes, all transpose combinations and a batch.
 import * as lf from "../../mod.ts";
-import { type MatmulTile, setMatmulTile, TILE_DEFAULT } from "../../src/gpu/kernels/matmul.ts";
+import { setMatmulTile, TILE_DEFAULT } from "../../src/gpu/matmul/kernels.ts";
+import type { MatmulTile } from "../../src/gpu/matmul/table.ts";
 import { assertAllClose, gpuTest, TOL } from "./_util.ts";
 
 const tiles: MatmulTile[] = [

@@ -1,4 +1,4 @@
-// Matmul autotuning (src/gpu/matmul_tune.ts): tuned kernels equal the untuned path and the CPU,
+// Matmul autotuning (src/gpu/matmul/): tuned kernels equal the untuned path and the CPU,
 // matmul consults the table (seen through the kernel keys the engine records), the table
 // survives a save/load round trip, entries for another adapter are never consulted, and bad
 // files and shapes fail naming the file and field. Small sizes and minMs 0: lavapipe is slow,
@@ -6,14 +6,8 @@
 import { assert, assertEquals, assertRejects } from "../_assert.ts";
 import * as lf from "../../mod.ts";
 import type { MatmulTuningEntry, WebGpuBackend } from "../../mod.ts";
-import { setMatmulTile, tileKernelKey } from "../../src/gpu/kernels/matmul.ts";
-import {
-  adapterId,
-  classOf,
-  type MatmulChoice,
-  seen,
-  tuned,
-} from "../../src/gpu/kernels/matmul_table.ts";
+import { setMatmulTile, tileKernelKey } from "../../src/gpu/matmul/kernels.ts";
+import { adapterId, classOf, type MatmulChoice, seen, tuned } from "../../src/gpu/matmul/table.ts";
 import { assertAllClose, gpuTest, TOL } from "./_util.ts";
 
 const QUICK = { rounds: 1, minMs: 0 };

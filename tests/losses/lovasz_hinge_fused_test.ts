@@ -4,7 +4,8 @@
 // perSequence settings, at points where the sort order is unique.
 import fc from "fast-check";
 import { liveTensors, lovaszHinge, type Tensor, tensor, valueAndGrad } from "../../mod.ts";
-import { assert, assertClose } from "../_assert.ts";
+import { type FusedPath, fusedPolicy, setFusedOps } from "../../src/autograd/fused.ts";
+import { assert, assertClose, assertEquals } from "../_assert.ts";
 import { refLovaszHinge } from "./_reference.ts";
 import { gpuTest as sharedGpuTest } from "../gpu/_util.ts";
 
@@ -181,3 +182,42 @@ gpuTest(
     }
   },
 );
+
+/** Runs `fn` with fused ops off, recording the fused paths that asked the policy. */
+async function withFusedOff<T>(fn: () => Promise<T>): Promise<{ out: T; asked: FusedPath[] }> {
+  const choose = fusedPolicy.choose;
+  const asked: FusedPath[] = [];
+  fusedPolicy.choose = function (path, requested, byDefault) {
+    asked.push(path);
+    return choose.call(this, path, requested, byDefault);
+  };
+  setFusedOps(false);
+  try {
+    return { out: await fn(), asked };
+  } finally {
+    setFusedOps(true);
+    fusedPolicy.choose = choose;
+  }
+}
+
+const OFF_PROBLEM: HingeProblem = {
+  shape: [2, 5],
+  logits: [0.5, -2, 0.25, 3, 1.5, -0.7, 0.1, 2.2, -1.3, 0.9],
+  targets: [1, 0, 1, -100, 0, 0, 1, 1, 0, 1],
+  mask: [1, 1, 1, 1, 0, 1, 1, 1, 1, 1],
+};
+
+for (const backend of ["cpu", "webgpu"] as const) {
+  const test = backend === "cpu"
+    ? (name: string, fn: () => Promise<void>) => Deno.test(name, fn)
+    : gpuTest;
+  test(`lovaszHinge on ${backend} with fused ops off: fused: true takes the composed ops`, async () => {
+    for (const perSequence of [true, false]) {
+      const off = await withFusedOff(() => hingeOn(OFF_PROBLEM, perSequence, true, backend));
+      assert(off.asked.includes("loss"), `the hinge should consult the policy: ${off.asked}`);
+      const composed = await hingeOn(OFF_PROBLEM, perSequence, false, backend);
+      assertEquals(off.out.value, composed.value);
+      assertEquals(off.out.grad, composed.grad);
+    }
+  });
+}

@@ -20,8 +20,10 @@ import {
   tensor,
   tversky,
   valueAndGrad,
+  type WebGpuBackend,
 } from "../../mod.ts";
-import { assert, assertClose } from "../_assert.ts";
+import { setFusedOps } from "../../src/autograd/fused.ts";
+import { assert, assertClose, assertEquals } from "../_assert.ts";
 import { gpuTest as sharedGpuTest, withBindingLimit } from "../gpu/_util.ts";
 import { LOSSES, lovaszGap, problems, valueAndGradOn } from "./_helpers.ts";
 import type { Problem } from "./_reference.ts";
@@ -239,3 +241,43 @@ gpuTest(
     for (const x of [z, y, answerMask]) x.dispose();
   },
 );
+
+/** Runs `fn` and counts the loss kernels (`runKernel` keys "losses_...") it dispatched. */
+async function lossKernelsDuring<T>(fn: () => Promise<T>): Promise<{ out: T; kernels: number }> {
+  const e = (getBackendImpl("webgpu") as WebGpuBackend).engine;
+  const saved = e.trace;
+  let kernels = 0;
+  e.trace = (op, k, ...rest) => {
+    if (k.key.startsWith("user:losses_")) kernels++;
+    saved?.(op, k, ...rest);
+  };
+  try {
+    return { out: await fn(), kernels };
+  } finally {
+    e.trace = saved;
+  }
+}
+
+gpuTest("fused ops off: no loss kernel runs, and each loss equals its composed path", async () => {
+  const p: Problem = {
+    logits: [[2, -1, 0.5, 3, 0, 1], [0.3, 1, -2, 0, 4, 1], [1, 1, 0, -1, 2, 0.5]],
+    targets: [3, 4, -100],
+    mask: [1, 1, 1],
+  };
+  for (const [label, make] of FUSED) {
+    const on = await lossKernelsDuring(() => onGpu(make(true), p));
+    assert(on.kernels > 0, `${label}: the fused path should dispatch loss kernels`);
+    setFusedOps(false);
+    let off;
+    try {
+      // Even a loss that asks for its kernel (`fused: true`) takes the composed ops.
+      off = await lossKernelsDuring(() => onGpu(make(true), p));
+    } finally {
+      setFusedOps(true);
+    }
+    assertEquals(off.kernels, 0, `${label}: loss kernels ran with fused ops off`);
+    const composed = await onGpu(make(false), p);
+    assertEquals(off.out.value, composed.value, label);
+    assertEquals([...off.out.grad], [...composed.grad], label);
+  }
+});

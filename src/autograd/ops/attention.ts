@@ -3,13 +3,13 @@
  * grouped-query heads. On a backend with the fused primitives (WebGPU) it runs flash style:
  * the `[B, H, T, Tk]` scores never exist in memory, forward or backward (the backward
  * recomputes them from q, k and each row's log-sum-exp). Elsewhere, or when fused ops are off
- * (`LOSSFORGE_FUSED=0`), it is the composed matmul-softmax-matmul, which is also its
+ * (`fusedPolicy`, `LOSSFORGE_FUSED=0`), it is the composed matmul-softmax-matmul, which is also its
  * reference in tests.
  * @module
  */
 import type { AttentionSpec } from "../backend.ts";
 import { DTypeError, fmtShape, ShapeError } from "../errors.ts";
-import { fusedOpsEnabled } from "../fused.ts";
+import { fusedPolicy } from "../fused.ts";
 import { isRecording, record, sumToShape } from "../tape.ts";
 import { fromBuffer, type Tensor } from "../tensor.ts";
 import { backendOf, needFloat } from "./core.ts";
@@ -224,8 +224,11 @@ export function scaledDotProductAttention(
     ) maskBatch = s[0];
     else maskBatch = -1;
   }
-  const fused = (opts.fused ?? preference ?? b.prefersFusedAttention ?? false) &&
-    fusedOpsEnabled() &&
+  const fused = fusedPolicy.choose(
+    "attention",
+    opts.fused ?? preference ?? undefined,
+    b.prefersFusedAttention ?? false,
+  ) &&
     !!b.attention && !!b.attentionGrad && maskBatch >= 0 && v.shape[3] === d &&
     batch * heads * t > 0 && tk > 0 && d > 0 && d <= FUSED_MAX_D;
   if (!fused) return composedAttention(q, k, v, mask, scale, undefined, causal);

@@ -3,11 +3,11 @@
  * backward on backends that have them, instead of about ten ops forward and twenty back.
  * The backward rule falls back to composed ops when the backward pass is itself being
  * differentiated, and the whole op to the composed formula when fused ops are off
- * (`LOSSFORGE_FUSED=0`) or the backend lacks the primitives.
+ * (`fusedPolicy`, `LOSSFORGE_FUSED=0`) or the backend lacks the primitives.
  * @module
  */
 import { isFloat } from "../dtype.ts";
-import { fusedOpsEnabled } from "../fused.ts";
+import { fusedPolicy } from "../fused.ts";
 import { isRecording, record, sumToShape } from "../tape.ts";
 import { fromBuffer, type Tensor } from "../tensor.ts";
 import { backendOf } from "./core.ts";
@@ -40,7 +40,7 @@ export function fusedLayerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps: num
   const fits = x.rank >= 1 && isFloat(x.dtype) && weight.rank === 1 && bias.rank === 1 &&
     weight.shape[0] === cols && bias.shape[0] === cols && weight.dtype === x.dtype &&
     bias.dtype === x.dtype && cols > 0;
-  if (!fits || !b.layerNorm || !b.layerNormGrad || !fusedOpsEnabled()) {
+  if (!fits || !b.layerNorm || !b.layerNormGrad || !fusedPolicy.choose("layerNorm")) {
     return composed(x, weight, bias, eps);
   }
   const rows = x.size / cols;

@@ -19,8 +19,7 @@ import type { AttentionSpec } from "../../autograd/backend.ts";
 import type { DType } from "../../autograd/dtype.ts";
 import { ShapeError } from "../../autograd/errors.ts";
 import type { Engine, GpuBuffer } from "../engine.ts";
-import { f32Bits, MAIN_1D, paramsWgsl, WG, wgslType } from "./common.ts";
-import { params } from "./elementwise.ts";
+import { f32Bits, MAIN_1D, params, paramsWgsl, WG, wgslType } from "./common.ts";
 
 /** Threads (rows) per workgroup. */
 const ROWS = 64;

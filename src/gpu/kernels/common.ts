@@ -35,12 +35,92 @@ fn linear_group(wid: vec3<u32>, nwg: vec3<u32>) -> u32 { return wid.y * nwg.x + 
 `;
 }
 
+/**
+ * WebGPU's default `maxComputeWorkgroupsPerDimension`, which every adapter allows: kernels
+ * dispatched through `runKernel` (which takes the grid as given) fold larger grids into a
+ * second dimension with `grid2d` and read their linear workgroup with `linear_group`.
+ */
+export const MAX_WORKGROUPS_PER_DIM = 65535;
+
+/**
+ * A grid of `groups` workgroups folded into two dimensions within MAX_WORKGROUPS_PER_DIM
+ * (`linear_group(wid, nwg)` in WGSL recovers the linear index; the last row may overhang).
+ *
+ * @example
+ * ```ts ignore
+ * grid2d(70_000); // [65535, 2]
+ * ```
+ */
+export function grid2d(groups: number): [number, number] {
+  return [Math.min(groups, MAX_WORKGROUPS_PER_DIM), Math.ceil(groups / MAX_WORKGROUPS_PER_DIM)];
+}
+
+/** A fresh params block of PARAM_WORDS words (what `paramsWgsl` declares), all zero. */
+export function params(): Uint32Array {
+  return new Uint32Array(PARAM_WORDS);
+}
+
 /** The entry point of a 1D kernel with `WG` threads; `i` is the global thread index. */
 export const MAIN_1D = `
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
   let i = linear_group(wid, nwg) * ${WG}u + lid;`;
+
+/** A storage array a generated kernel binds: its WGSL name and element type. */
+export type WgslArray = readonly [name: string, type: string];
+
+/** What `kernelWgsl` writes: the bindings, helpers, how threads map to work, and the body. */
+export interface KernelWgsl {
+  /** Read-only storage arrays, from binding 0. */
+  inputs: readonly WgslArray[];
+  /** Read-write storage arrays, after the inputs; the params block follows them. */
+  outputs: readonly WgslArray[];
+  /** WGSL between the bindings and `main`: functions, constants, workgroup arrays. */
+  helpers?: string;
+  /**
+   * How threads map to work, each bounded by the count at P(0): "element" (default), one
+   * thread per element `i` in workgroups of WG (MAIN_1D); "row", one workgroup per `row`;
+   * "serialRow", one thread per `row`. `lid` is the thread's index in its workgroup.
+   */
+  grid?: "element" | "row" | "serialRow";
+  /** Threads per workgroup for "row" and "serialRow" (default WG). */
+  threads?: number;
+  /** The statements of `main` after the bound check. */
+  body: string;
+}
+
+/**
+ * The WGSL of a generated kernel in the engine's binding layout (`Engine.kernel`): inputs
+ * read-only from binding 0, outputs read-write, the params block last, then `main` with its
+ * bound check, so each kernel file writes only its helpers and body.
+ *
+ * @example
+ * ```ts ignore
+ * kernelWgsl({ inputs: [["a", "f32"]], outputs: [["o", "f32"]], body: "o[i] = 2.0 * a[i];" });
+ * ```
+ */
+export function kernelWgsl(spec: KernelWgsl): string {
+  const arrays = [
+    ...spec.inputs.map(([name, type]) => `var<storage, read> ${name}: array<${type}>;`),
+    ...spec.outputs.map(([name, type]) => `var<storage, read_write> ${name}: array<${type}>;`),
+  ].map((decl, k) => `@group(0) @binding(${k}) ${decl}`);
+  const grid = spec.grid ?? "element";
+  const threads = spec.threads ?? WG;
+  const entry = grid === "element" ? MAIN_1D : `
+@compute @workgroup_size(${threads})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let row = linear_group(wid, nwg)${grid === "serialRow" ? ` * ${threads}u + lid` : ""};`;
+  const index = grid === "element" ? "i" : "row";
+  return `${arrays.join("\n")}
+${paramsWgsl(arrays.length)}
+${spec.helpers ?? ""}
+${entry}
+  if (${index} >= P(0)) { return; }
+  ${spec.body}
+}`;
+}
 
 /**
  * Float helpers with the CPU oracle's edge cases made explicit: GPU builtins leave NaN,
@@ -235,14 +315,11 @@ export function offsetsWgsl(
  * How kernels pick their variant: by the adapter (a software adapter such as llvmpipe runs a
  * workgroup as a loop over SIMD lanes on one CPU thread, so barriers and idle lanes are costly
  * there, while a GPU wants workgroups that share memory). `software` forces one class of
- * adapter (tests use it to run each variant on any machine); `legacy` restores the kernels as
- * they were chosen before shape-based selection (for before/after timings). Both null/false
- * by default.
+ * adapter (tests use it to run each variant on any machine); null (the default) asks the
+ * adapter. Whether a fused kernel runs at all is the fused policy's question
+ * (`src/autograd/fused.ts`), not this one's.
  */
-export const kernelPolicy: { software: boolean | null; legacy: boolean } = {
-  software: null,
-  legacy: false,
-};
+export const kernelPolicy: { software: boolean | null } = { software: null };
 
 /** Whether kernels should be chosen for a software adapter on engine `e` (see kernelPolicy). */
 export function softwareKernels(
@@ -268,6 +345,18 @@ fn matmul_offsets(batch: u32, M: u32, K: u32, N: u32) -> vec2<u32> {
   return vec2<u32>(aOff * M * K, bOff * K * N);
 }
 `;
+
+/**
+ * WGSL `at(row, k)`: the element index of position k along the axis of "row" `row` (one of
+ * outer x inner rows) of a contiguous tensor viewed as [outer, P(1), inner], P(2) = inner
+ * (the row kernels of softmax and argmax walk an axis in place this way).
+ */
+export const AXIS_AT_WGSL = `
+fn at(row: u32, k: u32) -> u32 {
+  let inner = P(2);
+  let outer = row / inner;
+  return (outer * P(1) + k) * inner + (row - outer * inner);
+}`;
 
 /**
  * WGSL of a workgroup tree reduction: stores `value` in the workgroup array `arr` at `lid`,

@@ -9,15 +9,24 @@ import type { Engine, GpuBuffer } from "../engine.ts";
 import {
   checkRank,
   collapse,
-  kernelPolicy,
-  MAIN_1D,
+  kernelWgsl,
   offsetsWgsl,
-  paramsWgsl,
+  params,
   putWords,
   WG,
   wgslType,
 } from "./common.ts";
-import { params } from "./elementwise.ts";
+
+/** The concat kernel over words of `type` (u32, or vec4<u32> for whole slabs of 4). */
+function concatWgsl(type: string): string {
+  return kernelWgsl({
+    inputs: [["a", type]],
+    outputs: [["o", type]],
+    body: `let chunk = P(1);
+  let row = i / chunk;
+  o[row * P(2) + P(3) + (i - row * chunk)] = a[i];`,
+  });
+}
 
 /** out[idx] = a[offset + sum(idx_d * strides_d)]: a contiguous copy of a strided view. */
 export function strided(
@@ -37,14 +46,12 @@ export function strided(
   const k = e.kernel(
     "strided",
     () =>
-      `@group(0) @binding(0) var<storage, read> a: array<u32>;
-@group(0) @binding(1) var<storage, read_write> o: array<u32>;
-${paramsWgsl(2)}
-${MAIN_1D}
-  if (i >= P(0)) { return; }
-  ${offsetsWgsl(1, 3, [11])}
-  o[i] = a[P(2) + off0];
-}`,
+      kernelWgsl({
+        inputs: [["a", "u32"]],
+        outputs: [["o", "u32"]],
+        body: `${offsetsWgsl(1, 3, [11])}
+  o[i] = a[P(2) + off0];`,
+      }),
     1,
     1,
   );
@@ -75,37 +82,19 @@ export function concat(
   const rowOut = outShape[axis] * inner;
   const k = e.kernel(
     "concat",
-    () =>
-      `@group(0) @binding(0) var<storage, read> a: array<u32>;
-@group(0) @binding(1) var<storage, read_write> o: array<u32>;
-${paramsWgsl(2)}
-${MAIN_1D}
-  if (i >= P(0)) { return; }
-  let chunk = P(1);
-  let row = i / chunk;
-  o[row * P(2) + P(3) + (i - row * chunk)] = a[i];
-}`,
+    () => concatWgsl("u32"),
     1,
     1,
   );
   // Whole vec4s when every slab boundary is a multiple of 4 words (4x fewer threads and
   // index divisions; pooled buffers are sized in multiples of 16 bytes).
-  const vec = !kernelPolicy.legacy && rowOut % 4 === 0 &&
+  const vec = rowOut % 4 === 0 &&
     parts.every((part) => (part.shape[axis] * inner) % 4 === 0);
   const v = vec ? 4 : 1;
   const kv = vec
     ? e.kernel(
       "concat_vec4",
-      () =>
-        `@group(0) @binding(0) var<storage, read> a: array<vec4<u32>>;
-@group(0) @binding(1) var<storage, read_write> o: array<vec4<u32>>;
-${paramsWgsl(2)}
-${MAIN_1D}
-  if (i >= P(0)) { return; }
-  let chunk = P(1);
-  let row = i / chunk;
-  o[row * P(2) + P(3) + (i - row * chunk)] = a[i];
-}`,
+      () => concatWgsl("vec4<u32>"),
       1,
       1,
     )

@@ -9,21 +9,15 @@ import type { BinaryOp, Layout, UnaryOp } from "../../autograd/backend.ts";
 import type { DType } from "../../autograd/dtype.ts";
 import { broadcastStrides, sameShape, sizeOf } from "../../autograd/shape.ts";
 import { BackendError } from "../../autograd/errors.ts";
-import {
-  type BindingWindow,
-  type Engine,
-  type GpuBuffer,
-  type Kernel,
-  PARAM_WORDS,
-} from "../engine.ts";
+import type { BindingWindow, Engine, GpuBuffer, Kernel } from "../engine.ts";
 import {
   checkRank,
   collapse,
   f32Bits,
   FLOAT_MATH,
-  MAIN_1D,
+  kernelWgsl,
   offsetsWgsl,
-  paramsWgsl,
+  params,
   putWords,
   WG,
   wgslType,
@@ -31,11 +25,6 @@ import {
 
 /** Fills of at most this many elements are uploads rather than dispatches. */
 const SMALL_FILL = 1024;
-
-/** A fresh params block. */
-export function params(): Uint32Array {
-  return new Uint32Array(PARAM_WORDS);
-}
 
 /**
  * Dispatches a flat elementwise kernel (`i` from 0 to `p[0]`, reading input k at
@@ -93,13 +82,7 @@ export function fill(e: Engine, size: number, value: number, dtype: DType): GpuB
   const out = e.alloc("fill", size * 4);
   const k = e.kernel(
     "fill",
-    () =>
-      `@group(0) @binding(0) var<storage, read_write> o: array<u32>;
-${paramsWgsl(1)}
-${MAIN_1D}
-  if (i >= P(0)) { return; }
-  o[i] = P(1);
-}`,
+    () => kernelWgsl({ inputs: [], outputs: [["o", "u32"]], body: "o[i] = P(1);" }),
     0,
     1,
   );
@@ -116,14 +99,7 @@ export function copy(e: Engine, op: string, a: GpuBuffer, size: number): GpuBuff
   if (size === 0) return out;
   const k = e.kernel(
     "copy",
-    () =>
-      `@group(0) @binding(0) var<storage, read> a: array<u32>;
-@group(0) @binding(1) var<storage, read_write> o: array<u32>;
-${paramsWgsl(2)}
-${MAIN_1D}
-  if (i >= P(0)) { return; }
-  o[i] = a[i];
-}`,
+    () => kernelWgsl({ inputs: [["a", "u32"]], outputs: [["o", "u32"]], body: "o[i] = a[i];" }),
     1,
     1,
   );
@@ -188,17 +164,15 @@ export function unary(
     const ks = e.kernel(
       `unary_${op}_${t}_strided`,
       () =>
-        `@group(0) @binding(0) var<storage, read> a: array<${t}>;
-@group(0) @binding(1) var<storage, read_write> o: array<${t}>;
-${paramsWgsl(2)}
-${FLOAT_MATH}
-${MAIN_1D}
-  if (i >= P(0)) { return; }
-  ${offsetsWgsl(1, 2, [10])}
+        kernelWgsl({
+          inputs: [["a", t]],
+          outputs: [["o", t]],
+          helpers: FLOAT_MATH,
+          body: `${offsetsWgsl(1, 2, [10])}
   let x = a[P(${OFFSETS}u) + off0];
   let xf = f32(x);
-  o[i] = ${expr};
-}`,
+  o[i] = ${expr};`,
+        }),
       1,
       1,
     );
@@ -209,16 +183,14 @@ ${MAIN_1D}
   const k = e.kernel(
     `unary_${op}_${t}`,
     () =>
-      `@group(0) @binding(0) var<storage, read> a: array<${t}>;
-@group(0) @binding(1) var<storage, read_write> o: array<${t}>;
-${paramsWgsl(2)}
-${FLOAT_MATH}
-${MAIN_1D}
-  if (i >= P(0)) { return; }
-  let x = a[i];
+      kernelWgsl({
+        inputs: [["a", t]],
+        outputs: [["o", t]],
+        helpers: FLOAT_MATH,
+        body: `let x = a[i];
   let xf = f32(x);
-  o[i] = ${expr};
-}`,
+  o[i] = ${expr};`,
+      }),
     1,
     1,
   );
@@ -331,18 +303,15 @@ export function binary(
   const k = e.kernel(
     flat ? `binary_${op}_${t}_flat` : `binary_${op}_${t}`,
     () =>
-      `@group(0) @binding(0) var<storage, read> a: array<${t}>;
-@group(0) @binding(1) var<storage, read> b: array<${t}>;
-@group(0) @binding(2) var<storage, read_write> o: array<${t}>;
-${paramsWgsl(3)}
-${FLOAT_MATH}
-${MAIN_1D}
-  if (i >= P(0)) { return; }
-  ${index}
+      kernelWgsl({
+        inputs: [["a", t], ["b", t]],
+        outputs: [["o", t]],
+        helpers: FLOAT_MATH,
+        body: `${index}
   let x = a[P(${OFFSETS}u) + off0];
   let y = b[P(${OFFSETS + 1}u) + off1];
-  o[i] = ${expr};
-}`,
+  o[i] = ${expr};`,
+      }),
     2,
     1,
   );
@@ -377,19 +346,15 @@ export function where(
   const k = e.kernel(
     `where_${ct}`,
     () =>
-      `@group(0) @binding(0) var<storage, read> c: array<u32>;
-@group(0) @binding(1) var<storage, read> a: array<u32>;
-@group(0) @binding(2) var<storage, read> b: array<u32>;
-@group(0) @binding(3) var<storage, read_write> o: array<u32>;
-${paramsWgsl(4)}
-${MAIN_1D}
-  if (i >= P(0)) { return; }
-  ${offsetsWgsl(1, 2, [10, 18, 26])}
+      kernelWgsl({
+        inputs: [["c", "u32"], ["a", "u32"], ["b", "u32"]],
+        outputs: [["o", "u32"]],
+        body: `${offsetsWgsl(1, 2, [10, 18, 26])}
   let o0 = P(${OFFSETS}u) + off0;
   let o1 = P(${OFFSETS + 1}u) + off1;
   let o2 = P(${OFFSETS + 2}u) + off2;
-  o[i] = select(b[o2], a[o1], (c[o0] & ${mask}) != 0u);
-}`,
+  o[i] = select(b[o2], a[o1], (c[o0] & ${mask}) != 0u);`,
+      }),
     3,
     1,
   );
@@ -411,14 +376,12 @@ export function cast(e: Engine, a: GpuBuffer, size: number, from: DType, to: DTy
   const k = e.kernel(
     `cast_${f}_${t}`,
     () =>
-      `@group(0) @binding(0) var<storage, read> a: array<${f}>;
-@group(0) @binding(1) var<storage, read_write> o: array<${t}>;
-${paramsWgsl(2)}
-${FLOAT_MATH}
-${MAIN_1D}
-  if (i >= P(0)) { return; }
-  o[i] = ${t === "i32" ? "f2i(a[i])" : "f32(a[i])"};
-}`,
+      kernelWgsl({
+        inputs: [["a", f]],
+        outputs: [["o", t]],
+        helpers: FLOAT_MATH,
+        body: `o[i] = ${t === "i32" ? "f2i(a[i])" : "f32(a[i])"};`,
+      }),
     1,
     1,
   );

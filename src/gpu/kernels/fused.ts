@@ -12,12 +12,12 @@ import {
   f32Bits,
   FLOAT_MATH,
   MAIN_1D,
+  params,
   paramsWgsl,
   WG,
   wgslType,
   workgroupReduceWgsl,
 } from "./common.ts";
-import { params } from "./elementwise.ts";
 
 function binding(i: number, name: string, write = false): string {
   return `@group(0) @binding(${i}) var<storage, ${

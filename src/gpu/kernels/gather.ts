@@ -9,8 +9,8 @@
 import type { DType } from "../../autograd/dtype.ts";
 import { sizeOf, stridesOf } from "../../autograd/shape.ts";
 import type { Engine, GpuBuffer } from "../engine.ts";
-import { MAIN_1D, MAX_RANK, paramsWgsl, putWords, WG, wgslType } from "./common.ts";
-import { copy, params } from "./elementwise.ts";
+import { MAIN_1D, MAX_RANK, params, paramsWgsl, putWords, WG, wgslType } from "./common.ts";
+import { copy } from "./elementwise.ts";
 import { ShapeError } from "../../autograd/errors.ts";
 
 function rankCheck(op: string, rank: number): void {

@@ -9,17 +9,19 @@ import type { DType } from "../../autograd/dtype.ts";
 import { sizeOf, stridesOf } from "../../autograd/shape.ts";
 import type { Engine, GpuBuffer } from "../engine.ts";
 import {
+  AXIS_AT_WGSL,
   checkRank,
   collapse,
   FLOAT_MATH,
+  kernelWgsl,
   MAIN_1D,
+  params,
   paramsWgsl,
   putWords,
   WG,
   wgslType,
   workgroupReduceWgsl,
 } from "./common.ts";
-import { params } from "./elementwise.ts";
 
 /** Use one thread per output when the reduced extent is at most this (or outputs are many). */
 const SERIAL_LIMIT = 64;
@@ -192,31 +194,25 @@ export function argmax(
   const better = t === "f32"
     ? "fn better(v: f32, w: f32) -> bool { return (is_nan(v) && !is_nan(w)) || (!is_nan(w) && v > w); }"
     : "fn better(v: i32, w: i32) -> bool { return v > w; }";
-  const head = `@group(0) @binding(0) var<storage, read> x: array<${t}>;
-@group(0) @binding(1) var<storage, read_write> o: array<i32>;
-${paramsWgsl(2)}
-${FLOAT_MATH}
+  const bind = { inputs: [["x", t]], outputs: [["o", "i32"]] } as const;
+  const helpers = `${FLOAT_MATH}
 ${better}
-fn at(row: u32, k: u32) -> u32 {
-  let inner = P(2);
-  let outer = row / inner;
-  return (outer * P(1) + k) * inner + (row - outer * inner);
-}`;
+${AXIS_AT_WGSL}`;
   if (serial(nOut, len, e.ctx.info.isFallbackAdapter)) {
     const k = e.kernel(
       `argmax_serial_${t}`,
       () =>
-        `${head}
-${MAIN_1D}
-  if (i >= P(0)) { return; }
-  var best = 0u;
+        kernelWgsl({
+          ...bind,
+          helpers,
+          body: `var best = 0u;
   var bv = x[at(i, 0u)];
   for (var k = 1u; k < P(1); k++) {
     let v = x[at(i, k)];
     if (better(v, bv)) { bv = v; best = k; }
   }
-  o[i] = i32(best);
-}`,
+  o[i] = i32(best);`,
+        }),
       1,
       1,
     );
@@ -226,15 +222,13 @@ ${MAIN_1D}
   const k = e.kernel(
     `argmax_wg_${t}`,
     () =>
-      `${head}
+      kernelWgsl({
+        ...bind,
+        helpers: `${helpers}
 var<workgroup> pv: array<${t}, ${WG}>;
-var<workgroup> pi: array<u32, ${WG}>;
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let row = linear_group(wid, nwg);
-  if (row >= P(0)) { return; }
-  let len = P(1);
+var<workgroup> pi: array<u32, ${WG}>;`,
+        grid: "row",
+        body: `let len = P(1);
   // Each thread scans k = lid, lid + WG, ... in order, so its first best has the lowest index.
   var bi = 0xffffffffu;
   var bv = x[at(row, 0u)];
@@ -255,8 +249,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     }
     workgroupBarrier();
   }
-  if (lid == 0u) { o[row] = i32(pi[0]); }
-}`,
+  if (lid == 0u) { o[row] = i32(pi[0]); }`,
+      }),
     1,
     1,
   );

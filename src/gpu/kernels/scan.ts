@@ -8,8 +8,7 @@
 import type { DType } from "../../autograd/dtype.ts";
 import { sizeOf } from "../../autograd/shape.ts";
 import type { Engine, GpuBuffer } from "../engine.ts";
-import { MAIN_1D, paramsWgsl, WG, wgslType } from "./common.ts";
-import { params } from "./elementwise.ts";
+import { kernelWgsl, params, WG, wgslType } from "./common.ts";
 
 /** cumsum of `a` along `axis`; `reverse` sums from the end. */
 export function cumsum(
@@ -31,10 +30,8 @@ export function cumsum(
   p[1] = len;
   p[2] = inner;
   p[3] = reverse ? 1 : 0;
-  const head = `@group(0) @binding(0) var<storage, read> x: array<${t}>;
-@group(0) @binding(1) var<storage, read_write> o: array<${t}>;
-${paramsWgsl(2)}
-// Element k (in scan order) of row r: reverse scans walk the axis backwards.
+  const bind = { inputs: [["x", t]] as const, outputs: [["o", t]] as const };
+  const at = `// Element k (in scan order) of row r: reverse scans walk the axis backwards.
 fn at(row: u32, k: u32) -> u32 {
   let inner = P(2);
   let outer = row / inner;
@@ -45,12 +42,12 @@ fn at(row: u32, k: u32) -> u32 {
     const k = e.kernel(
       `cumsum_serial_${t}`,
       () =>
-        `${head}
-${MAIN_1D}
-  if (i >= P(0)) { return; }
-  var s = ${t}(0);
-  for (var k = 0u; k < P(1); k++) { let j = at(i, k); s += x[j]; o[j] = s; }
-}`,
+        kernelWgsl({
+          ...bind,
+          helpers: at,
+          body: `var s = ${t}(0);
+  for (var k = 0u; k < P(1); k++) { let j = at(i, k); s += x[j]; o[j] = s; }`,
+        }),
       1,
       1,
     );
@@ -60,14 +57,12 @@ ${MAIN_1D}
   const k = e.kernel(
     `cumsum_wg_${t}`,
     () =>
-      `${head}
-var<workgroup> part: array<${t}, ${WG}>;
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let row = linear_group(wid, nwg);
-  if (row >= P(0)) { return; }
-  let len = P(1);
+      kernelWgsl({
+        ...bind,
+        helpers: `${at}
+var<workgroup> part: array<${t}, ${WG}>;`,
+        grid: "row",
+        body: `let len = P(1);
   let chunk = (len + ${WG - 1}u) / ${WG}u;
   let k0 = min(lid * chunk, len);
   let k1 = min(k0 + chunk, len);
@@ -84,8 +79,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
   var run = ${t}(0);
   if (lid > 0u) { run = part[lid - 1u]; }
-  for (var k = k0; k < k1; k++) { let j = at(row, k); run += x[j]; o[j] = run; }
-}`,
+  for (var k = k0; k < k1; k++) { let j = at(row, k); run += x[j]; o[j] = run; }`,
+      }),
     1,
     1,
   );

@@ -11,35 +11,27 @@
 /** Whether `rows` rows of `len` run one thread per row (else one workgroup per row). */
 export function softmaxSerial(e: Engine, rows: number, len: number): boolean {
   if (len <= 64 || rows >= 4096) return true;
-  if (kernelPolicy.legacy) return false;
   return softwareKernels(e) && rows >= 16 && len < 65536;
 }
 import type { DType } from "../../autograd/dtype.ts";
 import { sizeOf } from "../../autograd/shape.ts";
 import type { Engine, GpuBuffer } from "../engine.ts";
 import {
+  AXIS_AT_WGSL,
   FLOAT_MATH,
-  kernelPolicy,
-  MAIN_1D,
-  paramsWgsl,
+  kernelWgsl,
+  params,
   softwareKernels,
   WG,
   wgslType,
   workgroupReduceWgsl,
 } from "./common.ts";
-import { params } from "./elementwise.ts";
 
-const HEAD = `@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> o: array<f32>;
-${paramsWgsl(2)}
-${FLOAT_MATH}
+const BIND = { inputs: [["x", "f32"]], outputs: [["o", "f32"]] } as const;
+const HELPERS = `${FLOAT_MATH}
 // NaN-propagating max, as Math.max.
 fn mx(a: f32, b: f32) -> f32 { if (is_nan(a)) { return a; } if (is_nan(b)) { return b; } return max(a, b); }
-fn at(row: u32, k: u32) -> u32 {
-  let inner = P(2);
-  let outer = row / inner;
-  return (outer * P(1) + k) * inner + (row - outer * inner);
-}`;
+${AXIS_AT_WGSL}`;
 
 /** softmax (or logSoftmax when `log`) of `a` along `axis`. */
 export function softmax(
@@ -66,18 +58,18 @@ export function softmax(
     const k = e.kernel(
       `${op}_serial`,
       () =>
-        `${HEAD}
-${MAIN_1D}
-  if (i >= P(0)) { return; }
-  let len = P(1);
+        kernelWgsl({
+          ...BIND,
+          helpers: HELPERS,
+          body: `let len = P(1);
   var m = -inf_f32();
   for (var k = 0u; k < len; k++) { m = mx(m, x[at(i, k)]); }
   if (m == -inf_f32()) { m = 0.0; }
   var s = 0.0;
   for (var k = 0u; k < len; k++) { s += exp_(x[at(i, k)] - m); }
   let ls = log_(s);
-  for (var k = 0u; k < len; k++) { let j = at(i, k); o[j] = ${write}; }
-}`,
+  for (var k = 0u; k < len; k++) { let j = at(i, k); o[j] = ${write}; }`,
+        }),
       1,
       1,
     );
@@ -87,14 +79,12 @@ ${MAIN_1D}
   const k = e.kernel(
     `${op}_wg`,
     () =>
-      `${HEAD}
-var<workgroup> part: array<f32, ${WG}>;
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let row = linear_group(wid, nwg);
-  if (row >= P(0)) { return; }
-  let len = P(1);
+      kernelWgsl({
+        ...BIND,
+        helpers: `${HELPERS}
+var<workgroup> part: array<f32, ${WG}>;`,
+        grid: "row",
+        body: `let len = P(1);
   var m0 = -inf_f32();
   for (var k = lid; k < len; k += ${WG}u) { m0 = mx(m0, x[at(row, k)]); }
   ${workgroupReduceWgsl("part", "m0", (a, b) => `mx(${a}, ${b})`)}
@@ -108,8 +98,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let s = part[0];
   let ls = log_(s);
   let m = m2;
-  for (var k = lid; k < len; k += ${WG}u) { let j = at(row, k); o[j] = ${write}; }
-}`,
+  for (var k = lid; k < len; k += ${WG}u) { let j = at(row, k); o[j] = ${write}; }`,
+      }),
     1,
     1,
   );

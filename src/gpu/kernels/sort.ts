@@ -16,8 +16,7 @@
 import type { DType } from "../../autograd/dtype.ts";
 import { sizeOf } from "../../autograd/shape.ts";
 import type { Engine, GpuBuffer } from "../engine.ts";
-import { MAIN_1D, paramsWgsl, softwareKernels, WG, wgslType } from "./common.ts";
-import { params } from "./elementwise.ts";
+import { kernelWgsl, params, softwareKernels, WG, wgslType } from "./common.ts";
 
 const LOCAL_MAX = 2048;
 
@@ -53,7 +52,7 @@ export function argsort(
   const rows = n / len;
   const pow2 = 2 ** Math.ceil(Math.log2(Math.max(len, 2)));
   const dir = descending ? "desc" : "asc";
-  const head = `@group(0) @binding(0) var<storage, read> x: array<${t}>;`;
+  const x = ["x", t] as const;
   if (softwareKernels(e) && rows >= SERIAL_MIN_ROWS && len > 1) {
     mergeSortRows(e, a, out, rows, len, t, descending);
     return out;
@@ -63,20 +62,17 @@ export function argsort(
     const k = e.kernel(
       `argsort_local_${t}_${dir}_${pow2}`,
       () =>
-        `${head}
-@group(0) @binding(1) var<storage, read_write> o: array<i32>;
-${paramsWgsl(2)}
-${keyWgsl(t, descending)}
+        kernelWgsl({
+          inputs: [x],
+          outputs: [["o", "i32"]],
+          helpers: `${keyWgsl(t, descending)}
 ${GREATER}
 const NP = ${pow2}u;
 var<workgroup> keys: array<u32, ${pow2}>;
-var<workgroup> ids: array<u32, ${pow2}>;
-@compute @workgroup_size(${threads})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let row = linear_group(wid, nwg);
-  if (row >= P(0)) { return; }
-  let len = P(1);
+var<workgroup> ids: array<u32, ${pow2}>;`,
+          grid: "row",
+          threads,
+          body: `let len = P(1);
   for (var e = lid; e < NP; e += ${threads}u) {
     if (e < len) { keys[e] = key_of(x[row * len + e]); ids[e] = e; }
     else { keys[e] = 0xffffffffu; ids[e] = 0xffffffffu; }
@@ -96,8 +92,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       workgroupBarrier();
     }
   }
-  for (var e = lid; e < len; e += ${threads}u) { o[row * len + e] = i32(ids[e]); }
-}`,
+  for (var e = lid; e < len; e += ${threads}u) { o[row * len + e] = i32(ids[e]); }`,
+        }),
       1,
       1,
     );
@@ -113,18 +109,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   const init = e.kernel(
     `argsort_init_${t}_${dir}`,
     () =>
-      `${head}
-@group(0) @binding(1) var<storage, read_write> keys: array<u32>;
-@group(0) @binding(2) var<storage, read_write> ids: array<u32>;
-${paramsWgsl(3)}
-${keyWgsl(t, descending)}
-${MAIN_1D}
-  if (i >= P(0)) { return; }
-  let np = P(2); let len = P(1);
+      kernelWgsl({
+        inputs: [x],
+        outputs: [["keys", "u32"], ["ids", "u32"]],
+        helpers: keyWgsl(t, descending),
+        body: `let np = P(2); let len = P(1);
   let row = i / np; let e = i - row * np;
   if (e < len) { keys[i] = key_of(x[row * len + e]); ids[i] = e; }
-  else { keys[i] = 0xffffffffu; ids[i] = 0xffffffffu; }
-}`,
+  else { keys[i] = 0xffffffffu; ids[i] = 0xffffffffu; }`,
+      }),
     1,
     2,
   );
@@ -136,21 +129,19 @@ ${MAIN_1D}
   const stage = e.kernel(
     "argsort_stage",
     () =>
-      `@group(0) @binding(0) var<storage, read_write> keys: array<u32>;
-@group(0) @binding(1) var<storage, read_write> ids: array<u32>;
-${paramsWgsl(2)}
-${GREATER}
-${MAIN_1D}
-  if (i >= P(0)) { return; }
-  let half = P(1); let k = P(2); let j = P(3);
+      kernelWgsl({
+        inputs: [],
+        outputs: [["keys", "u32"], ["ids", "u32"]],
+        helpers: GREATER,
+        body: `let half = P(1); let k = P(2); let j = P(3);
   let row = i / half; let t = i - row * half;
   let base = row * 2u * half;
   let il = (t / j) * 2u * j + (t % j);
   let a = base + il; let b = a + j;
   let up = (il & k) == 0u;
   let ka = keys[a]; let ia = ids[a]; let kb = keys[b]; let ib = ids[b];
-  if (greater(ka, ia, kb, ib) == up) { keys[a] = kb; ids[a] = ib; keys[b] = ka; ids[b] = ia; }
-}`,
+  if (greater(ka, ia, kb, ib) == up) { keys[a] = kb; ids[a] = ib; keys[b] = ka; ids[b] = ia; }`,
+      }),
     0,
     2,
   );
@@ -168,15 +159,13 @@ ${MAIN_1D}
   const fin = e.kernel(
     "argsort_write",
     () =>
-      `@group(0) @binding(0) var<storage, read> ids: array<u32>;
-@group(0) @binding(1) var<storage, read_write> o: array<i32>;
-${paramsWgsl(2)}
-${MAIN_1D}
-  if (i >= P(0)) { return; }
-  let len = P(1);
+      kernelWgsl({
+        inputs: [["ids", "u32"]],
+        outputs: [["o", "i32"]],
+        body: `let len = P(1);
   let row = i / len;
-  o[i] = i32(ids[row * P(2) + (i - row * len)]);
-}`,
+  o[i] = i32(ids[row * P(2) + (i - row * len)]);`,
+      }),
     1,
     1,
   );
@@ -231,20 +220,15 @@ function mergeSortRows(
   const k = e.kernel(
     `argsort_merge_${t}_${dir}`,
     () =>
-      `@group(0) @binding(0) var<storage, read> x: array<${t}>;
-@group(0) @binding(1) var<storage, read_write> sa: array<vec2<u32>>;
-@group(0) @binding(2) var<storage, read_write> sb: array<vec2<u32>>;
-@group(0) @binding(3) var<storage, read_write> o: array<i32>;
-${paramsWgsl(4)}
-${keyWgsl(t, descending)}
+      kernelWgsl({
+        inputs: [["x", t]],
+        outputs: [["sa", "vec2<u32>"], ["sb", "vec2<u32>"], ["o", "i32"]],
+        helpers: `${keyWgsl(t, descending)}
 ${mergePass("merge_ab", "sa", "sb")}
-${mergePass("merge_ba", "sb", "sa")}
-@compute @workgroup_size(${SERIAL_WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let row = linear_group(wid, nwg) * ${SERIAL_WG}u + lid;
-  if (row >= P(0)) { return; }
-  let len = P(1);
+${mergePass("merge_ba", "sb", "sa")}`,
+        grid: "serialRow",
+        threads: SERIAL_WG,
+        body: `let len = P(1);
   let base = row * len;
   for (var e = 0u; e < len; e++) { sa[base + e] = vec2<u32>(key_of(x[base + e]), e); }
   var in_a = true;
@@ -256,8 +240,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     for (var e = 0u; e < len; e++) { o[base + e] = i32(sa[base + e].y); }
   } else {
     for (var e = 0u; e < len; e++) { o[base + e] = i32(sb[base + e].y); }
-  }
-}`,
+  }`,
+      }),
     1,
     3,
   );

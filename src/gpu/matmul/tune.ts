@@ -2,30 +2,31 @@
  * Matmul autotuning for the WebGPU backend: `tuneMatmul` times a few candidate kernels for each
  * product shape on the current adapter and records the fastest in a table keyed by the adapter
  * and the shape's class (dtype, transposes, and m, k, n, batch each rounded up to a power of
- * two); `matmul` consults that table before its fixed rules (`src/gpu/kernels/matmul.ts`).
+ * two, `./table.ts`); `matmul` consults that table before its fixed rules (`./kernels.ts`).
  * Tuning waits on the GPU, so it only ever runs when awaited, never inside a matmul; the
- * table persists as JSON with `saveMatmulTuning` / `loadMatmulTuning`.
+ * table persists as JSON through `./tuning_file.ts`.
  * @module
  */
-import type { DType } from "../autograd/dtype.ts";
-import { initBackend } from "../autograd/backend.ts";
-import { BackendError, ShapeError } from "../autograd/errors.ts";
-import type { WebGpuBackend } from "./backend.ts";
-import type { Engine, GpuBuffer } from "./engine.ts";
-import { gpuInfo } from "./select.ts";
-import { matmul, type MatmulTile, ruleChoice, TILE_DEFAULT } from "./kernels/matmul.ts";
-import { BIG_BK, BIG_TILE, bigMatmulFits } from "./kernels/matmul_big.ts";
+import type { DType } from "../../autograd/dtype.ts";
+import { initBackend } from "../../autograd/backend.ts";
+import { BackendError, ShapeError } from "../../autograd/errors.ts";
+import type { WebGpuBackend } from "../backend.ts";
+import type { Engine, GpuBuffer } from "../engine.ts";
+import { matmul, ruleChoice, TILE_DEFAULT } from "./kernels.ts";
+import { BIG_BK, BIG_TILE, bigMatmulFits } from "./big.ts";
 import {
   adapterId,
-  classBounds,
   classOf,
   type MatmulChoice,
+  type MatmulTile,
+  type MatmulTuningEntry,
   type MatmulTuningMeasure,
   type ProductShape,
   seen,
+  toEntry,
   tuned,
   type TunedChoice,
-} from "./kernels/matmul_table.ts";
+} from "./table.ts";
 
 /**
  * A product to tune: op(a) is m x k, op(b) is k x n, `batch` output matrices (default 1),
@@ -81,70 +82,6 @@ export interface TuneMatmulOptions {
   /** Called with one line per tuned shape (e.g. `console.log`). */
   log?: (line: string) => void;
 }
-
-/**
- * One entry of the tuned table: an adapter, a shape class and the kernel its products run.
- * A product belongs to the class when its m lies in (m/2, m] (1 for m = 1), and likewise
- * for k, n and batch. `kernel` is "tile" (with `tile`: a generated tile kernel), "big" (the
- * 128x128 kernel) or "direct" (one thread per output).
- *
- * @example
- * ```ts
- * import type { MatmulTuningEntry } from "@lossforge/core";
- * const e: MatmulTuningEntry = {
- *   adapter: "65541 |  | llvmpipe (LLVM 15.0.6, 256 bits) | fallback",
- *   dtype: "float32", transA: false, transB: true, m: 128, k: 512, n: 128, batch: 16,
- *   kernel: "tile", tile: { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8 },
- * };
- * console.log(e.kernel);
- * ```
- */
-export interface MatmulTuningEntry {
-  /** The adapter identity (vendor | architecture | description, "| fallback" when one). */
-  adapter: string;
-  /** The dtype (float32). */
-  dtype: "float32";
-  /** a read transposed. */
-  transA: boolean;
-  /** b read transposed. */
-  transB: boolean;
-  /** The class's bound on m (a power of two). */
-  m: number;
-  /** The class's bound on k (a power of two). */
-  k: number;
-  /** The class's bound on n (a power of two). */
-  n: number;
-  /** The class's bound on the output matrices (a power of two). */
-  batch: number;
-  /** The kernel. */
-  kernel: "tile" | "big" | "direct";
-  /** The tile, when `kernel` is "tile". */
-  tile?: MatmulTile;
-  /** What tuning measured (absent in entries written by hand). */
-  measured?: MatmulTuningMeasure;
-}
-
-/**
- * What `loadMatmulTuning` read: all entries, and how many belong to this process's adapter
- * (the others are kept, so that saving writes them back, but never consulted).
- *
- * @example
- * ```ts
- * import type { MatmulTuningLoad } from "@lossforge/core";
- * const r: MatmulTuningLoad = { entries: 12, forThisAdapter: 8 };
- * console.log(r.entries - r.forThisAdapter); // 4 for other adapters
- * ```
- */
-export interface MatmulTuningLoad {
-  /** Entries in the file. */
-  entries: number;
-  /** Of them, entries for the adapter this process runs on (0 without one). */
-  forThisAdapter: number;
-}
-
-/** The `format` field of a saved table. */
-const FORMAT = "lossforge-matmul-tuning";
-const VERSION = 1;
 
 /** A readable name of a kernel choice. */
 function label(c: MatmulChoice): string {
@@ -322,24 +259,6 @@ function checkShape(s: MatmulShape, at: string): ProductShape {
   };
 }
 
-function toEntry(adapter: string, cls: number, c: TunedChoice): MatmulTuningEntry {
-  const b = classBounds(cls);
-  const entry: MatmulTuningEntry = {
-    adapter,
-    dtype: "float32",
-    transA: b.transA,
-    transB: b.transB,
-    m: b.m,
-    k: b.k,
-    n: b.n,
-    batch: b.batch,
-    kernel: c.kernel,
-  };
-  if (c.kernel === "tile") entry.tile = { ...c.tile };
-  if (c.measured) entry.measured = { ...c.measured };
-  return entry;
-}
-
 /**
  * Times candidate matmul kernels for each product shape on the current WebGPU adapter and
  * records the fastest for the shape's class, which every later float32 matmul of that class
@@ -409,189 +328,4 @@ export async function tuneMatmul(
     }
   }
   return made;
-}
-
-/**
- * Every entry of the tuned matmul table (for all adapters: entries loaded for another one are
- * kept but not consulted).
- *
- * @example
- * ```ts ignore
- * import { matmulTuning, tuneMatmul } from "@lossforge/core";
- * await tuneMatmul([{ m: 64, k: 64, n: 64 }], { rounds: 1 });
- * console.log(matmulTuning().length); // 1
- * ```
- */
-export function matmulTuning(): MatmulTuningEntry[] {
-  const out: MatmulTuningEntry[] = [];
-  for (const [id, table] of tuned) for (const [cls, c] of table) out.push(toEntry(id, cls, c));
-  return out;
-}
-
-/**
- * Empties the tuned matmul table: every matmul follows the fixed rules again. Shapes seen
- * since start-up stay recorded for a later `tuneMatmul()`.
- *
- * @example
- * ```ts
- * import { clearMatmulTuning, matmulTuning } from "@lossforge/core";
- * clearMatmulTuning();
- * console.log(matmulTuning().length); // 0
- * ```
- */
-export function clearMatmulTuning(): void {
-  tuned.clear();
-}
-
-/**
- * Writes the tuned matmul table (every adapter's entries) to `path` as JSON, through a
- * temporary file renamed into place.
- *
- * @example
- * ```ts ignore
- * import { saveMatmulTuning, tuneMatmul } from "@lossforge/core";
- * await tuneMatmul();
- * await saveMatmulTuning("matmul-tuning.json");
- * ```
- */
-export async function saveMatmulTuning(path: string | URL): Promise<void> {
-  const text = JSON.stringify(
-    { format: FORMAT, version: VERSION, entries: matmulTuning() },
-    null,
-    1,
-  );
-  const tmp = `${path instanceof URL ? path.pathname : path}.tmp-${Deno.pid}`;
-  try {
-    await Deno.writeTextFile(tmp, text + "\n");
-    await Deno.rename(tmp, path);
-  } catch (err) {
-    await Deno.remove(tmp).catch(() => {});
-    throw new BackendError(`saveMatmulTuning: cannot write ${path}: ${(err as Error).message}`);
-  }
-}
-
-/** Checks one field of a loaded file: throws naming the file and field. */
-function bad(path: string | URL, field: string, want: string, got: unknown): never {
-  throw new BackendError(
-    `loadMatmulTuning: ${path}: ${field} must be ${want}, got ${JSON.stringify(got) ?? got}`,
-  );
-}
-
-/** Whether `v` is a power of two up to 2^62 (a class bound). */
-function isPow2(v: unknown): v is number {
-  return typeof v === "number" && Number.isInteger(v) && v >= 1 && v <= 2 ** 62 &&
-    2 ** Math.round(Math.log2(v)) === v;
-}
-
-function checkTile(path: string | URL, at: string, t: unknown): MatmulTile {
-  if (t === null || typeof t !== "object" || Array.isArray(t)) {
-    bad(path, at, "an object {bm, bn, bk, tm, tn}", t);
-  }
-  const r = t as Record<string, unknown>;
-  const int = (f: string, max: number) => {
-    const v = r[f];
-    if (!Number.isSafeInteger(v) || (v as number) < 1 || (v as number) > max) {
-      bad(path, `${at}.${f}`, `an integer in [1, ${max}]`, v);
-    }
-    return v as number;
-  };
-  const tm = int("tm", 16), tn = int("tn", 16);
-  if (tm % 4 !== 0) bad(path, `${at}.tm`, "a multiple of 4", tm);
-  if (tn % 4 !== 0) bad(path, `${at}.tn`, "a multiple of 4", tn);
-  const bm = int("bm", 256), bn = int("bn", 256), bk = int("bk", 64);
-  if (bm % tm !== 0) bad(path, `${at}.bm`, `a multiple of tm (${tm})`, bm);
-  if (bn % tn !== 0) bad(path, `${at}.bn`, `a multiple of tn (${tn})`, bn);
-  if ((bm / tm) * (bn / tn) > 1024) {
-    bad(path, at, "a tile of at most 1024 threads ((bm/tm)·(bn/tn))", t);
-  }
-  const tile: MatmulTile = { bm, bn, bk, tm, tn };
-  if (r.unroll !== undefined) {
-    if (typeof r.unroll !== "boolean") bad(path, `${at}.unroll`, "a boolean", r.unroll);
-    tile.unroll = r.unroll;
-  }
-  return tile;
-}
-
-function checkMeasure(path: string | URL, at: string, v: unknown): MatmulTuningMeasure {
-  if (v === null || typeof v !== "object" || Array.isArray(v)) bad(path, at, "an object", v);
-  const r = v as Record<string, unknown>;
-  for (const f of ["m", "k", "n", "batch", "ms", "ruleMs"]) {
-    if (typeof r[f] !== "number" || !(r[f] as number >= 0)) {
-      bad(path, `${at}.${f}`, "a non-negative number", r[f]);
-    }
-  }
-  if (typeof r.rule !== "string") bad(path, `${at}.rule`, "a string", r.rule);
-  const { m, k, n, batch, ms, ruleMs, rule } = r as unknown as MatmulTuningMeasure;
-  return { m, k, n, batch, ms, ruleMs, rule };
-}
-
-/**
- * Reads a table written by `saveMatmulTuning` and adds its entries to the tuned table
- * (replacing entries for the same adapter and class). Entries whose adapter is not this
- * process's are kept for saving but never consulted. The whole file is checked before
- * anything is added: a malformed one throws a BackendError naming the file and the field
- * (`entries[2].m must be a power of two ...`) and leaves the table as it was.
- *
- * @example
- * ```ts ignore
- * import { loadMatmulTuning } from "@lossforge/core";
- * const r = await loadMatmulTuning("matmul-tuning.json");
- * console.log(`${r.forThisAdapter} of ${r.entries} entries apply here`);
- * ```
- */
-export async function loadMatmulTuning(path: string | URL): Promise<MatmulTuningLoad> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (err) {
-    throw new BackendError(`loadMatmulTuning: cannot read ${path}: ${(err as Error).message}`);
-  }
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (err) {
-    throw new BackendError(`loadMatmulTuning: ${path}: not JSON (${(err as Error).message})`);
-  }
-  if (doc === null || typeof doc !== "object" || Array.isArray(doc)) {
-    bad(path, "the file", `an object {format: "${FORMAT}", version, entries}`, doc);
-  }
-  const top = doc as Record<string, unknown>;
-  if (top.format !== FORMAT) bad(path, "format", `"${FORMAT}"`, top.format);
-  if (top.version !== VERSION) bad(path, "version", `${VERSION}`, top.version);
-  if (!Array.isArray(top.entries)) bad(path, "entries", "an array", top.entries);
-  const parsed: [string, number, TunedChoice][] = [];
-  (top.entries as unknown[]).forEach((raw, i) => {
-    const at = `entries[${i}]`;
-    if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
-      bad(path, at, "an object", raw);
-    }
-    const r = raw as Record<string, unknown>;
-    if (typeof r.adapter !== "string" || r.adapter === "") {
-      bad(path, `${at}.adapter`, "a non-empty string", r.adapter);
-    }
-    if (r.dtype !== "float32") bad(path, `${at}.dtype`, `"float32"`, r.dtype);
-    for (const f of ["transA", "transB"]) {
-      if (typeof r[f] !== "boolean") bad(path, `${at}.${f}`, "a boolean", r[f]);
-    }
-    for (const f of ["m", "k", "n", "batch"]) {
-      if (!isPow2(r[f])) bad(path, `${at}.${f}`, "a power of two (a shape class bound)", r[f]);
-    }
-    let c: TunedChoice;
-    if (r.kernel === "tile") c = { kernel: "tile", tile: checkTile(path, `${at}.tile`, r.tile) };
-    else if (r.kernel === "big" || r.kernel === "direct") c = { kernel: r.kernel };
-    else bad(path, `${at}.kernel`, `"tile", "big" or "direct"`, r.kernel);
-    if (r.measured !== undefined) c.measured = checkMeasure(path, `${at}.measured`, r.measured);
-    const [m, k, n, batch] = [r.m, r.k, r.n, r.batch] as number[];
-    parsed.push([r.adapter as string, classOf(m, k, n, batch, !!r.transA, !!r.transB), c]);
-  });
-  const info = await gpuInfo();
-  const here = info ? adapterId(info) : null;
-  let forThisAdapter = 0;
-  for (const [id, cls, c] of parsed) {
-    let table = tuned.get(id);
-    if (!table) tuned.set(id, table = new Map());
-    table.set(cls, c);
-    if (id === here) forThisAdapter++;
-  }
-  return { entries: parsed.length, forThisAdapter };
 }

@@ -10,10 +10,10 @@
  * The tile is chosen per product from a small table (see `pickTile`); on a software adapter
  * (llvmpipe/lavapipe, which runs workgroups on CPU threads) larger register blocks with few
  * threads win, on a GPU the 64x64 tile with 4x4 blocks is a safe default. Large products on a
- * hardware GPU (m, n ≥ 128 and k ≥ 8) take the 128x128 kernel of `./matmul_big.ts` instead.
+ * hardware GPU (m, n ≥ 128 and k ≥ 8) take the 128x128 kernel of `./big.ts` instead.
  * A float32 product whose shape class has a tuned entry for this adapter (`tuneMatmul`,
- * `./matmul_table.ts`) runs the tuned kernel instead of these rules, unless a tile or the big
- * kernel is forced (`setMatmulTile`, `setBigMatmul`) or `kernelPolicy.legacy` is set.
+ * `./table.ts`) runs the tuned kernel instead of these rules, unless a tile or the big
+ * kernel is forced (`setMatmulTile`, `setBigMatmul`).
  * @module
  */
 import type { MatmulSpec } from "../../autograd/backend.ts";
@@ -23,47 +23,20 @@ import { ShapeError } from "../../autograd/errors.ts";
 import { type BindingWindow, chunkRows, type Engine, type GpuBuffer } from "../engine.ts";
 import {
   collapse,
-  kernelPolicy,
   MAIN_1D,
   MATMUL_OFFSETS_WGSL,
+  params,
   paramsWgsl,
   putWords,
   softwareKernels,
   WG,
   wgslType,
-} from "./common.ts";
-import { binary, params } from "./elementwise.ts";
-import { bigMatmulFits, bigMatmulForced, matmulBigCode, useBig } from "./matmul_big.ts";
-import { lookupTuned, type MatmulChoice } from "./matmul_table.ts";
+} from "../kernels/common.ts";
+import { binary } from "../kernels/elementwise.ts";
+import { bigMatmulFits, bigMatmulForced, matmulBigCode, useBig } from "./big.ts";
+import { lookupTuned, type MatmulChoice, type MatmulTile } from "./table.ts";
 
 const MAX_BATCH_RANK = 8;
-
-/**
- * A matmul tile: BM x BN outputs per workgroup, TM x TN per thread, depth BK per stage
- * (`bm / tm` by `bn / tn` threads per workgroup). Tuned tables (`tuneMatmul`) record the tile
- * they chose in this form.
- *
- * @example
- * ```ts
- * import type { MatmulTile } from "@lossforge/core";
- * const tile: MatmulTile = { bm: 64, bn: 64, bk: 8, tm: 8, tn: 8 }; // 8 x 8 threads
- * console.log((tile.bm / tile.tm) * (tile.bn / tile.tn)); // 64
- * ```
- */
-export interface MatmulTile {
-  /** Rows of the output tile. */
-  bm: number;
-  /** Columns of the output tile. */
-  bn: number;
-  /** Depth of a stage. */
-  bk: number;
-  /** Rows per thread (a multiple of 4). */
-  tm: number;
-  /** Columns per thread (a multiple of 4). */
-  tn: number;
-  /** Unroll the depth loop (default true). */
-  unroll?: boolean;
-}
 
 /** The default tile (any adapter). */
 export const TILE_DEFAULT: MatmulTile = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 };
@@ -115,7 +88,7 @@ export function pickTile(e: Engine, m: number, _k: number, n: number, batch: num
  * 8x2048x2048 39 ms tiled against 64 ms direct, so the tile stays there).
  */
 export function useDirect(e: Engine, m: number, _k: number, n: number): boolean {
-  if (kernelPolicy.legacy || override || useBig(e, m, _k, n)) return false;
+  if (override || useBig(e, m, _k, n)) return false;
   if (!softwareKernels(e)) return Math.min(m, n) <= 4;
   const t = pickTile(e, m, _k, n, 1);
   const used = (m * n) / (Math.ceil(m / t.bm) * t.bm * Math.ceil(n / t.bn) * t.bn);
@@ -378,8 +351,7 @@ function record(
   // The tuned table is consulted (and the class recorded) for float32 products whose kernel
   // nothing forces; a tuned "big" entry needs the device limits the rules also check.
   if (
-    !choice && dtype === "float32" && !override && bigMatmulForced() === null &&
-    !kernelPolicy.legacy
+    !choice && dtype === "float32" && !override && bigMatmulForced() === null
   ) {
     const hit = lookupTuned(e.ctx.info, m, k, n, batch, transA, transB, spec.aBatch, spec.bBatch);
     if (hit && (hit.kernel !== "big" || bigMatmulFits(e))) choice = hit;

@@ -19,7 +19,7 @@
  * @module
  */
 import type { Engine } from "../engine.ts";
-import { kernelPolicy, MATMUL_OFFSETS_WGSL, paramsWgsl, softwareKernels } from "./common.ts";
+import { MATMUL_OFFSETS_WGSL, paramsWgsl, softwareKernels } from "../kernels/common.ts";
 
 /** Output rows (and columns) of a workgroup's tile. */
 export const BIG_TILE = 128;
@@ -65,7 +65,7 @@ const SOFTWARE_MIN = 512;
 
 /**
  * Whether an m x k x n product runs the 128x128 kernel. The rule: the
- * device limits allow it (`bigMatmulFits`), not `kernelPolicy.legacy`, and m ≥ 128, n ≥ 128,
+ * device limits allow it (`bigMatmulFits`) and m ≥ 128, n ≥ 128,
  * k ≥ 8 — at least one full output tile and one full stage, so edge tiles stay a minority of
  * the work. On a software adapter (see `softwareKernels`) only for m, n, k ≥ 512: on llvmpipe
  * it ran 16% faster than the 8x8-block tiles at 1024³ (bench/matmul_tiles.ts), but a small
@@ -83,7 +83,7 @@ export function useBig(
 ): boolean {
   if (!bigMatmulFits(e)) return false;
   if (force !== null) return force;
-  if (tileForced || kernelPolicy.legacy) return false;
+  if (tileForced) return false;
   if (m < BIG_TILE || n < BIG_TILE || k < BIG_BK) return false;
   return !softwareKernels(e) || (m >= SOFTWARE_MIN && n >= SOFTWARE_MIN && k >= SOFTWARE_MIN);
 }

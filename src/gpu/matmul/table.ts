@@ -1,6 +1,7 @@
 /**
- * The table of tuned matmul kernels (filled by `tuneMatmul` in `../matmul_tune.ts`, read by
- * `matmul` in `./matmul.ts`) and the record of the product shapes that have run.
+ * The table of tuned matmul kernels (filled by `tuneMatmul` in `./tune.ts`, read by `matmul`
+ * in `./kernels.ts`, saved and loaded by `./tuning_file.ts`), the record of the product shapes
+ * that have run, and the words both speak: a tile, a kernel choice, a table entry.
  *
  * A product belongs to a shape class: its dtype, transpose flags, and m, k, n and batch each
  * rounded up to a power of two. The class is packed into one integer so that looking it up
@@ -10,7 +11,33 @@
  * @module
  */
 import type { GpuInfo } from "../device.ts";
-import type { MatmulTile } from "./matmul.ts";
+
+/**
+ * A matmul tile: BM x BN outputs per workgroup, TM x TN per thread, depth BK per stage
+ * (`bm / tm` by `bn / tn` threads per workgroup). Tuned tables (`tuneMatmul`) record the tile
+ * they chose in this form.
+ *
+ * @example
+ * ```ts
+ * import type { MatmulTile } from "@lossforge/core";
+ * const tile: MatmulTile = { bm: 64, bn: 64, bk: 8, tm: 8, tn: 8 }; // 8 x 8 threads
+ * console.log((tile.bm / tile.tm) * (tile.bn / tile.tn)); // 64
+ * ```
+ */
+export interface MatmulTile {
+  /** Rows of the output tile. */
+  bm: number;
+  /** Columns of the output tile. */
+  bn: number;
+  /** Depth of a stage. */
+  bk: number;
+  /** Rows per thread (a multiple of 4). */
+  tm: number;
+  /** Columns per thread (a multiple of 4). */
+  tn: number;
+  /** Unroll the depth loop (default true). */
+  unroll?: boolean;
+}
 
 /** Which kernel a product runs: a generated tile, the 128x128 kernel, or the direct kernel. */
 export type MatmulChoice =
@@ -145,4 +172,97 @@ export function lookupTuned(
     s.set(cls, { m, k, n, batch, transA, transB, aShared, bShared });
   }
   return tuned.get(id)?.get(cls);
+}
+
+/**
+ * One entry of the tuned table: an adapter, a shape class and the kernel its products run.
+ * A product belongs to the class when its m lies in (m/2, m] (1 for m = 1), and likewise
+ * for k, n and batch. `kernel` is "tile" (with `tile`: a generated tile kernel), "big" (the
+ * 128x128 kernel) or "direct" (one thread per output).
+ *
+ * @example
+ * ```ts
+ * import type { MatmulTuningEntry } from "@lossforge/core";
+ * const e: MatmulTuningEntry = {
+ *   adapter: "65541 |  | llvmpipe (LLVM 15.0.6, 256 bits) | fallback",
+ *   dtype: "float32", transA: false, transB: true, m: 128, k: 512, n: 128, batch: 16,
+ *   kernel: "tile", tile: { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8 },
+ * };
+ * console.log(e.kernel);
+ * ```
+ */
+export interface MatmulTuningEntry {
+  /** The adapter identity (vendor | architecture | description, "| fallback" when one). */
+  adapter: string;
+  /** The dtype (float32). */
+  dtype: "float32";
+  /** a read transposed. */
+  transA: boolean;
+  /** b read transposed. */
+  transB: boolean;
+  /** The class's bound on m (a power of two). */
+  m: number;
+  /** The class's bound on k (a power of two). */
+  k: number;
+  /** The class's bound on n (a power of two). */
+  n: number;
+  /** The class's bound on the output matrices (a power of two). */
+  batch: number;
+  /** The kernel. */
+  kernel: "tile" | "big" | "direct";
+  /** The tile, when `kernel` is "tile". */
+  tile?: MatmulTile;
+  /** What tuning measured (absent in entries written by hand). */
+  measured?: MatmulTuningMeasure;
+}
+
+/** The public form of the table's entry for class `cls` of adapter `adapter`. */
+export function toEntry(adapter: string, cls: number, c: TunedChoice): MatmulTuningEntry {
+  const b = classBounds(cls);
+  const entry: MatmulTuningEntry = {
+    adapter,
+    dtype: "float32",
+    transA: b.transA,
+    transB: b.transB,
+    m: b.m,
+    k: b.k,
+    n: b.n,
+    batch: b.batch,
+    kernel: c.kernel,
+  };
+  if (c.kernel === "tile") entry.tile = { ...c.tile };
+  if (c.measured) entry.measured = { ...c.measured };
+  return entry;
+}
+
+/**
+ * Every entry of the tuned matmul table (for all adapters: entries loaded for another one are
+ * kept but not consulted).
+ *
+ * @example
+ * ```ts ignore
+ * import { matmulTuning, tuneMatmul } from "@lossforge/core";
+ * await tuneMatmul([{ m: 64, k: 64, n: 64 }], { rounds: 1 });
+ * console.log(matmulTuning().length); // 1
+ * ```
+ */
+export function matmulTuning(): MatmulTuningEntry[] {
+  const out: MatmulTuningEntry[] = [];
+  for (const [id, table] of tuned) for (const [cls, c] of table) out.push(toEntry(id, cls, c));
+  return out;
+}
+
+/**
+ * Empties the tuned matmul table: every matmul follows the fixed rules again. Shapes seen
+ * since start-up stay recorded for a later `tuneMatmul()`.
+ *
+ * @example
+ * ```ts
+ * import { clearMatmulTuning, matmulTuning } from "@lossforge/core";
+ * clearMatmulTuning();
+ * console.log(matmulTuning().length); // 0
+ * ```
+ */
+export function clearMatmulTuning(): void {
+  tuned.clear();
 }
