@@ -6,7 +6,7 @@
  *
  *   deno run -A bench/attention.ts [--backend webgpu|cpu] [--shapes S,M,long] [--rounds 3]
  *
- * Shapes `[B, H, T, d]`: S 16×4×128×32 and M 32×8×256×64 (issue 8's configurations), long
+ * Shapes `[B, H, T, d]`: S 16×4×128×32 and M 32×8×256×64 (`bench/train.ts`'s configurations), long
  * 2×8×1024×64.
  * @module
  */

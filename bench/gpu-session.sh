@@ -9,8 +9,9 @@
 # Then, on the GPU machine, carrying .device:
 #   bash bench/gpu-session.sh [quick|full]   # quick: about 5 minutes, full: about 10 on an H200
 #
-# What to do with the output: BENCHMARKS.md gets a section per machine (date, card, command,
-# numbers next to their baselines: PyTorch's 51 TFLOP/s at 4096³ and 42.1 ms per M step).
+# What to do with the output: fill BENCHMARKS.md's GPU-machine table (figure, value, baseline,
+# ratio, date, command; PyTorch's 51 TFLOP/s at 4096³ and 42.1 ms per M step) and add a dated
+# History entry.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 plan=${1:-quick}

@@ -6,7 +6,7 @@
  * dispatch loop of the same kernel, and each fused kernel (layer norm, GELU and softmax,
  * forward and backward) against the composed ops it replaces (measured in the same run,
  * reported as ratios), fused (flash-style, causal) attention forward and backward against the
- * composed form (issue 8's S and M head shapes and a long context), and the matmul kernels `tuneMatmul` picks for a small GPT's training
+ * composed form (`bench/train.ts`'s S and M head shapes and a long context), and the matmul kernels `tuneMatmul` picks for a small GPT's training
  * products against the fixed rule's (`--tune-only` runs just that comparison).
  *
  *   deno run -A bench/gpu.ts [--quick] [--json results.json] [--big-only | --tune-only]
@@ -378,7 +378,7 @@ if (!bigOnly) {
 
 // ---------------------------------------------------------------- attention
 // Flash-style fused attention against the composed matmul-softmax-matmul, causal, forward and
-// backward: issue 8's S and M head shapes (and a long context on a GPU; S only on a software
+// backward: `bench/train.ts`'s S and M head shapes (and a long context on a GPU; S only on a software
 // adapter, where M takes seconds). bench/attention.ts has the same comparison standalone.
 if (!bigOnly) {
   const shapes: [string, number[]][] = info.isFallbackAdapter || quick

@@ -337,7 +337,7 @@ export function validationIndices(n: number, fraction: number, seed: number): nu
  * ```ts
  * import { gsm8k } from "./gsm8k.ts";
  * try {
- *   const val = await gsm8k({ path: "../shared/data/gsm8k", split: "validation" });
+ *   const val = await gsm8k({ path: "data/gsm8k", split: "validation" });
  *   console.log(val.length, val[0].prompt, val[0].target);
  * } catch (e) {
  *   console.log((e as Error).message);

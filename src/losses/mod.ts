@@ -3,7 +3,7 @@
  * Tversky, Generalized Dice, Self-Adjusting Dice, Lovász-Softmax and Lovász hinge, their
  * weighted combinations, and lookup by name. Every loss is a factory returning a
  * `LossFn = (logits [..., C], targets [...] int32, { mask }?) => scalar`; -100 ignores a
- * position. Definitions: each function's JSDoc (REFERENCES.md section 2).
+ * position. Definitions: each function's JSDoc and docs/losses.md (the contract).
  *
  * Two implementations, one answer: every loss is composed from autograd ops (the readable
  * reference, differentiated by the engine; float64 on the CPU); with float32 logits on

@@ -21,7 +21,7 @@ import { rmsNorm, rmsNormForward, type RmsNormParams } from "./norm.ts";
 import { ropeTables } from "./rope.ts";
 
 /**
- * Llama hyperparameters (names follow the issue; see `loadPretrained` for the mapping from
+ * Llama hyperparameters (the short names every model config here uses; see `loadPretrained` for the mapping from
  * `config.json`).
  *
  * @example

@@ -75,7 +75,7 @@ export {
   type Pretrained,
 } from "./pretrained.ts";
 
-// helper-2's codec, config parser and tokenizer.
+// The safetensors codec and the Hugging Face config parser.
 export {
   bf16ToF32,
   type DecodedSafetensors,

@@ -1,4 +1,4 @@
-// The contract (REFERENCES.md section 2) as plain float64 loops, independent of the
+// The contract (docs/losses.md) as plain float64 loops, independent of the
 // engine: the losses must agree with these on random inputs.
 
 /** A problem: logits rows [N][C], targets [N] (-100 ignores), optional mask [N]. */

@@ -1,7 +1,7 @@
 /**
  * Fused kernels behind the optional Backend primitives: GELU's gradient, softmax's backward
  * along the last axis, and layer norm forward and backward. Each replaces a chain of
- * elementwise and reduction dispatches (GELU's backward alone was twelve) with one or two.
+ * elementwise and reduction dispatches (GELU's backward alone takes twelve when composed) with one or two.
  * Rows run one thread each: the rows of a training step are many and short, which suits
  * both a GPU and a software adapter (workgroup trees are slow on llvmpipe).
  * @module
