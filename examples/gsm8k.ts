@@ -132,30 +132,31 @@ async function parseOptions(argv: string[]) {
   if (w.length !== 2) {
     throw new UsageError(`--weights: expected two numbers like 0.6,0.4, got "${v.weights}"`);
   }
-  const int = (name: string, fallback?: number, range: { min?: number; max?: number } = {}) =>
-    v[name] === undefined && fallback === undefined
-      ? undefined
-      : parseNumber(name, v[name] ?? fallback, { int: true, ...range });
+  type Range = { min?: number; max?: number };
+  const int = (name: string, fallback: number, range: Range) =>
+    parseNumber(name, v[name] ?? fallback, { int: true, ...range });
+  const optInt = (name: string, range: Range) =>
+    v[name] === undefined ? undefined : parseNumber(name, v[name], { int: true, ...range });
   return {
     data: v.data as string | undefined,
     download: Boolean(v.download),
     cache: (v.cache as string | undefined) ?? ".cache/gsm8k",
     skipBad: Boolean(v["skip-bad"]),
     difficulty: parseChoice("difficulty", v.difficulty, [1, 2, 3, "mixed"] as const, 1),
-    maxNumber: int("max-number", 50, { min: 10, max: 1000 })!,
+    maxNumber: int("max-number", 50, { min: 10, max: 1000 }),
     model: v.model as string | undefined,
     losses,
     weights: w.map((x) => parseNumber("weights", x, { min: 0 })) as [number, number],
-    steps: int("steps", undefined, { min: 1 }),
-    batch: int("batch", 8, { min: 1 })!,
-    dim: int("dim", 96, { min: 4 })!,
+    steps: optInt("steps", { min: 1 }),
+    batch: int("batch", 8, { min: 1 }),
+    dim: int("dim", 96, { min: 4 }),
     arch: parseChoice("arch", v.arch, ["llama", "gpt"] as const, "llama"),
-    layers: int("layers", 2, { min: 1 })!,
+    layers: int("layers", 2, { min: 1 }),
     lr: v.lr === undefined ? undefined : parseNumber("lr", v.lr, { min: 0 }),
-    seed: int("seed", 42, { min: 0 })!,
+    seed: int("seed", 42, { min: 0 }),
     backend: parseChoice("backend", v.backend, ["cpu", "webgpu"] as BackendName[], undefined),
-    workers: int("workers", undefined, { min: 1 }),
-    limit: int("limit", 100, { min: 1 })!,
+    workers: optInt("workers", { min: 1 }),
+    limit: int("limit", 100, { min: 1 }),
     out: v.out as string | undefined,
     resume: v.resume as string | undefined,
   };

@@ -102,7 +102,7 @@ interface Variant {
 export function createLiveDisplay(options: LiveDisplayOptions): LiveDisplay {
   const { write, isTerminal } = options;
   const now = options.now ?? (() => performance.now());
-  const columns = options.columns ?? 100;
+  const columns = options.columns && options.columns > 10 ? options.columns : 100;
   const refreshMs = options.refreshMs ?? 250;
   const variants = new Map<string, Variant>();
   let width = 0, drawn = 0;

@@ -307,9 +307,11 @@ export async function sweep(
   });
   for (const v of todo) live?.add(v.label, v.p.steps);
   const kept = variants.length - todo.length;
+  const continued = todo.filter((v) => v.resumeFrom).length;
   live?.message(
     `${todo.length} run(s) on ${backend}` +
       (workers > 1 ? `, ${workers} at a time in workers` : "") +
+      (continued ? `; ${continued} continue from a checkpoint` : "") +
       (kept ? `; ${kept} finished earlier, kept` : ""),
   );
 
@@ -330,7 +332,6 @@ export async function sweep(
     ? {}
     : options.report;
   let writing = Promise.resolve();
-  let interrupted = false;
   let failure: unknown;
   const queue = [...todo];
   const lane = async () => {
@@ -346,6 +347,7 @@ export async function sweep(
       try {
         outcome = workers > 1
           ? await runInWorker(
+            v.label,
             v.p,
             {
               ...place,
@@ -363,16 +365,13 @@ export async function sweep(
             onEvent,
           );
       } catch (e) {
-        failure ??= e instanceof Error ? e : new Error(String(e));
-        if (failure instanceof Error && !failure.message.startsWith(v.label)) {
-          failure.message = `${v.label}: ${failure.message}`;
-        }
+        // The other variants stop at their next step (with a checkpoint); then it is thrown.
+        failure ??= e;
         stop.abort();
         live?.finish(v.label);
         return;
       }
       if (outcome.type === "done" && outcome.stopped === "interrupted") {
-        interrupted = true;
         live?.finish(v.label, `${v.label}: stopped at step ${outcome.steps}`);
         continue;
       }
@@ -391,9 +390,8 @@ export async function sweep(
     options.signal?.removeEventListener("abort", onAbort);
     if (useSigint) Deno.removeSignalListener("SIGINT", onAbort);
   }
-  if (failure) throw failure;
-  const stopped = interrupted || rows.size < variants.length ? "interrupted" : "completed";
-  return { ...table(), stopped };
+  if (failure !== undefined) throw failure;
+  return { ...table(), stopped: rows.size < variants.length ? "interrupted" : "completed" };
 }
 
 interface Variant {
@@ -496,8 +494,9 @@ function workerCount(
   return Math.max(1, Math.min(asked, todo.length));
 }
 
-/** Trains one variant in a Web Worker (`sweep_worker.ts`). */
+/** Trains one variant in a Web Worker (`sweep_worker.ts`); its errors name the variant. */
 function runInWorker(
+  label: string,
   p: Pipeline,
   job: Omit<VariantJob, "pipeline">,
   signal: AbortSignal,
@@ -515,12 +514,12 @@ function runInWorker(
       if (m.type === "event") return onEvent(m.event);
       end();
       if (m.type === "outcome") resolve(m.outcome);
-      else reject(new Error(m.message));
+      else reject(new Error(`${label}: ${m.message}`));
     };
     worker.onerror = (e) => {
       e.preventDefault();
       end();
-      reject(new Error(e.message));
+      reject(new Error(`${label}: ${e.message}`));
     };
     signal.addEventListener("abort", onAbort);
     const run: { type: "run"; job: VariantJob } = {
@@ -621,7 +620,8 @@ function envSet(name: string): boolean {
 
 function terminalColumns(): number | undefined {
   try {
-    return Deno.consoleSize().columns;
+    // A pseudo-terminal without a size (script, some CI runners) reports 0 columns.
+    return Deno.consoleSize().columns || undefined;
   } catch {
     return undefined;
   }

@@ -14,7 +14,16 @@ import type { PipelineJSON } from "./json.ts";
 import type { Pipeline } from "./pipeline.ts";
 import { train, type TrainOptions } from "./train.ts";
 
-/** Where one variant trains and whether it continues from a checkpoint. */
+/**
+ * Where one variant trains and whether it continues from a checkpoint.
+ *
+ * @example
+ * ```ts
+ * import type { VariantPlace } from "./sweep_run.ts";
+ * const place: VariantPlace = { out: "runs/sweep/ce", resume: "runs/sweep/ce/checkpoints" };
+ * console.log(place.out);
+ * ```
+ */
 export interface VariantPlace {
   /** The variant's run folder (events.jsonl, pipeline.json, checkpoints). */
   out?: string;
@@ -24,7 +33,16 @@ export interface VariantPlace {
   tuneMatmul?: TrainOptions["tuneMatmul"];
 }
 
-/** What a variant's training came to: a result, or the non-finite loss that stopped it. */
+/**
+ * What a variant's training came to: a result, or the non-finite loss that stopped it.
+ *
+ * @example
+ * ```ts
+ * import type { VariantOutcome } from "./sweep_run.ts";
+ * const text = (o: VariantOutcome) => o.type === "done" ? `loss ${o.loss}` : o.message;
+ * console.log(text({ type: "nonfinite", message: "loss is NaN at step 3", loss: NaN, step: 3 }));
+ * ```
+ */
 export type VariantOutcome =
   | {
     type: "done";
@@ -38,7 +56,16 @@ export type VariantOutcome =
   }
   | { type: "nonfinite"; message: string; loss: number; step: number };
 
-/** What the sweep sends a worker: the variant's pipeline as JSON and where it trains. */
+/**
+ * What the sweep sends a worker: the variant's pipeline as JSON and where it trains.
+ *
+ * @example
+ * ```ts
+ * import type { VariantJob } from "./sweep_run.ts";
+ * const where = (job: VariantJob) => `${job.pipeline.name} in ${job.out} on ${job.backend}`;
+ * console.log(typeof where);
+ * ```
+ */
 export interface VariantJob extends Omit<VariantPlace, "tuneMatmul"> {
   pipeline: PipelineJSON;
   backend: BackendName;
@@ -48,7 +75,16 @@ export interface VariantJob extends Omit<VariantPlace, "tuneMatmul"> {
   imports: string[];
 }
 
-/** What a worker sends back: events, then one outcome or one error. */
+/**
+ * What a worker sends back: events, then one outcome or one error.
+ *
+ * @example
+ * ```ts
+ * import type { VariantMessage } from "./sweep_run.ts";
+ * const last = (m: VariantMessage) => m.type !== "event";
+ * console.log(last({ type: "error", message: "out of memory" })); // true
+ * ```
+ */
 export type VariantMessage =
   | { type: "event"; event: TrainEvent }
   | { type: "outcome"; outcome: VariantOutcome }
@@ -57,6 +93,21 @@ export type VariantMessage =
 /**
  * Trains `p` at `place`, stopping on `signal` (with a checkpoint, as `train` does); a
  * non-finite loss becomes an outcome, so the sweep goes on with the other variants.
+ *
+ * @example
+ * ```ts
+ * import { pipeline } from "@lossforge/core";
+ * import { runVariant } from "./sweep_run.ts";
+ * const p = pipeline({
+ *   model: { kind: "gpt", options: { vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 } },
+ *   loss: "ce",
+ *   optimizer: { kind: "adamw", options: { lr: 1e-3 } },
+ *   data: { kind: "gsm8k-synthetic", options: { count: 16, maxLength: 32 } },
+ *   steps: 4,
+ * });
+ * const o = await runVariant(p, { out: "runs/one" }, new AbortController().signal, () => {});
+ * console.log(o.type); // "done"
+ * ```
  */
 export async function runVariant(
   p: Pipeline,
