@@ -86,7 +86,9 @@ function tinyBase() {
     eval: { kind: "exact-match", options: { maxNewTokens: 4 } },
     steps: 6,
     logEvery: 3,
-    checkpoint: { dir: "unused", every: 3, keep: 1 },
+    // With `out`, sweep keeps each variant's checkpoints in out/<folder>/checkpoints instead
+    // (were this folder written, the test would fail).
+    checkpoint: { dir: "/nonexistent/sweep-moves-this", every: 3, keep: 1 },
   }));
 }
 
@@ -140,7 +142,8 @@ Deno.test("sweep: workers, labels and folders give the same numbers as one threa
 });
 
 Deno.test("sweep: resume keeps finished variants and continues the interrupted one", async () => {
-  const whole = await sweep(tinyBase(), { loss: LOSSES }, { progress: false });
+  const wholeDir = await Deno.makeTempDir();
+  const whole = await sweep(tinyBase(), { loss: LOSSES }, { out: wholeDir, progress: false });
   const dir = await Deno.makeTempDir();
   const stop = new AbortController();
   const first = await sweep(tinyBase(), { loss: LOSSES }, {
@@ -166,6 +169,7 @@ Deno.test("sweep: resume keeps finished variants and continues the interrupted o
   const md = await Deno.readTextFile(`${dir}/results.md`);
   assertEquals(md.trim().split("\n").length, 4, md);
   await Deno.remove(dir, { recursive: true });
+  await Deno.remove(wholeDir, { recursive: true });
 });
 
 Deno.test("sweep: workers need pipelines with specs; folders must differ", async () => {
