@@ -1,9 +1,11 @@
 /**
  * What the examples share as command-line programs: a usage error (one line on stderr, exit
- * code 2), the exit-code contract (0 success, 2 bad input, 1 internal error) and atomic writes
- * (a result file is never left half-written).
+ * code 2), the exit-code contract (0 success, 2 bad input, 1 internal error), flags with an
+ * optional JSON config file, atomic writes (a result file is never left half-written) and a
+ * download progress bar.
  * @module
  */
+import { parseArgs } from "node:util";
 
 /** A problem with what the user asked for: printed as one line, exit code 2. */
 export class UsageError extends Error {}
@@ -54,4 +56,77 @@ export async function isFile(path: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/** `parseArgs` option declarations: string and boolean flags. */
+export type FlagSpec = Record<string, { type: "string" | "boolean"; short?: string }>;
+
+/**
+ * The flags in `argv` (strictly: an unknown flag is a UsageError), or "help" for --help. With
+ * a `config` flag, its file's JSON object supplies flags not given (lists may be arrays).
+ */
+export async function readFlags(
+  argv: string[],
+  flags: FlagSpec,
+): Promise<Record<string, unknown> | "help"> {
+  let values: Record<string, unknown>;
+  try {
+    values = parseArgs({ args: argv, options: flags, strict: true, allowPositionals: false })
+      .values;
+  } catch (e) {
+    throw new UsageError((e as Error).message.split("\n")[0]);
+  }
+  if (values.help) return "help";
+  if (typeof values.config === "string") {
+    let cfg: Record<string, unknown>;
+    try {
+      cfg = JSON.parse(await Deno.readTextFile(values.config));
+    } catch (e) {
+      throw new UsageError(`--config ${values.config}: ${(e as Error).message}`);
+    }
+    if (!cfg || typeof cfg !== "object" || Array.isArray(cfg)) {
+      throw new UsageError(`--config ${values.config}: expected a JSON object`);
+    }
+    for (const [k, v] of Object.entries(cfg)) {
+      if (!(k in flags) || k === "config") {
+        throw new UsageError(`--config ${values.config}: unknown key "${k}"`);
+      }
+      if (values[k] === undefined) values[k] = Array.isArray(v) ? v.join(",") : v;
+    }
+  }
+  return values;
+}
+
+/** A flag with a fixed set of values: `raw` (or `fallback` when absent), else a UsageError. */
+export function parseChoice<T extends string | number, F = T>(
+  name: string,
+  raw: unknown,
+  choices: readonly T[],
+  fallback: F,
+): T | F {
+  if (raw === undefined) return fallback;
+  const found = choices.find((c) => String(c) === String(raw));
+  if (found === undefined) {
+    const list = choices.map(String);
+    throw new UsageError(
+      `--${name}: expected ${list.slice(0, -1).join(", ")} or ${list.at(-1)}, got "${raw}"`,
+    );
+  }
+  return found;
+}
+
+/** A download's progress: a bar on a terminal (stderr), one line per finished file otherwise. */
+export function downloadProgress(): (
+  p: { file: string; bytes: number; total?: number; done: boolean },
+) => void {
+  const tty = Deno.stderr.isTerminal();
+  return (p) => {
+    if (!tty && !p.done) return;
+    const frac = p.total ? p.bytes / p.total : 0;
+    const bar = "#".repeat(Math.round(frac * 30)).padEnd(30, ".");
+    const text = `${p.file} [${bar}] ${(p.bytes / 1e6).toFixed(1)} MB` +
+      (p.total ? ` of ${(p.total / 1e6).toFixed(1)} MB` : "");
+    const line = tty ? `\r${text}${p.done ? "\n" : ""}` : `${text}\n`;
+    Deno.stderr.writeSync(new TextEncoder().encode(line));
+  };
 }

@@ -103,9 +103,11 @@ export {
   type SweepAxes,
   type SweepAxis,
   type SweepOptions,
+  type SweepReportOptions,
   type SweepRow,
   type SweepTable,
 } from "./sweep.ts";
 export { metricColumns, report, toCsv, toMarkdown } from "./report.ts";
 export { type Curve, curvesSvg, escapeXml, plotCurves, type PlotOptions } from "./plot.ts";
 export { createProgress, formatDuration, type Progress, type ProgressOptions } from "./progress.ts";
+export { createLiveDisplay, type LiveDisplay, type LiveDisplayOptions } from "./live.ts";

@@ -79,7 +79,16 @@ export function formatDuration(seconds: number): string {
   return `${r}s`;
 }
 
-function rate(x: number): string {
+/**
+ * A rate as `950` or `12.3k`.
+ *
+ * @example
+ * ```ts
+ * import { formatRate } from "./progress.ts";
+ * console.log(formatRate(12345)); // "12.3k"
+ * ```
+ */
+export function formatRate(x: number): string {
   return x >= 1e4 ? `${(x / 1e3).toFixed(1)}k` : x.toFixed(0);
 }
 
@@ -113,7 +122,7 @@ export function createProgress(options: ProgressOptions): Progress {
     const bar = paint("32", "█".repeat(filled)) + paint("2", "░".repeat(width - filled));
     const l = Number.isFinite(loss) ? loss.toFixed(4) : String(loss);
     write(
-      `\r\x1b[2K${label}${bar} ${step}/${total}  loss ${l}  ${rate(tps)} tok/s  ETA ${eta()}`,
+      `\r\x1b[2K${label}${bar} ${step}/${total}  loss ${l}  ${formatRate(tps)} tok/s  ETA ${eta()}`,
     );
     drawn = true;
   };
@@ -143,7 +152,7 @@ export function createProgress(options: ProgressOptions): Progress {
       const ev = e.eval ? `  eval ${formatMetrics(e.eval)}` : "";
       write(
         `${label}step ${e.step}/${total}  loss ${l}  lr ${e.lr.toExponential(2)}  ` +
-          `${rate(tps)} tok/s  ${formatDuration(e.elapsed)}  ETA ${eta()}${ev}\n`,
+          `${formatRate(tps)} tok/s  ${formatDuration(e.elapsed)}  ETA ${eta()}${ev}\n`,
       );
     },
     message(text) {
@@ -156,7 +165,16 @@ export function createProgress(options: ProgressOptions): Progress {
   };
 }
 
-function formatMetrics(m: Record<string, number>): string {
+/**
+ * Metrics as `exactMatch 0.2500 count 40` (integers as they are, others to 4 decimals).
+ *
+ * @example
+ * ```ts
+ * import { formatMetrics } from "./progress.ts";
+ * console.log(formatMetrics({ exactMatch: 0.25, count: 40 })); // "exactMatch 0.2500 count 40"
+ * ```
+ */
+export function formatMetrics(m: Readonly<Record<string, number>>): string {
   return Object.entries(m).map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(4)}`)
     .join(" ");
 }

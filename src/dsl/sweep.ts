@@ -6,11 +6,26 @@
  * @module
  */
 
-import { treeDispose } from "../autograd/mod.ts";
-import { NonFiniteLossError } from "./errors.ts";
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { type BackendName, getBackend } from "../autograd/backend.ts";
+import { writeFileAtomic } from "./atomic.ts";
+import { latestCheckpoint } from "./checkpoint.ts";
+import { PipelineError } from "./errors.ts";
 import type { TrainEvent } from "./events.ts";
+import { toJSON } from "./json.ts";
+import { createLiveDisplay } from "./live.ts";
 import { type Pipeline, pipeline, type PipelineSpec } from "./pipeline.ts";
-import { train } from "./train.ts";
+import { plotCurves } from "./plot.ts";
+import { formatDuration, formatMetrics } from "./progress.ts";
+import { report } from "./report.ts";
+import {
+  runVariant,
+  type VariantJob,
+  type VariantMessage,
+  type VariantOutcome,
+} from "./sweep_run.ts";
+import type { TrainOptions } from "./train.ts";
 import type { LossLike, ModelLike, OptimizerLike, PartSpec } from "./types.ts";
 
 /**
@@ -96,8 +111,10 @@ export interface SweepRow {
 export interface SweepTable {
   /** The axes swept, in order. */
   axes: string[];
-  /** One row per run, in the order run. */
+  /** One row per finished variant, in the order of the axes' combinations. */
   rows: SweepRow[];
+  /** `"interrupted"` when a signal or SIGINT stopped the sweep before every variant finished. */
+  stopped?: "completed" | "interrupted";
 }
 
 /**
@@ -105,22 +122,85 @@ export interface SweepTable {
  *
  * @example
  * ```ts
- * import type { SweepOptions } from "./sweep.ts";
- * const o: SweepOptions = { out: "runs/sweep", progress: false };
+ * import type { SweepOptions } from "@lossforge/core";
+ * // Four variants at a time in workers, continuing whatever an earlier call left unfinished.
+ * const o: SweepOptions = { out: "runs/sweep", workers: 4, resume: true };
  * console.log(o.out);
  * ```
  */
 export interface SweepOptions {
-  /** A folder for the runs: each run's files go to `out/<label>`. */
+  /**
+   * A folder for the runs: each variant's files (events.jsonl, pipeline.json, checkpoints,
+   * result.json) go to `out/<folder>`, and the sweep's report to `out` itself. A base
+   * pipeline's `checkpoint` is kept per variant, in `out/<folder>/checkpoints`.
+   */
   out?: string;
+  /**
+   * The label of a variant from its axis labels (the pipeline's name, the row's label and
+   * the display's). Default: the axes as `loss=ce seed=1`.
+   */
+  label?: (variant: Readonly<Record<string, string>>) => string;
+  /** The variant's folder under `out`. Default: its label, with odd characters as `_`. */
+  folder?: (variant: Readonly<Record<string, string>>) => string;
+  /**
+   * Variants trained side by side, each in a Web Worker that gets its pipeline as JSON
+   * (`toJSON`): a number, or `"auto"` for one per core on the CPU backend when every
+   * variant's pipeline has a spec (else one). Default 1: one after another in this thread.
+   */
+  workers?: number | "auto";
+  /**
+   * Modules each worker imports before it builds its pipeline: where parts you registered
+   * yourself (`registerModel`, `registerLoss`, ...) are registered. URLs, or paths from the
+   * current folder.
+   */
+  imports?: readonly (string | URL)[];
+  /**
+   * Continue an earlier sweep in `out`: variants that finished (their `result.json`) are
+   * kept as they are, unfinished ones continue from their last checkpoint, the rest start.
+   */
+  resume?: boolean;
+  /**
+   * Write the report into `out` after each variant finishes (default on with `out`):
+   * results.md, results.csv and results.json (`report`) and curves.svg (`plotCurves`).
+   */
+  report?: boolean | SweepReportOptions;
   /** Every event of every run, with its label. */
   onEvent?: (label: string, event: TrainEvent) => void;
-  /** Show progress (default on). */
+  /**
+   * Show progress (default on): on a terminal a live display, one line per running variant
+   * redrawn in place with the sweep's ETA; plain lines otherwise (see `createLiveDisplay`).
+   */
   progress?: boolean;
-  /** Where progress text goes (default stdout). */
+  /** Where progress text goes (default stdout); given, progress is plain lines. */
   progressWrite?: (text: string) => void;
-  /** Stops after the current run. */
+  /** Stops the sweep: no variant starts, running ones checkpoint and stop. */
   signal?: AbortSignal;
+  /** Stop like `signal` on SIGINT (Ctrl-C) (default true). */
+  handleSigint?: boolean;
+  /** `TrainOptions.tuneMatmul` for variants trained in this thread (WebGPU). */
+  tuneMatmul?: TrainOptions["tuneMatmul"];
+}
+
+/**
+ * How {@linkcode sweep} writes its report.
+ *
+ * @example
+ * ```ts
+ * import type { SweepReportOptions } from "@lossforge/core";
+ * const r: SweepReportOptions = { title: "GSM8K: loss and exact match", metric: "exactMatch" };
+ * console.log(r.title);
+ * ```
+ */
+export interface SweepReportOptions {
+  /** The title of curves.svg. */
+  title?: string;
+  /** The metric curves.svg draws as bars (default `"exactMatch"`). */
+  metric?: string;
+  /**
+   * Writes the tables in a program's own format instead of `report`'s results.md, .csv and
+   * .json (curves.svg is still drawn). Called with the finished rows so far.
+   */
+  write?: (table: SweepTable, out: string) => Promise<void>;
 }
 
 /**
@@ -154,18 +234,41 @@ function entries<T>(axis: SweepAxis<T>): [string, T][] {
 }
 
 /**
- * Trains every combination of `axes` over `base` (one after another, each with its own
- * label as the pipeline name) and returns the table. A run that fails (e.g. a NaN loss)
- * gets a row with `error` and the sweep continues.
+ * Trains every combination of `axes` over `base`, each with its label as the pipeline name,
+ * and returns the table. Every variant is validated before the first one trains. A run that
+ * fails with a non-finite loss gets a row with `error` and the sweep goes on.
+ *
+ * With `workers` the variants train side by side in Web Workers (on the CPU backend, one
+ * per core); with `out` each variant keeps its own folder and the report is rewritten as
+ * each one finishes, so `resume` can pick up a sweep that was stopped (Ctrl-C, a crash).
+ * A variant trains with the same pipeline and seed wherever it runs, so its numbers do not
+ * depend on `workers` or on being resumed.
  *
  * @example
  * ```ts
- * import { report, sweep, type Pipeline } from "./mod.ts";
- * const compare = async (base: Pipeline) => {
- *   const table = await sweep(base, { loss: ["ce", "focal", "lovasz"], seed: [1, 2] });
- *   await report(table, "runs/compare");
- * };
- * console.log(typeof compare);
+ * import { pipeline, sweep } from "@lossforge/core";
+ * const base = pipeline({
+ *   model: { kind: "gpt", options: { vocab: 259, context: 64, layers: 1, dim: 32, heads: 4 } },
+ *   loss: "ce",
+ *   optimizer: { kind: "adamw", options: { lr: 3e-3 } },
+ *   data: { kind: "gsm8k-synthetic", options: { count: 64, evalCount: 8, maxLength: 64 } },
+ *   eval: { kind: "exact-match", options: { maxNewTokens: 8 } },
+ *   steps: 20,
+ *   checkpoint: { dir: "checkpoints", every: 10 },
+ * });
+ * const plus = (x: string) => ({
+ *   kind: "combine",
+ *   options: { terms: [["ce", 0.6], [x, 0.4, { mask: "answer" }]] },
+ * });
+ * // Labelled axis values: the keys name the variants' folders (runs/compare/ce, ...).
+ * const table = await sweep(base, { loss: { ce: "ce", focal: plus("focal") } }, {
+ *   out: "runs/compare", // + results.md, results.csv, results.json, curves.svg
+ *   folder: (v) => v.loss,
+ *   label: (v) => v.loss === "ce" ? "ce" : `0.6 ce + 0.4 ${v.loss}`,
+ *   workers: "auto",
+ *   resume: true, // a second call keeps the finished variants
+ * });
+ * console.log(table.rows.map((r) => [r.label, r.metrics.exactMatch]));
  * ```
  */
 export async function sweep(
@@ -174,6 +277,140 @@ export async function sweep(
   options: SweepOptions = {},
 ): Promise<SweepTable> {
   const names = (Object.keys(axes) as (keyof SweepAxes)[]).filter((k) => axes[k] !== undefined);
+  const variants = planVariants(base, axes, names, options);
+  const out = options.out;
+  const rows = new Map<string, SweepRow>();
+  const todo: (Variant & { fromStep: number; resumeFrom?: string })[] = [];
+  for (const v of variants) {
+    const kept = options.resume && v.dir ? await readRow(`${v.dir}/result.json`) : undefined;
+    if (kept) {
+      rows.set(v.label, kept);
+      continue;
+    }
+    const ckpt = options.resume && v.ckptDir ? await latestCheckpoint(v.ckptDir) : undefined;
+    const fromStep = ckpt ? Number(/step-(\d+)$/.exec(ckpt)?.[1] ?? 0) : 0;
+    todo.push({ ...v, fromStep, ...(ckpt ? { resumeFrom: v.ckptDir } : {}) });
+  }
+  const backend = getBackend();
+  const workers = workerCount(options.workers ?? 1, todo, backend);
+  // Variants side by side share the cores: each worker's matmul gets its share of them
+  // (unless LOSSFORGE_CPU_THREADS says otherwise) rather than a thread per core each.
+  const threads = workers > 1 && backend === "cpu" && !envSet("LOSSFORGE_CPU_THREADS")
+    ? Math.max(1, Math.floor(cores() / workers))
+    : undefined;
+  const imports = (options.imports ?? []).map(moduleUrl);
+
+  const live = options.progress === false ? undefined : createLiveDisplay({
+    write: options.progressWrite ?? writeStdout,
+    isTerminal: !options.progressWrite && Deno.stdout.isTerminal(),
+    columns: options.progressWrite ? undefined : terminalColumns(),
+  });
+  for (const v of todo) live?.add(v.label, v.p.steps);
+  const kept = variants.length - todo.length;
+  const continued = todo.filter((v) => v.resumeFrom).length;
+  live?.message(
+    `${todo.length} run(s) on ${backend}` +
+      (workers > 1 ? `, ${workers} at a time in workers` : "") +
+      (continued ? `; ${continued} continue from a checkpoint` : "") +
+      (kept ? `; ${kept} finished earlier, kept` : ""),
+  );
+
+  const stop = new AbortController();
+  const onAbort = () => stop.abort();
+  options.signal?.addEventListener("abort", onAbort);
+  if (options.signal?.aborted) stop.abort();
+  const useSigint = options.handleSigint ?? true;
+  if (useSigint) Deno.addSignalListener("SIGINT", onAbort);
+
+  const table = (): SweepTable => ({
+    axes: names,
+    rows: variants.flatMap((v) => rows.get(v.label) ?? []),
+  });
+  const reportOptions = options.report === false || !out
+    ? undefined
+    : options.report === true || options.report === undefined
+    ? {}
+    : options.report;
+  let writing = Promise.resolve();
+  let failure: unknown;
+  const queue = [...todo];
+  const lane = async () => {
+    for (let v = queue.shift(); v && !stop.signal.aborted; v = queue.shift()) {
+      const started = performance.now();
+      live?.start(v.label, v.fromStep);
+      const onEvent = (e: TrainEvent) => {
+        live?.event(v.label, e);
+        options.onEvent?.(v.label, e);
+      };
+      const place = { out: v.dir, resume: v.resumeFrom };
+      let outcome: VariantOutcome;
+      try {
+        outcome = workers > 1
+          ? await runInWorker(
+            v.label,
+            v.p,
+            {
+              ...place,
+              backend,
+              imports,
+              ...(threads ? { threads } : {}),
+            },
+            stop.signal,
+            onEvent,
+          )
+          : await runVariant(
+            v.p,
+            { ...place, tuneMatmul: options.tuneMatmul },
+            stop.signal,
+            onEvent,
+          );
+      } catch (e) {
+        // The other variants stop at their next step (with a checkpoint); then it is thrown.
+        failure ??= e;
+        stop.abort();
+        live?.finish(v.label);
+        return;
+      }
+      if (outcome.type === "done" && outcome.stopped === "interrupted") {
+        live?.finish(v.label, `${v.label}: stopped at step ${outcome.steps}`);
+        continue;
+      }
+      const row = toRow(v, outcome, (performance.now() - started) / 1000);
+      rows.set(v.label, row);
+      live?.finish(v.label, finishedText(row));
+      if (v.dir) await writeFileAtomic(`${v.dir}/result.json`, rowJson(row));
+      if (reportOptions) writing = writing.then(() => writeReport(table(), out!, reportOptions));
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, workers) }, lane));
+    await writing;
+  } finally {
+    live?.close();
+    options.signal?.removeEventListener("abort", onAbort);
+    if (useSigint) Deno.removeSignalListener("SIGINT", onAbort);
+  }
+  if (failure !== undefined) throw failure;
+  return { ...table(), stopped: rows.size < variants.length ? "interrupted" : "completed" };
+}
+
+interface Variant {
+  label: string;
+  axisLabels: Record<string, string>;
+  p: Pipeline;
+  /** The variant's run folder (with `out`). */
+  dir?: string;
+  /** Where its checkpoints go. */
+  ckptDir?: string;
+}
+
+/** Every combination of the axes as a validated pipeline with its label and folder. */
+function planVariants(
+  base: Pipeline,
+  axes: SweepAxes,
+  names: (keyof SweepAxes)[],
+  options: SweepOptions,
+): Variant[] {
   let combos: { label: Record<string, string>; spec: Partial<PipelineSpec> }[] = [
     { label: {}, spec: {} },
   ];
@@ -186,52 +423,210 @@ export async function sweep(
     }
     combos = next;
   }
-  // Validate every variant before the first one trains: a typo should not cost a run.
-  const variants = combos.map((c) => {
-    const label = names.map((n) => `${n}=${c.label[n]}`).join(" ") || base.name;
-    return { label, axisLabels: c.label, p: pipeline({ ...base, ...c.spec, name: label }) };
-  });
-  const rows: SweepRow[] = [];
-  for (const v of variants) {
-    if (options.signal?.aborted) break;
-    const started = performance.now();
-    const slug = v.label.replace(/[^A-Za-z0-9._=+@-]+/g, "_");
-    try {
-      const r = await train(v.p, {
-        out: options.out ? `${options.out}/${slug}` : undefined,
-        progress: options.progress ?? true,
-        progressWrite: options.progressWrite,
-        onEvent: options.onEvent ? (e) => options.onEvent!(v.label, e) : undefined,
-        signal: options.signal,
-      });
-      treeDispose(r.params);
-      treeDispose(r.optState);
-      rows.push({
-        label: v.label,
-        variant: v.axisLabels,
-        metrics: r.eval ?? {},
-        loss: r.loss,
-        steps: r.steps,
-        trainSeconds: (performance.now() - started) / 1000,
-        tokensPerSecond: r.tokensPerSecond,
-        skipped: r.skipped,
-        curve: r.curve,
-      });
-    } catch (e) {
-      if (!(e instanceof NonFiniteLossError)) throw e;
-      rows.push({
-        label: v.label,
-        variant: v.axisLabels,
-        metrics: {},
-        loss: e.loss,
-        steps: e.step,
-        trainSeconds: (performance.now() - started) / 1000,
-        tokensPerSecond: 0,
-        skipped: 0,
-        curve: [],
-        error: e.message,
-      });
+  const folders = new Map<string, string>();
+  return combos.map((c) => {
+    const label = options.label?.(c.label) ??
+      (names.map((n) => `${n}=${c.label[n]}`).join(" ") || base.name);
+    const folder = options.folder?.(c.label) ?? label.replace(/[^A-Za-z0-9._=+@-]+/g, "_");
+    const dir = options.out ? `${options.out.replace(/[\\/]+$/, "")}/${folder}` : undefined;
+    if (dir) {
+      const other = folders.get(folder);
+      if (other !== undefined) {
+        throw new PipelineError([{
+          path: "sweep.folder",
+          message: `variants "${other}" and "${label}" both write to ${dir}`,
+        }]);
+      }
+      folders.set(folder, label);
     }
+    // Each variant keeps its own checkpoints: with one folder, variants would resume from
+    // each other's.
+    const checkpoint = dir && base.checkpoint
+      ? { ...base.checkpoint, dir: `${dir}/checkpoints` }
+      : base.checkpoint;
+    const p = pipeline({ ...base, ...c.spec, name: label, checkpoint });
+    return {
+      label,
+      axisLabels: c.label,
+      p,
+      dir,
+      ckptDir: p.checkpoint?.dir ?? (dir ? `${dir}/checkpoints` : undefined),
+    };
+  });
+}
+
+/** How many lanes: `workers` capped by the variants; pipelines must serialise for workers. */
+function workerCount(
+  asked: number | "auto",
+  todo: readonly Variant[],
+  backend: BackendName,
+): number {
+  if (asked !== "auto" && asked <= 1) return 1;
+  const unserialisable = todo.flatMap((v) => {
+    try {
+      toJSON(v.p);
+      return [];
+    } catch (e) {
+      if (!(e instanceof PipelineError)) throw e;
+      return [{ path: v.label, message: e.problems.map((q) => q.message).join("; ") }];
+    }
+  });
+  if (asked === "auto") {
+    return backend === "cpu" && unserialisable.length === 0
+      ? Math.max(1, Math.min(cores(), todo.length))
+      : 1;
   }
-  return { axes: names, rows };
+  if (!Number.isInteger(asked)) {
+    throw new PipelineError([{
+      path: "sweep.workers",
+      message: `expected an integer, got ${asked}`,
+    }]);
+  }
+  if (unserialisable.length) {
+    throw new PipelineError(
+      unserialisable.map((u) => ({
+        path: `sweep.workers (${u.path})`,
+        message:
+          `a worker gets its pipeline as JSON, and this one has parts without a spec: ${u.message}`,
+      })),
+    );
+  }
+  return Math.max(1, Math.min(asked, todo.length));
+}
+
+/** Trains one variant in a Web Worker (`sweep_worker.ts`); its errors name the variant. */
+function runInWorker(
+  label: string,
+  p: Pipeline,
+  job: Omit<VariantJob, "pipeline">,
+  signal: AbortSignal,
+  onEvent: (e: TrainEvent) => void,
+): Promise<VariantOutcome> {
+  const worker = new Worker(new URL("./sweep_worker.ts", import.meta.url), { type: "module" });
+  const onAbort = () => worker.postMessage({ type: "stop" });
+  return new Promise<VariantOutcome>((resolve, reject) => {
+    const end = () => {
+      signal.removeEventListener("abort", onAbort);
+      worker.terminate();
+    };
+    worker.onmessage = (e: MessageEvent<VariantMessage>) => {
+      const m = e.data;
+      if (m.type === "event") return onEvent(m.event);
+      end();
+      if (m.type === "outcome") resolve(m.outcome);
+      else reject(new Error(`${label}: ${m.message}`));
+    };
+    worker.onerror = (e) => {
+      e.preventDefault();
+      end();
+      reject(new Error(`${label}: ${e.message}`));
+    };
+    signal.addEventListener("abort", onAbort);
+    const run: { type: "run"; job: VariantJob } = {
+      type: "run",
+      job: { ...job, pipeline: toJSON(p) },
+    };
+    worker.postMessage(run);
+    if (signal.aborted) onAbort();
+  });
+}
+
+function toRow(v: Variant, o: VariantOutcome, trainSeconds: number): SweepRow {
+  const common = { label: v.label, variant: v.axisLabels, trainSeconds };
+  if (o.type === "nonfinite") {
+    return {
+      ...common,
+      metrics: {},
+      loss: o.loss,
+      steps: o.step,
+      tokensPerSecond: 0,
+      skipped: 0,
+      curve: [],
+      error: o.message,
+    };
+  }
+  return {
+    ...common,
+    metrics: o.metrics,
+    loss: o.loss,
+    steps: o.steps,
+    tokensPerSecond: o.tokensPerSecond,
+    skipped: o.skipped,
+    curve: o.curve,
+  };
+}
+
+function finishedText(r: SweepRow): string {
+  if (r.error) return `${r.label}: failed: ${r.error}`;
+  const m = Object.keys(r.metrics).length ? `  ${formatMetrics(r.metrics)}` : "";
+  const loss = Number.isFinite(r.loss) ? r.loss.toFixed(4) : String(r.loss);
+  return `${r.label}: done in ${formatDuration(r.trainSeconds)}  loss ${loss}${m}`;
+}
+
+/** A row as JSON (non-finite numbers as strings: JSON has none). */
+function rowJson(r: SweepRow): string {
+  return JSON.stringify(
+    r,
+    (_k, v) => typeof v === "number" && !Number.isFinite(v) ? String(v) : v,
+    2,
+  ) + "\n";
+}
+
+/** A finished variant's row from its `result.json`, or undefined when there is none. */
+async function readRow(path: string): Promise<SweepRow | undefined> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
+  }
+  const r = JSON.parse(text) as SweepRow;
+  const num = (x: unknown) => typeof x === "number" ? x : Number(x);
+  return {
+    ...r,
+    loss: num(r.loss),
+    metrics: Object.fromEntries(Object.entries(r.metrics).map(([k, x]) => [k, num(x)])),
+    curve: r.curve.map((c) => ({ step: c.step, loss: num(c.loss) })),
+  };
+}
+
+async function writeReport(table: SweepTable, out: string, o: SweepReportOptions): Promise<void> {
+  if (o.write) await o.write(table, out);
+  else await report(table, out);
+  await plotCurves(table.rows, `${out.replace(/[\\/]+$/, "")}/curves.svg`, {
+    title: o.title,
+    metric: o.metric,
+  });
+}
+
+function moduleUrl(m: string | URL): string {
+  if (m instanceof URL) return m.href;
+  return /^[a-z][a-z0-9+.-]+:/i.test(m) ? m : pathToFileURL(resolve(m)).href;
+}
+
+function cores(): number {
+  return Math.max(1, navigator.hardwareConcurrency || 1);
+}
+
+function envSet(name: string): boolean {
+  try {
+    return Deno.permissions.querySync({ name: "env", variable: name }).state === "granted" &&
+      (Deno.env.get(name) ?? "") !== "";
+  } catch {
+    return false;
+  }
+}
+
+function terminalColumns(): number | undefined {
+  try {
+    // A pseudo-terminal without a size (script, some CI runners) reports 0 columns.
+    return Deno.consoleSize().columns || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function writeStdout(text: string): void {
+  Deno.stdout.writeSync(new TextEncoder().encode(text));
 }

@@ -34,7 +34,12 @@ Deno.test("gsm8k example: synthetic smoke run writes the three files", async () 
   const r = await runExample("gsm8k.ts", [...TINY, "--losses", "ce,focal", "--out", dir]);
   assertEquals(r.code, 0, r.err);
   assert(r.out.includes("| ce |"), r.out);
+  // Not a terminal: plain progress lines, no cursor moves.
+  assert(r.out.includes("step 2/2") && !r.out.includes("\x1b["), r.out);
   await assertOutputs(dir, 2);
+  for (const loss of ["ce", "focal"]) {
+    assert(await Deno.stat(`${dir}/${loss}/events.jsonl`).then((s) => s.isFile), loss);
+  }
 });
 
 Deno.test("gsm8k example: in-process GPT run, then --resume keeps finished rows", async () => {

@@ -1,0 +1,42 @@
+/**
+ * A Web Worker that trains one variant of a sweep, so that variants train side by side on
+ * the cores of a machine (each CPU-backend training runs on one thread). The sweep sends a
+ * `VariantJob`; the worker answers with `VariantMessage`s and stops on `{ type: "stop" }`.
+ *
+ * @module
+ */
+/// <reference lib="deno.worker" />
+import "../cpu/mod.ts";
+import "../gpu/mod.ts";
+import { setBackend } from "../autograd/backend.ts";
+import { setCpuThreads } from "../cpu/mod.ts";
+// The DSL's public face registers every built-in part (models, losses, data, evaluators).
+import "./mod.ts";
+import { pipelineFromJSON } from "./json.ts";
+import { runVariant, type VariantJob, type VariantMessage } from "./sweep_run.ts";
+
+const stop = new AbortController();
+
+self.onmessage = async (e: MessageEvent<{ type: "stop" } | { type: "run"; job: VariantJob }>) => {
+  if (e.data.type === "stop") {
+    stop.abort();
+    return;
+  }
+  const job = e.data.job;
+  const send = (m: VariantMessage) => self.postMessage(m);
+  try {
+    for (const m of job.imports) await import(m);
+    await setBackend(job.backend);
+    if (job.threads !== undefined) setCpuThreads(job.threads);
+    const p = pipelineFromJSON(job.pipeline);
+    const outcome = await runVariant(
+      p,
+      job,
+      stop.signal,
+      (event) => send({ type: "event", event }),
+    );
+    send({ type: "outcome", outcome });
+  } catch (err) {
+    send({ type: "error", message: err instanceof Error ? err.stack ?? err.message : String(err) });
+  }
+};
