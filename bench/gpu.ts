@@ -18,12 +18,13 @@
 import { parseArgs } from "node:util";
 import * as lf from "../mod.ts";
 import { type Product, TRAINING_PRODUCTS } from "./_products.ts";
-import type { Tensor, WebGpuBackend } from "../mod.ts";
+import type { Tensor } from "../mod.ts";
 import { setFusedOps } from "../src/autograd/fused.ts";
 import { softwareKernels } from "../src/gpu/kernels/common.ts";
 import { setMatmulTile, TILE_DEFAULT } from "../src/gpu/matmul/kernels.ts";
 import { setBigMatmul } from "../src/gpu/matmul/big.ts";
 import { adapterId, tuned } from "../src/gpu/matmul/table.ts";
+import type { EngineBackend } from "../src/gpu/backend.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -40,7 +41,7 @@ const tuneOnly = args.values["tune-only"] ?? false;
 const bigOnly = (args.values["big-only"] ?? false) || tuneOnly;
 
 await lf.setBackend("webgpu");
-const gpu = lf.getBackendImpl("webgpu") as WebGpuBackend;
+const gpu = lf.getBackendImpl("webgpu") as EngineBackend;
 const info = gpu.context.info;
 const device = gpu.context.device;
 

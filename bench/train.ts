@@ -28,8 +28,10 @@
  */
 import { parseArgs } from "node:util";
 import * as lf from "../mod.ts";
-import type { Backend, BackendName, Tensor, Tree, WebGpuBackend } from "../mod.ts";
+import type { Backend, BackendName, Tensor, Tree } from "../mod.ts";
 import { fusedOpsEnabled, setFusedOps } from "../src/autograd/fused.ts";
+import type { EngineBackend } from "../src/gpu/backend.ts";
+import type { Kernel } from "../src/gpu/engine.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -71,7 +73,7 @@ if (args.values.attention) {
   lf.setFusedAttention(args.values.attention === "fused");
 }
 const impl = lf.getBackendImpl(backend);
-const gpu = backend === "webgpu" ? impl as WebGpuBackend : null;
+const gpu = backend === "webgpu" ? impl as EngineBackend : null;
 const fallback = gpu ? gpu.context.info.isFallbackAdapter : true;
 const adapter = gpu ? gpu.context.info.description : "cpu backend";
 const named = args.values.config?.split(",");
@@ -142,7 +144,7 @@ function describe(key: string, a: unknown[]): string {
 
 interface Traced {
   label: string;
-  k: lf.Kernel;
+  k: Kernel;
   inputs: number[];
   outputs: number[];
   params: Uint32Array | null;
@@ -152,7 +154,7 @@ interface Traced {
 const traced = new Map<string, Traced>();
 
 /** Records every dispatch of the profiled steps (deduplicated by kernel, sizes and params). */
-function startTrace(g: WebGpuBackend): void {
+function startTrace(g: EngineBackend): void {
   g.engine.trace = (op, k, inputs, outputs, params, groups) => {
     const key = `${k.key}|${inputs.map((b) => b.byteLength)}|${outputs.map((b) => b.byteLength)}|${
       params ? Array.from(params).join(",") : ""
@@ -174,7 +176,7 @@ function startTrace(g: WebGpuBackend): void {
 }
 
 /** Replays each traced dispatch alone and times it on the GPU; prints the costliest. */
-async function replayTrace(g: WebGpuBackend, perStep: number): Promise<void> {
+async function replayTrace(g: EngineBackend, perStep: number): Promise<void> {
   g.engine.trace = null;
   const e = g.engine;
   const rows: { label: string; ms: number; count: number }[] = [];

@@ -3,6 +3,7 @@
  * `noGrad`, `customGrad`, `scope`, parameter trees and backends.
  * @module
  */
+import "../backends.ts";
 export * from "./ops/mod.ts";
 export {
   type AttentionSpec,

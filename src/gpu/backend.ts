@@ -23,21 +23,20 @@ import * as attn from "./kernels/attention.ts";
 import { softwareKernels } from "./kernels/common.ts";
 
 /**
- * The WebGPU backend object: the `Backend` primitives plus access to its engine (for fused
- * kernels, statistics and benchmarks).
+ * The WebGPU backend object: the `Backend` primitives plus the device, pool statistics and
+ * a way to wait for the GPU.
  *
  * @example
  * ```ts
- * import { webgpuBackend } from "@lossforge/core";
- * const gpu = await webgpuBackend();
- * console.log(gpu.name, gpu.context.info.description);
+ * import { backendInstance, setBackend, type WebGpuBackend } from "@lossforge/core";
+ * await setBackend("webgpu");
+ * const gpu = backendInstance("webgpu") as WebGpuBackend;
+ * console.log(gpu.context.info.description, gpu.stats().liveBytes);
  * ```
  */
 export interface WebGpuBackend extends Backend {
   /** Always "webgpu". */
   readonly name: "webgpu";
-  /** The engine: buffer pool, batching, pipeline and bind-group caches. */
-  readonly engine: Engine;
   /** The device and its info. */
   readonly context: GpuContext;
   /** Pool and work counters. */
@@ -46,6 +45,15 @@ export interface WebGpuBackend extends Backend {
   done(): Promise<void>;
   /** Destroys the pool's free buffers (live ones are untouched). */
   trim(): void;
+}
+
+/**
+ * The WebGPU backend with its engine (buffer pool, batching, pipeline and bind-group
+ * caches): for the library's fused kernels, its tests and benchmarks; not public.
+ */
+export interface EngineBackend extends WebGpuBackend {
+  /** The engine behind the primitives. */
+  readonly engine: Engine;
 }
 
 function buf(op: string, b: unknown): GpuBuffer {
@@ -69,13 +77,13 @@ function noF64(op: string, dtype: DType): void {
  *
  * @example
  * ```ts
- * import { webgpuBackend } from "@lossforge/core";
+ * import { webgpuBackend } from "./backend.ts";
  * const gpu = await webgpuBackend();
  * const x = gpu.fromArray(new Float32Array([1, 2, 3]));
  * console.log(await gpu.read(gpu.unary("exp", x, 3, "float32"), "float32", 3));
  * ```
  */
-export async function webgpuBackend(): Promise<WebGpuBackend> {
+export async function webgpuBackend(): Promise<EngineBackend> {
   const ctx = await acquireGpu();
   const e = new Engine(ctx);
   return {

@@ -20,9 +20,11 @@ import { checkGpu, type GpuContext } from "./device.ts";
  *
  * @example
  * ```ts
- * import { getBackendImpl, type PooledBuffer, setBackend, type WebGpuBackend } from "@lossforge/core";
+ * import { backendInstance, setBackend } from "@lossforge/core";
+ * import type { EngineBackend } from "./backend.ts";
+ * import type { PooledBuffer } from "./engine.ts";
  * await setBackend("webgpu");
- * const b = (getBackendImpl("webgpu") as WebGpuBackend).engine.alloc("example", 4);
+ * const b = (backendInstance("webgpu") as EngineBackend).engine.alloc("example", 4);
  * const p: PooledBuffer = b.pooled;
  * console.log(p.bytes); // 256: the smallest size class
  * ```
@@ -44,9 +46,10 @@ export interface PooledBuffer {
  *
  * @example
  * ```ts
- * import { setBackend, getBackendImpl, type WebGpuBackend } from "@lossforge/core";
+ * import { backendInstance, setBackend } from "@lossforge/core";
+ * import type { EngineBackend } from "./backend.ts";
  * await setBackend("webgpu");
- * const gpu = getBackendImpl("webgpu") as WebGpuBackend;
+ * const gpu = backendInstance("webgpu") as EngineBackend;
  * const b = gpu.engine.alloc("example", 16);
  * console.log(b.byteLength, b.live);
  * gpu.engine.release(b);
@@ -68,9 +71,10 @@ export class GpuBuffer {
  *
  * @example
  * ```ts
- * import { setBackend, getBackendImpl, type WebGpuBackend } from "@lossforge/core";
+ * import { backendInstance, setBackend } from "@lossforge/core";
+ * import type { EngineBackend } from "./backend.ts";
  * await setBackend("webgpu");
- * const gpu = getBackendImpl("webgpu") as WebGpuBackend;
+ * const gpu = backendInstance("webgpu") as EngineBackend;
  * const k = gpu.engine.kernel("noop", () => "@compute @workgroup_size(1) fn main() {}", 0, 0, 0);
  * console.log(k.key);
  * ```
@@ -99,7 +103,7 @@ export interface Kernel {
  *
  * @example
  * ```ts
- * import { PARAM_WORDS } from "@lossforge/core";
+ * import { PARAM_WORDS } from "./engine.ts";
  * console.log(PARAM_WORDS * 4); // bytes per dispatch in the params ring
  * ```
  */
@@ -112,7 +116,7 @@ export const PARAM_WORDS = 64;
  *
  * @example
  * ```ts
- * import type { BindingWindow } from "@lossforge/core";
+ * import type { BindingWindow } from "./engine.ts";
  * const rows2to4: BindingWindow = [2 * 1024, 2 * 1024]; // rows 2 and 3 of 256 floats each
  * console.log(rows2to4);
  * ```
@@ -172,7 +176,7 @@ const BIND_GROUP_CACHE_LIMIT = 4096;
  *
  * @example
  * ```ts
- * import { sizeClass } from "@lossforge/core";
+ * import { sizeClass } from "./engine.ts";
  * console.log(sizeClass(1000)); // 1024
  * ```
  */
@@ -188,9 +192,10 @@ export function sizeClass(bytes: number): number {
  *
  * @example
  * ```ts
- * import { setBackend, getBackendImpl, type WebGpuBackend } from "@lossforge/core";
+ * import { backendInstance, setBackend } from "@lossforge/core";
+ * import type { EngineBackend } from "./backend.ts";
  * await setBackend("webgpu");
- * const gpu = getBackendImpl("webgpu") as WebGpuBackend;
+ * const gpu = backendInstance("webgpu") as EngineBackend;
  * const s = gpu.stats();
  * console.log(s.liveBuffers, s.pooledBytes, s.dispatches);
  * ```
@@ -219,9 +224,10 @@ export interface EngineStats {
  *
  * @example
  * ```ts
- * import { setBackend, getBackendImpl, type WebGpuBackend } from "@lossforge/core";
+ * import { backendInstance, setBackend } from "@lossforge/core";
+ * import type { EngineBackend } from "./backend.ts";
  * await setBackend("webgpu");
- * const gpu = getBackendImpl("webgpu") as WebGpuBackend;
+ * const gpu = backendInstance("webgpu") as EngineBackend;
  * gpu.engine.flush();
  * await gpu.engine.done();
  * ```

@@ -8,8 +8,8 @@ import type { DType } from "../autograd/dtype.ts";
 import { BackendError, DTypeError, fmtShape } from "../autograd/errors.ts";
 import { checkShape, sizeOf } from "../autograd/shape.ts";
 import { fromBuffer, type Tensor } from "../autograd/tensor.ts";
-import type { WebGpuBackend } from "./backend.ts";
 import type { GpuBuffer } from "./engine.ts";
+import type { EngineBackend } from "./backend.ts";
 
 /**
  * A fused kernel: WGSL with entry point `main`; bindings in `@group(0)`: each input as
@@ -182,7 +182,7 @@ function prepare(
   spec: Pick<KernelSpec, "key" | "code" | "inputs" | "outputs">,
   paramBytes: number,
 ) {
-  const b = getBackendImpl("webgpu") as WebGpuBackend;
+  const b = getBackendImpl("webgpu") as EngineBackend;
   const e = b.engine;
   const inputs = spec.inputs.map((t, i) => {
     if (t.backend !== b) {

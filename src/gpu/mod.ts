@@ -8,7 +8,6 @@ import { registerBackendFactory, registerDefaultBackendRule } from "../autograd/
 import { webgpuBackend } from "./backend.ts";
 import { autoSelectBackend } from "./select.ts";
 
-export { type WebGpuBackend, webgpuBackend } from "./backend.ts";
 export {
   acquireGpu,
   checkGpu,
@@ -17,16 +16,8 @@ export {
   type GpuInfo,
   INSTALL_HINT,
 } from "./device.ts";
-export {
-  type BindingWindow,
-  Engine,
-  type EngineStats,
-  GpuBuffer,
-  type Kernel,
-  PARAM_WORDS,
-  type PooledBuffer,
-  sizeClass,
-} from "./engine.ts";
+export type { WebGpuBackend } from "./backend.ts";
+export type { EngineStats } from "./engine.ts";
 export { type KernelSpec, type RowKernelSpec, runKernel, runRowKernel } from "./kernel_api.ts";
 export {
   clearMatmulTuning,

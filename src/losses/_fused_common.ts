@@ -6,7 +6,7 @@
  * @module
  */
 import { getBackendImpl, type Tensor } from "../autograd/mod.ts";
-import { runRowKernel, type WebGpuBackend } from "../gpu/mod.ts";
+import { runRowKernel } from "../gpu/mod.ts";
 import { fusedPolicy } from "../autograd/fused.ts";
 import {
   f32Bits,
@@ -17,6 +17,7 @@ import {
   softwareKernels,
   WG,
 } from "../gpu/kernels/common.ts";
+import type { EngineBackend } from "../gpu/backend.ts";
 
 /**
  * Packs the params block every loss kernel declares (`paramsWgsl` of src/gpu/kernels/common.ts,
@@ -121,7 +122,7 @@ export const SERIAL_WG = 64;
  * of a workgroup per row: on a CPU a workgroup spends its time in barriers).
  */
 export function serialKernels(): boolean {
-  return softwareKernels((getBackendImpl("webgpu") as WebGpuBackend).engine);
+  return softwareKernels((getBackendImpl("webgpu") as EngineBackend).engine);
 }
 
 /**

@@ -17,6 +17,7 @@
  * out-of-range target is treated as ignored there; `validateTargets` checks explicitly.
  * @module
  */
+import "../backends.ts";
 export {
   type BaseLossOptions,
   type LossCallOptions,

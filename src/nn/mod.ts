@@ -13,6 +13,7 @@
  * ```
  * @module
  */
+import "../backends.ts";
 export { countParams, flattenParams, type ParamTree, unflattenParams } from "./params.ts";
 export type { ForwardContext, LinearHook, Module } from "./module.ts";
 export {

@@ -3,6 +3,7 @@
  * scaling, accumulation), learning-rate schedules and optimizer-state checkpoints.
  * @module
  */
+import "../backends.ts";
 export type { GradientTransform, LearningRate, Optimizer, OptState, Schedule } from "./types.ts";
 export { constant, cosine, linearWarmup, warmupCosine } from "./schedules.ts";
 export { sgd, type SgdOptions } from "./sgd.ts";

@@ -12,8 +12,8 @@ import {
   tensor,
   type TypedArray,
   valueAndGrad,
-  type WebGpuBackend,
 } from "../../mod.ts";
+import type { EngineBackend } from "../../src/gpu/backend.ts";
 
 /** Deno.test for GPU code: WebGPU keeps device-level promises alive across tests. */
 export function gpuTest(name: string, fn: () => Promise<void>): void {
@@ -37,7 +37,7 @@ export function gpuTest(name: string, fn: () => Promise<void>): void {
  * for the next one (or for process exit) when the op sanitizer is off.
  */
 export async function settleGpu(): Promise<void> {
-  await (getBackendImpl("webgpu") as WebGpuBackend).engine.done();
+  await (getBackendImpl("webgpu") as EngineBackend).engine.done();
 }
 
 /** Runs `fn` with the engine's binding limit lowered to `bytes`. */
@@ -45,7 +45,7 @@ export async function withBindingLimit<T>(
   bytes: number,
   fn: () => T | Promise<T>,
 ): Promise<T> {
-  const e = (getBackendImpl("webgpu") as WebGpuBackend).engine;
+  const e = (getBackendImpl("webgpu") as EngineBackend).engine;
   const saved = e.maxStorageBinding;
   e.maxStorageBinding = bytes;
   try {

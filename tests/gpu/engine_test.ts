@@ -1,11 +1,11 @@
 // The engine's contract: errors name the op, float64 is refused, buffers are pooled and
 // reused, uploads into recycled buffers never overtake queued reads, runKernel works.
 import * as lf from "../../mod.ts";
-import type { WebGpuBackend } from "../../mod.ts";
 import { assertAllClose, gpuTest } from "./_util.ts";
 import { assertEquals } from "../_assert.ts";
+import type { EngineBackend } from "../../src/gpu/backend.ts";
 
-const gpu = () => lf.getBackendImpl("webgpu") as WebGpuBackend;
+const gpu = () => lf.getBackendImpl("webgpu") as EngineBackend;
 
 async function rejects(f: () => unknown, cls: new (...a: never[]) => Error, text: string) {
   try {

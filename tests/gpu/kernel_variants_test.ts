@@ -3,12 +3,12 @@
 // oracle on shapes that select it, including sizes 0 and 1 and sizes that are not multiples
 // of the workgroup size.
 import * as lf from "../../mod.ts";
-import type { WebGpuBackend } from "../../mod.ts";
 import { kernelPolicy } from "../../src/gpu/kernels/common.ts";
 import { useDirect } from "../../src/gpu/matmul/kernels.ts";
 import { softmaxSerial } from "../../src/gpu/kernels/softmax.ts";
 import { assert } from "../_assert.ts";
 import { compareGrad, compareOn, gpuTest, host, weights, withBindingLimit } from "./_util.ts";
+import type { EngineBackend } from "../../src/gpu/backend.ts";
 
 const ADAPTERS = [true, false] as const;
 
@@ -24,7 +24,7 @@ async function eachAdapter(fn: (software: boolean) => Promise<void>): Promise<vo
 }
 
 function engine() {
-  return (lf.getBackendImpl("webgpu") as WebGpuBackend).engine;
+  return (lf.getBackendImpl("webgpu") as EngineBackend).engine;
 }
 
 function rand(shape: number[], seed: number) {

@@ -5,17 +5,17 @@
 // layouts, broadcast batches, sizes that are not multiples of 128, 8 or 4 (scalar-load and
 // scalar-store specialisations), int32, and through gradients.
 import * as lf from "../../mod.ts";
-import type { WebGpuBackend } from "../../mod.ts";
 import { kernelPolicy } from "../../src/gpu/kernels/common.ts";
 import { setMatmulTile, TILE_DEFAULT } from "../../src/gpu/matmul/kernels.ts";
 import { bigMatmulFits, setBigMatmul, useBig } from "../../src/gpu/matmul/big.ts";
 import { assert } from "../_assert.ts";
 import { compareGrad, compareOn, gpuTest, host, LOOSE, weights } from "./_util.ts";
+import type { EngineBackend } from "../../src/gpu/backend.ts";
 
 const LAYOUTS = [[false, false], [true, false], [false, true], [true, true]] as const;
 
 function engine() {
-  return (lf.getBackendImpl("webgpu") as WebGpuBackend).engine;
+  return (lf.getBackendImpl("webgpu") as EngineBackend).engine;
 }
 
 function rand(shape: number[], seed: number) {

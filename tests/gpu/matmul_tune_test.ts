@@ -5,15 +5,16 @@
 // and nothing here asserts a time.
 import { assert, assertEquals, assertRejects } from "../_assert.ts";
 import * as lf from "../../mod.ts";
-import type { MatmulTuningEntry, WebGpuBackend } from "../../mod.ts";
+import type { MatmulTuningEntry } from "../../mod.ts";
 import { setMatmulTile, tileKernelKey } from "../../src/gpu/matmul/kernels.ts";
 import { adapterId, classOf, type MatmulChoice, seen, tuned } from "../../src/gpu/matmul/table.ts";
 import { assertAllClose, gpuTest, TOL } from "./_util.ts";
+import type { EngineBackend } from "../../src/gpu/backend.ts";
 
 const QUICK = { rounds: 1, minMs: 0 };
 
 function engine() {
-  return (lf.getBackendImpl("webgpu") as WebGpuBackend).engine;
+  return (lf.getBackendImpl("webgpu") as EngineBackend).engine;
 }
 
 /** op(a) @ op(b) for a [batch, m, k]-class product on both backends: [webgpu, cpu] results. */

@@ -20,13 +20,13 @@ import {
   tensor,
   tversky,
   valueAndGrad,
-  type WebGpuBackend,
 } from "../../mod.ts";
 import { setFusedOps } from "../../src/autograd/fused.ts";
 import { assert, assertClose, assertEquals } from "../_assert.ts";
 import { gpuTest as sharedGpuTest, withBindingLimit } from "../gpu/_util.ts";
 import { LOSSES, lovaszGap, problems, valueAndGradOn } from "./_helpers.ts";
 import type { Problem } from "./_reference.ts";
+import type { EngineBackend } from "../../src/gpu/backend.ts";
 
 /** A WebGPU test (initialises the backend, waits for the GPU at the end). */
 function gpuTest(name: string, fn: () => Promise<void>): void {
@@ -244,7 +244,7 @@ gpuTest(
 
 /** Runs `fn` and counts the loss kernels (`runKernel` keys "losses_...") it dispatched. */
 async function lossKernelsDuring<T>(fn: () => Promise<T>): Promise<{ out: T; kernels: number }> {
-  const e = (getBackendImpl("webgpu") as WebGpuBackend).engine;
+  const e = (getBackendImpl("webgpu") as EngineBackend).engine;
   const saved = e.trace;
   let kernels = 0;
   e.trace = (op, k, ...rest) => {

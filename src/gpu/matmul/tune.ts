@@ -10,8 +10,8 @@
 import type { DType } from "../../autograd/dtype.ts";
 import { initBackend } from "../../autograd/backend.ts";
 import { BackendError, ShapeError } from "../../autograd/errors.ts";
-import type { WebGpuBackend } from "../backend.ts";
 import type { Engine, GpuBuffer } from "../engine.ts";
+import type { EngineBackend } from "../backend.ts";
 import { matmul, ruleChoice, TILE_DEFAULT } from "./kernels.ts";
 import { BIG_BK, BIG_TILE, bigMatmulFits } from "./big.ts";
 import {
@@ -296,9 +296,9 @@ export async function tuneMatmul(
     throw new ShapeError(`tuneMatmul: shapes must be an array, got ${shapes}`);
   }
   const todo = shapes?.map((s, i) => checkShape(s, `shapes[${i}]`));
-  let gpu: WebGpuBackend;
+  let gpu: EngineBackend;
   try {
-    gpu = (await initBackend("webgpu")) as WebGpuBackend;
+    gpu = (await initBackend("webgpu")) as EngineBackend;
   } catch (err) {
     throw new BackendError(`tuneMatmul: no WebGPU device: ${(err as Error).message}`);
   }
