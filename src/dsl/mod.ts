@@ -35,9 +35,9 @@ export type {
   OptimizerLike,
   PartSpec,
   ScheduleLike,
-} from "./types.ts";
-import "./builtins.ts";
-export { BUILTIN_NAMES } from "./builtins.ts";
+} from "./spec/types.ts";
+import "./spec/builtins.ts";
+export { BUILTIN_NAMES } from "./spec/builtins.ts";
 export {
   buildPart,
   checkPartSpec,
@@ -57,8 +57,8 @@ export {
   registerSchedule,
   type Resolver,
   toPartSpec,
-} from "./registry.ts";
-export { CheckpointError, NonFiniteLossError, PipelineError, type Problem } from "./errors.ts";
+} from "./spec/registry.ts";
+export { CheckpointError, NonFiniteLossError, PipelineError, type Problem } from "./spec/errors.ts";
 export {
   type CheckpointSpec,
   type NonFinitePolicy,
@@ -67,8 +67,8 @@ export {
   type PipelineSpec,
   withLoss,
   withModel,
-} from "./pipeline.ts";
-export { pipelineFromJSON, type PipelineJSON, toJSON } from "./json.ts";
+} from "./spec/pipeline.ts";
+export { pipelineFromJSON, type PipelineJSON, toJSON } from "./spec/json.ts";
 export {
   gsm8kData,
   type Gsm8kDataOptions,
@@ -76,8 +76,8 @@ export {
   type InlineDataOptions,
   syntheticData,
   type SyntheticDataOptions,
-} from "./data_sources.ts";
-export { BatchStream, type BatchStreamOptions, type DataPosition } from "./batches.ts";
+} from "./run/data_sources.ts";
+export { BatchStream, type BatchStreamOptions, type DataPosition } from "./run/batches.ts";
 export {
   checkpointPath,
   latestCheckpoint,
@@ -87,16 +87,22 @@ export {
   pruneCheckpoints,
   saveCheckpoint,
   type TrainingState,
-} from "./checkpoint.ts";
-export { type TrainEvent } from "./events.ts";
-export { greedyGenerate, type GreedyOptions } from "./greedy.ts";
+} from "./run/checkpoint.ts";
+export { type TrainEvent } from "./run/events.ts";
+export { greedyGenerate, type GreedyOptions } from "./run/greedy.ts";
 export {
   evaluate,
   type EvaluateOptions,
   exactMatchEval,
   type ExactMatchOptions,
-} from "./evaluate.ts";
-export { resume, train, type TrainOptions, type TrainResult, type TuneMatmulRun } from "./train.ts";
+} from "./run/evaluate.ts";
+export {
+  resume,
+  train,
+  type TrainOptions,
+  type TrainResult,
+  type TuneMatmulRun,
+} from "./run/train.ts";
 export {
   labelOf,
   sweep,
@@ -105,7 +111,12 @@ export {
   type SweepOptions,
   type SweepRow,
   type SweepTable,
-} from "./sweep.ts";
-export { metricColumns, report, toCsv, toMarkdown } from "./report.ts";
-export { type Curve, curvesSvg, escapeXml, plotCurves, type PlotOptions } from "./plot.ts";
-export { createProgress, formatDuration, type Progress, type ProgressOptions } from "./progress.ts";
+} from "./report/sweep.ts";
+export { metricColumns, report, toCsv, toMarkdown } from "./report/report.ts";
+export { type Curve, curvesSvg, escapeXml, plotCurves, type PlotOptions } from "./report/plot.ts";
+export {
+  createProgress,
+  formatDuration,
+  type Progress,
+  type ProgressOptions,
+} from "./report/progress.ts";

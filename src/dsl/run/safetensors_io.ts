@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { DType, TypedArray } from "../autograd/mod.ts";
+import type { DType, TypedArray } from "../../autograd/mod.ts";
 
 /**
  * One stored array.

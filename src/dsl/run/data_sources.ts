@@ -5,9 +5,9 @@
  * @module
  */
 
-import { byteTokenizer, gsm8k, gsm8kSynthetic, type SyntheticDifficulty } from "../data/mod.ts";
-import { describe, registerDataset } from "./registry.ts";
-import type { DataSource, Example, Json } from "./types.ts";
+import { byteTokenizer, gsm8k, gsm8kSynthetic, type SyntheticDifficulty } from "../../data/mod.ts";
+import { describe, registerDataset } from "../spec/registry.ts";
+import type { DataSource, Example, Json } from "../spec/types.ts";
 
 /**
  * Options of {@linkcode inlineData}.

@@ -7,9 +7,9 @@
  * @module
  */
 
-import type { CombineCallOptions } from "../losses/combine.ts";
-import type { Rng, Tensor, Tree } from "../autograd/mod.ts";
-import type { Tokenizer } from "../data/mod.ts";
+import type { CombineCallOptions } from "../../losses/combine.ts";
+import type { Rng, Tensor, Tree } from "../../autograd/mod.ts";
+import type { Tokenizer } from "../../data/mod.ts";
 
 /**
  * A JSON value: what a part's options may hold so that a pipeline can be written to a file.
@@ -62,7 +62,7 @@ export interface Described {
  *
  * @example
  * ```ts
- * import { rng } from "../autograd/mod.ts";
+ * import { rng } from "../../autograd/mod.ts";
  * import type { ApplyContext } from "./types.ts";
  * const ctx: ApplyContext = { training: true, rng: rng(0) };
  * console.log(ctx.training);
@@ -81,7 +81,7 @@ export interface ApplyContext {
  *
  * @example
  * ```ts
- * import { embedding, randn, type Tensor } from "../autograd/mod.ts";
+ * import { embedding, randn, type Tensor } from "../../autograd/mod.ts";
  * import type { ModelLike } from "./types.ts";
  * const bigram: ModelLike<{ table: Tensor }> = {
  *   init: () => ({ table: randn([259, 259]) }),
@@ -119,7 +119,7 @@ export interface LossLike extends Described {
  *
  * @example
  * ```ts
- * import { treeMap, type Tree } from "../autograd/mod.ts";
+ * import { treeMap, type Tree } from "../../autograd/mod.ts";
  * import type { OptimizerLike } from "./types.ts";
  * const sgd = (lr: number): OptimizerLike => ({
  *   init: () => null,
@@ -200,7 +200,7 @@ export interface LoadedData {
  *
  * @example
  * ```ts
- * import { byteTokenizer } from "../data/mod.ts";
+ * import { byteTokenizer } from "../../data/mod.ts";
  * import type { DataSource } from "./types.ts";
  * const tiny: DataSource = {
  *   name: "tiny",

@@ -72,7 +72,7 @@ const PARTS = ["model", "loss", "optimizer", "schedule", "data", "eval"] as cons
  *
  * @example
  * ```ts
- * import { toJSON, type Pipeline } from "./mod.ts";
+ * import { toJSON, type Pipeline } from "../mod.ts";
  * const save = (p: Pipeline) => Deno.writeTextFile("run.json", JSON.stringify(toJSON(p), null, 2));
  * console.log(typeof save);
  * ```
@@ -101,7 +101,7 @@ export function toJSON(p: Pipeline): PipelineJSON {
  *
  * @example
  * ```ts
- * import { pipelineFromJSON } from "./mod.ts";
+ * import { pipelineFromJSON } from "../mod.ts";
  * const load = async (path: string) => pipelineFromJSON(await Deno.readTextFile(path));
  * console.log(typeof load);
  * ```

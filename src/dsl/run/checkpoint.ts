@@ -8,11 +8,11 @@
  * @module
  */
 
-import type { Tree } from "../autograd/mod.ts";
+import type { Tree } from "../../autograd/mod.ts";
 import { writeDirAtomic } from "./atomic.ts";
 import type { DataPosition } from "./batches.ts";
-import { CheckpointError } from "./errors.ts";
-import type { PipelineJSON } from "./json.ts";
+import { CheckpointError } from "../spec/errors.ts";
+import type { PipelineJSON } from "../spec/json.ts";
 import { decodeArrays, encodeArrays } from "./safetensors_io.ts";
 import { joinTree, splitTree, type TreeSkeleton } from "./tree_codec.ts";
 
@@ -93,7 +93,7 @@ export function checkpointPath(dir: string, step: number): string {
  *
  * @example
  * ```ts
- * import { tensor } from "../autograd/mod.ts";
+ * import { tensor } from "../../autograd/mod.ts";
  * import { saveCheckpoint } from "./checkpoint.ts";
  * const path = await saveCheckpoint("runs/demo", { w: tensor([1]) }, null, {
  *   step: 1, rng: [1, 2, 3, 4], data: { epoch: 0, index: 8 }, pending: [], pendingGradNorms: [],

@@ -159,8 +159,8 @@ export interface Pipeline {
  *
  * @example
  * ```ts
- * import { pipeline, type Pipeline } from "../../mod.ts";
- * import { adamw, crossEntropy, gpt, exactMatchEval, syntheticData } from "../../mod.ts";
+ * import { pipeline, type Pipeline } from "../../../mod.ts";
+ * import { adamw, crossEntropy, gpt, exactMatchEval, syntheticData } from "../../../mod.ts";
  * const run: Pipeline = pipeline({
  *   model: gpt({ vocab: 259, context: 128, layers: 2, dim: 64, heads: 4 }),
  *   loss: crossEntropy(),
@@ -181,7 +181,7 @@ export function pipeline(spec: PipelineSpec): Pipeline {
  *
  * @example
  * ```ts
- * import { withLoss, type Pipeline } from "./mod.ts";
+ * import { withLoss, type Pipeline } from "../mod.ts";
  * const toFocal = (p: Pipeline): Pipeline => withLoss(p, { kind: "focal", options: { gamma: 2 } });
  * console.log(typeof toFocal);
  * ```
@@ -195,7 +195,7 @@ export function withLoss(p: Pipeline, loss: LossLike | PartSpec | string): Pipel
  *
  * @example
  * ```ts
- * import { withModel, type Pipeline } from "./mod.ts";
+ * import { withModel, type Pipeline } from "../mod.ts";
  * const bigger = (p: Pipeline): Pipeline =>
  *   withModel(p, { kind: "gpt", options: { vocab: 259, context: 128, layers: 4, dim: 128, heads: 4 } });
  * console.log(typeof bigger);

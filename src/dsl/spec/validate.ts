@@ -9,7 +9,7 @@ import { PipelineError, type Problem } from "./errors.ts";
 import type { NonFinitePolicy, Pipeline, PipelineSpec } from "./pipeline.ts";
 import { buildPart, checkPartSpec, type PartKind, type PartOf, registered } from "./registry.ts";
 import { optionProblems } from "./rules.ts";
-import { show } from "../util/show.ts";
+import { show } from "../../util/show.ts";
 import type { Json, PartSpec } from "./types.ts";
 
 const FIELDS = [

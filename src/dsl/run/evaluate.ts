@@ -6,13 +6,13 @@
  * @module
  */
 
-import type { Tree } from "../autograd/mod.ts";
-import { aggregateMetrics, type Tokenizer } from "../data/mod.ts";
-import { generate, type LanguageModel } from "../nn/mod.ts";
+import type { Tree } from "../../autograd/mod.ts";
+import { aggregateMetrics, type Tokenizer } from "../../data/mod.ts";
+import { generate, type LanguageModel } from "../../nn/mod.ts";
 import { greedyGenerate } from "./greedy.ts";
-import type { Pipeline } from "./pipeline.ts";
-import { describe, registerEvaluator } from "./registry.ts";
-import type { Evaluator, Example, ModelLike } from "./types.ts";
+import type { Pipeline } from "../spec/pipeline.ts";
+import { describe, registerEvaluator } from "../spec/registry.ts";
+import type { Evaluator, Example, ModelLike } from "../spec/types.ts";
 
 /**
  * Options of {@linkcode exactMatchEval}.
@@ -149,8 +149,8 @@ export interface EvaluateOptions {
  *
  * @example
  * ```ts
- * import { evaluate, type Pipeline } from "./mod.ts";
- * import type { Tree } from "../autograd/mod.ts";
+ * import { evaluate, type Pipeline } from "../mod.ts";
+ * import type { Tree } from "../../autograd/mod.ts";
  * const score = (p: Pipeline, params: Tree) => evaluate(p, params);
  * console.log(typeof score);
  * ```

@@ -25,16 +25,16 @@ import {
   treeMap,
   valueAndGrad,
   where,
-} from "../autograd/mod.ts";
+} from "../../autograd/mod.ts";
 import { writeFileAtomic } from "./atomic.ts";
-import { globalNorm } from "../optim/clip.ts";
-import { getBackend } from "../autograd/backend.ts";
+import { globalNorm } from "../../optim/clip.ts";
+import { getBackend } from "../../autograd/backend.ts";
 import {
   loadMatmulTuning,
   saveMatmulTuning,
   tuneMatmul,
   type TuneMatmulOptions,
-} from "../gpu/matmul_tune.ts";
+} from "../../gpu/matmul_tune.ts";
 import { BatchStream } from "./batches.ts";
 import {
   loadCheckpoint,
@@ -43,13 +43,13 @@ import {
   saveCheckpoint,
   type TrainingState,
 } from "./checkpoint.ts";
-import { CheckpointError, NonFiniteLossError, PipelineError } from "./errors.ts";
+import { CheckpointError, NonFiniteLossError, PipelineError } from "../spec/errors.ts";
 import { EventLog, type TrainEvent } from "./events.ts";
-import { pipelineFromJSON, type PipelineJSON, toJSON } from "./json.ts";
-import type { Pipeline } from "./pipeline.ts";
-import { createProgress, type Progress } from "./progress.ts";
-import { buildPart } from "./registry.ts";
-import type { Example, OptimizerLike } from "./types.ts";
+import { pipelineFromJSON, type PipelineJSON, toJSON } from "../spec/json.ts";
+import type { Pipeline } from "../spec/pipeline.ts";
+import { createProgress, type Progress } from "../report/progress.ts";
+import { buildPart } from "../spec/registry.ts";
+import type { Example, OptimizerLike } from "../spec/types.ts";
 
 /**
  * Options of {@linkcode train}.
@@ -150,7 +150,7 @@ export interface TrainResult {
  *
  * @example
  * ```ts
- * import { pipeline, train } from "./mod.ts";
+ * import { pipeline, train } from "../mod.ts";
  * const run = pipeline({
  *   model: { kind: "gpt", options: { vocab: 259, context: 64, layers: 1, dim: 32, heads: 2 } },
  *   loss: "ce",
@@ -177,7 +177,7 @@ export async function train(p: Pipeline, options: TrainOptions = {}): Promise<Tr
  *
  * @example
  * ```ts
- * import { resume } from "./mod.ts";
+ * import { resume } from "../mod.ts";
  * const result = await resume("runs/demo/checkpoints");
  * console.log(result.steps);
  * ```

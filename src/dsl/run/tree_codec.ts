@@ -6,9 +6,9 @@
  * @module
  */
 
-import { Tensor, tensor, type Tree } from "../autograd/mod.ts";
+import { Tensor, tensor, type Tree } from "../../autograd/mod.ts";
 import type { StoredArray } from "./safetensors_io.ts";
-import type { Json } from "./types.ts";
+import type { Json } from "../spec/types.ts";
 
 /**
  * A tree with each tensor replaced by `{ $tensor: name }` (and non-finite numbers by
@@ -29,7 +29,7 @@ export type TreeSkeleton = Json;
  *
  * @example
  * ```ts
- * import { tensor } from "../autograd/mod.ts";
+ * import { tensor } from "../../autograd/mod.ts";
  * import { splitTree } from "./tree_codec.ts";
  * const { skeleton, arrays } = await splitTree({ w: tensor([1, 2]), n: 3 });
  * console.log(skeleton, Object.keys(arrays)); // { w: { $tensor: "w" }, n: 3 } ["w"]
@@ -69,7 +69,7 @@ export async function splitTree(
  * @example
  * ```ts
  * import { joinTree, splitTree } from "./tree_codec.ts";
- * import { tensor } from "../autograd/mod.ts";
+ * import { tensor } from "../../autograd/mod.ts";
  * const { skeleton, arrays } = await splitTree({ w: tensor([1, 2]) });
  * const back = joinTree(skeleton, arrays) as { w: ReturnType<typeof tensor> };
  * console.log(await back.w.data()); // Float32Array [1, 2]

@@ -7,9 +7,9 @@
  * @module
  */
 
-import { noGrad, scope, tensor, type Tree } from "../autograd/mod.ts";
-import type { Tokenizer } from "../data/mod.ts";
-import type { ModelLike } from "./types.ts";
+import { noGrad, scope, tensor, type Tree } from "../../autograd/mod.ts";
+import type { Tokenizer } from "../../data/mod.ts";
+import type { ModelLike } from "../spec/types.ts";
 
 /**
  * Options of {@linkcode greedyGenerate}.
@@ -39,8 +39,8 @@ export interface GreedyOptions {
  * @example
  * ```ts
  * import { greedyGenerate } from "./greedy.ts";
- * import { byteTokenizer } from "../data/mod.ts";
- * import { embedding, zeros } from "../autograd/mod.ts";
+ * import { byteTokenizer } from "../../data/mod.ts";
+ * import { embedding, zeros } from "../../autograd/mod.ts";
  * const model = { init: () => ({ t: zeros([259, 259]) }), apply: (p: any, ids: any) => embedding(p.t, ids) };
  * const out = await greedyGenerate(model, model.init(), byteTokenizer(), ["hi"], { maxNewTokens: 2 });
  * console.log(out.length); // 1

@@ -6,12 +6,12 @@
  * @module
  */
 
-import { treeDispose } from "../autograd/mod.ts";
-import { NonFiniteLossError } from "./errors.ts";
-import type { TrainEvent } from "./events.ts";
-import { type Pipeline, pipeline, type PipelineSpec } from "./pipeline.ts";
-import { train } from "./train.ts";
-import type { LossLike, ModelLike, OptimizerLike, PartSpec } from "./types.ts";
+import { treeDispose } from "../../autograd/mod.ts";
+import { NonFiniteLossError } from "../spec/errors.ts";
+import type { TrainEvent } from "../run/events.ts";
+import { type Pipeline, pipeline, type PipelineSpec } from "../spec/pipeline.ts";
+import { train } from "../run/train.ts";
+import type { LossLike, ModelLike, OptimizerLike, PartSpec } from "../spec/types.ts";
 
 /**
  * The axes of a sweep. Each is a list of values (labelled automatically from their specs)
@@ -160,7 +160,7 @@ function entries<T>(axis: SweepAxis<T>): [string, T][] {
  *
  * @example
  * ```ts
- * import { report, sweep, type Pipeline } from "./mod.ts";
+ * import { report, sweep, type Pipeline } from "../mod.ts";
  * const compare = async (base: Pipeline) => {
  *   const table = await sweep(base, { loss: ["ce", "focal", "lovasz"], seed: [1, 2] });
  *   await report(table, "runs/compare");

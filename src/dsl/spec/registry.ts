@@ -16,7 +16,7 @@ import type {
   PartSpec,
   ScheduleLike,
 } from "./types.ts";
-import { show } from "../util/show.ts";
+import { show } from "../../util/show.ts";
 
 /**
  * The six slots of a pipeline that are built from registries.
@@ -156,7 +156,7 @@ export function register<K extends PartKind>(
  * @example
  * ```ts
  * import { registerModel } from "./registry.ts";
- * import { embedding, randn } from "../autograd/mod.ts";
+ * import { embedding, randn } from "../../autograd/mod.ts";
  * registerModel("bigram", (o) => ({
  *   init: () => ({ t: randn([Number(o.vocab), Number(o.vocab)]) }),
  *   apply: (p, ids) => embedding((p as { t: never }).t, ids),
@@ -194,7 +194,7 @@ export function registerLoss(
  * @example
  * ```ts
  * import { registerOptimizer } from "./registry.ts";
- * import { treeMap } from "../autograd/mod.ts";
+ * import { treeMap } from "../../autograd/mod.ts";
  * registerOptimizer("plain-sgd", (o) => ({
  *   init: () => null,
  *   update: (g, s, p) => ({ params: treeMap((x, d) => x.sub(d.mul(Number(o.lr))), p, g), state: s }),
@@ -232,7 +232,7 @@ export function registerSchedule(
  * @example
  * ```ts
  * import { registerDataset } from "./registry.ts";
- * import { byteTokenizer } from "../data/mod.ts";
+ * import { byteTokenizer } from "../../data/mod.ts";
  * registerDataset("empty", () => ({
  *   name: "empty",
  *   tokenizer: byteTokenizer(),
@@ -368,7 +368,7 @@ export function buildPart<K extends PartKind>(kind: K, spec: PartSpec | string):
  * @example
  * ```ts
  * import { describe } from "./registry.ts";
- * import type { Tensor } from "../autograd/mod.ts";
+ * import type { Tensor } from "../../autograd/mod.ts";
  * const loss = describe((logits: Tensor) => logits.sum(), { kind: "sum" });
  * console.log(loss.spec?.kind); // "sum"
  * ```

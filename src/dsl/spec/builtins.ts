@@ -10,8 +10,8 @@
  * @module
  */
 
-import { combine, type CombineTerm, LOSS_NAMES, lossByName } from "../losses/mod.ts";
-import { gpt, type GptConfig, llama, type LlamaConfig } from "../nn/mod.ts";
+import { combine, type CombineTerm, LOSS_NAMES, lossByName } from "../../losses/mod.ts";
+import { gpt, type GptConfig, llama, type LlamaConfig } from "../../nn/mod.ts";
 import {
   adam,
   type AdamOptions,
@@ -22,7 +22,7 @@ import {
   sgd,
   type SgdOptions,
   warmupCosine,
-} from "../optim/mod.ts";
+} from "../../optim/mod.ts";
 import {
   type OptionProblem,
   registerLoss,
@@ -30,7 +30,7 @@ import {
   registerOptimizer,
   registerSchedule,
 } from "./registry.ts";
-import { show } from "../util/show.ts";
+import { show } from "../../util/show.ts";
 import type { Json, LossLike, ModelLike, OptimizerLike, PartSpec, ScheduleLike } from "./types.ts";
 
 type Options = { [key: string]: Json };
