@@ -35,7 +35,6 @@ import {
   syntheticData,
   toJSON,
   train,
-  type Tree,
 } from "../mod.ts";
 import { summarize, type VariantResult } from "./gsm8k_variant.ts";
 import type { VariantJob, VariantMessage } from "./gsm8k_worker.ts";
@@ -449,7 +448,7 @@ async function main(): Promise<number> {
     const lm = lora(pre.model, { rank: 8, alpha: 16, dropout: 0.05 });
     const base = pre.params;
     const adapted: ModelLike = {
-      init: (rng) => lm.initAdapters(rng) as Tree,
+      init: (rng) => lm.initAdapters(rng),
       apply: (adapters, ids, ctx) => lm.apply({ base, adapters } as never, ids, ctx),
     };
     model = adapted;

@@ -50,7 +50,10 @@ Deno.test("pipelineFromJSON: the rebuilt pipeline trains to the same losses", as
 Deno.test("toJSON: parts without a spec are all listed", () => {
   const p = pipeline(tinySpec({
     loss: (logits, targets) => crossEntropy()(logits, targets),
-    optimizer: { init: () => null, update: (_g, s, params) => ({ params, state: s }) },
+    optimizer: {
+      init: () => ({ step: 0, slots: {} }),
+      update: (_g, s, params) => ({ params, state: s }),
+    },
   }));
   const e = assertThrows(() => toJSON(p), PipelineError) as PipelineError;
   assertEquals(e.problems.map((x) => x.path), ["loss", "optimizer"]);

@@ -9,6 +9,8 @@
  */
 
 import type { Tree } from "../../autograd/mod.ts";
+import type { ParamTree } from "../../nn/mod.ts";
+import type { OptState } from "../../optim/mod.ts";
 import { writeDirAtomic } from "./atomic.ts";
 import type { DataPosition } from "./batches.ts";
 import { CheckpointError } from "../spec/errors.ts";
@@ -66,9 +68,9 @@ export interface LoadedCheckpoint {
   /** The checkpoint folder. */
   path: string;
   /** Model parameters. */
-  params: Tree;
+  params: ParamTree;
   /** Optimizer state. */
-  optState: Tree;
+  optState: OptState;
   /** Counters, positions and RNG state. */
   state: TrainingState;
 }
@@ -201,8 +203,9 @@ export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
     } & TrainingState;
     return {
       path,
-      params: joinTree(params, p.arrays),
-      optState: joinTree(optimizer, o.arrays),
+      // The trees come back as `saveCheckpoint` was given them: a model's and an optimizer's.
+      params: joinTree(params, p.arrays) as ParamTree,
+      optState: joinTree(optimizer, o.arrays) as OptState,
       state: state as TrainingState,
     };
   } catch (e) {

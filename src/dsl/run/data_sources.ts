@@ -55,8 +55,8 @@ export function inlineData(options: InlineDataOptions): DataSource {
     kind: "inline",
     options: {
       ...(options.name ? { name: options.name } : {}),
-      train: train as unknown as Json,
-      eval: evalSet as unknown as Json,
+      train: train.map(toJson),
+      eval: evalSet.map(toJson),
       maxLength: options.maxLength,
       padSide: source.padSide!,
     },
@@ -64,6 +64,10 @@ export function inlineData(options: InlineDataOptions): DataSource {
 }
 
 function pick(e: Example): Example {
+  return { prompt: e.prompt, target: e.target };
+}
+
+function toJson(e: Example): Json {
   return { prompt: e.prompt, target: e.target };
 }
 
@@ -192,14 +196,14 @@ export function gsm8kData(options: Gsm8kDataOptions): DataSource {
   });
 }
 
-registerDataset("inline", (o) => inlineData(o as unknown as InlineDataOptions), {
+registerDataset("inline", (o: InlineDataOptions) => inlineData(o), {
   validate: (o) =>
     Array.isArray(o.train) && o.train.length > 0
       ? []
       : [{ path: "train", message: "must be a non-empty array of { prompt, target }" }],
 });
-registerDataset("gsm8k-synthetic", (o) => syntheticData(o as SyntheticDataOptions));
-registerDataset("gsm8k", (o) => gsm8kData(o as unknown as Gsm8kDataOptions), {
+registerDataset("gsm8k-synthetic", (o: SyntheticDataOptions) => syntheticData(o));
+registerDataset("gsm8k", (o: Gsm8kDataOptions) => gsm8kData(o), {
   validate: (o) =>
     typeof o.path === "string" && o.path
       ? []

@@ -6,13 +6,12 @@
  * @module
  */
 
-import type { Tree } from "../../autograd/mod.ts";
 import { aggregateMetrics, type Tokenizer } from "../../data/mod.ts";
-import { generate, type LanguageModel } from "../../nn/mod.ts";
+import { generate, type LanguageModel, type Module, type ParamTree } from "../../nn/mod.ts";
 import { greedyGenerate } from "./greedy.ts";
 import type { Pipeline } from "../spec/pipeline.ts";
-import { describe, registerEvaluator } from "../spec/registry.ts";
-import type { Evaluator, Example, ModelLike } from "../spec/types.ts";
+import { describe, registerEvaluator, specOf } from "../spec/registry.ts";
+import type { Evaluator, Example } from "../spec/types.ts";
 
 /**
  * Options of {@linkcode exactMatchEval}.
@@ -42,8 +41,8 @@ export interface ExactMatchOptions {
  * console.log(modelContext({ init: () => null, apply: (_p, x) => x, spec: { kind: "gpt", options: { context: 64 } } })); // 64
  * ```
  */
-export function modelContext(model: ModelLike): number | undefined {
-  const c = model.spec?.options?.context ?? (model as { context?: unknown }).context;
+export function modelContext(model: Module<ParamTree>): number | undefined {
+  const c = specOf(model)?.options?.context ?? (model as { context?: unknown }).context;
   return typeof c === "number" ? c : undefined;
 }
 
@@ -91,7 +90,7 @@ export function exactMatchEval(options: ExactMatchOptions = {}): Evaluator {
   });
 }
 
-function isLanguageModel(model: ModelLike): model is ModelLike & LanguageModel {
+function isLanguageModel(model: Module<ParamTree>): model is LanguageModel {
   const m = model as Partial<LanguageModel>;
   return typeof m.forward === "function" && typeof m.context === "number";
 }
@@ -99,7 +98,7 @@ function isLanguageModel(model: ModelLike): model is ModelLike & LanguageModel {
 /** Greedy decoding through `src/nn`'s `generate` (KV cache), prompts cut to fit the context. */
 async function generateWithCache(
   model: LanguageModel,
-  params: Tree,
+  params: ParamTree,
   tokenizer: Tokenizer,
   prompts: readonly string[],
   o: { maxNewTokens: number; batchSize: number; signal?: AbortSignal },
@@ -112,7 +111,7 @@ async function generateWithCache(
   const out: string[] = [];
   for (let i = 0; i < rows.length; i += o.batchSize) {
     o.signal?.throwIfAborted();
-    const gen = await generate(model, params as never, rows.slice(i, i + o.batchSize), {
+    const gen = await generate(model, params, rows.slice(i, i + o.batchSize), {
       maxNewTokens: o.maxNewTokens,
       eos: tokenizer.eos,
       pad: tokenizer.pad,
@@ -150,14 +149,14 @@ export interface EvaluateOptions {
  * @example
  * ```ts
  * import { evaluate, type Pipeline } from "../mod.ts";
- * import type { Tree } from "../../autograd/mod.ts";
- * const score = (p: Pipeline, params: Tree) => evaluate(p, params);
+ * import type { ParamTree } from "../../nn/mod.ts";
+ * const score = (p: Pipeline, params: ParamTree) => evaluate(p, params);
  * console.log(typeof score);
  * ```
  */
 export async function evaluate(
   p: Pipeline,
-  params: Tree,
+  params: ParamTree,
   options: EvaluateOptions = {},
 ): Promise<Record<string, number>> {
   if (!p.eval) throw new TypeError(`evaluate: pipeline "${p.name}" has no eval`);

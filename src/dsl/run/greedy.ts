@@ -7,9 +7,9 @@
  * @module
  */
 
-import { noGrad, scope, tensor, type Tree } from "../../autograd/mod.ts";
+import { noGrad, scope, tensor } from "../../autograd/mod.ts";
 import type { Tokenizer } from "../../data/mod.ts";
-import type { ModelLike } from "../spec/types.ts";
+import type { Module, ParamTree } from "../../nn/mod.ts";
 
 /**
  * Options of {@linkcode greedyGenerate}.
@@ -47,8 +47,8 @@ export interface GreedyOptions {
  * ```
  */
 export async function greedyGenerate(
-  model: ModelLike,
-  params: Tree,
+  model: Module<ParamTree>,
+  params: ParamTree,
   tokenizer: Tokenizer,
   prompts: readonly string[],
   options: GreedyOptions,
@@ -68,8 +68,8 @@ export async function greedyGenerate(
 }
 
 async function generateBatch(
-  model: ModelLike,
-  params: Tree,
+  model: Module<ParamTree>,
+  params: ParamTree,
   tokenizer: Tokenizer,
   prompts: readonly string[],
   options: GreedyOptions,

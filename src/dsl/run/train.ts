@@ -48,8 +48,11 @@ import { EventLog, type TrainEvent } from "./events.ts";
 import { pipelineFromJSON, type PipelineJSON, toJSON } from "../spec/json.ts";
 import type { Pipeline } from "../spec/pipeline.ts";
 import { createProgress, type Progress } from "../report/progress.ts";
-import { buildPart } from "../spec/registry.ts";
-import type { Example, OptimizerLike } from "../spec/types.ts";
+import { buildPart, specOf } from "../spec/registry.ts";
+import type { Example } from "../spec/types.ts";
+import type { CombineCallOptions } from "../../losses/mod.ts";
+import type { ParamTree } from "../../nn/mod.ts";
+import type { Optimizer, OptState } from "../../optim/mod.ts";
 
 /**
  * Options of {@linkcode train}.
@@ -118,9 +121,9 @@ export interface TrainResult {
   /** The pipeline that ran. */
   pipeline: Pipeline;
   /** Final parameters (yours to dispose). */
-  params: Tree;
+  params: ParamTree;
   /** Final optimizer state (yours to dispose). */
-  optState: Tree;
+  optState: OptState;
   /** Steps done. */
   steps: number;
   /** The last logged loss. */
@@ -211,8 +214,8 @@ class Run {
   readonly rng: Rng;
   readonly ckptDir?: string;
   readonly json?: PipelineJSON;
-  params: Tree;
-  optState: Tree;
+  params: ParamTree;
+  optState: OptState;
   state: TrainingState;
   /** [loss, gradNorm] per step, still on the device. */
   pendingTensors: Tensor[] = [];
@@ -224,7 +227,7 @@ class Run {
   startElapsed = 0;
   stopRequested = false;
   lastYield = performance.now();
-  optimizerCache?: { lr: number; opt: OptimizerLike };
+  optimizerCache?: { lr: number; opt: Optimizer };
 
   constructor(
     p: Pipeline,
@@ -409,21 +412,18 @@ class Run {
     };
   }
 
-  /** The optimizer at learning rate `lr`: its own `withLr`, or rebuilt from its spec. */
-  optimizerAt(lr: number): OptimizerLike {
-    const opt = this.p.optimizer;
+  /** The optimizer at learning rate `lr`, rebuilt from its spec. */
+  optimizerAt(lr: number): Optimizer {
+    const spec = specOf(this.p.optimizer)!;
     if (this.optimizerCache?.lr === lr) return this.optimizerCache.opt;
-    const made = opt.withLr ? opt.withLr(lr) : buildPart("optimizer", {
-      kind: opt.spec!.kind,
-      options: { ...opt.spec!.options, lr },
-    });
+    const made = buildPart("optimizer", { kind: spec.kind, options: { ...spec.options, lr } });
     this.optimizerCache = { lr, opt: made };
     return made;
   }
 
   baseLr(): number {
     const o = this.p.optimizer;
-    const lr = o.lr ?? o.spec?.options?.lr;
+    const lr = (o as { lr?: unknown }).lr ?? specOf(o)?.options?.lr;
     return typeof lr === "number" ? lr : NaN;
   }
 
@@ -435,14 +435,14 @@ class Run {
     const opt = p.schedule ? this.optimizerAt(lr) : p.optimizer;
     this.lastLr = lr;
     const vg = valueAndGrad(
-      (params: Tree, ids: Tensor, targets: Tensor, answerMask: Tensor) =>
-        p.loss(p.model.apply(params, ids, { training: true, rng: this.rng }), targets, {
-          answerMask,
-        }),
+      (params: ParamTree, ids: Tensor, targets: Tensor, answerMask: Tensor) => {
+        const opts: CombineCallOptions = { answerMask };
+        return p.loss(p.model.apply(params, ids, { training: true, rng: this.rng }), targets, opts);
+      },
     );
     const oldParams = this.params, oldState = this.optState;
     const out = scope(() => {
-      let loss: Tensor | undefined, grads: Tree | undefined;
+      let loss: Tensor | undefined, grads: ParamTree | undefined;
       for (let micro = 0; micro < p.gradAccum; micro++) {
         const b = this.stream.next();
         const shape = [b.batch, b.length];

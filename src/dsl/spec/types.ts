@@ -1,15 +1,15 @@
 /**
- * The shapes of the parts a pipeline is made of. They are structural on purpose: any
- * object with the right methods works (the library's own `gpt`, `adamw`, `crossEntropy`,
- * or a three-line model written in a test), so the DSL depends on no other folder's
- * concrete classes.
+ * The types a pipeline is made of. Its parts are the library's own interfaces (`Module`,
+ * `LossFn`, `Optimizer`, `Schedule`), so `gpt`, `adamw` or `crossEntropy` go in as they are;
+ * the data source, the evaluator, and the pipeline itself are the DSL's.
  *
  * @module
  */
 
-import type { CombineCallOptions } from "../../losses/combine.ts";
-import type { Rng, Tensor, Tree } from "../../autograd/mod.ts";
 import type { Tokenizer } from "../../data/mod.ts";
+import type { LossFn } from "../../losses/mod.ts";
+import type { ForwardContext, Module, ParamTree } from "../../nn/mod.ts";
+import type { Optimizer, Schedule } from "../../optim/mod.ts";
 
 /**
  * A JSON value: what a part's options may hold so that a pipeline can be written to a file.
@@ -58,31 +58,26 @@ export interface Described {
 }
 
 /**
- * What the runner passes to `model.apply` as its third argument.
+ * What the runner passes to `model.apply` as its third argument: the library's own
+ * {@linkcode ForwardContext} (this name is an alias of it).
  *
  * @example
  * ```ts
- * import { rng } from "../../autograd/mod.ts";
- * import type { ApplyContext } from "./types.ts";
+ * import { type ApplyContext, rng } from "@lossforge/core";
  * const ctx: ApplyContext = { training: true, rng: rng(0) };
  * console.log(ctx.training);
  * ```
  */
-export interface ApplyContext {
-  /** True while training (dropout on), false while evaluating. */
-  training?: boolean;
-  /** A generator for this step's randomness (dropout); its state is checkpointed. */
-  rng?: Rng;
-}
+export type ApplyContext = ForwardContext;
 
 /**
- * A model: `init(rng)` makes a parameter tree, `apply(params, ids [B,T] int32)` returns
- * logits `[B, T, V]`.
+ * A pipeline's model: any {@linkcode Module} mapping ids `[B, T]` to logits `[B, T, V]`
+ * (`gpt`, `llama`, a LoRA-adapted model, or a few lines in a test). This name is an alias
+ * of `Module<P>`.
  *
  * @example
  * ```ts
- * import { embedding, randn, type Tensor } from "../../autograd/mod.ts";
- * import type { ModelLike } from "./types.ts";
+ * import { embedding, type ModelLike, randn, type Tensor } from "@lossforge/core";
  * const bigram: ModelLike<{ table: Tensor }> = {
  *   init: () => ({ table: randn([259, 259]) }),
  *   apply: (p, ids) => embedding(p.table, ids),
@@ -90,75 +85,46 @@ export interface ApplyContext {
  * console.log(typeof bigram.apply);
  * ```
  */
-export interface ModelLike<P extends Tree = Tree> extends Described {
-  /** Makes fresh parameters. */
-  init(rng: Rng): P;
-  /** Logits `[B, T, V]` for ids `[B, T]`. */
-  apply(params: P, ids: Tensor, ctx?: ApplyContext): Tensor;
-}
+export type ModelLike<P extends ParamTree = ParamTree> = Module<P>;
 
 /**
- * A loss: `(logits [..., C], targets int32 [...] (-100 ignored), options?) => scalar`.
+ * A pipeline's loss: the library's {@linkcode LossFn} (this name is an alias of it). The
+ * runner calls it with `{ answerMask }` too, which `combine` reads and other losses ignore.
  *
  * @example
  * ```ts
- * import type { LossLike } from "./types.ts";
- * const zero: LossLike = (logits) => logits.mul(0).sum();
- * console.log(typeof zero);
+ * import { focal, type LossLike } from "@lossforge/core";
+ * const loss: LossLike = focal({ gamma: 2 });
+ * console.log(loss.name);
  * ```
  */
-export interface LossLike extends Described {
-  /** The scalar loss. */
-  (logits: Tensor, targets: Tensor, options?: CombineCallOptions): Tensor;
-}
+export type LossLike = LossFn;
 
 /**
- * An optax-style optimizer: `init(params)` makes its state, `update` returns new params
- * and state. `withLr(lr)` (optional) returns the same optimizer with another learning
- * rate; without it, a schedule rebuilds the optimizer from its spec through the registry.
+ * A pipeline's optimizer: the library's {@linkcode Optimizer} (this name is an alias of it).
+ * A pipeline's `schedule` reaches it as its learning rate (`LearningRate` takes a schedule).
  *
  * @example
  * ```ts
- * import { treeMap, type Tree } from "../../autograd/mod.ts";
- * import type { OptimizerLike } from "./types.ts";
- * const sgd = (lr: number): OptimizerLike => ({
- *   init: () => null,
- *   update: (g, s, p) => ({ params: treeMap((x, d) => x.sub(d.mul(lr)), p, g), state: s }),
- *   withLr: (l) => sgd(l),
- * });
- * console.log(typeof sgd(0.1).update);
+ * import { adamw, cosine, type OptimizerLike } from "@lossforge/core";
+ * const opt: OptimizerLike = adamw({ lr: cosine({ peak: 3e-4, steps: 1000 }) });
+ * console.log(typeof opt.update);
  * ```
  */
-export interface OptimizerLike extends Described {
-  /** Makes the optimizer state for `params`. */
-  init(params: Tree): Tree;
-  /**
-   * One update. With `acceptsGradScale`, `gradScale` (one element) multiplies every gradient
-   * first (`train` passes gradient clipping's factor this way).
-   */
-  update(grads: Tree, state: Tree, params: Tree, gradScale?: Tensor): { params: Tree; state: Tree };
-  /** Whether `update` takes `gradScale` (else `train` scales the gradients itself). */
-  readonly acceptsGradScale?: boolean;
-  /** The same optimizer with learning rate `lr` (used by schedules). */
-  withLr?(lr: number): OptimizerLike;
-  /** The base learning rate, when the optimizer exposes it. */
-  readonly lr?: number;
-}
+export type OptimizerLike = Optimizer;
 
 /**
- * A learning-rate schedule: the learning rate at a (0-based) optimizer step.
+ * A pipeline's learning-rate schedule: the library's {@linkcode Schedule} (this name is an
+ * alias of it).
  *
  * @example
  * ```ts
- * import type { ScheduleLike } from "./types.ts";
+ * import type { ScheduleLike } from "@lossforge/core";
  * const halve: ScheduleLike = (step) => 1e-3 * 0.5 ** Math.floor(step / 100);
  * console.log(halve(250));
  * ```
  */
-export interface ScheduleLike extends Described {
-  /** The learning rate at `step`. */
-  (step: number): number;
-}
+export type ScheduleLike = Schedule;
 
 /**
  * A training or evaluation example: a prompt and its target text (a `Gsm8kExample` is one).
@@ -259,9 +225,148 @@ export interface Evaluator extends Described {
   readonly name: string;
   /** Computes the metrics. */
   run(
-    model: ModelLike,
-    params: Tree,
+    model: Module<ParamTree>,
+    params: ParamTree,
     data: DataSource,
     options: EvalRunOptions,
   ): Promise<Record<string, number>>;
+}
+
+/**
+ * Where and how often checkpoints are written.
+ *
+ * @example
+ * ```ts
+ * import type { CheckpointSpec } from "@lossforge/core";
+ * const c: CheckpointSpec = { dir: "runs/a/checkpoints", every: 100, keep: 3 };
+ * console.log(c.dir);
+ * ```
+ */
+export interface CheckpointSpec {
+  /** The folder holding `step-NNNNNNNN/` checkpoint folders. */
+  dir: string;
+  /** Write one every this many steps (and at the end, and on interrupt). */
+  every: number;
+  /** How many of the newest to keep (default 3). */
+  keep?: number;
+}
+
+/**
+ * What to do when a step's loss is NaN or infinite: `"stop"` throws
+ * `NonFiniteLossError` naming the step; `"skip"` leaves params and optimizer state as they
+ * were before that step and counts it (`TrainResult.skipped`).
+ *
+ * @example
+ * ```ts
+ * import type { NonFinitePolicy } from "@lossforge/core";
+ * const p: NonFinitePolicy = "skip";
+ * console.log(p);
+ * ```
+ */
+export type NonFinitePolicy = "stop" | "skip";
+
+/**
+ * The input of {@linkcode pipeline}: each part either a live value (`gpt({...})`,
+ * `adamw({...})`) or its registry spec (`{ kind: "adamw", options: { lr: 3e-4 } }`; a loss
+ * may be just its name, `"ce"`).
+ *
+ * @example
+ * ```ts
+ * import type { PipelineSpec } from "@lossforge/core";
+ * const spec: PipelineSpec = {
+ *   model: { kind: "gpt", options: { vocab: 259, context: 64, layers: 2, dim: 64, heads: 4 } },
+ *   loss: "ce",
+ *   optimizer: { kind: "adamw", options: { lr: 3e-4 } },
+ *   data: { kind: "gsm8k-synthetic", options: { seed: 42 } },
+ *   steps: 100,
+ * };
+ * console.log(spec.steps);
+ * ```
+ */
+export interface PipelineSpec {
+  /** A label used in logs, sweeps and reports (default `"run"`). */
+  name?: string;
+  /** The model. */
+  model: Module<ParamTree> | PartSpec;
+  /** The loss (`combine(...)` for weighted sums). */
+  loss: LossFn | PartSpec | string;
+  /** The optimizer. */
+  optimizer: Optimizer | PartSpec;
+  /**
+   * The learning rate per step, given to the optimizer as its `lr` (the optimizer must then
+   * come from a registered spec); without it the optimizer's own lr is used throughout.
+   */
+  schedule?: Schedule | PartSpec;
+  /** The data source. */
+  data: DataSource | PartSpec;
+  /** Scores the model on held-out examples every `evalEvery` steps and at the end. */
+  eval?: Evaluator | PartSpec;
+  /** Optimizer steps to run (give this or `epochs`). */
+  steps?: number;
+  /** Passes over the training examples (give this or `steps`). */
+  epochs?: number;
+  /** Examples per micro-batch (default 8). */
+  batchSize?: number;
+  /** Micro-batches whose gradients are averaged per step (default 1). */
+  gradAccum?: number;
+  /** Global gradient-norm clip (off when absent). */
+  clip?: number;
+  /** Seeds initialisation, shuffling and dropout (default 42). */
+  seed?: number;
+  /** Read the loss back and report every this many steps (default 10). */
+  logEvery?: number;
+  /** Evaluate every this many steps; 0 = only at the end (default 0). */
+  evalEvery?: number;
+  /** Checkpointing; off when absent. */
+  checkpoint?: CheckpointSpec;
+  /** NaN / Inf losses: stop (default) or skip the step. */
+  onNonFinite?: NonFinitePolicy;
+}
+
+/**
+ * A checked, frozen pipeline: every part live, every default filled in. It is plain data:
+ * spread it into `pipeline({ ...p, seed: 1 })` to make a variant.
+ *
+ * @example
+ * ```ts
+ * import type { Pipeline } from "@lossforge/core";
+ * const describeRun = (p: Pipeline) => `${p.name}: ${p.steps ?? p.epochs} x ${p.batchSize}`;
+ * console.log(typeof describeRun);
+ * ```
+ */
+export interface Pipeline {
+  /** A label used in logs, sweeps and reports. */
+  readonly name: string;
+  /** The model. */
+  readonly model: Module<ParamTree> & Described;
+  /** The loss. */
+  readonly loss: LossFn & Described;
+  /** The optimizer. */
+  readonly optimizer: Optimizer & Described;
+  /** The learning-rate schedule, if any. */
+  readonly schedule?: Schedule & Described;
+  /** The data source. */
+  readonly data: DataSource;
+  /** The evaluator, if any. */
+  readonly eval?: Evaluator;
+  /** Optimizer steps (exactly one of `steps` and `epochs` is set). */
+  readonly steps?: number;
+  /** Passes over the training examples. */
+  readonly epochs?: number;
+  /** Examples per micro-batch. */
+  readonly batchSize: number;
+  /** Micro-batches per step. */
+  readonly gradAccum: number;
+  /** Global gradient-norm clip. */
+  readonly clip?: number;
+  /** The seed. */
+  readonly seed: number;
+  /** Steps between loss read-backs. */
+  readonly logEvery: number;
+  /** Steps between evaluations (0: only at the end). */
+  readonly evalEvery: number;
+  /** Checkpointing. */
+  readonly checkpoint?: Readonly<CheckpointSpec>;
+  /** NaN / Inf policy. */
+  readonly onNonFinite: NonFinitePolicy;
 }
