@@ -371,6 +371,36 @@ export function buildPart<K extends PartKind>(
 }
 
 /**
+ * The optimizer `optimizer`'s spec builds, with `schedule` as its learning rate (the library's
+ * optimizers take a `LearningRate`, a number or a schedule): how a pipeline's `schedule`
+ * reaches its optimizer. The result carries the optimizer's own spec.
+ *
+ * @example
+ * ```ts
+ * import { buildPart, cosine } from "@lossforge/core";
+ * import { scheduledOptimizer } from "./registry.ts";
+ * const opt = buildPart("optimizer", { kind: "adamw", options: { lr: 3e-4 } });
+ * const scheduled = scheduledOptimizer(opt, cosine({ peak: 3e-4, steps: 100 }));
+ * console.log(scheduled.spec.kind); // "adamw"
+ * ```
+ */
+export function scheduledOptimizer(
+  optimizer: Optimizer,
+  schedule: Schedule,
+): Optimizer & { readonly spec: PartSpec } {
+  const spec = specOf(optimizer);
+  const entry = spec && registries.optimizer.get(spec.kind);
+  if (!spec || !entry) {
+    throw new TypeError(
+      "schedule: the optimizer cannot change its learning rate: build it from a registered spec",
+    );
+  }
+  const s = toPartSpec(spec);
+  const part = entry.build({ ...s.options, lr: schedule }, buildPart) as Optimizer;
+  return describe(part, s);
+}
+
+/**
  * The spec a part carries (set by `buildPart` or `describe`), if any.
  *
  * @example
