@@ -107,8 +107,6 @@ export interface TokenizerSpecialConfig {
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
 
-
-
 // ---------------------------------------------------------------------------------------
 // GPT-2 byte <-> unicode map
 
@@ -547,7 +545,9 @@ type PreStep = (pieces: string[]) => string[];
 
 function buildNormalizer(spec: Json | undefined, where: string): Normalizer | null {
   if (spec === null || spec === undefined) return null;
-  if (!isObject<Json>(spec)) throw new Error(`${where}: normalizer must be an object, got ${show(spec)}`);
+  if (!isObject<Json>(spec)) {
+    throw new Error(`${where}: normalizer must be an object, got ${show(spec)}`);
+  }
   const t = spec.type;
   switch (t) {
     case "NFC":

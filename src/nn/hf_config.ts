@@ -77,8 +77,6 @@ export interface HfModelConfig {
   activation: string;
 }
 
-
-
 /**
  * Normalize a parsed Hugging Face `config.json`.
  *

@@ -164,7 +164,6 @@ const OTHER_DTYPES = ["BOOL", "U8", "I8", "U16", "I16", "U32", "U64", "F8_E4M3",
 const MAX_HEADER = 100_000_000;
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-
 // ---------------------------------------------------------------------------------------
 // f16 / bf16 conversions
 
@@ -426,7 +425,6 @@ export function encodeSafetensors(
 
 // ---------------------------------------------------------------------------------------
 // Decoding
-
 
 /** Parse and validate the JSON header bytes against a data area of `dataLength` bytes. */
 function parseHeader(

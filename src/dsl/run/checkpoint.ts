@@ -15,7 +15,8 @@ import { writeDirAtomic } from "./atomic.ts";
 import type { DataPosition } from "./batches.ts";
 import { CheckpointError } from "../spec/errors.ts";
 import type { PipelineJSON } from "../spec/json.ts";
-import { decodeArrays, encodeArrays } from "./safetensors_io.ts";
+import { decodeSafetensors, encodeSafetensors } from "../../nn/mod.ts";
+import { safetensorsEntries, tensorsFrom } from "../../nn/safetensors.ts";
 import { joinTree, splitTree, type TreeSkeleton } from "./tree_codec.ts";
 
 /**
@@ -111,13 +112,17 @@ export async function saveCheckpoint(
   optState: Tree,
   state: TrainingState,
 ): Promise<string> {
-  const p = await splitTree(params);
-  const o = await splitTree(optState);
+  const p = splitTree(params), o = splitTree(optState);
+  // Every tensor is read back in one go (one flush on a GPU), exactly as stored in memory.
+  const [pBytes, oBytes] = await Promise.all([
+    safetensorsEntries(p.tensors).then((e) => encodeSafetensors(e, { format: "pt" })),
+    safetensorsEntries(o.tensors).then((e) => encodeSafetensors(e)),
+  ]);
   await Deno.mkdir(dir, { recursive: true });
   const path = checkpointPath(dir, state.step);
   await writeDirAtomic(path, async (tmp) => {
-    await Deno.writeFile(`${tmp}/params.safetensors`, encodeArrays(p.arrays, { format: "pt" }));
-    await Deno.writeFile(`${tmp}/optimizer.safetensors`, encodeArrays(o.arrays));
+    await Deno.writeFile(`${tmp}/params.safetensors`, pBytes);
+    await Deno.writeFile(`${tmp}/optimizer.safetensors`, oBytes);
     const json = { version: 1, ...state, params: p.skeleton, optimizer: o.skeleton };
     await Deno.writeTextFile(`${tmp}/state.json`, JSON.stringify(json, null, 1));
   });
@@ -194,8 +199,14 @@ export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
   if (!path) throw new CheckpointError(`${dir}: no checkpoint found (expected step-NNNNNNNN/)`);
   try {
     const json = JSON.parse(await Deno.readTextFile(`${path}/state.json`));
-    const p = decodeArrays(await Deno.readFile(`${path}/params.safetensors`));
-    const o = decodeArrays(await Deno.readFile(`${path}/optimizer.safetensors`));
+    const decode = async (name: string) =>
+      decodeSafetensors(await Deno.readFile(`${path}/${name}`), { source: `${path}/${name}` });
+    // Both files are decoded before any tensor is made, so a bad file leaves nothing behind.
+    const [pFile, oFile] = [
+      await decode("params.safetensors"),
+      await decode("optimizer.safetensors"),
+    ];
+    const p = tensorsFrom(pFile.tensors), o = tensorsFrom(oFile.tensors);
     const { version: _v, params, optimizer, ...state } = json as {
       version: number;
       params: TreeSkeleton;
@@ -204,8 +215,8 @@ export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
     return {
       path,
       // The trees come back as `saveCheckpoint` was given them: a model's and an optimizer's.
-      params: joinTree(params, p.arrays) as ParamTree,
-      optState: joinTree(optimizer, o.arrays) as OptState,
+      params: joinTree(params, p) as ParamTree,
+      optState: joinTree(optimizer, o) as OptState,
       state: state as TrainingState,
     };
   } catch (e) {

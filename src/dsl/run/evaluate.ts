@@ -7,8 +7,8 @@
  */
 
 import { aggregateMetrics, type Tokenizer } from "../../data/mod.ts";
-import { generate, type LanguageModel, type Module, type ParamTree } from "../../nn/mod.ts";
-import { greedyGenerate } from "./greedy.ts";
+import type { LanguageModel, Module, ParamTree } from "../../nn/mod.ts";
+import { continueRows, greedyGenerate } from "./greedy.ts";
 import type { Pipeline } from "../spec/pipeline.ts";
 import { describe, registerEvaluator, specOf } from "../spec/registry.ts";
 import type { Evaluator, Example } from "../spec/types.ts";
@@ -95,7 +95,7 @@ function isLanguageModel(model: Module<ParamTree>): model is LanguageModel {
   return typeof m.forward === "function" && typeof m.context === "number";
 }
 
-/** Greedy decoding through `src/nn`'s `generate` (KV cache), prompts cut to fit the context. */
+/** Greedy decoding with the model's key/value cache, prompts cut to leave room for answers. */
 async function generateWithCache(
   model: LanguageModel,
   params: ParamTree,
@@ -108,20 +108,7 @@ async function generateWithCache(
     const ids = [...(tokenizer.bos !== undefined ? [tokenizer.bos] : []), ...tokenizer.encode(p)];
     return ids.length > room ? ids.slice(ids.length - room) : ids;
   });
-  const out: string[] = [];
-  for (let i = 0; i < rows.length; i += o.batchSize) {
-    o.signal?.throwIfAborted();
-    const gen = await generate(model, params, rows.slice(i, i + o.batchSize), {
-      maxNewTokens: o.maxNewTokens,
-      eos: tokenizer.eos,
-      pad: tokenizer.pad,
-    });
-    for (const g of gen) {
-      const end = g.indexOf(tokenizer.eos);
-      out.push(tokenizer.decode(end >= 0 ? g.slice(0, end) : g));
-    }
-  }
-  return out;
+  return await continueRows(model, params, tokenizer, rows, o);
 }
 
 registerEvaluator("exact-match", (o) => exactMatchEval(o as ExactMatchOptions));

@@ -1,15 +1,12 @@
 /**
- * Batched greedy decoding for any model (no KV cache needed): rows are right-padded and
- * each row reads the prediction at its own last position. Causal attention means padding
- * after a row's tokens never changes them, so the batch gives each row's exact answer.
- * Only the argmax ids come back from the device, one small read per new token.
+ * Greedy continuations as text: prompts are encoded (after `bos`) and cut to fit, the ids go
+ * through `src/nn`'s `generate`, the one decoder, and each answer is decoded up to `eos`.
  *
  * @module
  */
 
-import { noGrad, scope, tensor } from "../../autograd/mod.ts";
 import type { Tokenizer } from "../../data/mod.ts";
-import type { Module, ParamTree } from "../../nn/mod.ts";
+import { generate, type Module, type ParamTree } from "../../nn/mod.ts";
 
 /**
  * Options of {@linkcode greedyGenerate}.
@@ -38,10 +35,11 @@ export interface GreedyOptions {
  *
  * @example
  * ```ts
- * import { greedyGenerate } from "./greedy.ts";
- * import { byteTokenizer } from "../../data/mod.ts";
- * import { embedding, zeros } from "../../autograd/mod.ts";
- * const model = { init: () => ({ t: zeros([259, 259]) }), apply: (p: any, ids: any) => embedding(p.t, ids) };
+ * import { byteTokenizer, embedding, greedyGenerate, type Tensor, zeros } from "@lossforge/core";
+ * const model = {
+ *   init: () => ({ t: zeros([259, 259]) }),
+ *   apply: (p: { t: Tensor }, ids: Tensor) => embedding(p.t, ids),
+ * };
  * const out = await greedyGenerate(model, model.init(), byteTokenizer(), ["hi"], { maxNewTokens: 2 });
  * console.log(out.length); // 1
  * ```
@@ -53,28 +51,8 @@ export async function greedyGenerate(
   prompts: readonly string[],
   options: GreedyOptions,
 ): Promise<string[]> {
-  const { maxNewTokens, batchSize = 16 } = options;
-  const out: string[] = [];
-  for (let i = 0; i < prompts.length; i += batchSize) {
-    options.signal?.throwIfAborted();
-    out.push(
-      ...await generateBatch(model, params, tokenizer, prompts.slice(i, i + batchSize), {
-        ...options,
-        maxNewTokens,
-      }),
-    );
-  }
-  return out;
-}
-
-async function generateBatch(
-  model: Module<ParamTree>,
-  params: ParamTree,
-  tokenizer: Tokenizer,
-  prompts: readonly string[],
-  options: GreedyOptions,
-): Promise<string[]> {
-  const { maxNewTokens, context = Infinity } = options;
+  const { context = Infinity } = options;
+  // The prompt keeps its last tokens, leaving one position to predict from.
   const room = Math.max(1, Math.min(context, Number.MAX_SAFE_INTEGER) - 1);
   const rows = prompts.map((p) => {
     const head = tokenizer.bos !== undefined ? [tokenizer.bos] : [];
@@ -82,31 +60,62 @@ async function generateBatch(
     const keep = Math.max(0, Math.min(ids.length, room - head.length));
     return [...head, ...ids.slice(ids.length - keep)];
   });
-  const generated: number[][] = rows.map(() => []);
-  const done = rows.map(() => false);
-  for (let n = 0; n < maxNewTokens && done.some((d) => !d); n++) {
-    options.signal?.throwIfAborted();
-    const B = rows.length, T = Math.max(...rows.map((r) => r.length));
-    const ids = new Int32Array(B * T).fill(tokenizer.pad);
-    rows.forEach((r, b) => ids.set(r, b * T));
-    const best = scope(() =>
-      noGrad(() =>
-        model.apply(params, tensor(ids, { shape: [B, T] }), { training: false }).argmax(-1)
-      )
-    );
-    const picks = await best.data();
-    best.dispose();
-    rows.forEach((r, b) => {
-      if (done[b]) return;
-      const next = picks[b * T + r.length - 1];
-      if (next === tokenizer.eos) {
-        done[b] = true;
-        return;
-      }
-      generated[b].push(next);
-      r.push(next);
-      if (r.length >= context) done[b] = true;
+  return await continueRows(model, params, tokenizer, rows, { ...options, recompute: true });
+}
+
+/**
+ * Options of {@linkcode continueRows}.
+ *
+ * @example
+ * ```ts
+ * import type { ContinueOptions } from "./greedy.ts";
+ * const o: ContinueOptions = { maxNewTokens: 32, batchSize: 16, recompute: false };
+ * console.log(o.batchSize);
+ * ```
+ */
+export interface ContinueOptions extends GreedyOptions {
+  /** Run the whole sequence at each step rather than a model's key/value cache. */
+  recompute?: boolean;
+}
+
+/**
+ * The greedy continuation of each row of token ids (already encoded and cut), decoded up to
+ * `eos`, `batchSize` rows per call of `generate`.
+ *
+ * @example
+ * ```ts
+ * import { byteTokenizer, gpt, rng } from "@lossforge/core";
+ * import { continueRows } from "./greedy.ts";
+ * const model = gpt({ vocab: 259, context: 16, layers: 1, dim: 16, heads: 2 });
+ * const out = await continueRows(model, model.init(rng(0)), byteTokenizer(), [[1, 2]], {
+ *   maxNewTokens: 3,
+ * });
+ * console.log(out.length); // 1
+ * ```
+ */
+export async function continueRows(
+  model: Module<ParamTree>,
+  params: ParamTree,
+  tokenizer: Tokenizer,
+  rows: readonly (readonly number[])[],
+  options: ContinueOptions,
+): Promise<string[]> {
+  const { maxNewTokens, batchSize = 16, context, signal, recompute } = options;
+  const out: string[] = [];
+  for (let i = 0; i < rows.length; i += batchSize) {
+    signal?.throwIfAborted();
+    const gen = await generate(model, params, rows.slice(i, i + batchSize), {
+      maxNewTokens,
+      eos: tokenizer.eos,
+      pad: tokenizer.pad,
+      recompute,
+      context,
+      signal,
     });
+    for (const g of gen) {
+      const end = g.indexOf(tokenizer.eos);
+      out.push(tokenizer.decode(end >= 0 ? g.slice(0, end) : g));
+    }
   }
-  return generated.map((g) => tokenizer.decode(g));
+  return out;
 }

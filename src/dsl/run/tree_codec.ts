@@ -1,13 +1,13 @@
 /**
- * Splits a tree of tensors and plain values (params, optimizer state) into a JSON skeleton
- * and named arrays, and joins them back. Tensor names are the tree paths joined by dots
- * (`model.layers.0.self_attn.q_proj.weight`), the Hugging Face convention.
+ * A tree of tensors and plain values (params, optimizer state) as a JSON skeleton plus its
+ * named tensors, and back. Tensor names are the tree paths joined by dots
+ * (`model.layers.0.self_attn.q_proj.weight`, the Hugging Face convention), so the tensors
+ * go into a safetensors file as they are and the skeleton into JSON.
  *
  * @module
  */
 
-import { Tensor, tensor, type Tree } from "../../autograd/mod.ts";
-import type { StoredArray } from "./safetensors_io.ts";
+import { type Tensor, type Tree, treeMapWithPath } from "../../autograd/mod.ts";
 import type { Json } from "../spec/types.ts";
 
 /**
@@ -24,65 +24,52 @@ import type { Json } from "../spec/types.ts";
 export type TreeSkeleton = Json;
 
 /**
- * Reads every tensor of `tree` back (all at once, so a GPU flushes once) and returns the
- * skeleton and the named arrays.
+ * The skeleton of `tree` and its tensors by name (a tensor at the root is named `value`).
  *
  * @example
  * ```ts
  * import { tensor } from "../../autograd/mod.ts";
  * import { splitTree } from "./tree_codec.ts";
- * const { skeleton, arrays } = await splitTree({ w: tensor([1, 2]), n: 3 });
- * console.log(skeleton, Object.keys(arrays)); // { w: { $tensor: "w" }, n: 3 } ["w"]
+ * const { skeleton, tensors } = splitTree({ w: tensor([1, 2]), n: 3 });
+ * console.log(skeleton, Object.keys(tensors)); // { w: { $tensor: "w" }, n: 3 } ["w"]
  * ```
  */
-export async function splitTree(
-  tree: Tree,
-): Promise<{ skeleton: TreeSkeleton; arrays: Record<string, StoredArray> }> {
-  const found: [string, Tensor][] = [];
-  const walk = (t: Tree, path: string[]): Json => {
-    if (t instanceof Tensor) {
-      const name = path.length ? path.join(".") : "value";
-      found.push([name, t]);
-      return { $tensor: name };
-    }
-    if (Array.isArray(t)) return t.map((v, i) => walk(v, [...path, String(i)]));
-    if (t !== null && typeof t === "object") {
-      const out: { [key: string]: Json } = {};
-      for (const [k, v] of Object.entries(t)) if (v !== undefined) out[k] = walk(v, [...path, k]);
-      return out;
-    }
-    if (typeof t === "number" && !Number.isFinite(t)) return { $number: String(t) };
-    return (t ?? null) as Json;
-  };
-  const skeleton = walk(tree, []);
-  const datas = await Promise.all(found.map(([, t]) => t.data()));
-  const arrays: Record<string, StoredArray> = {};
-  found.forEach(([name, t], i) => {
-    arrays[name] = { dtype: t.dtype, shape: t.shape, data: datas[i] };
-  });
-  return { skeleton, arrays };
+export function splitTree(tree: Tree): { skeleton: TreeSkeleton; tensors: Record<string, Tensor> } {
+  const tensors: Record<string, Tensor> = {};
+  const marked = treeMapWithPath((t, path) => {
+    const name = path.length ? path.join(".") : "value";
+    tensors[name] = t;
+    return { $tensor: name };
+  }, tree);
+  // Through JSON, as state.json will hold it: undefined fields drop out (null in arrays and at
+  // the root) and the numbers JSON cannot write become { $number }.
+  const text = JSON.stringify(
+    marked ?? null,
+    (_key, v) => typeof v === "number" && !Number.isFinite(v) ? { $number: String(v) } : v,
+  );
+  return { skeleton: JSON.parse(text), tensors };
 }
 
 /**
- * Rebuilds a tree from its skeleton and arrays, making tensors on the current backend.
+ * Rebuilds a tree from its skeleton and its tensors.
  *
  * @example
  * ```ts
  * import { joinTree, splitTree } from "./tree_codec.ts";
  * import { tensor } from "../../autograd/mod.ts";
- * const { skeleton, arrays } = await splitTree({ w: tensor([1, 2]) });
- * const back = joinTree(skeleton, arrays) as { w: ReturnType<typeof tensor> };
+ * const { skeleton, tensors } = splitTree({ w: tensor([1, 2]) });
+ * const back = joinTree(skeleton, tensors) as { w: ReturnType<typeof tensor> };
  * console.log(await back.w.data()); // Float32Array [1, 2]
  * ```
  */
-export function joinTree(skeleton: TreeSkeleton, arrays: Record<string, StoredArray>): Tree {
+export function joinTree(skeleton: TreeSkeleton, tensors: Record<string, Tensor>): Tree {
   const walk = (s: Json): Tree => {
     if (Array.isArray(s)) return s.map(walk);
     if (s !== null && typeof s === "object") {
       if (typeof s.$tensor === "string") {
-        const a = arrays[s.$tensor];
-        if (!a) throw new RangeError(`checkpoint: tensor ${s.$tensor} is missing`);
-        return tensor(a.data, { shape: a.shape, dtype: a.dtype });
+        const t = tensors[s.$tensor];
+        if (!t) throw new RangeError(`checkpoint: tensor ${s.$tensor} is missing`);
+        return t;
       }
       if (typeof s.$number === "string") return Number(s.$number);
       const out: { [key: string]: Tree } = {};
