@@ -11,8 +11,8 @@
  *   model: { kind: "gpt", options: { vocab: 259, context: 128, layers: 2, dim: 64, heads: 4 } },
  *   loss: "ce",
  *   optimizer: { kind: "adamw", options: { lr: 3e-4, weightDecay: 0.01 } },
- *   data: { kind: "gsm8k-synthetic", options: { seed: 42 } },
- *   eval: { kind: "exact-match", options: { limit: 100 } },
+ *   data: { kind: "gsm8kSynthetic", options: { seed: 42 } },
+ *   eval: { kind: "exactMatch", options: { limit: 100 } },
  *   steps: 500,
  * });
  * const result = await train(withLoss(base, "focal"), { out: "runs/focal" });
@@ -43,10 +43,13 @@ export {
   checkPartSpec,
   describe,
   type Factory,
+  isRegistered,
+  type JsonOptions,
   type OptionProblem,
   type PartKind,
   type PartOf,
   register,
+  registerAlias,
   registerDataset,
   registered,
   registerEvaluator,
@@ -56,6 +59,7 @@ export {
   type RegisterOptions,
   registerSchedule,
   type Resolver,
+  specOf,
   toPartSpec,
 } from "./spec/registry.ts";
 export { CheckpointError, NonFiniteLossError, PipelineError, type Problem } from "./spec/errors.ts";
@@ -72,6 +76,8 @@ export { pipelineFromJSON, type PipelineJSON, toJSON } from "./spec/json.ts";
 export {
   gsm8kData,
   type Gsm8kDataOptions,
+  gsm8kSyntheticData,
+  type Gsm8kSyntheticDataOptions,
   inlineData,
   type InlineDataOptions,
   syntheticData,

@@ -1,12 +1,13 @@
 /**
- * Data sources for pipelines over the byte-level tokenizer: examples given inline, the
- * synthetic GSM8K generator, and GSM8K files. Each is registered, so configs can name it.
+ * Data sources for pipelines over the byte-level tokenizer: examples given inline (`inline`),
+ * the synthetic GSM8K generator (`gsm8kSynthetic`), and GSM8K files (`gsm8k`). Each is
+ * registered under that kind, so configs can name it.
  *
  * @module
  */
 
 import { byteTokenizer, gsm8k, gsm8kSynthetic, type SyntheticDifficulty } from "../../data/mod.ts";
-import { describe, registerDataset } from "../spec/registry.ts";
+import { describe, registerAlias, registerDataset } from "../spec/registry.ts";
 import type { DataSource, Example, Json } from "../spec/types.ts";
 
 /**
@@ -72,16 +73,16 @@ function toJson(e: Example): Json {
 }
 
 /**
- * Options of {@linkcode syntheticData}.
+ * Options of {@linkcode gsm8kSyntheticData}.
  *
  * @example
  * ```ts
- * import type { SyntheticDataOptions } from "./data_sources.ts";
- * const o: SyntheticDataOptions = { seed: 1, count: 2000, evalCount: 100, difficulty: 2 };
+ * import type { Gsm8kSyntheticDataOptions } from "@lossforge/core";
+ * const o: Gsm8kSyntheticDataOptions = { seed: 1, count: 2000, evalCount: 100, difficulty: 2 };
  * console.log(o.count);
  * ```
  */
-export interface SyntheticDataOptions {
+export interface Gsm8kSyntheticDataOptions {
   /** Generator seed (default 42). */
   seed?: number;
   /** Training problems (default 1000). */
@@ -99,17 +100,18 @@ export interface SyntheticDataOptions {
 }
 
 /**
- * Synthetic GSM8K-style problems (`gsm8kSynthetic`), train and test splits, byte tokens.
+ * The synthetic GSM8K-style problems of `gsm8kSynthetic` as a data source (kind
+ * `gsm8kSynthetic`): train and test splits, byte tokens.
  *
  * @example
  * ```ts
- * import { syntheticData } from "./data_sources.ts";
- * const d = syntheticData({ seed: 1, count: 10, evalCount: 5 });
+ * import { gsm8kSyntheticData } from "@lossforge/core";
+ * const d = gsm8kSyntheticData({ seed: 1, count: 10, evalCount: 5 });
  * const { train, eval: held } = await d.load();
  * console.log(train.length, held.length); // 10 5
  * ```
  */
-export function syntheticData(options: SyntheticDataOptions = {}): DataSource {
+export function gsm8kSyntheticData(options: Gsm8kSyntheticDataOptions = {}): DataSource {
   const {
     seed = 42,
     count = 1000,
@@ -120,7 +122,7 @@ export function syntheticData(options: SyntheticDataOptions = {}): DataSource {
     maxNumber = 1000,
   } = options;
   const source: DataSource = {
-    name: "gsm8k-synthetic",
+    name: "gsm8kSynthetic",
     tokenizer: byteTokenizer(),
     maxLength,
     padSide: "right",
@@ -138,10 +140,33 @@ export function syntheticData(options: SyntheticDataOptions = {}): DataSource {
       }),
   };
   return describe(source, {
-    kind: "gsm8k-synthetic",
+    kind: "gsm8kSynthetic",
     options: { seed, count, evalCount, difficulty, maxLength, target, maxNumber },
   });
 }
+
+/**
+ * Options of {@linkcode gsm8kSyntheticData}: an alias of `Gsm8kSyntheticDataOptions`.
+ *
+ * @example
+ * ```ts
+ * import type { SyntheticDataOptions } from "@lossforge/core";
+ * const o: SyntheticDataOptions = { seed: 1, count: 100 };
+ * console.log(o.seed);
+ * ```
+ */
+export type SyntheticDataOptions = Gsm8kSyntheticDataOptions;
+
+/**
+ * The synthetic GSM8K data source: an alias of {@linkcode gsm8kSyntheticData}.
+ *
+ * @example
+ * ```ts
+ * import { syntheticData } from "@lossforge/core";
+ * console.log(syntheticData({ count: 4 }).spec?.kind); // "gsm8kSynthetic"
+ * ```
+ */
+export const syntheticData: typeof gsm8kSyntheticData = gsm8kSyntheticData;
 
 /**
  * Options of {@linkcode gsm8kData}.
@@ -202,7 +227,8 @@ registerDataset("inline", (o: InlineDataOptions) => inlineData(o), {
       ? []
       : [{ path: "train", message: "must be a non-empty array of { prompt, target }" }],
 });
-registerDataset("gsm8k-synthetic", (o: SyntheticDataOptions) => syntheticData(o));
+registerDataset("gsm8kSynthetic", (o: Gsm8kSyntheticDataOptions) => gsm8kSyntheticData(o));
+registerAlias("data", "gsm8k-synthetic", "gsm8kSynthetic");
 registerDataset("gsm8k", (o: Gsm8kDataOptions) => gsm8kData(o), {
   validate: (o) =>
     typeof o.path === "string" && o.path

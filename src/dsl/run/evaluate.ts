@@ -10,7 +10,7 @@ import { aggregateMetrics, type Tokenizer } from "../../data/mod.ts";
 import type { LanguageModel, Module, ParamTree } from "../../nn/mod.ts";
 import { continueRows, greedyGenerate } from "./greedy.ts";
 import type { Pipeline } from "../spec/pipeline.ts";
-import { describe, registerEvaluator, specOf } from "../spec/registry.ts";
+import { describe, registerAlias, registerEvaluator, specOf } from "../spec/registry.ts";
 import type { Evaluator, Example } from "../spec/types.ts";
 
 /**
@@ -55,13 +55,13 @@ export function modelContext(model: Module<ParamTree>): number | undefined {
  * ```ts
  * import { exactMatchEval } from "./evaluate.ts";
  * const ev = exactMatchEval({ limit: 50 });
- * console.log(ev.name, ev.spec); // "exact-match" { kind: "exact-match", options: { limit: 50 } }
+ * console.log(ev.name, ev.spec); // "exactMatch" { kind: "exactMatch", options: { limit: 50 } }
  * ```
  */
 export function exactMatchEval(options: ExactMatchOptions = {}): Evaluator {
   const { limit, maxNewTokens = 64, batchSize = 16 } = options;
   const evaluator: Evaluator = {
-    name: "exact-match",
+    name: "exactMatch",
     async run(model, params, data, { examples, signal }) {
       const chosen = limit === undefined ? examples : examples.slice(0, limit);
       if (chosen.length === 0) return { count: 0 };
@@ -85,7 +85,7 @@ export function exactMatchEval(options: ExactMatchOptions = {}): Evaluator {
     },
   };
   return describe(evaluator, {
-    kind: "exact-match",
+    kind: "exactMatch",
     options: { ...(limit !== undefined ? { limit } : {}), maxNewTokens, batchSize },
   });
 }
@@ -111,7 +111,8 @@ async function generateWithCache(
   return await continueRows(model, params, tokenizer, rows, o);
 }
 
-registerEvaluator("exact-match", (o) => exactMatchEval(o as ExactMatchOptions));
+registerEvaluator("exactMatch", (o: ExactMatchOptions) => exactMatchEval(o));
+registerAlias("eval", "exact-match", "exactMatch");
 
 /**
  * Options of {@linkcode evaluate}.

@@ -159,7 +159,7 @@ export interface TrainResult {
  *   model: { kind: "gpt", options: { vocab: 259, context: 64, layers: 1, dim: 32, heads: 2 } },
  *   loss: "ce",
  *   optimizer: { kind: "adamw", options: { lr: 1e-3 } },
- *   data: { kind: "gsm8k-synthetic", options: { count: 64, maxLength: 64 } },
+ *   data: { kind: "gsm8kSynthetic", options: { count: 64, maxLength: 64 } },
  *   steps: 20,
  * });
  * const result = await train(run, { out: "runs/demo" });

@@ -21,7 +21,7 @@ import type { Json, PartSpec } from "./types.ts";
  *   model: { kind: "gpt", options: { vocab: 259, context: 64, layers: 2, dim: 64, heads: 4 } },
  *   loss: { kind: "ce", options: {} },
  *   optimizer: { kind: "adamw", options: { lr: 3e-4 } },
- *   data: { kind: "gsm8k-synthetic", options: {} },
+ *   data: { kind: "gsm8kSynthetic", options: {} },
  *   steps: 100, batchSize: 8, gradAccum: 1, seed: 42, logEvery: 10, evalEvery: 0,
  *   onNonFinite: "stop",
  * };

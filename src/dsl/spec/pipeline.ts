@@ -20,12 +20,12 @@ export type { CheckpointSpec, NonFinitePolicy, Pipeline, PipelineSpec } from "./
  * @example
  * ```ts
  * import { pipeline, type Pipeline } from "../../../mod.ts";
- * import { adamw, crossEntropy, gpt, exactMatchEval, syntheticData } from "../../../mod.ts";
+ * import { adamw, crossEntropy, gpt, exactMatchEval, gsm8kSyntheticData } from "../../../mod.ts";
  * const run: Pipeline = pipeline({
  *   model: gpt({ vocab: 259, context: 128, layers: 2, dim: 64, heads: 4 }),
  *   loss: crossEntropy(),
  *   optimizer: adamw({ lr: 3e-4 }),
- *   data: syntheticData({ seed: 42, maxLength: 128 }),
+ *   data: gsm8kSyntheticData({ seed: 42, maxLength: 128 }),
  *   eval: exactMatchEval({ limit: 50 }),
  *   steps: 200,
  * });

@@ -3,6 +3,11 @@
  * (`{ kind: "adamw", options: { lr: 3e-4 } }`); the registry turns each name back into a
  * live part, and stamps the part with that spec so it can be written out again.
  *
+ * Kinds are camelCase, the name of the factory that makes the part without its slot's
+ * suffix: `gpt`, `adamw`, `warmupCosine`, `gsm8kSynthetic` (`gsm8kSyntheticData`),
+ * `exactMatch` (`exactMatchEval`); losses go by their `lossByName` names (`ce`, `gdice`).
+ * A renamed kind keeps its old name as an alias, so config files written with it still load.
+ *
  * @module
  */
 
@@ -138,6 +143,21 @@ const registries: Record<PartKind, Map<string, Entry>> = {
   eval: new Map(),
 };
 
+/** Other names of registered kinds: alias → name. */
+const aliases: Record<PartKind, Map<string, string>> = {
+  model: new Map(),
+  loss: new Map(),
+  optimizer: new Map(),
+  schedule: new Map(),
+  data: new Map(),
+  eval: new Map(),
+};
+
+/** The registered name `name` stands for (itself unless it is an alias). */
+function canonical(kind: PartKind, name: string): string {
+  return aliases[kind].get(name) ?? name;
+}
+
 /**
  * Registers `factory` under `name` for slot `kind` (a later registration replaces it).
  *
@@ -158,7 +178,40 @@ export function register<K extends PartKind, O = JsonOptions>(
   }
   // The options reach the factory only after `validate` and the range rules accepted them.
   const build: Entry["build"] = (o, resolve) => factory(o as O, resolve);
+  aliases[kind].delete(name);
   registries[kind].set(name, { build, validate: options.validate });
+}
+
+/**
+ * Makes `alias` another name of the registered kind `name`: specs naming `alias` build the
+ * same part, stamped with `name` (so `toJSON` writes the current name). Renamed kinds keep
+ * their old names this way.
+ *
+ * @example
+ * ```ts
+ * import { buildPart, registerAlias } from "@lossforge/core";
+ * registerAlias("loss", "cross-entropy", "ce");
+ * console.log(buildPart("loss", "cross-entropy").spec.kind); // "ce"
+ * ```
+ */
+export function registerAlias(kind: PartKind, alias: string, name: string): void {
+  if (!registries[kind].has(name)) {
+    throw new TypeError(`registerAlias(${kind}): ${JSON.stringify(name)} is not registered`);
+  }
+  aliases[kind].set(alias, canonical(kind, name));
+}
+
+/**
+ * Whether `name` (a kind or one of its aliases) is registered for `kind`.
+ *
+ * @example
+ * ```ts
+ * import { isRegistered } from "@lossforge/core";
+ * console.log(isRegistered("data", "gsm8k-synthetic")); // true: an alias of gsm8kSynthetic
+ * ```
+ */
+export function isRegistered(kind: PartKind, name: string): boolean {
+  return registries[kind].has(canonical(kind, name));
 }
 
 /**
@@ -277,12 +330,12 @@ export function registerEvaluator<O = JsonOptions>(
 }
 
 /**
- * The names registered for `kind`, sorted (error messages list them).
+ * The names registered for `kind`, sorted (error messages list them); aliases are not listed.
  *
  * @example
  * ```ts
  * import { registered } from "./registry.ts";
- * console.log(registered("data")); // e.g. ["gsm8k", "gsm8k-synthetic", "inline"]
+ * console.log(registered("data")); // e.g. ["gsm8k", "gsm8kSynthetic", "inline"]
  * ```
  */
 export function registered(kind: PartKind): string[] {
@@ -323,7 +376,7 @@ export function checkPartSpec(kind: PartKind, spec: unknown): OptionProblem[] {
   if (typeof s.kind !== "string") {
     return [{ path: "kind", message: `must be a string, got ${show(s.kind)}` }];
   }
-  const entry = registries[kind].get(s.kind);
+  const entry = registries[kind].get(canonical(kind, s.kind));
   if (!entry) {
     const known = registered(kind);
     return [{
@@ -364,7 +417,8 @@ export function buildPart<K extends PartKind>(
       problems.map((p) => `${kind}${p.path ? "." + p.path : ""}: ${p.message}`).join("\n"),
     );
   }
-  const s = toPartSpec(spec);
+  const given = toPartSpec(spec);
+  const s = { ...given, kind: canonical(kind, given.kind) };
   const entry = registries[kind].get(s.kind)!;
   const part = entry.build(s.options ?? {}, buildPart) as PartOf[K];
   return describe(part, s);
@@ -389,7 +443,7 @@ export function scheduledOptimizer(
   schedule: Schedule,
 ): Optimizer & { readonly spec: PartSpec } {
   const spec = specOf(optimizer);
-  const entry = spec && registries.optimizer.get(spec.kind);
+  const entry = spec && registries.optimizer.get(canonical("optimizer", spec.kind));
   if (!spec || !entry) {
     throw new TypeError(
       "schedule: the optimizer cannot change its learning rate: build it from a registered spec",

@@ -35,7 +35,7 @@ export type Json = null | boolean | number | string | Json[] | { [key: string]: 
  * ```
  */
 export interface PartSpec {
-  /** The registry name, e.g. `"gpt"`, `"ce"`, `"adamw"`, `"gsm8k-synthetic"`. */
+  /** The registry name, e.g. `"gpt"`, `"ce"`, `"adamw"`, `"gsm8kSynthetic"`. */
   kind: string;
   /** The factory's options (JSON only). */
   options?: { [key: string]: Json };
@@ -277,7 +277,7 @@ export type NonFinitePolicy = "stop" | "skip";
  *   model: { kind: "gpt", options: { vocab: 259, context: 64, layers: 2, dim: 64, heads: 4 } },
  *   loss: "ce",
  *   optimizer: { kind: "adamw", options: { lr: 3e-4 } },
- *   data: { kind: "gsm8k-synthetic", options: { seed: 42 } },
+ *   data: { kind: "gsm8kSynthetic", options: { seed: 42 } },
  *   steps: 100,
  * };
  * console.log(spec.steps);

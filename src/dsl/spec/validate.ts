@@ -9,6 +9,7 @@ import { PipelineError, type Problem } from "./errors.ts";
 import {
   buildPart,
   checkPartSpec,
+  isRegistered,
   type PartKind,
   type PartOf,
   registered,
@@ -293,5 +294,5 @@ function checkVocab(
 }
 
 function rebuildable(spec: PartSpec | undefined): boolean {
-  return spec !== undefined && registered("optimizer").includes(spec.kind);
+  return spec !== undefined && isRegistered("optimizer", spec.kind);
 }
