@@ -1,7 +1,7 @@
 /**
  * Training throughput: a GPT trained with AdamW and cross-entropy on random ids (next-token
- * prediction), the step the DSL's `train` runs (valueAndGrad, global-norm clip, AdamW), in
- * tokens per second on the chosen backend. Configurations:
+ * prediction) by `trainStep`, the step the DSL's `train` runs (valueAndGrad, global-norm clip,
+ * AdamW), in tokens per second on the chosen backend. Configurations:
  *
  * - S: vocab 256, context 128, 4 layers, dim 128, 4 heads, batch 16
  * - M: vocab 8,192, context 256, 8 layers, dim 512, 8 heads, batch 32 (skipped on a CPU
@@ -28,7 +28,7 @@
  */
 import { parseArgs } from "node:util";
 import * as lf from "../mod.ts";
-import type { Backend, BackendName, Tensor, Tree } from "../mod.ts";
+import type { Backend, BackendName, Tensor } from "../mod.ts";
 import { fusedOpsEnabled, setFusedOps } from "../src/autograd/fused.ts";
 import type { EngineBackend } from "../src/gpu/backend.ts";
 import type { Kernel } from "../src/gpu/engine.ts";
@@ -230,42 +230,39 @@ function trainer(c: Config) {
     dim: c.dim,
     heads: c.heads,
   });
-  let params = model.init(lf.rng(0)) as unknown as Tree;
-  const opt = lf.adamw({ lr: 3e-3, weightDecay: 0.01 });
-  let state = opt.init(params as never) as unknown as Tree;
+  let params = model.init(lf.rng(0));
+  const optimizer = lf.adamw({ lr: 3e-3, weightDecay: 0.01 });
+  let state = optimizer.init(params);
   const ce = lf.crossEntropy();
   const data = lf.rng(1);
   const t = c.context;
-  const vg = lf.valueAndGrad((p: Tree, ids: Tensor, targets: Tensor) =>
-    ce(model.apply(p as never, ids, { training: true }), targets)
-  );
+  const loss = (p: typeof params, b: { ids: Tensor; targets: Tensor }) =>
+    ce(model.apply(p, b.ids, { training: true }), b.targets);
   const step = (): Tensor => {
     // Random ids; targets are the ids shifted by one, so the model can learn a little.
     const ids = new Int32Array(c.batch * t);
     for (let i = 0; i < ids.length; i++) ids[i] = data.int(c.vocab);
     const targets = new Int32Array(ids.length);
     for (let i = 0; i < ids.length; i++) targets[i] = (i + 1) % t === 0 ? -100 : ids[i + 1];
+    // The DSL's step: one micro-batch, global-norm clipping at 1 (the factor goes into AdamW).
     const out = lf.scope(() => {
-      const [loss, g] = vg(
-        params,
-        lf.tensor(ids, { shape: [c.batch, t] }),
-        lf.tensor(targets, { shape: [c.batch, t] }),
-      );
-      // Global-norm clipping at 1, as the DSL's train does (the factor goes into AdamW's update).
-      const scale = lf.minimum(lf.div(1, lf.globalNorm(g).add(1e-6)), 1);
-      const upd = opt.update(g as never, state as never, params as never, scale);
-      return { params: upd.params as unknown as Tree, state: upd.state as unknown as Tree, loss };
+      const batch = {
+        ids: lf.tensor(ids, { shape: [c.batch, t] }),
+        targets: lf.tensor(targets, { shape: [c.batch, t] }),
+      };
+      return lf.trainStep(params, state, [batch], { loss, optimizer, clip: 1 });
     });
     lf.keep(out);
+    out.gradNorm.dispose();
     lf.treeDispose(params);
-    lf.treeDispose(state);
+    lf.treeDispose(state.slots);
     params = out.params;
     state = out.state;
     return out.loss;
   };
   const dispose = () => {
     lf.treeDispose(params);
-    lf.treeDispose(state);
+    lf.treeDispose(state.slots);
   };
   return { step, dispose };
 }

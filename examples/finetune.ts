@@ -31,7 +31,6 @@ import {
   saveLora,
   setBackend,
   train,
-  type Tree,
 } from "../mod.ts";
 
 const ROOT = new URL("../", import.meta.url);
@@ -128,7 +127,7 @@ async function main(): Promise<number> {
   const lm = lora(pre.model, { rank, alpha: 2 * rank, dropout: 0.05, targets });
   // The pipeline's model: its parameters are only the adapters; the base is captured.
   const model: ModelLike = {
-    init: (r) => lm.initAdapters(r) as Tree,
+    init: (r) => lm.initAdapters(r),
     apply: (adapters, ids, ctx) => lm.apply({ base: pre.params, adapters } as never, ids, ctx),
   };
   const maxLength = 96;
@@ -142,7 +141,7 @@ async function main(): Promise<number> {
   );
 
   const shown = problems[0];
-  const answer = async (adapters: Tree) =>
+  const answer = async (adapters: ParamTree) =>
     (await greedyGenerate(model, adapters, pre.tokenizer, [shown.prompt], {
       maxNewTokens: 24,
       context: pre.model.context,

@@ -40,7 +40,6 @@ import {
   sweep,
   type SweepRow,
   syntheticData,
-  type Tree,
 } from "../mod.ts";
 
 const HELP = `examples/gsm8k.ts: cross-entropy versus segmentation losses on GSM8K
@@ -206,7 +205,7 @@ async function modelAndData(o: Options, maxLength: number) {
     const lm = lora(pre.model, { rank: 8, alpha: 16, dropout: 0.05 });
     const base = pre.params;
     const model: ModelLike = {
-      init: (rng) => lm.initAdapters(rng) as Tree,
+      init: (rng) => lm.initAdapters(rng),
       apply: (adapters, ids, ctx) => lm.apply({ base, adapters } as never, ids, ctx),
     };
     const src = (real ?? syntheticData(synthetic)) as DataSource;

@@ -60,4 +60,12 @@ export {
   vjp,
 } from "./tape.ts";
 export { liveTensors, type NestedArray, type TapeNode, Tensor, type TensorLike } from "./tensor.ts";
-export { type Tree, treeDispose, treeLeaves, treeMap } from "./tree.ts";
+export {
+  type Tree,
+  treeDispose,
+  treeLeaves,
+  treeLeavesWithPaths,
+  treeMap,
+  treeMapWithPath,
+  type TreeOf,
+} from "./tree.ts";

@@ -96,6 +96,72 @@ export function treeMap<T extends Tree>(
 }
 
 /**
+ * A tree shaped like a {@linkcode Tree} whose tensors were replaced by values of type `L`.
+ *
+ * @example
+ * ```ts
+ * import type { TreeOf } from "@lossforge/core";
+ * const names: TreeOf<string> = { w: "w", layers: ["layers.0"] };
+ * console.log(names);
+ * ```
+ */
+export type TreeOf<L> =
+  | L
+  | readonly TreeOf<L>[]
+  | { readonly [key: string]: TreeOf<L> }
+  | number
+  | string
+  | boolean
+  | null
+  | undefined;
+
+/**
+ * The tree with each tensor replaced by `fn(tensor, path)`, where `path` lists the object
+ * keys and array indices from the root to it (the Hugging Face name is `path.join(".")`).
+ * Other leaves are carried along unchanged.
+ *
+ * @example
+ * ```ts
+ * import { treeMapWithPath, zeros } from "@lossforge/core";
+ * const names = treeMapWithPath((_t, path) => path.join("."), { layers: [{ w: zeros([2]) }] });
+ * console.log(names); // { layers: [{ w: "layers.0.w" }] }
+ * ```
+ */
+export function treeMapWithPath<L>(
+  fn: (leaf: Tensor, path: readonly string[]) => L,
+  tree: Tree,
+): TreeOf<L> {
+  const walk = (t: Tree, path: string[]): TreeOf<L> => {
+    if (t instanceof Tensor) return fn(t, path);
+    if (Array.isArray(t)) return t.map((v, i) => walk(v, [...path, String(i)]));
+    if (t !== null && typeof t === "object") {
+      return Object.fromEntries(
+        Object.entries(t).map(([k, v]) => [k, walk(v as Tree, [...path, k])]),
+      );
+    }
+    return t;
+  };
+  return walk(tree, []);
+}
+
+/**
+ * The tensors of a tree with their paths (see {@linkcode treeMapWithPath}), depth first, object
+ * keys in insertion order: the order of {@linkcode treeLeaves}.
+ *
+ * @example
+ * ```ts
+ * import { treeLeavesWithPaths, zeros } from "@lossforge/core";
+ * const named = treeLeavesWithPaths({ model: { layers: [{ w: zeros([2]) }] } });
+ * console.log(named.map(([path]) => path.join("."))); // ["model.layers.0.w"]
+ * ```
+ */
+export function treeLeavesWithPaths(tree: Tree): [path: readonly string[], leaf: Tensor][] {
+  const out: [readonly string[], Tensor][] = [];
+  treeMapWithPath((t, path) => out.push([path, t]), tree);
+  return out;
+}
+
+/**
  * Disposes every tensor of a tree.
  *
  * @example

@@ -503,6 +503,7 @@ export function gsm8kSynthetic(options: SyntheticOptions = {}): SyntheticExample
   if (!Number.isInteger(count) || count < 0) {
     throw new RangeError(`gsm8kSynthetic: count must be a non-negative integer, got ${count}`);
   }
+  // The salt keeps this spelling: another would draw other problems from every seed.
   const rng = seededRandom(deriveSeed(seed, `gsm8k-synthetic/${split}`));
   const names = SYNTHETIC_TEMPLATES;
   const seen = new Set<string>();

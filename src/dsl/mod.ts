@@ -11,8 +11,8 @@
  *   model: { kind: "gpt", options: { vocab: 259, context: 128, layers: 2, dim: 64, heads: 4 } },
  *   loss: "ce",
  *   optimizer: { kind: "adamw", options: { lr: 3e-4, weightDecay: 0.01 } },
- *   data: { kind: "gsm8k-synthetic", options: { seed: 42 } },
- *   eval: { kind: "exact-match", options: { limit: 100 } },
+ *   data: { kind: "gsm8kSynthetic", options: { seed: 42 } },
+ *   eval: { kind: "exactMatch", options: { limit: 100 } },
  *   steps: 500,
  * });
  * const result = await train(withLoss(base, "focal"), { out: "runs/focal" });
@@ -35,18 +35,21 @@ export type {
   OptimizerLike,
   PartSpec,
   ScheduleLike,
-} from "./types.ts";
-import "./builtins.ts";
-export { BUILTIN_NAMES } from "./builtins.ts";
+} from "./spec/types.ts";
+import "./spec/builtins.ts";
+export { BUILTIN_NAMES } from "./spec/builtins.ts";
 export {
   buildPart,
   checkPartSpec,
   describe,
   type Factory,
+  isRegistered,
+  type JsonOptions,
   type OptionProblem,
   type PartKind,
   type PartOf,
   register,
+  registerAlias,
   registerDataset,
   registered,
   registerEvaluator,
@@ -56,9 +59,10 @@ export {
   type RegisterOptions,
   registerSchedule,
   type Resolver,
+  specOf,
   toPartSpec,
-} from "./registry.ts";
-export { CheckpointError, NonFiniteLossError, PipelineError, type Problem } from "./errors.ts";
+} from "./spec/registry.ts";
+export { CheckpointError, NonFiniteLossError, PipelineError, type Problem } from "./spec/errors.ts";
 export {
   type CheckpointSpec,
   type NonFinitePolicy,
@@ -67,17 +71,19 @@ export {
   type PipelineSpec,
   withLoss,
   withModel,
-} from "./pipeline.ts";
-export { pipelineFromJSON, type PipelineJSON, toJSON } from "./json.ts";
+} from "./spec/pipeline.ts";
+export { pipelineFromJSON, type PipelineJSON, toJSON } from "./spec/json.ts";
 export {
   gsm8kData,
   type Gsm8kDataOptions,
+  gsm8kSyntheticData,
+  type Gsm8kSyntheticDataOptions,
   inlineData,
   type InlineDataOptions,
   syntheticData,
   type SyntheticDataOptions,
-} from "./data_sources.ts";
-export { BatchStream, type BatchStreamOptions, type DataPosition } from "./batches.ts";
+} from "./run/data_sources.ts";
+export { BatchStream, type BatchStreamOptions, type DataPosition } from "./run/batches.ts";
 export {
   checkpointPath,
   latestCheckpoint,
@@ -87,16 +93,22 @@ export {
   pruneCheckpoints,
   saveCheckpoint,
   type TrainingState,
-} from "./checkpoint.ts";
-export { type TrainEvent } from "./events.ts";
-export { greedyGenerate, type GreedyOptions } from "./greedy.ts";
+} from "./run/checkpoint.ts";
+export { type TrainEvent } from "./run/events.ts";
+export { greedyGenerate, type GreedyOptions } from "./run/greedy.ts";
 export {
   evaluate,
   type EvaluateOptions,
   exactMatchEval,
   type ExactMatchOptions,
-} from "./evaluate.ts";
-export { resume, train, type TrainOptions, type TrainResult, type TuneMatmulRun } from "./train.ts";
+} from "./run/evaluate.ts";
+export {
+  resume,
+  train,
+  type TrainOptions,
+  type TrainResult,
+  type TuneMatmulRun,
+} from "./run/train.ts";
 export {
   labelOf,
   sweep,
@@ -106,8 +118,13 @@ export {
   type SweepReportOptions,
   type SweepRow,
   type SweepTable,
-} from "./sweep.ts";
-export { metricColumns, report, toCsv, toMarkdown } from "./report.ts";
-export { type Curve, curvesSvg, escapeXml, plotCurves, type PlotOptions } from "./plot.ts";
-export { createProgress, formatDuration, type Progress, type ProgressOptions } from "./progress.ts";
-export { createLiveDisplay, type LiveDisplay, type LiveDisplayOptions } from "./live.ts";
+} from "./report/sweep.ts";
+export { metricColumns, report, toCsv, toMarkdown } from "./report/report.ts";
+export { type Curve, curvesSvg, escapeXml, plotCurves, type PlotOptions } from "./report/plot.ts";
+export {
+  createProgress,
+  formatDuration,
+  type Progress,
+  type ProgressOptions,
+} from "./report/progress.ts";
+export { createLiveDisplay, type LiveDisplay, type LiveDisplayOptions } from "./report/live.ts";

@@ -23,6 +23,7 @@ import {
   zeros,
 } from "../autograd/mod.ts";
 import { sameShape } from "../autograd/shape.ts";
+import { IGNORE_INDEX } from "../data/batch.ts";
 
 /**
  * Options every loss function takes at call time.
@@ -85,8 +86,8 @@ export interface BaseLossOptions {
   ignoreIndex?: number;
 }
 
-/** The default ignore value, as in PyTorch. */
-export const IGNORE_INDEX = -100;
+// The default ignore value (-100, as in PyTorch) is the one `makeBatch` writes at padding.
+export { IGNORE_INDEX };
 
 /** Gives a loss function a readable `name` (function names are read-only otherwise). */
 export function named<F extends (...args: never[]) => unknown>(name: string, fn: F): F {

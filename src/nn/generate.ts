@@ -1,10 +1,14 @@
 /**
- * Autoregressive generation with a key/value cache: the prompt is run once, then each step
- * feeds only the newest token. Prompts of different lengths are left-padded, with an
- * attention mask so that padding is never attended to and positions count real tokens.
+ * Autoregressive generation, the one decoder of the library. With a key/value cache (a
+ * `LanguageModel`): the prompt is run once, then each step feeds only the newest token;
+ * prompts of different lengths are left-padded, with an attention mask so that padding is
+ * never attended to and positions count real tokens. Without one (any causal `Module`, or
+ * `recompute: true`): each step runs the whole sequence again; rows are right-padded, which a
+ * causal model never lets change a row's own tokens, and only the argmax ids are read back.
  * @module
  */
 import {
+  type BackendName,
   noGrad,
   type Rng,
   rng as makeRng,
@@ -17,6 +21,7 @@ import {
   ValueError,
 } from "../autograd/mod.ts";
 import type { KVCache, LanguageModel } from "./language_model.ts";
+import type { Module } from "./module.ts";
 import type { ParamTree } from "./params.ts";
 
 /**
@@ -41,11 +46,22 @@ export interface GenerateOptions {
   pad?: number;
   /** Generator for sampling (default: seeded with 0, so results are reproducible). */
   rng?: Rng;
+  /**
+   * Run the whole sequence at each step instead of extending a key/value cache (default:
+   * false for a model with `forward`; a model without it always recomputes). Greedy only.
+   */
+  recompute?: boolean;
+  /** When recomputing: a row stops once it holds this many tokens (the model's context). */
+  context?: number;
+  /** Checked before each new token. */
+  signal?: AbortSignal;
 }
 
 /**
  * Continues each prompt (a batch of token id lists) and returns the new ids of each, the
- * EOS token included when one was emitted. Runs without recording gradients.
+ * EOS token included when one was emitted. Runs without recording gradients. A model with
+ * `forward` extends its key/value cache; any other causal model (a LoRA-wrapped `apply`, a
+ * test's bigram) is run over the whole sequence at each step.
  *
  * @example
  * ```ts
@@ -57,7 +73,7 @@ export interface GenerateOptions {
  * ```
  */
 export async function generate<P extends ParamTree>(
-  model: LanguageModel<P>,
+  model: LanguageModel<P> | Module<P>,
   params: P,
   prompts: readonly (readonly number[])[] | Tensor,
   opts: GenerateOptions,
@@ -78,6 +94,12 @@ export async function generate<P extends ParamTree>(
   const leaf = treeLeaves(params)[0];
   if (!leaf) throw new ValueError("generate: params hold no tensors");
   const backend = leaf.backend.name;
+  if (opts.recompute || !("forward" in model)) {
+    if (temperature > 0) {
+      throw new ValueError("generate: sampling needs the key/value cache (a model with forward)");
+    }
+    return await recomputed(model, params, rows, opts, eos, pad, backend);
+  }
   const int = (data: number[], shape: number[]) =>
     tensor(new Int32Array(data), { shape, dtype: "int32", backend });
 
@@ -102,6 +124,7 @@ export async function generate<P extends ParamTree>(
   const done = rows.map(() => false);
   let cache: KVCache | undefined;
   for (let step = 0; step < limit; step++) {
+    opts.signal?.throwIfAborted();
     const ids = int(input, [b, t]);
     const pos = int(positions, [b, t]);
     const attn = padded ? int(mask.flat(), [b, mask[0].length]) : undefined;
@@ -139,6 +162,50 @@ export async function generate<P extends ParamTree>(
     t = 1;
   }
   if (cache) treeDispose(cache.layers.flatMap((l) => [l.k, l.v]));
+  return out;
+}
+
+/** Greedy decoding that runs every row in full at each step (right-padded, no cache). */
+async function recomputed<P extends ParamTree>(
+  model: Module<P>,
+  params: P,
+  prompts: readonly (readonly number[])[],
+  opts: GenerateOptions,
+  eos: ReadonlySet<number>,
+  pad: number,
+  backend: BackendName,
+): Promise<number[][]> {
+  const context = opts.context ?? Infinity;
+  const rows = prompts.map((r) => [...r]);
+  const out: number[][] = rows.map(() => []);
+  const done = rows.map(() => false);
+  for (let n = 0; n < opts.maxNewTokens && done.some((d) => !d); n++) {
+    opts.signal?.throwIfAborted();
+    const b = rows.length, t = Math.max(...rows.map((r) => r.length));
+    const ids = new Int32Array(b * t).fill(pad);
+    rows.forEach((r, i) => ids.set(r, i * t));
+    const best = scope(() =>
+      noGrad(() =>
+        model.apply(params, tensor(ids, { shape: [b, t], dtype: "int32", backend }), {
+          training: false,
+        }).argmax(-1)
+      )
+    );
+    const picks = await best.data();
+    best.dispose();
+    rows.forEach((r, i) => {
+      if (done[i]) return;
+      // Each row's prediction sits at its own last position.
+      const next = picks[i * t + r.length - 1];
+      out[i].push(next);
+      if (eos.has(next)) {
+        done[i] = true;
+        return;
+      }
+      r.push(next);
+      if (r.length >= context) done[i] = true;
+    });
+  }
   return out;
 }
 

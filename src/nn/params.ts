@@ -4,7 +4,7 @@
  * the names PyTorch uses (`model.layers.0.self_attn.q_proj.weight`).
  * @module
  */
-import { Tensor } from "../autograd/mod.ts";
+import { Tensor, treeLeavesWithPaths } from "../autograd/mod.ts";
 
 /**
  * A tree of parameter tensors: a tensor, an array of trees (a stack of layers) or an object
@@ -36,24 +36,14 @@ export type ParamTree =
  */
 export function flattenParams(tree: ParamTree, prefix = ""): Record<string, Tensor> {
   const out: Record<string, Tensor> = {};
-  const walk = (t: ParamTree, path: string): void => {
-    if (t instanceof Tensor) {
-      if (path === "") throw new TypeError("flattenParams: the root is a tensor with no name");
-      // Keys may hold dots themselves (a flat record passes through unchanged), so two
-      // spellings of one name are possible: refuse them rather than drop one.
-      if (path in out) throw new TypeError(`flattenParams: two tensors are named "${path}"`);
-      out[path] = t;
-      return;
-    }
-    const entries: [string, ParamTree][] = Array.isArray(t)
-      ? t.map((v, i) => [String(i), v])
-      : Object.entries(t as Record<string, ParamTree>);
-    for (const [k, v] of entries) {
-      if (v === undefined) continue;
-      walk(v, path ? `${path}.${k}` : k);
-    }
-  };
-  walk(tree, prefix);
+  for (const [path, t] of treeLeavesWithPaths(tree)) {
+    const name = (prefix ? [prefix, ...path] : path).join(".");
+    if (name === "") throw new TypeError("flattenParams: the root is a tensor with no name");
+    // Keys may hold dots themselves (a flat record passes through unchanged), so two
+    // spellings of one name are possible: refuse them rather than drop one.
+    if (name in out) throw new TypeError(`flattenParams: two tensors are named "${name}"`);
+    out[name] = t;
+  }
   return out;
 }
 

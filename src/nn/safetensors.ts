@@ -47,21 +47,39 @@ export async function saveSafetensors(
   metadata?: Record<string, string>,
   opts: SaveSafetensorsOptions = {},
 ): Promise<void> {
-  const entries: Record<string, SafetensorsEntry> = {};
-  for (const [name, t] of Object.entries(flattenParams(tree))) {
-    entries[name] = await entryOf(t, opts);
-  }
-  await writeSafetensorsFile(path, entries, metadata);
+  await writeSafetensorsFile(path, await safetensorsEntries(flattenParams(tree), opts), metadata);
 }
 
-async function entryOf(t: Tensor, opts: SaveSafetensorsOptions): Promise<SafetensorsEntry> {
-  const data = await t.data();
-  const shape = [...t.shape];
-  if (t.dtype === "int32") return { dtype: "I32", shape, data: data as Int32Array };
-  if (opts.dtype) return { dtype: opts.dtype, shape, data: data as Float32Array | Float64Array };
-  return t.dtype === "float64"
-    ? { dtype: "F64", shape, data: data as Float64Array }
-    : { dtype: "F32", shape, data: data as Float32Array };
+/**
+ * Named tensors as safetensors entries, read back all at once (one flush on a GPU). Without
+ * `opts.dtype` the stored dtype is the tensor's own (F32, F64, I32), so a reload is exact.
+ *
+ * @example
+ * ```ts
+ * import { encodeSafetensors, tensor } from "@lossforge/core";
+ * import { safetensorsEntries } from "./safetensors.ts";
+ * const bytes = encodeSafetensors(await safetensorsEntries({ w: tensor([1, 2]) }));
+ * console.log(bytes.length);
+ * ```
+ */
+export async function safetensorsEntries(
+  tensors: Record<string, Tensor>,
+  opts: SaveSafetensorsOptions = {},
+): Promise<Record<string, SafetensorsEntry>> {
+  const named = Object.entries(tensors);
+  const datas = await Promise.all(named.map(([, t]) => t.data()));
+  const entries: Record<string, SafetensorsEntry> = {};
+  named.forEach(([name, t], i) => {
+    const data = datas[i], shape = [...t.shape];
+    entries[name] = t.dtype === "int32"
+      ? { dtype: "I32", shape, data: data as Int32Array }
+      : opts.dtype
+      ? { dtype: opts.dtype, shape, data: data as Float32Array | Float64Array }
+      : t.dtype === "float64"
+      ? { dtype: "F64", shape, data: data as Float64Array }
+      : { dtype: "F32", shape, data: data as Float32Array };
+  });
+  return entries;
 }
 
 /**

@@ -6,6 +6,37 @@
 import { keep, noGrad, type Tree, treeDispose, treeMap } from "../autograd/mod.ts";
 
 /**
+ * `sum` plus `next`, leaf by leaf (`next` itself when there is no sum yet): one more
+ * micro-batch's gradients (or loss) in a running sum.
+ *
+ * @example
+ * ```ts
+ * import { addGradients, tensor } from "@lossforge/core";
+ * const sum = addGradients(addGradients(undefined, { w: tensor([1]) }), { w: tensor([3]) });
+ * console.log(await sum.w.data()); // [4]
+ * ```
+ */
+export function addGradients<P extends Tree>(sum: P | undefined, next: P): P {
+  return sum === undefined ? next : treeMap((a, b) => a.add(b), sum, next);
+}
+
+/**
+ * The mean of `count` summed gradient trees (or losses): the sum times 1 / count, or the sum
+ * itself when `count` is 1.
+ *
+ * @example
+ * ```ts
+ * import { meanGradients, tensor } from "@lossforge/core";
+ * console.log(await meanGradients({ w: tensor([6]) }, 2).w.data()); // [3]
+ * ```
+ */
+export function meanGradients<P extends Tree>(sum: P, count: number): P {
+  if (count === 1) return sum;
+  const k = 1 / count;
+  return treeMap((g) => g.mul(k), sum);
+}
+
+/**
  * A running sum of gradient trees. Its tensors are taken out of any open `scope`, so
  * `add` may be called inside a training step's scope.
  *
@@ -52,17 +83,16 @@ export function gradientAccumulator<P extends Tree = Tree>(): GradientAccumulato
       return count;
     },
     add(grads: P): void {
-      const next = noGrad(() =>
-        sum ? treeMap((s, g) => s.add(g), sum, grads) : treeMap((g) => g.mul(1), grads)
-      );
+      const next = noGrad(() => sum ? addGradients(sum, grads) : treeMap((g) => g.mul(1), grads));
       if (sum) treeDispose(sum);
       sum = keep(next);
       count++;
     },
     mean(): P {
       if (!sum || count === 0) throw new RangeError("gradientAccumulator: nothing was added");
-      const n = count;
-      const out = noGrad(() => treeMap((s) => s.div(n), sum as P));
+      const n = count, total = sum;
+      // A new tree even for one addition: `reset` disposes the sum.
+      const out = noGrad(() => n === 1 ? treeMap((s) => s.mul(1), total) : meanGradients(total, n));
       reset();
       return out;
     },

@@ -13,7 +13,7 @@ import {
   treeLeaves,
   treeMap,
 } from "../autograd/mod.ts";
-import type { GradientTransform } from "./types.ts";
+import type { GradientTransform, Optimizer } from "./types.ts";
 import { fusedOpsEnabled } from "../autograd/fused.ts";
 import { isFloat } from "../autograd/dtype.ts";
 import { fromBuffer } from "../autograd/tensor.ts";
@@ -48,6 +48,48 @@ export function globalNorm(tree: Tree): Tensor {
 }
 
 /**
+ * The factor clipping multiplies every gradient by: min(1, maxNorm / (norm + 1e-6)), as
+ * torch's clip_grad_norm_, as a one-element tensor (nothing is read back).
+ *
+ * @example
+ * ```ts
+ * import { clipFactor, tensor } from "@lossforge/core";
+ * console.log(await clipFactor(tensor([5]), 1).item()); // ≈ 0.2
+ * ```
+ */
+export function clipFactor(norm: Tensor, maxNorm: number): Tensor {
+  return minimum(div(maxNorm, norm.add(1e-6)), 1);
+}
+
+/**
+ * Clipping for one optimizer update, given the gradients' global norm: an optimizer that
+ * `acceptsGradScale` gets the factor as `gradScale` and the gradients untouched (its update
+ * multiplies as it reads them: on WebGPU, AdamW's one kernel does, with no dispatch per
+ * gradient tensor); any other gets the gradients multiplied by the factor.
+ *
+ * @example
+ * ```ts
+ * import { adamw, clipForUpdate, globalNorm, tensor } from "@lossforge/core";
+ * const opt = adamw({ lr: 1e-3 });
+ * const params = { w: tensor([1, 2]) };
+ * const grads = { w: tensor([3, 4]) };
+ * const { grads: g, gradScale } = clipForUpdate(grads, globalNorm(grads), 1, opt);
+ * const next = opt.update(g, opt.init(params), params, gradScale);
+ * console.log(await gradScale?.item()); // ≈ 0.2
+ * ```
+ */
+export function clipForUpdate<P extends Tree>(
+  grads: P,
+  norm: Tensor,
+  maxNorm: number,
+  optimizer: Optimizer,
+): { grads: P; gradScale?: Tensor } {
+  const factor = clipFactor(norm, maxNorm);
+  if (optimizer.acceptsGradScale) return { grads, gradScale: factor };
+  return { grads: treeMap((g) => g.mul(factor), grads) };
+}
+
+/**
  * Scales all gradients by min(1, maxNorm / (‖g‖ + 1e-6)), as torch's clip_grad_norm_.
  *
  * @example
@@ -62,8 +104,7 @@ export function clipByGlobalNorm(maxNorm: number): GradientTransform {
     transform: <P extends Tree>(grads: P): P =>
       noGrad(() =>
         scope(() => {
-          const norm = globalNorm(grads);
-          const factor = minimum(div(maxNorm, norm.add(1e-6)), 1);
+          const factor = clipFactor(globalNorm(grads), maxNorm);
           return treeMap((g) => g.mul(factor), grads);
         })
       ),

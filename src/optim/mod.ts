@@ -8,8 +8,14 @@ export type { GradientTransform, LearningRate, Optimizer, OptState, Schedule } f
 export { constant, cosine, linearWarmup, warmupCosine } from "./schedules.ts";
 export { sgd, type SgdOptions } from "./sgd.ts";
 export { adam, type AdamOptions, adamw } from "./adam.ts";
-export { clipByGlobalNorm, globalNorm } from "./clip.ts";
+export { clipByGlobalNorm, clipFactor, clipForUpdate, globalNorm } from "./clip.ts";
 export { chain, scaleGradients } from "./chain.ts";
-export { type GradientAccumulator, gradientAccumulator } from "./accumulate.ts";
+export {
+  addGradients,
+  type GradientAccumulator,
+  gradientAccumulator,
+  meanGradients,
+} from "./accumulate.ts";
+export { trainStep, type TrainStepOptions, type TrainStepResult } from "./train_step.ts";
 export { loadOptimizerState, saveOptimizerState } from "./state_io.ts";
 export { fusedAdamw } from "./fused_adamw.ts";

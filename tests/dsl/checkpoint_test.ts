@@ -11,7 +11,7 @@ import {
   type TrainEvent,
   treeLeaves,
 } from "../../mod.ts";
-import { writeDirAtomic, writeFileAtomic } from "../../src/dsl/atomic.ts";
+import { writeDirAtomic, writeFileAtomic } from "../../src/dsl/run/atomic.ts";
 import { assert, assertEquals, assertRejects } from "../_assert.ts";
 import { tinySpec } from "./_tiny.ts";
 

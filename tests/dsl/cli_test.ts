@@ -1,5 +1,5 @@
 import { listCheckpoints } from "../../mod.ts";
-import { main } from "../../src/dsl/cli.ts";
+import { main } from "../../src/dsl/run/cli.ts";
 import { assert, assertEquals } from "../_assert.ts";
 
 const tinyGpt = {
@@ -69,7 +69,7 @@ Deno.test({
       `${dir}/config.json`,
       JSON.stringify({ ...tinyGpt, steps: 100000, logEvery: 1 }),
     );
-    const cli = new URL("../../src/dsl/cli.ts", import.meta.url).pathname;
+    const cli = new URL("../../src/dsl/run/cli.ts", import.meta.url).pathname;
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", cli, `${dir}/config.json`, "--out", `${dir}/run`, "--quiet"],
       stdout: "null",

@@ -2,6 +2,7 @@ import {
   buildPart,
   crossEntropy,
   describe,
+  isRegistered,
   pipeline,
   PipelineError,
   pipelineFromJSON,
@@ -50,7 +51,10 @@ Deno.test("pipelineFromJSON: the rebuilt pipeline trains to the same losses", as
 Deno.test("toJSON: parts without a spec are all listed", () => {
   const p = pipeline(tinySpec({
     loss: (logits, targets) => crossEntropy()(logits, targets),
-    optimizer: { init: () => null, update: (_g, s, params) => ({ params, state: s }) },
+    optimizer: {
+      init: () => ({ step: 0, slots: {} }),
+      update: (_g, s, params) => ({ params, state: s }),
+    },
   }));
   const e = assertThrows(() => toJSON(p), PipelineError) as PipelineError;
   assertEquals(e.problems.map((x) => x.path), ["loss", "optimizer"]);
@@ -68,5 +72,18 @@ Deno.test("pipelineFromJSON: bad JSON and bad specs are PipelineErrors", () => {
     PipelineError,
     'optimizer.kind: unknown optimizer "adamx" (known: adam, adamw, sgd)',
   );
-  assert(registered("data").includes("gsm8k-synthetic"));
+  assert(registered("data").includes("gsm8kSynthetic"));
+});
+
+Deno.test("pipelineFromJSON: kinds under their old names load and are written under the new", () => {
+  const old = {
+    ...toJSON(pipeline(tinySpec())),
+    data: { kind: "gsm8k-synthetic", options: { count: 8, evalCount: 2, maxLength: 16 } },
+    eval: { kind: "exact-match", options: { limit: 2 } },
+  };
+  const back = toJSON(pipelineFromJSON(old));
+  assertEquals([back.data.kind, back.eval?.kind], ["gsm8kSynthetic", "exactMatch"]);
+  assert(
+    isRegistered("data", "gsm8k-synthetic") && !registered("data").includes("gsm8k-synthetic"),
+  );
 });

@@ -6,6 +6,7 @@ import {
   describe,
   evaluate,
   exactMatchEval,
+  gsm8kSyntheticData,
   inlineData,
   pipeline,
   registerSchedule,
@@ -45,11 +46,15 @@ Deno.test("registry: buildPart stamps specs; describe keeps functions working", 
 });
 
 Deno.test("data sources: synthetic and inline load; specs round-trip", async () => {
-  const d = syntheticData({ seed: 3, count: 5, evalCount: 2, maxLength: 64 });
+  const d = gsm8kSyntheticData({ seed: 3, count: 5, evalCount: 2, maxLength: 64 });
   const { train: tr, eval: ev } = await d.load();
-  assertEquals([tr.length, ev.length, d.maxLength, d.spec?.kind], [5, 2, 64, "gsm8k-synthetic"]);
+  assertEquals([tr.length, ev.length, d.maxLength, d.spec?.kind], [5, 2, 64, "gsm8kSynthetic"]);
   const again = buildPart("data", d.spec!);
   assertEquals((await again.load()).train, tr);
+  // The old names stay: the function alias, and the kind, which builds under the new name.
+  assert(syntheticData === gsm8kSyntheticData);
+  const old = buildPart("data", { kind: "gsm8k-synthetic", options: d.spec!.options });
+  assertEquals([old.spec.kind, (await old.load()).train], ["gsm8kSynthetic", tr]);
   const inline = inlineData({ train: [{ prompt: "a", target: "b" }], maxLength: 4 });
   assertEquals(inline.spec?.options?.train, [{ prompt: "a", target: "b" }]);
 });

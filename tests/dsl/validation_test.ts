@@ -70,7 +70,7 @@ Deno.test("pipeline: every problem is reported at once, with its path", () => {
 
 Deno.test("pipeline: a live part's options are checked too (optimizer.lr)", () => {
   const opt = {
-    init: () => null,
+    init: () => ({ step: 0, slots: {} }),
     update: (_g: never, s: never, p: never) => ({ params: p, state: s }),
     lr: -1,
   };
@@ -78,7 +78,11 @@ Deno.test("pipeline: a live part's options are checked too (optimizer.lr)", () =
 });
 
 Deno.test("pipeline: missing parts, wrong shapes and unknown kinds", () => {
-  const problems = problemsOf({ loss: 3, optimizer: { init: () => null }, steps: 5 });
+  const problems = problemsOf({
+    loss: 3,
+    optimizer: { init: () => ({ step: 0, slots: {} }) },
+    steps: 5,
+  });
   has(problems, "model: is required");
   has(problems, "data: is required");
   has(problems, "loss: must be a loss function or a { kind, options } spec, got 3");
@@ -148,7 +152,7 @@ Deno.test("pipeline: steps xor epochs, eval rules, vocabulary and model shape ru
 
 Deno.test("pipeline: a schedule needs an optimizer whose learning rate can change", () => {
   const fixed = {
-    init: () => null,
+    init: () => ({ step: 0, slots: {} }),
     update: (_g: never, s: never, p: never) => ({ params: p, state: s }),
   };
   has(

@@ -100,3 +100,22 @@ Deno.test("a prompt tensor and an empty prompt", async () => {
   );
   treeDispose(params);
 });
+
+Deno.test("generate without a cache: a plain module, and recompute on a language model", async () => {
+  const model = models.llama;
+  const params = model.init(rng(3));
+  // A model with forward, told to recompute, gives the per-prompt recomputed answers.
+  const got = await generate(model, params, prompts, { maxNewTokens: 5, recompute: true });
+  for (let i = 0; i < prompts.length; i++) {
+    assertEquals(got[i], await recompute(model, params, prompts[i], 5), `prompt ${i}`);
+  }
+  // A module with only init/apply recomputes by itself; eos ends a row (and is returned).
+  const plain = { init: model.init, apply: model.apply };
+  const j = got[0].findIndex((id, i) => i > 0 && !got[0].slice(0, i).includes(id));
+  assert(j > 0, "the answer has a token to stop at");
+  const stopped = await generate(plain, params, prompts, { maxNewTokens: 5, eos: got[0][j] });
+  assertEquals(stopped[0], got[0].slice(0, j + 1));
+  // `context` stops a row once it holds that many tokens.
+  const short = await generate(plain, params, [[5, 3, 8, 1]], { maxNewTokens: 5, context: 6 });
+  assertEquals(short[0], got[0].slice(0, 2));
+});

@@ -3,20 +3,19 @@
  * (`{ kind: "adamw", options: { lr: 3e-4 } }`); the registry turns each name back into a
  * live part, and stamps the part with that spec so it can be written out again.
  *
+ * Kinds are camelCase, the name of the factory that makes the part without its slot's
+ * suffix: `gpt`, `adamw`, `warmupCosine`, `gsm8kSynthetic` (`gsm8kSyntheticData`),
+ * `exactMatch` (`exactMatchEval`); losses go by their `lossByName` names (`ce`, `gdice`).
+ * A renamed kind keeps its old name as an alias, so config files written with it still load.
+ *
  * @module
  */
 
-import type {
-  DataSource,
-  Evaluator,
-  Json,
-  LossLike,
-  ModelLike,
-  OptimizerLike,
-  PartSpec,
-  ScheduleLike,
-} from "./types.ts";
-import { show } from "../util/show.ts";
+import type { LossFn } from "../../losses/mod.ts";
+import type { Module, ParamTree } from "../../nn/mod.ts";
+import type { Optimizer, Schedule } from "../../optim/mod.ts";
+import type { DataSource, Described, Evaluator, Json, PartSpec } from "./types.ts";
+import { show } from "../../util/show.ts";
 
 /**
  * The six slots of a pipeline that are built from registries.
@@ -31,25 +30,25 @@ import { show } from "../util/show.ts";
 export type PartKind = "model" | "loss" | "optimizer" | "schedule" | "data" | "eval";
 
 /**
- * The part type of each {@linkcode PartKind}.
+ * The part type of each {@linkcode PartKind}: the library's own interfaces for models,
+ * losses, optimizers and schedules.
  *
  * @example
  * ```ts
- * import type { PartOf } from "./registry.ts";
- * type Opt = PartOf["optimizer"]; // OptimizerLike
- * const lr: Opt["lr"] = 0.1;
- * console.log(lr);
+ * import { adamw, type PartOf } from "@lossforge/core";
+ * const opt: PartOf["optimizer"] = adamw({ lr: 0.1 });
+ * console.log(typeof opt.update);
  * ```
  */
 export interface PartOf {
   /** A model. */
-  model: ModelLike;
+  model: Module<ParamTree>;
   /** A loss. */
-  loss: LossLike;
+  loss: LossFn;
   /** An optimizer. */
-  optimizer: OptimizerLike;
+  optimizer: Optimizer;
   /** A learning-rate schedule. */
-  schedule: ScheduleLike;
+  schedule: Schedule;
   /** A data source. */
   data: DataSource;
   /** An evaluator. */
@@ -69,17 +68,31 @@ export interface PartOf {
 export type Resolver = <K extends PartKind>(kind: K, spec: PartSpec | string) => PartOf[K];
 
 /**
- * A factory: options (JSON) in, part out.
+ * The options of a part as a config file holds them.
  *
  * @example
  * ```ts
- * import type { Factory } from "./registry.ts";
- * import type { ScheduleLike } from "./types.ts";
- * const constant: Factory<ScheduleLike> = (o) => () => Number(o.lr);
- * console.log(constant({ lr: 0.1 }, undefined!)(5));
+ * import type { JsonOptions } from "./registry.ts";
+ * const o: JsonOptions = { lr: 3e-4, betas: [0.9, 0.95] };
+ * console.log(o.lr);
  * ```
  */
-export type Factory<T> = (options: { [key: string]: Json }, resolve: Resolver) => T;
+export type JsonOptions = { [key: string]: Json };
+
+/**
+ * A factory: options in, part out. `O` is the options type the factory reads (JSON by
+ * default); the registry passes the spec's options once `validate` and the shared range rules
+ * accepted them, so a factory may declare the library's own options type
+ * (`Factory<Optimizer, AdamOptions>`).
+ *
+ * @example
+ * ```ts
+ * import { constant, type Factory, type Schedule } from "@lossforge/core";
+ * const flat: Factory<Schedule, { lr: number }> = (o) => constant(o.lr);
+ * console.log(flat({ lr: 0.1 }, undefined!)(5));
+ * ```
+ */
+export type Factory<T, O = JsonOptions> = (options: O, resolve: Resolver) => T;
 
 /**
  * A problem found in a part's options; `path` is relative to the options object.
@@ -112,12 +125,13 @@ export interface OptionProblem {
  */
 export interface RegisterOptions {
   /** Checks options before the factory runs, so every problem is reported at once. */
-  validate?: (options: { [key: string]: Json }) => OptionProblem[];
+  validate?: (options: JsonOptions) => OptionProblem[];
 }
 
+/** What the registry stores: the factory behind a builder that takes any options object. */
 interface Entry {
-  factory: Factory<unknown>;
-  validate?: (options: { [key: string]: Json }) => OptionProblem[];
+  build: (options: { readonly [key: string]: unknown }, resolve: Resolver) => unknown;
+  validate?: (options: JsonOptions) => OptionProblem[];
 }
 
 const registries: Record<PartKind, Map<string, Entry>> = {
@@ -129,6 +143,21 @@ const registries: Record<PartKind, Map<string, Entry>> = {
   eval: new Map(),
 };
 
+/** Other names of registered kinds: alias → name. */
+const aliases: Record<PartKind, Map<string, string>> = {
+  model: new Map(),
+  loss: new Map(),
+  optimizer: new Map(),
+  schedule: new Map(),
+  data: new Map(),
+  eval: new Map(),
+};
+
+/** The registered name `name` stands for (itself unless it is an alias). */
+function canonical(kind: PartKind, name: string): string {
+  return aliases[kind].get(name) ?? name;
+}
+
 /**
  * Registers `factory` under `name` for slot `kind` (a later registration replaces it).
  *
@@ -138,34 +167,68 @@ const registries: Record<PartKind, Map<string, Entry>> = {
  * register("schedule", "flat", (o) => () => Number(o.lr ?? 1e-3));
  * ```
  */
-export function register<K extends PartKind>(
+export function register<K extends PartKind, O = JsonOptions>(
   kind: K,
   name: string,
-  factory: Factory<PartOf[K]>,
+  factory: Factory<PartOf[K], O>,
   options: RegisterOptions = {},
 ): void {
   if (typeof name !== "string" || name.length === 0) {
     throw new TypeError(`register(${kind}): name must be a non-empty string`);
   }
-  registries[kind].set(name, { factory, validate: options.validate });
+  // The options reach the factory only after `validate` and the range rules accepted them.
+  const build: Entry["build"] = (o, resolve) => factory(o as O, resolve);
+  aliases[kind].delete(name);
+  registries[kind].set(name, { build, validate: options.validate });
 }
 
 /**
- * Registers a model factory, e.g. `registerModel("gpt", (o) => gpt(o))`.
+ * Makes `alias` another name of the registered kind `name`: specs naming `alias` build the
+ * same part, stamped with `name` (so `toJSON` writes the current name). Renamed kinds keep
+ * their old names this way.
  *
  * @example
  * ```ts
- * import { registerModel } from "./registry.ts";
- * import { embedding, randn } from "../autograd/mod.ts";
- * registerModel("bigram", (o) => ({
- *   init: () => ({ t: randn([Number(o.vocab), Number(o.vocab)]) }),
- *   apply: (p, ids) => embedding((p as { t: never }).t, ids),
+ * import { buildPart, registerAlias } from "@lossforge/core";
+ * registerAlias("loss", "cross-entropy", "ce");
+ * console.log(buildPart("loss", "cross-entropy").spec.kind); // "ce"
+ * ```
+ */
+export function registerAlias(kind: PartKind, alias: string, name: string): void {
+  if (!registries[kind].has(name)) {
+    throw new TypeError(`registerAlias(${kind}): ${JSON.stringify(name)} is not registered`);
+  }
+  aliases[kind].set(alias, canonical(kind, name));
+}
+
+/**
+ * Whether `name` (a kind or one of its aliases) is registered for `kind`.
+ *
+ * @example
+ * ```ts
+ * import { isRegistered } from "@lossforge/core";
+ * console.log(isRegistered("data", "gsm8k-synthetic")); // true: an alias of gsm8kSynthetic
+ * ```
+ */
+export function isRegistered(kind: PartKind, name: string): boolean {
+  return registries[kind].has(canonical(kind, name));
+}
+
+/**
+ * Registers a model factory, e.g. `registerModel("gpt", (o: GptConfig) => gpt(o))`.
+ *
+ * @example
+ * ```ts
+ * import { embedding, randn, registerModel, type Tensor } from "@lossforge/core";
+ * registerModel<{ vocab: number }>("bigram", (o) => ({
+ *   init: () => ({ t: randn([o.vocab, o.vocab]) }),
+ *   apply: (p: { t: Tensor }, ids) => embedding(p.t, ids),
  * }));
  * ```
  */
-export function registerModel(
+export function registerModel<O = JsonOptions>(
   name: string,
-  factory: Factory<ModelLike>,
+  factory: Factory<Module<ParamTree>, O>,
   options?: RegisterOptions,
 ): void {
   register("model", name, factory, options);
@@ -180,30 +243,27 @@ export function registerModel(
  * registerLoss("zero", () => (logits) => logits.mul(0).sum());
  * ```
  */
-export function registerLoss(
+export function registerLoss<O = JsonOptions>(
   name: string,
-  factory: Factory<LossLike>,
+  factory: Factory<LossFn, O>,
   options?: RegisterOptions,
 ): void {
   register("loss", name, factory, options);
 }
 
 /**
- * Registers an optimizer factory, e.g. `registerOptimizer("adamw", (o) => adamw(o))`.
+ * Registers an optimizer factory, e.g. `registerOptimizer("adamw", (o: AdamOptions) => adamw(o))`.
+ * With a pipeline `schedule`, the factory receives the schedule as `lr`.
  *
  * @example
  * ```ts
- * import { registerOptimizer } from "./registry.ts";
- * import { treeMap } from "../autograd/mod.ts";
- * registerOptimizer("plain-sgd", (o) => ({
- *   init: () => null,
- *   update: (g, s, p) => ({ params: treeMap((x, d) => x.sub(d.mul(Number(o.lr))), p, g), state: s }),
- * }));
+ * import { registerOptimizer, sgd, type SgdOptions } from "@lossforge/core";
+ * registerOptimizer<SgdOptions>("nesterov", (o) => sgd({ ...o, momentum: 0.9, nesterov: true }));
  * ```
  */
-export function registerOptimizer(
+export function registerOptimizer<O = JsonOptions>(
   name: string,
-  factory: Factory<OptimizerLike>,
+  factory: Factory<Optimizer, O>,
   options?: RegisterOptions,
 ): void {
   register("optimizer", name, factory, options);
@@ -218,9 +278,9 @@ export function registerOptimizer(
  * registerSchedule("step-decay", (o) => (s) => Number(o.lr) * 0.5 ** Math.floor(s / 100));
  * ```
  */
-export function registerSchedule(
+export function registerSchedule<O = JsonOptions>(
   name: string,
-  factory: Factory<ScheduleLike>,
+  factory: Factory<Schedule, O>,
   options?: RegisterOptions,
 ): void {
   register("schedule", name, factory, options);
@@ -232,7 +292,7 @@ export function registerSchedule(
  * @example
  * ```ts
  * import { registerDataset } from "./registry.ts";
- * import { byteTokenizer } from "../tokenizers/mod.ts";
+ * import { byteTokenizer } from "../../data/mod.ts";
  * registerDataset("empty", () => ({
  *   name: "empty",
  *   tokenizer: byteTokenizer(),
@@ -241,9 +301,9 @@ export function registerSchedule(
  * }));
  * ```
  */
-export function registerDataset(
+export function registerDataset<O = JsonOptions>(
   name: string,
-  factory: Factory<DataSource>,
+  factory: Factory<DataSource, O>,
   options?: RegisterOptions,
 ): void {
   register("data", name, factory, options);
@@ -261,21 +321,21 @@ export function registerDataset(
  * }));
  * ```
  */
-export function registerEvaluator(
+export function registerEvaluator<O = JsonOptions>(
   name: string,
-  factory: Factory<Evaluator>,
+  factory: Factory<Evaluator, O>,
   options?: RegisterOptions,
 ): void {
   register("eval", name, factory, options);
 }
 
 /**
- * The names registered for `kind`, sorted (error messages list them).
+ * The names registered for `kind`, sorted (error messages list them); aliases are not listed.
  *
  * @example
  * ```ts
  * import { registered } from "./registry.ts";
- * console.log(registered("data")); // e.g. ["gsm8k", "gsm8k-synthetic", "inline"]
+ * console.log(registered("data")); // e.g. ["gsm8k", "gsm8kSynthetic", "inline"]
  * ```
  */
 export function registered(kind: PartKind): string[] {
@@ -316,7 +376,7 @@ export function checkPartSpec(kind: PartKind, spec: unknown): OptionProblem[] {
   if (typeof s.kind !== "string") {
     return [{ path: "kind", message: `must be a string, got ${show(s.kind)}` }];
   }
-  const entry = registries[kind].get(s.kind);
+  const entry = registries[kind].get(canonical(kind, s.kind));
   if (!entry) {
     const known = registered(kind);
     return [{
@@ -329,7 +389,7 @@ export function checkPartSpec(kind: PartKind, spec: unknown): OptionProblem[] {
   if (s.options !== undefined && (s.options === null || typeof s.options !== "object")) {
     return [{ path: "options", message: `must be an object, got ${show(s.options)}` }];
   }
-  const opts = (s.options ?? {}) as { [key: string]: Json };
+  const opts = (s.options ?? {}) as JsonOptions;
   return (entry.validate?.(opts) ?? []).map((p) => ({
     path: p.path ? `options.${p.path}` : "options",
     message: p.message,
@@ -347,17 +407,65 @@ export function checkPartSpec(kind: PartKind, spec: unknown): OptionProblem[] {
  * console.log(s(3), s.spec); // 0.1 { kind: "flat", options: { lr: 0.1 } }
  * ```
  */
-export function buildPart<K extends PartKind>(kind: K, spec: PartSpec | string): PartOf[K] {
+export function buildPart<K extends PartKind>(
+  kind: K,
+  spec: PartSpec | string,
+): PartOf[K] & { readonly spec: PartSpec } {
   const problems = checkPartSpec(kind, spec);
   if (problems.length) {
     throw new TypeError(
       problems.map((p) => `${kind}${p.path ? "." + p.path : ""}: ${p.message}`).join("\n"),
     );
   }
-  const s = toPartSpec(spec);
+  const given = toPartSpec(spec);
+  const s = { ...given, kind: canonical(kind, given.kind) };
   const entry = registries[kind].get(s.kind)!;
-  const part = entry.factory(s.options ?? {}, buildPart) as PartOf[K];
+  const part = entry.build(s.options ?? {}, buildPart) as PartOf[K];
   return describe(part, s);
+}
+
+/**
+ * The optimizer `optimizer`'s spec builds, with `schedule` as its learning rate (the library's
+ * optimizers take a `LearningRate`, a number or a schedule): how a pipeline's `schedule`
+ * reaches its optimizer. The result carries the optimizer's own spec.
+ *
+ * @example
+ * ```ts
+ * import { buildPart, cosine } from "@lossforge/core";
+ * import { scheduledOptimizer } from "./registry.ts";
+ * const opt = buildPart("optimizer", { kind: "adamw", options: { lr: 3e-4 } });
+ * const scheduled = scheduledOptimizer(opt, cosine({ peak: 3e-4, steps: 100 }));
+ * console.log(scheduled.spec.kind); // "adamw"
+ * ```
+ */
+export function scheduledOptimizer(
+  optimizer: Optimizer,
+  schedule: Schedule,
+): Optimizer & { readonly spec: PartSpec } {
+  const spec = specOf(optimizer);
+  const entry = spec && registries.optimizer.get(canonical("optimizer", spec.kind));
+  if (!spec || !entry) {
+    throw new TypeError(
+      "schedule: the optimizer cannot change its learning rate: build it from a registered spec",
+    );
+  }
+  const s = toPartSpec(spec);
+  const part = entry.build({ ...s.options, lr: schedule }, buildPart) as Optimizer;
+  return describe(part, s);
+}
+
+/**
+ * The spec a part carries (set by `buildPart` or `describe`), if any.
+ *
+ * @example
+ * ```ts
+ * import { buildPart, specOf } from "@lossforge/core";
+ * console.log(specOf(buildPart("loss", "focal"))); // { kind: "focal", options: {} }
+ * ```
+ */
+export function specOf(part: unknown): PartSpec | undefined {
+  if (part === null || (typeof part !== "object" && typeof part !== "function")) return undefined;
+  return (part as Described).spec;
 }
 
 /**
@@ -368,7 +476,7 @@ export function buildPart<K extends PartKind>(kind: K, spec: PartSpec | string):
  * @example
  * ```ts
  * import { describe } from "./registry.ts";
- * import type { Tensor } from "../autograd/mod.ts";
+ * import type { Tensor } from "../../autograd/mod.ts";
  * const loss = describe((logits: Tensor) => logits.sum(), { kind: "sum" });
  * console.log(loss.spec?.kind); // "sum"
  * ```
@@ -379,15 +487,12 @@ export function describe<T extends object>(
 ): T & { readonly spec: PartSpec } {
   const frozen = deepFreeze(structuredClone(spec));
   if (typeof part === "function") {
-    const fn = part as unknown as (...args: unknown[]) => unknown;
     const wrapped = function (this: unknown, ...args: unknown[]): unknown {
-      return fn.apply(this, args);
+      return Reflect.apply(part, this, args);
     };
-    for (const key of Object.keys(part)) {
-      (wrapped as unknown as Record<string, unknown>)[key] = (part as Record<string, unknown>)[key];
-    }
+    for (const key of Object.keys(part)) Reflect.set(wrapped, key, Reflect.get(part, key));
     Object.defineProperty(wrapped, "spec", { value: frozen, enumerable: false });
-    return wrapped as unknown as T & { spec: PartSpec };
+    return wrapped as T & { spec: PartSpec };
   }
   if (Object.isExtensible(part) && !Object.getOwnPropertyDescriptor(part, "spec")) {
     Object.defineProperty(part, "spec", { value: frozen, enumerable: false, configurable: true });

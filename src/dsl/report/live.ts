@@ -10,7 +10,7 @@
  * @module
  */
 
-import type { TrainEvent } from "./events.ts";
+import type { TrainEvent } from "../run/events.ts";
 import { formatDuration, formatMetrics, formatRate } from "./progress.ts";
 
 /**

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { writeFileAtomic } from "./atomic.ts";
+import { writeFileAtomic } from "../run/atomic.ts";
 import type { SweepRow, SweepTable } from "./sweep.ts";
 
 /**

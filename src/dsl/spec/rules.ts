@@ -8,7 +8,7 @@
  */
 
 import type { OptionProblem, PartKind } from "./registry.ts";
-import { show } from "../util/show.ts";
+import { show } from "../../util/show.ts";
 import type { Json } from "./types.ts";
 
 type Rule = (value: Json | undefined, options: { [key: string]: Json }) => string | undefined;

@@ -10,9 +10,7 @@
  */
 
 import {
-  div,
   keep,
-  minimum,
   noGrad,
   type Rng,
   rng as makeRng,
@@ -22,19 +20,15 @@ import {
   tensor,
   type Tree,
   treeLeaves,
-  treeMap,
-  valueAndGrad,
-  where,
-} from "../autograd/mod.ts";
+} from "../../autograd/mod.ts";
 import { writeFileAtomic } from "./atomic.ts";
-import { globalNorm } from "../optim/clip.ts";
-import { getBackend } from "../autograd/backend.ts";
+import { getBackend } from "../../autograd/backend.ts";
 import {
   loadMatmulTuning,
   saveMatmulTuning,
   tuneMatmul,
   type TuneMatmulOptions,
-} from "../gpu/matmul/mod.ts";
+} from "../../gpu/matmul/mod.ts";
 import { BatchStream } from "./batches.ts";
 import {
   loadCheckpoint,
@@ -43,13 +37,23 @@ import {
   saveCheckpoint,
   type TrainingState,
 } from "./checkpoint.ts";
-import { CheckpointError, NonFiniteLossError, PipelineError } from "./errors.ts";
+import { CheckpointError, NonFiniteLossError, PipelineError } from "../spec/errors.ts";
 import { EventLog, type TrainEvent } from "./events.ts";
-import { pipelineFromJSON, type PipelineJSON, toJSON } from "./json.ts";
-import type { Pipeline } from "./pipeline.ts";
-import { createProgress, type Progress } from "./progress.ts";
-import { buildPart } from "./registry.ts";
-import type { Example, OptimizerLike } from "./types.ts";
+import { pipelineFromJSON, type PipelineJSON, toJSON } from "../spec/json.ts";
+import type { Pipeline } from "../spec/pipeline.ts";
+import { createProgress, type Progress } from "../report/progress.ts";
+import { scheduledOptimizer, specOf } from "../spec/registry.ts";
+import type { Example } from "../spec/types.ts";
+import type { CombineCallOptions } from "../../losses/mod.ts";
+import type { ParamTree } from "../../nn/mod.ts";
+import { type Optimizer, type OptState, trainStep } from "../../optim/mod.ts";
+
+/** One micro-batch on the device. */
+interface Batch {
+  ids: Tensor;
+  targets: Tensor;
+  answerMask: Tensor;
+}
 
 /**
  * Options of {@linkcode train}.
@@ -118,9 +122,9 @@ export interface TrainResult {
   /** The pipeline that ran. */
   pipeline: Pipeline;
   /** Final parameters (yours to dispose). */
-  params: Tree;
+  params: ParamTree;
   /** Final optimizer state (yours to dispose). */
-  optState: Tree;
+  optState: OptState;
   /** Steps done. */
   steps: number;
   /** The last logged loss. */
@@ -142,20 +146,20 @@ export interface TrainResult {
 }
 
 /**
- * Trains `p`: builds batches, differentiates the loss with `valueAndGrad`, clips, averages
- * `gradAccum` micro-batches, applies the optimizer at the scheduled learning rate, reports
+ * Trains `p`: builds batches, runs `trainStep` on each step's `gradAccum` micro-batches (mean
+ * loss and gradients, clipping, the optimizer with the schedule as its learning rate), reports
  * events, evaluates and checkpoints. A non-finite loss throws `NonFiniteLossError` naming
  * the step (or skips the step, with `onNonFinite: "skip"`). SIGINT or `signal` write a
  * checkpoint and return `stopped: "interrupted"`.
  *
  * @example
  * ```ts
- * import { pipeline, train } from "./mod.ts";
+ * import { pipeline, train } from "../mod.ts";
  * const run = pipeline({
  *   model: { kind: "gpt", options: { vocab: 259, context: 64, layers: 1, dim: 32, heads: 2 } },
  *   loss: "ce",
  *   optimizer: { kind: "adamw", options: { lr: 1e-3 } },
- *   data: { kind: "gsm8k-synthetic", options: { count: 64, maxLength: 64 } },
+ *   data: { kind: "gsm8kSynthetic", options: { count: 64, maxLength: 64 } },
  *   steps: 20,
  * });
  * const result = await train(run, { out: "runs/demo" });
@@ -177,7 +181,7 @@ export async function train(p: Pipeline, options: TrainOptions = {}): Promise<Tr
  *
  * @example
  * ```ts
- * import { resume } from "./mod.ts";
+ * import { resume } from "../mod.ts";
  * const result = await resume("runs/demo/checkpoints");
  * console.log(result.steps);
  * ```
@@ -211,8 +215,8 @@ class Run {
   readonly rng: Rng;
   readonly ckptDir?: string;
   readonly json?: PipelineJSON;
-  params: Tree;
-  optState: Tree;
+  params: ParamTree;
+  optState: OptState;
   state: TrainingState;
   /** [loss, gradNorm] per step, still on the device. */
   pendingTensors: Tensor[] = [];
@@ -224,7 +228,8 @@ class Run {
   startElapsed = 0;
   stopRequested = false;
   lastYield = performance.now();
-  optimizerCache?: { lr: number; opt: OptimizerLike };
+  /** The pipeline's optimizer, with the schedule as its learning rate when there is one. */
+  readonly optimizer: Optimizer;
 
   constructor(
     p: Pipeline,
@@ -240,6 +245,7 @@ class Run {
     const perEpoch = Math.floor(trainSet.length / p.batchSize);
     this.total = p.steps ?? Math.max(1, Math.ceil((p.epochs! * perEpoch) / p.gradAccum));
     this.ckptDir = p.checkpoint?.dir ?? (o.out ? `${o.out}/checkpoints` : undefined);
+    this.optimizer = p.schedule ? scheduledOptimizer(p.optimizer, p.schedule) : p.optimizer;
     try {
       this.json = toJSON(p);
     } catch (e) {
@@ -409,77 +415,41 @@ class Run {
     };
   }
 
-  /** The optimizer at learning rate `lr`: its own `withLr`, or rebuilt from its spec. */
-  optimizerAt(lr: number): OptimizerLike {
-    const opt = this.p.optimizer;
-    if (this.optimizerCache?.lr === lr) return this.optimizerCache.opt;
-    const made = opt.withLr ? opt.withLr(lr) : buildPart("optimizer", {
-      kind: opt.spec!.kind,
-      options: { ...opt.spec!.options, lr },
-    });
-    this.optimizerCache = { lr, opt: made };
-    return made;
-  }
-
   baseLr(): number {
     const o = this.p.optimizer;
-    const lr = o.lr ?? o.spec?.options?.lr;
+    const lr = (o as { lr?: unknown }).lr ?? specOf(o)?.options?.lr;
     return typeof lr === "number" ? lr : NaN;
   }
 
   /** One optimizer step, entirely on the device: nothing is read back. */
   step(): void {
     const { p } = this;
-    const index = this.state.step;
-    const lr = p.schedule ? p.schedule(index) : this.baseLr();
-    const opt = p.schedule ? this.optimizerAt(lr) : p.optimizer;
-    this.lastLr = lr;
-    const vg = valueAndGrad(
-      (params: Tree, ids: Tensor, targets: Tensor, answerMask: Tensor) =>
-        p.loss(p.model.apply(params, ids, { training: true, rng: this.rng }), targets, {
-          answerMask,
-        }),
-    );
+    this.lastLr = p.schedule ? p.schedule(this.state.step) : this.baseLr();
+    const loss = (params: ParamTree, b: Batch): Tensor => {
+      const logits = p.model.apply(params, b.ids, { training: true, rng: this.rng });
+      const opts: CombineCallOptions = { answerMask: b.answerMask };
+      return p.loss(logits, b.targets, opts);
+    };
     const oldParams = this.params, oldState = this.optState;
     const out = scope(() => {
-      let loss: Tensor | undefined, grads: Tree | undefined;
-      for (let micro = 0; micro < p.gradAccum; micro++) {
+      const batches = Array.from({ length: p.gradAccum }, (): Batch => {
         const b = this.stream.next();
         const shape = [b.batch, b.length];
         for (const n of b.lengths) this.intervalTokens += n;
-        const [l, g] = vg(
-          oldParams,
-          tensor(b.ids, { shape }),
-          tensor(b.targets, { shape }),
-          tensor(b.answerMask, { shape }),
-        );
-        loss = loss ? loss.add(l) : l;
-        grads = grads ? treeMap((a, c) => a.add(c), grads, g) : g;
-      }
-      if (p.gradAccum > 1) {
-        const k = 1 / p.gradAccum;
-        loss = loss!.mul(k);
-        grads = treeMap((g) => g.mul(k), grads!);
-      }
-      const norm = globalNorm(grads!);
-      // Clipping's factor goes into the update where the optimizer takes it (on WebGPU, AdamW's
-      // one kernel reads it: no multiply per gradient tensor).
-      let gradScale: Tensor | undefined;
-      if (p.clip !== undefined) {
-        const scale = minimum(div(p.clip, norm.add(1e-6)), 1);
-        if (opt.acceptsGradScale) gradScale = scale;
-        else grads = treeMap((g) => g.mul(scale), grads!);
-      }
-      const upd = opt.update(grads!, oldState, oldParams, gradScale);
-      let params = upd.params, state = upd.state;
-      if (p.onNonFinite === "skip") {
-        // x - x is 0 only for finite x: the flag is false for NaN or Inf in loss or grads.
-        const both = loss!.add(norm);
-        const finite = both.sub(both).eq(0);
-        params = treeMap((n, o) => where(finite, n, o), params, oldParams);
-        state = treeMap((n, o) => where(finite, n, o), state, oldState);
-      }
-      return { params, state, record: noGrad(() => stack([loss!.reshape([]), norm.reshape([])])) };
+        return {
+          ids: tensor(b.ids, { shape }),
+          targets: tensor(b.targets, { shape }),
+          answerMask: tensor(b.answerMask, { shape }),
+        };
+      });
+      const r = trainStep(oldParams, oldState, batches, {
+        loss,
+        optimizer: this.optimizer,
+        clip: p.clip,
+        skipNonFinite: p.onNonFinite === "skip",
+      });
+      const record = noGrad(() => stack([r.loss.reshape([]), r.gradNorm.reshape([])]));
+      return { params: r.params, state: r.state, record };
     });
     keep(out);
     disposeReplaced(oldParams, out.params);

@@ -6,13 +6,13 @@
  * @module
  */
 /// <reference lib="deno.worker" />
-import "../cpu/mod.ts";
-import "../gpu/mod.ts";
-import { setBackend } from "../autograd/backend.ts";
-import { setCpuThreads } from "../cpu/mod.ts";
+import "../../cpu/mod.ts";
+import "../../gpu/mod.ts";
+import { setBackend } from "../../autograd/backend.ts";
+import { setCpuThreads } from "../../cpu/mod.ts";
 // The DSL's public face registers every built-in part (models, losses, data, evaluators).
-import "./mod.ts";
-import { pipelineFromJSON } from "./json.ts";
+import "../mod.ts";
+import { pipelineFromJSON } from "../spec/json.ts";
 import { runVariant, type VariantJob, type VariantMessage } from "./sweep_run.ts";
 
 const stop = new AbortController();

@@ -6,13 +6,13 @@
  * @module
  */
 
-import { treeDispose } from "../autograd/mod.ts";
-import type { BackendName } from "../autograd/backend.ts";
-import { NonFiniteLossError } from "./errors.ts";
-import type { TrainEvent } from "./events.ts";
-import type { PipelineJSON } from "./json.ts";
-import type { Pipeline } from "./pipeline.ts";
-import { train, type TrainOptions } from "./train.ts";
+import { treeDispose } from "../../autograd/mod.ts";
+import type { BackendName } from "../../autograd/backend.ts";
+import { NonFiniteLossError } from "../spec/errors.ts";
+import type { TrainEvent } from "../run/events.ts";
+import type { PipelineJSON } from "../spec/json.ts";
+import type { Pipeline } from "../spec/pipeline.ts";
+import { train, type TrainOptions } from "../run/train.ts";
 
 /**
  * Where one variant trains and whether it continues from a checkpoint.

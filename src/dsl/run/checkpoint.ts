@@ -8,12 +8,15 @@
  * @module
  */
 
-import type { Tree } from "../autograd/mod.ts";
+import type { Tree } from "../../autograd/mod.ts";
+import type { ParamTree } from "../../nn/mod.ts";
+import type { OptState } from "../../optim/mod.ts";
 import { writeDirAtomic } from "./atomic.ts";
 import type { DataPosition } from "./batches.ts";
-import { CheckpointError } from "./errors.ts";
-import type { PipelineJSON } from "./json.ts";
-import { decodeArrays, encodeArrays } from "./safetensors_io.ts";
+import { CheckpointError } from "../spec/errors.ts";
+import type { PipelineJSON } from "../spec/json.ts";
+import { decodeSafetensors, encodeSafetensors } from "../../nn/mod.ts";
+import { safetensorsEntries, tensorsFrom } from "../../nn/safetensors.ts";
 import { joinTree, splitTree, type TreeSkeleton } from "./tree_codec.ts";
 
 /**
@@ -66,9 +69,9 @@ export interface LoadedCheckpoint {
   /** The checkpoint folder. */
   path: string;
   /** Model parameters. */
-  params: Tree;
+  params: ParamTree;
   /** Optimizer state. */
-  optState: Tree;
+  optState: OptState;
   /** Counters, positions and RNG state. */
   state: TrainingState;
 }
@@ -93,7 +96,7 @@ export function checkpointPath(dir: string, step: number): string {
  *
  * @example
  * ```ts
- * import { tensor } from "../autograd/mod.ts";
+ * import { tensor } from "../../autograd/mod.ts";
  * import { saveCheckpoint } from "./checkpoint.ts";
  * const path = await saveCheckpoint("runs/demo", { w: tensor([1]) }, null, {
  *   step: 1, rng: [1, 2, 3, 4], data: { epoch: 0, index: 8 }, pending: [], pendingGradNorms: [],
@@ -109,13 +112,17 @@ export async function saveCheckpoint(
   optState: Tree,
   state: TrainingState,
 ): Promise<string> {
-  const p = await splitTree(params);
-  const o = await splitTree(optState);
+  const p = splitTree(params), o = splitTree(optState);
+  // Every tensor is read back in one go (one flush on a GPU), exactly as stored in memory.
+  const [pBytes, oBytes] = await Promise.all([
+    safetensorsEntries(p.tensors).then((e) => encodeSafetensors(e, { format: "pt" })),
+    safetensorsEntries(o.tensors).then((e) => encodeSafetensors(e)),
+  ]);
   await Deno.mkdir(dir, { recursive: true });
   const path = checkpointPath(dir, state.step);
   await writeDirAtomic(path, async (tmp) => {
-    await Deno.writeFile(`${tmp}/params.safetensors`, encodeArrays(p.arrays, { format: "pt" }));
-    await Deno.writeFile(`${tmp}/optimizer.safetensors`, encodeArrays(o.arrays));
+    await Deno.writeFile(`${tmp}/params.safetensors`, pBytes);
+    await Deno.writeFile(`${tmp}/optimizer.safetensors`, oBytes);
     const json = { version: 1, ...state, params: p.skeleton, optimizer: o.skeleton };
     await Deno.writeTextFile(`${tmp}/state.json`, JSON.stringify(json, null, 1));
   });
@@ -192,8 +199,14 @@ export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
   if (!path) throw new CheckpointError(`${dir}: no checkpoint found (expected step-NNNNNNNN/)`);
   try {
     const json = JSON.parse(await Deno.readTextFile(`${path}/state.json`));
-    const p = decodeArrays(await Deno.readFile(`${path}/params.safetensors`));
-    const o = decodeArrays(await Deno.readFile(`${path}/optimizer.safetensors`));
+    const decode = async (name: string) =>
+      decodeSafetensors(await Deno.readFile(`${path}/${name}`), { source: `${path}/${name}` });
+    // Both files are decoded before any tensor is made, so a bad file leaves nothing behind.
+    const [pFile, oFile] = [
+      await decode("params.safetensors"),
+      await decode("optimizer.safetensors"),
+    ];
+    const p = tensorsFrom(pFile.tensors), o = tensorsFrom(oFile.tensors);
     const { version: _v, params, optimizer, ...state } = json as {
       version: number;
       params: TreeSkeleton;
@@ -201,8 +214,9 @@ export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
     } & TrainingState;
     return {
       path,
-      params: joinTree(params, p.arrays),
-      optState: joinTree(optimizer, o.arrays),
+      // The trees come back as `saveCheckpoint` was given them: a model's and an optimizer's.
+      params: joinTree(params, p) as ParamTree,
+      optState: joinTree(optimizer, o) as OptState,
       state: state as TrainingState,
     };
   } catch (e) {

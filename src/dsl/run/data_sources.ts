@@ -1,14 +1,15 @@
 /**
- * Data sources for pipelines over the byte-level tokenizer: examples given inline, the
- * synthetic GSM8K generator, and GSM8K files. Each is registered, so configs can name it.
+ * Data sources for pipelines over the byte-level tokenizer: examples given inline (`inline`),
+ * the synthetic GSM8K generator (`gsm8kSynthetic`), and GSM8K files (`gsm8k`). Each is
+ * registered under that kind, so configs can name it.
  *
  * @module
  */
 
-import { gsm8k, gsm8kSynthetic, type SyntheticDifficulty } from "../data/mod.ts";
-import { byteTokenizer } from "../tokenizers/mod.ts";
-import { describe, registerDataset } from "./registry.ts";
-import type { DataSource, Example, Json } from "./types.ts";
+import { gsm8k, gsm8kSynthetic, type SyntheticDifficulty } from "../../data/mod.ts";
+import { byteTokenizer } from "../../tokenizers/mod.ts";
+import { describe, registerAlias, registerDataset } from "../spec/registry.ts";
+import type { DataSource, Example, Json } from "../spec/types.ts";
 
 /**
  * Options of {@linkcode inlineData}.
@@ -56,8 +57,8 @@ export function inlineData(options: InlineDataOptions): DataSource {
     kind: "inline",
     options: {
       ...(options.name ? { name: options.name } : {}),
-      train: train as unknown as Json,
-      eval: evalSet as unknown as Json,
+      train: train.map(toJson),
+      eval: evalSet.map(toJson),
       maxLength: options.maxLength,
       padSide: source.padSide!,
     },
@@ -68,17 +69,21 @@ function pick(e: Example): Example {
   return { prompt: e.prompt, target: e.target };
 }
 
+function toJson(e: Example): Json {
+  return { prompt: e.prompt, target: e.target };
+}
+
 /**
- * Options of {@linkcode syntheticData}.
+ * Options of {@linkcode gsm8kSyntheticData}.
  *
  * @example
  * ```ts
- * import type { SyntheticDataOptions } from "./data_sources.ts";
- * const o: SyntheticDataOptions = { seed: 1, count: 2000, evalCount: 100, difficulty: 2 };
+ * import type { Gsm8kSyntheticDataOptions } from "@lossforge/core";
+ * const o: Gsm8kSyntheticDataOptions = { seed: 1, count: 2000, evalCount: 100, difficulty: 2 };
  * console.log(o.count);
  * ```
  */
-export interface SyntheticDataOptions {
+export interface Gsm8kSyntheticDataOptions {
   /** Generator seed (default 42). */
   seed?: number;
   /** Training problems (default 1000). */
@@ -96,17 +101,18 @@ export interface SyntheticDataOptions {
 }
 
 /**
- * Synthetic GSM8K-style problems (`gsm8kSynthetic`), train and test splits, byte tokens.
+ * The synthetic GSM8K-style problems of `gsm8kSynthetic` as a data source (kind
+ * `gsm8kSynthetic`): train and test splits, byte tokens.
  *
  * @example
  * ```ts
- * import { syntheticData } from "./data_sources.ts";
- * const d = syntheticData({ seed: 1, count: 10, evalCount: 5 });
+ * import { gsm8kSyntheticData } from "@lossforge/core";
+ * const d = gsm8kSyntheticData({ seed: 1, count: 10, evalCount: 5 });
  * const { train, eval: held } = await d.load();
  * console.log(train.length, held.length); // 10 5
  * ```
  */
-export function syntheticData(options: SyntheticDataOptions = {}): DataSource {
+export function gsm8kSyntheticData(options: Gsm8kSyntheticDataOptions = {}): DataSource {
   const {
     seed = 42,
     count = 1000,
@@ -117,7 +123,7 @@ export function syntheticData(options: SyntheticDataOptions = {}): DataSource {
     maxNumber = 1000,
   } = options;
   const source: DataSource = {
-    name: "gsm8k-synthetic",
+    name: "gsm8kSynthetic",
     tokenizer: byteTokenizer(),
     maxLength,
     padSide: "right",
@@ -135,10 +141,33 @@ export function syntheticData(options: SyntheticDataOptions = {}): DataSource {
       }),
   };
   return describe(source, {
-    kind: "gsm8k-synthetic",
+    kind: "gsm8kSynthetic",
     options: { seed, count, evalCount, difficulty, maxLength, target, maxNumber },
   });
 }
+
+/**
+ * Options of {@linkcode gsm8kSyntheticData}: an alias of `Gsm8kSyntheticDataOptions`.
+ *
+ * @example
+ * ```ts
+ * import type { SyntheticDataOptions } from "@lossforge/core";
+ * const o: SyntheticDataOptions = { seed: 1, count: 100 };
+ * console.log(o.seed);
+ * ```
+ */
+export type SyntheticDataOptions = Gsm8kSyntheticDataOptions;
+
+/**
+ * The synthetic GSM8K data source: an alias of {@linkcode gsm8kSyntheticData}.
+ *
+ * @example
+ * ```ts
+ * import { syntheticData } from "@lossforge/core";
+ * console.log(syntheticData({ count: 4 }).spec?.kind); // "gsm8kSynthetic"
+ * ```
+ */
+export const syntheticData: typeof gsm8kSyntheticData = gsm8kSyntheticData;
 
 /**
  * Options of {@linkcode gsm8kData}.
@@ -193,14 +222,15 @@ export function gsm8kData(options: Gsm8kDataOptions): DataSource {
   });
 }
 
-registerDataset("inline", (o) => inlineData(o as unknown as InlineDataOptions), {
+registerDataset("inline", (o: InlineDataOptions) => inlineData(o), {
   validate: (o) =>
     Array.isArray(o.train) && o.train.length > 0
       ? []
       : [{ path: "train", message: "must be a non-empty array of { prompt, target }" }],
 });
-registerDataset("gsm8k-synthetic", (o) => syntheticData(o as SyntheticDataOptions));
-registerDataset("gsm8k", (o) => gsm8kData(o as unknown as Gsm8kDataOptions), {
+registerDataset("gsm8kSynthetic", (o: Gsm8kSyntheticDataOptions) => gsm8kSyntheticData(o));
+registerAlias("data", "gsm8k-synthetic", "gsm8kSynthetic");
+registerDataset("gsm8k", (o: Gsm8kDataOptions) => gsm8kData(o), {
   validate: (o) =>
     typeof o.path === "string" && o.path
       ? []

@@ -10,30 +10,37 @@
  * @module
  */
 
-import { combine, type CombineTerm, LOSS_NAMES, lossByName } from "../losses/mod.ts";
-import { gpt, type GptConfig, llama, type LlamaConfig } from "../nn/mod.ts";
+import {
+  combine,
+  type CombineMask,
+  type CombineTerm,
+  LOSS_NAMES,
+  lossByName,
+} from "../../losses/mod.ts";
+import { gpt, type GptConfig, llama, type LlamaConfig } from "../../nn/mod.ts";
 import {
   adam,
   type AdamOptions,
+  adamw,
   constant,
   cosine,
-  fusedAdamw,
   linearWarmup,
   sgd,
   type SgdOptions,
   warmupCosine,
-} from "../optim/mod.ts";
+} from "../../optim/mod.ts";
 import {
+  type JsonOptions,
   type OptionProblem,
   registerLoss,
   registerModel,
   registerOptimizer,
   registerSchedule,
 } from "./registry.ts";
-import { show } from "../util/show.ts";
-import type { Json, LossLike, ModelLike, OptimizerLike, PartSpec, ScheduleLike } from "./types.ts";
+import { show } from "../../util/show.ts";
+import type { PartSpec } from "./types.ts";
 
-type Options = { [key: string]: Json };
+type Options = JsonOptions;
 
 function required(...names: string[]): (o: Options) => OptionProblem[] {
   return (o) =>
@@ -56,21 +63,16 @@ export const BUILTIN_NAMES: Readonly<Record<string, readonly string[]>> = Object
   schedule: ["constant", "linearWarmup", "cosine", "warmupCosine"],
 });
 
-registerModel(
-  "gpt",
-  (o) => gpt(o as unknown as GptConfig) as unknown as ModelLike,
-  { validate: required("vocab", "context", "layers", "dim", "heads") },
-);
-registerModel(
-  "llama",
-  (o) => llama(o as unknown as LlamaConfig) as unknown as ModelLike,
-  { validate: required("vocab", "dim", "layers", "heads", "hidden") },
-);
+registerModel("gpt", (o: GptConfig) => gpt(o), {
+  validate: required("vocab", "context", "layers", "dim", "heads"),
+});
+registerModel("llama", (o: LlamaConfig) => llama(o), {
+  validate: required("vocab", "dim", "layers", "heads", "hidden"),
+});
 
 for (const name of LOSS_NAMES) {
-  registerLoss(name, (o) => lossByName(name, o) as LossLike);
+  registerLoss(name, (o) => lossByName(name, o));
 }
-
 function checkTerms(o: Options): OptionProblem[] {
   if (!Array.isArray(o.terms) || o.terms.length === 0) {
     return [{ path: "terms", message: `must be a non-empty array of [loss, weight, { mask }]` }];
@@ -107,43 +109,26 @@ function checkTerms(o: Options): OptionProblem[] {
   return out;
 }
 
-registerLoss("combine", (o, resolve) => {
-  const terms = (o.terms as Json[][]).map(([loss, weight, opts]) =>
-    [
-      resolve("loss", loss as unknown as PartSpec | string),
-      weight as number,
-      ...(opts ? [opts as { mask?: "all" | "answer" }] : []),
-    ] as unknown as CombineTerm
+/** `combine`'s options as `checkTerms` accepts them: each loss a spec or a bare name. */
+interface CombineOptions {
+  terms: readonly [loss: PartSpec | string, weight: number, options?: { mask?: CombineMask }][];
+}
+
+registerLoss("combine", (o: CombineOptions, resolve) => {
+  const terms = o.terms.map(([loss, weight, opts]): CombineTerm =>
+    opts ? [resolve("loss", loss), weight, opts] : [resolve("loss", loss), weight]
   );
-  return combine(terms) as LossLike;
+  return combine(terms);
 }, { validate: checkTerms });
 
-registerOptimizer("sgd", (o) => sgd(o as unknown as SgdOptions) as unknown as OptimizerLike, {
-  validate: required("lr"),
-});
-registerOptimizer("adam", (o) => adam(o as AdamOptions) as unknown as OptimizerLike);
-// AdamW by name is the fused one: a single kernel per tensor on WebGPU (the composed update
-// costs a dozen dispatches per tensor), the same composed update elsewhere.
-registerOptimizer("adamw", (o) => fusedAdamw(o as AdamOptions) as unknown as OptimizerLike);
+registerOptimizer("sgd", (o: SgdOptions) => sgd(o), { validate: required("lr") });
+registerOptimizer("adam", (o: AdamOptions) => adam(o));
+// `adamw` takes its one-kernel update on WebGPU by itself (while fused ops are on).
+registerOptimizer("adamw", (o: AdamOptions) => adamw(o));
 
-registerSchedule("constant", (o) => constant(o.lr as number) as ScheduleLike, {
+registerSchedule("constant", (o: { lr: number }) => constant(o.lr), {
   validate: required("lr"),
 });
-registerSchedule(
-  "linearWarmup",
-  (o) => linearWarmup(o as { peak: number; warmup: number; start?: number }) as ScheduleLike,
-  { validate: required("peak", "warmup") },
-);
-registerSchedule(
-  "cosine",
-  (o) => cosine(o as { peak: number; steps: number; end?: number }) as ScheduleLike,
-  { validate: required("peak", "steps") },
-);
-registerSchedule(
-  "warmupCosine",
-  (o) =>
-    warmupCosine(
-      o as { peak: number; warmup: number; steps: number; start?: number; end?: number },
-    ) as ScheduleLike,
-  { validate: required("peak", "warmup", "steps") },
-);
+registerSchedule("linearWarmup", linearWarmup, { validate: required("peak", "warmup") });
+registerSchedule("cosine", cosine, { validate: required("peak", "steps") });
+registerSchedule("warmupCosine", warmupCosine, { validate: required("peak", "warmup", "steps") });

@@ -6,14 +6,13 @@
  * @module
  */
 
-import type { Tree } from "../autograd/mod.ts";
-import { aggregateMetrics } from "../data/mod.ts";
-import type { Tokenizer } from "../tokenizers/mod.ts";
-import { generate, type LanguageModel } from "../nn/mod.ts";
-import { greedyGenerate } from "./greedy.ts";
-import type { Pipeline } from "./pipeline.ts";
-import { describe, registerEvaluator } from "./registry.ts";
-import type { Evaluator, Example, ModelLike } from "./types.ts";
+import { aggregateMetrics } from "../../data/mod.ts";
+import type { Tokenizer } from "../../tokenizers/mod.ts";
+import type { LanguageModel, Module, ParamTree } from "../../nn/mod.ts";
+import { continueRows, greedyGenerate } from "./greedy.ts";
+import type { Pipeline } from "../spec/pipeline.ts";
+import { describe, registerAlias, registerEvaluator, specOf } from "../spec/registry.ts";
+import type { Evaluator, Example } from "../spec/types.ts";
 
 /**
  * Options of {@linkcode exactMatchEval}.
@@ -43,8 +42,8 @@ export interface ExactMatchOptions {
  * console.log(modelContext({ init: () => null, apply: (_p, x) => x, spec: { kind: "gpt", options: { context: 64 } } })); // 64
  * ```
  */
-export function modelContext(model: ModelLike): number | undefined {
-  const c = model.spec?.options?.context ?? (model as { context?: unknown }).context;
+export function modelContext(model: Module<ParamTree>): number | undefined {
+  const c = specOf(model)?.options?.context ?? (model as { context?: unknown }).context;
   return typeof c === "number" ? c : undefined;
 }
 
@@ -57,13 +56,13 @@ export function modelContext(model: ModelLike): number | undefined {
  * ```ts
  * import { exactMatchEval } from "./evaluate.ts";
  * const ev = exactMatchEval({ limit: 50 });
- * console.log(ev.name, ev.spec); // "exact-match" { kind: "exact-match", options: { limit: 50 } }
+ * console.log(ev.name, ev.spec); // "exactMatch" { kind: "exactMatch", options: { limit: 50 } }
  * ```
  */
 export function exactMatchEval(options: ExactMatchOptions = {}): Evaluator {
   const { limit, maxNewTokens = 64, batchSize = 16 } = options;
   const evaluator: Evaluator = {
-    name: "exact-match",
+    name: "exactMatch",
     async run(model, params, data, { examples, signal }) {
       const chosen = limit === undefined ? examples : examples.slice(0, limit);
       if (chosen.length === 0) return { count: 0 };
@@ -87,20 +86,20 @@ export function exactMatchEval(options: ExactMatchOptions = {}): Evaluator {
     },
   };
   return describe(evaluator, {
-    kind: "exact-match",
+    kind: "exactMatch",
     options: { ...(limit !== undefined ? { limit } : {}), maxNewTokens, batchSize },
   });
 }
 
-function isLanguageModel(model: ModelLike): model is ModelLike & LanguageModel {
+function isLanguageModel(model: Module<ParamTree>): model is LanguageModel {
   const m = model as Partial<LanguageModel>;
   return typeof m.forward === "function" && typeof m.context === "number";
 }
 
-/** Greedy decoding through `src/nn`'s `generate` (KV cache), prompts cut to fit the context. */
+/** Greedy decoding with the model's key/value cache, prompts cut to leave room for answers. */
 async function generateWithCache(
   model: LanguageModel,
-  params: Tree,
+  params: ParamTree,
   tokenizer: Tokenizer,
   prompts: readonly string[],
   o: { maxNewTokens: number; batchSize: number; signal?: AbortSignal },
@@ -110,23 +109,11 @@ async function generateWithCache(
     const ids = [...(tokenizer.bos !== undefined ? [tokenizer.bos] : []), ...tokenizer.encode(p)];
     return ids.length > room ? ids.slice(ids.length - room) : ids;
   });
-  const out: string[] = [];
-  for (let i = 0; i < rows.length; i += o.batchSize) {
-    o.signal?.throwIfAborted();
-    const gen = await generate(model, params as never, rows.slice(i, i + o.batchSize), {
-      maxNewTokens: o.maxNewTokens,
-      eos: tokenizer.eos,
-      pad: tokenizer.pad,
-    });
-    for (const g of gen) {
-      const end = g.indexOf(tokenizer.eos);
-      out.push(tokenizer.decode(end >= 0 ? g.slice(0, end) : g));
-    }
-  }
-  return out;
+  return await continueRows(model, params, tokenizer, rows, o);
 }
 
-registerEvaluator("exact-match", (o) => exactMatchEval(o as ExactMatchOptions));
+registerEvaluator("exactMatch", (o: ExactMatchOptions) => exactMatchEval(o));
+registerAlias("eval", "exact-match", "exactMatch");
 
 /**
  * Options of {@linkcode evaluate}.
@@ -150,15 +137,15 @@ export interface EvaluateOptions {
  *
  * @example
  * ```ts
- * import { evaluate, type Pipeline } from "./mod.ts";
- * import type { Tree } from "../autograd/mod.ts";
- * const score = (p: Pipeline, params: Tree) => evaluate(p, params);
+ * import { evaluate, type Pipeline } from "../mod.ts";
+ * import type { ParamTree } from "../../nn/mod.ts";
+ * const score = (p: Pipeline, params: ParamTree) => evaluate(p, params);
  * console.log(typeof score);
  * ```
  */
 export async function evaluate(
   p: Pipeline,
-  params: Tree,
+  params: ParamTree,
   options: EvaluateOptions = {},
 ): Promise<Record<string, number>> {
   if (!p.eval) throw new TypeError(`evaluate: pipeline "${p.name}" has no eval`);

@@ -14,14 +14,14 @@
  */
 
 import { parseArgs } from "node:util";
-import { setBackend } from "../autograd/mod.ts";
-import "../cpu/mod.ts";
-import { fastestBackend } from "../gpu/mod.ts";
-import { NonFiniteLossError, PipelineError } from "./errors.ts";
-import { pipelineFromJSON } from "./json.ts";
-import { registered } from "./registry.ts";
+import { setBackend } from "../../autograd/mod.ts";
+import "../../cpu/mod.ts";
+import { fastestBackend } from "../../gpu/mod.ts";
+import { NonFiniteLossError, PipelineError } from "../spec/errors.ts";
+import { pipelineFromJSON } from "../spec/json.ts";
+import { registered } from "../spec/registry.ts";
 import { resume, train, type TrainResult } from "./train.ts";
-import "./mod.ts";
+import "../mod.ts";
 
 const HELP = `Usage: deno task train CONFIG.json [options]
 

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { TrainEvent } from "./events.ts";
+import type { TrainEvent } from "../run/events.ts";
 
 /**
  * Options of {@linkcode createProgress}.

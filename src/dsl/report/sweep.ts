@@ -8,14 +8,14 @@
 
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { type BackendName, getBackend } from "../autograd/backend.ts";
-import { writeFileAtomic } from "./atomic.ts";
-import { latestCheckpoint } from "./checkpoint.ts";
-import { PipelineError } from "./errors.ts";
-import type { TrainEvent } from "./events.ts";
-import { toJSON } from "./json.ts";
+import { type BackendName, getBackend } from "../../autograd/backend.ts";
+import { writeFileAtomic } from "../run/atomic.ts";
+import { latestCheckpoint } from "../run/checkpoint.ts";
+import { PipelineError } from "../spec/errors.ts";
+import type { TrainEvent } from "../run/events.ts";
+import { toJSON } from "../spec/json.ts";
 import { createLiveDisplay } from "./live.ts";
-import { type Pipeline, pipeline, type PipelineSpec } from "./pipeline.ts";
+import { type Pipeline, pipeline, type PipelineSpec } from "../spec/pipeline.ts";
 import { plotCurves } from "./plot.ts";
 import { formatDuration, formatMetrics } from "./progress.ts";
 import { report } from "./report.ts";
@@ -25,8 +25,8 @@ import {
   type VariantMessage,
   type VariantOutcome,
 } from "./sweep_run.ts";
-import type { TrainOptions } from "./train.ts";
-import type { LossLike, ModelLike, OptimizerLike, PartSpec } from "./types.ts";
+import type { TrainOptions } from "../run/train.ts";
+import type { LossLike, ModelLike, OptimizerLike, PartSpec } from "../spec/types.ts";
 
 /**
  * The axes of a sweep. Each is a list of values (labelled automatically from their specs)

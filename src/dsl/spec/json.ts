@@ -7,6 +7,7 @@
 
 import { PipelineError, type Problem } from "./errors.ts";
 import { type Pipeline, pipeline, type PipelineSpec } from "./pipeline.ts";
+import { specOf } from "./registry.ts";
 import type { Json, PartSpec } from "./types.ts";
 
 /**
@@ -20,7 +21,7 @@ import type { Json, PartSpec } from "./types.ts";
  *   model: { kind: "gpt", options: { vocab: 259, context: 64, layers: 2, dim: 64, heads: 4 } },
  *   loss: { kind: "ce", options: {} },
  *   optimizer: { kind: "adamw", options: { lr: 3e-4 } },
- *   data: { kind: "gsm8k-synthetic", options: {} },
+ *   data: { kind: "gsm8kSynthetic", options: {} },
  *   steps: 100, batchSize: 8, gradAccum: 1, seed: 42, logEvery: 10, evalEvery: 0,
  *   onNonFinite: "stop",
  * };
@@ -64,8 +65,6 @@ export interface PipelineJSON {
   onNonFinite: "stop" | "skip";
 }
 
-const PARTS = ["model", "loss", "optimizer", "schedule", "data", "eval"] as const;
-
 /**
  * The pipeline as JSON data. Every part must carry a spec (parts built by registered
  * factories do; see `describe` for others); a `PipelineError` lists those that do not.
@@ -79,21 +78,38 @@ const PARTS = ["model", "loss", "optimizer", "schedule", "data", "eval"] as cons
  */
 export function toJSON(p: Pipeline): PipelineJSON {
   const problems: Problem[] = [];
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(p)) {
-    if ((PARTS as readonly string[]).includes(key)) {
-      const spec = (value as { spec?: PartSpec }).spec;
-      if (!spec) {
-        problems.push({
-          path: key,
-          message: "has no spec, so it cannot be written as JSON: build it from a registered " +
-            "factory or attach one with describe(part, { kind, options })",
-        });
-      } else out[key] = structuredClone(spec);
-    } else if (value !== undefined) out[key] = structuredClone(value);
-  }
+  const part = (path: string, value: unknown): PartSpec => {
+    const spec = specOf(value);
+    if (spec) return structuredClone(spec);
+    problems.push({
+      path,
+      message: "has no spec, so it cannot be written as JSON: build it from a registered " +
+        "factory or attach one with describe(part, { kind, options })",
+    });
+    return { kind: "" };
+  };
+  // The fields in the order `pipeline` sets them, so files read the same way each time.
+  const out: PipelineJSON = {
+    name: p.name,
+    model: part("model", p.model),
+    loss: part("loss", p.loss),
+    optimizer: part("optimizer", p.optimizer),
+    ...(p.schedule ? { schedule: part("schedule", p.schedule) } : {}),
+    data: part("data", p.data),
+    ...(p.eval ? { eval: part("eval", p.eval) } : {}),
+    ...(p.steps !== undefined ? { steps: p.steps } : {}),
+    ...(p.epochs !== undefined ? { epochs: p.epochs } : {}),
+    batchSize: p.batchSize,
+    gradAccum: p.gradAccum,
+    ...(p.clip !== undefined ? { clip: p.clip } : {}),
+    seed: p.seed,
+    logEvery: p.logEvery,
+    evalEvery: p.evalEvery,
+    ...(p.checkpoint ? { checkpoint: structuredClone(p.checkpoint) } : {}),
+    onNonFinite: p.onNonFinite,
+  };
   if (problems.length) throw new PipelineError(problems);
-  return out as unknown as PipelineJSON;
+  return out;
 }
 
 /**
@@ -101,7 +117,7 @@ export function toJSON(p: Pipeline): PipelineJSON {
  *
  * @example
  * ```ts
- * import { pipelineFromJSON } from "./mod.ts";
+ * import { pipelineFromJSON } from "../mod.ts";
  * const load = async (path: string) => pipelineFromJSON(await Deno.readTextFile(path));
  * console.log(typeof load);
  * ```

@@ -6,9 +6,9 @@
  * @module
  */
 
-import { type Batch, deriveSeed, makeBatch, seededRandom, shuffleInPlace } from "../data/mod.ts";
-import type { Tokenizer } from "../tokenizers/mod.ts";
-import type { Example } from "./types.ts";
+import { type Batch, deriveSeed, makeBatch, seededRandom, shuffleInPlace } from "../../data/mod.ts";
+import type { Tokenizer } from "../../tokenizers/mod.ts";
+import type { Example } from "../spec/types.ts";
 
 /**
  * Where a {@linkcode BatchStream} is: the epoch and the next example's index in that
@@ -56,7 +56,7 @@ export interface BatchStreamOptions {
  * @example
  * ```ts
  * import { BatchStream } from "./batches.ts";
- * import { byteTokenizer } from "../tokenizers/mod.ts";
+ * import { byteTokenizer } from "@lossforge/core";
  * const ex = [{ prompt: "a", target: "b" }, { prompt: "c", target: "d" }];
  * const s = new BatchStream(ex, byteTokenizer(), { batchSize: 1, maxLength: 4, seed: 0 });
  * s.next();

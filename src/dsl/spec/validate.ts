@@ -6,11 +6,18 @@
  */
 
 import { PipelineError, type Problem } from "./errors.ts";
-import type { NonFinitePolicy, Pipeline, PipelineSpec } from "./pipeline.ts";
-import { buildPart, checkPartSpec, type PartKind, type PartOf, registered } from "./registry.ts";
+import {
+  buildPart,
+  checkPartSpec,
+  isRegistered,
+  type PartKind,
+  type PartOf,
+  registered,
+  specOf,
+} from "./registry.ts";
 import { optionProblems } from "./rules.ts";
-import { show } from "../util/show.ts";
-import type { Json, PartSpec } from "./types.ts";
+import { show } from "../../util/show.ts";
+import type { Json, NonFinitePolicy, PartSpec, Pipeline, PipelineSpec } from "./types.ts";
 
 const FIELDS = [
   "name",
@@ -67,7 +74,7 @@ export function isPartSpec(value: unknown): value is PartSpec | string {
  * ```ts
  * import { validatePipeline } from "./validate.ts";
  * try {
- *   validatePipeline({ model: {}, loss: "ce", optimizer: {}, data: {}, steps: 0 } as never);
+ *   validatePipeline(JSON.parse('{ "model": {}, "loss": "ce", "optimizer": {}, "data": {}, "steps": 0 }'));
  * } catch (e) {
  *   console.log((e as Error).message);
  * }
@@ -79,7 +86,7 @@ export function validatePipeline(spec: PipelineSpec): Pipeline {
   if (spec === null || typeof spec !== "object" || Array.isArray(spec)) {
     throw new PipelineError([{ path: "", message: `must be an object, got ${show(spec)}` }]);
   }
-  const s = spec as unknown as Record<string, unknown>;
+  const s: Record<string, unknown> = { ...spec };
   for (const key of Object.keys(s)) {
     if (!FIELDS.includes(key)) add(key, `unknown field (known: ${FIELDS.join(", ")})`);
   }
@@ -126,13 +133,12 @@ export function validatePipeline(spec: PipelineSpec): Pipeline {
 
   // Cross-part rules: only meaningful once both parts are known to be sound.
   if (model && data) checkVocab(model, data, isPartSpec(s.model), add);
-  if (schedule && optimizer && !optimizer.withLr && !rebuildable(optimizer.spec)) {
+  if (schedule && optimizer && !rebuildable(specOf(optimizer))) {
     add(
       "schedule",
-      "the optimizer cannot change its learning rate: give it withLr(lr), or build it from " +
-        `a registered spec (registered optimizers: ${
-          registered("optimizer").join(", ") || "none"
-        })`,
+      "the optimizer cannot change its learning rate: build it from a registered spec " +
+        `(registered optimizers: ${registered("optimizer").join(", ") || "none"}), ` +
+        "or give it the schedule itself (adamw({ lr: schedule }))",
     );
   }
 
@@ -279,7 +285,7 @@ function checkVocab(
   fromSpec: boolean,
   add: (path: string, message: string) => void,
 ): void {
-  const vocab = model.spec?.options?.vocab ?? (model as { vocab?: unknown }).vocab;
+  const vocab = specOf(model)?.options?.vocab ?? (model as { vocab?: unknown }).vocab;
   const need = data.tokenizer?.vocabSize;
   if (typeof vocab === "number" && typeof need === "number" && vocab < need) {
     const path = fromSpec ? "model.options.vocab" : "model.vocab";
@@ -288,5 +294,5 @@ function checkVocab(
 }
 
 function rebuildable(spec: PartSpec | undefined): boolean {
-  return spec !== undefined && registered("optimizer").includes(spec.kind);
+  return spec !== undefined && isRegistered("optimizer", spec.kind);
 }

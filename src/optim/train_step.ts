@@ -1,0 +1,124 @@
+/**
+ * One training step as a pure function, composed of the optim pieces: the loss and its
+ * gradients on each micro-batch (`valueAndGrad`), their mean (`accumulate.ts`), the global
+ * norm and clipping (`clip.ts`), and the optimizer's update. Only its results outlive it.
+ * @module
+ */
+import { scope, type Tensor, type Tree, treeMap, valueAndGrad, where } from "../autograd/mod.ts";
+import { addGradients, meanGradients } from "./accumulate.ts";
+import { clipForUpdate, globalNorm } from "./clip.ts";
+import type { Optimizer, OptState } from "./types.ts";
+
+/**
+ * How {@linkcode trainStep} trains.
+ *
+ * @example
+ * ```ts
+ * import { adamw, type Tensor, type TrainStepOptions } from "@lossforge/core";
+ * type P = { w: Tensor };
+ * const o: TrainStepOptions<P, Tensor> = {
+ *   loss: (p, x) => p.w.mul(x).sub(1).square().sum(),
+ *   optimizer: adamw({ lr: 0.1 }),
+ *   clip: 1,
+ * };
+ * console.log(o.clip);
+ * ```
+ */
+export interface TrainStepOptions<P extends Tree, B> {
+  /** The scalar loss of `params` on one micro-batch. */
+  loss: (params: P, batch: B) => Tensor;
+  /** Turns the (averaged, clipped) gradients into new parameters and state. */
+  optimizer: Optimizer;
+  /** Clip the gradients to this global L2 norm (off when absent). */
+  clip?: number;
+  /**
+   * When the loss or a gradient is NaN or infinite, return the old parameters and state
+   * instead of the update (decided on the device, nothing is read back). Default false.
+   */
+  skipNonFinite?: boolean;
+}
+
+/**
+ * What one step produced: new trees (the inputs are left as they were) and two one-element
+ * tensors still on the device.
+ *
+ * @example
+ * ```ts
+ * import type { TrainStepResult } from "@lossforge/core";
+ * const report = async (r: TrainStepResult<object>) => [await r.loss.item(), await r.gradNorm.item()];
+ * console.log(typeof report);
+ * ```
+ */
+export interface TrainStepResult<P extends Tree> {
+  /** The updated parameters. */
+  params: P;
+  /** The optimizer's new state. */
+  state: OptState;
+  /** The loss, averaged over the micro-batches. */
+  loss: Tensor;
+  /** The global L2 norm of the averaged gradients, before clipping. */
+  gradNorm: Tensor;
+}
+
+/**
+ * One optimizer step over `batches` (micro-batches whose gradients are averaged): the mean
+ * loss and gradients, their global norm, clipping when `clip` is set, the optimizer update.
+ * Pure: the inputs are left untouched, and every tensor made on the way but not returned is
+ * freed. With a schedule as its learning rate, the optimizer reads the step from `state`.
+ *
+ * @example
+ * ```ts
+ * import { adamw, tensor, trainStep, treeDispose } from "@lossforge/core";
+ * const optimizer = adamw({ lr: 0.1 });
+ * let params = { w: tensor([0.5]) };
+ * let state = optimizer.init(params);
+ * const batches = [tensor([1]), tensor([2])]; // two micro-batches: fit w·x ≈ 1
+ * for (let i = 0; i < 20; i++) {
+ *   const r = trainStep(params, state, batches, {
+ *     loss: (p, x) => p.w.mul(x).sub(1).square().sum(),
+ *     optimizer,
+ *     clip: 1,
+ *   });
+ *   treeDispose([params, state.slots]);
+ *   ({ params, state } = r);
+ *   if (i === 19) console.log(await r.loss.item(), await r.gradNorm.item());
+ *   treeDispose([r.loss, r.gradNorm]);
+ * }
+ * ```
+ */
+export function trainStep<P extends Tree, B>(
+  params: P,
+  state: OptState,
+  batches: readonly B[],
+  options: TrainStepOptions<P, B>,
+): TrainStepResult<P> {
+  if (batches.length === 0) throw new RangeError("trainStep: needs at least one batch");
+  const { optimizer, clip } = options;
+  return scope(() => {
+    const lossAndGrad = valueAndGrad(options.loss);
+    let lossSum: Tensor | undefined, gradSum: P | undefined;
+    for (const batch of batches) {
+      const [l, g] = lossAndGrad(params, batch);
+      lossSum = addGradients(lossSum, l);
+      gradSum = addGradients(gradSum, g);
+    }
+    const loss = meanGradients(lossSum!, batches.length);
+    let grads = meanGradients(gradSum!, batches.length);
+    const gradNorm = globalNorm(grads);
+    let gradScale: Tensor | undefined;
+    if (clip !== undefined) {
+      ({ grads, gradScale } = clipForUpdate(grads, gradNorm, clip, optimizer));
+    }
+    const update = optimizer.update(grads, state, params, gradScale);
+    if (!options.skipNonFinite) return { ...update, loss, gradNorm };
+    // x - x is 0 only for finite x: the flag is false for NaN or Inf in the loss or the norm.
+    const both = loss.add(gradNorm);
+    const finite = both.sub(both).eq(0);
+    return {
+      params: treeMap((n, o) => where(finite, n, o), update.params, params),
+      state: treeMap((n, o) => where(finite, n, o), update.state, state),
+      loss,
+      gradNorm,
+    };
+  });
+}
