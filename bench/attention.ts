@@ -29,7 +29,7 @@ const SHAPES: Record<string, [number, number, number, number]> = {
 };
 const backend = (args.values.backend ?? "webgpu") as lf.BackendName;
 await lf.setBackend(backend);
-const gpu = backend === "webgpu" ? lf.getBackendImpl("webgpu") as WebGpuBackend : null;
+const gpu = backend === "webgpu" ? lf.backendInstance("webgpu") as WebGpuBackend : null;
 const rounds = Number(args.values.rounds ?? 3);
 const names = args.values.shapes?.split(",") ?? ["S", "M"];
 const info = gpu ? gpu.context.info.description : "cpu backend";

@@ -41,7 +41,7 @@ const tuneOnly = args.values["tune-only"] ?? false;
 const bigOnly = (args.values["big-only"] ?? false) || tuneOnly;
 
 await lf.setBackend("webgpu");
-const gpu = lf.getBackendImpl("webgpu") as EngineBackend;
+const gpu = lf.backendInstance("webgpu") as EngineBackend;
 const info = gpu.context.info;
 const device = gpu.context.device;
 

@@ -13,12 +13,12 @@
  */
 import { parseArgs } from "node:util";
 import {
+  backendInstance,
   combine,
   crossEntropy,
   dice,
   focal,
   generalizedDice,
-  getBackendImpl,
   jaccard,
   type LossFn,
   lovaszHinge,
@@ -52,7 +52,7 @@ const seq = Math.min(n, Number(args.seq ?? (quick ? 128 : 512)));
 const batch = Math.max(1, Math.floor(n / seq));
 
 await setBackend("webgpu");
-const gpu = getBackendImpl("webgpu") as WebGpuBackend;
+const gpu = backendInstance("webgpu") as WebGpuBackend;
 
 // Logits [B, T, C]; targets drawn from a Zipf-like law as tokens are, 10% ignored (prompt).
 const r = rng(42);

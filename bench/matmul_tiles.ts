@@ -14,7 +14,7 @@ import type { MatmulTile } from "../src/gpu/matmul/table.ts";
 import { setBigMatmul } from "../src/gpu/matmul/big.ts";
 
 await lf.setBackend("webgpu");
-const gpu = lf.getBackendImpl("webgpu") as WebGpuBackend;
+const gpu = lf.backendInstance("webgpu") as WebGpuBackend;
 const quick = Deno.args.includes("--quick");
 
 const BIG = "big" as const;

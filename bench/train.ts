@@ -72,7 +72,7 @@ if (args.values.attention) {
   }
   lf.setFusedAttention(args.values.attention === "fused");
 }
-const impl = lf.getBackendImpl(backend);
+const impl = lf.backendInstance(backend);
 const gpu = backend === "webgpu" ? impl as EngineBackend : null;
 const fallback = gpu ? gpu.context.info.isFallbackAdapter : true;
 const adapter = gpu ? gpu.context.info.description : "cpu backend";

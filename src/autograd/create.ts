@@ -2,7 +2,7 @@
  * Making tensors: from data, filled, ranges, identity, random.
  * @module
  */
-import { type BackendName, getBackend, getBackendImpl } from "./backend.ts";
+import { backendInstance, type BackendName, currentBackendName } from "./backend.ts";
 import { convertArray, type DType, dtypeOfArray, type TypedArray } from "./dtype.ts";
 import { DTypeError, fmtShape, ShapeError } from "./errors.ts";
 import { type Rng, rng as makeRng } from "./rng.ts";
@@ -27,7 +27,7 @@ export interface TensorOptions {
 }
 
 function place(data: TypedArray, shape: readonly number[], opts: TensorOptions): Tensor {
-  const b = getBackendImpl(opts.backend ?? getBackend());
+  const b = backendInstance(opts.backend ?? currentBackendName());
   return fromBuffer(b, b.fromArray(data), shape, dtypeOfArray(data));
 }
 
@@ -115,7 +115,7 @@ export function tensor(
 export function full(shape: readonly number[], value: number, opts: TensorOptions = {}): Tensor {
   checkShape("full", shape);
   const dtype = opts.dtype ?? "float32";
-  const b = getBackendImpl(opts.backend ?? getBackend());
+  const b = backendInstance(opts.backend ?? currentBackendName());
   if (dtype === "float64" && b.name !== "cpu") {
     throw new DTypeError(`full: float64 exists on the cpu backend only, not on ${b.name}`);
   }

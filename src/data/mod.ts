@@ -13,6 +13,7 @@
  *
  * @module
  */
+import "../backends.ts";
 
 export { DataError } from "./errors.ts";
 export { deriveSeed, randomInt, seededRandom, shuffleInPlace } from "./random.ts";
@@ -24,7 +25,6 @@ export {
   GSM8K_URLS,
   parseGsm8kAnswer,
   readGsm8kJsonl,
-  sha256Hex,
   validationIndices,
   verifySha256Prefix,
 } from "./gsm8k.ts";

@@ -20,6 +20,7 @@
  * ```
  * @module
  */
+import "../backends.ts";
 
 export type {
   ApplyContext,
@@ -120,7 +121,7 @@ export {
   type SweepTable,
 } from "./report/sweep.ts";
 export { metricColumns, report, toCsv, toMarkdown } from "./report/report.ts";
-export { type Curve, curvesSvg, escapeXml, plotCurves, type PlotOptions } from "./report/plot.ts";
+export { type Curve, curvesSvg, plotCurves, type PlotOptions } from "./report/plot.ts";
 export {
   createProgress,
   formatDuration,

@@ -3,7 +3,7 @@
  * kernel over tensors on the webgpu backend and get new tensors back.
  * @module
  */
-import { getBackendImpl } from "../autograd/backend.ts";
+import { backendInstance } from "../autograd/backend.ts";
 import type { DType } from "../autograd/dtype.ts";
 import { BackendError, DTypeError, fmtShape } from "../autograd/errors.ts";
 import { checkShape, sizeOf } from "../autograd/shape.ts";
@@ -182,7 +182,7 @@ function prepare(
   spec: Pick<KernelSpec, "key" | "code" | "inputs" | "outputs">,
   paramBytes: number,
 ) {
-  const b = getBackendImpl("webgpu") as EngineBackend;
+  const b = backendInstance("webgpu") as EngineBackend;
   const e = b.engine;
   const inputs = spec.inputs.map((t, i) => {
     if (t.backend !== b) {

@@ -5,7 +5,7 @@
  * Private to `src/losses`.
  * @module
  */
-import { getBackendImpl, type Tensor } from "../autograd/mod.ts";
+import { backendInstance, type Tensor } from "../autograd/mod.ts";
 import { runRowKernel } from "../gpu/mod.ts";
 import { fusedPolicy } from "../autograd/fused.ts";
 import {
@@ -122,7 +122,7 @@ export const SERIAL_WG = 64;
  * of a workgroup per row: on a CPU a workgroup spends its time in barriers).
  */
 export function serialKernels(): boolean {
-  return softwareKernels((getBackendImpl("webgpu") as EngineBackend).engine);
+  return softwareKernels((backendInstance("webgpu") as EngineBackend).engine);
 }
 
 /**

@@ -4,6 +4,7 @@
  * parameters and its tokenizer.
  * @module
  */
+import { ensureBackend } from "../autograd/backend.ts";
 import { type BackendName, ValueError } from "../autograd/mod.ts";
 import { type BpeTokenizer, loadTokenizer } from "../tokenizers/mod.ts";
 import { gpt } from "./gpt.ts";
@@ -122,6 +123,7 @@ export async function loadPretrained(
   dir: string | URL,
   opts: LoadPretrainedOptions = {},
 ): Promise<Pretrained> {
+  await ensureBackend();
   const base = (dir instanceof URL ? decodeURIComponent(dir.pathname) : dir).replace(/\/+$/, "");
   const configPath = `${base}/config.json`;
   let raw: unknown;

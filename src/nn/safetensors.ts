@@ -3,7 +3,7 @@
  * are the dotted paths of the tree (so Hugging Face names round-trip), writes are atomic.
  * @module
  */
-import { type BackendName, getBackend, type Tensor, tensor } from "../autograd/mod.ts";
+import { type BackendName, currentBackendName, type Tensor, tensor } from "../autograd/mod.ts";
 import { flattenParams, type ParamTree, unflattenParams } from "./params.ts";
 import {
   type DecodedTensor,
@@ -144,7 +144,7 @@ export async function loadSafetensors(
  */
 export function tensorsFrom(
   decoded: Record<string, DecodedTensor>,
-  backend: BackendName = getBackend(),
+  backend: BackendName = currentBackendName(),
 ): Record<string, Tensor> {
   const out: Record<string, Tensor> = {};
   for (const [name, d] of Object.entries(decoded)) {

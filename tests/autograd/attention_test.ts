@@ -198,7 +198,7 @@ Deno.test("attention rejects shapes that do not fit, naming them", () => {
 });
 
 Deno.test("setFusedAttention picks the path for calls that do not say (the cpu prefers composed)", () => {
-  const cpu = lf.getBackendImpl("cpu");
+  const cpu = lf.backendInstance("cpu");
   const q = lf.randn([1, 1, 2, 2], { ...F64, rng: lf.rng(3) });
   // The composed form leaves more intermediates alive until its scope ends than the fused
   // op's output and log-sum-exp: count the buffers a call made.

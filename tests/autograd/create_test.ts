@@ -134,7 +134,7 @@ Deno.test("rng: same seed same sequence, state save/restore, split, int", () => 
 });
 
 Deno.test("backend option and current backend", async () => {
-  assertEquals(lf.getBackend(), "cpu");
+  assertEquals(lf.currentBackendName(), "cpu");
   await lf.setBackend("cpu");
   const t = tensor([1], { backend: "cpu" });
   assertEquals(t.backend.name, "cpu");

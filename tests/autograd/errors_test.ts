@@ -233,5 +233,5 @@ Deno.test("backends: unknown names and mixing backends in one op", async () => {
     lf.DTypeError,
     "full: float64 exists on the cpu backend only",
   );
-  assertEquals(lf.getBackend(), "cpu");
+  assertEquals(lf.currentBackendName(), "cpu");
 });

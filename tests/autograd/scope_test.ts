@@ -11,7 +11,7 @@ import {
 } from "../../mod.ts";
 import { assert, assertEquals, assertThrows } from "../_assert.ts";
 
-const cpu = () => lf.getBackendImpl("cpu").memory();
+const cpu = () => lf.backendInstance("cpu").memory();
 
 Deno.test("scope frees everything it made except the result", async () => {
   const x = tensor([1, 2, 3]);

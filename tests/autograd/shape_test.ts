@@ -241,7 +241,7 @@ Deno.test("gradients of several slices of one tensor are joined: disjoint, gaps,
 });
 
 Deno.test("the slices of a q/k/v split join into one concat, with no zeros made for them", () => {
-  const cpu = lf.getBackendImpl("cpu");
+  const cpu = lf.backendInstance("cpu");
   const x = lf.randn([4, 9], { rng: lf.rng(2), backend: "cpu" });
   const fill = cpu.fill;
   let fills = 0;

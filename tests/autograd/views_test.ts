@@ -4,12 +4,12 @@
 import { assert, assertEquals } from "../_assert.ts";
 import fc from "fast-check";
 import * as lf from "../../mod.ts";
-import { type Backend, getBackendImpl, liveTensors, type Tensor, tensor } from "../../mod.ts";
+import { type Backend, backendInstance, liveTensors, type Tensor, tensor } from "../../mod.ts";
 import { check, checkGrad, f64, seedArb, sizeOf } from "./_prop.ts";
 
 /** Counts calls of `strided` and `matmul` on the cpu backend while `fn` runs. */
 function spy<T>(fn: () => T): { result: T; strided: number; transFlags: boolean[][] } {
-  const b = getBackendImpl("cpu") as { -readonly [K in keyof Backend]: Backend[K] };
+  const b = backendInstance("cpu") as { -readonly [K in keyof Backend]: Backend[K] };
   const strided = b.strided, matmul = b.matmul;
   let n = 0;
   const transFlags: boolean[][] = [];
@@ -60,7 +60,7 @@ const permCase = fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 0, maxLen
 
 Deno.test("transpose and permute make views: no copy, no new buffer", () => {
   const x = tensor([[1, 2, 3], [4, 5, 6]]);
-  const cpu = getBackendImpl("cpu");
+  const cpu = backendInstance("cpu");
   const before = cpu.memory().buffers;
   const { result: [t, p], strided } = spy(
     () => [x.transpose(), x.reshape([1, 2, 3]).permute([2, 0, 1])],
@@ -75,7 +75,7 @@ Deno.test("transpose and permute make views: no copy, no new buffer", () => {
 
 Deno.test("x.transpose().add(y) makes no copy: one new buffer, the output", async () => {
   const x = tensor([[1, 2, 3], [4, 5, 6]]), y = tensor([[10, 20], [30, 40], [50, 60]]);
-  const cpu = getBackendImpl("cpu");
+  const cpu = backendInstance("cpu");
   const before = cpu.memory().buffers;
   const { result: z, strided } = spy(() => lf.scope(() => lf.keep(x.transpose().add(y))));
   assertEquals(strided, 0);
@@ -212,7 +212,7 @@ Deno.test("matmul of a transposed view uses the transpose flag, not a copy", asy
 });
 
 Deno.test("views keep refcounting: storage lives while any view does, nothing leaks", async () => {
-  const cpu = getBackendImpl("cpu");
+  const cpu = backendInstance("cpu");
   const n0 = liveTensors(), m0 = cpu.memory().buffers;
   const x = tensor([[1, 2], [3, 4]]);
   const t = x.transpose();

@@ -1,4 +1,5 @@
-import { curvesSvg, escapeXml, plotCurves } from "../../mod.ts";
+import { curvesSvg, plotCurves } from "../../mod.ts";
+import { escapeXml } from "../../src/dsl/report/plot.ts";
 import { assert, assertEquals, assertThrows } from "../_assert.ts";
 import { checkXml } from "./_xml.ts";
 

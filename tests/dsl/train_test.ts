@@ -1,7 +1,7 @@
 import {
+  backendInstance,
   clearMatmulTuning,
-  getBackend,
-  getBackendImpl,
+  currentBackendName,
   initBackend,
   liveTensors,
   matmulTuning,
@@ -44,7 +44,7 @@ Deno.test({
   name: "train: a tiny pipeline learns on WebGPU",
   ignore: !webgpu,
   fn: async () => {
-    const before = getBackend();
+    const before = currentBackendName();
     await setBackend("webgpu");
     try {
       const events: TrainEvent[] = [];
@@ -62,7 +62,7 @@ Deno.test({
 });
 
 async function flatOver500Steps(backend: "cpu" | "webgpu"): Promise<void> {
-  const before = getBackend();
+  const before = currentBackendName();
   await setBackend(backend);
   try {
     const live: number[] = [], bytes: number[] = [];
@@ -72,7 +72,7 @@ async function flatOver500Steps(backend: "cpu" | "webgpu"): Promise<void> {
       ...quiet,
       onEvent: () => {
         live.push(liveTensors());
-        bytes.push(getBackendImpl(backend).memory().bytes);
+        bytes.push(backendInstance(backend).memory().bytes);
       },
     });
     assertEquals(live.length, 10);
@@ -136,7 +136,7 @@ Deno.test({
   name: "train: tuneMatmul tunes the model's products after the first step and keeps a file",
   ignore: !webgpu,
   fn: async () => {
-    const before = getBackend();
+    const before = currentBackendName();
     await setBackend("webgpu");
     const dir = await Deno.makeTempDir();
     const path = `${dir}/tuning.json`;

@@ -3,9 +3,9 @@
 // software adapter, so reads are batched with Promise.all and property runs stay modest.
 import fc from "fast-check";
 import {
+  backendInstance,
   type BackendName,
   type DType,
-  getBackendImpl,
   initBackend,
   scope,
   type Tensor,
@@ -37,7 +37,7 @@ export function gpuTest(name: string, fn: () => Promise<void>): void {
  * for the next one (or for process exit) when the op sanitizer is off.
  */
 export async function settleGpu(): Promise<void> {
-  await (getBackendImpl("webgpu") as EngineBackend).engine.done();
+  await (backendInstance("webgpu") as EngineBackend).engine.done();
 }
 
 /** Runs `fn` with the engine's binding limit lowered to `bytes`. */
@@ -45,7 +45,7 @@ export async function withBindingLimit<T>(
   bytes: number,
   fn: () => T | Promise<T>,
 ): Promise<T> {
-  const e = (getBackendImpl("webgpu") as EngineBackend).engine;
+  const e = (backendInstance("webgpu") as EngineBackend).engine;
   const saved = e.maxStorageBinding;
   e.maxStorageBinding = bytes;
   try {

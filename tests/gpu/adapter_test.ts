@@ -47,7 +47,7 @@ gpuTest(
     const old = Deno.env.get("LOSSFORGE_BACKEND");
     try {
       Deno.env.set("LOSSFORGE_BACKEND", "cpu");
-      if ((await lf.autoSelectBackend()) !== "cpu" || lf.getBackend() !== "cpu") {
+      if ((await lf.autoSelectBackend()) !== "cpu" || lf.currentBackendName() !== "cpu") {
         throw new Error("env cpu ignored");
       }
       Deno.env.set("LOSSFORGE_BACKEND", "webgpu");
@@ -70,7 +70,9 @@ gpuTest(
       if ((await lf.fastestBackend()) !== expected) {
         throw new Error(`fastestBackend: expected ${expected} for ${adapter?.info.description}`);
       }
-      if (lf.getBackend() !== "webgpu") throw new Error("fastestBackend switched the backend");
+      if (lf.currentBackendName() !== "webgpu") {
+        throw new Error("fastestBackend switched the backend");
+      }
       Deno.env.set("LOSSFORGE_BACKEND", "cpu");
       if ((await lf.fastestBackend()) !== "cpu") throw new Error("fastestBackend ignored env");
     } finally {

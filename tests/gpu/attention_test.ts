@@ -4,7 +4,7 @@
 // shared by or per batch (causal, with random -1e9 entries), rows past one workgroup
 // and keys past one tile, and head widths across the tile sizes.
 import fc from "fast-check";
-import { attend, getBackendImpl, scaledDotProductAttention, type Tensor } from "../../mod.ts";
+import { attend, backendInstance, scaledDotProductAttention, type Tensor } from "../../mod.ts";
 import { kernelPolicy } from "../../src/gpu/kernels/common.ts";
 import { assertEquals } from "../_assert.ts";
 import { attentionTile } from "../../src/gpu/kernels/attention.ts";
@@ -78,7 +78,7 @@ gpuTest("webgpu attention at head widths across tile sizes (d = 64, 128, 256)", 
 gpuTest(
   "attend takes the fused kernels where the adapter counts as a GPU, composed on software",
   async () => {
-    const gpu = getBackendImpl("webgpu");
+    const gpu = backendInstance("webgpu");
     const saved = kernelPolicy.software;
     try {
       for (const software of [false, true]) {

@@ -100,7 +100,7 @@ gpuTest("webgpu unary gradients equal cpu", async () => {
 });
 
 gpuTest("webgpu int32 unary primitives equal cpu", async () => {
-  const cpu = lf.getBackendImpl("cpu"), gpu = lf.getBackendImpl("webgpu");
+  const cpu = lf.backendInstance("cpu"), gpu = lf.backendInstance("webgpu");
   const data = Int32Array.from([0, 1, -1, 7, -7, 100, -2147483648, 2147483647, 3]);
   for (const op of UNARY) {
     const want = await cpu.read(

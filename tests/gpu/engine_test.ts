@@ -5,7 +5,7 @@ import { assertAllClose, gpuTest } from "./_util.ts";
 import { assertEquals } from "../_assert.ts";
 import type { EngineBackend } from "../../src/gpu/backend.ts";
 
-const gpu = () => lf.getBackendImpl("webgpu") as EngineBackend;
+const gpu = () => lf.backendInstance("webgpu") as EngineBackend;
 
 async function rejects(f: () => unknown, cls: new (...a: never[]) => Error, text: string) {
   try {

@@ -9,7 +9,7 @@ import { gpuTest, weights } from "./_util.ts";
 gpuTest(
   "globalNorm on webgpu: the fused sum of squares equals the cpu's composed norm",
   async () => {
-    const gpu = lf.getBackendImpl("webgpu") as WebGpuBackend;
+    const gpu = lf.backendInstance("webgpu") as WebGpuBackend;
     const sizes = [1, 3, 0, 70_001, 300_000, 257];
     const tree = (backend: "cpu" | "webgpu") =>
       sizes.map((n, i) => lf.tensor(weights(n, i + 1), { shape: [n], backend }));

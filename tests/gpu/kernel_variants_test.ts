@@ -24,7 +24,7 @@ async function eachAdapter(fn: (software: boolean) => Promise<void>): Promise<vo
 }
 
 function engine() {
-  return (lf.getBackendImpl("webgpu") as EngineBackend).engine;
+  return (lf.backendInstance("webgpu") as EngineBackend).engine;
 }
 
 function rand(shape: number[], seed: number) {

@@ -15,7 +15,7 @@ import type { EngineBackend } from "../../src/gpu/backend.ts";
 const LAYOUTS = [[false, false], [true, false], [false, true], [true, true]] as const;
 
 function engine() {
-  return (lf.getBackendImpl("webgpu") as EngineBackend).engine;
+  return (lf.backendInstance("webgpu") as EngineBackend).engine;
 }
 
 function rand(shape: number[], seed: number) {

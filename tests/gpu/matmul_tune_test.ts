@@ -14,7 +14,7 @@ import type { EngineBackend } from "../../src/gpu/backend.ts";
 const QUICK = { rounds: 1, minMs: 0 };
 
 function engine() {
-  return (lf.getBackendImpl("webgpu") as EngineBackend).engine;
+  return (lf.backendInstance("webgpu") as EngineBackend).engine;
 }
 
 /** op(a) @ op(b) for a [batch, m, k]-class product on both backends: [webgpu, cpu] results. */

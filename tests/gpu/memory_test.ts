@@ -20,7 +20,7 @@ gpuTest(
   async () => {
     await lf.setBackend("webgpu");
     try {
-      const gpu = lf.getBackendImpl("webgpu") as WebGpuBackend;
+      const gpu = lf.backendInstance("webgpu") as WebGpuBackend;
       const r = lf.rng(3);
       let p: Params = {
         w1: lf.randn([8, 16], { rng: r, std: 0.3 }),

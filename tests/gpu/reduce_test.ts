@@ -61,7 +61,7 @@ gpuTest(
     await check(
       shapeAxes.chain(([s, axes]) => fc.tuple(fc.constant(axes), intsFor(s, -1000, 1000))),
       async ([axes, x]) => {
-        const gpu = lf.getBackendImpl("webgpu"), cpu = lf.getBackendImpl("cpu");
+        const gpu = lf.backendInstance("webgpu"), cpu = lf.backendInstance("cpu");
         for (const op of ["sum", "max", "min"] as const) {
           const [g, c] = [gpu, cpu].map((b) => {
             const buf = b.fromArray(x.data);

@@ -3,7 +3,7 @@
 // result on WebGPU and the CPU oracle.
 import fc from "fast-check";
 import * as lf from "../../mod.ts";
-import { type Backend, getBackendImpl, type Tensor, tensor } from "../../mod.ts";
+import { type Backend, backendInstance, type Tensor, tensor } from "../../mod.ts";
 import { assert, assertEquals } from "../_assert.ts";
 import {
   assertAllClose,
@@ -21,7 +21,7 @@ import {
 
 /** Counts `strided` calls on the webgpu backend while `fn` runs. */
 function countStrided<T>(fn: () => T): { result: T; strided: number; trans: boolean[][] } {
-  const b = getBackendImpl("webgpu") as { -readonly [K in keyof Backend]: Backend[K] };
+  const b = backendInstance("webgpu") as { -readonly [K in keyof Backend]: Backend[K] };
   const strided = b.strided, matmul = b.matmul;
   let n = 0;
   const trans: boolean[][] = [];
@@ -60,7 +60,7 @@ const OPS: ((a: Tensor, y: Tensor) => Tensor)[] = [
 ];
 
 gpuTest("webgpu transpose and permute make no copy; x.transpose().add(y) one buffer", async () => {
-  const gpu = getBackendImpl("webgpu");
+  const gpu = backendInstance("webgpu");
   const x = tensor([[1, 2, 3], [4, 5, 6]], { backend: "webgpu" });
   const y = tensor([[10, 20], [30, 40], [50, 60]], { backend: "webgpu" });
   const before = gpu.memory().buffers;

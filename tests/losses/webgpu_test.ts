@@ -3,12 +3,12 @@
 // Each GPU readback costs ~11 ms on the software adapter, so runs are few and small.
 import fc from "fast-check";
 import {
+  backendInstance,
   combine,
   crossEntropy,
   dice,
   focal,
   generalizedDice,
-  getBackendImpl,
   jaccard,
   liveTensors,
   type LossFn,
@@ -170,7 +170,7 @@ gpuTest("repeated forward + backward leaves no tensor or GPU buffer behind", asy
     backend: "webgpu",
     shape: [2, 8],
   });
-  const gpu = getBackendImpl("webgpu");
+  const gpu = backendInstance("webgpu");
   const step = async () => {
     for (const [, make] of FUSED) {
       const [v, g] = valueAndGrad((x: Tensor) => make(true)(x, t))(z);
@@ -244,7 +244,7 @@ gpuTest(
 
 /** Runs `fn` and counts the loss kernels (`runKernel` keys "losses_...") it dispatched. */
 async function lossKernelsDuring<T>(fn: () => Promise<T>): Promise<{ out: T; kernels: number }> {
-  const e = (getBackendImpl("webgpu") as EngineBackend).engine;
+  const e = (backendInstance("webgpu") as EngineBackend).engine;
   const saved = e.trace;
   let kernels = 0;
   e.trace = (op, k, ...rest) => {

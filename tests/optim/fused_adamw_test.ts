@@ -1,8 +1,8 @@
 // The fused WebGPU AdamW against the composed one (runs where a WebGPU device exists).
 import {
   adamw,
+  backendInstance,
   fusedAdamw,
-  getBackendImpl,
   initBackend,
   type Optimizer,
   type OptState,
@@ -83,7 +83,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const gpu = getBackendImpl("webgpu") as WebGpuBackend;
+    const gpu = backendInstance("webgpu") as WebGpuBackend;
     const opts = { lr: 0.01, weightDecay: 0.1 };
     const dispatches = async (fused: boolean) => {
       setFusedOps(fused);
@@ -126,7 +126,7 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   fn: async () => {
-    const gpu = getBackendImpl("webgpu") as WebGpuBackend;
+    const gpu = backendInstance("webgpu") as WebGpuBackend;
     const on = (b: "cpu" | "webgpu") => ({
       params: { w: tensor(weights(70_000, 1), { backend: b }) },
       grads: { w: tensor(weights(70_000, 2), { backend: b }) },

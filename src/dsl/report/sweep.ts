@@ -8,7 +8,7 @@
 
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { type BackendName, getBackend } from "../../autograd/backend.ts";
+import { type BackendName, currentBackendName, ensureBackend } from "../../autograd/backend.ts";
 import { writeFileAtomic } from "../run/atomic.ts";
 import { latestCheckpoint } from "../run/checkpoint.ts";
 import { PipelineError } from "../spec/errors.ts";
@@ -276,6 +276,7 @@ export async function sweep(
   axes: SweepAxes,
   options: SweepOptions = {},
 ): Promise<SweepTable> {
+  await ensureBackend();
   const names = (Object.keys(axes) as (keyof SweepAxes)[]).filter((k) => axes[k] !== undefined);
   const variants = planVariants(base, axes, names, options);
   const out = options.out;
@@ -291,7 +292,7 @@ export async function sweep(
     const fromStep = ckpt ? Number(/step-(\d+)$/.exec(ckpt)?.[1] ?? 0) : 0;
     todo.push({ ...v, fromStep, ...(ckpt ? { resumeFrom: v.ckptDir } : {}) });
   }
-  const backend = getBackend();
+  const backend = currentBackendName();
   const workers = workerCount(options.workers ?? 1, todo, backend);
   // Variants side by side share the cores: each worker's matmul gets its share of them
   // (unless LOSSFORGE_CPU_THREADS says otherwise) rather than a thread per core each.

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { ensureBackend } from "../../autograd/backend.ts";
 import { aggregateMetrics } from "../../data/mod.ts";
 import type { Tokenizer } from "../../tokenizers/mod.ts";
 import type { LanguageModel, Module, ParamTree } from "../../nn/mod.ts";
@@ -148,6 +149,7 @@ export async function evaluate(
   params: ParamTree,
   options: EvaluateOptions = {},
 ): Promise<Record<string, number>> {
+  await ensureBackend();
   if (!p.eval) throw new TypeError(`evaluate: pipeline "${p.name}" has no eval`);
   const examples = options.examples ?? (await p.data.load()).eval;
   return await p.eval.run(p.model, params, p.data, { examples, signal: options.signal });

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { ensureBackend } from "../../autograd/backend.ts";
 import {
   keep,
   noGrad,
@@ -22,7 +23,7 @@ import {
   treeLeaves,
 } from "../../autograd/mod.ts";
 import { writeFileAtomic } from "./atomic.ts";
-import { getBackend } from "../../autograd/backend.ts";
+import { currentBackendName } from "../../autograd/backend.ts";
 import {
   loadMatmulTuning,
   saveMatmulTuning,
@@ -167,6 +168,7 @@ export interface TrainResult {
  * ```
  */
 export async function train(p: Pipeline, options: TrainOptions = {}): Promise<TrainResult> {
+  await ensureBackend();
   const loaded = await p.data.load();
   const resumed = typeof options.resume === "string"
     ? await loadCheckpoint(options.resume)
@@ -295,7 +297,7 @@ class Run {
    */
   private async prepareTuning(progress?: Progress): Promise<(() => Promise<void>) | undefined> {
     const t = this.o.tuneMatmul;
-    if (!t || getBackend() !== "webgpu") return undefined;
+    if (!t || currentBackendName() !== "webgpu") return undefined;
     const run: TuneMatmulRun = typeof t === "string" ? { path: t } : t === true ? {} : t;
     if (run.path) {
       try {
