@@ -66,7 +66,8 @@ export type FlagSpec = Record<string, { type: "string" | "boolean"; short?: stri
 
 /**
  * The flags in `argv` (strictly: an unknown flag is a UsageError), or "help" for --help. With
- * a `config` flag, its file's JSON object supplies flags not given (lists may be arrays).
+ * the `configFlag` flag (default `--config`), its file's JSON object supplies flags not given
+ * (lists may be arrays).
  */
 export async function readFlags(
   argv: string[],
@@ -426,7 +427,8 @@ export async function gsm8kFolder(
   for (const f of dir ? ["train.jsonl", "test.jsonl"] : []) {
     if (!(await isFile(`${dir}/${f}`))) {
       throw new UsageError(
-        `--data ${dir}: ${f} not found (give a folder holding GSM8K's train.jsonl and test.jsonl, or use --download)`,
+        `--data ${dir}: ${f} not found (give a folder holding GSM8K's train.jsonl and ` +
+          "test.jsonl, or use --download)",
       );
     }
     try {

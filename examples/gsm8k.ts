@@ -111,7 +111,7 @@ async function modelAndData(o: Options, maxLength: number) {
   const model: PipelineSpec["model"] = o.arch === "gpt"
     ? { kind: "gpt", options: shape }
     : { kind: "llama", options: { ...shape, kvHeads: 4, hidden, tieEmbeddings: true } };
-  return { model, data: real ?? { kind: "gsm8k-synthetic", options: synthetic } };
+  return { model, data: real ?? { kind: "gsm8kSynthetic", options: synthetic } };
 }
 
 async function main(): Promise<number> {
@@ -168,7 +168,7 @@ async function main(): Promise<number> {
       options: { peak: lr, warmup: Math.min(50, Math.floor(steps / 10)), steps },
     },
     data: data as PipelineSpec["data"],
-    eval: { kind: "exact-match", options: { limit: o.limit, maxNewTokens: 32, batchSize: 50 } },
+    eval: { kind: "exactMatch", options: { limit: o.limit, maxNewTokens: 32, batchSize: 50 } },
     steps,
     batchSize: o.batch,
     clip: 1,

@@ -43,7 +43,8 @@ export function metricColumns(table: SweepTable): string[] {
  *   style: "summary",
  *   metrics: ["exactMatch", "iou"],
  * };
- * console.log(toMarkdown({ axes: ["loss"], rows: [] }, layout)); // "# GSM8K: ...\n\n- backend: cpu ..."
+ * // "# GSM8K: ...", "- backend: cpu", ..., then the table's header
+ * console.log(toMarkdown({ axes: ["loss"], rows: [] }, layout));
  * ```
  */
 export interface ReportLayout {
