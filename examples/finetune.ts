@@ -13,8 +13,7 @@
  * benchmark (examples/gsm8k.ts --model DIR evaluates exact match on held-out problems).
  * @module
  */
-import { isFile, parseNumber, runMain, UsageError } from "./_cli.ts";
-import { parseArgs } from "node:util";
+import { choice, commandLine, int, isFile, num, runMain, text, UsageError } from "./_cli.ts";
 import {
   greedyGenerate,
   gsm8k,
@@ -36,68 +35,35 @@ import {
 const ROOT = new URL("../", import.meta.url);
 const DEFAULT_MODEL = decodeURIComponent(new URL("../shared/models/tiny-llama-hf", ROOT).pathname);
 
-const HELP = `examples/finetune.ts: LoRA fine-tuning of a Hugging Face model folder
-
-Usage: deno run -A examples/finetune.ts [flags]
-
-  --model DIR       Hugging Face folder: config.json, model.safetensors, tokenizer.json
-                    (default ../shared/models/tiny-llama-hf beside the repository)
-  --data DIR        folder with GSM8K's train.jsonl: train on its first --count problems
-                    (default: synthetic GSM-style problems)
-  --count N         training problems (default 8)
-  --steps N         optimizer steps (default 60)
-  --batch N         problems per step (default 4)
-  --lr X            learning rate (default 1e-2)
-  --rank N          LoRA rank r (default 8; alpha is 2r)
-  --loss NAME       ce (default), or 0.6 ce + 0.4 NAME on the answer tokens, NAME from:
-                    ${LOSS_NAMES.filter((n) => n !== "ce").join(", ")}
-  --seed N          seed for data, adapters and batching (default 42)
-  --backend NAME    cpu (default) or webgpu
-  --out DIR         where the adapters go (default runs/finetune-<timestamp>)
-  --help            this text
-
-Exit codes: 0 success, 2 bad input, 1 internal error.`;
-
-const FLAGS = {
-  model: { type: "string" },
-  data: { type: "string" },
-  count: { type: "string" },
-  steps: { type: "string" },
-  batch: { type: "string" },
-  lr: { type: "string" },
-  rank: { type: "string" },
-  loss: { type: "string" },
-  seed: { type: "string" },
-  backend: { type: "string" },
-  out: { type: "string" },
-  help: { type: "boolean", short: "h" },
-} as const;
+// deno-fmt-ignore
+const cli = commandLine({
+  title: "examples/finetune.ts: LoRA fine-tuning of a Hugging Face model folder",
+  usage: "deno run -A examples/finetune.ts [flags]",
+  flags: {
+    model: text("DIR", `Hugging Face folder: config.json, model.safetensors, tokenizer.json
+(default ../shared/models/tiny-llama-hf beside the repository)`),
+    data: text("DIR", `folder with GSM8K's train.jsonl: train on its first --count problems
+(default: synthetic GSM-style problems)`),
+    count: int("N", "training problems", { default: 8, min: 1 }),
+    steps: int("N", "optimizer steps", { default: 60, min: 1 }),
+    batch: int("N", "problems per step", { default: 4, min: 1 }),
+    lr: num("X", "learning rate (default 1e-2)", { default: 1e-2, min: 0 }),
+    rank: int("N", "LoRA rank r (default 8; alpha is 2r)", { default: 8, min: 1 }),
+    loss: choice("NAME", `ce (default), or 0.6 ce + 0.4 NAME on the answer tokens, NAME from:
+${LOSS_NAMES.filter((n) => n !== "ce").join(", ")}`,
+      { choices: LOSS_NAMES, default: "ce", noun: "loss" }),
+    seed: int("N", "seed for data, adapters and batching", { default: 42, min: 0 }),
+    backend: choice("NAME", "cpu (default) or webgpu",
+      { choices: ["cpu", "webgpu"], default: "cpu" }),
+    out: text("DIR", "where the adapters go (default runs/finetune-<timestamp>)"),
+  },
+  footer: "Exit codes: 0 success, 2 bad input, 1 internal error.",
+});
 
 async function main(): Promise<number> {
-  let v;
-  try {
-    v = parseArgs({ args: Deno.args, options: FLAGS }).values;
-  } catch (e) {
-    throw new UsageError((e as Error).message.split("\n")[0]);
-  }
-  if (v.help) {
-    console.log(HELP);
-    return 0;
-  }
-  const count = parseNumber("count", v.count ?? 8, { int: true, min: 1 });
-  const steps = parseNumber("steps", v.steps ?? 60, { int: true, min: 1 });
-  const batch = parseNumber("batch", v.batch ?? 4, { int: true, min: 1 });
-  const lr = parseNumber("lr", v.lr ?? 1e-2, { int: false, min: 0 });
-  const rank = parseNumber("rank", v.rank ?? 8, { int: true, min: 1 });
-  const seed = parseNumber("seed", v.seed ?? 42, { int: true, min: 0 });
-  const lossName = v.loss ?? "ce";
-  if (!(LOSS_NAMES as readonly string[]).includes(lossName)) {
-    throw new UsageError(`--loss: unknown loss "${lossName}"; valid: ${LOSS_NAMES.join(", ")}`);
-  }
-  const backend = v.backend ?? "cpu";
-  if (backend !== "cpu" && backend !== "webgpu") {
-    throw new UsageError(`--backend: expected cpu or webgpu, got "${backend}"`);
-  }
+  const v = await cli.parse(Deno.args);
+  if (!v) return 0;
+  const { count, steps, batch, lr, rank, seed, loss: lossName, backend } = v;
   if (v.data !== undefined && !(await isFile(`${v.data}/train.jsonl`))) {
     throw new UsageError(`--data ${v.data}: train.jsonl not found (give a GSM8K folder)`);
   }

@@ -11,23 +11,14 @@
  * Run with --help for every flag.
  * @module
  */
+import { choice, commandLine, config, flag, gsm8kFolder, int, isFile, list, num } from "./_cli.ts";
+import { numbers, resumedFlags, runMain, section, text, UsageError, writeAtomic } from "./_cli.ts";
 import {
-  downloadProgress,
-  isFile,
-  parseChoice,
-  parseNumber,
-  readFlags,
-  runMain,
-  UsageError,
-  writeAtomic,
-} from "./_cli.ts";
-import {
-  type BackendName,
   type DataSource,
-  downloadGsm8k,
   fastestBackend,
   findAdapter,
   gsm8kData,
+  gsm8kSyntheticData,
   isSoftwareAdapter,
   loadPretrained,
   lora,
@@ -35,169 +26,70 @@ import {
   type ModelLike,
   pipeline,
   type PipelineSpec,
-  readGsm8kJsonl,
   setBackend,
   sweep,
-  type SweepRow,
-  syntheticData,
+  toMarkdown,
 } from "../mod.ts";
 
-const HELP = `examples/gsm8k.ts: cross-entropy versus segmentation losses on GSM8K
+// deno-fmt-ignore
+const FLAGS = {
+  ...section("Data and model", {
+    data: text("DIR", "folder with GSM8K train.jsonl and test.jsonl (real GSM8K)"),
+    download: flag("fetch GSM8K from github.com/openai/grade-school-math into --cache"),
+    cache: text("DIR", "download folder", ".cache/gsm8k"),
+    difficulty: choice("D", "synthetic problems: 1, 2, 3 arithmetic steps or mixed",
+      { choices: [1, 2, 3, "mixed"], default: 1 }),
+    "max-number": int("N", "synthetic problems: every number below N, 10..1000",
+      { default: 50, min: 10, max: 1000 }),
+    "skip-bad": flag("skip malformed JSONL lines instead of stopping (reported as file:line)"),
+    model: text("DIR", `fine-tune a Hugging Face model folder (config.json, model.safetensors,
+tokenizer.json) with LoRA r=8, alpha=16, as the paper does`),
+  }),
+  ...section("Training", {
+    losses: list("LIST", `comma-separated, from: ${LOSS_NAMES.join(", ")}
+ce trains alone, every other loss as w1 ce + w2 loss on answer tokens`,
+      { choices: LOSS_NAMES, noun: "loss", default: ["ce", "focal", "lovasz", "gdice", "sadice"] }),
+    weights: numbers("A,B", "the two weights", { default: [0.6, 0.4], min: 0 }),
+    steps: int("N", "optimizer steps per loss (default 700; 150 with --model)", { min: 1 }),
+    batch: int("N", "sequences per step", { default: 8, min: 1 }),
+    arch: choice("NAME", "from-scratch model: llama (rotary positions, default) or gpt (GPT-2)",
+      { choices: ["llama", "gpt"], default: "llama" }),
+    dim: int("N", "width of the from-scratch model", { default: 96, min: 4 }),
+    layers: int("N", "transformer blocks of the from-scratch model", { default: 2, min: 1 }),
+    lr: num("X", "peak learning rate (default 3e-3 from scratch, 1e-3 with --model)", { min: 0 }),
+    seed: int("N", "seed for data, init and batching", { default: 42, min: 0 }),
+    backend: choice("NAME", "cpu or webgpu (default: webgpu on a GPU, cpu on a CPU-only machine)",
+      { choices: ["cpu", "webgpu"] }),
+    workers: int("N", `variants trained side by side (default: one per core on the cpu
+backend, 1 on webgpu or with --model)`, { min: 1 }),
+    config: config("FILE", "JSON object with any of these flags as keys (flags win)"),
+  }),
+  ...section("Evaluation and output", {
+    limit: int("N", "evaluate on the first N held-out problems", { default: 100, min: 1 }),
+    out: text("DIR", "output folder (default runs/gsm8k-<timestamp>)"),
+    resume: text("DIR", `continue an interrupted run in DIR: finished losses are kept,
+unfinished ones continue from their last checkpoint`),
+  }),
+};
 
-Usage: deno run -A examples/gsm8k.ts [flags]
-
-With no flags it trains a small GPT from scratch on synthetic GSM-style problems (no files
+const cli = commandLine({
+  title: "examples/gsm8k.ts: cross-entropy versus segmentation losses on GSM8K",
+  usage: "deno run -A examples/gsm8k.ts [flags]",
+  about: `With no flags it trains a small GPT from scratch on synthetic GSM-style problems (no files
 needed) with: ce, and 0.6 ce + 0.4 x {focal, lovasz, gdice, sadice} on the answer tokens;
 evaluates exact match by greedy decoding on held-out problems; prints a table and writes
-results.json, results.md and curves.svg.
+results.json, results.md and curves.svg.`,
+  flags: FLAGS,
+  footer: "Exit codes: 0 success, 2 bad input, 1 internal error.",
+});
 
-Data and model
-  --data DIR        folder with GSM8K train.jsonl and test.jsonl (real GSM8K)
-  --download        fetch GSM8K from github.com/openai/grade-school-math into --cache
-  --cache DIR       download folder (default .cache/gsm8k)
-  --difficulty D    synthetic problems: 1, 2, 3 arithmetic steps or mixed (default 1)
-  --max-number N    synthetic problems: every number below N, 10..1000 (default 50)
-  --skip-bad        skip malformed JSONL lines instead of stopping (reported as file:line)
-  --model DIR       fine-tune a Hugging Face model folder (config.json, model.safetensors,
-                    tokenizer.json) with LoRA r=8, alpha=16, as the paper does
-Training
-  --losses LIST     comma-separated, from: ${
-  LOSS_NAMES.join(", ")
-} (default ce,focal,lovasz,gdice,sadice);
-                    ce trains alone, every other loss as w1 ce + w2 loss on answer tokens
-  --weights A,B     the two weights (default 0.6,0.4)
-  --steps N         optimizer steps per loss (default 700; 150 with --model)
-  --batch N         sequences per step (default 8)
-  --arch NAME       from-scratch model: llama (rotary positions, default) or gpt (GPT-2)
-  --dim N           width of the from-scratch model (default 96)
-  --layers N        transformer blocks of the from-scratch model (default 2)
-  --lr X            peak learning rate (default 3e-3 from scratch, 1e-3 with --model)
-  --seed N          seed for data, init and batching (default 42)
-  --backend NAME    cpu or webgpu (default: webgpu on a GPU, cpu on a CPU-only machine)
-  --workers N       variants trained side by side (default: one per core on the cpu
-                    backend, 1 on webgpu or with --model)
-  --config FILE     JSON object with any of these flags as keys (flags win)
-Evaluation and output
-  --limit N         evaluate on the first N held-out problems (default 100)
-  --out DIR         output folder (default runs/gsm8k-<timestamp>)
-  --resume DIR      continue an interrupted run in DIR: finished losses are kept,
-                    unfinished ones continue from their last checkpoint
-  --help            this text
-
-Exit codes: 0 success, 2 bad input, 1 internal error.
-`;
-
-const FLAGS = {
-  data: { type: "string" },
-  download: { type: "boolean" },
-  cache: { type: "string" },
-  "skip-bad": { type: "boolean" },
-  difficulty: { type: "string" },
-  "max-number": { type: "string" },
-  model: { type: "string" },
-  losses: { type: "string" },
-  weights: { type: "string" },
-  steps: { type: "string" },
-  batch: { type: "string" },
-  dim: { type: "string" },
-  arch: { type: "string" },
-  layers: { type: "string" },
-  lr: { type: "string" },
-  seed: { type: "string" },
-  backend: { type: "string" },
-  workers: { type: "string" },
-  config: { type: "string" },
-  limit: { type: "string" },
-  out: { type: "string" },
-  resume: { type: "string" },
-  help: { type: "boolean", short: "h" },
-} as const;
-
-/** The parsed flags; a run keeps them in run.json, and --resume takes them back from there. */
-type Options = NonNullable<Awaited<ReturnType<typeof parseOptions>>>;
-
-async function parseOptions(argv: string[]) {
-  const v = await readFlags(argv, FLAGS);
-  if (v === "help") return undefined;
-  const losses = String(v.losses ?? "ce,focal,lovasz,gdice,sadice").split(",")
-    .map((s) => s.trim()).filter(Boolean);
-  for (const l of losses) {
-    if (!(LOSS_NAMES as readonly string[]).includes(l)) {
-      throw new UsageError(`--losses: unknown loss "${l}"; valid: ${LOSS_NAMES.join(", ")}`);
-    }
-  }
-  if (losses.length === 0) throw new UsageError("--losses: name at least one loss");
-  const w = String(v.weights ?? "0.6,0.4").split(",");
-  if (w.length !== 2) {
-    throw new UsageError(`--weights: expected two numbers like 0.6,0.4, got "${v.weights}"`);
-  }
-  type Range = { min?: number; max?: number };
-  const int = (name: string, fallback: number, range: Range) =>
-    parseNumber(name, v[name] ?? fallback, { int: true, ...range });
-  const optInt = (name: string, range: Range) =>
-    v[name] === undefined ? undefined : parseNumber(name, v[name], { int: true, ...range });
-  return {
-    data: v.data as string | undefined,
-    download: Boolean(v.download),
-    cache: (v.cache as string | undefined) ?? ".cache/gsm8k",
-    skipBad: Boolean(v["skip-bad"]),
-    difficulty: parseChoice("difficulty", v.difficulty, [1, 2, 3, "mixed"] as const, 1),
-    maxNumber: int("max-number", 50, { min: 10, max: 1000 }),
-    model: v.model as string | undefined,
-    losses,
-    weights: w.map((x) => parseNumber("weights", x, { min: 0 })) as [number, number],
-    steps: optInt("steps", { min: 1 }),
-    batch: int("batch", 8, { min: 1 }),
-    dim: int("dim", 96, { min: 4 }),
-    arch: parseChoice("arch", v.arch, ["llama", "gpt"] as const, "llama"),
-    layers: int("layers", 2, { min: 1 }),
-    lr: v.lr === undefined ? undefined : parseNumber("lr", v.lr, { min: 0 }),
-    seed: int("seed", 42, { min: 0 }),
-    backend: parseChoice("backend", v.backend, ["cpu", "webgpu"] as BackendName[], undefined),
-    workers: optInt("workers", { min: 1 }),
-    limit: int("limit", 100, { min: 1 }),
-    out: v.out as string | undefined,
-    resume: v.resume as string | undefined,
-  };
-}
-
-/** Checks the data folder before anything is written, so bad data leaves no half-made run. */
-async function checkData(dir: string, skipBad: boolean): Promise<void> {
-  for (const f of ["train.jsonl", "test.jsonl"]) {
-    if (!(await isFile(`${dir}/${f}`))) {
-      throw new UsageError(
-        `--data ${dir}: ${f} not found (give a folder holding GSM8K's train.jsonl and test.jsonl, or use --download)`,
-      );
-    }
-    try {
-      const file = await readGsm8kJsonl(`${dir}/${f}`, { skipBad });
-      if (file.skipped) console.error(`skipped ${file.skipped} bad line(s): ${file.problems[0]}`);
-    } catch (e) {
-      throw new UsageError(`${(e as Error).message} (pass --skip-bad to skip bad lines)`);
-    }
-  }
-}
-
-/** The loss of one comparison row: ce alone, or w1 ce + w2 X on the answer tokens. */
-function lossSpec(name: string, [w1, w2]: [number, number]): PipelineSpec["loss"] {
-  if (name === "ce") return "ce";
-  return { kind: "combine", options: { terms: [["ce", w1], [name, w2, { mask: "answer" }]] } };
-}
-
-function lossLabel(name: string, [w1, w2]: [number, number]): string {
-  return name === "ce" ? "ce" : `${w1} ce + ${w2} ${name}`;
-}
+/** The flags; a run keeps them in run.json, and --resume takes them back from there. */
+type Options = NonNullable<Awaited<ReturnType<typeof cli.parse>>>;
 
 /** The model: a small transformer from scratch over bytes, or LoRA on a pretrained model. */
 async function modelAndData(o: Options, maxLength: number) {
-  const synthetic = {
-    seed: o.seed,
-    count: 4000,
-    evalCount: o.limit,
-    difficulty: o.difficulty,
-    maxLength,
-    maxNumber: o.maxNumber,
-  };
+  const { seed, limit: evalCount, difficulty, maxNumber } = o;
+  const synthetic = { seed, count: 4000, evalCount, difficulty, maxLength, maxNumber };
   const real = o.data ? gsm8kData({ path: o.data, maxLength, skipBad: o.skipBad }) : undefined;
   if (o.model) {
     // The frozen base is captured, so only the adapters are parameters to train and save.
@@ -208,91 +100,26 @@ async function modelAndData(o: Options, maxLength: number) {
       init: (rng) => lm.initAdapters(rng),
       apply: (adapters, ids, ctx) => lm.apply({ base, adapters } as never, ids, ctx),
     };
-    const src = (real ?? syntheticData(synthetic)) as DataSource;
+    const src = (real ?? gsm8kSyntheticData(synthetic)) as DataSource;
     return { model, data: { ...src, tokenizer: pre.tokenizer, padSide: "left" as const } };
   }
   if (o.dim % 4) throw new UsageError(`--dim: must be a multiple of 4 (4 heads), got ${o.dim}`);
   const shape = { vocab: 259, context: maxLength, layers: o.layers, dim: o.dim, heads: 4 };
   // Llama-style blocks (rotary positions, RMSNorm, SwiGLU) learn to copy the question's
   // numbers into the formula in far fewer steps than GPT-2's learned positions (measured).
-  const model: PipelineSpec["model"] = o.arch === "gpt" ? { kind: "gpt", options: shape } : {
-    kind: "llama",
-    options: {
-      ...shape,
-      kvHeads: 4,
-      hidden: Math.round((8 * o.dim) / 3 / 8) * 8,
-      tieEmbeddings: true,
-    },
-  };
-  return { model, data: real ?? { kind: "gsm8k-synthetic", options: synthetic } };
-}
-
-/** One row of results.json and results.md. */
-function resultRow(r: SweepRow) {
-  return {
-    loss: r.variant.loss,
-    label: r.label,
-    exactMatch: r.metrics.exactMatch ?? NaN,
-    iou: r.metrics.iou ?? NaN,
-    finalLoss: r.loss,
-    steps: r.steps,
-    trainSeconds: r.trainSeconds,
-    tokensPerSecond: r.tokensPerSecond,
-    curve: r.curve,
-  };
-}
-
-function table(rows: SweepRow[]): string {
-  const lines = [
-    "| loss | exact match | step IoU | final train loss | train time | tokens/s |",
-    "|---|---:|---:|---:|---:|---:|",
-  ];
-  for (const r of rows.map(resultRow)) {
-    lines.push(
-      `| ${r.label} | ${(100 * r.exactMatch).toFixed(1)}% | ${r.iou.toFixed(3)} | ${
-        r.finalLoss.toFixed(3)
-      } | ${r.trainSeconds.toFixed(0)} s | ${r.tokensPerSecond.toFixed(0)} |`,
-    );
-  }
-  return lines.join("\n");
-}
-
-async function writeResults(out: string, rows: SweepRow[], meta: object): Promise<void> {
-  const json = { ...meta, rows: rows.map(resultRow) };
-  await writeAtomic(`${out}/results.json`, JSON.stringify(json, null, 2) + "\n");
-  const md = `# GSM8K: cross-entropy vs segmentation losses\n\n${
-    Object.entries(meta).map(([k, v]) => `- ${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`)
-      .join("\n")
-  }\n\n${table(rows)}\n`;
-  await writeAtomic(`${out}/results.md`, md);
+  const hidden = Math.round((8 * o.dim) / 3 / 8) * 8;
+  const model: PipelineSpec["model"] = o.arch === "gpt"
+    ? { kind: "gpt", options: shape }
+    : { kind: "llama", options: { ...shape, kvHeads: 4, hidden, tieEmbeddings: true } };
+  return { model, data: real ?? { kind: "gsm8kSynthetic", options: synthetic } };
 }
 
 async function main(): Promise<number> {
-  let o = await parseOptions(Deno.args);
-  if (!o) {
-    console.log(HELP);
-    return 0;
-  }
-  if (o.resume) {
-    // A resumed run keeps every setting it started with (run.json), whatever else is given.
-    const dir = o.resume;
-    let saved: Options;
-    try {
-      saved = JSON.parse(await Deno.readTextFile(`${dir}/run.json`)).options;
-    } catch {
-      throw new UsageError(`--resume ${dir}: no readable run.json there (not a gsm8k run folder)`);
-    }
-    o = { ...saved, resume: dir, workers: o.workers ?? saved.workers };
-  }
-  if (o.download) {
-    try {
-      await downloadGsm8k(o.cache, { onProgress: downloadProgress() });
-    } catch (e) {
-      throw new UsageError(`--download failed: ${(e as Error).message}`);
-    }
-    o.data ??= o.cache;
-  }
-  if (o.data) await checkData(o.data, o.skipBad);
+  const flags = await cli.parse(Deno.args);
+  if (!flags) return 0;
+  // A resumed run keeps every setting it started with (run.json), whatever else is given.
+  const o = await resumedFlags(flags, "gsm8k run folder", ["workers"]);
+  o.data = await gsm8kFolder(o);
   if (o.model && !(await isFile(`${o.model}/config.json`))) {
     throw new UsageError(
       `--model ${o.model}: no config.json there (expected a Hugging Face model folder)`,
@@ -310,7 +137,7 @@ async function main(): Promise<number> {
 
   const out = o.resume ?? o.out ?? `runs/gsm8k-${new Date().toISOString().replace(/[:.]/g, "-")}`;
   await Deno.mkdir(out, { recursive: true });
-  const meta = {
+  const about = {
     date: new Date().toISOString(),
     backend,
     data: o.data ??
@@ -324,7 +151,7 @@ async function main(): Promise<number> {
     evalProblems: o.limit,
   };
   if (!o.resume) {
-    await writeAtomic(`${out}/run.json`, JSON.stringify({ ...meta, options: o }, null, 2) + "\n");
+    await writeAtomic(`${out}/run.json`, JSON.stringify({ ...about, options: o }, null, 2) + "\n");
   }
   // On a hardware GPU the first variant times the model's matmuls and saves the table; the
   // others and a resumed run load it, so every variant runs the same kernels.
@@ -341,7 +168,7 @@ async function main(): Promise<number> {
       options: { peak: lr, warmup: Math.min(50, Math.floor(steps / 10)), steps },
     },
     data: data as PipelineSpec["data"],
-    eval: { kind: "exact-match", options: { limit: o.limit, maxNewTokens: 32, batchSize: 50 } },
+    eval: { kind: "exactMatch", options: { limit: o.limit, maxNewTokens: 32, batchSize: 50 } },
     steps,
     batchSize: o.batch,
     clip: 1,
@@ -350,27 +177,37 @@ async function main(): Promise<number> {
     // sweep keeps each loss's checkpoints in <out>/<loss>/checkpoints.
     checkpoint: { dir: `${out}/checkpoints`, every: 100, keep: 1 },
   });
-  const weights = o.weights;
-  const losses = Object.fromEntries(o.losses.map((name) => [name, lossSpec(name, weights)]));
+  // ce alone, every other loss as w1 ce + w2 X on the answer tokens.
+  const [w1, w2] = o.weights;
+  const plus = (x: string) => ({
+    kind: "combine",
+    options: { terms: [["ce", w1], [x, w2, { mask: "answer" }]] },
+  });
+  const losses = Object.fromEntries(o.losses.map((x) => [x, x === "ce" ? "ce" : plus(x)]));
+  const columns = { style: "summary", metrics: ["exactMatch", "iou"] } as const;
   const result = await sweep(base, { loss: losses }, {
     out,
     folder: (v) => v.loss,
-    label: (v) => lossLabel(v.loss, weights),
+    label: (v) => v.loss === "ce" ? "ce" : `${w1} ce + ${w2} ${v.loss}`,
     // Workers get their pipeline as JSON, which a LoRA model (a closure) has none of.
     workers: o.model ? 1 : o.workers ?? "auto",
     resume: Boolean(o.resume),
     tuneMatmul: tuneFile,
     report: {
       title: "GSM8K: training loss and exact match",
-      metric: "exactMatch",
-      write: (t) => writeResults(out, t.rows, meta),
+      heading: "GSM8K: cross-entropy vs segmentation losses",
+      about,
+      ...columns,
+      files: ["md", "json"],
     },
   });
   if (result.stopped === "interrupted") {
     console.log(`\ninterrupted: continue with --resume ${out}`);
     return 130;
   }
-  console.log(`\n${table(result.rows)}\n\nwrote ${out}/results.json, results.md, curves.svg`);
+  console.log(
+    `\n${toMarkdown(result, columns)}\nwrote ${out}/results.json, results.md, curves.svg`,
+  );
   const failed = result.rows.filter((r) => r.error);
   for (const r of failed) console.error(`${r.label}: ${r.error}`);
   return failed.length ? 1 : 0;

@@ -14,8 +14,7 @@
  *
  * @module
  */
-import { parseNumber, runMain, UsageError, writeAtomic } from "./_cli.ts";
-import { parseArgs } from "node:util";
+import { choice, commandLine, int, list, runMain, text, writeAtomic } from "./_cli.ts";
 import {
   adam,
   keep,
@@ -34,74 +33,28 @@ import {
   valueAndGrad,
 } from "../mod.ts";
 
-const HELP = `examples/losses.ts: every loss on an imbalanced toy segmentation task
-
-Usage: deno run -A examples/losses.ts [flags]
-
-  --losses LIST     comma-separated, from: ${LOSS_NAMES.join(", ")} (default: all)
-  --steps N         full-batch Adam steps per loss (default 150)
-  --seed N          seed for data and initialisation (default 0)
-  --backend NAME    cpu (default; fastest for a model this small) or webgpu
-  --out DIR         output folder (default runs/losses-<timestamp>): results.json,
-                    results.md, chart.svg
-  --help            this text
-
-Exit codes: 0 success, 2 bad input, 1 internal error.`;
+// deno-fmt-ignore
+const cli = commandLine({
+  title: "examples/losses.ts: every loss on an imbalanced toy segmentation task",
+  usage: "deno run -A examples/losses.ts [flags]",
+  flags: {
+    losses: list("LIST", `comma-separated, from: ${LOSS_NAMES.join(", ")} (default: all)`,
+      { choices: LOSS_NAMES, default: LOSS_NAMES, noun: "loss" }),
+    steps: int("N", "full-batch Adam steps per loss", { default: 150, min: 1 }),
+    seed: int("N", "seed for data and initialisation", { default: 0, min: 0 }),
+    backend: choice("NAME", "cpu (default; fastest for a model this small) or webgpu",
+      { choices: ["cpu", "webgpu"], default: "cpu" }),
+    out: text("DIR", `output folder (default runs/losses-<timestamp>): results.json,
+results.md, chart.svg`),
+  },
+  footer: "Exit codes: 0 success, 2 bad input, 1 internal error.",
+});
 
 const CLASSES = ["background", "common", "rare"];
 const PRIOR = [0.9, 0.08, 0.02];
 const FEATURES = 4, HIDDEN = 16, IMAGES = 16, PIXELS = 256;
 /** Tversky weighs false negatives more (a = 0.3, b = 0.7), as is usual for rare classes. */
 const OPTIONS: Record<string, Record<string, unknown>> = { tversky: { alpha: 0.3, beta: 0.7 } };
-
-interface Options {
-  losses: string[];
-  steps: number;
-  seed: number;
-  backend: "cpu" | "webgpu";
-  out: string;
-}
-
-function parseOptions(argv: string[]): Options | "help" {
-  let v;
-  try {
-    v = parseArgs({
-      args: argv,
-      options: {
-        losses: { type: "string" },
-        steps: { type: "string" },
-        seed: { type: "string" },
-        backend: { type: "string" },
-        out: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }).values;
-  } catch (e) {
-    throw new UsageError((e as Error).message.split("\n")[0]);
-  }
-  if (v.help) return "help";
-  const losses = (v.losses ?? LOSS_NAMES.join(",")).split(",").map((s) => s.trim()).filter(
-    Boolean,
-  );
-  for (const l of losses) {
-    if (!(LOSS_NAMES as readonly string[]).includes(l)) {
-      throw new UsageError(`--losses: unknown loss "${l}"; valid: ${LOSS_NAMES.join(", ")}`);
-    }
-  }
-  if (losses.length === 0) throw new UsageError("--losses: name at least one loss");
-  const backend = v.backend ?? "cpu";
-  if (backend !== "cpu" && backend !== "webgpu") {
-    throw new UsageError(`--backend: expected cpu or webgpu, got "${backend}"`);
-  }
-  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-  return {
-    losses,
-    steps: parseNumber("steps", v.steps ?? 150, { int: true, min: 1 }),
-    seed: parseNumber("seed", v.seed ?? 0, { int: true, min: 0 }),
-    backend,
-    out: v.out ?? `runs/losses-${stamp}`,
-  };
-}
 
 /** Pixels [IMAGES, PIXELS, FEATURES] and their classes [IMAGES, PIXELS]. */
 function makeData(r: Rng): { x: Tensor; y: Tensor; labels: Int32Array } {
@@ -277,11 +230,12 @@ function chartSvg(rows: Row[]): string {
 }
 
 async function main(): Promise<number> {
-  const o = parseOptions(Deno.args);
-  if (o === "help") {
-    console.log(HELP);
-    return 0;
-  }
+  const flags = await cli.parse(Deno.args);
+  if (!flags) return 0;
+  const o = {
+    ...flags,
+    out: flags.out ?? `runs/losses-${new Date().toISOString().replace(/[:.]/g, "-")}`,
+  };
   await setBackend(o.backend);
   const r = rng(o.seed);
   const train = makeData(r.split()), test = makeData(r.split());

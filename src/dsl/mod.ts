@@ -120,7 +120,14 @@ export {
   type SweepRow,
   type SweepTable,
 } from "./report/sweep.ts";
-export { metricColumns, report, toCsv, toMarkdown } from "./report/report.ts";
+export {
+  metricColumns,
+  report,
+  type ReportLayout,
+  toCsv,
+  toJson,
+  toMarkdown,
+} from "./report/report.ts";
 export { type Curve, curvesSvg, plotCurves, type PlotOptions } from "./report/plot.ts";
 export {
   createProgress,

@@ -1,6 +1,7 @@
 /**
  * Writing a sweep's table for people and programs: `results.md` (a Markdown table),
- * `results.csv` (RFC 4180 quoting) and `results.json`, each written atomically.
+ * `results.csv` (RFC 4180 quoting) and `results.json`, each written atomically. A layout
+ * puts a heading and the run's settings above the table and picks its columns.
  *
  * @module
  */
@@ -25,6 +26,95 @@ export function metricColumns(table: SweepTable): string[] {
   );
 }
 
+/**
+ * How a report reads. The `"full"` style (default) has every axis, the final loss, every
+ * metric to 4 digits, steps, seconds, tokens/s and status, and results.json holds the rows as
+ * `sweep` returns them. The `"summary"` style is the table a paper shows: the run's label,
+ * each metric (exact match as a percentage), the final train loss, the train time and
+ * tokens/s; its results.json rows are flat (`{ ...variant, label, exactMatch, iou, finalLoss,
+ * steps, trainSeconds, tokensPerSecond, curve }`).
+ *
+ * @example
+ * ```ts
+ * import { type ReportLayout, toMarkdown } from "@lossforge/core";
+ * const layout: ReportLayout = {
+ *   heading: "GSM8K: cross-entropy vs segmentation losses",
+ *   about: { backend: "cpu", steps: 700, seed: 42 },
+ *   style: "summary",
+ *   metrics: ["exactMatch", "iou"],
+ * };
+ * // "# GSM8K: ...", "- backend: cpu", ..., then the table's header
+ * console.log(toMarkdown({ axes: ["loss"], rows: [] }, layout));
+ * ```
+ */
+export interface ReportLayout {
+  /** results.md's heading (a `#` line above everything else). */
+  heading?: string;
+  /**
+   * The run's settings (date, backend, data, model, steps, ...): a list under results.md's
+   * heading (objects as JSON), and keys of results.json beside `rows`.
+   */
+  about?: Readonly<Record<string, unknown>>;
+  /** The table's columns (default `"full"`). */
+  style?: "full" | "summary";
+  /** The metrics shown, in order (default: every metric a row has, `exactMatch` first). */
+  metrics?: readonly string[];
+}
+
+/** How the summary style heads and writes the metrics the library's evaluators report. */
+const METRIC_CELLS: Record<string, { header: string; cell: (x: number) => string }> = {
+  exactMatch: { header: "exact match", cell: (x) => `${(100 * x).toFixed(1)}%` },
+  iou: { header: "step IoU", cell: (x) => x.toFixed(3) },
+  dice: { header: "step Dice", cell: (x) => x.toFixed(3) },
+};
+
+function metricsOf(table: SweepTable, layout: ReportLayout): readonly string[] {
+  return layout.metrics ?? metricColumns(table);
+}
+
+/** A summary row's cells; a missing number is NaN, as in the row's JSON (null). */
+function summaryCells(r: SweepRow, metrics: readonly string[]): string[] {
+  return [
+    r.label,
+    ...metrics.map((m) =>
+      (METRIC_CELLS[m]?.cell ?? ((x: number) => x.toFixed(3)))(r.metrics[m] ?? NaN)
+    ),
+    r.loss.toFixed(3),
+    `${r.trainSeconds.toFixed(0)} s`,
+    r.tokensPerSecond.toFixed(0),
+  ];
+}
+
+function summaryMarkdown(table: SweepTable, metrics: readonly string[]): string {
+  const esc = (s: string) => s.replaceAll("|", "\\|").replaceAll("\n", " ");
+  const head = [
+    table.axes.join(", ") || "run",
+    ...metrics.map((m) => METRIC_CELLS[m]?.header ?? m),
+    "final train loss",
+    "train time",
+    "tokens/s",
+  ];
+  return [
+    `| ${head.join(" | ")} |`,
+    `|${head.map((_, i) => (i === 0 ? "---" : "---:")).join("|")}|`,
+    ...table.rows.map((r) => `| ${summaryCells(r, metrics).map(esc).join(" | ")} |`),
+  ].join("\n") + "\n";
+}
+
+/** A row of the summary's results.json: the axis labels, the label, then the figures. */
+function summaryRow(r: SweepRow, metrics: readonly string[]): Record<string, unknown> {
+  return {
+    ...r.variant,
+    label: r.label,
+    ...Object.fromEntries(metrics.map((m) => [m, r.metrics[m] ?? NaN])),
+    finalLoss: r.loss,
+    steps: r.steps,
+    trainSeconds: r.trainSeconds,
+    tokensPerSecond: r.tokensPerSecond,
+    curve: r.curve,
+  };
+}
+
 function cells(table: SweepTable, r: SweepRow, metrics: string[]): string[] {
   const num = (x: number | undefined, digits: number) =>
     x === undefined ? "" : Number.isFinite(x) ? x.toFixed(digits) : String(x);
@@ -44,7 +134,7 @@ function header(table: SweepTable, metrics: string[]): string[] {
 }
 
 /**
- * The table as Markdown (`|` in labels escaped).
+ * The table as Markdown (`|` in labels escaped), under the layout's heading and settings.
  *
  * @example
  * ```ts
@@ -52,8 +142,21 @@ function header(table: SweepTable, metrics: string[]): string[] {
  * console.log(toMarkdown({ axes: ["loss"], rows: [] }));
  * ```
  */
-export function toMarkdown(table: SweepTable): string {
-  const metrics = metricColumns(table);
+export function toMarkdown(table: SweepTable, layout: ReportLayout = {}): string {
+  const body = layout.style === "summary"
+    ? summaryMarkdown(table, metricsOf(table, layout))
+    : fullMarkdown(table, [...metricsOf(table, layout)]);
+  const about = Object.entries(layout.about ?? {}).map(([k, v]) =>
+    `- ${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`
+  );
+  return [
+    ...(layout.heading === undefined ? [] : [`# ${layout.heading}\n\n`]),
+    ...(about.length ? [`${about.join("\n")}\n\n`] : []),
+    body,
+  ].join("");
+}
+
+function fullMarkdown(table: SweepTable, metrics: string[]): string {
   const esc = (s: string) => s.replaceAll("|", "\\|").replaceAll("\n", " ");
   const head = header(table, metrics);
   const lines = [
@@ -66,7 +169,8 @@ export function toMarkdown(table: SweepTable): string {
 }
 
 /**
- * The table as CSV (fields with commas, quotes or newlines quoted, quotes doubled).
+ * The table as CSV (fields with commas, quotes or newlines quoted, quotes doubled). It is for
+ * programs, so it always has the full style's columns (the layout picks only the metrics).
  *
  * @example
  * ```ts
@@ -74,15 +178,44 @@ export function toMarkdown(table: SweepTable): string {
  * console.log(toCsv({ axes: ["loss"], rows: [] })); // "loss,final loss,steps,..."
  * ```
  */
-export function toCsv(table: SweepTable): string {
-  const metrics = metricColumns(table);
+export function toCsv(table: SweepTable, layout: ReportLayout = {}): string {
+  const metrics = [...metricsOf(table, layout)];
+  return csvLines([header(table, metrics), ...table.rows.map((r) => cells(table, r, metrics))]);
+}
+
+function csvLines(rows: string[][]): string {
   const q = (s: string) => /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
-  const rows = [header(table, metrics), ...table.rows.map((r) => cells(table, r, metrics))];
   return rows.map((r) => r.map(q).join(",")).join("\n") + "\n";
 }
 
 /**
- * Writes `results.md`, `results.csv` and `results.json` into `dir` and returns their paths.
+ * The table as JSON text: the layout's settings beside the rows (flat rows in the summary
+ * style). Non-finite numbers are strings in the full style (JSON has none) and null in the
+ * summary's rows.
+ *
+ * @example
+ * ```ts
+ * import { toJson } from "@lossforge/core";
+ * console.log(toJson({ axes: ["loss"], rows: [] }, { about: { seed: 42 } }));
+ * // {"seed": 42, "axes": ["loss"], "rows": []} (indented)
+ * ```
+ */
+export function toJson(table: SweepTable, layout: ReportLayout = {}): string {
+  if (layout.style === "summary") {
+    const metrics = metricsOf(table, layout);
+    const rows = table.rows.map((r) => summaryRow(r, metrics));
+    return JSON.stringify({ ...layout.about, rows }, null, 2) + "\n";
+  }
+  return JSON.stringify(
+    { ...layout.about, ...table },
+    (_k, v) => typeof v === "number" && !Number.isFinite(v) ? String(v) : v,
+    2,
+  ) + "\n";
+}
+
+/**
+ * Writes `results.md`, `results.csv` and `results.json` into `dir` (in the layout's style)
+ * and returns their paths.
  *
  * @example
  * ```ts
@@ -94,6 +227,7 @@ export function toCsv(table: SweepTable): string {
 export async function report(
   table: SweepTable,
   dir: string,
+  layout: ReportLayout = {},
 ): Promise<{ markdown: string; csv: string; json: string }> {
   await Deno.mkdir(dir, { recursive: true });
   const base = dir.replace(/[\\/]+$/, "");
@@ -102,16 +236,8 @@ export async function report(
     csv: `${base}/results.csv`,
     json: `${base}/results.json`,
   };
-  await writeFileAtomic(out.markdown, toMarkdown(table));
-  await writeFileAtomic(out.csv, toCsv(table));
-  await writeFileAtomic(
-    out.json,
-    JSON.stringify(
-      table,
-      (_k, v) => typeof v === "number" && !Number.isFinite(v) ? String(v) : v,
-      2,
-    ) +
-      "\n",
-  );
+  await writeFileAtomic(out.markdown, toMarkdown(table, layout));
+  await writeFileAtomic(out.csv, toCsv(table, layout));
+  await writeFileAtomic(out.json, toJson(table, layout));
   return out;
 }

@@ -18,7 +18,7 @@ import { createLiveDisplay } from "./live.ts";
 import { type Pipeline, pipeline, type PipelineSpec } from "../spec/pipeline.ts";
 import { plotCurves } from "./plot.ts";
 import { formatDuration, formatMetrics } from "./progress.ts";
-import { report } from "./report.ts";
+import { type ReportLayout, toCsv, toJson, toMarkdown } from "./report.ts";
 import {
   runVariant,
   type VariantJob,
@@ -182,26 +182,39 @@ export interface SweepOptions {
 }
 
 /**
- * How {@linkcode sweep} writes its report.
+ * How {@linkcode sweep} writes its report: the tables' layout (a heading and the run's
+ * settings above the table, its style and metrics), which of them, and curves.svg's title.
  *
  * @example
  * ```ts
  * import type { SweepReportOptions } from "@lossforge/core";
- * const r: SweepReportOptions = { title: "GSM8K: loss and exact match", metric: "exactMatch" };
+ * // results.md and results.json as a paper's table, under the run's settings, + curves.svg.
+ * const r: SweepReportOptions = {
+ *   title: "GSM8K: training loss and exact match",
+ *   heading: "GSM8K: cross-entropy vs segmentation losses",
+ *   about: { date: new Date().toISOString(), backend: "cpu", steps: 700 },
+ *   style: "summary",
+ *   metrics: ["exactMatch", "iou"],
+ *   files: ["md", "json"],
+ * };
  * console.log(r.title);
  * ```
  */
-export interface SweepReportOptions {
+export interface SweepReportOptions extends ReportLayout {
   /** The title of curves.svg. */
   title?: string;
   /** The metric curves.svg draws as bars (default `"exactMatch"`). */
   metric?: string;
+  /** The tables written: results.md, results.csv, results.json (default all three). */
+  files?: readonly ("md" | "csv" | "json")[];
   /**
-   * Writes the tables in a program's own format instead of `report`'s results.md, .csv and
-   * .json (curves.svg is still drawn). Called with the finished rows so far.
+   * Writes the tables in a program's own format instead of results.md, .csv and .json
+   * (curves.svg is still drawn). Called with the finished rows so far.
    */
   write?: (table: SweepTable, out: string) => Promise<void>;
 }
+
+const TABLE_FILES = { md: toMarkdown, csv: toCsv, json: toJson } as const;
 
 /**
  * A short label for a part: its spec's kind (combined losses as `0.6*ce+0.4*lovasz@answer`),
@@ -593,9 +606,15 @@ async function readRow(path: string): Promise<SweepRow | undefined> {
 }
 
 async function writeReport(table: SweepTable, out: string, o: SweepReportOptions): Promise<void> {
+  const base = out.replace(/[\\/]+$/, "");
   if (o.write) await o.write(table, out);
-  else await report(table, out);
-  await plotCurves(table.rows, `${out.replace(/[\\/]+$/, "")}/curves.svg`, {
+  else {
+    await Deno.mkdir(base, { recursive: true });
+    for (const f of o.files ?? ["md", "csv", "json"] as const) {
+      await writeFileAtomic(`${base}/results.${f}`, TABLE_FILES[f](table, o));
+    }
+  }
+  await plotCurves(table.rows, `${base}/curves.svg`, {
     title: o.title,
     metric: o.metric,
   });
