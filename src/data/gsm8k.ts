@@ -403,7 +403,7 @@ function joinPath(dir: string, name: string): string {
  * @example
  * ```ts
  * import { GSM8K_URLS } from "@lossforge/core";
- * console.log(GSM8K_URLS.test); // raw.githubusercontent.com/openai/grade-school-math/.../test.jsonl
+ * console.log(GSM8K_URLS.test); // "https://raw.githubusercontent.com/openai/.../test.jsonl"
  * ```
  */
 export const GSM8K_URLS: Readonly<{ train: string; test: string }> = Object.freeze({
