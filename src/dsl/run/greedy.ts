@@ -13,9 +13,15 @@ import { generate, type Module, type ParamTree } from "../../nn/mod.ts";
  *
  * @example
  * ```ts
- * import type { GreedyOptions } from "./greedy.ts";
- * const o: GreedyOptions = { maxNewTokens: 64, context: 256 };
- * console.log(o.maxNewTokens);
+ * import { byteTokenizer, gpt, greedyGenerate, rng } from "@lossforge/core";
+ * const model = gpt({ vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 });
+ * // Long prompts lose their start so that 8 new tokens fit in the model's 32 positions.
+ * const params = model.init(rng(0));
+ * const out = await greedyGenerate(model, params, byteTokenizer(), ["Question: 1+1?"], {
+ *   maxNewTokens: 8,
+ *   context: 32,
+ * });
+ * console.log(out.length); // 1
  * ```
  */
 export interface GreedyOptions {
@@ -40,7 +46,9 @@ export interface GreedyOptions {
  *   init: () => ({ t: zeros([259, 259]) }),
  *   apply: (p: { t: Tensor }, ids: Tensor) => embedding(p.t, ids),
  * };
- * const out = await greedyGenerate(model, model.init(), byteTokenizer(), ["hi"], { maxNewTokens: 2 });
+ * const out = await greedyGenerate(model, model.init(), byteTokenizer(), ["hi"], {
+ *   maxNewTokens: 2,
+ * });
  * console.log(out.length); // 1
  * ```
  */
