@@ -76,9 +76,14 @@ export async function greedyGenerate(
  *
  * @example
  * ```ts
- * import type { ContinueOptions } from "./greedy.ts";
- * const o: ContinueOptions = { maxNewTokens: 32, batchSize: 16, recompute: false };
- * console.log(o.batchSize);
+ * import { byteTokenizer, gpt, rng } from "@lossforge/core";
+ * import { type ContinueOptions, continueRows } from "./greedy.ts";
+ * const model = gpt({ vocab: 259, context: 16, layers: 1, dim: 16, heads: 2 });
+ * // Two rows per call of `generate`, each step over the whole sequence (no cache).
+ * const options: ContinueOptions = { maxNewTokens: 3, batchSize: 2, recompute: true };
+ * const rows = [[257, 49], [257, 50], [257, 51]];
+ * const out = await continueRows(model, model.init(rng(0)), byteTokenizer(), rows, options);
+ * console.log(out.length); // 3
  * ```
  */
 export interface ContinueOptions extends GreedyOptions {
