@@ -19,9 +19,18 @@ import { train, type TrainOptions } from "../run/train.ts";
  *
  * @example
  * ```ts
- * import type { VariantPlace } from "./sweep_run.ts";
+ * import { pipeline } from "@lossforge/core";
+ * import { runVariant, type VariantPlace } from "./sweep_run.ts";
+ * const base = pipeline({
+ *   model: { kind: "gpt", options: { vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 } },
+ *   loss: "ce",
+ *   optimizer: { kind: "adamw", options: { lr: 1e-3 } },
+ *   data: { kind: "gsm8kSynthetic", options: { count: 16, maxLength: 32 } },
+ *   steps: 4,
+ * });
+ * // Continue the variant in runs/sweep/ce from its newest checkpoint.
  * const place: VariantPlace = { out: "runs/sweep/ce", resume: "runs/sweep/ce/checkpoints" };
- * console.log(place.out);
+ * await runVariant(base, place, new AbortController().signal, () => {});
  * ```
  */
 export interface VariantPlace {
