@@ -9,7 +9,14 @@ import type { Tokenizer } from "../tokenizers/mod.ts";
 
 /**
  * The target value of ignored positions (padding), as in cross-entropy's ignore index.
- * @example `makeBatch(tok, examples, { maxLength: 64 }).targets.includes(IGNORE_INDEX)`
+ *
+ * @example
+ * ```ts
+ * import { byteTokenizer, IGNORE_INDEX, makeBatch } from "@lossforge/core";
+ * const b = makeBatch(byteTokenizer(), [{ prompt: "Q", target: "A" }], { maxLength: 6 });
+ * console.log(b.targets); // [81, 65, 258, -100, -100, -100]
+ * console.log(b.targets.filter((t) => t === IGNORE_INDEX).length); // 3 padded positions
+ * ```
  */
 export const IGNORE_INDEX: number = -100;
 
@@ -18,9 +25,10 @@ export const IGNORE_INDEX: number = -100;
  *
  * @example
  * ```ts
- * import type { PadSide } from "./batch.ts";
- * const side: PadSide = "left";
- * console.log(side);
+ * import { byteTokenizer, encodeExample, type PadSide } from "@lossforge/core";
+ * const padSide: PadSide = "left";
+ * console.log(encodeExample(byteTokenizer(), "Q", "A", { maxLength: 6, padSide }).ids);
+ * // [256, 256, 256, 257, 81, 65]: pad, then bos, "Q", "A"
  * ```
  */
 export type PadSide = "left" | "right";
@@ -30,9 +38,13 @@ export type PadSide = "left" | "right";
  *
  * @example
  * ```ts
- * import type { EncodeOptions } from "./batch.ts";
- * const o: EncodeOptions = { maxLength: 128, padSide: "left" };
- * console.log(o);
+ * import { byteTokenizer, encodeExample } from "@lossforge/core";
+ * const tok = byteTokenizer();
+ * // Too long for 6 positions: the prompt loses its start; bos and the answer stay.
+ * const row = encodeExample(tok, "Question: 1+1?", "2", { maxLength: 6 });
+ * console.log(tok.decode(row.ids), row.answerMask); // "1+1?2" [0, 0, 0, 0, 1, 1]
+ * console.log(encodeExample(tok, "Q", "A", { maxLength: 4, addBos: false }).ids);
+ * // [81, 65, 256, 256]
  * ```
  */
 export interface EncodeOptions {
@@ -51,7 +63,8 @@ export interface EncodeOptions {
  * ```ts
  * import { byteTokenizer, encodeExample, type EncodedExample } from "@lossforge/core";
  * const row: EncodedExample = encodeExample(byteTokenizer(), "Q", "A", { maxLength: 4 });
- * console.log(row.ids, row.targets);
+ * console.log(row.ids, row.targets); // [257, 81, 65, 256] [81, 65, 258, -100]
+ * console.log(row.promptLength, row.length); // 2 3
  * ```
  */
 export interface EncodedExample {
@@ -74,7 +87,7 @@ export interface EncodedExample {
  *
  * @example
  * ```ts
- * import { byteTokenizer, makeBatch, type Batch } from "@lossforge/core";
+ * import { type Batch, byteTokenizer, makeBatch } from "@lossforge/core";
  * const b: Batch = makeBatch(byteTokenizer(), [{ prompt: "Q", target: "A" }], { maxLength: 8 });
  * console.log(b.batch, b.length, b.ids.length); // 1 8 8
  * ```
@@ -223,9 +236,11 @@ export function encodeExample(
  *
  * @example
  * ```ts
- * import type { BatchOptions } from "./batch.ts";
- * const o: BatchOptions = { maxLength: 128, padSide: "right", padTo: "longest" };
- * console.log(o);
+ * import { byteTokenizer, makeBatch } from "@lossforge/core";
+ * const rows = [{ prompt: "Q", target: "A" }, { prompt: "Question", target: "A" }];
+ * // T is the longest row (10), not maxLength: less padding for short batches.
+ * const b = makeBatch(byteTokenizer(), rows, { maxLength: 128, padTo: "longest" });
+ * console.log(b.batch, b.length); // 2 10
  * ```
  */
 export interface BatchOptions extends EncodeOptions {
@@ -332,7 +347,8 @@ export interface PromptBatch {
  * ```ts
  * import { byteTokenizer, promptBatch } from "@lossforge/core";
  * const p = promptBatch(byteTokenizer(), ["a", "bcd"], { padSide: "left" });
- * console.log(p.length, p.lengths, Array.from(p.ids)); // 4 [2, 4] [256, 256, 257, 97, 257, 98, 99, 100]
+ * console.log(p.length, p.lengths); // 4 [2, 4]
+ * console.log(Array.from(p.ids)); // [256, 256, 257, 97, 257, 98, 99, 100]
  * ```
  */
 export function promptBatch(

@@ -12,11 +12,13 @@ import { LossforgeError } from "../autograd/errors.ts";
  *
  * @example
  * ```ts
- * import { DataError } from "./errors.ts";
+ * import { DataError, gsm8k } from "@lossforge/core";
  * try {
- *   throw new DataError("train.jsonl:3: field \"answer\" is missing");
+ *   await gsm8k({ path: "data/gsm8k", split: "train" });
  * } catch (e) {
- *   if (e instanceof DataError) console.log(e.message);
+ *   // A data problem, not a bug: say so and how to fix it.
+ *   if (e instanceof DataError) console.error(e.message);
+ *   else throw e;
  * }
  * ```
  */

@@ -13,9 +13,9 @@ import { seededRandom, shuffleInPlace } from "./random.ts";
  *
  * @example
  * ```ts
- * import type { Gsm8kRecord } from "./gsm8k.ts";
+ * import { formatGsm8k, type Gsm8kRecord } from "@lossforge/core";
  * const r: Gsm8kRecord = { question: "What is 2+3?", answer: "2+3 = <<2+3=5>>5\n#### 5" };
- * console.log(r.answer);
+ * console.log(formatGsm8k(r).target); // "<<2+3=5>> #### 5"
  * ```
  */
 export interface Gsm8kRecord {
@@ -31,9 +31,10 @@ export interface Gsm8kRecord {
  *
  * @example
  * ```ts
- * import type { Gsm8kTarget } from "./gsm8k.ts";
- * const t: Gsm8kTarget = "annotations";
- * console.log(t);
+ * import { formatGsm8k, type Gsm8kTarget } from "@lossforge/core";
+ * const r = { question: "What is 2+3?", answer: "2+3 = <<2+3=5>>5\n#### 5" };
+ * const target: Gsm8kTarget = "solution";
+ * console.log(formatGsm8k(r, { target }).target); // "2+3 = <<2+3=5>>5\n#### 5"
  * ```
  */
 export type Gsm8kTarget = "annotations" | "solution";
@@ -43,12 +44,10 @@ export type Gsm8kTarget = "annotations" | "solution";
  *
  * @example
  * ```ts
- * import { formatGsm8k, parseGsm8kAnswer, type Gsm8kExample } from "./gsm8k.ts";
- * const question = "What is 2+3?", answer = "2+3 = <<2+3=5>>5\n#### 5";
- * const ex: Gsm8kExample = {
- *   question, answer, ...formatGsm8k({ question, answer }), final: parseGsm8kAnswer(answer).final,
- * };
- * console.log(ex.target); // "<<2+3=5>> #### 5"
+ * import { type Gsm8kExample, gsm8kSynthetic } from "@lossforge/core";
+ * const [ex]: Gsm8kExample[] = gsm8kSynthetic({ count: 1 });
+ * console.log(ex.question); // "A jacket costs $15. It is 20% off. What is the sale price?"
+ * console.log(ex.target, ex.final); // "<<15/5=3>> <<15-3=12>> #### 12" "12"
  * ```
  */
 export interface Gsm8kExample extends Gsm8kRecord {
@@ -65,9 +64,9 @@ export interface Gsm8kExample extends Gsm8kRecord {
  *
  * @example
  * ```ts
- * import { parseGsm8kAnswer, type Gsm8kAnswerParts } from "./gsm8k.ts";
+ * import { type Gsm8kAnswerParts, parseGsm8kAnswer } from "@lossforge/core";
  * const parts: Gsm8kAnswerParts = parseGsm8kAnswer("<<1+1=2>>2\n#### 2");
- * console.log(parts.formulas, parts.final);
+ * console.log(parts.formulas, parts.final); // ["<<1+1=2>>"] "2"
  * ```
  */
 export interface Gsm8kAnswerParts {
@@ -89,7 +88,7 @@ const FORMULA_RE = /<<(.*?)>>/gs;
  *
  * @example
  * ```ts
- * import { parseGsm8kAnswer } from "./gsm8k.ts";
+ * import { parseGsm8kAnswer } from "@lossforge/core";
  * const a = "Natalia sold 48/2 = <<48/2=24>>24 clips in May.\n" +
  *   "Natalia sold 48+24 = <<48+24=72>>72 clips.\n#### 72";
  * console.log(parseGsm8kAnswer(a)); // { formulas: ["<<48/2=24>>", "<<48+24=72>>"], final: "72" }
@@ -122,7 +121,7 @@ export function parseGsm8kAnswer(answer: string): Gsm8kAnswerParts {
  *
  * @example
  * ```ts
- * import { formatGsm8k } from "./gsm8k.ts";
+ * import { formatGsm8k } from "@lossforge/core";
  * const { prompt, target } = formatGsm8k({
  *   question: "Janet has 16 eggs...",
  *   answer: "16 - 3 - 4 = <<16-3-4=9>>9\n9 * 2 = $<<9*2=18>>18\n#### 18",
@@ -153,12 +152,10 @@ export function formatGsm8k(
  *
  * @example
  * ```ts
- * import { readGsm8kJsonl, type Gsm8kFile } from "./gsm8k.ts";
- * async function count(path: string): Promise<number> {
- *   const file: Gsm8kFile = await readGsm8kJsonl(path, { skipBad: true });
- *   return file.records.length;
- * }
- * console.log(typeof count);
+ * import { type Gsm8kFile, readGsm8kJsonl } from "@lossforge/core";
+ * const file: Gsm8kFile = await readGsm8kJsonl("data/gsm8k/train.jsonl", { skipBad: true });
+ * console.log(file.records.length, file.skipped); // 7473 0
+ * for (const problem of file.problems) console.warn(problem); // "path:line: what is wrong"
  * ```
  */
 export interface Gsm8kFile {
@@ -182,7 +179,7 @@ export interface Gsm8kFile {
  *
  * @example
  * ```ts
- * import { readGsm8kJsonl } from "./gsm8k.ts";
+ * import { readGsm8kJsonl } from "@lossforge/core";
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/a.jsonl`, '{"question":"1+1?","answer":"#### 2"}\nnot json\n');
  * const { records, skipped } = await readGsm8kJsonl(`${dir}/a.jsonl`, { skipBad: true });
@@ -265,9 +262,11 @@ function preview(s: string, max = 80): string {
  *
  * @example
  * ```ts
- * import type { Gsm8kSplit } from "./gsm8k.ts";
- * const s: Gsm8kSplit = "validation";
- * console.log(s);
+ * import { gsm8k, type Gsm8kSplit } from "@lossforge/core";
+ * const splits: Gsm8kSplit[] = ["train", "validation", "test"];
+ * for (const split of splits) {
+ *   console.log(split, (await gsm8k({ path: "data/gsm8k", split })).length);
+ * } // train 6726, validation 747, test 1319
  * ```
  */
 export type Gsm8kSplit = "train" | "validation" | "test";
@@ -277,9 +276,15 @@ export type Gsm8kSplit = "train" | "validation" | "test";
  *
  * @example
  * ```ts
- * import type { Gsm8kOptions } from "./gsm8k.ts";
- * const o: Gsm8kOptions = { path: "data/gsm8k", split: "train" };
- * console.log(o);
+ * import { gsm8k } from "@lossforge/core";
+ * // Hold out 5% instead of 10%, with the whole worked solution as the target.
+ * const train = await gsm8k({
+ *   path: "data/gsm8k",
+ *   split: "train",
+ *   validationFraction: 0.05,
+ *   target: "solution",
+ * });
+ * console.log(train.length); // 7099
  * ```
  */
 export interface Gsm8kOptions {
@@ -310,8 +315,8 @@ export interface Gsm8kOptions {
  *
  * @example
  * ```ts
- * import { validationIndices } from "./gsm8k.ts";
- * console.log(validationIndices(20, 0.1, 42).length); // 2
+ * import { validationIndices } from "@lossforge/core";
+ * console.log(validationIndices(20, 0.1, 42)); // [0, 13]
  * ```
  */
 export function validationIndices(n: number, fraction: number, seed: number): number[] {
@@ -335,13 +340,10 @@ export function validationIndices(n: number, fraction: number, seed: number): nu
  *
  * @example
  * ```ts
- * import { gsm8k } from "./gsm8k.ts";
- * try {
- *   const val = await gsm8k({ path: "data/gsm8k", split: "validation" });
- *   console.log(val.length, val[0].prompt, val[0].target);
- * } catch (e) {
- *   console.log((e as Error).message);
- * }
+ * import { gsm8k } from "@lossforge/core";
+ * const val = await gsm8k({ path: "data/gsm8k", split: "validation" });
+ * console.log(val.length); // 747
+ * console.log(val[0].prompt); // "Question: ...\nAnswer: "
  * ```
  */
 export async function gsm8k(options: Gsm8kOptions): Promise<Gsm8kExample[]> {
@@ -400,8 +402,8 @@ function joinPath(dir: string, name: string): string {
  *
  * @example
  * ```ts
- * import { GSM8K_URLS } from "./gsm8k.ts";
- * console.log(GSM8K_URLS.train);
+ * import { GSM8K_URLS } from "@lossforge/core";
+ * console.log(GSM8K_URLS.test); // "https://raw.githubusercontent.com/openai/.../test.jsonl"
  * ```
  */
 export const GSM8K_URLS: Readonly<{ train: string; test: string }> = Object.freeze({
@@ -416,8 +418,9 @@ export const GSM8K_URLS: Readonly<{ train: string; test: string }> = Object.free
  *
  * @example
  * ```ts
- * import { GSM8K_SHA256_PREFIXES } from "./gsm8k.ts";
- * console.log(GSM8K_SHA256_PREFIXES.test); // "3730d312"
+ * import { GSM8K_SHA256_PREFIXES, verifySha256Prefix } from "@lossforge/core";
+ * const bytes = await Deno.readFile("data/gsm8k/test.jsonl");
+ * await verifySha256Prefix(bytes, GSM8K_SHA256_PREFIXES.test, "test.jsonl"); // throws if altered
  * ```
  */
 export const GSM8K_SHA256_PREFIXES: Readonly<{ train: string; test: string }> = Object.freeze({
@@ -451,8 +454,10 @@ export async function sha256Hex(data: Uint8Array): Promise<string> {
  *
  * @example
  * ```ts
- * import { verifySha256Prefix } from "./gsm8k.ts";
- * await verifySha256Prefix(new TextEncoder().encode("abc"), "ba7816bf", "abc");
+ * import { verifySha256Prefix } from "@lossforge/core";
+ * const digest = await verifySha256Prefix(new TextEncoder().encode("abc"), "ba7816bf", "abc");
+ * console.log(digest); // "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+ * // A prefix that does not match throws a DataError naming "abc" and both digests.
  * ```
  */
 export async function verifySha256Prefix(
@@ -479,9 +484,11 @@ export async function verifySha256Prefix(
  *
  * @example
  * ```ts
- * import type { DownloadProgress } from "./gsm8k.ts";
- * const show = (p: DownloadProgress) => console.log(p.file, p.bytes, p.total, p.done);
- * console.log(typeof show);
+ * import { type DownloadProgress, downloadGsm8k } from "@lossforge/core";
+ * const show = (p: DownloadProgress) => {
+ *   if (p.total) console.log(`${p.file}: ${Math.round((100 * p.bytes) / p.total)}%`);
+ * };
+ * await downloadGsm8k("data/gsm8k", { onProgress: show });
  * ```
  */
 export interface DownloadProgress {
@@ -500,9 +507,9 @@ export interface DownloadProgress {
  *
  * @example
  * ```ts
- * import type { DownloadOptions } from "./gsm8k.ts";
- * const o: DownloadOptions = { onProgress: (p) => console.log(p.file, p.bytes) };
- * console.log(o);
+ * import { downloadGsm8k } from "@lossforge/core";
+ * // Fetch again even when verified files are already there.
+ * await downloadGsm8k("data/gsm8k", { force: true });
  * ```
  */
 export interface DownloadOptions {
@@ -526,8 +533,8 @@ export interface DownloadOptions {
  * @returns The paths of the two files.
  *
  * @example
- * ```ts ignore
- * import { downloadGsm8k } from "./gsm8k.ts";
+ * ```ts
+ * import { downloadGsm8k } from "@lossforge/core";
  * const paths = await downloadGsm8k("data/gsm8k", {
  *   onProgress: (p) => p.done && console.log(`${p.file}: ${p.bytes} bytes`),
  * });

@@ -14,7 +14,7 @@ const NUMBER_RE = /^([-+\u2212]?)\s*\$?\s*([-+\u2212]?)\s*(\d[\d,]*(?:\.\d+)?|\.
  *
  * @example
  * ```ts
- * import { parseNumber } from "./metrics.ts";
+ * import { parseNumber } from "@lossforge/core";
  * console.log(parseNumber(" $1,250.50."), parseNumber("-3 apples"), parseNumber("abc"));
  * // 1250.5 -3 null
  * ```
@@ -34,7 +34,7 @@ export function parseNumber(text: string): number | null {
  *
  * @example
  * ```ts
- * import { extractAnswer } from "./metrics.ts";
+ * import { extractAnswer } from "@lossforge/core";
  * console.log(extractAnswer("<<2*3=6>> #### 6")); // 6
  * console.log(extractAnswer("so #### $1,000.")); // 1000
  * console.log(extractAnswer("no answer")); // null
@@ -53,7 +53,7 @@ export function extractAnswer(text: string): number | null {
  *
  * @example
  * ```ts
- * import { exactMatch } from "./metrics.ts";
+ * import { exactMatch } from "@lossforge/core";
  * console.log(exactMatch("<<9*2=18>> #### 18.0", "#### 18")); // true
  * console.log(exactMatch("#### 1,000", 1000)); // true
  * console.log(exactMatch("18", "#### 18")); // false: no #### in the prediction
@@ -74,8 +74,9 @@ export function exactMatch(prediction: string, reference: string | number): bool
  *
  * @example
  * ```ts
- * import { extractFormulas } from "./metrics.ts";
- * console.log(extractFormulas("<<2 * 3=6>> then <<6+1=7>> #### 7")); // Set {"<<2*3=6>>", "<<6+1=7>>"}
+ * import { extractFormulas } from "@lossforge/core";
+ * console.log(extractFormulas("<<2 * 3=6>> then <<6+1=7>> #### 7"));
+ * // Set {"<<2*3=6>>", "<<6+1=7>>"}
  * ```
  */
 export function extractFormulas(text: string): Set<string> {
@@ -89,9 +90,9 @@ export function extractFormulas(text: string): Set<string> {
  *
  * @example
  * ```ts
- * import { stepMetrics, type StepMetrics } from "./metrics.ts";
+ * import { stepMetrics, type StepMetrics } from "@lossforge/core";
  * const m: StepMetrics = stepMetrics("<<1+1=2>>", "<<1+1=2>> <<2*3=6>>");
- * console.log(m.recall); // 0.5
+ * console.log(m.precision, m.recall, m.missing); // 1 0.5 1: right so far, one step short
  * ```
  */
 export interface StepMetrics {
@@ -117,7 +118,7 @@ export interface StepMetrics {
  *
  * @example
  * ```ts
- * import { stepMetrics } from "./metrics.ts";
+ * import { stepMetrics } from "@lossforge/core";
  * console.log(stepMetrics("<<1+1=2>> <<2*5=10>> #### 10", "<<1+1=2>> <<2*4=8>> #### 8"));
  * // { iou: 1/3, dice: 0.5, precision: 0.5, recall: 0.5, missing: 1, extra: 1 }
  * ```
@@ -149,9 +150,12 @@ export function stepMetrics(
  *
  * @example
  * ```ts
- * import { aggregateMetrics, type AggregateMetrics } from "./metrics.ts";
- * const m: AggregateMetrics = aggregateMetrics([{ prediction: "#### 1", reference: "#### 1" }]);
- * console.log(m.exactMatch); // 1
+ * import { type AggregateMetrics, aggregateMetrics } from "@lossforge/core";
+ * const m: AggregateMetrics = aggregateMetrics([
+ *   { prediction: "#### 1", reference: "#### 1" },
+ *   { prediction: "#### 2", reference: "#### 3" },
+ * ]);
+ * console.log(m.count, m.exactMatch); // 2 0.5
  * ```
  */
 export interface AggregateMetrics extends StepMetrics {
@@ -168,7 +172,7 @@ export interface AggregateMetrics extends StepMetrics {
  *
  * @example
  * ```ts
- * import { aggregateMetrics } from "./metrics.ts";
+ * import { aggregateMetrics } from "@lossforge/core";
  * const m = aggregateMetrics([
  *   { prediction: "<<2*3=6>> #### 6", reference: "<<2*3=6>> #### 6" },
  *   { prediction: "<<2*3=5>> #### 5", reference: "<<2*3=6>> #### 6" },

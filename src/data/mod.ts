@@ -4,11 +4,12 @@
  *
  * @example
  * ```ts
- * import { byteTokenizer, gsm8kSynthetic, makeBatch } from "@lossforge/core";
- * const tok = byteTokenizer();
+ * import { exactMatch, gsm8kSynthetic, makeBatch } from "@lossforge/core/data";
+ * import { byteTokenizer } from "@lossforge/core/tokenizers";
  * const data = gsm8kSynthetic({ count: 4, difficulty: 1 });
- * const batch = makeBatch(tok, data, { maxLength: 128 });
- * console.log(batch.batch, batch.length);
+ * const batch = makeBatch(byteTokenizer(), data, { maxLength: 128 });
+ * console.log(batch.batch, batch.length); // 4 128
+ * console.log(exactMatch(`#### ${data[0].final}`, data[0].answer)); // true
  * ```
  *
  * @module

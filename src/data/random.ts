@@ -13,9 +13,9 @@
  *
  * @example
  * ```ts
- * import { seededRandom } from "./random.ts";
- * const a = seededRandom(42), b = seededRandom(42);
- * console.log(a() === b()); // true
+ * import { seededRandom } from "@lossforge/core";
+ * const next = seededRandom(42);
+ * console.log(next(), next()); // 0.6011037519201636 0.44829055899754167, every run
  * ```
  */
 export function seededRandom(seed: number): () => number {
@@ -37,10 +37,9 @@ export function seededRandom(seed: number): () => number {
  *
  * @example
  * ```ts
- * import { randomInt, seededRandom } from "./random.ts";
+ * import { randomInt, seededRandom } from "@lossforge/core";
  * const rng = seededRandom(1);
- * const die = randomInt(rng, 1, 6); // 1..6
- * console.log(die);
+ * console.log([randomInt(rng, 1, 6), randomInt(rng, 1, 6), randomInt(rng, 1, 6)]); // [4, 1, 4]
  * ```
  */
 export function randomInt(rng: () => number, lo: number, hi: number): number {
@@ -55,8 +54,8 @@ export function randomInt(rng: () => number, lo: number, hi: number): number {
  *
  * @example
  * ```ts
- * import { seededRandom, shuffleInPlace } from "./random.ts";
- * console.log(shuffleInPlace([1, 2, 3, 4], seededRandom(42)));
+ * import { seededRandom, shuffleInPlace } from "@lossforge/core";
+ * console.log(shuffleInPlace([1, 2, 3, 4], seededRandom(42))); // [1, 4, 2, 3]
  * ```
  */
 export function shuffleInPlace<T>(items: T[], rng: () => number): T[] {
@@ -75,8 +74,12 @@ export function shuffleInPlace<T>(items: T[], rng: () => number): T[] {
  *
  * @example
  * ```ts
- * import { deriveSeed } from "./random.ts";
- * console.log(deriveSeed(42, "test") !== deriveSeed(42, "train")); // true
+ * import { deriveSeed, seededRandom } from "@lossforge/core";
+ * // One run seed, two unrelated streams.
+ * const trainRng = seededRandom(deriveSeed(42, "train"));
+ * const testRng = seededRandom(deriveSeed(42, "test"));
+ * console.log(trainRng() !== testRng()); // true
+ * console.log(deriveSeed(42, "train"), deriveSeed(42, "test")); // 124308481 3873100590
  * ```
  */
 export function deriveSeed(seed: number, label: string): number {

@@ -15,9 +15,10 @@ import { deriveSeed, seededRandom } from "./random.ts";
  *
  * @example
  * ```ts
- * import type { SyntheticDifficulty } from "./synthetic.ts";
- * const d: SyntheticDifficulty = 2;
- * console.log(d);
+ * import { gsm8kSynthetic, type SyntheticDifficulty } from "@lossforge/core";
+ * const difficulty: SyntheticDifficulty = 2;
+ * const steps = gsm8kSynthetic({ difficulty, count: 50 }).map((e) => e.steps);
+ * console.log(new Set(steps)); // Set {1, 2}
  * ```
  */
 export type SyntheticDifficulty = 1 | 2 | 3 | "mixed";
@@ -27,9 +28,9 @@ export type SyntheticDifficulty = 1 | 2 | 3 | "mixed";
  *
  * @example
  * ```ts
- * import type { SyntheticOptions } from "./synthetic.ts";
- * const o: SyntheticOptions = { seed: 7, difficulty: "mixed", count: 500, split: "test" };
- * console.log(o);
+ * import { gsm8kSynthetic } from "@lossforge/core";
+ * const test = gsm8kSynthetic({ seed: 7, difficulty: "mixed", count: 500, split: "test" });
+ * console.log(test.length, test.filter((e) => e.steps === 1).length); // 500 280
  * ```
  */
 export interface SyntheticOptions {
@@ -55,9 +56,9 @@ export interface SyntheticOptions {
  *
  * @example
  * ```ts
- * import { gsm8kSynthetic, type SyntheticExample } from "./synthetic.ts";
+ * import { gsm8kSynthetic, type SyntheticExample } from "@lossforge/core";
  * const [ex]: SyntheticExample[] = gsm8kSynthetic({ count: 1 });
- * console.log(ex.template, ex.steps, ex.target);
+ * console.log(ex.template, ex.steps, ex.target); // "discount" 2 "<<15/5=3>> <<15-3=12>> #### 12"
  * ```
  */
 export interface SyntheticExample extends Gsm8kExample {
@@ -427,8 +428,8 @@ const TEMPLATES: Readonly<Record<string, Template>> = {
  *
  * @example
  * ```ts
- * import { SYNTHETIC_TEMPLATES } from "./synthetic.ts";
- * console.log(SYNTHETIC_TEMPLATES.length >= 10); // true
+ * import { SYNTHETIC_TEMPLATES } from "@lossforge/core";
+ * console.log(SYNTHETIC_TEMPLATES.length, SYNTHETIC_TEMPLATES[0]); // 14 "shopping"
  * ```
  */
 export const SYNTHETIC_TEMPLATES: readonly string[] = Object.freeze(Object.keys(TEMPLATES));
@@ -450,8 +451,9 @@ function hashText(text: string): number {
  *
  * @example
  * ```ts
- * import { syntheticSplitOf } from "./synthetic.ts";
- * console.log(syntheticSplitOf("A farm has 2 rows of 3 trees. How many trees are there?"));
+ * import { syntheticSplitOf } from "@lossforge/core";
+ * const question = "A farm has 2 rows of 3 trees. How many trees are there?";
+ * console.log(syntheticSplitOf(question)); // "train"
  * ```
  */
 export function syntheticSplitOf(question: string): "train" | "test" {
@@ -472,10 +474,11 @@ export function syntheticSplitOf(question: string): "train" | "test" {
  *
  * @example
  * ```ts
- * import { gsm8kSynthetic } from "./synthetic.ts";
+ * import { gsm8kSynthetic } from "@lossforge/core";
  * const [ex] = gsm8kSynthetic({ seed: 1, difficulty: 2, count: 1 });
- * console.log(ex.prompt + ex.target); // e.g. "Question: ...\nAnswer: <<3*4=12>> <<12+5=17>> #### 17"
- * console.log(ex.answer); // e.g. "The pens cost 3 * 4 = $<<3*4=12>>12.\n...\n#### 17"
+ * console.log(ex.question); // "Tom saves $7 each week for 2 weeks. How much does he save?"
+ * console.log(ex.answer); // "Tom saves 7 * 2 = $<<7*2=14>>14.\n#### 14"
+ * console.log(ex.target); // "<<7*2=14>> #### 14"
  * ```
  */
 export function gsm8kSynthetic(options: SyntheticOptions = {}): SyntheticExample[] {

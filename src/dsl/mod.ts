@@ -6,17 +6,18 @@
  *
  * @example
  * ```ts
- * import { pipeline, train, withLoss } from "@lossforge/core";
+ * import { pipeline, train, withLoss } from "@lossforge/core/dsl";
  * const base = pipeline({
  *   model: { kind: "gpt", options: { vocab: 259, context: 128, layers: 2, dim: 64, heads: 4 } },
  *   loss: "ce",
- *   optimizer: { kind: "adamw", options: { lr: 3e-4, weightDecay: 0.01 } },
- *   data: { kind: "gsm8kSynthetic", options: { seed: 42 } },
- *   eval: { kind: "exactMatch", options: { limit: 100 } },
- *   steps: 500,
+ *   optimizer: { kind: "adamw", options: { lr: 3e-3, weightDecay: 0.01 } },
+ *   data: { kind: "gsm8kSynthetic", options: { seed: 42, maxNumber: 20 } },
+ *   eval: { kind: "exactMatch", options: { limit: 20, maxNewTokens: 24 } },
+ *   steps: 100,
  * });
  * const result = await train(withLoss(base, "focal"), { out: "runs/focal" });
- * console.log(result.eval);
+ * console.log(result.loss, result.eval?.exactMatch); // the last logged loss, and exact match
+ * // runs/focal/ holds events.jsonl (the logged steps) and pipeline.json (the run as JSON).
  * ```
  * @module
  */

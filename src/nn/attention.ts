@@ -26,8 +26,10 @@ import { applyRope, type RopeTables } from "./rope.ts";
  *
  * @example
  * ```ts
- * import { type LayerCache, zeros } from "@lossforge/core";
- * const c: LayerCache = { k: zeros([1, 2, 0, 4]), v: zeros([1, 2, 0, 4]) };
+ * import { causalSelfAttention, type LayerCache, randn, rng } from "@lossforge/core";
+ * const attn = causalSelfAttention({ dim: 8, heads: 2 });
+ * const cache: LayerCache = attn.apply(attn.init(rng(0)), randn([1, 3, 8])).cache;
+ * console.log(cache.k.shape, cache.v.shape); // [1, 2, 3, 4] [1, 2, 3, 4]
  * ```
  */
 export interface LayerCache {
@@ -42,8 +44,13 @@ export interface LayerCache {
  *
  * @example
  * ```ts
- * import type { AttentionContext } from "@lossforge/core";
- * const ctx: AttentionContext = { training: false };
+ * import { type AttentionContext, causalSelfAttention, randn, rng } from "@lossforge/core";
+ * const attn = causalSelfAttention({ dim: 8, heads: 2 });
+ * const params = attn.init(rng(0));
+ * const first = attn.apply(params, randn([1, 3, 8]));
+ * // One more position, attending to the three cached ones.
+ * const ctx: AttentionContext = { past: first.cache };
+ * console.log(attn.apply(params, randn([1, 1, 8]), ctx).cache.k.shape); // [1, 2, 4, 4]
  * ```
  */
 export interface AttentionContext extends ForwardContext {
@@ -66,8 +73,10 @@ export interface AttentionContext extends ForwardContext {
  *
  * @example
  * ```ts
- * import type { AttentionOutput } from "@lossforge/core";
- * const show = (o: AttentionOutput) => console.log(o.out.shape, o.cache.k.shape);
+ * import { type AttentionOutput, causalSelfAttention, randn, rng } from "@lossforge/core";
+ * const attn = causalSelfAttention({ dim: 8, heads: 2 });
+ * const { out, cache }: AttentionOutput = attn.apply(attn.init(rng(0)), randn([1, 3, 8]));
+ * console.log(out.shape, cache.k.shape); // [1, 3, 8] [1, 2, 3, 4]
  * ```
  */
 export interface AttentionOutput {
@@ -140,6 +149,7 @@ function extend(past: LayerCache | undefined, k: Tensor, v: Tensor): LayerCache 
  * ```ts
  * import { type AttentionParams, causalSelfAttention, rng } from "@lossforge/core";
  * const p: AttentionParams = causalSelfAttention({ dim: 8, heads: 2 }).init(rng(0));
+ * console.log(Object.keys(p)); // ["q_proj", "k_proj", "v_proj", "o_proj"]
  * ```
  */
 export type AttentionParams = {
@@ -154,8 +164,10 @@ export type AttentionParams = {
  *
  * @example
  * ```ts
- * import type { AttentionOptions } from "@lossforge/core";
- * const o: AttentionOptions = { dim: 64, heads: 8, kvHeads: 4 };
+ * import { causalSelfAttention, rng } from "@lossforge/core";
+ * // Grouped-query attention: 8 query heads share 4 key/value heads.
+ * const p = causalSelfAttention({ dim: 64, heads: 8, kvHeads: 4 }).init(rng(0));
+ * console.log(p.q_proj.weight.shape, p.k_proj.weight.shape); // [64, 64] [32, 64]
  * ```
  */
 export interface AttentionOptions {
@@ -234,6 +246,7 @@ export function causalSelfAttention(
  * ```ts
  * import { gpt2Attention, type Gpt2AttentionParams, rng } from "@lossforge/core";
  * const p: Gpt2AttentionParams = gpt2Attention({ dim: 8, heads: 2 }).init(rng(0));
+ * console.log(p.c_attn.weight.shape); // [8, 24]
  * ```
  */
 export type Gpt2AttentionParams = { c_attn: LinearParams; c_proj: LinearParams };

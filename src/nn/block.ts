@@ -28,8 +28,11 @@ import {
  *
  * @example
  * ```ts
- * import type { LlamaLayerParams } from "@lossforge/core";
- * const names = (p: LlamaLayerParams) => Object.keys(p);
+ * import { llamaBlock, type LlamaLayerParams, rng } from "@lossforge/core";
+ * const block = llamaBlock({ dim: 8, heads: 2, kvHeads: 1, hidden: 16 });
+ * const p: LlamaLayerParams = block.init(rng(0));
+ * console.log(Object.keys(p));
+ * // ["self_attn", "mlp", "input_layernorm", "post_attention_layernorm"]
  * ```
  */
 export type LlamaLayerParams = {
@@ -89,8 +92,9 @@ export function llamaBlock(opts: {
  *
  * @example
  * ```ts
- * import type { GptLayerParams } from "@lossforge/core";
- * const names = (p: GptLayerParams) => Object.keys(p); // ln_1, attn, ln_2, mlp
+ * import { gpt2Block, type GptLayerParams, rng } from "@lossforge/core";
+ * const p: GptLayerParams = gpt2Block({ dim: 8, heads: 2 }).init(rng(0));
+ * console.log(Object.keys(p)); // ["ln_1", "attn", "ln_2", "mlp"]
  * ```
  */
 export type GptLayerParams = {

@@ -37,7 +37,9 @@ export function applyDropout(x: Tensor, rate: number, ctx: ForwardContext = {}):
  * ```ts
  * import { dropout, ones, rng } from "@lossforge/core";
  * const d = dropout(0.1);
- * console.log(d.apply(d.init(rng(0)), ones([3]), { training: false }).shape); // [3]
+ * const y = d.apply({}, ones([10000]), { training: true, rng: rng(0) });
+ * console.log(await y.mean().item()); // ≈ 1: the kept 90% are scaled by 1 / 0.9
+ * console.log(await d.apply({}, ones([3])).data()); // [1, 1, 1]: off outside training
  * ```
  */
 export function dropout(rate: number): Module<Record<string, never>> {

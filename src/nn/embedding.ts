@@ -10,8 +10,9 @@ import type { Module } from "./module.ts";
  *
  * @example
  * ```ts
- * import { type EmbeddingParams, zeros } from "@lossforge/core";
- * const p: EmbeddingParams = { weight: zeros([10, 4]) };
+ * import { embeddingLayer, type EmbeddingParams, rng } from "@lossforge/core";
+ * const p: EmbeddingParams = embeddingLayer({ vocab: 10, dim: 4 }).init(rng(0));
+ * console.log(p.weight.shape); // [10, 4]: one row per token id
  * ```
  */
 export type EmbeddingParams = { weight: Tensor };

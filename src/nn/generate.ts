@@ -29,8 +29,17 @@ import type { ParamTree } from "./params.ts";
  *
  * @example
  * ```ts
- * import { type GenerateOptions, rng } from "@lossforge/core";
- * const o: GenerateOptions = { maxNewTokens: 32, temperature: 0.8, topK: 40, eos: 0, rng: rng(1) };
+ * import { generate, llama, rng } from "@lossforge/core";
+ * const model = llama({ vocab: 32, dim: 16, layers: 1, heads: 2, hidden: 32 });
+ * // Sample among the 10 likeliest tokens; the same rng seed gives the same text.
+ * const out = await generate(model, model.init(rng(0)), [[1, 2, 3]], {
+ *   maxNewTokens: 8,
+ *   temperature: 0.8,
+ *   topK: 10,
+ *   eos: 0,
+ *   rng: rng(1),
+ * });
+ * console.log(out[0].length); // at most 8
  * ```
  */
 export interface GenerateOptions {

@@ -23,8 +23,12 @@ import { layerNorm, layerNormForward, type LayerNormParams } from "./norm.ts";
  *
  * @example
  * ```ts
- * import type { GptConfig } from "@lossforge/core";
- * const small: GptConfig = { vocab: 50257, context: 1024, layers: 12, dim: 768, heads: 12 };
+ * import { countParams, gpt, type GptConfig, rng } from "@lossforge/core";
+ * const tiny: GptConfig = { vocab: 8, context: 4, layers: 1, dim: 4, heads: 1 };
+ * console.log(countParams(gpt(tiny).init(rng(0)))); // 300
+ * // GPT-2 small, checked without allocating it:
+ * const small = gpt({ vocab: 50257, context: 1024, layers: 12, dim: 768, heads: 12 });
+ * console.log(small.shapes["transformer.wte.weight"]); // [50257, 768]
  * ```
  */
 export interface GptConfig {

@@ -12,7 +12,9 @@ import { isObject, show } from "../util/show.ts";
  *
  * @example
  * ```ts
- * const arch: HfArchitecture = "Qwen2ForCausalLM";
+ * import { type HfArchitecture, loadHfConfig } from "@lossforge/core";
+ * const arch: HfArchitecture = (await loadHfConfig("models/Qwen2-0.5B/")).architecture;
+ * console.log(arch); // "Qwen2ForCausalLM"
  * ```
  */
 export type HfArchitecture = "LlamaForCausalLM" | "Qwen2ForCausalLM" | "GPT2LMHeadModel";
@@ -22,7 +24,8 @@ export type HfArchitecture = "LlamaForCausalLM" | "Qwen2ForCausalLM" | "GPT2LMHe
  *
  * @example
  * ```ts
- * SUPPORTED_ARCHITECTURES.includes("GPT2LMHeadModel"); // true
+ * import { SUPPORTED_ARCHITECTURES } from "@lossforge/core";
+ * console.log(SUPPORTED_ARCHITECTURES.includes("GPT2LMHeadModel")); // true
  * ```
  */
 export const SUPPORTED_ARCHITECTURES: readonly HfArchitecture[] = [
@@ -36,8 +39,9 @@ export const SUPPORTED_ARCHITECTURES: readonly HfArchitecture[] = [
  *
  * @example
  * ```ts
- * const cfg: HfModelConfig = parseHfConfig(JSON.parse(await Deno.readTextFile("config.json")));
- * const kvDim = cfg.kvHeads * cfg.headDim;
+ * import { type HfModelConfig, loadHfConfig } from "@lossforge/core";
+ * const cfg: HfModelConfig = await loadHfConfig("models/tiny-llama-hf/");
+ * console.log(cfg.kvHeads * cfg.headDim); // 32: the width of k_proj and v_proj
  * ```
  */
 export interface HfModelConfig {
@@ -88,8 +92,12 @@ export interface HfModelConfig {
  * @param source A name for error messages (e.g. the file path).
  * @example
  * ```ts
- * const cfg = parseHfConfig(JSON.parse(await Deno.readTextFile("config.json")), "config.json");
- * console.log(cfg.architecture, cfg.dim, cfg.layers, cfg.kvHeads);
+ * import { parseHfConfig } from "@lossforge/core";
+ * const cfg = parseHfConfig({
+ *   architectures: ["GPT2LMHeadModel"], vocab_size: 16, n_embd: 8, n_layer: 1, n_head: 2,
+ *   n_positions: 8,
+ * }, "config.json");
+ * console.log(cfg.architecture, cfg.dim, cfg.layers, cfg.kvHeads); // "GPT2LMHeadModel" 8 1 2
  * ```
  */
 export function parseHfConfig(json: unknown, source = "config.json"): HfModelConfig {
@@ -254,8 +262,9 @@ export function parseHfConfig(json: unknown, source = "config.json"): HfModelCon
  * @param path File or directory path.
  * @example
  * ```ts
+ * import { loadHfConfig } from "@lossforge/core";
  * const cfg = await loadHfConfig("models/tiny-llama-hf/");
- * console.log(cfg.vocab); // 600
+ * console.log(cfg.architecture, cfg.vocab, cfg.layers); // "LlamaForCausalLM" 600 2
  * ```
  */
 export async function loadHfConfig(path: string | URL): Promise<HfModelConfig> {

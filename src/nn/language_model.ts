@@ -24,8 +24,13 @@ import type { WeightLayout } from "./linear.ts";
  *
  * @example
  * ```ts
- * import type { KVCache } from "@lossforge/core";
- * const empty: KVCache = { layers: [], length: 0 };
+ * import { type KVCache, llama, rng, tensor } from "@lossforge/core";
+ * const model = llama({ vocab: 32, dim: 16, layers: 1, heads: 2, hidden: 32 });
+ * const params = model.init(rng(0));
+ * const cache: KVCache = model.forward(params, tensor([[1, 2, 3]], { dtype: "int32" })).cache;
+ * // The next token reads the three cached positions instead of recomputing them.
+ * const step = model.forward(params, tensor([[4]], { dtype: "int32" }), { cache });
+ * console.log(cache.length, step.cache.length, step.logits.shape); // 3 4 [1, 1, 32]
  * ```
  */
 export interface KVCache {
@@ -40,9 +45,12 @@ export interface KVCache {
  *
  * @example
  * ```ts
- * import { type LmContext, tensor } from "@lossforge/core";
- * // Two sequences, the first left-padded by one token.
+ * import { llama, type LmContext, rng, tensor } from "@lossforge/core";
+ * const model = llama({ vocab: 32, dim: 16, layers: 1, heads: 2, hidden: 32 });
+ * // Two sequences, the first left-padded by one token (it gets positions 0, 1 as if alone).
  * const ctx: LmContext = { attentionMask: tensor([[0, 1, 1], [1, 1, 1]], { dtype: "int32" }) };
+ * const ids = tensor([[0, 5, 6], [4, 5, 6]], { dtype: "int32" });
+ * console.log(model.apply(model.init(rng(0)), ids, ctx).shape); // [2, 3, 32]
  * ```
  */
 export interface LmContext extends ForwardContext {
@@ -63,8 +71,11 @@ export interface LmContext extends ForwardContext {
  *
  * @example
  * ```ts
- * import type { LinearInfo } from "@lossforge/core";
- * const q: LinearInfo = { name: "model.layers.0.self_attn.q_proj", inDim: 64, outDim: 64, layout: "out_in" };
+ * import { type LinearInfo, llama } from "@lossforge/core";
+ * const model = llama({ vocab: 32, dim: 16, layers: 1, heads: 2, hidden: 32 });
+ * const q: LinearInfo = model.linears[0];
+ * console.log(q.name, q.inDim, q.outDim, q.layout);
+ * // "model.layers.0.self_attn.q_proj" 16 16 "out_in"
  * ```
  */
 export interface LinearInfo {

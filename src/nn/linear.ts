@@ -12,8 +12,10 @@ import { type ForwardContext, joinName, type Module } from "./module.ts";
  *
  * @example
  * ```ts
- * import type { WeightLayout } from "@lossforge/core";
+ * import { linearForward, ones, type WeightLayout } from "@lossforge/core";
+ * // GPT-2's Conv1D stores its weight [in, out]: here 3 inputs, 2 outputs.
  * const layout: WeightLayout = "in_out";
+ * console.log(linearForward({ weight: ones([3, 2]) }, ones([1, 3]), layout).shape); // [1, 2]
  * ```
  */
 export type WeightLayout = "out_in" | "in_out";
@@ -23,8 +25,9 @@ export type WeightLayout = "out_in" | "in_out";
  *
  * @example
  * ```ts
- * import { type LinearParams, zeros } from "@lossforge/core";
- * const p: LinearParams = { weight: zeros([2, 3]) };
+ * import { linear, type LinearParams, rng } from "@lossforge/core";
+ * const p: LinearParams = linear({ inDim: 3, outDim: 2 }).init(rng(0));
+ * console.log(p.weight.shape, p.bias?.shape); // [2, 3] [2]
  * ```
  */
 export type LinearParams = { weight: Tensor; bias?: Tensor };
@@ -34,8 +37,9 @@ export type LinearParams = { weight: Tensor; bias?: Tensor };
  *
  * @example
  * ```ts
- * import type { LinearOptions } from "@lossforge/core";
- * const o: LinearOptions = { inDim: 4, outDim: 8, bias: false };
+ * import { linear, rng } from "@lossforge/core";
+ * const p = linear({ inDim: 4, outDim: 8, bias: false }).init(rng(0));
+ * console.log(Object.keys(p), p.weight.shape); // ["weight"] [8, 4]
  * ```
  */
 export interface LinearOptions {

@@ -21,16 +21,19 @@ import { rmsNorm, rmsNormForward, type RmsNormParams } from "./norm.ts";
 import { ropeTables } from "./rope.ts";
 
 /**
- * Llama hyperparameters (the short names every model config here uses; see `loadPretrained` for the mapping from
- * `config.json`).
+ * Llama hyperparameters (the short names every model config here uses; see `loadPretrained`
+ * for the mapping from `config.json`).
  *
  * @example
  * ```ts
- * import type { LlamaConfig } from "@lossforge/core";
+ * import { llama, type LlamaConfig } from "@lossforge/core";
+ * // SmolLM2-135M's shape (its config.json, in these names).
  * const smol: LlamaConfig = {
  *   vocab: 49152, dim: 576, layers: 30, heads: 9, kvHeads: 3, hidden: 1536,
  *   ropeTheta: 10000, normEps: 1e-5, tieEmbeddings: true,
  * };
+ * const model = llama(smol); // nothing allocated until init
+ * console.log(model.shapes["model.layers.0.self_attn.k_proj.weight"]); // [192, 576]
  * ```
  */
 export interface LlamaConfig {

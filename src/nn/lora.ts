@@ -27,8 +27,11 @@ import { loadSafetensors, saveSafetensors } from "./safetensors.ts";
  *
  * @example
  * ```ts
- * import type { LoraOptions } from "@lossforge/core";
- * const o: LoraOptions = { rank: 8, alpha: 16, dropout: 0.05, targets: ["q_proj", "v_proj"] };
+ * import { llama, lora } from "@lossforge/core";
+ * const base = llama({ vocab: 16, dim: 8, layers: 1, heads: 2, hidden: 16 });
+ * const model = lora(base, { rank: 8, alpha: 16, dropout: 0.05, targets: ["q_proj", "v_proj"] });
+ * console.log(model.targets.map((t) => t.name));
+ * // ["model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.v_proj"]
  * ```
  */
 export interface LoraOptions {
@@ -52,8 +55,18 @@ export interface LoraOptions {
  *
  * @example
  * ```ts
- * import type { LlamaParams, LoraParams } from "@lossforge/core";
- * const trainable = (p: LoraParams<LlamaParams>) => p.adapters;
+ * import {
+ *   countParams,
+ *   llama,
+ *   type LlamaParams,
+ *   lora,
+ *   type LoraParams,
+ *   rng,
+ * } from "@lossforge/core";
+ * const base = llama({ vocab: 16, dim: 8, layers: 1, heads: 2, hidden: 16 });
+ * const model = lora(base, { rank: 2, targets: ["q_proj", "v_proj"] });
+ * const params: LoraParams<LlamaParams> = model.wrap(base.init(rng(0)), rng(1));
+ * console.log(countParams(params.adapters), countParams(params.base)); // 64 920
  * ```
  */
 export type LoraParams<P extends ParamTree = ParamTree> = { base: P; adapters: ParamTree };
@@ -64,9 +77,11 @@ export type LoraParams<P extends ParamTree = ParamTree> = { base: P; adapters: P
  *
  * @example
  * ```ts
- * import { llama, lora, type LoraModel, type LlamaParams, rng } from "@lossforge/core";
- * const m: LoraModel<LlamaParams> = lora(llama({ vocab: 8, dim: 4, layers: 1, heads: 1, hidden: 8 }));
+ * import { llama, type LlamaParams, lora, type LoraModel } from "@lossforge/core";
+ * const base = llama({ vocab: 8, dim: 4, layers: 1, heads: 1, hidden: 8 });
+ * const m: LoraModel<LlamaParams> = lora(base);
  * console.log(m.targets.map((t) => t.name));
+ * // ["model.layers.0.self_attn.q_proj", "model.layers.0.self_attn.v_proj"]
  * ```
  */
 export interface LoraModel<P extends ParamTree = ParamTree> extends LanguageModel<LoraParams<P>> {
@@ -189,7 +204,7 @@ export function lora<P extends ParamTree>(
  * import { llama, lora, mergeLora, rng } from "@lossforge/core";
  * const model = lora(llama({ vocab: 8, dim: 4, layers: 1, heads: 1, hidden: 8 }), { rank: 2 });
  * const merged = mergeLora(model, model.init(rng(0)));
- * console.log(Object.keys(merged));
+ * console.log(Object.keys(merged)); // ["model", "lm_head"]: a plain Llama tree again
  * ```
  */
 export function mergeLora<P extends ParamTree>(model: LoraModel<P>, params: LoraParams<P>): P {
@@ -219,7 +234,7 @@ const PEFT_PREFIX = "base_model.model.";
  * ```ts
  * import { llama, lora, rng, saveLora } from "@lossforge/core";
  * const model = lora(llama({ vocab: 8, dim: 4, layers: 1, heads: 1, hidden: 8 }), { rank: 2 });
- * await saveLora("/tmp/adapter_model.safetensors", model, model.init(rng(0)).adapters);
+ * await saveLora("adapter_model.safetensors", model, model.init(rng(0)).adapters);
  * ```
  */
 export async function saveLora<P extends ParamTree>(
@@ -246,7 +261,7 @@ export async function saveLora<P extends ParamTree>(
  * @example
  * ```ts
  * import { loadLora } from "@lossforge/core";
- * const { adapters, rank, alpha } = await loadLora("/tmp/adapter_model.safetensors");
+ * const { adapters, rank, alpha } = await loadLora("adapter_model.safetensors");
  * ```
  */
 export async function loadLora(

@@ -16,6 +16,7 @@ import { zeros } from "../autograd/mod.ts";
  * ```ts
  * import { mlp, type MlpParams, rng } from "@lossforge/core";
  * const p: MlpParams = mlp({ dim: 4 }).init(rng(0));
+ * console.log(Object.keys(p), p.c_fc.weight.shape); // ["c_fc", "c_proj"] [4, 16]
  * ```
  */
 export type MlpParams = { c_fc: LinearParams; c_proj: LinearParams };
@@ -27,6 +28,7 @@ export type MlpParams = { c_fc: LinearParams; c_proj: LinearParams };
  * ```ts
  * import { gatedMlp, type GatedMlpParams, rng } from "@lossforge/core";
  * const p: GatedMlpParams = gatedMlp({ dim: 4, hidden: 8 }).init(rng(0));
+ * console.log(Object.keys(p)); // ["gate_proj", "up_proj", "down_proj"]
  * ```
  */
 export type GatedMlpParams = {

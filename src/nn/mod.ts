@@ -6,10 +6,11 @@
  *
  * @example
  * ```ts
- * import { generate, llama, rng } from "@lossforge/core";
+ * import { rng } from "@lossforge/core/autograd";
+ * import { generate, llama } from "@lossforge/core/nn";
  * const model = llama({ vocab: 64, dim: 32, layers: 2, heads: 4, kvHeads: 2, hidden: 64 });
  * const params = model.init(rng(0));
- * console.log(await generate(model, params, [[1, 2, 3]], { maxNewTokens: 4 }));
+ * console.log(await generate(model, params, [[1, 2, 3]], { maxNewTokens: 4 })); // 4 new ids
  * ```
  * @module
  */

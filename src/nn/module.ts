@@ -13,8 +13,12 @@ import type { ParamTree } from "./params.ts";
  *
  * @example
  * ```ts
- * import type { LinearHook } from "@lossforge/core";
- * const logNames: LinearHook = (name, _x, y) => (console.log(name), y);
+ * import { type LinearHook, llama, rng, tensor } from "@lossforge/core";
+ * const seen: string[] = [];
+ * const record: LinearHook = (name, _x, y) => (seen.push(name), y);
+ * const model = llama({ vocab: 32, dim: 16, layers: 1, heads: 2, hidden: 32 });
+ * model.apply(model.init(rng(0)), tensor([[1, 2]], { dtype: "int32" }), { adapt: record });
+ * console.log(seen[0], seen.length); // "model.layers.0.self_attn.q_proj" 8
  * ```
  */
 export type LinearHook = (name: string, x: Tensor, y: Tensor, ctx: ForwardContext) => Tensor;
@@ -24,9 +28,11 @@ export type LinearHook = (name: string, x: Tensor, y: Tensor, ctx: ForwardContex
  *
  * @example
  * ```ts
- * import { type ForwardContext, rng } from "@lossforge/core";
- * const ctx: ForwardContext = { training: true, rng: rng(0) };
- * console.log(ctx.training);
+ * import { dropout, type ForwardContext, ones, rng } from "@lossforge/core";
+ * const drop = dropout(0.5);
+ * const training: ForwardContext = { training: true, rng: rng(0) };
+ * console.log(await drop.apply({}, ones([4]), training).data()); // each 0 or 2
+ * console.log(await drop.apply({}, ones([4]), {}).data()); // [1, 1, 1, 1]
  * ```
  */
 export interface ForwardContext {

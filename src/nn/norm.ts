@@ -11,8 +11,9 @@ import type { Module } from "./module.ts";
  *
  * @example
  * ```ts
- * import { type LayerNormParams, ones, zeros } from "@lossforge/core";
- * const p: LayerNormParams = { weight: ones([4]), bias: zeros([4]) };
+ * import { layerNorm, type LayerNormParams, rng } from "@lossforge/core";
+ * const p: LayerNormParams = layerNorm({ dim: 4 }).init(rng(0));
+ * console.log(await p.weight.data(), await p.bias.data()); // [1, 1, 1, 1] [0, 0, 0, 0]
  * ```
  */
 export type LayerNormParams = { weight: Tensor; bias: Tensor };
@@ -22,8 +23,9 @@ export type LayerNormParams = { weight: Tensor; bias: Tensor };
  *
  * @example
  * ```ts
- * import { ones, type RmsNormParams } from "@lossforge/core";
- * const p: RmsNormParams = { weight: ones([4]) };
+ * import { rmsNorm, type RmsNormParams, rng } from "@lossforge/core";
+ * const p: RmsNormParams = rmsNorm({ dim: 4 }).init(rng(0));
+ * console.log(await p.weight.data()); // [1, 1, 1, 1]
  * ```
  */
 export type RmsNormParams = { weight: Tensor };
@@ -64,7 +66,7 @@ export function rmsNormForward(p: RmsNormParams, x: Tensor, eps: number): Tensor
  *
  * @example
  * ```ts
- * import { layerNorm, rng, randn } from "@lossforge/core";
+ * import { layerNorm, randn, rng } from "@lossforge/core";
  * const ln = layerNorm({ dim: 4 });
  * console.log(ln.apply(ln.init(rng(0)), randn([2, 4])).shape); // [2, 4]
  * ```
@@ -87,7 +89,7 @@ export function layerNorm(
  *
  * @example
  * ```ts
- * import { rmsNorm, rng, randn } from "@lossforge/core";
+ * import { randn, rmsNorm, rng } from "@lossforge/core";
  * const norm = rmsNorm({ dim: 4, eps: 1e-6 });
  * console.log(norm.apply(norm.init(rng(0)), randn([2, 4])).shape); // [2, 4]
  * ```

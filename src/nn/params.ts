@@ -13,9 +13,10 @@ import { Tensor, treeLeavesWithPaths } from "../autograd/mod.ts";
  *
  * @example
  * ```ts
- * import { type ParamTree, zeros } from "@lossforge/core";
+ * import { countParams, type ParamTree, zeros } from "@lossforge/core";
+ * // Any nesting of objects and arrays of tensors is a tree the library can walk.
  * const p: ParamTree = { lm_head: { weight: zeros([4, 2]) }, layers: [{ w: zeros([2]) }] };
- * console.log(Object.keys(p));
+ * console.log(countParams(p)); // 10
  * ```
  */
 export type ParamTree =

@@ -20,8 +20,10 @@ import { tensorsFrom } from "./safetensors.ts";
  *
  * @example
  * ```ts
- * import type { Pretrained } from "@lossforge/core";
- * const describe = (p: Pretrained) => `${p.config.architecture}, ${p.model.layers} layers`;
+ * import { loadPretrained, type Pretrained } from "@lossforge/core";
+ * const { config, model, tokenizer }: Pretrained = await loadPretrained("models/SmolLM2-135M");
+ * console.log(config.architecture, model.layers, tokenizer.vocabSize);
+ * // "LlamaForCausalLM" 30 49152
  * ```
  */
 export interface Pretrained {
@@ -40,8 +42,12 @@ export interface Pretrained {
  *
  * @example
  * ```ts
- * import type { LoadPretrainedOptions } from "@lossforge/core";
- * const o: LoadPretrainedOptions = { backend: "cpu", strict: false };
+ * import { loadPretrained } from "@lossforge/core";
+ * // On the CPU, tolerating tensors the model does not use (e.g. a value head).
+ * const { params } = await loadPretrained("models/SmolLM2-135M", {
+ *   backend: "cpu",
+ *   strict: false,
+ * });
  * ```
  */
 export interface LoadPretrainedOptions {

@@ -17,8 +17,9 @@ import {
  *
  * @example
  * ```ts
- * import type { SaveSafetensorsOptions } from "@lossforge/core";
- * const o: SaveSafetensorsOptions = { dtype: "BF16" };
+ * import { saveSafetensors, zeros } from "@lossforge/core";
+ * // Half the bytes of float32: stored as bfloat16, read back as float32.
+ * await saveSafetensors("model.safetensors", { w: zeros([4, 2]) }, {}, { dtype: "BF16" });
  * ```
  */
 export interface SaveSafetensorsOptions {
@@ -36,7 +37,8 @@ export interface SaveSafetensorsOptions {
  * @example
  * ```ts
  * import { saveSafetensors, zeros } from "@lossforge/core";
- * await saveSafetensors("/tmp/w.safetensors", { lm_head: { weight: zeros([4, 2]) } }, {
+ * // Stored as "lm_head.weight", the name PyTorch reads.
+ * await saveSafetensors("model.safetensors", { lm_head: { weight: zeros([4, 2]) } }, {
  *   format: "pt",
  * });
  * ```
@@ -87,8 +89,8 @@ export async function safetensorsEntries(
  *
  * @example
  * ```ts
- * import type { LoadSafetensorsOptions } from "@lossforge/core";
- * const o: LoadSafetensorsOptions = { backend: "cpu" };
+ * import { loadSafetensors } from "@lossforge/core";
+ * const { params } = await loadSafetensors("model.safetensors", { backend: "cpu" });
  * ```
  */
 export interface LoadSafetensorsOptions {
@@ -101,8 +103,10 @@ export interface LoadSafetensorsOptions {
  *
  * @example
  * ```ts
- * import type { LoadedSafetensors } from "@lossforge/core";
- * const names = (l: LoadedSafetensors) => Object.keys(l.metadata);
+ * import { countParams, type LoadedSafetensors, loadSafetensors } from "@lossforge/core";
+ * const file = "models/tiny-llama-hf/model.safetensors";
+ * const loaded: LoadedSafetensors = await loadSafetensors(file);
+ * console.log(countParams(loaded.params), loaded.metadata.format); // 167744 "pt"
  * ```
  */
 export interface LoadedSafetensors {
@@ -120,8 +124,8 @@ export interface LoadedSafetensors {
  * @example
  * ```ts
  * import { loadSafetensors } from "@lossforge/core";
- * const { params, metadata } = await loadSafetensors("/tmp/w.safetensors");
- * console.log(Object.keys(params), metadata);
+ * const { params, metadata } = await loadSafetensors("model.safetensors");
+ * console.log(Object.keys(params), metadata); // ["lm_head"] { format: "pt" }
  * ```
  */
 export async function loadSafetensors(
@@ -138,7 +142,9 @@ export async function loadSafetensors(
  * @example
  * ```ts
  * import { tensorsFrom } from "./safetensors.ts";
- * const t = tensorsFrom({ w: { dtype: "F32", shape: [2], data: new Float32Array([1, 2]) } }, "cpu");
+ * const t = tensorsFrom({
+ *   w: { dtype: "F32", shape: [2], data: new Float32Array([1, 2]) },
+ * }, "cpu");
  * console.log(t.w.shape); // [2]
  * ```
  */

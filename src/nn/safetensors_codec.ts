@@ -20,7 +20,10 @@ import { isObject, show } from "../util/show.ts";
  *
  * @example
  * ```ts
+ * import { decodeSafetensors, encodeSafetensors, type SafetensorsDtype } from "@lossforge/core";
  * const dtype: SafetensorsDtype = "BF16";
+ * const bytes = encodeSafetensors({ w: { dtype, shape: [2], data: new Float32Array([1, 0.5]) } });
+ * console.log(decodeSafetensors(bytes).tensors.w.dtype); // "BF16"
  * ```
  */
 export type SafetensorsDtype = "F32" | "F16" | "BF16" | "F64" | "I32" | "I64";
@@ -30,7 +33,9 @@ export type SafetensorsDtype = "F32" | "F16" | "BF16" | "F64" | "I32" | "I64";
  *
  * @example
  * ```ts
- * const data: SafetensorsData = new Float32Array([1, 2, 3]);
+ * import { encodeSafetensors, type SafetensorsData } from "@lossforge/core";
+ * const data: SafetensorsData = new Int32Array([1, 2, 3]);
+ * console.log(encodeSafetensors({ ids: { dtype: "I32", shape: [3], data } }).length); // 84
  * ```
  */
 export type SafetensorsData =
@@ -45,7 +50,10 @@ export type SafetensorsData =
  *
  * @example
  * ```ts
+ * import { encodeSafetensors, type SafetensorsEntry } from "@lossforge/core";
+ * // Floats given for an F16 entry are rounded to half precision when encoded.
  * const e: SafetensorsEntry = { dtype: "F16", shape: [2], data: new Float32Array([1, 2]) };
+ * const bytes = encodeSafetensors({ "lm_head.weight": e });
  * ```
  */
 export interface SafetensorsEntry {
@@ -66,9 +74,10 @@ export interface SafetensorsEntry {
  *
  * @example
  * ```ts
- * const bytes = await Deno.readFile("model.safetensors");
- * const t: DecodedTensor = decodeSafetensors(bytes).tensors["lm_head.weight"];
- * console.log(t.dtype, t.shape, t.data.length);
+ * import { type DecodedTensor, readSafetensorsFile } from "@lossforge/core";
+ * const { tensors } = await readSafetensorsFile("models/tiny-llama-hf/model.safetensors");
+ * const t: DecodedTensor = tensors["lm_head.weight"];
+ * console.log(t.dtype, t.shape, t.data.length); // "F32" [600, 64] 38400
  * ```
  */
 export interface DecodedTensor {
@@ -85,8 +94,10 @@ export interface DecodedTensor {
  *
  * @example
  * ```ts
- * const bytes = await Deno.readFile("model.safetensors");
+ * import { type DecodedSafetensors, decodeSafetensors } from "@lossforge/core";
+ * const bytes = await Deno.readFile("models/tiny-llama-hf/model.safetensors");
  * const { tensors, metadata }: DecodedSafetensors = decodeSafetensors(bytes);
+ * console.log(Object.keys(tensors).length, metadata.format); // 21 "pt"
  * ```
  */
 export interface DecodedSafetensors {
@@ -101,7 +112,10 @@ export interface DecodedSafetensors {
  *
  * @example
  * ```ts
- * const e: SafetensorsHeaderEntry = { dtype: "F32", shape: [2, 2], data_offsets: [0, 16] };
+ * import { readSafetensorsHeader, type SafetensorsHeaderEntry } from "@lossforge/core";
+ * const h = await readSafetensorsHeader("models/tiny-llama-hf/model.safetensors");
+ * const e: SafetensorsHeaderEntry = h.tensors["lm_head.weight"];
+ * console.log(e.dtype, e.shape, e.data_offsets); // "F32" [600, 64] [0, 153600]
  * ```
  */
 export interface SafetensorsHeaderEntry {
@@ -118,8 +132,10 @@ export interface SafetensorsHeaderEntry {
  *
  * @example
  * ```ts
- * const h: SafetensorsHeader = await readSafetensorsHeader("model.safetensors");
- * console.log(h.dataStart, Object.keys(h.tensors));
+ * import { readSafetensorsHeader, type SafetensorsHeader } from "@lossforge/core";
+ * const file = "models/tiny-llama-hf/model.safetensors";
+ * const h: SafetensorsHeader = await readSafetensorsHeader(file);
+ * console.log(h.dataStart, Object.keys(h.tensors).length); // 2152 21
  * ```
  */
 export interface SafetensorsHeader {
@@ -138,7 +154,10 @@ export interface SafetensorsHeader {
  *
  * @example
  * ```ts
- * const { shards }: ShardedIndex = await loadShardedIndex("models/big-model/");
+ * import { loadShardedIndex, type ShardedIndex } from "@lossforge/core";
+ * const { shards, weightMap }: ShardedIndex = await loadShardedIndex("models/big-model/");
+ * console.log(shards.length, weightMap["lm_head.weight"]);
+ * // e.g. 2 "model-00002-of-00002.safetensors"
  * ```
  */
 export interface ShardedIndex {
@@ -195,7 +214,8 @@ function f16Table(): Float32Array {
  *
  * @example
  * ```ts
- * f16ToF32(new Uint16Array([0x3c00, 0x7bff, 0x0001])); // [1, 65504, 2 ** -24]
+ * import { f16ToF32 } from "@lossforge/core";
+ * console.log(f16ToF32(new Uint16Array([0x3c00, 0x7bff, 0x0001]))); // [1, 65504, 2 ** -24]
  * ```
  */
 export function f16ToF32(bits: Uint16Array): Float32Array {
@@ -235,7 +255,9 @@ function f32BitsToF16(x: number): number {
  *
  * @example
  * ```ts
- * f32ToF16(new Float32Array([1, 65504, Infinity])); // Uint16Array [0x3c00, 0x7bff, 0x7c00]
+ * import { f32ToF16 } from "@lossforge/core";
+ * const bits = f32ToF16(new Float32Array([1, 65504, Infinity]));
+ * console.log([...bits].map((b) => b.toString(16))); // ["3c00", "7bff", "7c00"]
  * ```
  */
 export function f32ToF16(values: Float32Array | Float64Array | readonly number[]): Uint16Array {
@@ -252,7 +274,8 @@ export function f32ToF16(values: Float32Array | Float64Array | readonly number[]
  *
  * @example
  * ```ts
- * bf16ToF32(new Uint16Array([0x3f80, 0xc000])); // [1, -2]
+ * import { bf16ToF32 } from "@lossforge/core";
+ * console.log(bf16ToF32(new Uint16Array([0x3f80, 0xc000]))); // [1, -2]
  * ```
  */
 export function bf16ToF32(bits: Uint16Array): Float32Array {
@@ -268,7 +291,9 @@ export function bf16ToF32(bits: Uint16Array): Float32Array {
  *
  * @example
  * ```ts
- * f32ToBf16(new Float32Array([1, -2])); // Uint16Array [0x3f80, 0xc000]
+ * import { f32ToBf16 } from "@lossforge/core";
+ * const bits = f32ToBf16(new Float32Array([1, -2]));
+ * console.log([...bits].map((b) => b.toString(16))); // ["3f80", "c000"]
  * ```
  */
 export function f32ToBf16(values: Float32Array | Float64Array | readonly number[]): Uint16Array {
@@ -354,10 +379,11 @@ function entryBytes(name: string, e: SafetensorsEntry): Uint8Array {
  * @param metadata Optional `__metadata__` string map.
  * @example
  * ```ts
+ * import { decodeSafetensors, encodeSafetensors } from "@lossforge/core";
  * const bytes = encodeSafetensors({
  *   w: { dtype: "F32", shape: [2, 2], data: new Float32Array([1, 2, 3, 4]) },
  * }, { format: "pt" });
- * decodeSafetensors(bytes).tensors.w.data; // Float32Array [1, 2, 3, 4]
+ * console.log(decodeSafetensors(bytes).tensors.w.data); // Float32Array [1, 2, 3, 4]
  * ```
  */
 export function encodeSafetensors(
@@ -615,6 +641,7 @@ function decodeData(
  * @param options `source` names the file in error messages.
  * @example
  * ```ts
+ * import { decodeSafetensors } from "@lossforge/core";
  * const { tensors, metadata } = decodeSafetensors(await Deno.readFile("model.safetensors"), {
  *   source: "model.safetensors",
  * });
@@ -650,6 +677,7 @@ function pathString(path: string | URL): string {
  * @param path File path or file URL.
  * @example
  * ```ts
+ * import { readSafetensorsFile } from "@lossforge/core";
  * const { tensors } = await readSafetensorsFile("models/tiny-llama-hf/model.safetensors");
  * console.log(tensors["lm_head.weight"].shape); // [600, 64]
  * ```
@@ -674,6 +702,7 @@ export async function readSafetensorsFile(path: string | URL): Promise<DecodedSa
  * @param metadata Optional `__metadata__` string map.
  * @example
  * ```ts
+ * import { writeSafetensorsFile } from "@lossforge/core";
  * await writeSafetensorsFile("out.safetensors", {
  *   bias: { dtype: "F32", shape: [3], data: new Float32Array([0, 1, 2]) },
  * }, { format: "pt" });
@@ -718,6 +747,7 @@ async function readExactly(file: Deno.FsFile, buf: Uint8Array, src: string): Pro
  * @param path File path or file URL.
  * @example
  * ```ts
+ * import { readSafetensorsHeader } from "@lossforge/core";
  * const h = await readSafetensorsHeader("model-00001-of-00002.safetensors");
  * for (const [name, t] of Object.entries(h.tensors)) console.log(name, t.dtype, t.shape);
  * ```
@@ -749,6 +779,7 @@ export async function readSafetensorsHeader(path: string | URL): Promise<Safeten
  * @param dir Directory holding the index and the shards.
  * @example
  * ```ts
+ * import { loadShardedIndex } from "@lossforge/core";
  * const { shards, weightMap } = await loadShardedIndex("models/big-model/");
  * // shards: ["models/big-model/model-00001-of-00002.safetensors", ...]
  * ```

@@ -50,7 +50,8 @@ export interface BpeEncodeOptions {
  * ```ts
  * import { loadTokenizer } from "@lossforge/core";
  * const tok = await loadTokenizer("models/tiny-llama-hf/");
- * console.log(tok.decode([0, 50, 86], { skipSpecial: true })); // drops <|endoftext|>
+ * console.log(tok.decode([0, 50, 86])); // "<|endoftext|>Qu"
+ * console.log(tok.decode([0, 50, 86], { skipSpecial: true })); // "Qu"
  * ```
  */
 export interface BpeDecodeOptions {

@@ -8,22 +8,46 @@ import type { Tokenizer } from "./tokenizer.ts";
 
 /**
  * Id of `<|pad|>` in the byte tokenizer.
- * @example `byteTokenizer().pad === BYTE_PAD // true`
+ *
+ * @example
+ * ```ts
+ * import { BYTE_PAD, byteTokenizer } from "@lossforge/core";
+ * const ids = byteTokenizer().encode("hi");
+ * console.log([...ids, ...Array(4 - ids.length).fill(BYTE_PAD)]); // [104, 105, 256, 256]
+ * ```
  */
 export const BYTE_PAD = 256;
 /**
  * Id of `<|bos|>` in the byte tokenizer.
- * @example `byteTokenizer().bos === BYTE_BOS // true`
+ *
+ * @example
+ * ```ts
+ * import { BYTE_BOS, byteTokenizer } from "@lossforge/core";
+ * console.log([BYTE_BOS, ...byteTokenizer().encode("hi")]); // [257, 104, 105]
+ * ```
  */
 export const BYTE_BOS = 257;
 /**
  * Id of `<|eos|>` in the byte tokenizer.
- * @example `byteTokenizer().eos === BYTE_EOS // true`
+ *
+ * @example
+ * ```ts
+ * import { BYTE_EOS, byteTokenizer } from "@lossforge/core";
+ * const generated = [104, 105, BYTE_EOS, 33];
+ * console.log(generated.slice(0, generated.indexOf(BYTE_EOS))); // [104, 105]
+ * console.log(byteTokenizer().decode(generated)); // "hi!" (specials are skipped)
+ * ```
  */
 export const BYTE_EOS = 258;
 /**
  * Vocabulary size of the byte tokenizer: 256 bytes and 3 specials.
- * @example `gpt({ vocab: BYTE_VOCAB_SIZE, context: 64, layers: 1, dim: 16, heads: 2 })`
+ *
+ * @example
+ * ```ts
+ * import { BYTE_VOCAB_SIZE, gpt } from "@lossforge/core";
+ * const model = gpt({ vocab: BYTE_VOCAB_SIZE, context: 64, layers: 1, dim: 16, heads: 2 });
+ * console.log(model.vocab); // 259
+ * ```
  */
 export const BYTE_VOCAB_SIZE = 259;
 

@@ -36,7 +36,7 @@ async function readJson(path: string): Promise<unknown> {
  * ```ts
  * import { loadTokenizer } from "@lossforge/core";
  * const tok = await loadTokenizer("models/tiny-llama-hf/");
- * console.log(tok.vocabSize, tok.eos, tok.pad);
+ * console.log(tok.vocabSize, tok.eos, tok.pad); // 600 0 1
  * ```
  */
 export async function loadTokenizer(

@@ -5,8 +5,9 @@
  *
  * @example
  * ```ts
- * import { byteTokenizer } from "@lossforge/core";
+ * import { byteTokenizer } from "@lossforge/core/tokenizers";
  * const tok = byteTokenizer();
+ * console.log(tok.encode("2+2")); // [50, 43, 50]
  * console.log(tok.decode(tok.encode("2+2=4"))); // "2+2=4"
  * ```
  *

@@ -16,9 +16,8 @@ import { escapeLiteral, translateRegex } from "./regex.ts";
  * @example
  * ```ts
  * import { GPT2_SPLIT_PATTERN } from "@lossforge/core";
- * // A tokenizer.json pre-tokenizer that splits as GPT-2 does:
- * const split = { type: "Split", pattern: { Regex: GPT2_SPLIT_PATTERN }, behavior: "Isolated" };
- * console.log(split.pattern.Regex.startsWith("'s|'t|")); // true
+ * // The pattern is also valid JavaScript with the `u` flag: the pieces GPT-2 tokenizes.
+ * console.log("I'm 42!".match(new RegExp(GPT2_SPLIT_PATTERN, "gu"))); // ["I", "'m", " 42", "!"]
  * ```
  */
 export const GPT2_SPLIT_PATTERN: string =

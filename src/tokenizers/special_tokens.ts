@@ -15,10 +15,11 @@ import type { Json } from "./hf_json.ts";
  *
  * @example
  * ```ts
- * import { bpeTokenizerFromJSON, type TokenizerSpecialConfig } from "@lossforge/core";
+ * import { loadTokenizer, type TokenizerSpecialConfig } from "@lossforge/core";
+ * // A chat model ends its turns with <|im_end|>: generation should stop there.
  * const special: TokenizerSpecialConfig = { eos_token: "<|im_end|>", pad_token_id: 0 };
- * const json = JSON.parse(await Deno.readTextFile("tokenizer.json"));
- * const tok = bpeTokenizerFromJSON(json, special);
+ * const tok = await loadTokenizer("models/Qwen2-0.5B-Instruct/", special);
+ * console.log(tok.eos, tok.pad); // the id of <|im_end|>, 0
  * ```
  */
 export interface TokenizerSpecialConfig {

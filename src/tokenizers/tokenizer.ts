@@ -13,9 +13,9 @@
  * @example
  * ```ts
  * import { byteTokenizer, type Tokenizer } from "@lossforge/core";
- * const tok: Tokenizer = byteTokenizer();
- * const ids = tok.encode("hi");
- * console.log(ids, tok.decode(ids), tok.eos);
+ * // Code written against the interface takes the byte tokenizer or a loaded BPE one.
+ * const target = (tok: Tokenizer, text: string) => [...tok.encode(text), tok.eos];
+ * console.log(target(byteTokenizer(), "hi")); // [104, 105, 258]
  * ```
  */
 export interface Tokenizer {

@@ -19,9 +19,13 @@ import { formatDuration, formatMetrics, formatRate } from "./progress.ts";
  * @example
  * ```ts
  * import { createLiveDisplay } from "@lossforge/core";
- * const log: string[] = [];
- * const live = createLiveDisplay({ write: (t) => log.push(t), isTerminal: false });
+ * // Plain lines collected in an array (a log file, a test) instead of redrawn in place.
+ * const lines: string[] = [];
+ * const live = createLiveDisplay({ write: (t) => lines.push(t), isTerminal: false });
+ * live.add("ce", 100);
+ * live.finish("ce", "ce: done");
  * live.close();
+ * console.log(lines); // ["ce: done\n"]
  * ```
  */
 export interface LiveDisplayOptions {
@@ -43,13 +47,16 @@ export interface LiveDisplayOptions {
  *
  * @example
  * ```ts
- * import { createLiveDisplay } from "@lossforge/core";
- * const live = createLiveDisplay({ write: (t) => console.log(t.trimEnd()), isTerminal: false });
+ * import { createLiveDisplay, type LiveDisplay } from "@lossforge/core";
+ * const live: LiveDisplay = createLiveDisplay({
+ *   write: (t) => console.log(t.trimEnd()),
+ *   isTerminal: false,
+ * });
  * live.add("ce", 100);
  * live.start("ce");
  * live.event("ce", { step: 50, totalSteps: 100, loss: 2.87, lr: 3e-3, gradNorm: 1.2,
  *   tokensPerSecond: 1883, elapsed: 22, epoch: 0, skipped: 0 });
- * // "ce  step 50/100  loss 2.8700  1883 tok/s  ETA ..."
+ * // "ce  step 50/100  loss 2.8700  1883 tok/s  ETA ...  (sweep ETA ...)"
  * live.finish("ce", "ce: done");
  * live.close();
  * ```

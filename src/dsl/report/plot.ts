@@ -13,9 +13,16 @@ import { writeFileAtomic } from "../run/atomic.ts";
  *
  * @example
  * ```ts
- * import type { Curve } from "./plot.ts";
- * const c: Curve = { label: "ce", curve: [{ step: 10, loss: 2 }, { step: 20, loss: 1.5 }], metrics: { exactMatch: 0.2 } };
- * console.log(c.label);
+ * import { type Curve, curvesSvg } from "@lossforge/core";
+ * const runs: Curve[] = [
+ *   {
+ *     label: "ce",
+ *     curve: [{ step: 10, loss: 2.1 }, { step: 20, loss: 1.7 }],
+ *     metrics: { exactMatch: 0.2 },
+ *   },
+ *   { label: "focal", curve: [{ step: 10, loss: 2.3 }, { step: 20, loss: 1.6 }] },
+ * ];
+ * const svg = curvesSvg(runs); // the two loss curves, and exact match as bars
  * ```
  */
 export interface Curve {
@@ -32,9 +39,11 @@ export interface Curve {
  *
  * @example
  * ```ts
- * import type { PlotOptions } from "./plot.ts";
- * const o: PlotOptions = { title: "GSM8K", metric: "exactMatch" };
- * console.log(o.metric);
+ * import { curvesSvg } from "@lossforge/core";
+ * const runs = [{ label: "ce", curve: [{ step: 10, loss: 2.1 }], metrics: { iou: 0.4 } }];
+ * // Bars of the steps' IoU instead of exact match, under a title.
+ * const svg = curvesSvg(runs, { title: "GSM8K: loss and step IoU", metric: "iou" });
+ * console.log(svg.includes("GSM8K: loss and step IoU")); // true
  * ```
  */
 export interface PlotOptions {
@@ -88,7 +97,7 @@ function fmt(x: number): string {
  *
  * @example
  * ```ts
- * import { curvesSvg } from "./plot.ts";
+ * import { curvesSvg } from "@lossforge/core";
  * const svg = curvesSvg([{ label: "ce", curve: [{ step: 1, loss: 2 }, { step: 2, loss: 1 }] }]);
  * console.log(svg.startsWith("<?xml")); // true
  * ```
@@ -202,8 +211,9 @@ export function curvesSvg(curves: readonly Curve[], options: PlotOptions = {}): 
  *
  * @example
  * ```ts
- * import { plotCurves } from "./plot.ts";
- * await plotCurves([{ label: "ce", curve: [{ step: 10, loss: 2.1 }, { step: 20, loss: 1.7 }] }], "curves.svg");
+ * import { plotCurves } from "@lossforge/core";
+ * const runs = [{ label: "ce", curve: [{ step: 10, loss: 2.1 }, { step: 20, loss: 1.7 }] }];
+ * await plotCurves(runs, "curves.svg");
  * ```
  */
 export async function plotCurves(

@@ -13,9 +13,13 @@ import type { TrainEvent } from "../run/events.ts";
  *
  * @example
  * ```ts
- * import type { ProgressOptions } from "./progress.ts";
- * const o: ProgressOptions = { total: 1000, tty: false, label: "ce" };
- * console.log(o.total);
+ * import { createProgress } from "@lossforge/core";
+ * // Plain lines prefixed with the run's name, into a log instead of stdout.
+ * const log: string[] = [];
+ * const p = createProgress({ total: 100, tty: false, label: "ce", write: (t) => log.push(t) });
+ * p.event({ step: 10, totalSteps: 100, loss: 2.5, lr: 1e-3, gradNorm: 1, tokensPerSecond: 900,
+ *   elapsed: 1, epoch: 0, skipped: 0 });
+ * console.log(log[0]); // "ce step 10/100  loss 2.5000  lr 1.00e-3  900 tok/s  1s  ETA 9s\n"
  * ```
  */
 export interface ProgressOptions {
@@ -37,9 +41,14 @@ export interface ProgressOptions {
  *
  * @example
  * ```ts
- * import { createProgress, type Progress } from "./progress.ts";
- * const p: Progress = createProgress({ total: 10, tty: false, write: () => {} });
- * p.done();
+ * import { createProgress, type Progress } from "@lossforge/core";
+ * const progress: Progress = createProgress({ total: 3 });
+ * for (let step = 1; step <= 3; step++) {
+ *   // ... one training step ...
+ *   progress.tick(step, step * 0.5);
+ * }
+ * progress.message("evaluating");
+ * progress.done();
  * ```
  */
 export interface Progress {
@@ -66,8 +75,8 @@ function noColorSet(): boolean {
  *
  * @example
  * ```ts
- * import { formatDuration } from "./progress.ts";
- * console.log(formatDuration(187)); // "3m07s"
+ * import { formatDuration } from "@lossforge/core";
+ * console.log(formatDuration(187), formatDuration(3720)); // "3m07s" "1h02m"
  * ```
  */
 export function formatDuration(seconds: number): string {
@@ -97,7 +106,7 @@ export function formatRate(x: number): string {
  *
  * @example
  * ```ts
- * import { createProgress } from "./progress.ts";
+ * import { createProgress } from "@lossforge/core";
  * const lines: string[] = [];
  * const p = createProgress({ total: 100, tty: false, write: (t) => lines.push(t) });
  * p.event({ step: 10, totalSteps: 100, loss: 2.5, lr: 1e-3, gradNorm: 1, tokensPerSecond: 900,

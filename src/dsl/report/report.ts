@@ -14,8 +14,18 @@ import type { SweepRow, SweepTable } from "./sweep.ts";
  *
  * @example
  * ```ts
- * import { metricColumns } from "./report.ts";
- * console.log(metricColumns({ axes: [], rows: [] })); // []
+ * import { metricColumns, pipeline, sweep } from "@lossforge/core";
+ * const base = pipeline({
+ *   model: { kind: "gpt", options: { vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 } },
+ *   loss: "ce",
+ *   optimizer: { kind: "adamw", options: { lr: 1e-3 } },
+ *   data: { kind: "gsm8kSynthetic", options: { count: 16, maxLength: 32 } },
+ *   steps: 4,
+ * });
+ * const scored = pipeline({ ...base, eval: { kind: "exactMatch", options: { maxNewTokens: 8 } } });
+ * const table = await sweep(scored, { loss: ["ce", "focal"] });
+ * console.log(metricColumns(table));
+ * // ["exactMatch", "dice", "extra", "iou", "missing", "precision", "recall"]
  * ```
  */
 export function metricColumns(table: SweepTable): string[] {
@@ -138,8 +148,19 @@ function header(table: SweepTable, metrics: string[]): string[] {
  *
  * @example
  * ```ts
- * import { toMarkdown } from "./report.ts";
- * console.log(toMarkdown({ axes: ["loss"], rows: [] }));
+ * import { pipeline, sweep, toMarkdown } from "@lossforge/core";
+ * const base = pipeline({
+ *   model: { kind: "gpt", options: { vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 } },
+ *   loss: "ce",
+ *   optimizer: { kind: "adamw", options: { lr: 1e-3 } },
+ *   data: { kind: "gsm8kSynthetic", options: { count: 16, maxLength: 32 } },
+ *   steps: 4,
+ * });
+ * console.log(toMarkdown(await sweep(base, { loss: ["ce", "focal"] })));
+ * // | loss | final loss | steps | train s | tokens/s | status |
+ * // | --- | ---: | ---: | ---: | ---: | ---: |
+ * // | ce | 5.4741 | 4 | 0.1 | 17507 | ok |     (seconds and tokens/s vary by machine)
+ * // | focal | 5.4281 | 4 | 0.1 | 10567 | ok |
  * ```
  */
 export function toMarkdown(table: SweepTable, layout: ReportLayout = {}): string {
@@ -174,8 +195,19 @@ function fullMarkdown(table: SweepTable, metrics: string[]): string {
  *
  * @example
  * ```ts
- * import { toCsv } from "./report.ts";
- * console.log(toCsv({ axes: ["loss"], rows: [] })); // "loss,final loss,steps,..."
+ * import { pipeline, sweep, toCsv } from "@lossforge/core";
+ * const base = pipeline({
+ *   model: { kind: "gpt", options: { vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 } },
+ *   loss: "ce",
+ *   optimizer: { kind: "adamw", options: { lr: 1e-3 } },
+ *   data: { kind: "gsm8kSynthetic", options: { count: 16, maxLength: 32 } },
+ *   steps: 4,
+ * });
+ * await Deno.writeTextFile("seeds.csv", toCsv(await sweep(base, { seed: [1, 2, 3] })));
+ * // seed,final loss,steps,train s,tokens/s,status
+ * // 1,5.4765,4,0.1,12600,ok
+ * // 2,5.4666,4,0.1,12600,ok
+ * // 3,5.4498,4,0.1,14300,ok
  * ```
  */
 export function toCsv(table: SweepTable, layout: ReportLayout = {}): string {
@@ -219,9 +251,19 @@ export function toJson(table: SweepTable, layout: ReportLayout = {}): string {
  *
  * @example
  * ```ts
- * import { report } from "./report.ts";
- * const files = await report({ axes: ["loss"], rows: [] }, "runs/empty");
- * console.log(files.markdown); // "runs/empty/results.md"
+ * import { pipeline, report, sweep } from "@lossforge/core";
+ * const base = pipeline({
+ *   model: { kind: "gpt", options: { vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 } },
+ *   loss: "ce",
+ *   optimizer: { kind: "adamw", options: { lr: 1e-3 } },
+ *   data: { kind: "gsm8kSynthetic", options: { count: 16, maxLength: 32 } },
+ *   steps: 4,
+ * });
+ * const table = await sweep(base, { loss: ["ce", "focal", "dice"] });
+ * // Report only the runs that finished, next to the sweep's own files.
+ * const ok = { ...table, rows: table.rows.filter((r) => !r.error) };
+ * const files = await report(ok, "runs/finished");
+ * console.log(files.markdown); // "runs/finished/results.md"
  * ```
  */
 export async function report(

@@ -34,12 +34,22 @@ import type { LossLike, ModelLike, OptimizerLike, PartSpec } from "../spec/types
  *
  * @example
  * ```ts
- * import type { SweepAxes } from "./sweep.ts";
+ * import { pipeline, sweep, type SweepAxes } from "@lossforge/core";
+ * const base = pipeline({
+ *   model: { kind: "gpt", options: { vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 } },
+ *   loss: "ce",
+ *   optimizer: { kind: "adamw", options: { lr: 1e-3 } },
+ *   data: { kind: "gsm8kSynthetic", options: { count: 16, maxLength: 32 } },
+ *   steps: 4,
+ * });
+ * const mix = { terms: [["ce", 0.6], ["lovasz", 0.4, { mask: "answer" }]] };
+ * // Two losses × three seeds: six variants.
  * const axes: SweepAxes = {
- *   loss: { ce: "ce", "ce+lovasz": { kind: "combine", options: { terms: [["ce", 0.6], ["lovasz", 0.4, { mask: "answer" }]] } } },
+ *   loss: { ce: "ce", "ce+lovasz": { kind: "combine", options: mix } },
  *   seed: [1, 2, 3],
  * };
- * console.log(Object.keys(axes));
+ * const table = await sweep(base, axes);
+ * console.log(table.rows.map((r) => r.label)); // ["loss=ce seed=1", ..., "loss=ce+lovasz seed=3"]
  * ```
  */
 export interface SweepAxes {
@@ -58,9 +68,18 @@ export interface SweepAxes {
  *
  * @example
  * ```ts
- * import type { SweepAxis } from "./sweep.ts";
- * const a: SweepAxis<number> = { small: 1, large: 2 };
- * console.log(a);
+ * import { pipeline, sweep, type SweepAxis } from "@lossforge/core";
+ * const base = pipeline({
+ *   model: { kind: "gpt", options: { vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 } },
+ *   loss: "ce",
+ *   optimizer: { kind: "adamw", options: { lr: 1e-3 } },
+ *   data: { kind: "gsm8kSynthetic", options: { count: 16, maxLength: 32 } },
+ *   steps: 4,
+ * });
+ * // Labelled values: the keys name the variants (a list would label them from their specs).
+ * const loss: SweepAxis<string> = { "cross-entropy": "ce", focal: "focal" };
+ * const table = await sweep(base, { loss });
+ * console.log(table.rows.map((r) => r.label)); // ["loss=cross-entropy", "loss=focal"]
  * ```
  */
 export type SweepAxis<T> = readonly T[] | Readonly<Record<string, T>>;
@@ -70,9 +89,18 @@ export type SweepAxis<T> = readonly T[] | Readonly<Record<string, T>>;
  *
  * @example
  * ```ts
- * import type { SweepRow } from "./sweep.ts";
- * const line = (r: SweepRow) => `${r.label}: ${r.metrics.exactMatch ?? "-"} in ${r.trainSeconds}s`;
- * console.log(typeof line);
+ * import { pipeline, sweep, type SweepRow } from "@lossforge/core";
+ * const base = pipeline({
+ *   model: { kind: "gpt", options: { vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 } },
+ *   loss: "ce",
+ *   optimizer: { kind: "adamw", options: { lr: 1e-3 } },
+ *   data: { kind: "gsm8kSynthetic", options: { count: 16, maxLength: 32 } },
+ *   steps: 4,
+ * });
+ * const rows: SweepRow[] = (await sweep(base, { loss: ["ce", "focal"] })).rows;
+ * for (const r of rows) console.log(r.label, r.variant, r.loss.toFixed(4), r.error ?? "ok");
+ * // "loss=ce" { loss: "ce" } "5.4741" "ok"
+ * // "loss=focal" { loss: "focal" } "5.4281" "ok"
  * ```
  */
 export interface SweepRow {
@@ -103,9 +131,17 @@ export interface SweepRow {
  *
  * @example
  * ```ts
- * import type { SweepTable } from "./sweep.ts";
- * const best = (t: SweepTable) => t.rows.toSorted((a, b) => a.loss - b.loss)[0]?.label;
- * console.log(typeof best);
+ * import { pipeline, sweep, type SweepTable } from "@lossforge/core";
+ * const base = pipeline({
+ *   model: { kind: "gpt", options: { vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 } },
+ *   loss: "ce",
+ *   optimizer: { kind: "adamw", options: { lr: 1e-3 } },
+ *   data: { kind: "gsm8kSynthetic", options: { count: 16, maxLength: 32 } },
+ *   steps: 4,
+ * });
+ * const table: SweepTable = await sweep(base, { loss: ["ce", "focal"] });
+ * console.log(table.axes, table.stopped); // ["loss"] "completed"
+ * console.log(table.rows.toSorted((a, b) => a.loss - b.loss)[0].label); // "loss=focal"
  * ```
  */
 export interface SweepTable {
@@ -122,10 +158,21 @@ export interface SweepTable {
  *
  * @example
  * ```ts
- * import type { SweepOptions } from "@lossforge/core";
- * // Four variants at a time in workers, continuing whatever an earlier call left unfinished.
- * const o: SweepOptions = { out: "runs/sweep", workers: 4, resume: true };
- * console.log(o.out);
+ * import { pipeline, sweep } from "@lossforge/core";
+ * const base = pipeline({
+ *   model: { kind: "gpt", options: { vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 } },
+ *   loss: "ce",
+ *   optimizer: { kind: "adamw", options: { lr: 1e-3 } },
+ *   data: { kind: "gsm8kSynthetic", options: { count: 16, maxLength: 32 } },
+ *   steps: 4,
+ * });
+ * // Four variants at a time in workers, continuing whatever an earlier call left unfinished;
+ * // each variant trains in its own folder (runs/sweep/loss=ce/, ...) beside results.md.
+ * const table = await sweep(base, { loss: ["ce", "focal", "dice", "lovasz"] }, {
+ *   out: "runs/sweep",
+ *   workers: 4,
+ *   resume: true,
+ * });
  * ```
  */
 export interface SweepOptions {
@@ -187,17 +234,28 @@ export interface SweepOptions {
  *
  * @example
  * ```ts
- * import type { SweepReportOptions } from "@lossforge/core";
- * // results.md and results.json as a paper's table, under the run's settings, + curves.svg.
- * const r: SweepReportOptions = {
- *   title: "GSM8K: training loss and exact match",
- *   heading: "GSM8K: cross-entropy vs segmentation losses",
- *   about: { date: new Date().toISOString(), backend: "cpu", steps: 700 },
- *   style: "summary",
- *   metrics: ["exactMatch", "iou"],
- *   files: ["md", "json"],
- * };
- * console.log(r.title);
+ * import { pipeline, sweep } from "@lossforge/core";
+ * const base = pipeline({
+ *   model: { kind: "gpt", options: { vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 } },
+ *   loss: "ce",
+ *   optimizer: { kind: "adamw", options: { lr: 1e-3 } },
+ *   data: { kind: "gsm8kSynthetic", options: { count: 16, maxLength: 32 } },
+ *   steps: 4,
+ * });
+ * // results.md and results.json as a paper's table under the run's settings, and curves.svg
+ * // with this title and the steps' IoU as bars.
+ * await sweep(base, { loss: ["ce", "focal"] }, {
+ *   out: "runs/losses",
+ *   report: {
+ *     title: "GSM8K: loss and step IoU",
+ *     metric: "iou",
+ *     heading: "GSM8K: cross-entropy vs focal",
+ *     about: { backend: "cpu", steps: 4 },
+ *     style: "summary",
+ *     metrics: ["exactMatch", "iou"],
+ *     files: ["md", "json"],
+ *   },
+ * });
  * ```
  */
 export interface SweepReportOptions extends ReportLayout {
@@ -222,8 +280,10 @@ const TABLE_FILES = { md: toMarkdown, csv: toCsv, json: toJson } as const;
  *
  * @example
  * ```ts
- * import { labelOf } from "./sweep.ts";
- * console.log(labelOf({ kind: "combine", options: { terms: [["ce", 0.6], ["focal", 0.4]] } })); // "0.6*ce+0.4*focal"
+ * import { labelOf } from "@lossforge/core";
+ * console.log(labelOf({ kind: "combine", options: { terms: [["ce", 0.6], ["focal", 0.4]] } }));
+ * // "0.6*ce+0.4*focal"
+ * console.log(labelOf("ce")); // "ce"
  * ```
  */
 export function labelOf(value: unknown): string {
@@ -264,8 +324,8 @@ function entries<T>(axis: SweepAxis<T>): [string, T][] {
  *   model: { kind: "gpt", options: { vocab: 259, context: 64, layers: 1, dim: 32, heads: 4 } },
  *   loss: "ce",
  *   optimizer: { kind: "adamw", options: { lr: 3e-3 } },
- *   data: { kind: "gsm8k-synthetic", options: { count: 64, evalCount: 8, maxLength: 64 } },
- *   eval: { kind: "exact-match", options: { maxNewTokens: 8 } },
+ *   data: { kind: "gsm8kSynthetic", options: { count: 64, evalCount: 8, maxLength: 64 } },
+ *   eval: { kind: "exactMatch", options: { maxNewTokens: 8 } },
  *   steps: 20,
  *   checkpoint: { dir: "checkpoints", every: 10 },
  * });

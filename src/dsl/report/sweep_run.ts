@@ -19,9 +19,18 @@ import { train, type TrainOptions } from "../run/train.ts";
  *
  * @example
  * ```ts
- * import type { VariantPlace } from "./sweep_run.ts";
+ * import { pipeline } from "@lossforge/core";
+ * import { runVariant, type VariantPlace } from "./sweep_run.ts";
+ * const base = pipeline({
+ *   model: { kind: "gpt", options: { vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 } },
+ *   loss: "ce",
+ *   optimizer: { kind: "adamw", options: { lr: 1e-3 } },
+ *   data: { kind: "gsm8kSynthetic", options: { count: 16, maxLength: 32 } },
+ *   steps: 4,
+ * });
+ * // Continue the variant in runs/sweep/ce from its newest checkpoint.
  * const place: VariantPlace = { out: "runs/sweep/ce", resume: "runs/sweep/ce/checkpoints" };
- * console.log(place.out);
+ * await runVariant(base, place, new AbortController().signal, () => {});
  * ```
  */
 export interface VariantPlace {
@@ -61,9 +70,18 @@ export type VariantOutcome =
  *
  * @example
  * ```ts
+ * import { pipeline, toJSON } from "@lossforge/core";
  * import type { VariantJob } from "./sweep_run.ts";
- * const where = (job: VariantJob) => `${job.pipeline.name} in ${job.out} on ${job.backend}`;
- * console.log(typeof where);
+ * const base = pipeline({
+ *   model: { kind: "gpt", options: { vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 } },
+ *   loss: "ce",
+ *   optimizer: { kind: "adamw", options: { lr: 1e-3 } },
+ *   data: { kind: "gsm8kSynthetic", options: { count: 16, maxLength: 32 } },
+ *   steps: 4,
+ * });
+ * const job: VariantJob = { pipeline: toJSON(base), backend: "cpu", out: "runs/ce", imports: [] };
+ * const worker = new Worker(new URL("./sweep_worker.ts", import.meta.url), { type: "module" });
+ * worker.postMessage({ type: "run", job }); // it answers with VariantMessages
  * ```
  */
 export interface VariantJob extends Omit<VariantPlace, "tuneMatmul"> {
@@ -102,7 +120,7 @@ export type VariantMessage =
  *   model: { kind: "gpt", options: { vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 } },
  *   loss: "ce",
  *   optimizer: { kind: "adamw", options: { lr: 1e-3 } },
- *   data: { kind: "gsm8k-synthetic", options: { count: 16, maxLength: 32 } },
+ *   data: { kind: "gsm8kSynthetic", options: { count: 16, maxLength: 32 } },
  *   steps: 4,
  * });
  * const o = await runVariant(p, { out: "runs/one" }, new AbortController().signal, () => {});

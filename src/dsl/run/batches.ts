@@ -16,9 +16,17 @@ import type { Example } from "../spec/types.ts";
  *
  * @example
  * ```ts
- * import type { DataPosition } from "./batches.ts";
- * const start: DataPosition = { epoch: 0, index: 0 };
- * console.log(start);
+ * import { BatchStream, byteTokenizer, type DataPosition } from "@lossforge/core";
+ * const examples = [{ prompt: "1+1=", target: "2" }, { prompt: "2+2=", target: "4" }];
+ * const opts = { batchSize: 1, maxLength: 8, seed: 42 };
+ * const stream = new BatchStream(examples, byteTokenizer(), opts);
+ * stream.next();
+ * stream.next();
+ * stream.next();
+ * const at: DataPosition = stream.position;
+ * console.log(at); // { epoch: 1, index: 1 }
+ * // A stream started at `at` yields what `stream` yields next.
+ * const again = new BatchStream(examples, byteTokenizer(), opts, at);
  * ```
  */
 export interface DataPosition {
@@ -33,9 +41,12 @@ export interface DataPosition {
  *
  * @example
  * ```ts
- * import type { BatchStreamOptions } from "./batches.ts";
- * const o: BatchStreamOptions = { batchSize: 8, maxLength: 64, seed: 42 };
- * console.log(o.batchSize);
+ * import { BatchStream, byteTokenizer, gsm8kSynthetic } from "@lossforge/core";
+ * const examples = gsm8kSynthetic({ count: 100 });
+ * const opts = { batchSize: 8, maxLength: 64, seed: 42 };
+ * const stream = new BatchStream(examples, byteTokenizer(), opts);
+ * const batch = stream.next();
+ * console.log(batch.batch, batch.length, stream.batchesPerEpoch); // 8 64 12
  * ```
  */
 export interface BatchStreamOptions {
@@ -55,12 +66,12 @@ export interface BatchStreamOptions {
  *
  * @example
  * ```ts
- * import { BatchStream } from "./batches.ts";
- * import { byteTokenizer } from "@lossforge/core";
+ * import { BatchStream, byteTokenizer } from "@lossforge/core";
  * const ex = [{ prompt: "a", target: "b" }, { prompt: "c", target: "d" }];
- * const s = new BatchStream(ex, byteTokenizer(), { batchSize: 1, maxLength: 4, seed: 0 });
+ * const opts = { batchSize: 1, maxLength: 4, seed: 0 };
+ * const s = new BatchStream(ex, byteTokenizer(), opts);
  * s.next();
- * const again = new BatchStream(ex, byteTokenizer(), { batchSize: 1, maxLength: 4, seed: 0 }, s.position);
+ * const again = new BatchStream(ex, byteTokenizer(), opts, s.position);
  * console.log(again.next().ids.join() === s.next().ids.join()); // true
  * ```
  */

@@ -24,12 +24,18 @@ import { joinTree, splitTree, type TreeSkeleton } from "./tree_codec.ts";
  *
  * @example
  * ```ts
- * import type { TrainingState } from "./checkpoint.ts";
- * const s: TrainingState = {
- *   step: 100, rng: [1, 2, 3, 4], data: { epoch: 0, index: 800 }, pending: [], pendingGradNorms: [],
- *   skipped: 0, tokens: 51200, elapsed: 12.5, curve: [],
- * };
- * console.log(s.step);
+ * import { loadCheckpoint, pipeline, train, type TrainingState } from "@lossforge/core";
+ * const run = pipeline({
+ *   model: { kind: "gpt", options: { vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 } },
+ *   loss: "ce",
+ *   optimizer: { kind: "adamw", options: { lr: 1e-3 } },
+ *   data: { kind: "gsm8kSynthetic", options: { count: 16, maxLength: 32 } },
+ *   steps: 20,
+ *   checkpoint: { dir: "runs/demo/checkpoints", every: 10 },
+ * });
+ * await train(run, { out: "runs/demo" });
+ * const state: TrainingState = (await loadCheckpoint("runs/demo/checkpoints")).state;
+ * console.log(state.step, state.data, state.tokens); // 20 { epoch: 9, index: 16 } 5120
  * ```
  */
 export interface TrainingState {
@@ -60,9 +66,10 @@ export interface TrainingState {
  *
  * @example
  * ```ts
- * import type { LoadedCheckpoint } from "./checkpoint.ts";
- * const show = (c: LoadedCheckpoint) => `${c.path} at step ${c.state.step}`;
- * console.log(typeof show);
+ * import { countParams, type LoadedCheckpoint, loadCheckpoint } from "@lossforge/core";
+ * const c: LoadedCheckpoint = await loadCheckpoint("runs/demo/checkpoints");
+ * console.log(c.path, c.state.step); // "runs/demo/checkpoints/step-00000020" 20
+ * console.log(countParams(c.params)); // the model's parameters, ready for `evaluate` or `resume`
  * ```
  */
 export interface LoadedCheckpoint {
@@ -83,7 +90,7 @@ const PATTERN = /^step-(\d{8})$/;
  *
  * @example
  * ```ts
- * import { checkpointPath } from "./checkpoint.ts";
+ * import { checkpointPath } from "@lossforge/core";
  * console.log(checkpointPath("runs/a", 42)); // "runs/a/step-00000042"
  * ```
  */
@@ -96,14 +103,11 @@ export function checkpointPath(dir: string, step: number): string {
  *
  * @example
  * ```ts
- * import { tensor } from "../../autograd/mod.ts";
- * import { saveCheckpoint } from "./checkpoint.ts";
- * const path = await saveCheckpoint("runs/demo", { w: tensor([1]) }, null, {
- *   step: 1, rng: [1, 2, 3, 4], data: { epoch: 0, index: 8 }, pending: [], pendingGradNorms: [],
- *   skipped: 0,
- *   tokens: 64, elapsed: 0.1, curve: [],
- * });
- * console.log(path); // runs/demo/step-00000001
+ * import { loadCheckpoint, saveCheckpoint } from "@lossforge/core";
+ * // Keep step 20 of a run somewhere its pruning will not reach.
+ * const c = await loadCheckpoint("runs/demo/checkpoints/step-00000020");
+ * const path = await saveCheckpoint("runs/keep", c.params, c.optState, c.state);
+ * console.log(path); // "runs/keep/step-00000020"
  * ```
  */
 export async function saveCheckpoint(
@@ -134,8 +138,9 @@ export async function saveCheckpoint(
  *
  * @example
  * ```ts
- * import { listCheckpoints } from "./checkpoint.ts";
- * console.log(await listCheckpoints("runs/demo"));
+ * import { listCheckpoints } from "@lossforge/core";
+ * console.log(await listCheckpoints("runs/demo/checkpoints"));
+ * // ["runs/demo/checkpoints/step-00000010", "runs/demo/checkpoints/step-00000020"]
  * ```
  */
 export async function listCheckpoints(dir: string): Promise<string[]> {
@@ -158,8 +163,9 @@ export async function listCheckpoints(dir: string): Promise<string[]> {
  *
  * @example
  * ```ts
- * import { latestCheckpoint } from "./checkpoint.ts";
- * console.log(await latestCheckpoint("runs/demo"));
+ * import { latestCheckpoint } from "@lossforge/core";
+ * console.log(await latestCheckpoint("runs/demo/checkpoints")); // ".../step-00000020"
+ * console.log(await latestCheckpoint("runs/none")); // undefined
  * ```
  */
 export async function latestCheckpoint(dir: string): Promise<string | undefined> {
@@ -173,8 +179,9 @@ export async function latestCheckpoint(dir: string): Promise<string | undefined>
  *
  * @example
  * ```ts
- * import { pruneCheckpoints } from "./checkpoint.ts";
- * await pruneCheckpoints("runs/demo", 3);
+ * import { listCheckpoints, pruneCheckpoints } from "@lossforge/core";
+ * await pruneCheckpoints("runs/demo/checkpoints", 1);
+ * console.log(await listCheckpoints("runs/demo/checkpoints")); // [".../step-00000020"]
  * ```
  */
 export async function pruneCheckpoints(dir: string, keep: number): Promise<void> {
@@ -189,9 +196,10 @@ export async function pruneCheckpoints(dir: string, keep: number): Promise<void>
  *
  * @example
  * ```ts
- * import { loadCheckpoint } from "./checkpoint.ts";
- * const c = await loadCheckpoint("runs/demo");
- * console.log(c.state.step);
+ * import { loadCheckpoint } from "@lossforge/core";
+ * const newest = await loadCheckpoint("runs/demo/checkpoints"); // the newest step-N folder in it
+ * const early = await loadCheckpoint("runs/demo/checkpoints/step-00000010");
+ * console.log(newest.state.step, early.state.step); // 20 10
  * ```
  */
 export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {

@@ -16,9 +16,14 @@ import type { DataSource, Example, Json } from "../spec/types.ts";
  *
  * @example
  * ```ts
- * import type { InlineDataOptions } from "./data_sources.ts";
- * const o: InlineDataOptions = { train: [{ prompt: "1+1=", target: "2" }], maxLength: 16 };
- * console.log(o.maxLength);
+ * import { inlineData } from "@lossforge/core";
+ * const data = inlineData({
+ *   train: [{ prompt: "1+1=", target: "2" }, { prompt: "2+2=", target: "4" }],
+ *   eval: [{ prompt: "3+3=", target: "6" }],
+ *   maxLength: 16,
+ *   padSide: "left",
+ * });
+ * console.log((await data.load()).eval.length, data.padSide); // 1 "left"
  * ```
  */
 export interface InlineDataOptions {
@@ -39,7 +44,7 @@ export interface InlineDataOptions {
  *
  * @example
  * ```ts
- * import { inlineData } from "./data_sources.ts";
+ * import { inlineData } from "@lossforge/core";
  * const d = inlineData({ train: [{ prompt: "ab", target: "ab" }], maxLength: 8 });
  * console.log((await d.load()).train.length); // 1
  * ```
@@ -78,9 +83,10 @@ function toJson(e: Example): Json {
  *
  * @example
  * ```ts
- * import type { Gsm8kSyntheticDataOptions } from "@lossforge/core";
- * const o: Gsm8kSyntheticDataOptions = { seed: 1, count: 2000, evalCount: 100, difficulty: 2 };
- * console.log(o.count);
+ * import { gsm8kSyntheticData } from "@lossforge/core";
+ * const data = gsm8kSyntheticData({ seed: 1, count: 2000, evalCount: 100, difficulty: 2 });
+ * const { train, eval: held } = await data.load();
+ * console.log(train.length, held.length); // 2000 100
  * ```
  */
 export interface Gsm8kSyntheticDataOptions {
@@ -151,9 +157,9 @@ export function gsm8kSyntheticData(options: Gsm8kSyntheticDataOptions = {}): Dat
  *
  * @example
  * ```ts
- * import type { SyntheticDataOptions } from "@lossforge/core";
- * const o: SyntheticDataOptions = { seed: 1, count: 100 };
- * console.log(o.seed);
+ * import { gsm8kSyntheticData, type SyntheticDataOptions } from "@lossforge/core";
+ * const options: SyntheticDataOptions = { seed: 1, count: 100 };
+ * console.log((await gsm8kSyntheticData(options).load()).train.length); // 100
  * ```
  */
 export type SyntheticDataOptions = Gsm8kSyntheticDataOptions;
@@ -174,9 +180,10 @@ export const syntheticData: typeof gsm8kSyntheticData = gsm8kSyntheticData;
  *
  * @example
  * ```ts
- * import type { Gsm8kDataOptions } from "./data_sources.ts";
- * const o: Gsm8kDataOptions = { path: "../shared/data/gsm8k", evalSplit: "validation" };
- * console.log(o.path);
+ * import { gsm8kData } from "@lossforge/core";
+ * // Score on the held-out 10% of train.jsonl while choosing settings; test.jsonl at the end.
+ * const data = gsm8kData({ path: "data/gsm8k", evalSplit: "validation" });
+ * console.log((await data.load()).eval.length); // 747
  * ```
  */
 export interface Gsm8kDataOptions {
@@ -198,9 +205,10 @@ export interface Gsm8kDataOptions {
  *
  * @example
  * ```ts
- * import { gsm8kData } from "./data_sources.ts";
- * const d = gsm8kData({ path: "../shared/data/gsm8k", maxLength: 256 });
- * console.log(d.name); // "gsm8k"
+ * import { gsm8kData } from "@lossforge/core";
+ * const data = gsm8kData({ path: "data/gsm8k", maxLength: 256 });
+ * const { train, eval: test } = await data.load();
+ * console.log(data.name, train.length, test.length); // "gsm8k" 6726 1319
  * ```
  */
 export function gsm8kData(options: Gsm8kDataOptions): DataSource {

@@ -20,9 +20,10 @@ import type { Evaluator, Example } from "../spec/types.ts";
  *
  * @example
  * ```ts
- * import type { ExactMatchOptions } from "./evaluate.ts";
- * const o: ExactMatchOptions = { limit: 100, maxNewTokens: 96 };
- * console.log(o.limit);
+ * import { exactMatchEval } from "@lossforge/core";
+ * // The first 100 held-out problems, up to 96 generated tokens each.
+ * const ev = exactMatchEval({ limit: 100, maxNewTokens: 96 });
+ * console.log(ev.spec?.options); // { limit: 100, maxNewTokens: 96, batchSize: 16 }
  * ```
  */
 export interface ExactMatchOptions {
@@ -39,8 +40,9 @@ export interface ExactMatchOptions {
  *
  * @example
  * ```ts
+ * import { gpt } from "@lossforge/core";
  * import { modelContext } from "./evaluate.ts";
- * console.log(modelContext({ init: () => null, apply: (_p, x) => x, spec: { kind: "gpt", options: { context: 64 } } })); // 64
+ * console.log(modelContext(gpt({ vocab: 259, context: 64, layers: 1, dim: 16, heads: 2 }))); // 64
  * ```
  */
 export function modelContext(model: Module<ParamTree>): number | undefined {
@@ -55,9 +57,10 @@ export function modelContext(model: Module<ParamTree>): number | undefined {
  *
  * @example
  * ```ts
- * import { exactMatchEval } from "./evaluate.ts";
+ * import { exactMatchEval } from "@lossforge/core";
  * const ev = exactMatchEval({ limit: 50 });
- * console.log(ev.name, ev.spec); // "exactMatch" { kind: "exactMatch", options: { limit: 50 } }
+ * console.log(ev.name, ev.spec?.options);
+ * // "exactMatch" { limit: 50, maxNewTokens: 64, batchSize: 16 }
  * ```
  */
 export function exactMatchEval(options: ExactMatchOptions = {}): Evaluator {
@@ -121,9 +124,20 @@ registerAlias("eval", "exact-match", "exactMatch");
  *
  * @example
  * ```ts
- * import type { EvaluateOptions } from "./evaluate.ts";
- * const o: EvaluateOptions = { examples: [{ prompt: "1+1=", target: "#### 2" }] };
- * console.log(o.examples?.length);
+ * import { evaluate, pipeline, train } from "@lossforge/core";
+ * const run = pipeline({
+ *   model: { kind: "gpt", options: { vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 } },
+ *   loss: "ce",
+ *   optimizer: { kind: "adamw", options: { lr: 1e-3 } },
+ *   data: { kind: "gsm8kSynthetic", options: { count: 16, maxLength: 32 } },
+ *   eval: { kind: "exactMatch", options: { maxNewTokens: 8 } },
+ *   steps: 4,
+ * });
+ * const { params } = await train(run);
+ * // Score chosen examples instead of the data source's held-out ones.
+ * const examples = [{ prompt: "1+1=", target: "#### 2" }];
+ * const metrics = await evaluate(run, params, { examples });
+ * console.log(metrics.count); // 1
  * ```
  */
 export interface EvaluateOptions {
@@ -138,10 +152,11 @@ export interface EvaluateOptions {
  *
  * @example
  * ```ts
- * import { evaluate, type Pipeline } from "../mod.ts";
- * import type { ParamTree } from "../../nn/mod.ts";
- * const score = (p: Pipeline, params: ParamTree) => evaluate(p, params);
- * console.log(typeof score);
+ * import { evaluate, loadCheckpoint, pipelineFromJSON } from "@lossforge/core";
+ * // Score a checkpoint of an earlier run with that run's own pipeline.
+ * const run = pipelineFromJSON(await Deno.readTextFile("runs/demo/pipeline.json"));
+ * const { params } = await loadCheckpoint("runs/demo/checkpoints");
+ * console.log(await evaluate(run, params)); // { count: 200, exactMatch: ..., iou: ..., ... }
  * ```
  */
 export async function evaluate(

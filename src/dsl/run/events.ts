@@ -11,12 +11,17 @@
  *
  * @example
  * ```ts
- * import type { TrainEvent } from "./events.ts";
- * const e: TrainEvent = {
- *   step: 100, totalSteps: 1000, loss: 1.93, lr: 3e-4, gradNorm: 0.8,
- *   tokensPerSecond: 5120, elapsed: 21.4, epoch: 0, skipped: 0,
- * };
- * console.log(`${e.step}: ${e.loss}`);
+ * import { pipeline, train, type TrainEvent } from "@lossforge/core";
+ * const run = pipeline({
+ *   model: { kind: "gpt", options: { vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 } },
+ *   loss: "ce",
+ *   optimizer: { kind: "adamw", options: { lr: 1e-3 } },
+ *   data: { kind: "gsm8kSynthetic", options: { count: 16, maxLength: 32 } },
+ *   steps: 4,
+ * });
+ * const losses: number[] = [];
+ * await train(run, { progress: false, onEvent: (e: TrainEvent) => losses.push(e.loss) });
+ * console.log(losses.length); // 1: one event per logEvery (10) steps, and one at the end
  * ```
  */
 export interface TrainEvent {

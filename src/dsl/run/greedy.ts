@@ -13,9 +13,15 @@ import { generate, type Module, type ParamTree } from "../../nn/mod.ts";
  *
  * @example
  * ```ts
- * import type { GreedyOptions } from "./greedy.ts";
- * const o: GreedyOptions = { maxNewTokens: 64, context: 256 };
- * console.log(o.maxNewTokens);
+ * import { byteTokenizer, gpt, greedyGenerate, rng } from "@lossforge/core";
+ * const model = gpt({ vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 });
+ * // Long prompts lose their start so that 8 new tokens fit in the model's 32 positions.
+ * const params = model.init(rng(0));
+ * const out = await greedyGenerate(model, params, byteTokenizer(), ["Question: 1+1?"], {
+ *   maxNewTokens: 8,
+ *   context: 32,
+ * });
+ * console.log(out.length); // 1
  * ```
  */
 export interface GreedyOptions {
@@ -40,7 +46,9 @@ export interface GreedyOptions {
  *   init: () => ({ t: zeros([259, 259]) }),
  *   apply: (p: { t: Tensor }, ids: Tensor) => embedding(p.t, ids),
  * };
- * const out = await greedyGenerate(model, model.init(), byteTokenizer(), ["hi"], { maxNewTokens: 2 });
+ * const out = await greedyGenerate(model, model.init(), byteTokenizer(), ["hi"], {
+ *   maxNewTokens: 2,
+ * });
  * console.log(out.length); // 1
  * ```
  */
@@ -68,9 +76,14 @@ export async function greedyGenerate(
  *
  * @example
  * ```ts
- * import type { ContinueOptions } from "./greedy.ts";
- * const o: ContinueOptions = { maxNewTokens: 32, batchSize: 16, recompute: false };
- * console.log(o.batchSize);
+ * import { byteTokenizer, gpt, rng } from "@lossforge/core";
+ * import { type ContinueOptions, continueRows } from "./greedy.ts";
+ * const model = gpt({ vocab: 259, context: 16, layers: 1, dim: 16, heads: 2 });
+ * // Two rows per call of `generate`, each step over the whole sequence (no cache).
+ * const options: ContinueOptions = { maxNewTokens: 3, batchSize: 2, recompute: true };
+ * const rows = [[257, 49], [257, 50], [257, 51]];
+ * const out = await continueRows(model, model.init(rng(0)), byteTokenizer(), rows, options);
+ * console.log(out.length); // 3
  * ```
  */
 export interface ContinueOptions extends GreedyOptions {

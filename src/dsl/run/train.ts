@@ -61,9 +61,18 @@ interface Batch {
  *
  * @example
  * ```ts
- * import type { TrainOptions } from "./train.ts";
- * const o: TrainOptions = { out: "runs/ce", onEvent: (e) => console.log(e.step, e.loss) };
- * console.log(o.out);
+ * import { pipeline, train } from "@lossforge/core";
+ * const run = pipeline({
+ *   model: { kind: "gpt", options: { vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 } },
+ *   loss: "ce",
+ *   optimizer: { kind: "adamw", options: { lr: 1e-3 } },
+ *   data: { kind: "gsm8kSynthetic", options: { count: 16, maxLength: 32 } },
+ *   steps: 4,
+ * });
+ * // A run folder (events.jsonl, pipeline.json), no progress bar, events into a list.
+ * const steps: number[] = [];
+ * await train(run, { out: "runs/ce", progress: false, onEvent: (e) => steps.push(e.step) });
+ * console.log(steps); // [4]
  * ```
  */
 export interface TrainOptions {
@@ -99,9 +108,17 @@ export interface TrainOptions {
  *
  * @example
  * ```ts
- * import type { TuneMatmulRun } from "@lossforge/core";
- * const t: TuneMatmulRun = { path: "runs/matmul-tuning.json", rounds: 2 };
- * console.log(t.path);
+ * import { pipeline, train, type TuneMatmulRun } from "@lossforge/core";
+ * const run = pipeline({
+ *   model: { kind: "gpt", options: { vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 } },
+ *   loss: "ce",
+ *   optimizer: { kind: "adamw", options: { lr: 1e-3 } },
+ *   data: { kind: "gsm8kSynthetic", options: { count: 16, maxLength: 32 } },
+ *   steps: 4,
+ * });
+ * // On WebGPU: time the model's matmuls twice each, and keep the table for the next runs.
+ * const tuneMatmul: TuneMatmulRun = { path: "runs/matmul-tuning.json", rounds: 2 };
+ * await train(run, { tuneMatmul });
  * ```
  */
 export interface TuneMatmulRun extends TuneMatmulOptions {
@@ -114,9 +131,17 @@ export interface TuneMatmulRun extends TuneMatmulOptions {
  *
  * @example
  * ```ts
- * import type { TrainResult } from "./train.ts";
- * const summary = (r: TrainResult) => `${r.steps} steps, loss ${r.loss}, ${r.elapsed}s`;
- * console.log(typeof summary);
+ * import { pipeline, train, type TrainResult } from "@lossforge/core";
+ * const run = pipeline({
+ *   model: { kind: "gpt", options: { vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 } },
+ *   loss: "ce",
+ *   optimizer: { kind: "adamw", options: { lr: 1e-3 } },
+ *   data: { kind: "gsm8kSynthetic", options: { count: 16, maxLength: 32 } },
+ *   steps: 4,
+ * });
+ * const result: TrainResult = await train(run, { progress: false });
+ * console.log(result.steps, result.stopped, result.loss.toFixed(4)); // 4 "completed" "5.4741"
+ * console.log(result.curve); // [{ step: 4, loss: 5.4741... }]
  * ```
  */
 export interface TrainResult {
@@ -155,7 +180,7 @@ export interface TrainResult {
  *
  * @example
  * ```ts
- * import { pipeline, train } from "../mod.ts";
+ * import { pipeline, train } from "@lossforge/core";
  * const run = pipeline({
  *   model: { kind: "gpt", options: { vocab: 259, context: 64, layers: 1, dim: 32, heads: 2 } },
  *   loss: "ce",
@@ -164,7 +189,7 @@ export interface TrainResult {
  *   steps: 20,
  * });
  * const result = await train(run, { out: "runs/demo" });
- * console.log(result.loss);
+ * console.log(result.steps, result.checkpoint); // 20 undefined: no checkpoint asked for
  * ```
  */
 export async function train(p: Pipeline, options: TrainOptions = {}): Promise<TrainResult> {
@@ -183,9 +208,16 @@ export async function train(p: Pipeline, options: TrainOptions = {}): Promise<Tr
  *
  * @example
  * ```ts
- * import { resume } from "../mod.ts";
+ * import { pipeline, pipelineFromJSON, resume } from "@lossforge/core";
+ * // Finish a run that was stopped (its pipeline comes back from the checkpoint)...
  * const result = await resume("runs/demo/checkpoints");
- * console.log(result.steps);
+ * console.log(result.steps, result.stopped); // 20 "completed"
+ * // ...or take it further: the same run, 30 steps in all.
+ * const longer = pipeline({
+ *   ...pipelineFromJSON(await Deno.readTextFile("runs/demo/pipeline.json")),
+ *   steps: 30,
+ * });
+ * console.log((await resume("runs/demo/checkpoints", { pipeline: longer })).steps); // 30
  * ```
  */
 export async function resume(

@@ -16,9 +16,10 @@ import type { Json } from "../spec/types.ts";
  *
  * @example
  * ```ts
- * import type { TreeSkeleton } from "./tree_codec.ts";
- * const s: TreeSkeleton = { w: { $tensor: "w" }, count: 3 };
- * console.log(s);
+ * import { tensor } from "@lossforge/core";
+ * import { splitTree, type TreeSkeleton } from "./tree_codec.ts";
+ * const s: TreeSkeleton = splitTree({ w: tensor([1]), best: NaN }).skeleton;
+ * console.log(JSON.stringify(s)); // {"w":{"$tensor":"w"},"best":{"$number":"NaN"}}
  * ```
  */
 export type TreeSkeleton = Json;
@@ -28,7 +29,7 @@ export type TreeSkeleton = Json;
  *
  * @example
  * ```ts
- * import { tensor } from "../../autograd/mod.ts";
+ * import { tensor } from "@lossforge/core";
  * import { splitTree } from "./tree_codec.ts";
  * const { skeleton, tensors } = splitTree({ w: tensor([1, 2]), n: 3 });
  * console.log(skeleton, Object.keys(tensors)); // { w: { $tensor: "w" }, n: 3 } ["w"]
@@ -55,10 +56,10 @@ export function splitTree(tree: Tree): { skeleton: TreeSkeleton; tensors: Record
  *
  * @example
  * ```ts
+ * import { type Tensor, tensor } from "@lossforge/core";
  * import { joinTree, splitTree } from "./tree_codec.ts";
- * import { tensor } from "../../autograd/mod.ts";
  * const { skeleton, tensors } = splitTree({ w: tensor([1, 2]) });
- * const back = joinTree(skeleton, tensors) as { w: ReturnType<typeof tensor> };
+ * const back = joinTree(skeleton, tensors) as { w: Tensor };
  * console.log(await back.w.data()); // Float32Array [1, 2]
  * ```
  */

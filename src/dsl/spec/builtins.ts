@@ -4,8 +4,8 @@
  * `lossByName`) and `combine`; optimizers `sgd`, `adam`, `adamw`; schedules `constant`,
  * `linearWarmup`, `cosine`, `warmupCosine`. Importing the DSL runs this once.
  *
- * A combined loss is written as
- * `{ kind: "combine", options: { terms: [["ce", 0.6], [{ kind: "lovasz" }, 0.4, { mask: "answer" }]] } }`.
+ * A combined loss is written as `{ kind: "combine", options: { terms: [["ce", 0.6],
+ * [{ kind: "lovasz" }, 0.4, { mask: "answer" }]] } }`.
  *
  * @module
  */
@@ -52,8 +52,9 @@ function required(...names: string[]): (o: Options) => OptionProblem[] {
  *
  * @example
  * ```ts
- * import { BUILTIN_NAMES } from "./builtins.ts";
+ * import { BUILTIN_NAMES } from "@lossforge/core";
  * console.log(BUILTIN_NAMES.loss.join(", "));
+ * // "ce, focal, dice, jaccard, tversky, gdice, sadice, lovasz, combine"
  * ```
  */
 export const BUILTIN_NAMES: Readonly<Record<string, readonly string[]>> = Object.freeze({

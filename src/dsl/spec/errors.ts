@@ -10,9 +10,22 @@
  *
  * @example
  * ```ts
- * import type { Problem } from "./errors.ts";
- * const p: Problem = { path: "optimizer.lr", message: "must be > 0, got -1" };
- * console.log(`${p.path}: ${p.message}`);
+ * import { pipeline, PipelineError, type Problem } from "@lossforge/core";
+ * const bad = {
+ *   model: { kind: "gpt", options: { vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 } },
+ *   loss: "ce",
+ *   optimizer: { kind: "adamw", options: { lr: -1 } },
+ *   data: { kind: "gsm8kSynthetic" },
+ *   steps: 0,
+ * };
+ * try {
+ *   pipeline(bad);
+ * } catch (e) {
+ *   const problems: readonly Problem[] = e instanceof PipelineError ? e.problems : [];
+ *   for (const p of problems) console.log(`${p.path}: ${p.message}`);
+ *   // "optimizer.options.lr: must be > 0, got -1"
+ *   // "steps: must be an integer >= 1, got 0"
+ * }
  * ```
  */
 export interface Problem {
@@ -27,9 +40,23 @@ export interface Problem {
  *
  * @example
  * ```ts
- * import { PipelineError } from "./errors.ts";
- * const e = new PipelineError([{ path: "steps", message: "must be an integer >= 1, got 0" }]);
- * console.log(e.message); // "invalid pipeline (1 problem):\n  steps: must be ..."
+ * import { pipeline, PipelineError } from "@lossforge/core";
+ * const bad = {
+ *   model: { kind: "gpt", options: { vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 } },
+ *   loss: "ce",
+ *   optimizer: { kind: "adamw", options: { lr: -1 } },
+ *   data: { kind: "gsm8kSynthetic" },
+ *   steps: 0,
+ * };
+ * try {
+ *   pipeline(bad);
+ * } catch (e) {
+ *   if (!(e instanceof PipelineError)) throw e;
+ *   console.log(e.message);
+ *   // invalid pipeline (2 problems):
+ *   //   optimizer.options.lr: must be > 0, got -1
+ *   //   steps: must be an integer >= 1, got 0
+ * }
  * ```
  */
 export class PipelineError extends Error {
@@ -53,9 +80,20 @@ export class PipelineError extends Error {
  *
  * @example
  * ```ts
- * import { NonFiniteLossError } from "./errors.ts";
- * const e = new NonFiniteLossError(12, NaN, "runs/a/step-00000010");
- * console.log(e.step, e.checkpoint);
+ * import { NonFiniteLossError, pipeline, train } from "@lossforge/core";
+ * const run = pipeline({
+ *   model: { kind: "gpt", options: { vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 } },
+ *   loss: "ce",
+ *   optimizer: { kind: "sgd", options: { lr: 1e30 } }, // far too high: the loss blows up
+ *   data: { kind: "gsm8kSynthetic", options: { count: 16, maxLength: 32 } },
+ *   steps: 4,
+ * });
+ * try {
+ *   await train(run);
+ * } catch (e) {
+ *   if (!(e instanceof NonFiniteLossError)) throw e;
+ *   console.log(e.step, e.checkpoint); // 2 undefined: no checkpoint had been written
+ * }
  * ```
  */
 export class NonFiniteLossError extends Error {
@@ -87,8 +125,13 @@ export class NonFiniteLossError extends Error {
  *
  * @example
  * ```ts
- * import { CheckpointError } from "./errors.ts";
- * console.log(new CheckpointError("runs/x: no checkpoint found").message);
+ * import { CheckpointError, loadCheckpoint } from "@lossforge/core";
+ * try {
+ *   await loadCheckpoint("runs/none");
+ * } catch (e) {
+ *   if (!(e instanceof CheckpointError)) throw e;
+ *   console.log(e.message); // "runs/none: no checkpoint found (expected step-NNNNNNNN/)"
+ * }
  * ```
  */
 export class CheckpointError extends Error {

@@ -15,17 +15,17 @@ import type { Json, PartSpec } from "./types.ts";
  *
  * @example
  * ```ts
- * import type { PipelineJSON } from "./json.ts";
- * const j: PipelineJSON = {
- *   name: "ce",
- *   model: { kind: "gpt", options: { vocab: 259, context: 64, layers: 2, dim: 64, heads: 4 } },
- *   loss: { kind: "ce", options: {} },
- *   optimizer: { kind: "adamw", options: { lr: 3e-4 } },
- *   data: { kind: "gsm8kSynthetic", options: {} },
- *   steps: 100, batchSize: 8, gradAccum: 1, seed: 42, logEvery: 10, evalEvery: 0,
- *   onNonFinite: "stop",
- * };
- * console.log(j.model.kind);
+ * import { pipeline, type PipelineJSON, toJSON } from "@lossforge/core";
+ * const base = pipeline({
+ *   model: { kind: "gpt", options: { vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 } },
+ *   loss: "ce",
+ *   optimizer: { kind: "adamw", options: { lr: 1e-3 } },
+ *   data: { kind: "gsm8kSynthetic", options: { count: 16, maxLength: 32 } },
+ *   steps: 4,
+ * });
+ * const json: PipelineJSON = toJSON(base);
+ * console.log(json.loss, json.batchSize); // { kind: "ce", options: {} } 8
+ * await Deno.writeTextFile("run.json", JSON.stringify(json, null, 2)); // deno task train run.json
  * ```
  */
 export interface PipelineJSON {
@@ -71,9 +71,16 @@ export interface PipelineJSON {
  *
  * @example
  * ```ts
- * import { toJSON, type Pipeline } from "./mod.ts";
- * const save = (p: Pipeline) => Deno.writeTextFile("run.json", JSON.stringify(toJSON(p), null, 2));
- * console.log(typeof save);
+ * import { pipeline, toJSON } from "@lossforge/core";
+ * const base = pipeline({
+ *   model: { kind: "gpt", options: { vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 } },
+ *   loss: "ce",
+ *   optimizer: { kind: "adamw", options: { lr: 1e-3 } },
+ *   data: { kind: "gsm8kSynthetic", options: { count: 16, maxLength: 32 } },
+ *   steps: 4,
+ * });
+ * console.log(JSON.stringify(toJSON(base).optimizer)); // {"kind":"adamw","options":{"lr":0.001}}
+ * await Deno.writeTextFile("run.json", JSON.stringify(toJSON(base), null, 2));
  * ```
  */
 export function toJSON(p: Pipeline): PipelineJSON {
@@ -117,9 +124,11 @@ export function toJSON(p: Pipeline): PipelineJSON {
  *
  * @example
  * ```ts
- * import { pipelineFromJSON } from "../mod.ts";
- * const load = async (path: string) => pipelineFromJSON(await Deno.readTextFile(path));
- * console.log(typeof load);
+ * import { pipelineFromJSON, train } from "@lossforge/core";
+ * // A run written by `toJSON` (or by hand): every part is rebuilt from its spec, and checked.
+ * const run = pipelineFromJSON(await Deno.readTextFile("run.json"));
+ * console.log(run.name, run.steps, run.model.spec?.kind); // e.g. "run" 4 "gpt"
+ * await train(run);
  * ```
  */
 export function pipelineFromJSON(json: string | PipelineJSON | { [key: string]: Json }): Pipeline {

@@ -19,8 +19,15 @@ export type { CheckpointSpec, NonFinitePolicy, Pipeline, PipelineSpec } from "./
  *
  * @example
  * ```ts
- * import { pipeline, type Pipeline } from "../../../mod.ts";
- * import { adamw, crossEntropy, gpt, exactMatchEval, gsm8kSyntheticData } from "../../../mod.ts";
+ * import {
+ *   adamw,
+ *   crossEntropy,
+ *   exactMatchEval,
+ *   gpt,
+ *   gsm8kSyntheticData,
+ *   type Pipeline,
+ *   pipeline,
+ * } from "@lossforge/core";
  * const run: Pipeline = pipeline({
  *   model: gpt({ vocab: 259, context: 128, layers: 2, dim: 64, heads: 4 }),
  *   loss: crossEntropy(),
@@ -41,9 +48,16 @@ export function pipeline(spec: PipelineSpec): Pipeline {
  *
  * @example
  * ```ts
- * import { withLoss, type Pipeline } from "../mod.ts";
- * const toFocal = (p: Pipeline): Pipeline => withLoss(p, { kind: "focal", options: { gamma: 2 } });
- * console.log(typeof toFocal);
+ * import { pipeline, withLoss } from "@lossforge/core";
+ * const base = pipeline({
+ *   model: { kind: "gpt", options: { vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 } },
+ *   loss: "ce",
+ *   optimizer: { kind: "adamw", options: { lr: 1e-3 } },
+ *   data: { kind: "gsm8kSynthetic", options: { count: 16, maxLength: 32 } },
+ *   steps: 4,
+ * });
+ * const focal = withLoss(base, { kind: "focal", options: { gamma: 2 } });
+ * console.log(focal.loss.spec, focal.steps); // { kind: "focal", options: { gamma: 2 } } 4
  * ```
  */
 export function withLoss(p: Pipeline, loss: LossFn | PartSpec | string): Pipeline {
@@ -55,10 +69,19 @@ export function withLoss(p: Pipeline, loss: LossFn | PartSpec | string): Pipelin
  *
  * @example
  * ```ts
- * import { withModel, type Pipeline } from "../mod.ts";
- * const bigger = (p: Pipeline): Pipeline =>
- *   withModel(p, { kind: "gpt", options: { vocab: 259, context: 128, layers: 4, dim: 128, heads: 4 } });
- * console.log(typeof bigger);
+ * import { countParams, pipeline, rng, withModel } from "@lossforge/core";
+ * const base = pipeline({
+ *   model: { kind: "gpt", options: { vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 } },
+ *   loss: "ce",
+ *   optimizer: { kind: "adamw", options: { lr: 1e-3 } },
+ *   data: { kind: "gsm8kSynthetic", options: { count: 16, maxLength: 32 } },
+ *   steps: 4,
+ * });
+ * const deeper = withModel(base, {
+ *   kind: "gpt",
+ *   options: { vocab: 259, context: 32, layers: 2, dim: 16, heads: 2 },
+ * });
+ * console.log(countParams(deeper.model.init(rng(0)))); // 11248 (7968 with one layer)
  * ```
  */
 export function withModel(p: Pipeline, model: Module<ParamTree> | PartSpec): Pipeline {

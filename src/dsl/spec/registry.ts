@@ -22,9 +22,12 @@ import { show } from "../../util/show.ts";
  *
  * @example
  * ```ts
- * import type { PartKind } from "./registry.ts";
- * const k: PartKind = "optimizer";
- * console.log(k);
+ * import { type PartKind, registered } from "@lossforge/core";
+ * const kinds: PartKind[] = ["model", "optimizer", "data"];
+ * for (const kind of kinds) console.log(kind, registered(kind).join(", "));
+ * // model gpt, llama
+ * // optimizer adam, adamw, sgd
+ * // data gsm8k, gsm8kSynthetic, inline
  * ```
  */
 export type PartKind = "model" | "loss" | "optimizer" | "schedule" | "data" | "eval";
@@ -35,9 +38,10 @@ export type PartKind = "model" | "loss" | "optimizer" | "schedule" | "data" | "e
  *
  * @example
  * ```ts
- * import { adamw, type PartOf } from "@lossforge/core";
- * const opt: PartOf["optimizer"] = adamw({ lr: 0.1 });
- * console.log(typeof opt.update);
+ * import { adamw, buildPart, type PartOf } from "@lossforge/core";
+ * // What buildPart("optimizer", ...) returns, and what a pipeline's optimizer may be.
+ * const opt: PartOf["optimizer"] = buildPart("optimizer", { kind: "adamw", options: { lr: 0.1 } });
+ * const same: PartOf["optimizer"] = adamw({ lr: 0.1 });
  * ```
  */
 export interface PartOf {
@@ -60,9 +64,14 @@ export interface PartOf {
  *
  * @example
  * ```ts
- * import { buildPart, type Resolver } from "./registry.ts";
- * const resolve: Resolver = (kind, spec) => buildPart(kind, spec);
- * console.log(typeof resolve);
+ * import { buildPart, register, type Resolver } from "@lossforge/core";
+ * // A loss that halves another one given by its spec: `resolve` builds the inner part.
+ * register("loss", "half", (o, resolve: Resolver) => {
+ *   const inner = resolve("loss", String(o.of ?? "ce"));
+ *   return (logits, targets, opts) => inner(logits, targets, opts).mul(0.5);
+ * });
+ * console.log(buildPart("loss", { kind: "half", options: { of: "focal" } }).spec);
+ * // { kind: "half", options: { of: "focal" } }
  * ```
  */
 export type Resolver = <K extends PartKind>(kind: K, spec: PartSpec | string) => PartOf[K];
@@ -72,9 +81,11 @@ export type Resolver = <K extends PartKind>(kind: K, spec: PartSpec | string) =>
  *
  * @example
  * ```ts
- * import type { JsonOptions } from "./registry.ts";
- * const o: JsonOptions = { lr: 3e-4, betas: [0.9, 0.95] };
- * console.log(o.lr);
+ * import { buildPart, type JsonOptions } from "@lossforge/core";
+ * // Options as a config file holds them, checked by the registry before the factory runs.
+ * const options: JsonOptions = JSON.parse('{ "lr": 3e-4, "betas": [0.9, 0.95] }');
+ * const opt = buildPart("optimizer", { kind: "adamw", options });
+ * console.log(opt.spec); // { kind: "adamw", options: { lr: 0.0003, betas: [0.9, 0.95] } }
  * ```
  */
 export type JsonOptions = { [key: string]: Json };
@@ -87,9 +98,10 @@ export type JsonOptions = { [key: string]: Json };
  *
  * @example
  * ```ts
- * import { constant, type Factory, type Schedule } from "@lossforge/core";
+ * import { buildPart, constant, type Factory, register, type Schedule } from "@lossforge/core";
  * const flat: Factory<Schedule, { lr: number }> = (o) => constant(o.lr);
- * console.log(flat({ lr: 0.1 }, undefined!)(5));
+ * register("schedule", "flat", flat);
+ * console.log(buildPart("schedule", { kind: "flat", options: { lr: 0.1 } })(5)); // 0.1
  * ```
  */
 export type Factory<T, O = JsonOptions> = (options: O, resolve: Resolver) => T;
@@ -99,9 +111,10 @@ export type Factory<T, O = JsonOptions> = (options: O, resolve: Resolver) => T;
  *
  * @example
  * ```ts
- * import type { OptionProblem } from "./registry.ts";
- * const p: OptionProblem = { path: "lr", message: "must be > 0, got -1" };
+ * import { checkPartSpec, type OptionProblem } from "@lossforge/core";
+ * const [p]: OptionProblem[] = checkPartSpec("optimizer", { kind: "nope" });
  * console.log(`${p.path}: ${p.message}`);
+ * // kind: unknown optimizer "nope" (known: adam, adamw, sgd)
  * ```
  */
 export interface OptionProblem {
@@ -116,11 +129,13 @@ export interface OptionProblem {
  *
  * @example
  * ```ts
- * import type { RegisterOptions } from "./registry.ts";
- * const o: RegisterOptions = {
- *   validate: (opts) => typeof opts.lr === "number" ? [] : [{ path: "lr", message: "required" }],
+ * import { checkPartSpec, constant, register, type RegisterOptions } from "@lossforge/core";
+ * const options: RegisterOptions = {
+ *   validate: (o) => typeof o.lr === "number" ? [] : [{ path: "lr", message: "required" }],
  * };
- * console.log(typeof o.validate);
+ * register("schedule", "flat", (o: { lr: number }) => constant(o.lr), options);
+ * console.log(checkPartSpec("schedule", { kind: "flat" }));
+ * // [{ path: "options.lr", message: "required" }]
  * ```
  */
 export interface RegisterOptions {
@@ -163,8 +178,10 @@ function canonical(kind: PartKind, name: string): string {
  *
  * @example
  * ```ts
- * import { register } from "./registry.ts";
+ * import { buildPart, register } from "@lossforge/core";
  * register("schedule", "flat", (o) => () => Number(o.lr ?? 1e-3));
+ * const s = buildPart("schedule", { kind: "flat", options: { lr: 0.1 } });
+ * console.log(s(3), s.spec); // 0.1 { kind: "flat", options: { lr: 0.1 } }
  * ```
  */
 export function register<K extends PartKind, O = JsonOptions>(
@@ -239,7 +256,7 @@ export function registerModel<O = JsonOptions>(
  *
  * @example
  * ```ts
- * import { registerLoss } from "./registry.ts";
+ * import { registerLoss } from "@lossforge/core";
  * registerLoss("zero", () => (logits) => logits.mul(0).sum());
  * ```
  */
@@ -274,7 +291,7 @@ export function registerOptimizer<O = JsonOptions>(
  *
  * @example
  * ```ts
- * import { registerSchedule } from "./registry.ts";
+ * import { registerSchedule } from "@lossforge/core";
  * registerSchedule("step-decay", (o) => (s) => Number(o.lr) * 0.5 ** Math.floor(s / 100));
  * ```
  */
@@ -291,8 +308,7 @@ export function registerSchedule<O = JsonOptions>(
  *
  * @example
  * ```ts
- * import { registerDataset } from "./registry.ts";
- * import { byteTokenizer } from "../../data/mod.ts";
+ * import { byteTokenizer, registerDataset } from "@lossforge/core";
  * registerDataset("empty", () => ({
  *   name: "empty",
  *   tokenizer: byteTokenizer(),
@@ -314,7 +330,7 @@ export function registerDataset<O = JsonOptions>(
  *
  * @example
  * ```ts
- * import { registerEvaluator } from "./registry.ts";
+ * import { registerEvaluator } from "@lossforge/core";
  * registerEvaluator("count", () => ({
  *   name: "count",
  *   run: (_m, _p, _d, o) => Promise.resolve({ count: o.examples.length }),
@@ -334,8 +350,8 @@ export function registerEvaluator<O = JsonOptions>(
  *
  * @example
  * ```ts
- * import { registered } from "./registry.ts";
- * console.log(registered("data")); // e.g. ["gsm8k", "gsm8kSynthetic", "inline"]
+ * import { registered } from "@lossforge/core";
+ * console.log(registered("data")); // ["gsm8k", "gsm8kSynthetic", "inline"]
  * ```
  */
 export function registered(kind: PartKind): string[] {
@@ -347,7 +363,7 @@ export function registered(kind: PartKind): string[] {
  *
  * @example
  * ```ts
- * import { toPartSpec } from "./registry.ts";
+ * import { toPartSpec } from "@lossforge/core";
  * console.log(toPartSpec("ce")); // { kind: "ce", options: {} }
  * ```
  */
@@ -363,8 +379,10 @@ export function toPartSpec(spec: PartSpec | string): PartSpec {
  *
  * @example
  * ```ts
- * import { checkPartSpec } from "./registry.ts";
+ * import { checkPartSpec } from "@lossforge/core";
  * console.log(checkPartSpec("optimizer", { kind: "nope" })[0].message);
+ * // 'unknown optimizer "nope" (known: adam, adamw, sgd)'
+ * console.log(checkPartSpec("optimizer", { kind: "adamw", options: { lr: 3e-4 } })); // []
  * ```
  */
 export function checkPartSpec(kind: PartKind, spec: unknown): OptionProblem[] {
@@ -401,7 +419,7 @@ export function checkPartSpec(kind: PartKind, spec: unknown): OptionProblem[] {
  *
  * @example
  * ```ts
- * import { buildPart, registerSchedule } from "./registry.ts";
+ * import { buildPart, registerSchedule } from "@lossforge/core";
  * registerSchedule("flat", (o) => () => Number(o.lr));
  * const s = buildPart("schedule", { kind: "flat", options: { lr: 0.1 } });
  * console.log(s(3), s.spec); // 0.1 { kind: "flat", options: { lr: 0.1 } }
@@ -475,8 +493,7 @@ export function specOf(part: unknown): PartSpec | undefined {
  *
  * @example
  * ```ts
- * import { describe } from "./registry.ts";
- * import type { Tensor } from "../../autograd/mod.ts";
+ * import { describe, type Tensor } from "@lossforge/core";
  * const loss = describe((logits: Tensor) => logits.sum(), { kind: "sum" });
  * console.log(loss.spec?.kind); // "sum"
  * ```

@@ -107,7 +107,8 @@ const RULES: Record<PartKind, Record<string, Rule>> = {
  * @example
  * ```ts
  * import { optionProblems } from "./rules.ts";
- * console.log(optionProblems("optimizer", { lr: -1 })); // [{ path: "lr", message: "must be > 0, got -1" }]
+ * console.log(optionProblems("optimizer", { lr: -1 }));
+ * // [{ path: "lr", message: "must be > 0, got -1" }]
  * ```
  */
 export function optionProblems(kind: PartKind, options: { [key: string]: Json }): OptionProblem[] {

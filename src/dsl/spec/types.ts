@@ -16,9 +16,10 @@ import type { Optimizer, Schedule } from "../../optim/mod.ts";
  *
  * @example
  * ```ts
- * import type { Json } from "./types.ts";
- * const v: Json = { lr: 3e-4, betas: [0.9, 0.999], name: "adamw" };
- * console.log(v);
+ * import { buildPart, type Json } from "@lossforge/core";
+ * const betas: Json = [0.9, 0.95];
+ * const opt = buildPart("optimizer", { kind: "adamw", options: { lr: 3e-4, betas } });
+ * console.log(JSON.stringify(opt.spec?.options)); // {"lr":0.0003,"betas":[0.9,0.95]}
  * ```
  */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -29,9 +30,10 @@ export type Json = null | boolean | number | string | Json[] | { [key: string]: 
  *
  * @example
  * ```ts
- * import type { PartSpec } from "./types.ts";
+ * import { buildPart, type PartSpec } from "@lossforge/core";
  * const spec: PartSpec = { kind: "adamw", options: { lr: 3e-4, weightDecay: 0.01 } };
- * console.log(spec.kind);
+ * const opt = buildPart("optimizer", spec); // the same as adamw({ lr: 3e-4, weightDecay: 0.01 })
+ * console.log(opt.spec === spec, opt.spec?.kind); // false "adamw": a normalised copy
  * ```
  */
 export interface PartSpec {
@@ -47,9 +49,10 @@ export interface PartSpec {
  *
  * @example
  * ```ts
- * import type { Described } from "./types.ts";
- * const part: Described = { spec: { kind: "ce" } };
- * console.log(part.spec?.kind);
+ * import { type Described, describe, specOf, type Tensor } from "@lossforge/core";
+ * const sum = (logits: Tensor) => logits.sum();
+ * const part: Described = describe(sum, { kind: "sum" });
+ * console.log(part.spec?.kind, specOf(sum)); // "sum" undefined: described copies stay apart
  * ```
  */
 export interface Described {
@@ -63,9 +66,12 @@ export interface Described {
  *
  * @example
  * ```ts
- * import { type ApplyContext, rng } from "@lossforge/core";
+ * import { type ApplyContext, gpt, rng, tensor } from "@lossforge/core";
+ * const model = gpt({ vocab: 259, context: 32, layers: 1, dim: 16, heads: 2, dropout: 0.1 });
+ * // What the runner passes while training: dropout on, drawing from the run's generator.
  * const ctx: ApplyContext = { training: true, rng: rng(0) };
- * console.log(ctx.training);
+ * const ids = tensor([[1, 2, 3]], { dtype: "int32" });
+ * console.log(model.apply(model.init(rng(1)), ids, ctx).shape); // [1, 3, 259]
  * ```
  */
 export type ApplyContext = ForwardContext;
@@ -77,12 +83,14 @@ export type ApplyContext = ForwardContext;
  *
  * @example
  * ```ts
- * import { embedding, type ModelLike, randn, type Tensor } from "@lossforge/core";
+ * import { embedding, type ModelLike, randn, rng, type Tensor, tensor } from "@lossforge/core";
+ * // A bigram model: the logits of the next token are a row of a table.
  * const bigram: ModelLike<{ table: Tensor }> = {
  *   init: () => ({ table: randn([259, 259]) }),
  *   apply: (p, ids) => embedding(p.table, ids),
  * };
- * console.log(typeof bigram.apply);
+ * const ids = tensor([[104, 105]], { dtype: "int32" });
+ * console.log(bigram.apply(bigram.init(rng(0)), ids).shape); // [1, 2, 259]
  * ```
  */
 export type ModelLike<P extends ParamTree = ParamTree> = Module<P>;
@@ -93,9 +101,17 @@ export type ModelLike<P extends ParamTree = ParamTree> = Module<P>;
  *
  * @example
  * ```ts
- * import { focal, type LossLike } from "@lossforge/core";
+ * import { focal, type LossLike, pipeline } from "@lossforge/core";
+ * const base = pipeline({
+ *   model: { kind: "gpt", options: { vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 } },
+ *   loss: "ce",
+ *   optimizer: { kind: "adamw", options: { lr: 1e-3 } },
+ *   data: { kind: "gsm8kSynthetic", options: { count: 16, maxLength: 32 } },
+ *   steps: 4,
+ * });
  * const loss: LossLike = focal({ gamma: 2 });
- * console.log(loss.name);
+ * const run = pipeline({ ...base, loss }); // a live loss, in place of the spec "ce"
+ * console.log(run.loss.name); // "focal(gamma=2)"
  * ```
  */
 export type LossLike = LossFn;
@@ -106,9 +122,16 @@ export type LossLike = LossFn;
  *
  * @example
  * ```ts
- * import { adamw, cosine, type OptimizerLike } from "@lossforge/core";
- * const opt: OptimizerLike = adamw({ lr: cosine({ peak: 3e-4, steps: 1000 }) });
- * console.log(typeof opt.update);
+ * import { adamw, cosine, type OptimizerLike, pipeline } from "@lossforge/core";
+ * const base = pipeline({
+ *   model: { kind: "gpt", options: { vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 } },
+ *   loss: "ce",
+ *   optimizer: { kind: "adamw", options: { lr: 1e-3 } },
+ *   data: { kind: "gsm8kSynthetic", options: { count: 16, maxLength: 32 } },
+ *   steps: 4,
+ * });
+ * const optimizer: OptimizerLike = adamw({ lr: cosine({ peak: 3e-3, steps: 4 }) });
+ * const run = pipeline({ ...base, optimizer }); // a live optimizer, in place of its spec
  * ```
  */
 export type OptimizerLike = Optimizer;
@@ -119,9 +142,17 @@ export type OptimizerLike = Optimizer;
  *
  * @example
  * ```ts
- * import type { ScheduleLike } from "@lossforge/core";
+ * import { pipeline, type ScheduleLike } from "@lossforge/core";
+ * const base = pipeline({
+ *   model: { kind: "gpt", options: { vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 } },
+ *   loss: "ce",
+ *   optimizer: { kind: "adamw", options: { lr: 1e-3 } },
+ *   data: { kind: "gsm8kSynthetic", options: { count: 16, maxLength: 32 } },
+ *   steps: 4,
+ * });
  * const halve: ScheduleLike = (step) => 1e-3 * 0.5 ** Math.floor(step / 100);
- * console.log(halve(250));
+ * console.log(halve(250)); // 0.00025
+ * const run = pipeline({ ...base, steps: 300, schedule: halve }); // adamw's lr, step by step
  * ```
  */
 export type ScheduleLike = Schedule;
@@ -131,9 +162,13 @@ export type ScheduleLike = Schedule;
  *
  * @example
  * ```ts
- * import type { Example } from "./types.ts";
- * const e: Example = { prompt: "Question: 2+2?\nAnswer: ", target: "<<2+2=4>> #### 4" };
- * console.log(e.target);
+ * import { type Example, inlineData } from "@lossforge/core";
+ * const examples: Example[] = [
+ *   { prompt: "Question: 2+2?\nAnswer: ", target: "<<2+2=4>> #### 4" },
+ *   { prompt: "Question: 3*3?\nAnswer: ", target: "<<3*3=9>> #### 9" },
+ * ];
+ * const data = inlineData({ train: examples, maxLength: 48 });
+ * console.log((await data.load()).train.length); // 2
  * ```
  */
 export interface Example {
@@ -148,9 +183,10 @@ export interface Example {
  *
  * @example
  * ```ts
- * import type { LoadedData } from "./types.ts";
- * const d: LoadedData = { train: [{ prompt: "a", target: "b" }], eval: [] };
- * console.log(d.train.length);
+ * import { gsm8kSyntheticData, type LoadedData } from "@lossforge/core";
+ * const loaded: LoadedData = await gsm8kSyntheticData({ count: 10, evalCount: 5 }).load();
+ * console.log(loaded.train.length, loaded.eval.length); // 10 5
+ * console.log(loaded.eval[0].prompt.startsWith("Question: ")); // true
  * ```
  */
 export interface LoadedData {
@@ -166,15 +202,26 @@ export interface LoadedData {
  *
  * @example
  * ```ts
- * import { byteTokenizer } from "@lossforge/core";
- * import type { DataSource } from "./types.ts";
- * const tiny: DataSource = {
- *   name: "tiny",
+ * import { byteTokenizer, type DataSource, pipeline, train } from "@lossforge/core";
+ * // Examples read from anywhere, loaded only when the run starts.
+ * const square = (i: number) => ({ prompt: `${i}^2=`, target: `${i * i}` });
+ * const squares: DataSource = {
+ *   name: "squares",
  *   tokenizer: byteTokenizer(),
  *   maxLength: 16,
- *   load: () => Promise.resolve({ train: [{ prompt: "a", target: "b" }], eval: [] }),
+ *   load: () => {
+ *     const all = Array.from({ length: 20 }, (_, i) => square(i));
+ *     return Promise.resolve({ train: all.slice(0, 16), eval: all.slice(16) });
+ *   },
  * };
- * console.log(tiny.name);
+ * const run = pipeline({
+ *   model: { kind: "gpt", options: { vocab: 259, context: 16, layers: 1, dim: 16, heads: 2 } },
+ *   loss: "ce",
+ *   optimizer: { kind: "adamw", options: { lr: 1e-3 } },
+ *   data: squares,
+ *   steps: 4,
+ * });
+ * console.log((await train(run, { progress: false })).steps); // 4
  * ```
  */
 export interface DataSource extends Described {
@@ -195,9 +242,15 @@ export interface DataSource extends Described {
  *
  * @example
  * ```ts
- * import type { EvalRunOptions } from "./types.ts";
- * const o: EvalRunOptions = { examples: [{ prompt: "1+1=", target: "2" }] };
- * console.log(o.examples.length);
+ * import type { EvalRunOptions, Evaluator } from "@lossforge/core";
+ * // An evaluator reads the held-out examples (and may stop early on the signal).
+ * const count: Evaluator = {
+ *   name: "count",
+ *   run: (_model, _params, _data, o: EvalRunOptions) => {
+ *     o.signal?.throwIfAborted();
+ *     return Promise.resolve({ count: o.examples.length });
+ *   },
+ * };
  * ```
  */
 export interface EvalRunOptions {
@@ -212,12 +265,25 @@ export interface EvalRunOptions {
  *
  * @example
  * ```ts
- * import type { Evaluator } from "./types.ts";
- * const count: Evaluator = {
- *   name: "count",
- *   run: (_m, _p, _d, o) => Promise.resolve({ count: o.examples.length }),
+ * import { evaluate, type Evaluator, pipeline, train } from "@lossforge/core";
+ * const base = pipeline({
+ *   model: { kind: "gpt", options: { vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 } },
+ *   loss: "ce",
+ *   optimizer: { kind: "adamw", options: { lr: 1e-3 } },
+ *   data: { kind: "gsm8kSynthetic", options: { count: 16, maxLength: 32 } },
+ *   steps: 4,
+ * });
+ * // The share of held-out targets that end with "#### N", as a metric.
+ * const formatted: Evaluator = {
+ *   name: "formatted",
+ *   run: (_m, _p, _d, o) => {
+ *     const ok = o.examples.filter((e) => /#### \S+$/.test(e.target)).length;
+ *     return Promise.resolve({ formatted: ok / o.examples.length });
+ *   },
  * };
- * console.log(count.name);
+ * const run = pipeline({ ...base, eval: formatted });
+ * const { params } = await train(run, { progress: false });
+ * console.log(await evaluate(run, params)); // { formatted: 1 }
  * ```
  */
 export interface Evaluator extends Described {
@@ -237,9 +303,18 @@ export interface Evaluator extends Described {
  *
  * @example
  * ```ts
- * import type { CheckpointSpec } from "@lossforge/core";
- * const c: CheckpointSpec = { dir: "runs/a/checkpoints", every: 100, keep: 3 };
- * console.log(c.dir);
+ * import { type CheckpointSpec, listCheckpoints, pipeline, train } from "@lossforge/core";
+ * const base = pipeline({
+ *   model: { kind: "gpt", options: { vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 } },
+ *   loss: "ce",
+ *   optimizer: { kind: "adamw", options: { lr: 1e-3 } },
+ *   data: { kind: "gsm8kSynthetic", options: { count: 16, maxLength: 32 } },
+ *   steps: 4,
+ * });
+ * // A checkpoint every 2 steps, the newest one kept.
+ * const checkpoint: CheckpointSpec = { dir: "runs/a/checkpoints", every: 2, keep: 1 };
+ * await train(pipeline({ ...base, checkpoint }), { progress: false });
+ * console.log(await listCheckpoints("runs/a/checkpoints")); // ["runs/a/checkpoints/step-00000004"]
  * ```
  */
 export interface CheckpointSpec {
@@ -258,9 +333,18 @@ export interface CheckpointSpec {
  *
  * @example
  * ```ts
- * import type { NonFinitePolicy } from "@lossforge/core";
- * const p: NonFinitePolicy = "skip";
- * console.log(p);
+ * import { type NonFinitePolicy, pipeline, train } from "@lossforge/core";
+ * const base = pipeline({
+ *   model: { kind: "gpt", options: { vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 } },
+ *   loss: "ce",
+ *   optimizer: { kind: "adamw", options: { lr: 1e-3 } },
+ *   data: { kind: "gsm8kSynthetic", options: { count: 16, maxLength: 32 } },
+ *   steps: 4,
+ * });
+ * // A step whose loss is NaN leaves the parameters as they were, and the run goes on.
+ * const onNonFinite: NonFinitePolicy = "skip";
+ * const result = await train(pipeline({ ...base, onNonFinite }), { progress: false });
+ * console.log(result.skipped); // 0: none here
  * ```
  */
 export type NonFinitePolicy = "stop" | "skip";
@@ -272,7 +356,7 @@ export type NonFinitePolicy = "stop" | "skip";
  *
  * @example
  * ```ts
- * import type { PipelineSpec } from "@lossforge/core";
+ * import { pipeline, type PipelineSpec } from "@lossforge/core";
  * const spec: PipelineSpec = {
  *   model: { kind: "gpt", options: { vocab: 259, context: 64, layers: 2, dim: 64, heads: 4 } },
  *   loss: "ce",
@@ -280,7 +364,8 @@ export type NonFinitePolicy = "stop" | "skip";
  *   data: { kind: "gsm8kSynthetic", options: { seed: 42 } },
  *   steps: 100,
  * };
- * console.log(spec.steps);
+ * const run = pipeline(spec); // checked, defaults filled in
+ * console.log(run.batchSize, run.seed, run.logEvery); // 8 42 10
  * ```
  */
 export interface PipelineSpec {
@@ -329,9 +414,17 @@ export interface PipelineSpec {
  *
  * @example
  * ```ts
- * import type { Pipeline } from "@lossforge/core";
- * const describeRun = (p: Pipeline) => `${p.name}: ${p.steps ?? p.epochs} x ${p.batchSize}`;
- * console.log(typeof describeRun);
+ * import { type Pipeline, pipeline } from "@lossforge/core";
+ * const base = pipeline({
+ *   model: { kind: "gpt", options: { vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 } },
+ *   loss: "ce",
+ *   optimizer: { kind: "adamw", options: { lr: 1e-3 } },
+ *   data: { kind: "gsm8kSynthetic", options: { count: 16, maxLength: 32 } },
+ *   steps: 4,
+ * });
+ * // A variant: the same run with another seed and more steps.
+ * const variant: Pipeline = pipeline({ ...base, name: "seed1", seed: 1, steps: 100 });
+ * console.log(variant.name, variant.seed, variant.steps, variant.batchSize); // "seed1" 1 100 8
  * ```
  */
 export interface Pipeline {

@@ -73,8 +73,9 @@ export function isPartSpec(value: unknown): value is PartSpec | string {
  * @example
  * ```ts
  * import { validatePipeline } from "./validate.ts";
+ * const spec = '{ "model": {}, "loss": "ce", "optimizer": {}, "data": {}, "steps": 0 }';
  * try {
- *   validatePipeline(JSON.parse('{ "model": {}, "loss": "ce", "optimizer": {}, "data": {}, "steps": 0 }'));
+ *   validatePipeline(JSON.parse(spec));
  * } catch (e) {
  *   console.log((e as Error).message);
  * }
