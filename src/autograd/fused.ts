@@ -24,9 +24,9 @@ function fromEnv(): boolean {
  *
  * @example
  * ```ts
- * import type { FusedPath } from "@lossforge/core";
- * const paths: FusedPath[] = ["attention", "loss"];
- * console.log(paths.length); // 2
+ * import { type FusedPath, fusedPolicy } from "@lossforge/core";
+ * const report = (paths: FusedPath[]) => paths.map((p) => `${p}: ${fusedPolicy.choose(p)}`);
+ * console.log(report(["attention", "loss"])); // ["attention: true", "loss: true"] by default
  * ```
  */
 export type FusedPath =
@@ -75,7 +75,8 @@ export const fusedPolicy: FusedPolicy = {
  * @example
  * ```ts
  * import { fusedOpsEnabled } from "@lossforge/core";
- * console.log(typeof fusedOpsEnabled()); // "boolean"
+ * // false under LOSSFORGE_FUSED=0 or after setFusedOps(false).
+ * console.log(fusedOpsEnabled() ? "fused kernels may run" : "composed ops only");
  * ```
  */
 export function fusedOpsEnabled(): boolean {

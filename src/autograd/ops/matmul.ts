@@ -146,7 +146,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
  * ```ts
  * import { matmulT, tensor } from "@lossforge/core";
  * const a = tensor([[1, 2], [3, 4]]);
- * console.log(await matmulT(a, a, false, true).array()); // a @ aᵀ
+ * console.log(await matmulT(a, a, false, true).array()); // a @ aᵀ: [[5, 11], [11, 25]]
  * ```
  */
 export function matmulT(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {
