@@ -60,7 +60,20 @@ export interface FusedPolicy {
   choose(path: FusedPath, requested?: boolean, byDefault?: boolean): boolean;
 }
 
-/** The process-wide fused policy (see FusedPolicy). */
+/**
+ * The process-wide fused policy (see FusedPolicy).
+ *
+ * @example
+ * ```ts
+ * import { fusedPolicy, setFusedOps } from "@lossforge/core";
+ * // How a fused path decides: as its caller asked, unless the policy is off.
+ * console.log(fusedPolicy.choose("attention")); // true: the default
+ * console.log(fusedPolicy.choose("attention", false)); // false: the caller said no
+ * setFusedOps(false); // as LOSSFORGE_FUSED=0
+ * console.log(fusedPolicy.choose("attention", true)); // false
+ * setFusedOps(true);
+ * ```
+ */
 export const fusedPolicy: FusedPolicy = {
   enabled: fromEnv(),
   choose(_path: FusedPath, requested?: boolean, byDefault = true): boolean {
