@@ -7,7 +7,7 @@
  * ```ts
  * import { grad, type Tensor, tensor } from "@lossforge/core";
  * const g = grad((x: Tensor) => x.mul(x).sum())(tensor([1, 2, 3]));
- * console.log(await g.data()); // [2, 4, 6]
+ * console.log(await g.array()); // [2, 4, 6]
  * ```
  * @module
  */

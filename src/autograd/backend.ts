@@ -17,9 +17,12 @@ import { BackendError } from "./errors.ts";
  *
  * @example
  * ```ts
- * import { type BackendName, getBackend } from "@lossforge/core";
- * const n: BackendName = getBackend();
- * console.log(n);
+ * import { type BackendName, setBackend, tensor } from "@lossforge/core";
+ * const onBackend = async (name: BackendName) => {
+ *   await setBackend(name);
+ *   return tensor([1, 2]).backend.name;
+ * };
+ * console.log(await onBackend("cpu")); // "cpu"
  * ```
  */
 export type BackendName = "cpu" | "webgpu";
@@ -29,9 +32,14 @@ export type BackendName = "cpu" | "webgpu";
  *
  * @example
  * ```ts
- * import type { UnaryOp } from "@lossforge/core";
- * const op: UnaryOp = "exp";
- * console.log(op);
+ * import { backendInstance, type UnaryOp } from "@lossforge/core";
+ * // The primitive every elementwise op of one argument runs, on a backend's own buffers.
+ * const cpu = backendInstance("cpu");
+ * const apply = (op: UnaryOp, xs: number[]) => {
+ *   const out = cpu.unary(op, cpu.fromArray(new Float32Array(xs)), xs.length, "float32");
+ *   return cpu.read(out, "float32", xs.length);
+ * };
+ * console.log(await apply("relu", [-1, 2])); // Float32Array [0, 2]
  * ```
  */
 export type UnaryOp =
@@ -60,9 +68,13 @@ export type UnaryOp =
  *
  * @example
  * ```ts
- * import type { BinaryOp } from "@lossforge/core";
- * const op: BinaryOp = "maximum";
- * console.log(op);
+ * import { backendInstance, type BinaryOp } from "@lossforge/core";
+ * const cpu = backendInstance("cpu");
+ * const f32 = (xs: number[]) => cpu.fromArray(new Float32Array(xs));
+ * // a [2, 1] and b [2] broadcast to [2, 2].
+ * const apply = (op: BinaryOp) =>
+ *   cpu.binary(op, f32([1, 2]), [2, 1], f32([2, 0]), [2], [2, 2], "float32");
+ * console.log(await cpu.read(apply("maximum"), "float32", 4)); // Float32Array [2, 1, 2, 2]
  * ```
  */
 export type BinaryOp =
@@ -85,9 +97,13 @@ export type BinaryOp =
  *
  * @example
  * ```ts
- * import type { ReduceOp } from "@lossforge/core";
- * const op: ReduceOp = "sum";
- * console.log(op);
+ * import { backendInstance, type ReduceOp } from "@lossforge/core";
+ * const cpu = backendInstance("cpu");
+ * const rows = cpu.fromArray(new Float32Array([1, 5, 3, 2])); // [[1, 5], [3, 2]]
+ * const perRow = (op: ReduceOp) =>
+ *   cpu.read(cpu.reduce(op, rows, [2, 2], [1], "float32"), "float32", 2);
+ * console.log(await perRow("sum")); // Float32Array [6, 5]
+ * console.log(await perRow("max")); // Float32Array [5, 3]
  * ```
  */
 export type ReduceOp = "sum" | "max" | "min";
@@ -99,9 +115,15 @@ export type ReduceOp = "sum" | "max" | "min";
  *
  * @example
  * ```ts
- * import type { MatmulSpec } from "@lossforge/core";
- * const s: MatmulSpec = { aBatch: [], bBatch: [], outBatch: [], m: 2, k: 3, n: 4, transA: false, transB: false };
- * console.log(s.m * s.n);
+ * import { backendInstance, type MatmulSpec } from "@lossforge/core";
+ * const cpu = backendInstance("cpu");
+ * // [1, 2] @ [2, 1], no batch dims.
+ * const spec: MatmulSpec = {
+ *   aBatch: [], bBatch: [], outBatch: [], m: 1, k: 2, n: 1, transA: false, transB: false,
+ * };
+ * const a = cpu.fromArray(new Float32Array([1, 2])), b = cpu.fromArray(new Float32Array([3, 4]));
+ * const out = cpu.matmul(a, b, spec, "float32");
+ * console.log(await cpu.read(out, "float32", 1)); // Float32Array [11]
  * ```
  */
 export interface MatmulSpec {
@@ -128,11 +150,15 @@ export interface MatmulSpec {
  *
  * @example
  * ```ts
- * import type { AttentionSpec } from "@lossforge/core";
- * const s: AttentionSpec = {
- *   batch: 2, heads: 4, kvHeads: 2, t: 8, tk: 8, d: 16, scale: 0.25, maskBatch: 1, causal: true,
+ * import { type AttentionSpec, backendInstance } from "@lossforge/core";
+ * const cpu = backendInstance("cpu");
+ * const f32 = (xs: number[]) => cpu.fromArray(new Float32Array(xs));
+ * // One head, one query, two keys of width 1: q = 0 scores both keys alike, so out = mean of v.
+ * const spec: AttentionSpec = {
+ *   batch: 1, heads: 1, kvHeads: 1, t: 1, tk: 2, d: 1, scale: 1, maskBatch: 0, causal: false,
  * };
- * console.log(s.heads / s.kvHeads); // 2 query heads per key/value head
+ * const { out } = cpu.attention!(f32([0]), f32([1, 1]), f32([2, 4]), null, spec, "float32");
+ * console.log(await cpu.read(out, "float32", 1)); // Float32Array [3]
  * ```
  */
 export interface AttentionSpec {
@@ -166,9 +192,12 @@ export interface AttentionSpec {
  *
  * @example
  * ```ts
- * import type { Layout } from "@lossforge/core";
- * const transposed: Layout = { strides: [1, 3], offset: 0 }; // a [2,3] buffer read as [3,2]
- * console.log(transposed.strides);
+ * import { backendInstance, type Layout } from "@lossforge/core";
+ * const cpu = backendInstance("cpu");
+ * const a = cpu.fromArray(new Float32Array([1, 2, 3, 4, 5, 6])); // [[1, 2, 3], [4, 5, 6]]
+ * const transposed: Layout = { strides: [1, 3], offset: 0 }; // read as its [3, 2] transpose
+ * const out = cpu.unary("neg", a, 6, "float32", [3, 2], transposed);
+ * console.log(await cpu.read(out, "float32", 6)); // Float32Array [-1, -4, -2, -5, -3, -6]
  * ```
  */
 export interface Layout {
@@ -183,10 +212,12 @@ export interface Layout {
  *
  * @example
  * ```ts
- * import { getBackendImpl } from "@lossforge/core";
- * const b = getBackendImpl("cpu");
- * const buf = b.fromArray(new Float32Array([1, 2]));
- * console.log(await b.read(buf, "float32", 2));
+ * import { backendInstance, tensor } from "@lossforge/core";
+ * const b = backendInstance("cpu");
+ * const buf = b.fill(3, 0.5, "float32"); // a buffer this backend owns
+ * console.log(await b.read(buf, "float32", 3)); // Float32Array [0.5, 0.5, 0.5]
+ * b.free(buf);
+ * console.log(tensor([1]).backend === b); // true: a tensor holds its backend
  * ```
  */
 export interface Backend {
@@ -403,7 +434,17 @@ let defaultRule: (() => Promise<BackendName>) | undefined;
 
 /**
  * Registers a backend instance (used by `src/cpu` and `src/gpu`).
- * @example `registerBackend(cpuBackend())`
+ * @example
+ * ```ts
+ * import { cpuBackend, matmul, registerBackend, setBackend, tensor } from "@lossforge/core";
+ * // A CPU backend that counts its matmuls, registered under the name it wraps.
+ * const cpu = cpuBackend();
+ * let matmuls = 0;
+ * registerBackend({ ...cpu, matmul: (...args) => (matmuls++, cpu.matmul(...args)) });
+ * await setBackend("cpu");
+ * matmul(tensor([[1, 2]]), tensor([[3], [4]]));
+ * console.log(matmuls); // 1
+ * ```
  */
 export function registerBackend(b: Backend): void {
   backends.set(b.name, b);
@@ -411,7 +452,14 @@ export function registerBackend(b: Backend): void {
 
 /**
  * Registers an async factory that creates a backend on first use.
- * @example `registerBackendFactory("webgpu", () => Promise.resolve(webgpuBackend()))`
+ * @example
+ * ```ts
+ * import { cpuBackend, registerBackendFactory, setBackend, tensor } from "@lossforge/core";
+ * // A stand-in for "webgpu" in tests on a machine without a GPU; made at the first setBackend.
+ * registerBackendFactory("webgpu", () => Promise.resolve({ ...cpuBackend(), name: "webgpu" }));
+ * await setBackend("webgpu");
+ * console.log(tensor([1]).backend.name); // "webgpu"
+ * ```
  */
 export function registerBackendFactory(name: BackendName, make: () => Promise<Backend>): void {
   factories.set(name, make);
@@ -421,7 +469,16 @@ export function registerBackendFactory(name: BackendName, make: () => Promise<Ba
  * Registers the rule that picks the default backend (`src/gpu` registers
  * `autoSelectBackend`: LOSSFORGE_BACKEND, else WebGPU when an adapter exists, else the CPU).
  * It runs once, at the first `ensureBackend`, never at import.
- * @example `registerDefaultBackendRule(autoSelectBackend)`
+ * @example
+ * ```ts
+ * import { ensureBackend, registerDefaultBackendRule, setBackend } from "@lossforge/core";
+ * // The CPU by default, whatever the machine has (a rule sets the backend it picks).
+ * registerDefaultBackendRule(async () => {
+ *   await setBackend("cpu");
+ *   return "cpu";
+ * });
+ * console.log(await ensureBackend()); // "cpu"
+ * ```
  */
 export function registerDefaultBackendRule(rule: () => Promise<BackendName>): void {
   defaultRule = rule;
@@ -435,7 +492,7 @@ export function registerDefaultBackendRule(rule: () => Promise<BackendName>): vo
  * ```ts
  * import { setBackend, zeros } from "@lossforge/core";
  * await setBackend("cpu");
- * console.log(zeros([2]).backend.name);
+ * console.log(zeros([2]).backend.name); // "cpu"
  * ```
  */
 export async function setBackend(name: BackendName): Promise<void> {
@@ -453,8 +510,8 @@ export async function setBackend(name: BackendName): Promise<void> {
  * @example
  * ```ts
  * import { ensureBackend, tensor } from "@lossforge/core";
- * console.log(await ensureBackend()); // "webgpu" or "cpu"
- * console.log(tensor([1, 2]).backend.name);
+ * const name = await ensureBackend(); // "webgpu" where an adapter exists, else "cpu"
+ * console.log(tensor([1, 2]).backend.name === name); // true
  * ```
  */
 export async function ensureBackend(): Promise<BackendName> {
@@ -467,7 +524,13 @@ export async function ensureBackend(): Promise<BackendName> {
 
 /**
  * Creates (once) and returns the backend called `name`.
- * @example `const gpu = await initBackend("webgpu"); // throws without an adapter`
+ * @example
+ * ```ts
+ * import { currentBackendName, initBackend, setBackend } from "@lossforge/core";
+ * await setBackend("cpu");
+ * const gpu = await initBackend("webgpu").catch(() => null); // a BackendError without an adapter
+ * console.log(gpu?.name ?? "no GPU", currentBackendName()); // the current backend stays "cpu"
+ * ```
  */
 export async function initBackend(name: BackendName): Promise<Backend> {
   const have = backends.get(name);
@@ -568,7 +631,7 @@ export function backendInstance(name: BackendName = currentBackendName()): Backe
  * @example
  * ```ts
  * import { getBackendImpl } from "@lossforge/core";
- * console.log(getBackendImpl("cpu").name);
+ * console.log(getBackendImpl("cpu").name); // "cpu"
  * ```
  */
 export const getBackendImpl: (name?: BackendName) => Backend = backendInstance;

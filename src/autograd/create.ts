@@ -15,8 +15,8 @@ import { fromBuffer, type NestedArray, type Tensor } from "./tensor.ts";
  * @example
  * ```ts
  * import { type TensorOptions, zeros } from "@lossforge/core";
- * const o: TensorOptions = { dtype: "float64", backend: "cpu" };
- * console.log(zeros([2], o).dtype);
+ * const bias = (n: number, opts?: TensorOptions) => zeros([n], opts);
+ * console.log(bias(3, { dtype: "float64", backend: "cpu" }).dtype); // "float64"
  * ```
  */
 export interface TensorOptions {
@@ -65,7 +65,7 @@ function flatten(data: NestedArray, shape: number[], out: number[], depth: numbe
  * const a = tensor([[1, 2], [3, 4]]);
  * const b = tensor(new Float32Array(6), { shape: [2, 3] });
  * const ids = tensor([1, 2, 3], { dtype: "int32" });
- * console.log(a.shape, b.shape, ids.dtype);
+ * console.log(a.shape, b.shape, ids.dtype); // [2, 2], [2, 3], "int32"
  * ```
  */
 export function tensor(
@@ -109,7 +109,7 @@ export function tensor(
  * @example
  * ```ts
  * import { full } from "@lossforge/core";
- * console.log(await full([2], 7).data()); // [7, 7]
+ * console.log(await full([2], 7).array()); // [7, 7]
  * ```
  */
 export function full(shape: readonly number[], value: number, opts: TensorOptions = {}): Tensor {
@@ -128,7 +128,7 @@ export function full(shape: readonly number[], value: number, opts: TensorOption
  * @example
  * ```ts
  * import { zeros } from "@lossforge/core";
- * console.log(zeros([2, 3]).shape);
+ * console.log(await zeros([2, 3]).array()); // [[0, 0, 0], [0, 0, 0]]
  * ```
  */
 export function zeros(shape: readonly number[], opts: TensorOptions = {}): Tensor {
@@ -141,7 +141,7 @@ export function zeros(shape: readonly number[], opts: TensorOptions = {}): Tenso
  * @example
  * ```ts
  * import { ones } from "@lossforge/core";
- * console.log(await ones([2]).data()); // [1, 1]
+ * console.log(await ones([2]).array()); // [1, 1]
  * ```
  */
 export function ones(shape: readonly number[], opts: TensorOptions = {}): Tensor {
@@ -155,8 +155,8 @@ export function ones(shape: readonly number[], opts: TensorOptions = {}): Tensor
  * @example
  * ```ts
  * import { arange } from "@lossforge/core";
- * console.log(await arange(4).data()); // [0, 1, 2, 3]
- * console.log(await arange(0, 1, 0.25).data()); // [0, 0.25, 0.5, 0.75]
+ * console.log(await arange(4).array()); // [0, 1, 2, 3] (int32: integer arguments)
+ * console.log(await arange(0, 1, 0.25).array()); // [0, 0.25, 0.5, 0.75]
  * ```
  */
 export function arange(start: number, end?: number, step = 1, opts: TensorOptions = {}): Tensor {
@@ -192,9 +192,11 @@ export function eye(n: number, opts: TensorOptions = {}): Tensor {
  *
  * @example
  * ```ts
- * import { rand, rng, type RandomOptions } from "@lossforge/core";
- * const o: RandomOptions = { rng: rng(0), low: -1, high: 1 };
- * console.log(rand([2], o).shape);
+ * import { rand, randn, rng } from "@lossforge/core";
+ * const r = rng(0); // one generator for both: reproducible by seed
+ * const u = rand([2], { rng: r, low: -1, high: 1 }); // uniform in [-1, 1)
+ * const w = randn([2, 2], { rng: r, mean: 0, std: 0.02 }); // normal, as GPT-2 initialises
+ * console.log(u.shape, w.shape); // [2], [2, 2]
  * ```
  */
 export interface RandomOptions extends TensorOptions {
@@ -217,8 +219,11 @@ let defaultRng: Rng = makeRng(0);
  *
  * @example
  * ```ts
- * import { seed } from "@lossforge/core";
+ * import { rand, seed } from "@lossforge/core";
  * seed(42);
+ * const a = await rand([2]).data();
+ * seed(42);
+ * console.log(a.join() === (await rand([2]).data()).join()); // true: same numbers again
  * ```
  */
 export function seed(value: number): void {
@@ -231,7 +236,7 @@ export function seed(value: number): void {
  * @example
  * ```ts
  * import { rand, rng } from "@lossforge/core";
- * console.log(await rand([3], { rng: rng(1) }).data());
+ * console.log(await rand([3], { rng: rng(1) }).array()); // ≈ [0.5686, 0.8894, 0.4706]
  * ```
  */
 export function rand(shape: readonly number[], opts: RandomOptions = {}): Tensor {
@@ -249,7 +254,8 @@ export function rand(shape: readonly number[], opts: RandomOptions = {}): Tensor
  * @example
  * ```ts
  * import { randn, rng } from "@lossforge/core";
- * console.log(randn([2, 2], { rng: rng(1), std: 0.02 }).shape);
+ * const w = randn([256, 64], { rng: rng(1), std: 0.02 });
+ * console.log(w.shape, await w.square().mean().sqrt().item()); // [256, 64], ≈ 0.02
  * ```
  */
 export function randn(shape: readonly number[], opts: RandomOptions = {}): Tensor {

@@ -10,9 +10,11 @@ import { DTypeError } from "./errors.ts";
  *
  * @example
  * ```ts
- * import { type DType, zeros } from "@lossforge/core";
- * const d: DType = "int32";
- * console.log(zeros([2], { dtype: d }).dtype);
+ * import { cast, type DType, tensor } from "@lossforge/core";
+ * const ids = tensor([1, 2, 3], { dtype: "int32" }); // token ids and indices
+ * const x = tensor([0.5, 1.5], { dtype: "float64" }); // CPU only: gradient checks
+ * const as = (dtype: DType) => cast(x, dtype).dtype;
+ * console.log(ids.dtype, x.dtype, as("float32")); // "int32", "float64", "float32"
  * ```
  */
 export type DType = "float32" | "float64" | "int32";
@@ -22,9 +24,9 @@ export type DType = "float32" | "float64" | "int32";
  *
  * @example
  * ```ts
- * import type { TypedArray } from "@lossforge/core";
- * const a: TypedArray = new Float32Array(3);
- * console.log(a.length);
+ * import { tensor, type TypedArray } from "@lossforge/core";
+ * const values: TypedArray = await tensor([1, 2], { dtype: "int32" }).data();
+ * console.log(values); // Int32Array [1, 2]
  * ```
  */
 export type TypedArray = Float32Array | Float64Array | Int32Array;

@@ -9,8 +9,14 @@
  *
  * @example
  * ```ts
- * import { LossforgeError } from "@lossforge/core";
- * try { throw new LossforgeError("boom"); } catch (e) { console.log(e instanceof LossforgeError); }
+ * import { LossforgeError, tensor } from "@lossforge/core";
+ * try {
+ *   tensor([1, 2, 3]).reshape([2, 2]);
+ * } catch (e) {
+ *   if (!(e instanceof LossforgeError)) throw e; // a bug elsewhere, not a bad argument
+ *   console.log(e.name, e.message);
+ *   // ShapeError reshape: cannot reshape [3] (3 elements) to [2,2]
+ * }
  * ```
  */
 export class LossforgeError extends Error {
@@ -26,9 +32,13 @@ export class LossforgeError extends Error {
  *
  * @example
  * ```ts
- * import { ShapeError } from "@lossforge/core";
- * const e = new ShapeError("matmul: inner dimensions differ: a is [2,3], b is [4,5]");
- * console.log(e.name); // "ShapeError"
+ * import { matmul, ShapeError, zeros } from "@lossforge/core";
+ * try {
+ *   matmul(zeros([2, 3]), zeros([4, 5]));
+ * } catch (e) {
+ *   console.log(e instanceof ShapeError, (e as ShapeError).message);
+ *   // true matmul: inner dimensions differ: a is [2,3], b is [4,5]
+ * }
  * ```
  */
 export class ShapeError extends LossforgeError {}
@@ -39,8 +49,13 @@ export class ShapeError extends LossforgeError {}
  *
  * @example
  * ```ts
- * import { DTypeError } from "@lossforge/core";
- * console.log(new DTypeError("exp: int32 input").name);
+ * import { DTypeError, oneHot, tensor } from "@lossforge/core";
+ * try {
+ *   oneHot(tensor([0, 1]), 2); // class ids must be int32
+ * } catch (e) {
+ *   console.log(e instanceof DTypeError, (e as DTypeError).message);
+ *   // true oneHot: index must be int32, got float32
+ * }
  * ```
  */
 export class DTypeError extends LossforgeError {}
@@ -51,8 +66,15 @@ export class DTypeError extends LossforgeError {}
  *
  * @example
  * ```ts
- * import { BackendError } from "@lossforge/core";
- * console.log(new BackendError("add: a is on cpu, b is on webgpu").name);
+ * import { BackendError, tensor } from "@lossforge/core";
+ * const x = tensor([1, 2]);
+ * x.dispose();
+ * try {
+ *   x.exp();
+ * } catch (e) {
+ *   console.log(e instanceof BackendError, (e as BackendError).message);
+ *   // true tensor #1 [2] was disposed
+ * }
  * ```
  */
 export class BackendError extends LossforgeError {}
@@ -62,8 +84,13 @@ export class BackendError extends LossforgeError {}
  *
  * @example
  * ```ts
- * import { ValueError } from "@lossforge/core";
- * console.log(new ValueError("sum: axis 3 out of range for rank 2").name);
+ * import { sum, tensor, ValueError } from "@lossforge/core";
+ * try {
+ *   sum(tensor([[1, 2]]), 3);
+ * } catch (e) {
+ *   console.log(e instanceof ValueError, (e as ValueError).message);
+ *   // true sum: axis 3 out of range for rank 2
+ * }
  * ```
  */
 export class ValueError extends LossforgeError {}

@@ -24,9 +24,9 @@ function fromEnv(): boolean {
  *
  * @example
  * ```ts
- * import type { FusedPath } from "@lossforge/core";
- * const paths: FusedPath[] = ["attention", "loss"];
- * console.log(paths.length); // 2
+ * import { type FusedPath, fusedPolicy } from "@lossforge/core";
+ * const report = (paths: FusedPath[]) => paths.map((p) => `${p}: ${fusedPolicy.choose(p)}`);
+ * console.log(report(["attention", "loss"])); // ["attention: true", "loss: true"] by default
  * ```
  */
 export type FusedPath =
@@ -60,7 +60,20 @@ export interface FusedPolicy {
   choose(path: FusedPath, requested?: boolean, byDefault?: boolean): boolean;
 }
 
-/** The process-wide fused policy (see FusedPolicy). */
+/**
+ * The process-wide fused policy (see FusedPolicy).
+ *
+ * @example
+ * ```ts
+ * import { fusedPolicy, setFusedOps } from "@lossforge/core";
+ * // How a fused path decides: as its caller asked, unless the policy is off.
+ * console.log(fusedPolicy.choose("attention")); // true: the default
+ * console.log(fusedPolicy.choose("attention", false)); // false: the caller said no
+ * setFusedOps(false); // as LOSSFORGE_FUSED=0
+ * console.log(fusedPolicy.choose("attention", true)); // false
+ * setFusedOps(true);
+ * ```
+ */
 export const fusedPolicy: FusedPolicy = {
   enabled: fromEnv(),
   choose(_path: FusedPath, requested?: boolean, byDefault = true): boolean {
@@ -75,7 +88,8 @@ export const fusedPolicy: FusedPolicy = {
  * @example
  * ```ts
  * import { fusedOpsEnabled } from "@lossforge/core";
- * console.log(typeof fusedOpsEnabled()); // "boolean"
+ * // false under LOSSFORGE_FUSED=0 or after setFusedOps(false).
+ * console.log(fusedOpsEnabled() ? "fused kernels may run" : "composed ops only");
  * ```
  */
 export function fusedOpsEnabled(): boolean {

@@ -9,9 +9,13 @@
  *
  * @example
  * ```ts
- * import { rng } from "@lossforge/core";
+ * import { type Rng, rng } from "@lossforge/core";
+ * const dice = (r: Rng, n: number) => Array.from({ length: n }, () => 1 + r.int(6));
  * const r = rng(42);
- * console.log(r.uniform(), r.normal(), r.int(10));
+ * const saved = [...r.state]; // what a checkpoint stores
+ * const rolls = dice(r, 5);
+ * r.state = saved;
+ * console.log(dice(r, 5).join() === rolls.join()); // true: same state, same sequence
  * ```
  */
 export interface Rng {
@@ -44,7 +48,9 @@ function splitmix32(seed: number): () => number {
  * @example
  * ```ts
  * import { rng } from "@lossforge/core";
- * console.log(rng(1).uniform() === rng(1).uniform()); // true
+ * const r = rng(1);
+ * console.log(r.uniform() === rng(1).uniform()); // true: same seed, same sequence
+ * console.log(r.int(10), r.normal()); // an integer in [0, 10), a standard normal sample
  * ```
  */
 export function rng(seed: number): Rng {

@@ -19,7 +19,15 @@ let depth = 0;
 
 /**
  * Whether ops currently record tape nodes (inside `grad` and not inside `noGrad`).
- * @example `grad((x) => { console.log(isRecording()); return x.sum(); })(tensor([1])) // true`
+ * @example
+ * ```ts
+ * import { grad, isRecording, type Tensor, tensor } from "@lossforge/core";
+ * console.log(isRecording()); // false
+ * grad((x: Tensor) => {
+ *   console.log(isRecording()); // true: inside grad, ops are taped
+ *   return x.sum();
+ * })(tensor([1]));
+ * ```
  */
 export function isRecording(): boolean {
   return enabled && depth > 0;
@@ -79,7 +87,12 @@ export function stopGradient(t: Tensor): Tensor {
 
 /**
  * Sums `g` down to `shape` (undoing broadcasting), as backward rules of broadcasting ops do.
- * @example `sumToShape(ones([4, 3]), [1, 3]) // [[4, 4, 4]]`
+ * @example
+ * ```ts
+ * import { ones, sumToShape } from "@lossforge/core";
+ * // A [1, 3] bias broadcast over 4 rows gets the gradient summed over the rows.
+ * console.log(await sumToShape(ones([4, 3]), [1, 3]).array()); // [[4, 4, 4]]
+ * ```
  */
 export function sumToShape(g: Tensor, shape: readonly number[]): Tensor {
   if (sameShape(g.shape, shape)) return g;
@@ -206,10 +219,10 @@ function makeLeaves(op: string, tensors: Tensor[]): Tensor[] {
  *
  * @example
  * ```ts
- * import { tensor, valueAndGrad } from "@lossforge/core";
- * const f = (p: { w: ReturnType<typeof tensor> }) => p.w.square().sum();
- * const [v, g] = valueAndGrad(f)({ w: tensor([1, 2]) });
- * console.log(await v.item(), await g.w.data()); // 5, [2, 4]
+ * import { type Tensor, tensor, valueAndGrad } from "@lossforge/core";
+ * const f = (p: { w: Tensor }, x: Tensor) => p.w.mul(x).sum().square();
+ * const [v, g] = valueAndGrad(f)({ w: tensor([1, 2]) }, tensor([1, 1]));
+ * console.log(await v.item(), await g.w.array()); // 9, [6, 6]
  * ```
  */
 export function valueAndGrad<P extends Tree, A extends unknown[]>(
@@ -277,8 +290,9 @@ export function grad<P extends Tree, A extends unknown[]>(
  * import { tensor, vjp } from "@lossforge/core";
  * const { out, backward, dispose } = vjp((x) => x.mul(x), tensor([1, 2, 3]));
  * const g = backward(tensor([1, 1, 1]));
- * console.log(await g.data()); // [2, 4, 6]
- * dispose(); out.dispose();
+ * console.log(await g.array()); // [2, 4, 6]
+ * dispose();
+ * out.dispose();
  * ```
  */
 export function vjp<P extends Tree>(

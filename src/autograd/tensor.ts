@@ -26,7 +26,19 @@ export class Storage {
 
 /**
  * A node of the tape: how to send a gradient from an op's output to its inputs.
- * @example `const node: TapeNode = { op: "neg", inputs: [x], backward: (g) => [g.neg()] }`
+ * @example
+ * ```ts
+ * import { type TapeNode, type Tensor, tensor } from "@lossforge/core";
+ * // exp's node: the output's gradient times exp(x), one gradient per input.
+ * const expNode = (x: Tensor, out: Tensor): TapeNode => ({
+ *   op: "exp",
+ *   inputs: [x],
+ *   backward: (g) => [g.mul(out)],
+ * });
+ * const x = tensor([0, 1]);
+ * const [dx] = expNode(x, x.exp()).backward(tensor([1, 1]));
+ * console.log(await dx?.array()); // ≈ [1, 2.7183]
+ * ```
  */
 export interface TapeNode {
   /** The op's name, for error messages. */
@@ -65,7 +77,12 @@ export function liveTensors(): number {
 
 /**
  * A number or a tensor: binary ops take either.
- * @example `const b: TensorLike = 2; tensor([1]).mul(b)`
+ * @example
+ * ```ts
+ * import { type Tensor, tensor, type TensorLike } from "@lossforge/core";
+ * const affine = (x: Tensor, a: TensorLike, b: TensorLike) => x.mul(a).add(b);
+ * console.log(await affine(tensor([1, 2]), 2, tensor([0, 1])).array()); // [2, 5]
+ * ```
  */
 export type TensorLike = Tensor | number;
 
@@ -447,9 +464,9 @@ export class Tensor {
  *
  * @example
  * ```ts
- * import type { NestedArray } from "@lossforge/core";
- * const a: NestedArray = [[1, 2], [3, 4]];
- * console.log(a);
+ * import { type NestedArray, tensor } from "@lossforge/core";
+ * const rows: NestedArray = await tensor([[1, 2], [3, 4]]).transpose().array();
+ * console.log(rows, tensor(rows).shape); // [[1, 3], [2, 4]], [2, 2]
  * ```
  */
 export type NestedArray = number | NestedArray[];

@@ -10,9 +10,9 @@ import { Tensor } from "./tensor.ts";
  *
  * @example
  * ```ts
- * import { type Tree, zeros } from "@lossforge/core";
- * const params: Tree = { w: zeros([2, 2]), layers: [{ b: zeros([2]) }] };
- * console.log(Object.keys(params));
+ * import { type Tree, treeLeaves, zeros } from "@lossforge/core";
+ * const count = (params: Tree) => treeLeaves(params).reduce((n, t) => n + t.size, 0);
+ * console.log(count({ w: zeros([2, 2]), layers: [{ b: zeros([2]) }] })); // 6
  * ```
  */
 export type Tree =
@@ -76,7 +76,7 @@ export function treeLeaves(tree: Tree): Tensor[] {
  * ```ts
  * import { tensor, treeMap } from "@lossforge/core";
  * const doubled = treeMap((x) => x.mul(2), { w: tensor([1, 2]) });
- * console.log(await doubled.w.data());
+ * console.log(await doubled.w.array()); // [2, 4]
  * ```
  */
 export function treeMap<T extends Tree>(
@@ -100,9 +100,12 @@ export function treeMap<T extends Tree>(
  *
  * @example
  * ```ts
- * import type { TreeOf } from "@lossforge/core";
- * const names: TreeOf<string> = { w: "w", layers: ["layers.0"] };
- * console.log(names);
+ * import { type TreeOf, treeMapWithPath, zeros } from "@lossforge/core";
+ * const shapes: TreeOf<string> = treeMapWithPath((t) => t.shape.join("x"), {
+ *   w: zeros([2, 3]),
+ *   b: [zeros([3])],
+ * });
+ * console.log(shapes); // { w: "2x3", b: ["3"] }
  * ```
  */
 export type TreeOf<L> =
@@ -166,8 +169,11 @@ export function treeLeavesWithPaths(tree: Tree): [path: readonly string[], leaf:
  *
  * @example
  * ```ts
- * import { treeDispose, zeros } from "@lossforge/core";
- * treeDispose({ a: zeros([2]) });
+ * import { liveTensors, treeDispose, zeros } from "@lossforge/core";
+ * const before = liveTensors();
+ * const state = { m: zeros([2]), v: [zeros([2])] };
+ * treeDispose(state);
+ * console.log(liveTensors() === before); // true
  * ```
  */
 export function treeDispose(tree: Tree): void {

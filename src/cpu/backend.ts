@@ -169,8 +169,11 @@ function checkIndices(op: string, idx: Buf, n: number, size: number, axis: numbe
  * @example
  * ```ts
  * import { cpuBackend } from "@lossforge/core";
- * const cpu = cpuBackend();
- * console.log(cpu.name);
+ * const cpu = cpuBackend(); // a fresh instance; the registered one is backendInstance("cpu")
+ * const x = cpu.fromArray(new Float64Array([1, 4]));
+ * const out = cpu.unary("sqrt", x, 2, "float64");
+ * console.log(await cpu.read(out, "float64", 2)); // Float64Array [1, 2]
+ * console.log(cpu.memory()); // { buffers: 2, bytes: 32 }
  * ```
  */
 export function cpuBackend(): Backend {

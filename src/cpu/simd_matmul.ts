@@ -153,7 +153,7 @@ function threadsFromEnv(): number | undefined {
  * @example
  * ```ts
  * import { cpuThreads } from "@lossforge/core";
- * console.log(cpuThreads() >= 1); // true
+ * console.log(`matmul on ${cpuThreads()} threads`); // LOSSFORGE_CPU_THREADS, else up to 8 cores
  * ```
  */
 export function cpuThreads(): number {
@@ -171,9 +171,11 @@ export function cpuThreads(): number {
  *
  * @example
  * ```ts
- * import { cpuThreads, setCpuThreads } from "@lossforge/core";
- * setCpuThreads(1);
- * console.log(cpuThreads()); // 1
+ * import { cpuThreads, matmul, randn, setCpuThreads } from "@lossforge/core";
+ * const a = randn([256, 256]);
+ * const threaded = await matmul(a, a).data();
+ * setCpuThreads(1); // no worker threads: the same bits, on the caller's thread
+ * console.log(cpuThreads(), (await matmul(a, a).data()).join() === threaded.join()); // 1 true
  * ```
  */
 export function setCpuThreads(n: number): void {

@@ -28,10 +28,14 @@ import { softwareKernels } from "./kernels/common.ts";
  *
  * @example
  * ```ts
- * import { backendInstance, setBackend, type WebGpuBackend } from "@lossforge/core";
+ * import { backendInstance, setBackend, tensor, type WebGpuBackend } from "@lossforge/core";
  * await setBackend("webgpu");
  * const gpu = backendInstance("webgpu") as WebGpuBackend;
- * console.log(gpu.context.info.description, gpu.stats().liveBytes);
+ * const y = tensor([1, 2, 3]).exp(); // recorded, not yet submitted
+ * await gpu.done(); // flushes and waits for the GPU (what a benchmark times)
+ * console.log(gpu.context.info.description, gpu.stats().dispatches > 0); // "<the adapter>" true
+ * y.dispose();
+ * gpu.trim(); // frees the pool's idle buffers
  * ```
  */
 export interface WebGpuBackend extends Backend {
@@ -79,8 +83,8 @@ function noF64(op: string, dtype: DType): void {
  * ```ts
  * import { webgpuBackend } from "./backend.ts";
  * const gpu = await webgpuBackend();
- * const x = gpu.fromArray(new Float32Array([1, 2, 3]));
- * console.log(await gpu.read(gpu.unary("exp", x, 3, "float32"), "float32", 3));
+ * const x = gpu.fromArray(new Float32Array([0, 1]));
+ * console.log(await gpu.read(gpu.unary("exp", x, 2, "float32"), "float32", 2)); // ≈ [1, 2.7183]
  * ```
  */
 export async function webgpuBackend(): Promise<EngineBackend> {

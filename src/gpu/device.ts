@@ -13,8 +13,8 @@ import { BackendError } from "../autograd/errors.ts";
  *
  * @example
  * ```ts
- * import { INSTALL_HINT } from "@lossforge/core";
- * console.log(INSTALL_HINT);
+ * import { findAdapter, INSTALL_HINT } from "@lossforge/core";
+ * if (!(await findAdapter())) console.error(`no WebGPU adapter: ${INSTALL_HINT}`);
  * ```
  */
 export const INSTALL_HINT: string =
@@ -103,8 +103,8 @@ let adapterPromise: Promise<GPUAdapter | null> | null = null;
  *
  * @example
  * ```ts
- * import { findAdapter } from "@lossforge/core";
- * console.log((await findAdapter()) !== null);
+ * import { findAdapter, setBackend } from "@lossforge/core";
+ * await setBackend((await findAdapter()) ? "webgpu" : "cpu");
  * ```
  */
 export function findAdapter(): Promise<GPUAdapter | null> {
@@ -137,8 +137,8 @@ function limitsOf(l: GPUSupportedLimits): Record<string, number> {
  * @example
  * ```ts
  * import { acquireGpu } from "@lossforge/core";
- * const ctx = await acquireGpu();
- * console.log(ctx.info.description);
+ * const ctx = await acquireGpu(); // a BackendError naming INSTALL_HINT without an adapter
+ * console.log(ctx.info.description, ctx.info.limits.maxStorageBufferBindingSize);
  * ```
  */
 export async function acquireGpu(): Promise<GpuContext> {

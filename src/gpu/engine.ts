@@ -51,8 +51,8 @@ export interface PooledBuffer {
  * await setBackend("webgpu");
  * const gpu = backendInstance("webgpu") as EngineBackend;
  * const b = gpu.engine.alloc("example", 16);
- * console.log(b.byteLength, b.live);
- * gpu.engine.release(b);
+ * console.log(b.byteLength, b.pooled.bytes, b.live); // 16 256 true
+ * gpu.engine.release(b); // back to the pool; b.live is false
  * ```
  */
 export class GpuBuffer {
@@ -76,7 +76,7 @@ export class GpuBuffer {
  * await setBackend("webgpu");
  * const gpu = backendInstance("webgpu") as EngineBackend;
  * const k = gpu.engine.kernel("noop", () => "@compute @workgroup_size(1) fn main() {}", 0, 0, 0);
- * console.log(k.key);
+ * console.log(k.key); // "noop": compiled once, then taken from the cache
  * ```
  */
 export interface Kernel {
@@ -104,7 +104,10 @@ export interface Kernel {
  * @example
  * ```ts
  * import { PARAM_WORDS } from "./engine.ts";
- * console.log(PARAM_WORDS * 4); // bytes per dispatch in the params ring
+ * // A kernel's params block (kernels/common.ts's `params()`): one slot of the ring per dispatch.
+ * const p = new Uint32Array(PARAM_WORDS);
+ * p[0] = 1000; // P(0): the element count every generated kernel bounds its threads by
+ * console.log(p.byteLength); // 256
  * ```
  */
 export const PARAM_WORDS = 64;
@@ -117,8 +120,9 @@ export const PARAM_WORDS = 64;
  * @example
  * ```ts
  * import type { BindingWindow } from "./engine.ts";
- * const rows2to4: BindingWindow = [2 * 1024, 2 * 1024]; // rows 2 and 3 of 256 floats each
- * console.log(rows2to4);
+ * // The window of rows [row0, row0 + rows) of a float32 buffer with 256 floats per row.
+ * const rowsWindow = (row0: number, rows: number): BindingWindow => [row0 * 1024, rows * 1024];
+ * console.log(rowsWindow(2, 2)); // [2048, 2048]
  * ```
  */
 export type BindingWindow = readonly [offset: number, size: number];
@@ -192,12 +196,13 @@ export function sizeClass(bytes: number): number {
  *
  * @example
  * ```ts
- * import { backendInstance, setBackend } from "@lossforge/core";
- * import type { EngineBackend } from "./backend.ts";
+ * import { backendInstance, setBackend, tensor, type WebGpuBackend } from "@lossforge/core";
  * await setBackend("webgpu");
- * const gpu = backendInstance("webgpu") as EngineBackend;
- * const s = gpu.stats();
- * console.log(s.liveBuffers, s.pooledBytes, s.dispatches);
+ * const gpu = backendInstance("webgpu") as WebGpuBackend;
+ * const before = gpu.stats().liveBuffers;
+ * const x = tensor([1, 2, 3]);
+ * console.log(gpu.stats().liveBuffers - before); // 1: what a leak test watches
+ * x.dispose();
  * ```
  */
 export interface EngineStats {
@@ -224,12 +229,14 @@ export interface EngineStats {
  *
  * @example
  * ```ts
- * import { backendInstance, setBackend } from "@lossforge/core";
+ * import { backendInstance, setBackend, tensor } from "@lossforge/core";
  * import type { EngineBackend } from "./backend.ts";
  * await setBackend("webgpu");
- * const gpu = backendInstance("webgpu") as EngineBackend;
- * gpu.engine.flush();
- * await gpu.engine.done();
+ * const { engine } = backendInstance("webgpu") as EngineBackend;
+ * const y = tensor([1, 2]).mul(2); // one dispatch, recorded in the open batch
+ * engine.flush(); // submits the batch
+ * await engine.done(); // resolves once the GPU has run it
+ * console.log(engine.getStats().submits >= 1, await y.array()); // true [2, 4]
  * ```
  */
 export class Engine {

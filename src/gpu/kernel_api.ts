@@ -18,14 +18,24 @@ import type { EngineBackend } from "./backend.ts";
  *
  * @example
  * ```ts
- * import type { KernelSpec } from "@lossforge/core";
- * const spec: Omit<KernelSpec, "inputs"> = {
- *   key: "double",
- *   code: "...",
- *   outputs: [{ shape: [4], dtype: "float32" }],
- *   workgroups: [1],
- * };
- * console.log(spec.key);
+ * import { type KernelSpec, runKernel, setBackend, type Tensor, tensor } from "@lossforge/core";
+ * await setBackend("webgpu");
+ * // y = a·x + b: a and b in the params block; the size is in the WGSL, so also in the key.
+ * const axpb = (x: Tensor, a: number, b: number): KernelSpec => ({
+ *   key: `example_axpb_${x.size}`,
+ *   code: `@group(0) @binding(0) var<storage, read> x: array<f32>;
+ *          @group(0) @binding(1) var<storage, read_write> y: array<f32>;
+ *          @group(0) @binding(2) var<uniform> p: vec4<f32>;
+ *          @compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+ *            if (g.x < ${x.size}u) { y[g.x] = p.x * x[g.x] + p.y; }
+ *          }`,
+ *   inputs: [x],
+ *   outputs: [{ shape: x.shape, dtype: "float32" }],
+ *   params: new Float32Array([a, b, 0, 0]),
+ *   workgroups: [Math.ceil(x.size / 64)],
+ * });
+ * const [y] = runKernel(axpb(tensor([1, 2, 3]), 2, 1));
+ * console.log(await y.array()); // [3, 5, 7]
  * ```
  */
 export interface KernelSpec {
@@ -64,7 +74,7 @@ export interface KernelSpec {
  *   outputs: [{ shape: [4], dtype: "float32" }],
  *   workgroups: [1],
  * });
- * console.log(await y.data()); // [2, 4, 6, 8]
+ * console.log(await y.array()); // [2, 4, 6, 8]
  * ```
  */
 export function runKernel(spec: KernelSpec): Tensor[] {
@@ -92,17 +102,38 @@ export function runKernel(spec: KernelSpec): Tensor[] {
  *
  * @example
  * ```ts
- * import type { RowKernelSpec } from "@lossforge/core";
- * const spec: Omit<RowKernelSpec, "inputs"> = {
- *   key: "row_double",
- *   code: "...",
- *   outputs: [{ shape: [2, 3], dtype: "float32" }],
- *   rows: 2,
- *   rowWidths: [3, 3],
- *   params: (row0, rows) => new Uint32Array([row0, rows, 3, 0]),
- *   workgroups: (rows) => [rows],
+ * import {
+ *   type RowKernelSpec,
+ *   runRowKernel,
+ *   setBackend,
+ *   type Tensor,
+ *   tensor,
+ * } from "@lossforge/core";
+ * await setBackend("webgpu");
+ * // Row sums of x [rows, c]: x and y are both windowed by rows, so a thread reads local row g.x.
+ * const rowSums = (x: Tensor): RowKernelSpec => {
+ *   const [rows, c] = x.shape;
+ *   return {
+ *     key: `example_row_sums_${c}`,
+ *     code: `@group(0) @binding(0) var<storage, read> x: array<f32>;
+ *            @group(0) @binding(1) var<storage, read_write> y: array<f32>;
+ *            @group(0) @binding(2) var<uniform> p: vec4<u32>; // row0, rows
+ *            @compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3<u32>) {
+ *              if (g.x >= p.y) { return; }
+ *              var s = 0.0;
+ *              for (var j = 0u; j < ${c}u; j++) { s += x[g.x * ${c}u + j]; }
+ *              y[g.x] = s;
+ *            }`,
+ *     inputs: [x],
+ *     outputs: [{ shape: [rows], dtype: "float32" }],
+ *     rows,
+ *     rowWidths: [c, 1],
+ *     params: (row0, n) => new Uint32Array([row0, n, 0, 0]),
+ *     workgroups: (n) => [Math.ceil(n / 64)],
+ *   };
  * };
- * console.log(spec.rows);
+ * const [y] = runRowKernel(rowSums(tensor([[1, 2, 3], [4, 5, 6]])));
+ * console.log(await y.array()); // [6, 15]
  * ```
  */
 export interface RowKernelSpec extends Omit<KernelSpec, "params" | "workgroups"> {
@@ -141,7 +172,7 @@ export interface RowKernelSpec extends Omit<KernelSpec, "params" | "workgroups">
  *   params: (row0, rows) => new Uint32Array([row0, rows, 3, 0]),
  *   workgroups: (rows) => [Math.ceil((rows * 3) / 64)],
  * });
- * console.log(await y.data()); // [2, 4, 6, 8, 10, 12]
+ * console.log(await y.array()); // [[2, 4, 6], [8, 10, 12]]
  * ```
  */
 export function runRowKernel(spec: RowKernelSpec): Tensor[] {

@@ -31,9 +31,9 @@ import { IGNORE_INDEX } from "../data/batch.ts";
  * @example
  * ```ts
  * import { crossEntropy, type LossCallOptions, tensor } from "@lossforge/core";
- * const opts: LossCallOptions = { mask: tensor([1, 0]) };
- * const v = crossEntropy()(tensor([[2, 0], [0, 2]]), tensor([0, 1], { dtype: "int32" }), opts);
- * console.log(await v.item()); // only position 0 counts
+ * const logits = tensor([[0, 0], [0, 2]]), targets = tensor([0, 1], { dtype: "int32" });
+ * const promptOnly: LossCallOptions = { mask: tensor([1, 0]) }; // position 1 is left out
+ * console.log(await crossEntropy()(logits, targets, promptOnly).item()); // log 2 ≈ 0.6931
  * ```
  */
 export interface LossCallOptions {
@@ -48,10 +48,11 @@ export interface LossCallOptions {
  *
  * @example
  * ```ts
- * import { dice, type LossFn, tensor } from "@lossforge/core";
- * const loss: LossFn = dice();
- * const v = loss(tensor([[3, 0], [0, 3]]), tensor([0, 1], { dtype: "int32" }));
- * console.log(loss.name, await v.item());
+ * import { crossEntropy, focal, type LossFn, tensor } from "@lossforge/core";
+ * const logits = tensor([[0, 0], [2, 0]]), targets = tensor([1, 0], { dtype: "int32" });
+ * const report = async (loss: LossFn) => `${loss.name}: ${await loss(logits, targets).item()}`;
+ * console.log(await report(crossEntropy())); // "crossEntropy: 0.41..."
+ * console.log(await report(focal({ gamma: 2 }))); // "focal(gamma=2): 0.087..."
  * ```
  */
 export type LossFn = (logits: Tensor, targets: Tensor, options?: LossCallOptions) => Tensor;
@@ -64,9 +65,11 @@ export type LossFn = (logits: Tensor, targets: Tensor, options?: LossCallOptions
  * @example
  * ```ts
  * import { crossEntropy, type Reduction, tensor } from "@lossforge/core";
- * const r: Reduction = "none";
- * const v = crossEntropy({ reduction: r })(tensor([[0, 0]]), tensor([1], { dtype: "int32" }));
- * console.log(await v.data()); // [log 2]
+ * const logits = tensor([[0, 0], [0, 0], [0, 0]]);
+ * const targets = tensor([1, 0, -100], { dtype: "int32" }); // the last position is ignored
+ * const ce = (reduction: Reduction) => crossEntropy({ reduction })(logits, targets);
+ * console.log(await ce("none").array()); // ≈ [0.6931, 0.6931, 0]
+ * console.log(await ce("mean").item(), await ce("sum").item()); // ≈ 0.6931 1.3863
  * ```
  */
 export type Reduction = "mean" | "sum" | "none";
@@ -76,9 +79,10 @@ export type Reduction = "mean" | "sum" | "none";
  *
  * @example
  * ```ts
- * import { type BaseLossOptions, dice } from "@lossforge/core";
- * const o: BaseLossOptions = { ignoreIndex: -1 };
- * console.log(dice(o).name);
+ * import { type BaseLossOptions, crossEntropy, tensor } from "@lossforge/core";
+ * const padIsMinusOne: BaseLossOptions = { ignoreIndex: -1 }; // a dataset that pads with -1
+ * const logits = tensor([[0, 0], [9, 0]]), targets = tensor([1, -1], { dtype: "int32" });
+ * console.log(await crossEntropy(padIsMinusOne)(logits, targets).item()); // log 2: one position
  * ```
  */
 export interface BaseLossOptions {
@@ -199,7 +203,9 @@ export function checkTargetsSync(
  * ```ts
  * import { tensor, validateTargets } from "@lossforge/core";
  * await validateTargets(tensor([0, 2, -100], { dtype: "int32" }), 3); // fine
- * await validateTargets(tensor([0, 5], { dtype: "int32" }), 3).catch((e) => console.log(e.message));
+ * const bad = tensor([0, 5], { dtype: "int32" });
+ * await validateTargets(bad, 3).catch((e) => console.log(e.message));
+ * // validateTargets: target 5 at position [1] is outside [0, 3) (use -100 to ignore a position)
  * ```
  */
 export async function validateTargets(

@@ -22,7 +22,14 @@ import { countsRow, fusedSoftCounts } from "./_fused_overlap.ts";
 
 /**
  * Which classes a Dice-type loss averages over.
- * @example `dice({ classes: "all" as ClassAverage })`
+ * @example
+ * ```ts
+ * import { type ClassAverage, dice, tensor } from "@lossforge/core";
+ * // Class 2 never occurs: "present" averages classes 0 and 1, "all" counts class 2 too.
+ * const logits = tensor([[4, 0, 0], [0, 4, 0]]), targets = tensor([0, 1], { dtype: "int32" });
+ * const over = (classes: ClassAverage) => dice({ classes })(logits, targets).item();
+ * console.log(await over("present"), await over("all")); // ≈ 0.0267 0.3511
+ * ```
  */
 export type ClassAverage = "present" | "all";
 

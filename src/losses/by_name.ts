@@ -18,9 +18,11 @@ import { tversky, type TverskyOptions } from "./tversky.ts";
  *
  * @example
  * ```ts
- * import type { LossOptionsByName } from "@lossforge/core";
- * const o: LossOptionsByName["focal"] = { gamma: 2 };
- * console.log(o);
+ * import { lossByName, type LossName, type LossOptionsByName } from "@lossforge/core";
+ * // Options as read from a config file, checked against the loss they are for.
+ * const fromConfig = <K extends LossName>(name: K, options: LossOptionsByName[K]) =>
+ *   lossByName(name, options);
+ * console.log(fromConfig("focal", { gamma: 2 }).name); // "focal(gamma=2)"
  * ```
  */
 export interface LossOptionsByName {
@@ -47,9 +49,10 @@ export interface LossOptionsByName {
  *
  * @example
  * ```ts
- * import type { LossName } from "@lossforge/core";
- * const n: LossName = "gdice";
- * console.log(n);
+ * import { LOSS_NAMES, lossByName, type LossName, tensor } from "@lossforge/core";
+ * const logits = tensor([[2, 0], [0, 2]]), targets = tensor([0, 1], { dtype: "int32" });
+ * const score = async (name: LossName) => (await lossByName(name)(logits, targets).item());
+ * for (const name of LOSS_NAMES) console.log(name, await score(name)); // ce 0.1269, ...
  * ```
  */
 export type LossName = keyof LossOptionsByName;
@@ -71,7 +74,7 @@ const FACTORIES: { [K in LossName]: (options?: LossOptionsByName[K]) => LossFn }
  * @example
  * ```ts
  * import { LOSS_NAMES } from "@lossforge/core";
- * console.log(LOSS_NAMES.join(", ")); // ce, focal, dice, ...
+ * console.log(LOSS_NAMES.join(", ")); // ce, focal, dice, jaccard, tversky, gdice, sadice, lovasz
  * ```
  */
 export const LOSS_NAMES: readonly LossName[] = Object.keys(FACTORIES) as LossName[];
@@ -85,8 +88,8 @@ export const LOSS_NAMES: readonly LossName[] = Object.keys(FACTORIES) as LossNam
  * ```ts
  * import { lossByName, tensor } from "@lossforge/core";
  * const loss = lossByName("focal", { gamma: 1 });
- * const v = loss(tensor([[1, 0]]), tensor([0], { dtype: "int32" }));
- * console.log(loss.name, await v.item());
+ * const v = loss(tensor([[0, 0]]), tensor([0], { dtype: "int32" }));
+ * console.log(loss.name, await v.item()); // "focal(gamma=1)" ≈ 0.3466 (0.5 · log 2)
  * ```
  */
 export function lossByName<K extends LossName>(name: K, options?: LossOptionsByName[K]): LossFn;
@@ -96,8 +99,8 @@ export function lossByName<K extends LossName>(name: K, options?: LossOptionsByN
  * @example
  * ```ts
  * import { lossByName } from "@lossforge/core";
- * const name: string = "dice";
- * console.log(lossByName(name, {}).name);
+ * const [name = "dice"] = Deno.args; // a name from the command line: checked when called
+ * console.log(lossByName(name, {}).name); // "dice(present)"; an unknown name throws
  * ```
  */
 export function lossByName(name: string, options?: Record<string, unknown>): LossFn;

@@ -11,9 +11,12 @@ import { checkChoice, fmtShape, type LossCallOptions, type LossFn, named } from 
  *
  * @example
  * ```ts
- * import type { CombineMask } from "@lossforge/core";
- * const m: CombineMask = "answer";
- * console.log(m);
+ * import { combine, type CombineMask, crossEntropy, dice, tensor } from "@lossforge/core";
+ * const logits = tensor([[0, 0], [2, 0], [0, 2]]), targets = tensor([1, 0, 1], { dtype: "int32" });
+ * const answerMask = tensor([0, 1, 1], { dtype: "int32" }); // the answer's tokens
+ * const diceOn = (mask: CombineMask) => combine([[crossEntropy(), 1], [dice(), 0.5, { mask }]]);
+ * console.log(await diceOn("all")(logits, targets, { answerMask }).item()); // ≈ 0.4423
+ * console.log(await diceOn("answer")(logits, targets, { answerMask }).item()); // ≈ 0.3753
  * ```
  */
 export type CombineMask = "all" | "answer";
@@ -23,9 +26,13 @@ export type CombineMask = "all" | "answer";
  *
  * @example
  * ```ts
- * import { type CombineTerm, crossEntropy } from "@lossforge/core";
- * const t: CombineTerm = [crossEntropy(), 0.6, { mask: "all" }];
- * console.log(t[1]);
+ * import { combine, type CombineTerm, crossEntropy, lovaszSoftmax } from "@lossforge/core";
+ * // The terms of a sweep: cross-entropy plus a weight w of Lovász on the answer.
+ * const terms = (w: number): CombineTerm[] => [
+ *   [crossEntropy(), 1 - w],
+ *   [lovaszSoftmax(), w, { mask: "answer" }],
+ * ];
+ * console.log(combine(terms(0.2)).name); // "0.8·crossEntropy + 0.2·lovaszSoftmax(present)[answer]"
  * ```
  */
 export type CombineTerm = readonly [loss: LossFn, weight: number, options?: { mask?: CombineMask }];
@@ -36,9 +43,12 @@ export type CombineTerm = readonly [loss: LossFn, weight: number, options?: { ma
  *
  * @example
  * ```ts
- * import { type CombineCallOptions, tensor } from "@lossforge/core";
- * const o: CombineCallOptions = { answerMask: tensor([0, 1, 1], { dtype: "int32" }) };
- * console.log(o.answerMask?.shape);
+ * import { combine, type CombineCallOptions, crossEntropy, dice, tensor } from "@lossforge/core";
+ * const loss = combine([[crossEntropy(), 1], [dice(), 1, { mask: "answer" }]]);
+ * const logits = tensor([[0, 0], [2, 0], [0, 2]]), targets = tensor([1, 0, 1], { dtype: "int32" });
+ * // mask: positions every term skips; answerMask: the positions "answer" terms see.
+ * const opts: CombineCallOptions = { mask: tensor([1, 1, 1]), answerMask: tensor([0, 1, 1]) };
+ * console.log(await loss(logits, targets, opts).item()); // ≈ 0.4349
  * ```
  */
 export interface CombineCallOptions extends LossCallOptions {
@@ -51,9 +61,12 @@ export interface CombineCallOptions extends LossCallOptions {
  *
  * @example
  * ```ts
- * import { combine, type CombinedLossFn, crossEntropy } from "@lossforge/core";
- * const f: CombinedLossFn = combine([[crossEntropy(), 1]]);
- * console.log(f.name);
+ * import { combine, type CombinedLossFn, crossEntropy, focal, tensor } from "@lossforge/core";
+ * const logits = tensor([[0, 0], [0, 0]]), targets = tensor([0, 1], { dtype: "int32" });
+ * const onAnswer = (loss: CombinedLossFn) => loss(logits, targets, { answerMask: tensor([0, 1]) });
+ * const loss = combine([[crossEntropy(), 1], [focal(), 1, { mask: "answer" }]]);
+ * console.log(loss.name); // "1·crossEntropy + 1·focal(gamma=2)[answer]"
+ * console.log(await onAnswer(loss).item()); // ≈ 0.8664
  * ```
  */
 export type CombinedLossFn = (
@@ -78,7 +91,7 @@ const MASKS: readonly CombineMask[] = ["all", "answer"];
  * const logits = tensor([[2, 0, 0], [0, 2, 0], [0, 0, 2]]);
  * const targets = tensor([0, 1, 2], { dtype: "int32" });
  * const answerMask = tensor([0, 1, 1], { dtype: "int32" });
- * console.log(loss.name, await loss(logits, targets, { answerMask }).item());
+ * console.log(await loss(logits, targets, { answerMask }).item()); // ≈ 0.2289
  * ```
  */
 export function combine(

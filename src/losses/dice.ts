@@ -19,9 +19,10 @@ import { averageClasses, checkClasses, type ClassAverage, softCounts } from "./_
  *
  * @example
  * ```ts
- * import { dice, type DiceOptions } from "@lossforge/core";
- * const o: DiceOptions = { smooth: 1, classes: "all" };
- * console.log(dice(o).name);
+ * import { dice, type DiceOptions, tensor } from "@lossforge/core";
+ * const logits = tensor([[2, 0], [0, 2]]), targets = tensor([0, 0], { dtype: "int32" });
+ * const d = (o: DiceOptions) => dice(o)(logits, targets).item();
+ * console.log(await d({ smooth: 0 }), await d({ smooth: 1, classes: "all" })); // ≈ 0.3333 0.375
  * ```
  */
 export interface DiceOptions extends BaseLossOptions {

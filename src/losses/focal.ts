@@ -33,9 +33,11 @@ import { REDUCTIONS } from "./cross_entropy.ts";
  *
  * @example
  * ```ts
- * import { focal, type FocalOptions } from "@lossforge/core";
- * const o: FocalOptions = { gamma: 1, alpha: [0.25, 0.75] };
- * console.log(focal(o).name);
+ * import { focal, type FocalOptions, tensor } from "@lossforge/core";
+ * const logits = tensor([[0, 0], [0, 0]]), targets = tensor([0, 1], { dtype: "int32" });
+ * const f = (o: FocalOptions) => focal(o)(logits, targets).item();
+ * console.log(await f({ gamma: 0 })); // log 2 ≈ 0.6931: gamma 0 is cross-entropy
+ * console.log(await f({ gamma: 2, alpha: [0.25, 0.75] })); // ≈ 0.0866
  * ```
  */
 export interface FocalOptions extends BaseLossOptions {
@@ -84,7 +86,7 @@ export function focalPerPosition(
  * import { focal, tensor } from "@lossforge/core";
  * const logits = tensor([[0, 0]]);
  * const targets = tensor([1], { dtype: "int32" });
- * console.log(await focal({ gamma: 2 })(logits, targets).item()); // 0.25 · log 2
+ * console.log(await focal({ gamma: 2 })(logits, targets).item()); // 0.25 · log 2 ≈ 0.1733
  * ```
  */
 export function focal(options: FocalOptions = {}): LossFn {

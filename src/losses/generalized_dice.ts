@@ -23,9 +23,12 @@ import { DEFAULT_SMOOTH } from "./dice.ts";
  *
  * @example
  * ```ts
- * import { generalizedDice, type GeneralizedDiceWeight } from "@lossforge/core";
- * const w: GeneralizedDiceWeight = "simple";
- * console.log(generalizedDice({ weight: w }).name);
+ * import { generalizedDice, type GeneralizedDiceWeight, tensor } from "@lossforge/core";
+ * // A frequent class 0 (3 tokens) and a rare class 1 (1 token), the rare one predicted badly.
+ * const logits = tensor([[2, 0], [2, 0], [2, 0], [2, 0]]);
+ * const targets = tensor([0, 0, 0, 1], { dtype: "int32" });
+ * const g = (weight: GeneralizedDiceWeight) => generalizedDice({ weight })(logits, targets).item();
+ * console.log(await g("uniform"), await g("simple"), await g("square")); // ≈ 0.3096 0.4522 0.625
  * ```
  */
 export type GeneralizedDiceWeight = "square" | "simple" | "uniform";
@@ -35,9 +38,11 @@ export type GeneralizedDiceWeight = "square" | "simple" | "uniform";
  *
  * @example
  * ```ts
- * import { generalizedDice, type GeneralizedDiceOptions } from "@lossforge/core";
- * const o: GeneralizedDiceOptions = { weight: "square", perSequence: false };
- * console.log(generalizedDice(o).name);
+ * import { generalizedDice, type GeneralizedDiceOptions, tensor } from "@lossforge/core";
+ * const logits = tensor([[[2, 0], [2, 0], [2, 0], [0, 2]], [[0, 2], [0, 2], [2, 0], [2, 0]]]);
+ * const targets = tensor([[0, 0, 0, 1], [1, 1, 1, 1]], { dtype: "int32" }); // [B=2, T=4]
+ * const g = (o: GeneralizedDiceOptions) => generalizedDice(o)(logits, targets).item();
+ * console.log(await g({}), await g({ perSequence: false })); // ≈ 0.342 0.314
  * ```
  */
 export interface GeneralizedDiceOptions extends BaseLossOptions {
@@ -86,7 +91,7 @@ function classWeights(sy: Tensor, kind: GeneralizedDiceWeight): Tensor {
  * import { generalizedDice, tensor } from "@lossforge/core";
  * const logits = tensor([[[2, 0, 0], [0, 2, 0]], [[0, 0, 2], [2, 0, 0]]]); // [B=2, T=2, C=3]
  * const targets = tensor([[0, 1], [2, 2]], { dtype: "int32" });
- * console.log(await generalizedDice()(logits, targets).item());
+ * console.log(await generalizedDice()(logits, targets).item()); // ≈ 0.3831
  * ```
  */
 export function generalizedDice(options: GeneralizedDiceOptions = {}): LossFn {

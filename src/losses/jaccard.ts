@@ -12,9 +12,10 @@ import { DEFAULT_SMOOTH, type DiceOptions } from "./dice.ts";
  *
  * @example
  * ```ts
- * import { jaccard, type JaccardOptions } from "@lossforge/core";
- * const o: JaccardOptions = { classes: "present" };
- * console.log(jaccard(o).name);
+ * import { jaccard, type JaccardOptions, tensor } from "@lossforge/core";
+ * const logits = tensor([[2, 0, 0], [0, 2, 0]]), targets = tensor([0, 0], { dtype: "int32" });
+ * const j = (o: JaccardOptions) => jaccard(o)(logits, targets).item();
+ * console.log(await j({ classes: "present" }), await j({ classes: "all" })); // ≈ 0.5533 0.8511
  * ```
  */
 export type JaccardOptions = DiceOptions;

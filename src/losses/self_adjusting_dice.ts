@@ -24,9 +24,10 @@ import { REDUCTIONS } from "./cross_entropy.ts";
  *
  * @example
  * ```ts
- * import { selfAdjustingDice, type SelfAdjustingDiceOptions } from "@lossforge/core";
- * const o: SelfAdjustingDiceOptions = { alpha: 1, gamma: 1 };
- * console.log(selfAdjustingDice(o).name);
+ * import { selfAdjustingDice, type SelfAdjustingDiceOptions, tensor } from "@lossforge/core";
+ * const logits = tensor([[0, 0]]), targets = tensor([0], { dtype: "int32" }); // p_t = 0.5
+ * const s = (o: SelfAdjustingDiceOptions) => selfAdjustingDice(o)(logits, targets).item();
+ * console.log(await s({}), await s({ alpha: 2 })); // ≈ 0.3333 0.4118
  * ```
  */
 export interface SelfAdjustingDiceOptions extends BaseLossOptions {

@@ -12,9 +12,12 @@ import { DEFAULT_SMOOTH, type DiceOptions } from "./dice.ts";
  *
  * @example
  * ```ts
- * import { tversky, type TverskyOptions } from "@lossforge/core";
- * const o: TverskyOptions = { alpha: 0.3, beta: 0.7 };
- * console.log(tversky(o).name);
+ * import { tensor, tversky, type TverskyOptions } from "@lossforge/core";
+ * // Class 1 is missed (a false negative) once: beta weighs misses, alpha false alarms.
+ * const logits = tensor([[9, 0], [0, 9]]), targets = tensor([1, 1], { dtype: "int32" });
+ * const t = (o: TverskyOptions) => tversky({ smooth: 0, ...o })(logits, targets).item();
+ * console.log(await t({ alpha: 0.7, beta: 0.3 })); // ≈ 0.2308
+ * console.log(await t({ alpha: 0.3, beta: 0.7 })); // ≈ 0.4118: misses cost more
  * ```
  */
 export interface TverskyOptions extends DiceOptions {
@@ -36,7 +39,7 @@ export interface TverskyOptions extends DiceOptions {
  * import { tensor, tversky } from "@lossforge/core";
  * const logits = tensor([[2, 0], [0, 2], [1, 1]]);
  * const targets = tensor([0, 1, 1], { dtype: "int32" });
- * console.log(await tversky({ alpha: 0.3, beta: 0.7 })(logits, targets).item());
+ * console.log(await tversky({ alpha: 0.3, beta: 0.7 })(logits, targets).item()); // ≈ 0.2439
  * ```
  */
 export function tversky(options: TverskyOptions = {}): LossFn {

@@ -13,7 +13,7 @@ import { keep, noGrad, type Tree, treeDispose, treeMap } from "../autograd/mod.t
  * ```ts
  * import { addGradients, tensor } from "@lossforge/core";
  * const sum = addGradients(addGradients(undefined, { w: tensor([1]) }), { w: tensor([3]) });
- * console.log(await sum.w.data()); // [4]
+ * console.log(await sum.w.array()); // [4]
  * ```
  */
 export function addGradients<P extends Tree>(sum: P | undefined, next: P): P {
@@ -27,7 +27,7 @@ export function addGradients<P extends Tree>(sum: P | undefined, next: P): P {
  * @example
  * ```ts
  * import { meanGradients, tensor } from "@lossforge/core";
- * console.log(await meanGradients({ w: tensor([6]) }, 2).w.data()); // [3]
+ * console.log(await meanGradients({ w: tensor([6]) }, 2).w.array()); // [3]
  * ```
  */
 export function meanGradients<P extends Tree>(sum: P, count: number): P {
@@ -42,11 +42,11 @@ export function meanGradients<P extends Tree>(sum: P, count: number): P {
  *
  * @example
  * ```ts
- * import { gradientAccumulator, tensor } from "@lossforge/core";
- * const acc = gradientAccumulator<{ w: ReturnType<typeof tensor> }>();
- * acc.add({ w: tensor([1]) });
- * acc.add({ w: tensor([3]) });
- * console.log(acc.count, await acc.mean().w.data()); // 2, [2]
+ * import { gradientAccumulator, type Tensor, tensor } from "@lossforge/core";
+ * const acc = gradientAccumulator<{ w: Tensor }>();
+ * acc.add({ w: tensor([1]) }); // micro-batch 1's gradients
+ * acc.add({ w: tensor([3]) }); // micro-batch 2's
+ * console.log(acc.count, await acc.mean().w.array()); // 2 [2]
  * ```
  */
 export interface GradientAccumulator<P extends Tree> {
@@ -65,9 +65,11 @@ export interface GradientAccumulator<P extends Tree> {
  *
  * @example
  * ```ts
- * import { gradientAccumulator } from "@lossforge/core";
- * const acc = gradientAccumulator();
- * console.log(acc.count); // 0
+ * import { grad, gradientAccumulator, type Tensor, tensor } from "@lossforge/core";
+ * const loss = (p: { w: Tensor }, x: Tensor) => p.w.mul(x).sum();
+ * const params = { w: tensor([1]) }, acc = gradientAccumulator<{ w: Tensor }>();
+ * for (const x of [tensor([2]), tensor([4])]) acc.add(grad(loss)(params, x));
+ * console.log(await acc.mean().w.array()); // [3]: the mean of 2 and 4
  * ```
  */
 export function gradientAccumulator<P extends Tree = Tree>(): GradientAccumulator<P> {

@@ -14,8 +14,13 @@ import { type LearningRate, lrAt, type Optimizer, type OptState } from "./types.
  *
  * @example
  * ```ts
- * import type { AdamOptions } from "@lossforge/core";
- * const o: AdamOptions = { lr: 3e-4, betas: [0.9, 0.95], eps: 1e-8, weightDecay: 0.1 };
+ * import { adamw, type AdamOptions, tensor } from "@lossforge/core";
+ * const step = (o: AdamOptions) => {
+ *   const opt = adamw(o), params = { w: tensor([1]) };
+ *   return opt.update({ w: tensor([0.5]) }, opt.init(params), params).params.w.item();
+ * };
+ * console.log(await step({ lr: 0.1 })); // ≈ 0.899: the default weightDecay is 0.01
+ * console.log(await step({ lr: 0.1, weightDecay: 0.5 })); // ≈ 0.85
  * ```
  */
 export interface AdamOptions {
@@ -40,7 +45,7 @@ export interface AdamOptions {
  * import { adamwStep } from "./adam.ts";
  * const h = { lr: 0.1, b1: 0.9, b2: 0.999, eps: 1e-8, wd: 0, t: 1 };
  * const r = adamwStep(tensor([1]), tensor([0.5]), zeros([1]), zeros([1]), h);
- * console.log(await r.p.data()); // ≈ [0.9]
+ * console.log(await r.p.array()); // ≈ [0.9]
  * ```
  */
 export function adamwStep(
@@ -129,7 +134,7 @@ export function adamFamily(
  * const opt = adam({ lr: 0.1 });
  * const params = { w: tensor([1]) };
  * const { params: next } = opt.update({ w: tensor([5]) }, opt.init(params), params);
- * console.log(await next.w.data()); // ≈ [0.9]
+ * console.log(await next.w.array()); // ≈ [0.9]: Adam's first step is lr · sign(g)
  * ```
  */
 export function adam(opts: AdamOptions = {}): Optimizer {
@@ -154,11 +159,11 @@ const autoStep: AdamStepFn = (p, g, m, v, h, scale) => {
  * @example
  * ```ts
  * import { adamw, tensor } from "@lossforge/core";
- * const opt = adamw({ lr: 1e-3, betas: [0.9, 0.95], weightDecay: 0.1 });
+ * const opt = adamw({ lr: 0.1, betas: [0.9, 0.95], weightDecay: 0.1 });
  * const params = { w: tensor([1, 2]) };
- * let state = opt.init(params);
- * const r = opt.update({ w: tensor([0.1, -0.2]) }, state, params);
- * state = r.state;
+ * const { params: next, state } = opt.update({ w: tensor([0.1, -0.2]) }, opt.init(params), params);
+ * // First step: each weight moves by lr against its gradient's sign, then decays by lr · wd.
+ * console.log(await next.w.array(), state.step); // ≈ [0.89, 2.08] 1
  * ```
  */
 export function adamw(opts: AdamOptions = {}): Optimizer {

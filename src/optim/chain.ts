@@ -11,8 +11,11 @@ import type { GradientTransform, Optimizer, OptState } from "./types.ts";
  *
  * @example
  * ```ts
- * import { adamw, chain, clipByGlobalNorm } from "@lossforge/core";
- * const opt = chain(clipByGlobalNorm(1.0), adamw({ lr: 3e-4 }));
+ * import { chain, clipByGlobalNorm, sgd, tensor } from "@lossforge/core";
+ * const opt = chain(clipByGlobalNorm(1), sgd({ lr: 1 })); // clip, then step
+ * const params = { w: tensor([0, 0]) };
+ * const { params: next } = opt.update({ w: tensor([3, 4]) }, opt.init(params), params);
+ * console.log(await next.w.array()); // ≈ [-0.6, -0.8]: the step of a gradient of norm 1
  * ```
  */
 export function chain(...parts: [...GradientTransform[], Optimizer]): Optimizer {
@@ -34,7 +37,7 @@ export function chain(...parts: [...GradientTransform[], Optimizer]): Optimizer 
  * @example
  * ```ts
  * import { scaleGradients, tensor } from "@lossforge/core";
- * console.log(await scaleGradients(0.5).transform({ g: tensor([2]) }).g.data()); // [1]
+ * console.log(await scaleGradients(0.5).transform({ g: tensor([2]) }).g.array()); // [1]
  * ```
  */
 export function scaleGradients(factor: number): GradientTransform {

@@ -54,7 +54,8 @@ export function globalNorm(tree: Tree): Tensor {
  * @example
  * ```ts
  * import { clipFactor, tensor } from "@lossforge/core";
- * console.log(await clipFactor(tensor([5]), 1).item()); // ≈ 0.2
+ * console.log(await clipFactor(tensor([5]), 1).item()); // ≈ 0.2: 1 / 5
+ * console.log(await clipFactor(tensor([0.5]), 1).item()); // 1: under the limit, unchanged
  * ```
  */
 export function clipFactor(norm: Tensor, maxNorm: number): Tensor {
@@ -96,7 +97,7 @@ export function clipForUpdate<P extends Tree>(
  * ```ts
  * import { clipByGlobalNorm, tensor } from "@lossforge/core";
  * const g = clipByGlobalNorm(1).transform({ w: tensor([3, 4]) });
- * console.log(await g.w.data()); // ≈ [0.6, 0.8]
+ * console.log(await g.w.array()); // ≈ [0.6, 0.8]: norm 5 scaled to 1
  * ```
  */
 export function clipByGlobalNorm(maxNorm: number): GradientTransform {

@@ -11,8 +11,16 @@ import { type LearningRate, lrAt, type Optimizer, type OptState } from "./types.
  *
  * @example
  * ```ts
- * import type { SgdOptions } from "@lossforge/core";
- * const o: SgdOptions = { lr: 0.1, momentum: 0.9, nesterov: true };
+ * import { sgd, type SgdOptions, tensor } from "@lossforge/core";
+ * const twoSteps = async (o: SgdOptions) => {
+ *   const opt = sgd(o), g = { w: tensor([1]) };
+ *   let params = { w: tensor([0]) }, state = opt.init(params);
+ *   ({ params, state } = opt.update(g, state, params));
+ *   ({ params, state } = opt.update(g, state, params));
+ *   return params.w.item();
+ * };
+ * console.log(await twoSteps({ lr: 0.1 })); // ≈ -0.2
+ * console.log(await twoSteps({ lr: 0.1, momentum: 0.9 })); // ≈ -0.29: the second step is 1.9 g
  * ```
  */
 export interface SgdOptions {
@@ -35,7 +43,7 @@ export interface SgdOptions {
  * const opt = sgd({ lr: 0.5 });
  * const params = { w: tensor([1]) };
  * const { params: next } = opt.update({ w: tensor([2]) }, opt.init(params), params);
- * console.log(await next.w.data()); // [0]
+ * console.log(await next.w.array()); // [0]: 1 - 0.5 · 2
  * ```
  */
 export function sgd(opts: SgdOptions): Optimizer {

@@ -13,7 +13,8 @@ import type { OptState } from "./types.ts";
  * @example
  * ```ts
  * import { adamw, saveOptimizerState, zeros } from "@lossforge/core";
- * await saveOptimizerState("/tmp/opt.safetensors", adamw().init({ w: zeros([2]) }));
+ * const path = await Deno.makeTempFile({ suffix: ".safetensors" });
+ * await saveOptimizerState(path, adamw().init({ w: zeros([2]) })); // safetensors: slots and step
  * ```
  */
 export async function saveOptimizerState(path: string | URL, state: OptState): Promise<void> {
@@ -27,9 +28,13 @@ export async function saveOptimizerState(path: string | URL, state: OptState): P
  *
  * @example
  * ```ts
- * import { loadOptimizerState } from "@lossforge/core";
- * const state = await loadOptimizerState("/tmp/opt.safetensors");
- * console.log(state.step);
+ * import { adamw, loadOptimizerState, saveOptimizerState, tensor } from "@lossforge/core";
+ * const opt = adamw({ lr: 0.1 }), params = { w: tensor([1, 2]) };
+ * const { state } = opt.update({ w: tensor([1, 1]) }, opt.init(params), params);
+ * const path = await Deno.makeTempFile({ suffix: ".safetensors" });
+ * await saveOptimizerState(path, state);
+ * const resumed = await loadOptimizerState(path);
+ * console.log(resumed.step, Object.keys(resumed.slots)); // 1 ["m", "v"]
  * ```
  */
 export async function loadOptimizerState(

@@ -14,14 +14,16 @@ import type { Optimizer, OptState } from "./types.ts";
  *
  * @example
  * ```ts
- * import { adamw, type Tensor, type TrainStepOptions } from "@lossforge/core";
+ * import { adamw, type Tensor, tensor, trainStep, type TrainStepOptions } from "@lossforge/core";
  * type P = { w: Tensor };
- * const o: TrainStepOptions<P, Tensor> = {
- *   loss: (p, x) => p.w.mul(x).sub(1).square().sum(),
+ * const fitOne: TrainStepOptions<P, Tensor> = {
+ *   loss: (p, x) => p.w.mul(x).sub(1).square().sum(), // (w·x - 1)² for a batch x
  *   optimizer: adamw({ lr: 0.1 }),
- *   clip: 1,
+ *   clip: 1, // the global gradient norm is clipped to 1 before the update
  * };
- * console.log(o.clip);
+ * const params = { w: tensor([0.5]) };
+ * const r = trainStep(params, fitOne.optimizer.init(params), [tensor([1])], fitOne);
+ * console.log(await r.loss.item(), await r.gradNorm.item()); // 0.25 1 (before clipping)
  * ```
  */
 export interface TrainStepOptions<P extends Tree, B> {
@@ -44,9 +46,15 @@ export interface TrainStepOptions<P extends Tree, B> {
  *
  * @example
  * ```ts
- * import type { TrainStepResult } from "@lossforge/core";
- * const report = async (r: TrainStepResult<object>) => [await r.loss.item(), await r.gradNorm.item()];
- * console.log(typeof report);
+ * import { sgd, type Tensor, tensor, trainStep, type TrainStepResult } from "@lossforge/core";
+ * const log = async (step: number, r: TrainStepResult<{ w: Tensor }>) =>
+ *   console.log(`step ${step}: loss ${await r.loss.item()}, |g| ${await r.gradNorm.item()}`);
+ * const optimizer = sgd({ lr: 0.1 }), params = { w: tensor([2]) };
+ * const r = trainStep(params, optimizer.init(params), [tensor([1])], {
+ *   loss: (p: { w: Tensor }, x: Tensor) => p.w.mul(x).square().sum(),
+ *   optimizer,
+ * });
+ * await log(0, r); // "step 0: loss 4, |g| 4"; r.params and r.state go into the next step
  * ```
  */
 export interface TrainStepResult<P extends Tree> {
@@ -81,7 +89,7 @@ export interface TrainStepResult<P extends Tree> {
  *   });
  *   treeDispose([params, state.slots]);
  *   ({ params, state } = r);
- *   if (i === 19) console.log(await r.loss.item(), await r.gradNorm.item());
+ *   if (i === 19) console.log(await r.loss.item(), await r.gradNorm.item()); // ≈ 0.102 0.1406
  *   treeDispose([r.loss, r.gradNorm]);
  * }
  * ```

@@ -12,8 +12,10 @@ import type { Tensor, Tree } from "../autograd/mod.ts";
  *
  * @example
  * ```ts
- * import type { Schedule } from "@lossforge/core";
- * const halve: Schedule = (step) => 1e-3 * 0.5 ** Math.floor(step / 1000);
+ * import { adamw, type Schedule } from "@lossforge/core";
+ * const halveEvery1000: Schedule = (step) => 1e-3 * 0.5 ** Math.floor(step / 1000);
+ * console.log(halveEvery1000(0), halveEvery1000(2500)); // 0.001 0.00025
+ * const opt = adamw({ lr: halveEvery1000 }); // reads the step from its state
  * ```
  */
 export type Schedule = (step: number) => number;
@@ -23,9 +25,10 @@ export type Schedule = (step: number) => number;
  *
  * @example
  * ```ts
- * import { cosine, type LearningRate } from "@lossforge/core";
- * const a: LearningRate = 3e-4;
- * const b: LearningRate = cosine({ peak: 3e-4, steps: 1000 });
+ * import { adamw, cosine, type LearningRate } from "@lossforge/core";
+ * const optimizerFor = (lr: LearningRate) => adamw({ lr, weightDecay: 0.01 });
+ * const fixed = optimizerFor(3e-4);
+ * const annealed = optimizerFor(cosine({ peak: 3e-4, steps: 1000 }));
  * ```
  */
 export type LearningRate = number | Schedule;
@@ -39,7 +42,7 @@ export type LearningRate = number | Schedule;
  * ```ts
  * import { adamw, type OptState, zeros } from "@lossforge/core";
  * const s: OptState = adamw({ lr: 1e-3 }).init({ w: zeros([2]) });
- * console.log(s.step, Object.keys(s.slots)); // 0, ["m", "v"]
+ * console.log(s.step, Object.keys(s.slots)); // 0 ["m", "v"]: Adam's moments, shaped like w
  * ```
  */
 export type OptState = { readonly step: number; readonly slots: { readonly [name: string]: Tree } };
@@ -49,12 +52,18 @@ export type OptState = { readonly step: number; readonly slots: { readonly [name
  *
  * @example
  * ```ts
- * import { adamw, grad, type Optimizer, tensor } from "@lossforge/core";
- * const opt: Optimizer = adamw({ lr: 0.1 });
- * let params = { w: tensor([1, 2]) };
- * let state = opt.init(params);
- * const grads = grad((p: typeof params) => p.w.square().sum())(params);
- * ({ params, state } = opt.update(grads, state, params));
+ * import { adamw, grad, type Optimizer, sgd, type Tensor, tensor } from "@lossforge/core";
+ * // Minimise |w|² for a few steps with any optimizer.
+ * const fit = async (opt: Optimizer) => {
+ *   let params = { w: tensor([1, 2]) }, state = opt.init(params);
+ *   for (let i = 0; i < 5; i++) {
+ *     const grads = grad((p: { w: Tensor }) => p.w.square().sum())(params);
+ *     ({ params, state } = opt.update(grads, state, params));
+ *   }
+ *   return params.w.array();
+ * };
+ * console.log(await fit(sgd({ lr: 0.1 }))); // ≈ [0.3277, 0.6554]
+ * console.log(await fit(adamw({ lr: 0.1 }))); // ≈ [0.5041, 1.494]
  * ```
  */
 export interface Optimizer {
@@ -84,8 +93,15 @@ export interface Optimizer {
  *
  * @example
  * ```ts
- * import { type GradientTransform, treeMap } from "@lossforge/core";
- * const halve: GradientTransform = { transform: (g) => treeMap((x) => x.mul(0.5), g) };
+ * import { chain, type GradientTransform, sgd, tensor, treeMap } from "@lossforge/core";
+ * // Gradients clamped to [-1, 1] elementwise, before the optimizer sees them.
+ * const clampEach: GradientTransform = {
+ *   transform: (g) => treeMap((x) => x.maximum(-1).minimum(1), g),
+ * };
+ * const opt = chain(clampEach, sgd({ lr: 1 }));
+ * const params = { w: tensor([0, 0]) };
+ * const { params: next } = opt.update({ w: tensor([5, -0.5]) }, opt.init(params), params);
+ * console.log(await next.w.array()); // [-1, 0.5]
  * ```
  */
 export interface GradientTransform {

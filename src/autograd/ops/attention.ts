@@ -29,9 +29,12 @@ let preference: boolean | null = null;
  *
  * @example
  * ```ts
- * import { setFusedAttention } from "@lossforge/core";
+ * import { randn, scaledDotProductAttention, setFusedAttention } from "@lossforge/core";
+ * const q = randn([1, 2, 3, 4]);
  * setFusedAttention(false); // composed matmul-softmax-matmul everywhere
- * setFusedAttention(null);
+ * const composed = scaledDotProductAttention(q, q, q, { causal: true });
+ * setFusedAttention(null); // back to each backend's own choice
+ * console.log(composed.shape); // [1, 2, 3, 4]
  * ```
  */
 export function setFusedAttention(on: boolean | null): void {
@@ -46,8 +49,15 @@ const FUSED_MAX_D = 256;
  *
  * @example
  * ```ts
- * import type { AttentionOpOptions } from "@lossforge/core";
- * const o: AttentionOpOptions = { scale: 0.125, fused: true };
+ * import {
+ *   type AttentionOpOptions,
+ *   randn,
+ *   scaledDotProductAttention,
+ *   zeros,
+ * } from "@lossforge/core";
+ * const q = randn([1, 2, 3, 4]); // [B, H, T, d]
+ * const opts: AttentionOpOptions = { mask: zeros([3, 3]), scale: 0.5, causal: true, fused: false };
+ * console.log(scaledDotProductAttention(q, q, q, opts).shape); // [1, 2, 3, 4]
  * ```
  */
 export interface AttentionOpOptions {

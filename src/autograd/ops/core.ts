@@ -43,7 +43,11 @@ export function resultDtype(a: Tensor, b: Tensor): DType {
 
 /**
  * Zeros shaped, typed and placed like `t`.
- * @example `zerosLike(tensor([1, 2])) // [0, 0]`
+ * @example
+ * ```ts
+ * import { tensor, zerosLike } from "@lossforge/core";
+ * console.log(await zerosLike(tensor([1, 2])).array()); // [0, 0]
+ * ```
  */
 export function zerosLike(t: Tensor): Tensor {
   const b = t.backend;
@@ -52,7 +56,11 @@ export function zerosLike(t: Tensor): Tensor {
 
 /**
  * Ones shaped, typed and placed like `t`.
- * @example `onesLike(tensor([5, 6])) // [1, 1]`
+ * @example
+ * ```ts
+ * import { onesLike, tensor } from "@lossforge/core";
+ * console.log(await onesLike(tensor([5, 6])).array()); // [1, 1]
+ * ```
  */
 export function onesLike(t: Tensor): Tensor {
   const b = t.backend;
@@ -61,7 +69,11 @@ export function onesLike(t: Tensor): Tensor {
 
 /**
  * `value` everywhere, shaped, typed and placed like `t`.
- * @example `fullLike(tensor([5, 6]), 7) // [7, 7]`
+ * @example
+ * ```ts
+ * import { fullLike, tensor } from "@lossforge/core";
+ * console.log(await fullLike(tensor([5, 6]), 7).array()); // [7, 7]
+ * ```
  */
 export function fullLike(t: Tensor, value: number): Tensor {
   const b = t.backend;

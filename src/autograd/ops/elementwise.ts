@@ -27,112 +27,176 @@ function unary(op: UnaryOp, x: Tensor, rule?: Rule1): Tensor {
 
 /**
  * -x.
- * @example `neg(tensor([1])) // [-1]`
+ * @example
+ * ```ts
+ * import { neg, tensor } from "@lossforge/core";
+ * console.log(await neg(tensor([1, -2])).array()); // [-1, 2]
+ * ```
  */
 export function neg(x: Tensor): Tensor {
   return unary("neg", x, (g) => neg(g));
 }
 /**
  * e^x.
- * @example `exp(tensor([0])) // [1]`
+ * @example
+ * ```ts
+ * import { exp, tensor } from "@lossforge/core";
+ * console.log(await exp(tensor([0, 1])).array()); // ≈ [1, 2.7183]
+ * ```
  */
 export function exp(x: Tensor): Tensor {
   return unary("exp", x, (g, _x, out) => mul(g, out));
 }
 /**
  * Natural logarithm.
- * @example `log(tensor([1])) // [0]`
+ * @example
+ * ```ts
+ * import { log, tensor } from "@lossforge/core";
+ * console.log(await log(tensor([1, Math.E])).array()); // ≈ [0, 1]
+ * ```
  */
 export function log(x: Tensor): Tensor {
   return unary("log", x, (g, x) => div(g, x));
 }
 /**
  * Square root.
- * @example `sqrt(tensor([4])) // [2]`
+ * @example
+ * ```ts
+ * import { sqrt, tensor } from "@lossforge/core";
+ * console.log(await sqrt(tensor([4, 9])).array()); // [2, 3]
+ * ```
  */
 export function sqrt(x: Tensor): Tensor {
   return unary("sqrt", x, (g, _x, out) => div(mul(g, 0.5), out));
 }
 /**
  * 1 / sqrt(x).
- * @example `rsqrt(tensor([4])) // [0.5]`
+ * @example
+ * ```ts
+ * import { rsqrt, tensor } from "@lossforge/core";
+ * console.log(await rsqrt(tensor([4, 16])).array()); // [0.5, 0.25]
+ * ```
  */
 export function rsqrt(x: Tensor): Tensor {
   return unary("rsqrt", x, (g, _x, out) => mul(mul(g, -0.5), mul(out, square(out))));
 }
 /**
  * x².
- * @example `square(tensor([3])) // [9]`
+ * @example
+ * ```ts
+ * import { square, tensor } from "@lossforge/core";
+ * console.log(await square(tensor([3, -2])).array()); // [9, 4]
+ * ```
  */
 export function square(x: Tensor): Tensor {
   return unary("square", x, (g, x) => mul(mul(g, x), 2));
 }
 /**
  * |x|; its gradient at 0 is 0.
- * @example `abs(tensor([-2])) // [2]`
+ * @example
+ * ```ts
+ * import { abs, tensor } from "@lossforge/core";
+ * console.log(await abs(tensor([-2, 3])).array()); // [2, 3]
+ * ```
  */
 export function abs(x: Tensor): Tensor {
   return unary("abs", x, (g, x) => mul(g, sign(x)));
 }
 /**
  * -1, 0 or 1 (no gradient).
- * @example `sign(tensor([-3])) // [-1]`
+ * @example
+ * ```ts
+ * import { sign, tensor } from "@lossforge/core";
+ * console.log(await sign(tensor([-3, 0, 2])).array()); // [-1, 0, 1]
+ * ```
  */
 export function sign(x: Tensor): Tensor {
   return unary("sign", x);
 }
 /**
  * 1 where x > 0 else 0 (no gradient).
- * @example `step(tensor([2, -1])) // [1, 0]`
+ * @example
+ * ```ts
+ * import { step, tensor } from "@lossforge/core";
+ * console.log(await step(tensor([2, 0, -1])).array()); // [1, 0, 0]
+ * ```
  */
 export function step(x: Tensor): Tensor {
   return unary("step", x);
 }
 /**
  * Rounds down (no gradient).
- * @example `floor(tensor([1.5])) // [1]`
+ * @example
+ * ```ts
+ * import { floor, tensor } from "@lossforge/core";
+ * console.log(await floor(tensor([1.5, -1.5])).array()); // [1, -2]
+ * ```
  */
 export function floor(x: Tensor): Tensor {
   return unary("floor", x);
 }
 /**
  * tanh(x).
- * @example `tanh(tensor([0])) // [0]`
+ * @example
+ * ```ts
+ * import { tanh, tensor } from "@lossforge/core";
+ * console.log(await tanh(tensor([0, 1])).array()); // ≈ [0, 0.7616]
+ * ```
  */
 export function tanh(x: Tensor): Tensor {
   return unary("tanh", x, (g, _x, t) => mul(g, sub(1, square(t))));
 }
 /**
  * The logistic function 1 / (1 + e^-x).
- * @example `sigmoid(tensor([0])) // [0.5]`
+ * @example
+ * ```ts
+ * import { sigmoid, tensor } from "@lossforge/core";
+ * console.log(await sigmoid(tensor([0, 2])).array()); // ≈ [0.5, 0.8808]
+ * ```
  */
 export function sigmoid(x: Tensor): Tensor {
   return unary("sigmoid", x, (g, _x, s) => mul(g, mul(s, sub(1, s))));
 }
 /**
  * max(x, 0); gradient 0 at 0.
- * @example `relu(tensor([-1, 2])) // [0, 2]`
+ * @example
+ * ```ts
+ * import { relu, tensor } from "@lossforge/core";
+ * console.log(await relu(tensor([-1, 2])).array()); // [0, 2]
+ * ```
  */
 export function relu(x: Tensor): Tensor {
   return unary("relu", x, (g, x) => mul(g, step(x)));
 }
 /**
  * sin(x).
- * @example `sin(tensor([0])) // [0]`
+ * @example
+ * ```ts
+ * import { sin, tensor } from "@lossforge/core";
+ * console.log(await sin(tensor([0, Math.PI / 2])).array()); // ≈ [0, 1]
+ * ```
  */
 export function sin(x: Tensor): Tensor {
   return unary("sin", x, (g, x) => mul(g, cos(x)));
 }
 /**
  * cos(x).
- * @example `cos(tensor([0])) // [1]`
+ * @example
+ * ```ts
+ * import { cos, tensor } from "@lossforge/core";
+ * console.log(await cos(tensor([0, Math.PI])).array()); // ≈ [1, -1]
+ * ```
  */
 export function cos(x: Tensor): Tensor {
   return unary("cos", x, (g, x) => neg(mul(g, sin(x))));
 }
 /**
  * 1 / x.
- * @example `recip(tensor([4])) // [0.25]`
+ * @example
+ * ```ts
+ * import { recip, tensor } from "@lossforge/core";
+ * console.log(await recip(tensor([4, 0.5])).array()); // [0.25, 2]
+ * ```
  */
 export function recip(x: Tensor): Tensor {
   return unary("recip", x, (g, _x, out) => neg(mul(g, square(out))));
@@ -143,7 +207,11 @@ const GELU_K = 0.044715;
 
 /**
  * GELU, tanh approximation (GPT-2's): 0.5 x (1 + tanh(√(2/π)(x + 0.044715 x³))).
- * @example `gelu(tensor([0])) // [0]`
+ * @example
+ * ```ts
+ * import { gelu, tensor } from "@lossforge/core";
+ * console.log(await gelu(tensor([-1, 0, 1])).array()); // ≈ [-0.1588, 0, 0.8412]
+ * ```
  */
 export function gelu(x: Tensor): Tensor {
   return unary("gelu", x, (g, x) => {
@@ -164,7 +232,11 @@ export function gelu(x: Tensor): Tensor {
 
 /**
  * SiLU (swish): x · sigmoid(x).
- * @example `silu(tensor([0])) // [0]`
+ * @example
+ * ```ts
+ * import { silu, tensor } from "@lossforge/core";
+ * console.log(await silu(tensor([0, 1])).array()); // ≈ [0, 0.7311]
+ * ```
  */
 export function silu(x: Tensor): Tensor {
   return unary("silu", x, (g, x) => {
@@ -213,21 +285,34 @@ function binary(op: BinaryOp, x: TensorLike, y: TensorLike, rule?: Rule2): Tenso
 
 /**
  * a + b, broadcasting.
- * @example `add(tensor([1, 2]), 1) // [2, 3]`
+ * @example
+ * ```ts
+ * import { add, tensor } from "@lossforge/core";
+ * const col = tensor([[1], [2]]), row = tensor([10, 20]); // broadcast to [2, 2]
+ * console.log(await add(col, row).array()); // [[11, 21], [12, 22]]
+ * ```
  */
 export function add(a: TensorLike, b: TensorLike): Tensor {
   return binary("add", a, b, (g) => [g, g]);
 }
 /**
  * a - b.
- * @example `sub(tensor([3]), tensor([1])) // [2]`
+ * @example
+ * ```ts
+ * import { sub, tensor } from "@lossforge/core";
+ * console.log(await sub(tensor([3, 5]), tensor([1, 2])).array()); // [2, 3]
+ * ```
  */
 export function sub(a: TensorLike, b: TensorLike): Tensor {
   return binary("sub", a, b, (g, _a, b) => [g, b._requiresGrad ? neg(g) : null]);
 }
 /**
  * a · b.
- * @example `mul(tensor([2]), 3) // [6]`
+ * @example
+ * ```ts
+ * import { mul, tensor } from "@lossforge/core";
+ * console.log(await mul(tensor([2, 3]), 3).array()); // [6, 9]
+ * ```
  */
 export function mul(a: TensorLike, b: TensorLike): Tensor {
   return binary("mul", a, b, (g, a, b) => [
@@ -237,7 +322,11 @@ export function mul(a: TensorLike, b: TensorLike): Tensor {
 }
 /**
  * a / b (int32: truncating).
- * @example `div(tensor([6]), 3) // [2]`
+ * @example
+ * ```ts
+ * import { div, tensor } from "@lossforge/core";
+ * console.log(await div(tensor([6, 3]), tensor([3, 2])).array()); // [2, 1.5]
+ * ```
  */
 export function div(a: TensorLike, b: TensorLike): Tensor {
   return binary("div", a, b, (g, a, b, out) => [
@@ -247,7 +336,11 @@ export function div(a: TensorLike, b: TensorLike): Tensor {
 }
 /**
  * a ** b.
- * @example `pow(tensor([2]), 3) // [8]`
+ * @example
+ * ```ts
+ * import { pow, tensor } from "@lossforge/core";
+ * console.log(await pow(tensor([2, 3]), 2).array()); // [4, 9]
+ * ```
  */
 export function pow(a: TensorLike, b: TensorLike): Tensor {
   return binary("pow", a, b, (g, a, b, out) => [
@@ -257,7 +350,11 @@ export function pow(a: TensorLike, b: TensorLike): Tensor {
 }
 /**
  * Elementwise maximum; ties send the gradient to a.
- * @example `maximum(tensor([1, 5]), 3) // [3, 5]`
+ * @example
+ * ```ts
+ * import { maximum, tensor } from "@lossforge/core";
+ * console.log(await maximum(tensor([1, 5]), 3).array()); // [3, 5]
+ * ```
  */
 export function maximum(a: TensorLike, b: TensorLike): Tensor {
   return binary("maximum", a, b, (g, a, b) => {
@@ -267,7 +364,11 @@ export function maximum(a: TensorLike, b: TensorLike): Tensor {
 }
 /**
  * Elementwise minimum; ties send the gradient to a.
- * @example `minimum(tensor([1, 5]), 3) // [1, 3]`
+ * @example
+ * ```ts
+ * import { minimum, tensor } from "@lossforge/core";
+ * console.log(await minimum(tensor([1, 5]), 3).array()); // [1, 3]
+ * ```
  */
 export function minimum(a: TensorLike, b: TensorLike): Tensor {
   return binary("minimum", a, b, (g, a, b) => {
@@ -277,42 +378,66 @@ export function minimum(a: TensorLike, b: TensorLike): Tensor {
 }
 /**
  * 1 where a == b else 0.
- * @example `eq(tensor([1, 2]), 2) // [0, 1]`
+ * @example
+ * ```ts
+ * import { eq, tensor } from "@lossforge/core";
+ * console.log(await eq(tensor([1, 2]), 2).array()); // [0, 1]
+ * ```
  */
 export function eq(a: TensorLike, b: TensorLike): Tensor {
   return binary("eq", a, b);
 }
 /**
  * 1 where a != b else 0.
- * @example `ne(tensor([1, 2]), 2) // [1, 0]`
+ * @example
+ * ```ts
+ * import { ne, tensor } from "@lossforge/core";
+ * console.log(await ne(tensor([1, 2]), 2).array()); // [1, 0]
+ * ```
  */
 export function ne(a: TensorLike, b: TensorLike): Tensor {
   return binary("ne", a, b);
 }
 /**
  * 1 where a < b else 0.
- * @example `lt(tensor([1, 2]), 2) // [1, 0]`
+ * @example
+ * ```ts
+ * import { lt, tensor } from "@lossforge/core";
+ * console.log(await lt(tensor([1, 2]), 2).array()); // [1, 0]
+ * ```
  */
 export function lt(a: TensorLike, b: TensorLike): Tensor {
   return binary("lt", a, b);
 }
 /**
  * 1 where a <= b else 0.
- * @example `le(tensor([1, 2]), 2) // [1, 1]`
+ * @example
+ * ```ts
+ * import { le, tensor } from "@lossforge/core";
+ * console.log(await le(tensor([1, 2, 3]), 2).array()); // [1, 1, 0]
+ * ```
  */
 export function le(a: TensorLike, b: TensorLike): Tensor {
   return binary("le", a, b);
 }
 /**
  * 1 where a > b else 0.
- * @example `gt(tensor([1, 2]), 1) // [0, 1]`
+ * @example
+ * ```ts
+ * import { gt, tensor } from "@lossforge/core";
+ * console.log(await gt(tensor([1, 2]), 1).array()); // [0, 1]
+ * ```
  */
 export function gt(a: TensorLike, b: TensorLike): Tensor {
   return binary("gt", a, b);
 }
 /**
  * 1 where a >= b else 0.
- * @example `ge(tensor([1, 2]), 2) // [0, 1]`
+ * @example
+ * ```ts
+ * import { ge, tensor } from "@lossforge/core";
+ * console.log(await ge(tensor([1, 2, 3]), 2).array()); // [0, 1, 1]
+ * ```
  */
 export function ge(a: TensorLike, b: TensorLike): Tensor {
   return binary("ge", a, b);
@@ -320,7 +445,12 @@ export function ge(a: TensorLike, b: TensorLike): Tensor {
 
 /**
  * cond != 0 ? a : b, broadcasting all three. Gradients flow to a and b, not to cond.
- * @example `where(tensor([1, 0]), tensor([1, 2]), 0) // [1, 0]`
+ * @example
+ * ```ts
+ * import { tensor, where } from "@lossforge/core";
+ * const x = tensor([-1, 2, -3]);
+ * console.log(await where(x.gt(0), x, 0).array()); // [0, 2, 0]
+ * ```
  */
 export function where(cond: Tensor, x: TensorLike, y: TensorLike): Tensor {
   let a = lift(x, typeof y === "number" ? cond : y);

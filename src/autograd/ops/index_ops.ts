@@ -37,7 +37,12 @@ function checkIndex(op: string, x: Tensor, axis: number, index: Tensor): number 
 /**
  * torch.gather: out[i][j][k] = x[i][index[i][j][k]][k] for axis 1 (likewise for any axis).
  * Backward: scatter-add of the gradient at the same indices.
- * @example `gather(tensor([[1, 2], [3, 4]]), 1, tensor([[1], [0]], { dtype: "int32" })) // [[2], [3]]`
+ * @example
+ * ```ts
+ * import { gather, tensor } from "@lossforge/core";
+ * const index = tensor([[1], [0]], { dtype: "int32" }); // one column per row
+ * console.log(await gather(tensor([[1, 2], [3, 4]]), 1, index).array()); // [[2], [3]]
+ * ```
  */
 export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
   const ax = checkIndex("gather", x, axis, index);
@@ -53,7 +58,12 @@ export function gather(x: Tensor, axis: number, index: Tensor): Tensor {
 
 /**
  * torch.scatter_add, out of place: a copy of `x` with out[..index[..i..]..] += src[..i..].
- * @example `scatterAdd(zeros([3]), 0, tensor([0, 0, 2], { dtype: "int32" }), tensor([1, 1, 5])) // [2, 0, 5]`
+ * @example
+ * ```ts
+ * import { scatterAdd, tensor, zeros } from "@lossforge/core";
+ * const index = tensor([0, 0, 2], { dtype: "int32" });
+ * console.log(await scatterAdd(zeros([3]), 0, index, tensor([1, 1, 5])).array()); // [2, 0, 5]
+ * ```
  */
 export function scatterAdd(x: Tensor, axis: number, index: Tensor, src: Tensor): Tensor {
   const ax = checkIndex("scatterAdd", x, axis, index);
@@ -79,7 +89,12 @@ export function scatterAdd(x: Tensor, axis: number, index: Tensor, src: Tensor):
 /**
  * Rows by index: out[...i, :] = x[index[...i], :] (an embedding lookup). Differentiable
  * in `x` (the gradient scatter-adds into the rows).
- * @example `take(tensor([[1, 2], [3, 4]]), tensor([1, 1], { dtype: "int32" })) // [[3, 4], [3, 4]]`
+ * @example
+ * ```ts
+ * import { take, tensor } from "@lossforge/core";
+ * const rows = tensor([1, 1], { dtype: "int32" });
+ * console.log(await take(tensor([[1, 2], [3, 4]]), rows).array()); // [[3, 4], [3, 4]]
+ * ```
  */
 export function take(x: Tensor, index: Tensor): Tensor {
   if (index.dtype !== "int32") {
@@ -96,7 +111,13 @@ export function take(x: Tensor, index: Tensor): Tensor {
 
 /**
  * Embedding lookup: `table[ids]` with `table` of shape [vocab, dim]; same as `take`.
- * @example `embedding(randn([10, 4]), tensor([[1, 2]], { dtype: "int32" })).shape // [1, 2, 4]`
+ * @example
+ * ```ts
+ * import { embedding, tensor } from "@lossforge/core";
+ * const table = tensor([[0, 0], [1, 1], [2, 2]]); // 3 tokens, width 2
+ * const ids = tensor([[2, 0]], { dtype: "int32" }); // [batch 1, 2 positions]
+ * console.log(await embedding(table, ids).array()); // [[[2, 2], [0, 0]]]
+ * ```
  */
 export function embedding(table: Tensor, ids: Tensor): Tensor {
   return take(table, ids);
@@ -105,7 +126,12 @@ export function embedding(table: Tensor, ids: Tensor): Tensor {
 /**
  * One-hot encoding: out[..., c] = 1 where index == c (no gradient). Indices outside
  * [0, classes) (for example -100) give a row of zeros.
- * @example `oneHot(tensor([2, 0], { dtype: "int32" }), 3) // [[0, 0, 1], [1, 0, 0]]`
+ * @example
+ * ```ts
+ * import { oneHot, tensor } from "@lossforge/core";
+ * const labels = tensor([2, 0], { dtype: "int32" });
+ * console.log(await oneHot(labels, 3).array()); // [[0, 0, 1], [1, 0, 0]]
+ * ```
  */
 export function oneHot(index: Tensor, classes: number, dtype: DType = "float32"): Tensor {
   if (index.dtype !== "int32") {

@@ -95,7 +95,17 @@ function operand(t: Tensor, trans: boolean): [unknown, boolean] {
   return [t.buf, trans];
 }
 
-/** Which operands of {@linkcode matmul} enter transposed (their last two axes swapped). */
+/**
+ * Which operands of {@linkcode matmul} enter transposed (their last two axes swapped).
+ *
+ * @example
+ * ```ts
+ * import { matmul, type MatmulOptions, tensor } from "@lossforge/core";
+ * const x = tensor([[1, 2]]), w = tensor([[1, 0], [0, 1], [1, 1]]); // w stored [out, in]
+ * const asLinear: MatmulOptions = { transposeB: true }; // x @ wᵀ, as a linear layer does
+ * console.log(await matmul(x, w, asLinear).array()); // [[1, 2, 3]]
+ * ```
+ */
 export interface MatmulOptions {
   /** Use aᵀ (a must have rank ≥ 2). Default false. */
   transposeA?: boolean;
@@ -146,7 +156,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
  * ```ts
  * import { matmulT, tensor } from "@lossforge/core";
  * const a = tensor([[1, 2], [3, 4]]);
- * console.log(await matmulT(a, a, false, true).array()); // a @ aᵀ
+ * console.log(await matmulT(a, a, false, true).array()); // a @ aᵀ: [[5, 11], [11, 25]]
  * ```
  */
 export function matmulT(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor {

@@ -13,7 +13,12 @@ import { reshape } from "./shape_ops.ts";
 /**
  * Converts to `dtype` (float to int32 truncates toward zero). Float-to-float casts carry
  * gradients.
- * @example `cast(tensor([1.7]), "int32") // [1]`
+ * @example
+ * ```ts
+ * import { cast, tensor } from "@lossforge/core";
+ * const ids = cast(tensor([1.7, -1.7]), "int32"); // truncates toward zero
+ * console.log(ids.dtype, await ids.array()); // "int32", [1, -1]
+ * ```
  */
 export function cast(x: Tensor, dtype: DType): Tensor {
   if (x.dtype === dtype) return reshape(x, x.shape); // a new handle: disposing it keeps x
@@ -29,7 +34,12 @@ export function cast(x: Tensor, dtype: DType): Tensor {
 
 /**
  * Inclusive cumulative sum along `axis`; `reverse` sums from the end.
- * @example `cumsum(tensor([1, 2, 3])) // [1, 3, 6]`
+ * @example
+ * ```ts
+ * import { cumsum, tensor } from "@lossforge/core";
+ * console.log(await cumsum(tensor([1, 2, 3])).array()); // [1, 3, 6]
+ * console.log(await cumsum(tensor([1, 2, 3]), -1, true).array()); // [6, 5, 3]
+ * ```
  */
 export function cumsum(x: Tensor, axis = -1, reverse = false): Tensor {
   const ax = normAxis("cumsum", axis, x.rank);

@@ -31,7 +31,7 @@ function composed(x: Tensor, weight: Tensor, bias: Tensor, eps: number): Tensor 
  * ```ts
  * import { fusedLayerNorm, ones, tensor, zeros } from "@lossforge/core";
  * const y = fusedLayerNorm(tensor([[1, 3]]), ones([2]), zeros([2]), 1e-5);
- * console.log(await y.data()); // ≈ [-1, 1]
+ * console.log(await y.array()); // ≈ [[-1, 1]]
  * ```
  */
 export function fusedLayerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps: number): Tensor {

@@ -12,7 +12,14 @@ import { expand, reshape } from "./shape_ops.ts";
 
 /**
  * An axis spec: one axis, a list, or undefined for all axes.
- * @example `const a: Axis = [0, -1]; sum(x, a)`
+ * @example
+ * ```ts
+ * import { type Axis, mean, type Tensor, tensor } from "@lossforge/core";
+ * // An axis, several axes, or undefined for all of them.
+ * const centre = (x: Tensor, axis: Axis) => x.sub(mean(x, axis, true));
+ * console.log(await centre(tensor([[1, 3], [5, 7]]), -1).array()); // [[-1, 1], [-1, 1]]
+ * console.log(await centre(tensor([[1, 3], [5, 7]]), undefined).array()); // [[-3, -1], [1, 3]]
+ * ```
  */
 export type Axis = number | readonly number[] | undefined;
 
@@ -29,7 +36,13 @@ function spread(g: Tensor, x: Tensor, axes: number[]): Tensor {
 
 /**
  * Sum over `axis` (default: all).
- * @example `sum(tensor([[1, 2], [3, 4]]), 0) // [4, 6]`
+ * @example
+ * ```ts
+ * import { sum, tensor } from "@lossforge/core";
+ * const x = tensor([[1, 2], [3, 4]]);
+ * console.log(await sum(x).item(), await sum(x, 0).array()); // 10, [4, 6]
+ * console.log(await sum(x, -1, true).array()); // [[3], [7]]
+ * ```
  */
 export function sum(x: Tensor, axis?: Axis, keepdim = false): Tensor {
   const axes = normAxes("sum", axis, x.rank);
@@ -39,7 +52,11 @@ export function sum(x: Tensor, axis?: Axis, keepdim = false): Tensor {
 
 /**
  * Mean over `axis` (default: all). The mean of nothing is NaN, as 0/0.
- * @example `mean(tensor([1, 2, 3])) // 2`
+ * @example
+ * ```ts
+ * import { mean, tensor } from "@lossforge/core";
+ * console.log(await mean(tensor([[1, 2], [3, 6]]), -1).array()); // [1.5, 4.5]
+ * ```
  */
 export function mean(x: Tensor, axis?: Axis, keepdim = false): Tensor {
   const axes = normAxes("mean", axis, x.rank);
@@ -63,7 +80,11 @@ function extreme(op: "max" | "min", x: Tensor, axis: Axis, keepdim: boolean): Te
 
 /**
  * Maximum over `axis` (default: all); ties share the gradient.
- * @example `max(tensor([1, 3, 2])) // 3`
+ * @example
+ * ```ts
+ * import { max, tensor } from "@lossforge/core";
+ * console.log(await max(tensor([[1, 3], [4, 2]]), -1).array()); // [3, 4]
+ * ```
  */
 export function max(x: Tensor, axis?: Axis, keepdim = false): Tensor {
   return extreme("max", x, axis, keepdim);
@@ -71,7 +92,11 @@ export function max(x: Tensor, axis?: Axis, keepdim = false): Tensor {
 
 /**
  * Minimum over `axis` (default: all); ties share the gradient.
- * @example `min(tensor([1, 3, 2])) // 1`
+ * @example
+ * ```ts
+ * import { min, tensor } from "@lossforge/core";
+ * console.log(await min(tensor([[1, 3], [4, 2]]), -1).array()); // [1, 2]
+ * ```
  */
 export function min(x: Tensor, axis?: Axis, keepdim = false): Tensor {
   return extreme("min", x, axis, keepdim);
@@ -80,7 +105,12 @@ export function min(x: Tensor, axis?: Axis, keepdim = false): Tensor {
 /**
  * log Σ exp(x) over `axis`, stable for large inputs (shifts by the max, treated as a
  * constant, which does not change the gradient).
- * @example `logsumexp(tensor([0, 0])) // log 2`
+ * @example
+ * ```ts
+ * import { logsumexp, tensor } from "@lossforge/core";
+ * console.log(await logsumexp(tensor([0, 0])).item()); // log 2 ≈ 0.6931
+ * console.log(await logsumexp(tensor([1000, 1000])).item()); // ≈ 1000.6931: no overflow
+ * ```
  */
 export function logsumexp(x: Tensor, axis?: Axis, keepdim = false): Tensor {
   const axes = normAxes("logsumexp", axis, x.rank);
@@ -97,7 +127,11 @@ export function logsumexp(x: Tensor, axis?: Axis, keepdim = false): Tensor {
 
 /**
  * Index of the largest value along `axis` (int32; first on ties; no gradient).
- * @example `argmax(tensor([1, 3, 2])) // 1`
+ * @example
+ * ```ts
+ * import { argmax, tensor } from "@lossforge/core";
+ * console.log(await argmax(tensor([[1, 3, 2], [4, 0, 1]])).array()); // [1, 0] (int32)
+ * ```
  */
 export function argmax(x: Tensor, axis = -1, keepdim = false): Tensor {
   const ax = normAxis("argmax", axis, x.rank);

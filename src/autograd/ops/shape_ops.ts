@@ -11,7 +11,11 @@ import { backendOf } from "./core.ts";
 
 /**
  * The same data with another shape (one dim may be -1). Shares storage: no copy.
- * @example `reshape(tensor([1, 2, 3, 4]), [2, -1]) // [[1, 2], [3, 4]]`
+ * @example
+ * ```ts
+ * import { reshape, tensor } from "@lossforge/core";
+ * console.log(await reshape(tensor([1, 2, 3, 4]), [2, -1]).array()); // [[1, 2], [3, 4]]
+ * ```
  */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   const s = [...shape];
@@ -39,7 +43,11 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
 
 /**
  * Reorders axes: out.shape[i] = x.shape[dims[i]]. The result is a view (no copy).
- * @example `permute(zeros([2, 3, 4]), [2, 0, 1]).shape // [4, 2, 3]`
+ * @example
+ * ```ts
+ * import { permute, zeros } from "@lossforge/core";
+ * console.log(permute(zeros([2, 3, 4]), [2, 0, 1]).shape); // [4, 2, 3]
+ * ```
  */
 export function permute(x: Tensor, dims: readonly number[]): Tensor {
   const d = dims.map((a) => normAxis("permute", a, x.rank));
@@ -60,7 +68,11 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
 
 /**
  * Swaps axes `a` and `b`. The result is a view (no copy).
- * @example `transpose(zeros([2, 3])).shape // [3, 2]`
+ * @example
+ * ```ts
+ * import { tensor, transpose } from "@lossforge/core";
+ * console.log(await transpose(tensor([[1, 2, 3], [4, 5, 6]])).array()); // [[1, 4], [2, 5], [3, 6]]
+ * ```
  */
 export function transpose(x: Tensor, a = -2, b = -1): Tensor {
   const dims = [...x.shape.keys()];
@@ -72,7 +84,11 @@ export function transpose(x: Tensor, a = -2, b = -1): Tensor {
 /**
  * Broadcasts to `shape` (new leading axes allowed; -1 keeps a size), as a view (no copy).
  * Gradients sum back.
- * @example `expand(tensor([1, 2]), [3, 2]).shape // [3, 2]`
+ * @example
+ * ```ts
+ * import { expand, tensor } from "@lossforge/core";
+ * console.log(await expand(tensor([1, 2]), [3, 2]).array()); // [[1, 2], [1, 2], [1, 2]]
+ * ```
  */
 export function expand(x: Tensor, shape: readonly number[]): Tensor {
   const lead = shape.length - x.rank;
@@ -93,7 +109,12 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
 /**
  * A slice (a view, no copy): for each leading axis i, [starts[i], ends[i]) (negative values count
  * from the end; a missing end means "to the end"). Axes beyond `starts` are kept whole.
- * @example `slice(tensor([[1, 2, 3], [4, 5, 6]]), [0, 1], [1, 3]) // [[2, 3]]`
+ * @example
+ * ```ts
+ * import { slice, tensor } from "@lossforge/core";
+ * const x = tensor([[1, 2, 3], [4, 5, 6]]);
+ * console.log(await slice(x, [0, 1], [1, 3]).array()); // [[2, 3]]
+ * ```
  */
 export function slice(
   x: Tensor,
@@ -188,7 +209,11 @@ function padZeros(g: Tensor, begin: number[], shape: readonly number[]): Tensor 
 
 /**
  * Joins tensors along an existing axis.
- * @example `concat([tensor([1]), tensor([2, 3])]) // [1, 2, 3]`
+ * @example
+ * ```ts
+ * import { concat, tensor } from "@lossforge/core";
+ * console.log(await concat([tensor([1]), tensor([2, 3])]).array()); // [1, 2, 3]
+ * ```
  */
 export function concat(xs: readonly Tensor[], axis = 0): Tensor {
   if (xs.length === 0) throw new ValueError("concat: needs at least one tensor");
@@ -227,7 +252,11 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
 
 /**
  * Joins tensors of one shape along a new axis.
- * @example `stack([tensor([1, 2]), tensor([3, 4])]).shape // [2, 2]`
+ * @example
+ * ```ts
+ * import { stack, tensor } from "@lossforge/core";
+ * console.log(await stack([tensor([1, 2]), tensor([3, 4])], 1).array()); // [[1, 3], [2, 4]]
+ * ```
  */
 export function stack(xs: readonly Tensor[], axis = 0): Tensor {
   if (xs.length === 0) throw new ValueError("stack: needs at least one tensor");
@@ -237,7 +266,11 @@ export function stack(xs: readonly Tensor[], axis = 0): Tensor {
 
 /**
  * Removes size-1 axes: all of them, or just `axis`.
- * @example `squeeze(zeros([1, 3, 1])).shape // [3]`
+ * @example
+ * ```ts
+ * import { squeeze, zeros } from "@lossforge/core";
+ * console.log(squeeze(zeros([1, 3, 1])).shape, squeeze(zeros([1, 3, 1]), 0).shape); // [3], [3, 1]
+ * ```
  */
 export function squeeze(x: Tensor, axis?: number): Tensor {
   if (axis === undefined) return reshape(x, x.shape.filter((d) => d !== 1));
@@ -252,7 +285,11 @@ export function squeeze(x: Tensor, axis?: number): Tensor {
 
 /**
  * Inserts a size-1 axis at `axis` (negative counts from the end of the result).
- * @example `unsqueeze(zeros([3]), 0).shape // [1, 3]`
+ * @example
+ * ```ts
+ * import { unsqueeze, zeros } from "@lossforge/core";
+ * console.log(unsqueeze(zeros([3]), 0).shape, unsqueeze(zeros([3]), -1).shape); // [1, 3], [3, 1]
+ * ```
  */
 export function unsqueeze(x: Tensor, axis: number): Tensor {
   const ax = normAxis("unsqueeze", axis, x.rank + 1);

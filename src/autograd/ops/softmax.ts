@@ -18,7 +18,12 @@ function raw(x: Tensor, axis: number, log: boolean): Tensor {
 /**
  * softmax(x)_i = exp(x_i - max) / Σ_j exp(x_j - max) along `axis`.
  * Backward: s ⊙ (g - Σ g ⊙ s).
- * @example `softmax(tensor([0, 0])) // [0.5, 0.5]`
+ * @example
+ * ```ts
+ * import { softmax, tensor } from "@lossforge/core";
+ * const logits = tensor([[0, 0], [0, Math.log(3)]]);
+ * console.log(await softmax(logits).array()); // ≈ [[0.5, 0.5], [0.25, 0.75]]
+ * ```
  */
 export function softmax(x: Tensor, axis = -1): Tensor {
   needFloat("softmax", x);
@@ -40,7 +45,11 @@ export function softmax(x: Tensor, axis = -1): Tensor {
 /**
  * log softmax(x) = x - logsumexp(x) along `axis`, computed stably.
  * Backward: g - softmax(x) ⊙ Σ g.
- * @example `logSoftmax(tensor([0, 0])) // [-log 2, -log 2]`
+ * @example
+ * ```ts
+ * import { logSoftmax, tensor } from "@lossforge/core";
+ * console.log(await logSoftmax(tensor([0, 0])).array()); // [-log 2, -log 2] ≈ [-0.6931, -0.6931]
+ * ```
  */
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
   needFloat("logSoftmax", x);

@@ -10,7 +10,12 @@ import { gather } from "./index_ops.ts";
 /**
  * The permutation that sorts the last axis (int32, stable; `descending` keeps equal values
  * in index order). NaN sorts as the largest value.
- * @example `argsort(tensor([3, 1, 2])) // [1, 2, 0]`
+ * @example
+ * ```ts
+ * import { argsort, tensor } from "@lossforge/core";
+ * console.log(await argsort(tensor([3, 1, 2])).array()); // [1, 2, 0] (int32)
+ * console.log(await argsort(tensor([3, 1, 2]), true).array()); // [0, 2, 1]
+ * ```
  */
 export function argsort(x: Tensor, descending = false): Tensor {
   if (x.rank === 0) throw new ShapeError("argsort: needs rank >= 1");
@@ -21,7 +26,11 @@ export function argsort(x: Tensor, descending = false): Tensor {
 /**
  * Sorted values along the last axis (stable). Differentiable: values carry their gradient
  * to their original positions.
- * @example `sort(tensor([3, 1, 2]), true) // [3, 2, 1]`
+ * @example
+ * ```ts
+ * import { sort, tensor } from "@lossforge/core";
+ * console.log(await sort(tensor([[3, 1, 2], [0, 5, 4]]), true).array()); // [[3, 2, 1], [5, 4, 0]]
+ * ```
  */
 export function sort(x: Tensor, descending = false): Tensor {
   const idx = argsort(x, descending);

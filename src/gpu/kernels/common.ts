@@ -47,8 +47,9 @@ export const MAX_WORKGROUPS_PER_DIM = 65535;
  * (`linear_group(wid, nwg)` in WGSL recovers the linear index; the last row may overhang).
  *
  * @example
- * ```ts ignore
- * grid2d(70_000); // [65535, 2]
+ * ```ts
+ * import { grid2d } from "./common.ts";
+ * console.log(grid2d(70_000)); // [65535, 2]
  * ```
  */
 export function grid2d(groups: number): [number, number] {
@@ -96,8 +97,14 @@ export interface KernelWgsl {
  * bound check, so each kernel file writes only its helpers and body.
  *
  * @example
- * ```ts ignore
- * kernelWgsl({ inputs: [["a", "f32"]], outputs: [["o", "f32"]], body: "o[i] = 2.0 * a[i];" });
+ * ```ts
+ * import { kernelWgsl } from "./common.ts";
+ * const double = kernelWgsl({
+ *   inputs: [["a", "f32"]],
+ *   outputs: [["o", "f32"]],
+ *   body: "o[i] = 2.0 * a[i];",
+ * });
+ * console.log(double.includes("var<storage, read_write> o")); // true: a at binding 0, o at 1
  * ```
  */
 export function kernelWgsl(spec: KernelWgsl): string {

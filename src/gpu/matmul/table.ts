@@ -19,9 +19,10 @@ import type { GpuInfo } from "../device.ts";
  *
  * @example
  * ```ts
- * import type { MatmulTile } from "@lossforge/core";
- * const tile: MatmulTile = { bm: 64, bn: 64, bk: 8, tm: 8, tn: 8 }; // 8 x 8 threads
- * console.log((tile.bm / tile.tm) * (tile.bn / tile.tn)); // 64
+ * import { matmulTuning, type MatmulTile } from "@lossforge/core";
+ * const threads = (t: MatmulTile) => (t.bm / t.tm) * (t.bn / t.tn);
+ * console.log(threads({ bm: 64, bn: 64, bk: 8, tm: 8, tn: 8 })); // 64 threads per workgroup
+ * for (const e of matmulTuning()) if (e.tile) console.log(e.m, e.k, e.n, threads(e.tile));
  * ```
  */
 export interface MatmulTile {
@@ -98,9 +99,11 @@ export function classBounds(cls: number): ProductShape {
  *
  * @example
  * ```ts
- * import type { MatmulTuningMeasure } from "@lossforge/core";
- * const t: MatmulTuningMeasure = { m: 128, k: 96, n: 384, batch: 16, ms: 2.1, ruleMs: 2.4, rule: "tile 64x128x8/8x8" };
- * console.log((t.ruleMs / t.ms).toFixed(2)); // "1.14"
+ * import { type MatmulTuningMeasure, setBackend, tuneMatmul } from "@lossforge/core";
+ * await setBackend("webgpu");
+ * const gain = (t: MatmulTuningMeasure) => `${(t.ruleMs / t.ms).toFixed(2)}x the rule's ${t.rule}`;
+ * const [entry] = await tuneMatmul([{ m: 64, k: 64, n: 64 }], { rounds: 1, minMs: 5 });
+ * if (entry?.measured) console.log(entry.kernel, gain(entry.measured)); // e.g. tile 1.00x ...
  * ```
  */
 export interface MatmulTuningMeasure {
@@ -182,13 +185,9 @@ export function lookupTuned(
  *
  * @example
  * ```ts
- * import type { MatmulTuningEntry } from "@lossforge/core";
- * const e: MatmulTuningEntry = {
- *   adapter: "65541 |  | llvmpipe (LLVM 15.0.6, 256 bits) | fallback",
- *   dtype: "float32", transA: false, transB: true, m: 128, k: 512, n: 128, batch: 16,
- *   kernel: "tile", tile: { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8 },
- * };
- * console.log(e.kernel);
+ * import { matmulTuning, type MatmulTuningEntry } from "@lossforge/core";
+ * const describe = (e: MatmulTuningEntry) => `${e.m}x${e.k}x${e.n} (${e.batch}): ${e.kernel}`;
+ * console.log(matmulTuning().map(describe)); // [] until tuneMatmul or loadMatmulTuning fills it
  * ```
  */
 export interface MatmulTuningEntry {
@@ -240,9 +239,10 @@ export function toEntry(adapter: string, cls: number, c: TunedChoice): MatmulTun
  * kept but not consulted).
  *
  * @example
- * ```ts ignore
- * import { matmulTuning, tuneMatmul } from "@lossforge/core";
- * await tuneMatmul([{ m: 64, k: 64, n: 64 }], { rounds: 1 });
+ * ```ts
+ * import { matmulTuning, setBackend, tuneMatmul } from "@lossforge/core";
+ * await setBackend("webgpu");
+ * await tuneMatmul([{ m: 64, k: 64, n: 64 }], { rounds: 1, minMs: 5 });
  * console.log(matmulTuning().length); // 1
  * ```
  */
@@ -259,7 +259,7 @@ export function matmulTuning(): MatmulTuningEntry[] {
  * @example
  * ```ts
  * import { clearMatmulTuning, matmulTuning } from "@lossforge/core";
- * clearMatmulTuning();
+ * clearMatmulTuning(); // e.g. to time the fixed rules against a loaded table
  * console.log(matmulTuning().length); // 0
  * ```
  */

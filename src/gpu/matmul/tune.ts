@@ -34,10 +34,13 @@ import {
  *
  * @example
  * ```ts
- * import type { MatmulShape } from "@lossforge/core";
- * // x [16, 128, 96] @ w [96, 384] as a linear layer runs it.
- * const s: MatmulShape = { m: 128, k: 96, n: 384, batch: 16 };
- * console.log(s.batch);
+ * import { type MatmulShape, setBackend, tuneMatmul } from "@lossforge/core";
+ * await setBackend("webgpu");
+ * const shapes: MatmulShape[] = [
+ *   { m: 128, k: 96, n: 384, batch: 16 }, // x [16, 128, 96] @ w [96, 384], a linear layer
+ *   { m: 1, k: 64, n: 512, batch: 32, transB: true }, // q kᵀ of one decoding step
+ * ];
+ * console.log((await tuneMatmul(shapes, { rounds: 1, minMs: 5 })).length); // 2
  * ```
  */
 export interface MatmulShape {
@@ -62,9 +65,10 @@ export interface MatmulShape {
  *
  * @example
  * ```ts
- * import type { TuneMatmulOptions } from "@lossforge/core";
- * const quick: TuneMatmulOptions = { rounds: 1, minMs: 5 };
- * console.log(quick.rounds);
+ * import { setBackend, tuneMatmul, type TuneMatmulOptions } from "@lossforge/core";
+ * await setBackend("webgpu");
+ * const quick: TuneMatmulOptions = { rounds: 1, minMs: 5, log: console.log }; // rough but fast
+ * await tuneMatmul([{ m: 64, k: 64, n: 64 }], quick); // one line per shape
  * ```
  */
 export interface TuneMatmulOptions {
@@ -271,7 +275,7 @@ function checkShape(s: MatmulShape, at: string): ProductShape {
  * entries. It waits on the GPU: await it between training runs, never inside a step.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { matmul, randn, setBackend, tuneMatmul } from "@lossforge/core";
  * await setBackend("webgpu");
  * const x = randn([16, 128, 96]), w = randn([96, 384]);

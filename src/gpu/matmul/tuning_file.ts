@@ -22,9 +22,11 @@ import {
  *
  * @example
  * ```ts
- * import type { MatmulTuningLoad } from "@lossforge/core";
- * const r: MatmulTuningLoad = { entries: 12, forThisAdapter: 8 };
- * console.log(r.entries - r.forThisAdapter); // 4 for other adapters
+ * import { loadMatmulTuning, type MatmulTuningLoad, saveMatmulTuning } from "@lossforge/core";
+ * const describe = (r: MatmulTuningLoad) => `${r.forThisAdapter} of ${r.entries} apply here`;
+ * const path = await Deno.makeTempFile({ suffix: ".json" });
+ * await saveMatmulTuning(path); // an empty table until tuneMatmul fills it
+ * console.log(describe(await loadMatmulTuning(path))); // "0 of 0 apply here"
  * ```
  */
 export interface MatmulTuningLoad {
@@ -43,10 +45,12 @@ const VERSION = 1;
  * temporary file renamed into place.
  *
  * @example
- * ```ts ignore
- * import { saveMatmulTuning, tuneMatmul } from "@lossforge/core";
- * await tuneMatmul();
- * await saveMatmulTuning("matmul-tuning.json");
+ * ```ts
+ * import { saveMatmulTuning, setBackend, tuneMatmul } from "@lossforge/core";
+ * await setBackend("webgpu");
+ * await tuneMatmul([{ m: 64, k: 64, n: 64 }], { rounds: 1, minMs: 5 });
+ * const path = await Deno.makeTempFile({ suffix: ".json" });
+ * await saveMatmulTuning(path); // a later run: await loadMatmulTuning(path)
  * ```
  */
 export async function saveMatmulTuning(path: string | URL): Promise<void> {
@@ -128,10 +132,14 @@ function checkMeasure(path: string | URL, at: string, v: unknown): MatmulTuningM
  * (`entries[2].m must be a power of two ...`) and leaves the table as it was.
  *
  * @example
- * ```ts ignore
- * import { loadMatmulTuning } from "@lossforge/core";
- * const r = await loadMatmulTuning("matmul-tuning.json");
- * console.log(`${r.forThisAdapter} of ${r.entries} entries apply here`);
+ * ```ts
+ * import { loadMatmulTuning, saveMatmulTuning, setBackend, tuneMatmul } from "@lossforge/core";
+ * await setBackend("webgpu");
+ * const path = await Deno.makeTempFile({ suffix: ".json" });
+ * await tuneMatmul([{ m: 64, k: 64, n: 64 }], { rounds: 1, minMs: 5 });
+ * await saveMatmulTuning(path);
+ * const r = await loadMatmulTuning(path); // in a later run, before training
+ * console.log(`${r.forThisAdapter} of ${r.entries} entries apply here`); // "1 of 1 entries ..."
  * ```
  */
 export async function loadMatmulTuning(path: string | URL): Promise<MatmulTuningLoad> {
