@@ -7,7 +7,7 @@
  */
 
 import { writeFileAtomic } from "../run/atomic.ts";
-import type { SweepRow, SweepTable } from "./sweep.ts";
+import type { SweepRow, SweepTable } from "./table.ts";
 
 /**
  * The metric columns of a table: every metric any row has, `exactMatch` first.

@@ -19,6 +19,7 @@ import { type Pipeline, pipeline, type PipelineSpec } from "../spec/pipeline.ts"
 import { plotCurves } from "./plot.ts";
 import { formatDuration, formatMetrics } from "./progress.ts";
 import { type ReportLayout, toCsv, toJson, toMarkdown } from "./report.ts";
+import type { SweepRow, SweepTable } from "./table.ts";
 import {
   runVariant,
   type VariantJob,
@@ -27,6 +28,8 @@ import {
 } from "./sweep_run.ts";
 import type { TrainOptions } from "../run/train.ts";
 import type { LossLike, ModelLike, OptimizerLike, PartSpec } from "../spec/types.ts";
+
+export type { SweepRow, SweepTable } from "./table.ts";
 
 /**
  * The axes of a sweep. Each is a list of values (labelled automatically from their specs)
@@ -83,75 +86,6 @@ export interface SweepAxes {
  * ```
  */
 export type SweepAxis<T> = readonly T[] | Readonly<Record<string, T>>;
-
-/**
- * One run of a sweep.
- *
- * @example
- * ```ts
- * import { pipeline, sweep, type SweepRow } from "@lossforge/core";
- * const base = pipeline({
- *   model: { kind: "gpt", options: { vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 } },
- *   loss: "ce",
- *   optimizer: { kind: "adamw", options: { lr: 1e-3 } },
- *   data: { kind: "gsm8kSynthetic", options: { count: 16, maxLength: 32 } },
- *   steps: 4,
- * });
- * const rows: SweepRow[] = (await sweep(base, { loss: ["ce", "focal"] })).rows;
- * for (const r of rows) console.log(r.label, r.variant, r.loss.toFixed(4), r.error ?? "ok");
- * // "loss=ce" { loss: "ce" } "5.4741" "ok"
- * // "loss=focal" { loss: "focal" } "5.4281" "ok"
- * ```
- */
-export interface SweepRow {
-  /** The variant's label, e.g. `"loss=ce seed=1"`. */
-  label: string;
-  /** The label of each swept axis, e.g. `{ loss: "ce", seed: "1" }`. */
-  variant: Record<string, string>;
-  /** The final evaluation (empty without an evaluator or when the run failed). */
-  metrics: Record<string, number>;
-  /** The last logged training loss. */
-  loss: number;
-  /** Steps done. */
-  steps: number;
-  /** Seconds spent training (evaluation included). */
-  trainSeconds: number;
-  /** Mean tokens per second. */
-  tokensPerSecond: number;
-  /** Steps skipped for a non-finite loss. */
-  skipped: number;
-  /** The loss curve (one point per log event). */
-  curve: { step: number; loss: number }[];
-  /** Why the run failed, if it did (a NaN loss, for example); the sweep goes on. */
-  error?: string;
-}
-
-/**
- * A sweep's results.
- *
- * @example
- * ```ts
- * import { pipeline, sweep, type SweepTable } from "@lossforge/core";
- * const base = pipeline({
- *   model: { kind: "gpt", options: { vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 } },
- *   loss: "ce",
- *   optimizer: { kind: "adamw", options: { lr: 1e-3 } },
- *   data: { kind: "gsm8kSynthetic", options: { count: 16, maxLength: 32 } },
- *   steps: 4,
- * });
- * const table: SweepTable = await sweep(base, { loss: ["ce", "focal"] });
- * console.log(table.axes, table.stopped); // ["loss"] "completed"
- * console.log(table.rows.toSorted((a, b) => a.loss - b.loss)[0].label); // "loss=focal"
- * ```
- */
-export interface SweepTable {
-  /** The axes swept, in order. */
-  axes: string[];
-  /** One row per finished variant, in the order of the axes' combinations. */
-  rows: SweepRow[];
-  /** `"interrupted"` when a signal or SIGINT stopped the sweep before every variant finished. */
-  stopped?: "completed" | "interrupted";
-}
 
 /**
  * Options of {@linkcode sweep}.
