@@ -79,13 +79,18 @@ export interface KernelWgsl {
   /** WGSL between the bindings and `main`: functions, constants, workgroup arrays. */
   helpers?: string;
   /**
-   * How threads map to work, each bounded by the count at P(0): "element" (default), one
-   * thread per element `i` in workgroups of WG (MAIN_1D); "row", one workgroup per `row`;
-   * "serialRow", one thread per `row`. `lid` is the thread's index in its workgroup.
+   * How threads map to work: "element" (default), one thread per element in workgroups of WG
+   * (MAIN_1D); "row", one workgroup per row; "serialRow", one thread per row; "free", a grid
+   * the body reads itself from `wid` and `nwg` (no index and no bound check). `lid` is the
+   * thread's index in its workgroup.
    */
-  grid?: "element" | "row" | "serialRow";
-  /** Threads per workgroup for "row" and "serialRow" (default WG). */
+  grid?: "element" | "row" | "serialRow" | "free";
+  /** Threads per workgroup for "row", "serialRow" and "free" (default WG). */
   threads?: number;
+  /** The name of the work index in the body (default `i` for "element", `row` otherwise). */
+  index?: string;
+  /** The WGSL count the index is bounded by (default `P(0)`). */
+  count?: string;
   /** The statements of `main` after the bound check. */
   body: string;
 }
@@ -107,17 +112,19 @@ export function kernelWgsl(spec: KernelWgsl): string {
   ].map((decl, k) => `@group(0) @binding(${k}) ${decl}`);
   const grid = spec.grid ?? "element";
   const threads = spec.threads ?? WG;
-  const entry = grid === "element" ? MAIN_1D : `
+  const index = spec.index ?? (grid === "element" ? "i" : "row");
+  const signature = `
 @compute @workgroup_size(${threads})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let row = linear_group(wid, nwg)${grid === "serialRow" ? ` * ${threads}u + lid` : ""};`;
-  const index = grid === "element" ? "i" : "row";
+        @builtin(local_invocation_index) lid: u32) {`;
+  const first = grid === "row" ? "" : ` * ${threads}u + lid`;
+  const entry = grid === "free" ? signature : `${signature}
+  let ${index} = linear_group(wid, nwg)${first};
+  if (${index} >= ${spec.count ?? "P(0)"}) { return; }`;
   return `${arrays.join("\n")}
 ${paramsWgsl(arrays.length)}
 ${spec.helpers ?? ""}
 ${entry}
-  if (${index} >= P(0)) { return; }
   ${spec.body}
 }`;
 }
