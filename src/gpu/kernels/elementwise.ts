@@ -71,6 +71,21 @@ function dispatchFlat(
   }
 }
 
+/** `out[i] = f(a[i])` for the `size` elements of a one-input flat kernel `k`; returns `out`. */
+function mapFlat(
+  e: Engine,
+  op: string,
+  k: Kernel,
+  a: GpuBuffer,
+  out: GpuBuffer,
+  size: number,
+): GpuBuffer {
+  const p = params();
+  p[0] = size;
+  dispatchFlat(e, op, k, [a], [1], out, p, size);
+  return out;
+}
+
 /** `size` copies of `value` (stored as raw bits, so one kernel serves every dtype). */
 export function fill(e: Engine, size: number, value: number, dtype: DType): GpuBuffer {
   const t = wgslType("fill", dtype);
@@ -103,10 +118,7 @@ export function copy(e: Engine, op: string, a: GpuBuffer, size: number): GpuBuff
     1,
     1,
   );
-  const p = params();
-  p[0] = size;
-  dispatchFlat(e, op, k, [a], [1], out, p, size);
-  return out;
+  return mapFlat(e, op, k, a, out, size);
 }
 
 const FLOAT_UNARY: Record<UnaryOp, string> = {
@@ -194,10 +206,7 @@ export function unary(
     1,
     1,
   );
-  const p = params();
-  p[0] = size;
-  dispatchFlat(e, op, k, [a], [1], out, p, size);
-  return out;
+  return mapFlat(e, op, k, a, out, size);
 }
 
 const FLOAT_BINARY: Record<BinaryOp, string> = {
@@ -385,8 +394,5 @@ export function cast(e: Engine, a: GpuBuffer, size: number, from: DType, to: DTy
     1,
     1,
   );
-  const p = params();
-  p[0] = size;
-  dispatchFlat(e, "cast", k, [a], [1], out, p, size);
-  return out;
+  return mapFlat(e, "cast", k, a, out, size);
 }
