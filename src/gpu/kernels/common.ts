@@ -6,7 +6,8 @@
  */
 import type { DType } from "../../autograd/dtype.ts";
 import { DTypeError, fmtShape, ShapeError } from "../../autograd/errors.ts";
-import { PARAM_WORDS } from "../engine.ts";
+import { sizeOf } from "../../autograd/shape.ts";
+import { type Engine, type GpuBuffer, PARAM_WORDS } from "../engine.ts";
 
 /** Threads per workgroup of the 1D kernels. */
 export const WG = 256;
@@ -69,6 +70,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 /** A storage array a generated kernel binds: its WGSL name and element type. */
 export type WgslArray = readonly [name: string, type: string];
+
+/** f32 storage arrays named `names`, for a kernel's inputs or outputs. */
+export function f32Arrays(...names: string[]): WgslArray[] {
+  return names.map((name) => [name, "f32"]);
+}
 
 /** What `kernelWgsl` writes: the bindings, helpers, how threads map to work, and the body. */
 export interface KernelWgsl {
@@ -364,6 +370,66 @@ fn at(row: u32, k: u32) -> u32 {
   let outer = row / inner;
   return (outer * P(1) + k) * inner + (row - outer * inner);
 }`;
+
+/**
+ * The rows along `axis` of a contiguous tensor of `shape` as the row kernels walk them with
+ * AXIS_AT_WGSL: `rows` (outer x inner) rows of `len`, and the params block with P(0) = rows,
+ * P(1) = len, P(2) = inner.
+ */
+export function axisRows(
+  shape: readonly number[],
+  axis: number,
+): { rows: number; len: number; p: Uint32Array } {
+  const len = shape[axis], inner = sizeOf(shape.slice(axis + 1));
+  const rows = sizeOf(shape.slice(0, axis)) * inner;
+  const p = params();
+  p[0] = rows;
+  p[1] = len;
+  p[2] = inner;
+  return { rows, len, p };
+}
+
+/** A one-input kernel over rows, in the variant `serial` picks (see `runRows`). */
+export interface RowsKernel extends Pick<KernelWgsl, "inputs" | "outputs"> {
+  /** The kernel's cache key in each variant. */
+  key: (variant: "serial" | "wg") => string;
+  /** WGSL helpers of both variants. */
+  helpers: string;
+  /** The workgroup variant's extra helpers (its workgroup arrays). */
+  wgHelpers: string;
+  /** One thread per row (the body's row is `i`), else one workgroup per row (`row`, `lid`). */
+  serial: boolean;
+  /** The chosen variant's body. */
+  body: () => string;
+}
+
+/** Runs `spec` over `rows` rows of `a` into `out` with params `p`; returns `out`. */
+export function runRows(
+  e: Engine,
+  op: string,
+  spec: RowsKernel,
+  a: GpuBuffer,
+  out: GpuBuffer,
+  p: Uint32Array,
+  rows: number,
+): GpuBuffer {
+  const k = e.kernel(
+    spec.key(spec.serial ? "serial" : "wg"),
+    () =>
+      kernelWgsl({
+        inputs: spec.inputs,
+        outputs: spec.outputs,
+        helpers: spec.serial ? spec.helpers : `${spec.helpers}
+${spec.wgHelpers}`,
+        grid: spec.serial ? "element" : "row",
+        body: spec.body(),
+      }),
+    1,
+    1,
+  );
+  e.dispatch(op, k, [a], [out], p, spec.serial ? Math.ceil(rows / WG) : rows);
+  return out;
+}
 
 /**
  * WGSL of a workgroup tree reduction: stores `value` in the workgroup array `arr` at `lid`,

@@ -9,20 +9,15 @@
 import type { DType } from "../../autograd/dtype.ts";
 import type { Engine, GpuBuffer } from "../engine.ts";
 import {
+  f32Arrays,
   f32Bits,
   FLOAT_MATH,
   kernelWgsl,
   params,
   WG,
-  type WgslArray,
   wgslType,
   workgroupReduceWgsl,
 } from "./common.ts";
-
-/** Storage arrays of f32 named `names` (every kernel here reads and writes float32). */
-function f32s(...names: string[]): WgslArray[] {
-  return names.map((name) => [name, "f32"]);
-}
 
 /** g · gelu'(x), elementwise (tanh GELU). */
 export function geluGrad(e: Engine, x: GpuBuffer, g: GpuBuffer, size: number, dtype: DType) {
@@ -33,8 +28,8 @@ export function geluGrad(e: Engine, x: GpuBuffer, g: GpuBuffer, size: number, dt
     "fused_gelu_grad",
     () =>
       kernelWgsl({
-        inputs: f32s("x", "g"),
-        outputs: f32s("o"),
+        inputs: f32Arrays("x", "g"),
+        outputs: f32Arrays("o"),
         helpers: FLOAT_MATH,
         body: `let v = x[i]; let v2 = v * v;
   let c = 0.7978845608028654;
@@ -67,8 +62,8 @@ export function softmaxGrad(
     "fused_softmax_grad",
     () =>
       kernelWgsl({
-        inputs: f32s("s", "g"),
-        outputs: f32s("o"),
+        inputs: f32Arrays("s", "g"),
+        outputs: f32Arrays("o"),
         body: `let cols = P(1); let base = i * cols;
   var dot = 0.0;
   for (var c = 0u; c < cols; c++) { dot += g[base + c] * s[base + c]; }
@@ -103,8 +98,8 @@ export function layerNorm(
     "fused_layer_norm",
     () =>
       kernelWgsl({
-        inputs: f32s("x", "w", "b"),
-        outputs: f32s("y", "mean", "rstd"),
+        inputs: f32Arrays("x", "w", "b"),
+        outputs: f32Arrays("y", "mean", "rstd"),
         body: `let cols = P(1); let n = f32(cols); let base = i * cols;
   var sum = 0.0;
   for (var c = 0u; c < cols; c++) { sum += x[base + c]; }
@@ -150,8 +145,8 @@ export function layerNormGrad(
       "fused_layer_norm_dx",
       () =>
         kernelWgsl({
-          inputs: f32s("g", "x", "w", "mean", "rstd"),
-          outputs: f32s("dx"),
+          inputs: f32Arrays("g", "x", "w", "mean", "rstd"),
+          outputs: f32Arrays("dx"),
           body: `let cols = P(1); let n = f32(cols); let base = i * cols;
   let mu = mean[i]; let rs = rstd[i];
   var m1 = 0.0; var m2 = 0.0;
@@ -176,8 +171,8 @@ export function layerNormGrad(
       "fused_layer_norm_dw",
       () =>
         kernelWgsl({
-          inputs: f32s("g", "x", "mean", "rstd"),
-          outputs: f32s("dw", "db"),
+          inputs: f32Arrays("g", "x", "mean", "rstd"),
+          outputs: f32Arrays("dw", "db"),
           count: "P(1)",
           body: `let cols = P(1);
   var sw = 0.0; var sb = 0.0;
@@ -225,8 +220,8 @@ export function sumOfSquares(
     "fused_sumsq_partial",
     () =>
       kernelWgsl({
-        inputs: f32s("x"),
-        outputs: f32s("partial"),
+        inputs: f32Arrays("x"),
+        outputs: f32Arrays("partial"),
         helpers: partSums,
         grid: "free",
         threads: SUMSQ_WG,
@@ -253,8 +248,8 @@ export function sumOfSquares(
     "fused_sumsq_total",
     () =>
       kernelWgsl({
-        inputs: f32s("partial"),
-        outputs: f32s("o"),
+        inputs: f32Arrays("partial"),
+        outputs: f32Arrays("o"),
         helpers: partSums,
         grid: "free",
         threads: SUMSQ_WG,
