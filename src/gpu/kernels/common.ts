@@ -359,6 +359,45 @@ fn matmul_offsets(batch: u32, M: u32, K: u32, N: u32) -> vec2<u32> {
 }
 `;
 
+/** What the tiled matmul kernels' common head (`matmulHeadWgsl`) is made of. */
+export interface MatmulHead {
+  /** The element types of the bindings a, b (read) and o (read-write). */
+  a: string;
+  b: string;
+  o: string;
+  /** The element type of the workgroup tiles As and Bs, and their lengths. */
+  tile: string;
+  aTile: number;
+  bTile: number;
+  /** Threads per workgroup along x and y. */
+  wx: number;
+  wy: number;
+  /** Rows and columns of the output tile a workgroup computes. */
+  bm: number;
+  bn: number;
+}
+
+/**
+ * WGSL of a tiled matmul kernel up to its own code: the bindings, the params block and
+ * `matmul_offsets`, the workgroup tiles, and `main`, opened with M, K, N, this workgroup's
+ * batch and its element offsets (aOff, bOff, oOff) and its output tile's origin (row0, col0).
+ */
+export function matmulHeadWgsl(h: MatmulHead): string {
+  return `@group(0) @binding(0) var<storage, read> a: array<${h.a}>;
+@group(0) @binding(1) var<storage, read> b: array<${h.b}>;
+@group(0) @binding(2) var<storage, read_write> o: array<${h.o}>;
+${paramsWgsl(3)}${MATMUL_OFFSETS_WGSL}
+var<workgroup> As: array<${h.tile}, ${h.aTile}>;
+var<workgroup> Bs: array<${h.tile}, ${h.bTile}>;
+@compute @workgroup_size(${h.wx}, ${h.wy})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let M = P(0); let K = P(1); let N = P(2);
+  let batch = wid.z + P(3);
+  let offs = matmul_offsets(batch, M, K, N); let aOff = offs.x; let bOff = offs.y;
+  let oOff = batch * M * N;
+  let row0 = wid.y * ${h.bm}u; let col0 = wid.x * ${h.bn}u;`;
+}
+
 /**
  * WGSL `at(row, k)`: the element index of position k along the axis of "row" `row` (one of
  * outer x inner rows) of a contiguous tensor viewed as [outer, P(1), inner], P(2) = inner
