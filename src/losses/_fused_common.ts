@@ -11,11 +11,13 @@ import { fusedPolicy } from "../autograd/fused.ts";
 import {
   f32Bits,
   grid2d,
+  type KernelWgsl,
+  kernelWgsl,
   params,
-  paramsWgsl,
   putWords,
   softwareKernels,
   WG,
+  type WgslArray,
 } from "../gpu/kernels/common.ts";
 import type { EngineBackend } from "../gpu/backend.ts";
 
@@ -175,10 +177,21 @@ fn tile_scan(v: f32, lid: u32) -> f32 {
   return s_scan[lid];
 }`;
 
+/**
+ * `kernelWgsl` for a kernel run by `runRowKernel` over chunks of rows: by default its work
+ * index `local` is the row within the chunk, bounded by the chunk's row count P(9) (see
+ * `packParams`; the chunk's first row is P(8)).
+ */
+export function rowKernelWgsl(spec: KernelWgsl): string {
+  return kernelWgsl({ index: "local", count: "P(9u)", ...spec });
+}
+
 /** What the two Lovász sorted-scan kernels (hinge, Lovász-Softmax) differ in. */
 export interface LovaszScan {
-  /** Bindings (an `order: array<i32>` and an `out: array<f32>` among them) and helpers. */
-  head: string;
+  /** Read-only bindings (an `order: array<i32>` among them); `out: array<f32>` follows. */
+  inputs: readonly WgslArray[];
+  /** WGSL functions the other fields use. */
+  helpers?: string;
   /** Statements run first for row `r` (e.g. reading the row's class). */
   setup?: string;
   /** The f32 ground truth of the row's original position `i` (a WGSL expression of it). */
@@ -198,38 +211,38 @@ export interface LovaszScan {
  * value Σ `acc` written at `out[r * (P(0) + 1)]`.
  */
 export function lovaszScanWgsl(spec: LovaszScan): string {
-  return `${spec.head}
+  return kernelWgsl({
+    inputs: spec.inputs,
+    outputs: [["out", "f32"]],
+    helpers: `${spec.helpers ?? ""}
 const WG: u32 = ${WG}u;
 var<workgroup> s_sum: array<f32, ${WG}>;
 var<workgroup> s_scan: array<f32, ${WG}>;
 ${BLOCK_SUM_WGSL}
 ${TILE_SCAN_WGSL}
-${LOVASZ_WEIGHT_WGSL}
-
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_id) lid: vec3<u32>) {
-  let r = linear_group(wg, nwg);
-  if (r >= P(2u)) { return; }
-  let n = P(0u);
+${LOVASZ_WEIGHT_WGSL}`,
+    grid: "row",
+    index: "r",
+    count: "P(2u)",
+    body: `let n = P(0u);
   ${spec.setup ?? ""}
   let row = r * n;
   let o = r * (n + 1u);
   // G: the positives of this row.
   var g_part = 0.0;
-  for (var i = lid.x; i < n; i += WG) { g_part += ${spec.truth("i")}; }
-  let total = block_sum(g_part, lid.x);
+  for (var i = lid; i < n; i += WG) { g_part += ${spec.truth("i")}; }
+  let total = block_sum(g_part, lid);
   var carry = 0.0;
   var acc = 0.0;
   for (var start = 0u; start < n; start += WG) {
-    let j = start + lid.x;
+    let j = start + lid;
     var y = 0.0;
     var at = 0u;
     if (j < n) {
       at = u32(order[row + j]);
       y = ${spec.truth("at")};
     }
-    let cy = carry + tile_scan(y, lid.x);
+    let cy = carry + tile_scan(y, lid);
     let tile = s_scan[WG - 1u];
     workgroupBarrier();
     carry += tile;
@@ -238,38 +251,31 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
       ${spec.visit}
     }
   }
-  let value = block_sum(acc, lid.x);
-  if (lid.x == 0u) { out[o] = value; }
-}`;
+  let value = block_sum(acc, lid);
+  if (lid == 0u) { out[o] = value; }`,
+  });
 }
 
-const LSE_HEAD = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> logits: array<f32>;
-@group(0) @binding(1) var<storage, read_write> lse: array<f32>;
-${paramsWgsl(2)}`;
+const LSE_ARRAYS = {
+  inputs: [["logits", "f32"]],
+  outputs: [["lse", "f32"]],
+} as const;
 
-const LSE_WGSL = /* wgsl */ `${LSE_HEAD}
-${ROW_LSE_WGSL}
+const LSE_WGSL = rowKernelWgsl({
+  ...LSE_ARRAYS,
+  helpers: ROW_LSE_WGSL,
+  grid: "row",
+  body: `let r = row_lse(local * P(1u), P(1u), lid);
+  if (lid == 0u) { lse[P(8u) + local] = r.x; }`,
+});
 
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_id) lid: vec3<u32>) {
-  let local = linear_group(wg, nwg);
-  if (local >= P(9u)) { return; }
-  let r = row_lse(local * P(1u), P(1u), lid.x);
-  if (lid.x == 0u) { lse[P(8u) + local] = r.x; }
-}`;
-
-const LSE_SERIAL_WGSL = /* wgsl */ `${LSE_HEAD}
-${ROW_LSE_SERIAL_WGSL}
-
-@compute @workgroup_size(${SERIAL_WG})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let local = linear_group(wg, nwg) * ${SERIAL_WG}u + lid;
-  if (local >= P(9u)) { return; }
-  lse[P(8u) + local] = row_lse_serial(local * P(1u), P(1u)).x;
-}`;
+const LSE_SERIAL_WGSL = rowKernelWgsl({
+  ...LSE_ARRAYS,
+  helpers: ROW_LSE_SERIAL_WGSL,
+  grid: "serialRow",
+  threads: SERIAL_WG,
+  body: "lse[P(8u) + local] = row_lse_serial(local * P(1u), P(1u)).x;",
+});
 
 /** log Σ_c exp(z_ic) per row of float32 webgpu logits `[N, C]`: `[N]`, no gradient. */
 export function rowLogSumExp(logits: Tensor): Tensor {

@@ -30,18 +30,12 @@ import {
   zerosLike,
 } from "../autograd/mod.ts";
 import { runKernel } from "../gpu/mod.ts";
-import { grid2d, paramsWgsl } from "../gpu/kernels/common.ts";
+import { grid2d } from "../gpu/kernels/common.ts";
 import { lovaszScanWgsl, packParams } from "./_fused_common.ts";
 
 // Params: P(0) = L, P(2) = R. Output row r: [value, d value / d z at each original position (L)].
 const HINGE_ROWS_WGSL = lovaszScanWgsl({
-  head: `
-@group(0) @binding(0) var<storage, read> logits: array<f32>;
-@group(0) @binding(1) var<storage, read> truth: array<f32>;
-@group(0) @binding(2) var<storage, read> valid: array<f32>;
-@group(0) @binding(3) var<storage, read> order: array<i32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
-${paramsWgsl(5)}`,
+  inputs: [["logits", "f32"], ["truth", "f32"], ["valid", "f32"], ["order", "i32"]],
   truth: (i) => `truth[row + ${i}]`,
   visit: `let s = 2.0 * y - 1.0;
       let e = 1.0 - logits[row + at] * s;

@@ -16,12 +16,13 @@
  */
 import { customGrad, reshape, slice, type Tensor } from "../autograd/mod.ts";
 import { runKernel, runRowKernel } from "../gpu/mod.ts";
-import { grid2d, paramsWgsl, WG } from "../gpu/kernels/common.ts";
+import { grid2d, kernelWgsl, WG, type WgslArray } from "../gpu/kernels/common.ts";
 import {
   BLOCK_SUM_WGSL,
   LOVASZ_WEIGHT_WGSL,
   lovaszScanWgsl,
   packParams,
+  rowKernelWgsl,
   rowLogSumExp,
   rowParams,
   SERIAL_WG,
@@ -42,31 +43,28 @@ fn error_slope(p: f32, y: f32) -> f32 {
   return select(select(0.0, -1.0, p < y), 1.0, p > y);
 }`;
 
-const ERROR_BINDINGS = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> logits: array<f32>;
-@group(0) @binding(1) var<storage, read> lse: array<f32>;
-@group(0) @binding(2) var<storage, read> slots: array<i32>;
-@group(0) @binding(3) var<storage, read> targets: array<i32>;
-@group(0) @binding(4) var<storage, read> valid: array<f32>;`;
+const ERROR_INPUTS: readonly WgslArray[] = [
+  ["logits", "f32"],
+  ["lse", "f32"],
+  ["slots", "i32"],
+  ["targets", "i32"],
+  ["valid", "f32"],
+];
 
 // Params: P(0) = N, P(1) = C, P(2) = K.
-const ERRORS_WGSL = /* wgsl */ `
-${ERROR_BINDINGS}
-@group(0) @binding(5) var<storage, read_write> errors: array<f32>;
-${paramsWgsl(6)}
-${ERROR_WGSL}
-
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_id) lid: vec3<u32>) {
-  let li = wg.x * ${WG}u + lid.x;
-  let k = wg.z * nwg.y + wg.y;
+const ERRORS_WGSL = kernelWgsl({
+  inputs: ERROR_INPUTS,
+  outputs: [["errors", "f32"]],
+  helpers: ERROR_WGSL,
+  grid: "free",
+  body: `let li = wid.x * ${WG}u + lid;
+  let k = wid.z * nwg.y + wid.y;
   if (li >= P(9u) || k >= P(2u)) { return; }
   let i = P(8u) + li;
   var e = -1.0;
   if (valid[i] != 0.0) { e = abs(slot_truth(i, k) - slot_prob(li, i, k)); }
-  errors[k * P(0u) + i] = e;
-}`;
+  errors[k * P(0u) + i] = e;`,
+});
 
 // dE_ki -> v_ki = p_ki dP_ki, the term both parts of the backward need.
 const SLOT_TERM_WGSL = /* wgsl */ `
@@ -77,60 +75,56 @@ fn slot_term(li: u32, i: u32, k: u32) -> f32 {
   return p * error_slope(p, slot_truth(i, k)) * d;
 }`;
 
-// The bindings and helpers of both backward kernels.
-const ERRORS_BACKWARD_HEAD = /* wgsl */ `
-${ERROR_BINDINGS}
-@group(0) @binding(5) var<storage, read> grad: array<f32>;
-@group(0) @binding(6) var<storage, read_write> dlogits: array<f32>;
-${paramsWgsl(7)}
-${ERROR_WGSL}
-${SLOT_TERM_WGSL}`;
+// The bindings and helpers of both backward kernels; their work index `li` is the row in
+// the chunk.
+const ERRORS_BACKWARD = {
+  inputs: [...ERROR_INPUTS, ["grad", "f32"]],
+  outputs: [["dlogits", "f32"]],
+  index: "li",
+} as const;
 
 // Params: P(0) = N, P(1) = C, P(2) = K. A workgroup per row (GPUs).
-const ERRORS_BACKWARD_WGSL = /* wgsl */ `${ERRORS_BACKWARD_HEAD}
+const ERRORS_BACKWARD_WGSL = rowKernelWgsl({
+  ...ERRORS_BACKWARD,
+  helpers: `${ERROR_WGSL}
+${SLOT_TERM_WGSL}
 const WG: u32 = ${WG}u;
 var<workgroup> s_sum: array<f32, ${WG}>;
-${BLOCK_SUM_WGSL}
-
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_id) lid: vec3<u32>) {
-  let li = linear_group(wg, nwg);
-  if (li >= P(9u)) { return; }
-  let i = P(8u) + li;
+${BLOCK_SUM_WGSL}`,
+  grid: "row",
+  body: `let i = P(8u) + li;
   let base = li * P(1u);
   if (valid[i] == 0.0) {
-    for (var c = lid.x; c < P(1u); c += WG) { dlogits[base + c] = 0.0; }
+    for (var c = lid; c < P(1u); c += WG) { dlogits[base + c] = 0.0; }
     return;
   }
   var r = 0.0;
-  for (var k = lid.x; k < P(2u); k += WG) { r += slot_term(li, i, k); }
-  r = block_sum(r, lid.x);
+  for (var k = lid; k < P(2u); k += WG) { r += slot_term(li, i, k); }
+  r = block_sum(r, lid);
   let m = lse[i];
-  for (var c = lid.x; c < P(1u); c += WG) {
+  for (var c = lid; c < P(1u); c += WG) {
     dlogits[base + c] = -exp(logits[base + c] - m) * r;
   }
   storageBarrier();
   // Slots that share a class (duplicates) carry a zero gradient; skipping zeros keeps
   // these read-modify-writes free of races.
-  for (var k = lid.x; k < P(2u); k += WG) {
+  for (var k = lid; k < P(2u); k += WG) {
     let v = slot_term(li, i, k);
     if (v != 0.0) {
       let at = base + u32(slots[k]);
       dlogits[at] = dlogits[at] + v;
     }
-  }
-}`;
+  }`,
+});
 
 // The same, one thread per row (software adapters).
-const ERRORS_BACKWARD_SERIAL_WGSL = /* wgsl */ `${ERRORS_BACKWARD_HEAD}
-
-@compute @workgroup_size(${SERIAL_WG})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let li = linear_group(wg, nwg) * ${SERIAL_WG}u + lid;
-  if (li >= P(9u)) { return; }
-  let i = P(8u) + li;
+const ERRORS_BACKWARD_SERIAL_WGSL = rowKernelWgsl({
+  ...ERRORS_BACKWARD,
+  helpers: `${ERROR_WGSL}
+${SLOT_TERM_WGSL}`,
+  grid: "serialRow",
+  threads: SERIAL_WG,
+  body: `let i = P(8u) + li;
   let base = li * P(1u);
   var r = 0.0;
   let counted = valid[i] != 0.0;
@@ -149,8 +143,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
         dlogits[at] = dlogits[at] + v;
       }
     }
-  }
-}`;
+  }`,
+});
 
 /**
  * Lovász errors `[K, N]` of the slot classes: e_ki = |y_ki - p_ki| with p_ki = p_{i, s_k} =
@@ -199,23 +193,24 @@ export function classErrors(logits: Tensor, slots: Tensor, targets: Tensor, vali
   return op(logits, lse, slots, targets, valid);
 }
 
-// The bindings of both Lovász row kernels, and the ground truth of position i for class cls.
-const ROWS_HEAD = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> errors: array<f32>;
-@group(0) @binding(1) var<storage, read> order: array<i32>;
-@group(0) @binding(2) var<storage, read> slots: array<i32>;
-@group(0) @binding(3) var<storage, read> targets: array<i32>;
-@group(0) @binding(4) var<storage, read> valid: array<f32>;
-@group(0) @binding(5) var<storage, read_write> out: array<f32>;
-${paramsWgsl(6)}
-
+// The bindings of both Lovász row kernels (`out` follows), and the ground truth of position i
+// for class cls.
+const ROWS_INPUTS: readonly WgslArray[] = [
+  ["errors", "f32"],
+  ["order", "i32"],
+  ["slots", "i32"],
+  ["targets", "i32"],
+  ["valid", "f32"],
+];
+const ROWS_TRUTH_WGSL = /* wgsl */ `
 fn truth(i: u32, cls: i32) -> f32 {
   return select(0.0, 1.0, valid[i] != 0.0 && targets[i] == cls);
 }`;
 
 // Params: P(0) = N, P(2) = K. Output row k: [value, g at each original position (N)].
 const ROWS_WGSL = lovaszScanWgsl({
-  head: ROWS_HEAD,
+  inputs: ROWS_INPUTS,
+  helpers: ROWS_TRUTH_WGSL,
   setup: "let cls = slots[r];",
   truth: (i) => `truth(${i}, cls)`,
   visit: `out[o + 1u + at] = w;
@@ -223,15 +218,16 @@ const ROWS_WGSL = lovaszScanWgsl({
 });
 
 // The same, one thread per row k walking the order serially (software adapters).
-const ROWS_SERIAL_WGSL = /* wgsl */ `${ROWS_HEAD}
-${LOVASZ_WEIGHT_WGSL}
-
-@compute @workgroup_size(${SERIAL_WG})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let k = linear_group(wg, nwg) * ${SERIAL_WG}u + lid;
-  if (k >= P(2u)) { return; }
-  let n = P(0u);
+const ROWS_SERIAL_WGSL = kernelWgsl({
+  inputs: ROWS_INPUTS,
+  outputs: [["out", "f32"]],
+  helpers: `${ROWS_TRUTH_WGSL}
+${LOVASZ_WEIGHT_WGSL}`,
+  grid: "serialRow",
+  threads: SERIAL_WG,
+  index: "k",
+  count: "P(2u)",
+  body: `let n = P(0u);
   let cls = slots[k];
   let row = k * n;
   let o = k * (n + 1u);
@@ -247,26 +243,20 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
     out[o + 1u + at] = w;
     if (valid[at] != 0.0) { acc += errors[row + at] * w; }
   }
-  out[o] = acc;
-}`;
+  out[o] = acc;`,
+});
 
 // dE_ki = g_k W_ki from the [K, N + 1] rows [value, W] and their gradient (column 0).
-const ROWS_BACKWARD_WGSL = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> g: array<f32>;
-@group(0) @binding(1) var<storage, read> rows: array<f32>;
-@group(0) @binding(2) var<storage, read_write> de: array<f32>;
-${paramsWgsl(3)}
-
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let x = linear_group(wg, nwg) * ${WG}u + lid;
-  let n = P(0u);
-  if (x >= n * P(2u)) { return; }
+const ROWS_BACKWARD_WGSL = kernelWgsl({
+  inputs: [["g", "f32"], ["rows", "f32"]],
+  outputs: [["de", "f32"]],
+  index: "x",
+  count: "P(0u) * P(2u)",
+  body: `let n = P(0u);
   let k = x / n;
   let o = k * (n + 1u);
-  de[x] = g[o] * rows[o + 1u + (x - k * n)];
-}`;
+  de[x] = g[o] * rows[o + 1u + (x - k * n)];`,
+});
 
 /**
  * Per-row Lovász extension values `[K]` of errors `[K, N]` (float32 webgpu, 0 or anything

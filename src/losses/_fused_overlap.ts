@@ -11,27 +11,26 @@
  */
 import { customGrad, reshape, slice, sum, type Tensor } from "../autograd/mod.ts";
 import { runRowKernel } from "../gpu/mod.ts";
-import { grid2d, paramsWgsl, WG } from "../gpu/kernels/common.ts";
-import { BLOCK_SUM_WGSL, ROW_LSE_WGSL, rowLogSumExp, rowParams } from "./_fused_common.ts";
+import { grid2d, kernelWgsl, WG } from "../gpu/kernels/common.ts";
+import {
+  BLOCK_SUM_WGSL,
+  ROW_LSE_WGSL,
+  rowKernelWgsl,
+  rowLogSumExp,
+  rowParams,
+} from "./_fused_common.ts";
 
 /** Rows each thread of the column-sum kernel walks. */
 const ROWS = 64;
 
 // Params: P(0) = n, P(1) = c, P(2) = positions per group T, P(3) = chunks per group.
-const SUMS_WGSL = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> logits: array<f32>;
-@group(0) @binding(1) var<storage, read> targets: array<i32>;
-@group(0) @binding(2) var<storage, read> valid: array<f32>;
-@group(0) @binding(3) var<storage, read> lse: array<f32>;
-@group(0) @binding(4) var<storage, read_write> partial: array<f32>;
-${paramsWgsl(5)}
-
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_id) lid: vec3<u32>) {
-  let c = P(1u);
-  let col = wg.x * ${WG}u + lid.x;
-  let chunk = wg.z * nwg.y + wg.y;
+const SUMS_WGSL = kernelWgsl({
+  inputs: [["logits", "f32"], ["targets", "i32"], ["valid", "f32"], ["lse", "f32"]],
+  outputs: [["partial", "f32"]],
+  grid: "free",
+  body: `let c = P(1u);
+  let col = wid.x * ${WG}u + lid;
+  let chunk = wid.z * nwg.y + wid.y;
   let per = P(2u);
   let chunks = P(3u);
   if (col >= c || chunk >= (P(0u) / per) * chunks) { return; }
@@ -64,47 +63,43 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   }
   partial[o] = sp;
   partial[o + c] = tp;
-  partial[o + 2u * c] = sy;
-}`;
+  partial[o + 2u * c] = sy;`,
+});
 
 // Params: P(0) = n, P(1) = c, P(2) = positions per group T.
-const BACKWARD_WGSL = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> logits: array<f32>;
-@group(0) @binding(1) var<storage, read> targets: array<i32>;
-@group(0) @binding(2) var<storage, read> valid: array<f32>;
-@group(0) @binding(3) var<storage, read> lse: array<f32>;
-@group(0) @binding(4) var<storage, read> grad: array<f32>;
-@group(0) @binding(5) var<storage, read_write> dlogits: array<f32>;
-${paramsWgsl(6)}
-${ROW_LSE_WGSL}
-${BLOCK_SUM_WGSL}
-
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_id) lid: vec3<u32>) {
-  let local = linear_group(wg, nwg);
-  if (local >= P(9u)) { return; }
-  let row = P(8u) + local;
+const BACKWARD_WGSL = rowKernelWgsl({
+  inputs: [
+    ["logits", "f32"],
+    ["targets", "i32"],
+    ["valid", "f32"],
+    ["lse", "f32"],
+    ["grad", "f32"],
+  ],
+  outputs: [["dlogits", "f32"]],
+  helpers: `${ROW_LSE_WGSL}
+${BLOCK_SUM_WGSL}`,
+  grid: "row",
+  body: `let row = P(8u) + local;
   let c = P(1u);
   let base = local * c;
   if (valid[row] == 0.0) {
-    for (var k = lid.x; k < c; k += WG) { dlogits[base + k] = 0.0; }
+    for (var k = lid; k < c; k += WG) { dlogits[base + k] = 0.0; }
     return;
   }
   let ga = (row / P(2u)) * 3u * c; // dL/dS(p) of the row's group; dL/dS(py) follows
   let m = lse[row];
   let t = u32(targets[row]);
   var s = 0.0;
-  for (var k = lid.x; k < c; k += WG) {
+  for (var k = lid; k < c; k += WG) {
     s += exp(logits[base + k] - m) * grad[ga + k];
   }
-  s = block_sum(s, lid.x) + exp(logits[base + t] - m) * grad[ga + c + t];
-  for (var k = lid.x; k < c; k += WG) {
+  s = block_sum(s, lid) + exp(logits[base + t] - m) * grad[ga + c + t];
+  for (var k = lid; k < c; k += WG) {
     var d = grad[ga + k] - s;
     if (k == t) { d += grad[ga + c + k]; }
     dlogits[base + k] = exp(logits[base + k] - m) * d;
-  }
-}`;
+  }`,
+});
 
 /**
  * Soft counts `[G, 3, C]` (S(p), S(py), S(y)) of float32 webgpu logits `[N, C]` with safe

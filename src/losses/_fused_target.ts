@@ -15,10 +15,11 @@
  */
 import { customGrad, reshape, slice, type Tensor, tensor } from "../autograd/mod.ts";
 import { runRowKernel } from "../gpu/mod.ts";
-import { grid2d, paramsWgsl, WG } from "../gpu/kernels/common.ts";
+import { grid2d, WG } from "../gpu/kernels/common.ts";
 import {
   ROW_LSE_SERIAL_WGSL,
   ROW_LSE_WGSL,
+  rowKernelWgsl,
   rowParams,
   SERIAL_WG,
   serialKernels,
@@ -51,13 +52,19 @@ const KIND_CODE: Record<FusedTargetKind, number> = {
 const STATS = 5;
 
 // Params: P(0..3) = n, c, kind, has_weights; Pf(4..6) = smoothing e, gamma, alpha.
-const FORWARD_HEAD = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> logits: array<f32>;
-@group(0) @binding(1) var<storage, read> targets: array<i32>;
-@group(0) @binding(2) var<storage, read> weights: array<f32>;
-@group(0) @binding(3) var<storage, read_write> stats: array<f32>;
-${paramsWgsl(4)}
+const FORWARD_ARRAYS = {
+  inputs: [["logits", "f32"], ["targets", "i32"], ["weights", "f32"]],
+  outputs: [["stats", "f32"]],
+} as const;
+
+const FINISH_WGSL = /* wgsl */ `
 const TINY: f32 = 1e-30;
+
+// vec2(u^e, e u^(e-1)), with u^0 = 1 and slope 0 exactly (focal's u^g, SAD's u^a).
+fn pow_slope(u: f32, e: f32) -> vec2<f32> {
+  if (e == 0.0) { return vec2<f32>(1.0, 0.0); }
+  return vec2<f32>(pow(u, e), e * pow(u, e - 1.0));
+}
 
 // The loss and backward coefficients of a row from its log-sum-exp and its sum of logits.
 fn finish(row: u32, base: u32, lse: f32, zsum: f32) {
@@ -78,12 +85,9 @@ fn finish(row: u32, base: u32, lse: f32, zsum: f32) {
     d = e / cf;
   } else if (P(2u) == 1u) {
     let g = Pf(5u);
-    var f = 1.0;
-    var df = 0.0;
-    if (g != 0.0) {
-      f = pow(u, g);
-      df = g * pow(u, g - 1.0);
-    }
+    let fd = pow_slope(u, g);
+    let f = fd.x;
+    let df = fd.y;
     var w = 1.0;
     if (P(3u) != 0u) { w = weights[u32(t)]; }
     loss = -w * f * logpt;
@@ -92,12 +96,9 @@ fn finish(row: u32, base: u32, lse: f32, zsum: f32) {
   } else {
     let g = Pf(5u);
     let al = Pf(6u);
-    var f = 1.0;
-    var df = 0.0;
-    if (al != 0.0) {
-      f = pow(u, al);
-      df = al * pow(u, al - 1.0);
-    }
+    let fd = pow_slope(u, al);
+    let f = fd.x;
+    let df = fd.y;
     let q = f * pt;
     let den = q + 1.0 + g;
     loss = 1.0 - (2.0 * q + g) / den;
@@ -115,51 +116,41 @@ fn finish(row: u32, base: u32, lse: f32, zsum: f32) {
 }`;
 
 /** One workgroup per row (GPUs: the row's logits are read by all threads at once). */
-const FORWARD_WGSL = /* wgsl */ `${FORWARD_HEAD}
-${ROW_LSE_WGSL}
-
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_id) lid: vec3<u32>) {
-  let local = linear_group(wg, nwg);
-  if (local >= P(9u)) { return; }
-  let base = local * P(1u);
-  let r = row_lse(base, P(1u), lid.x);
-  if (lid.x != 0u) { return; }
-  finish(P(8u) + local, base, r.x, r.y);
-}`;
+const FORWARD_WGSL = rowKernelWgsl({
+  ...FORWARD_ARRAYS,
+  helpers: `${FINISH_WGSL}
+${ROW_LSE_WGSL}`,
+  grid: "row",
+  body: `let base = local * P(1u);
+  let r = row_lse(base, P(1u), lid);
+  if (lid != 0u) { return; }
+  finish(P(8u) + local, base, r.x, r.y);`,
+});
 
 /**
  * One thread per row (software adapters: a workgroup per row spends its time in barriers on a
  * CPU; measured on llvmpipe for 2048 rows of 259, about 45 ms against a few).
  */
-const FORWARD_SERIAL_WGSL = /* wgsl */ `${FORWARD_HEAD}
-${ROW_LSE_SERIAL_WGSL}
-
-@compute @workgroup_size(${SERIAL_WG})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let local = linear_group(wg, nwg) * ${SERIAL_WG}u + lid;
-  if (local >= P(9u)) { return; }
-  let base = local * P(1u);
+const FORWARD_SERIAL_WGSL = rowKernelWgsl({
+  ...FORWARD_ARRAYS,
+  helpers: `${FINISH_WGSL}
+${ROW_LSE_SERIAL_WGSL}`,
+  grid: "serialRow",
+  threads: SERIAL_WG,
+  body: `let base = local * P(1u);
   let r = row_lse_serial(base, P(1u));
-  finish(P(8u) + local, base, r.x, r.y);
-}`;
+  finish(P(8u) + local, base, r.x, r.y);`,
+});
 
-const BACKWARD_WGSL = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> logits: array<f32>;
-@group(0) @binding(1) var<storage, read> targets: array<i32>;
-@group(0) @binding(2) var<storage, read> stats: array<f32>;
-@group(0) @binding(3) var<storage, read> grad: array<f32>;
-@group(0) @binding(4) var<storage, read_write> dlogits: array<f32>;
-${paramsWgsl(5)}
+const BACKWARD_ARRAYS = {
+  inputs: [["logits", "f32"], ["targets", "i32"], ["stats", "f32"], ["grad", "f32"]],
+  outputs: [["dlogits", "f32"]],
+} as const;
 
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_id) lid: vec3<u32>) {
-  let local = linear_group(wg, nwg);
-  if (local >= P(9u)) { return; }
-  let row = P(8u) + local;
+const BACKWARD_WGSL = rowKernelWgsl({
+  ...BACKWARD_ARRAYS,
+  grid: "row",
+  body: `let row = P(8u) + local;
   let o = row * ${STATS}u;
   let g = grad[o];
   let lse = stats[o + 1u];
@@ -168,37 +159,28 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3
   let d = stats[o + 4u];
   let t = u32(max(targets[row], 0));
   let base = local * P(1u);
-  for (var c = lid.x; c < P(1u); c += ${WG}u) {
+  for (var c = lid; c < P(1u); c += ${WG}u) {
     let p = exp(logits[base + c] - lse);
     var v = a * p - d;
     if (c == t) { v -= b; }
     dlogits[base + c] = g * v;
-  }
-}`;
+  }`,
+});
 
 /** One thread per logit (software adapters: a workgroup per row idles most lanes). */
-const BACKWARD_SERIAL_WGSL = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> logits: array<f32>;
-@group(0) @binding(1) var<storage, read> targets: array<i32>;
-@group(0) @binding(2) var<storage, read> stats: array<f32>;
-@group(0) @binding(3) var<storage, read> grad: array<f32>;
-@group(0) @binding(4) var<storage, read_write> dlogits: array<f32>;
-${paramsWgsl(5)}
-
-@compute @workgroup_size(${WG})
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let i = linear_group(wg, nwg) * ${WG}u + lid;
-  if (i >= P(9u) * P(1u)) { return; }
-  let local = i / P(1u);
+const BACKWARD_SERIAL_WGSL = rowKernelWgsl({
+  ...BACKWARD_ARRAYS,
+  index: "i",
+  count: "P(9u) * P(1u)",
+  body: `let local = i / P(1u);
   let c = i - local * P(1u);
   let row = P(8u) + local;
   let o = row * ${STATS}u;
   let p = exp(logits[i] - stats[o + 1u]);
   var v = stats[o + 2u] * p - stats[o + 4u];
   if (c == u32(max(targets[row], 0))) { v -= stats[o + 3u]; }
-  dlogits[i] = grad[o] * v;
-}`;
+  dlogits[i] = grad[o] * v;`,
+});
 
 /**
  * Per-position loss values `[N]` of the fused kernel for float32 webgpu logits `[N, C]` and

@@ -16,7 +16,18 @@ import {
   where,
   zeros,
 } from "../autograd/mod.ts";
-import { checkChoice, classCounts, maskedMean, type Prepared } from "./_common.ts";
+import {
+  type BaseLossOptions,
+  checkChoice,
+  checkNumber,
+  classCounts,
+  IGNORE_INDEX,
+  type LossFn,
+  maskedMean,
+  named,
+  prepare,
+  type Prepared,
+} from "./_common.ts";
 import { useFused } from "./_fused_common.ts";
 import { countsRow, fusedSoftCounts } from "./_fused_overlap.ts";
 
@@ -32,6 +43,9 @@ import { countsRow, fusedSoftCounts } from "./_fused_overlap.ts";
  * ```
  */
 export type ClassAverage = "present" | "all";
+
+/** Default smoothing of the Dice family. */
+export const DEFAULT_SMOOTH = 1e-5;
 
 /** The allowed values of `classes`. */
 export const CLASS_AVERAGES: readonly ClassAverage[] = ["present", "all"];
@@ -81,4 +95,38 @@ export function softCounts(prep: Prepared, groups = 1, fused?: boolean): SoftCou
 export function averageClasses(perClass: Tensor, sy: Tensor, classes: ClassAverage): Tensor {
   if (classes === "all") return perClass.mean();
   return maskedMean(perClass, sy.gt(0));
+}
+
+/** The options every Dice-type loss reads (those of `DiceOptions`). */
+export interface OverlapOptions extends BaseLossOptions {
+  /** The smoothing s (default DEFAULT_SMOOTH). */
+  smooth?: number;
+  /** Which classes the per-class losses are averaged over (default "present"). */
+  classes?: ClassAverage;
+  /** Whether float32 WebGPU logits may take the fused soft-count kernel (default true). */
+  fused?: boolean;
+}
+
+/**
+ * A Dice-type loss `loss`: per class c, 1 - `score(counts, s)` of the soft counts over the
+ * counted positions, averaged over the classes `classes` says. Its name is
+ * `loss(<label><classes>)`. Checks `smooth` and `classes` when built.
+ */
+export function overlapLoss(
+  loss: string,
+  options: OverlapOptions,
+  score: (counts: SoftCounts, smooth: number) => Tensor,
+  label = "",
+): LossFn {
+  const smooth = options.smooth ?? DEFAULT_SMOOTH;
+  const classes = options.classes ?? "present";
+  const ignoreIndex = options.ignoreIndex ?? IGNORE_INDEX;
+  checkNumber(loss, "smooth", smooth);
+  checkClasses(loss, classes);
+  return named(`${loss}(${label}${classes})`, (logits: Tensor, targets: Tensor, opts = {}) => {
+    const p = prepare(loss, logits, targets, opts.mask, ignoreIndex);
+    const counts = softCounts(p, 1, options.fused);
+    const perClass = score(counts, smooth).neg().add(1).reshape([p.classes]);
+    return averageClasses(perClass, counts.sy, classes);
+  });
 }

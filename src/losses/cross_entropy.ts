@@ -3,19 +3,8 @@
  * @module
  */
 import { gather, logSoftmax, mean, reshape, type Tensor, unsqueeze } from "../autograd/mod.ts";
-import {
-  type BaseLossOptions,
-  checkChoice,
-  checkNumber,
-  IGNORE_INDEX,
-  type LossFn,
-  named,
-  prepare,
-  reducePositions,
-  type Reduction,
-} from "./_common.ts";
-import { useFused } from "./_fused_common.ts";
-import { fusedTargetLoss } from "./_fused_target.ts";
+import { type BaseLossOptions, checkNumber, type LossFn, type Reduction } from "./_common.ts";
+import { targetLoss, targetReduction } from "./_target.ts";
 
 /**
  * Options of `crossEntropy`.
@@ -39,9 +28,6 @@ export interface CrossEntropyOptions extends BaseLossOptions {
    */
   fused?: boolean;
 }
-
-/** The allowed reductions. */
-export const REDUCTIONS: readonly Reduction[] = ["mean", "sum", "none"];
 
 /**
  * Per-position cross-entropy `[N]` from `[N, C]` logits and safe targets `[N]`:
@@ -76,16 +62,13 @@ export function crossEntropyPerPosition(
  */
 export function crossEntropy(options: CrossEntropyOptions = {}): LossFn {
   const e = options.labelSmoothing ?? 0;
-  const ignoreIndex = options.ignoreIndex ?? IGNORE_INDEX;
-  const reduction = options.reduction ?? "mean";
   checkNumber("crossEntropy", "labelSmoothing", e, 0, 1);
-  checkChoice("crossEntropy", "reduction", reduction, REDUCTIONS);
-  const name = e ? `crossEntropy(labelSmoothing=${e})` : "crossEntropy";
-  return named(name, (logits: Tensor, targets: Tensor, opts = {}): Tensor => {
-    const p = prepare("crossEntropy", logits, targets, opts.mask, ignoreIndex);
-    const values = useFused(p.logits, options.fused)
-      ? fusedTargetLoss({ kind: "crossEntropy", smoothing: e }, p.logits, p.targets)
-      : crossEntropyPerPosition(p.logits, p.targets, e);
-    return reducePositions(values, p.valid, reduction, p.positions);
+  return targetLoss({
+    loss: "crossEntropy",
+    name: e ? `crossEntropy(labelSmoothing=${e})` : "crossEntropy",
+    options,
+    reduction: targetReduction("crossEntropy", options),
+    settings: { kind: "crossEntropy", smoothing: e },
+    composed: (z, t) => crossEntropyPerPosition(z, t, e),
   });
 }

@@ -2,17 +2,8 @@
  * Soft Dice loss over classes.
  * @module
  */
-import type { Tensor } from "../autograd/mod.ts";
-import {
-  type BaseLossOptions,
-  checkNumber,
-  IGNORE_INDEX,
-  type LossFn,
-  named,
-  prepare,
-  safeRatio,
-} from "./_common.ts";
-import { averageClasses, checkClasses, type ClassAverage, softCounts } from "./_overlap.ts";
+import { type BaseLossOptions, type LossFn, safeRatio } from "./_common.ts";
+import { type ClassAverage, overlapLoss } from "./_overlap.ts";
 
 /**
  * Options of the Dice family (`dice`, `jaccard`, and the base of `tversky`).
@@ -37,9 +28,6 @@ export interface DiceOptions extends BaseLossOptions {
   fused?: boolean;
 }
 
-/** Default smoothing of the Dice family. */
-export const DEFAULT_SMOOTH = 1e-5;
-
 /**
  * Soft Dice loss: per class c, 1 - (2 S(py)_c + s) / (S(p)_c + S(y)_c + s), where
  * p = softmax(z), y = one-hot(t), S sums over the counted positions M and s = `smooth`
@@ -56,15 +44,9 @@ export const DEFAULT_SMOOTH = 1e-5;
  * ```
  */
 export function dice(options: DiceOptions = {}): LossFn {
-  const smooth = options.smooth ?? DEFAULT_SMOOTH;
-  const classes = options.classes ?? "present";
-  const ignoreIndex = options.ignoreIndex ?? IGNORE_INDEX;
-  checkNumber("dice", "smooth", smooth);
-  checkClasses("dice", classes);
-  return named(`dice(${classes})`, (logits: Tensor, targets: Tensor, opts = {}): Tensor => {
-    const p = prepare("dice", logits, targets, opts.mask, ignoreIndex);
-    const { tp, sp, sy } = softCounts(p, 1, options.fused);
-    const score = safeRatio(tp.mul(2).add(smooth), sp.add(sy).add(smooth));
-    return averageClasses(score.neg().add(1).reshape([p.classes]), sy, classes);
-  });
+  return overlapLoss(
+    "dice",
+    options,
+    ({ tp, sp, sy }, smooth) => safeRatio(tp.mul(2).add(smooth), sp.add(sy).add(smooth)),
+  );
 }

@@ -14,19 +14,12 @@ import {
 } from "../autograd/mod.ts";
 import {
   type BaseLossOptions,
-  checkChoice,
   checkNumber,
-  IGNORE_INDEX,
   type LossFn,
-  named,
   oneMinusPow,
-  prepare,
-  reducePositions,
   type Reduction,
 } from "./_common.ts";
-import { useFused } from "./_fused_common.ts";
-import { fusedTargetLoss } from "./_fused_target.ts";
-import { REDUCTIONS } from "./cross_entropy.ts";
+import { targetLoss, targetReduction } from "./_target.ts";
 
 /**
  * Options of `focal`.
@@ -92,20 +85,20 @@ export function focalPerPosition(
 export function focal(options: FocalOptions = {}): LossFn {
   const gamma = options.gamma ?? 2;
   const alpha = options.alpha ? [...options.alpha] : undefined;
-  const ignoreIndex = options.ignoreIndex ?? IGNORE_INDEX;
-  const reduction = options.reduction ?? "mean";
   checkNumber("focal", "gamma", gamma);
-  checkChoice("focal", "reduction", reduction, REDUCTIONS);
+  const reduction = targetReduction("focal", options);
   alpha?.forEach((a, c) => checkNumber("focal", `alpha[${c}]`, a));
-  const name = `focal(gamma=${gamma}${alpha ? ", alpha" : ""})`;
-  return named(name, (logits: Tensor, targets: Tensor, opts = {}): Tensor => {
-    const p = prepare("focal", logits, targets, opts.mask, ignoreIndex);
-    if (alpha && alpha.length !== p.classes) {
-      throw new ValueError(`focal: alpha has ${alpha.length} weights for ${p.classes} classes`);
-    }
-    const values = useFused(p.logits, options.fused)
-      ? fusedTargetLoss({ kind: "focal", gamma, classWeights: alpha }, p.logits, p.targets)
-      : focalPerPosition(p.logits, p.targets, gamma, alpha);
-    return reducePositions(values, p.valid, reduction, p.positions);
+  return targetLoss({
+    loss: "focal",
+    name: `focal(gamma=${gamma}${alpha ? ", alpha" : ""})`,
+    options,
+    reduction,
+    settings: { kind: "focal", gamma, classWeights: alpha },
+    composed: (z, t) => focalPerPosition(z, t, gamma, alpha),
+    check: (p) => {
+      if (alpha && alpha.length !== p.classes) {
+        throw new ValueError(`focal: alpha has ${alpha.length} weights for ${p.classes} classes`);
+      }
+    },
   });
 }

@@ -14,8 +14,7 @@ import {
   prepare,
   safeRatio,
 } from "./_common.ts";
-import { softCounts } from "./_overlap.ts";
-import { DEFAULT_SMOOTH } from "./dice.ts";
+import { DEFAULT_SMOOTH, softCounts } from "./_overlap.ts";
 
 /**
  * How Generalized Dice weighs class c from its target count S(y)_c: `"square"` 1/S(y)²,

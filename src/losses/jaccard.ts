@@ -2,10 +2,9 @@
  * Soft Jaccard (IoU) loss over classes.
  * @module
  */
-import type { Tensor } from "../autograd/mod.ts";
-import { checkNumber, IGNORE_INDEX, type LossFn, named, prepare, safeRatio } from "./_common.ts";
-import { averageClasses, checkClasses, softCounts } from "./_overlap.ts";
-import { DEFAULT_SMOOTH, type DiceOptions } from "./dice.ts";
+import { type LossFn, safeRatio } from "./_common.ts";
+import { overlapLoss } from "./_overlap.ts";
+import type { DiceOptions } from "./dice.ts";
 
 /**
  * Options of `jaccard`: those of `dice`.
@@ -35,15 +34,9 @@ export type JaccardOptions = DiceOptions;
  * ```
  */
 export function jaccard(options: JaccardOptions = {}): LossFn {
-  const smooth = options.smooth ?? DEFAULT_SMOOTH;
-  const classes = options.classes ?? "present";
-  const ignoreIndex = options.ignoreIndex ?? IGNORE_INDEX;
-  checkNumber("jaccard", "smooth", smooth);
-  checkClasses("jaccard", classes);
-  return named(`jaccard(${classes})`, (logits: Tensor, targets: Tensor, opts = {}): Tensor => {
-    const p = prepare("jaccard", logits, targets, opts.mask, ignoreIndex);
-    const { tp, sp, sy } = softCounts(p, 1, options.fused);
-    const score = safeRatio(tp.add(smooth), sp.add(sy).sub(tp).add(smooth));
-    return averageClasses(score.neg().add(1).reshape([p.classes]), sy, classes);
-  });
+  return overlapLoss(
+    "jaccard",
+    options,
+    ({ tp, sp, sy }, smooth) => safeRatio(tp.add(smooth), sp.add(sy).sub(tp).add(smooth)),
+  );
 }

@@ -5,19 +5,12 @@
 import { exp, gather, logSoftmax, reshape, type Tensor, unsqueeze } from "../autograd/mod.ts";
 import {
   type BaseLossOptions,
-  checkChoice,
   checkNumber,
-  IGNORE_INDEX,
   type LossFn,
-  named,
   oneMinusPow,
-  prepare,
-  reducePositions,
   type Reduction,
 } from "./_common.ts";
-import { useFused } from "./_fused_common.ts";
-import { fusedTargetLoss } from "./_fused_target.ts";
-import { REDUCTIONS } from "./cross_entropy.ts";
+import { targetLoss, targetReduction } from "./_target.ts";
 
 /**
  * Options of `selfAdjustingDice`.
@@ -74,17 +67,14 @@ export function selfAdjustingDicePerPosition(
 export function selfAdjustingDice(options: SelfAdjustingDiceOptions = {}): LossFn {
   const alpha = options.alpha ?? 1;
   const gamma = options.gamma ?? 1;
-  const ignoreIndex = options.ignoreIndex ?? IGNORE_INDEX;
-  const reduction = options.reduction ?? "mean";
   checkNumber("selfAdjustingDice", "alpha", alpha);
   checkNumber("selfAdjustingDice", "gamma", gamma);
-  checkChoice("selfAdjustingDice", "reduction", reduction, REDUCTIONS);
-  const name = `selfAdjustingDice(alpha=${alpha}, gamma=${gamma})`;
-  return named(name, (logits: Tensor, targets: Tensor, opts = {}): Tensor => {
-    const p = prepare("selfAdjustingDice", logits, targets, opts.mask, ignoreIndex);
-    const values = useFused(p.logits, options.fused)
-      ? fusedTargetLoss({ kind: "selfAdjustingDice", alpha, gamma }, p.logits, p.targets)
-      : selfAdjustingDicePerPosition(p.logits, p.targets, alpha, gamma);
-    return reducePositions(values, p.valid, reduction, p.positions);
+  return targetLoss({
+    loss: "selfAdjustingDice",
+    name: `selfAdjustingDice(alpha=${alpha}, gamma=${gamma})`,
+    options,
+    reduction: targetReduction("selfAdjustingDice", options),
+    settings: { kind: "selfAdjustingDice", alpha, gamma },
+    composed: (z, t) => selfAdjustingDicePerPosition(z, t, alpha, gamma),
   });
 }

@@ -2,10 +2,9 @@
  * Tversky loss: Dice with separate weights on false positives and false negatives.
  * @module
  */
-import type { Tensor } from "../autograd/mod.ts";
-import { checkNumber, IGNORE_INDEX, type LossFn, named, prepare, safeRatio } from "./_common.ts";
-import { averageClasses, checkClasses, softCounts } from "./_overlap.ts";
-import { DEFAULT_SMOOTH, type DiceOptions } from "./dice.ts";
+import { checkNumber, type LossFn, safeRatio } from "./_common.ts";
+import { overlapLoss } from "./_overlap.ts";
+import type { DiceOptions } from "./dice.ts";
 
 /**
  * Options of `tversky`.
@@ -45,20 +44,11 @@ export interface TverskyOptions extends DiceOptions {
 export function tversky(options: TverskyOptions = {}): LossFn {
   const a = options.alpha ?? 0.5;
   const b = options.beta ?? 0.5;
-  const smooth = options.smooth ?? DEFAULT_SMOOTH;
-  const classes = options.classes ?? "present";
-  const ignoreIndex = options.ignoreIndex ?? IGNORE_INDEX;
   checkNumber("tversky", "alpha", a);
   checkNumber("tversky", "beta", b);
-  checkNumber("tversky", "smooth", smooth);
-  checkClasses("tversky", classes);
-  const name = `tversky(alpha=${a}, beta=${b}, ${classes})`;
-  return named(name, (logits: Tensor, targets: Tensor, opts = {}): Tensor => {
-    const p = prepare("tversky", logits, targets, opts.mask, ignoreIndex);
-    const { tp, sp, sy } = softCounts(p, 1, options.fused);
+  return overlapLoss("tversky", options, ({ tp, sp, sy }, smooth) => {
     const fp = sp.sub(tp);
     const fn = sy.sub(tp);
-    const score = safeRatio(tp.add(smooth), tp.add(fp.mul(a)).add(fn.mul(b)).add(smooth));
-    return averageClasses(score.neg().add(1).reshape([p.classes]), sy, classes);
-  });
+    return safeRatio(tp.add(smooth), tp.add(fp.mul(a)).add(fn.mul(b)).add(smooth));
+  }, `alpha=${a}, beta=${b}, `);
 }

@@ -13,6 +13,7 @@ import {
   type Gpt2AttentionParams,
 } from "./attention.ts";
 import { joinName, type Module } from "./module.ts";
+import type { ParamTree } from "./params.ts";
 import { gatedMlp, type GatedMlpParams, mlp, type MlpParams } from "./mlp.ts";
 import {
   layerNorm,
@@ -69,6 +70,7 @@ export function llamaBlock(opts: {
   const attn = causalSelfAttention({ ...opts, std });
   const ffn = gatedMlp({ dim, hidden: opts.hidden, dropout: opts.dropout, std, dtype });
   const norm = rmsNorm({ dim, eps, dtype });
+  const layer = preNormLayer(rmsNormForward, eps, attn, "self_attn", ffn);
   return {
     init: (rng: Rng): LlamaLayerParams => ({
       self_attn: attn.init(rng),
@@ -76,14 +78,8 @@ export function llamaBlock(opts: {
       input_layernorm: norm.init(rng),
       post_attention_layernorm: norm.init(rng),
     }),
-    apply: (p: LlamaLayerParams, x: Tensor, ctx: AttentionContext = {}): AttentionOutput => {
-      const h = rmsNormForward(p.input_layernorm, x, eps);
-      const a = attn.apply(p.self_attn, h, { ...ctx, prefix: joinName(ctx.prefix, "self_attn") });
-      const mid = x.add(a.out);
-      const h2 = rmsNormForward(p.post_attention_layernorm, mid, eps);
-      const out = mid.add(ffn.apply(p.mlp, h2, { ...ctx, prefix: joinName(ctx.prefix, "mlp") }));
-      return { out, cache: a.cache };
-    },
+    apply: (p: LlamaLayerParams, x: Tensor, ctx: AttentionContext = {}): AttentionOutput =>
+      layer(p.input_layernorm, p.self_attn, p.post_attention_layernorm, p.mlp, x, ctx),
   };
 }
 
@@ -129,6 +125,7 @@ export function gpt2Block(opts: {
   const attn = gpt2Attention(opts);
   const ffn = mlp({ ...opts, hidden: opts.hidden ?? 4 * dim });
   const norm = layerNorm({ dim, eps, dtype });
+  const layer = preNormLayer(layerNormForward, eps, attn, "attn", ffn);
   return {
     init: (rng: Rng): GptLayerParams => ({
       ln_1: norm.init(rng),
@@ -136,13 +133,28 @@ export function gpt2Block(opts: {
       ln_2: norm.init(rng),
       mlp: ffn.init(rng),
     }),
-    apply: (p: GptLayerParams, x: Tensor, ctx: AttentionContext = {}): AttentionOutput => {
-      const h = layerNormForward(p.ln_1, x, eps);
-      const a = attn.apply(p.attn, h, { ...ctx, prefix: joinName(ctx.prefix, "attn") });
-      const mid = x.add(a.out);
-      const h2 = layerNormForward(p.ln_2, mid, eps);
-      const out = mid.add(ffn.apply(p.mlp, h2, { ...ctx, prefix: joinName(ctx.prefix, "mlp") }));
-      return { out, cache: a.cache };
-    },
+    apply: (p: GptLayerParams, x: Tensor, ctx: AttentionContext = {}): AttentionOutput =>
+      layer(p.ln_1, p.attn, p.ln_2, p.mlp, x, ctx),
+  };
+}
+
+/**
+ * The pre-norm residual layer both families share: x + attn(norm(x)), then that plus
+ * mlp(norm(·)), each sublayer named under the context's prefix (`attnName`, "mlp").
+ */
+function preNormLayer<N, A extends ParamTree, M extends ParamTree>(
+  norm: (p: N, x: Tensor, eps: number) => Tensor,
+  eps: number,
+  attn: Module<A, Tensor, AttentionOutput, AttentionContext>,
+  attnName: string,
+  ffn: Module<M, Tensor, Tensor, AttentionContext>,
+): (n1: N, a: A, n2: N, m: M, x: Tensor, ctx: AttentionContext) => AttentionOutput {
+  return (n1, a, n2, m, x, ctx) => {
+    const h = norm(n1, x, eps);
+    const att = attn.apply(a, h, { ...ctx, prefix: joinName(ctx.prefix, attnName) });
+    const mid = x.add(att.out);
+    const h2 = norm(n2, mid, eps);
+    const out = mid.add(ffn.apply(m, h2, { ...ctx, prefix: joinName(ctx.prefix, "mlp") }));
+    return { out, cache: att.cache };
   };
 }

@@ -5,11 +5,11 @@
  * @module
  */
 import { type DType, matmul, randn, type Rng, type Tensor, ValueError } from "../autograd/mod.ts";
-import type { LayerCache } from "./attention.ts";
 import { gpt2Block, type GptLayerParams } from "./block.ts";
 import { applyDropout } from "./dropout.ts";
 import {
-  attentionBias,
+  checkLayers,
+  decoderLayers,
   type KVCache,
   type LanguageModel,
   type LinearInfo,
@@ -130,9 +130,7 @@ export function gpt(config: GptConfig): LanguageModel<GptParams> {
     ctx: LmContext = {},
   ): { logits: Tensor; cache: KVCache } => {
     const tr = params.transformer;
-    if (tr.h.length !== layers) {
-      throw new ValueError(`gpt: params have ${tr.h.length} layers, config says ${layers}`);
-    }
+    checkLayers("gpt", tr.h, layers);
     const [, t] = ids.shape;
     const past = ctx.cache?.length ?? 0;
     if (past + t > context) {
@@ -142,24 +140,12 @@ export function gpt(config: GptConfig): LanguageModel<GptParams> {
     }
     const wte = tr.wte.weight;
     const positions = tr.wpe.weight.take(positionsFor(ids, past, ctx));
-    const mask = attentionBias(t, past, wte, ctx.attentionMask);
-    let x = applyDropout(wte.take(ids).add(positions), rate, ctx);
-    const caches: LayerCache[] = [];
-    for (let i = 0; i < layers; i++) {
-      const a = block.apply(tr.h[i], x, {
-        ...ctx,
-        prefix: `transformer.h.${i}`,
-        mask,
-        causal: true,
-        past: ctx.cache?.layers[i],
-      });
-      caches.push(a.cache);
-      x = a.out;
-    }
-    x = layerNormForward(tr.ln_f, x, eps);
+    const x = applyDropout(wte.take(ids).add(positions), rate, ctx);
+    const out = decoderLayers(block, tr.h, x, ctx, "transformer.h");
+    const h = layerNormForward(tr.ln_f, out.x, eps);
     // The head is tied to the token embedding, stored [vocab, dim]: logits = x · wteᵀ.
-    const logits = matmul(x, wte, { transposeB: true });
-    return { logits, cache: { layers: caches, length: past + t } };
+    const logits = matmul(h, wte, { transposeB: true });
+    return { logits, cache: out.cache };
   };
 
   return {

@@ -132,44 +132,27 @@ export function parseHfConfig(json: unknown, source = "config.json"): HfModelCon
   const architecture = arch as HfArchitecture;
 
   const has = (field: string): boolean => json[field] !== undefined && json[field] !== null;
-  const int = (field: string, fallback?: number): number => {
+  // A field's value: its fallback when absent (an error when it has none), else checked by
+  // `ok` and described as `what` in the error.
+  const read = <T>(field: string, what: string, ok: (v: unknown) => v is T, fallback?: T): T => {
     const v = json[field];
     if (v === undefined || v === null) {
       if (fallback !== undefined) return fallback;
       throw new Error(`${source}: missing required field "${field}" for ${architecture}`);
     }
-    if (typeof v !== "number" || !Number.isInteger(v) || v <= 0) {
-      throw new Error(`${source}: field "${field}" must be a positive integer, got ${show(v)}`);
-    }
+    if (!ok(v)) throw new Error(`${source}: field "${field}" must be ${what}, got ${show(v)}`);
     return v;
   };
-  const num = (field: string, fallback?: number): number => {
-    const v = json[field];
-    if (v === undefined || v === null) {
-      if (fallback !== undefined) return fallback;
-      throw new Error(`${source}: missing required field "${field}" for ${architecture}`);
-    }
-    if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) {
-      throw new Error(`${source}: field "${field}" must be a positive number, got ${show(v)}`);
-    }
-    return v;
-  };
-  const bool = (field: string, fallback: boolean): boolean => {
-    const v = json[field];
-    if (v === undefined || v === null) return fallback;
-    if (typeof v !== "boolean") {
-      throw new Error(`${source}: field "${field}" must be a boolean, got ${show(v)}`);
-    }
-    return v;
-  };
-  const str = (field: string, fallback: string): string => {
-    const v = json[field];
-    if (v === undefined || v === null) return fallback;
-    if (typeof v !== "string") {
-      throw new Error(`${source}: field "${field}" must be a string, got ${show(v)}`);
-    }
-    return v;
-  };
+  const isInt = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v > 0;
+  const isNum = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v) && v > 0;
+  const int = (field: string, fallback?: number) =>
+    read(field, "a positive integer", isInt, fallback);
+  const num = (field: string, fallback?: number) =>
+    read(field, "a positive number", isNum, fallback);
+  const bool = (field: string, fallback: boolean) =>
+    read(field, "a boolean", (v): v is boolean => typeof v === "boolean", fallback);
+  const str = (field: string, fallback: string) =>
+    read(field, "a string", (v): v is string => typeof v === "string", fallback);
   const tokenIds = (field: string): number | number[] | undefined => {
     const v = json[field];
     if (v === undefined || v === null) return undefined;

@@ -14,10 +14,11 @@ import {
   type Tensor,
   ValueError,
 } from "../autograd/mod.ts";
-import type { LayerCache } from "./attention.ts";
-import { constantLike, type ForwardContext } from "./module.ts";
+import type { AttentionContext, AttentionOutput, LayerCache } from "./attention.ts";
+import { constantLike, type ForwardContext, type Module } from "./module.ts";
 import type { ParamTree } from "./params.ts";
 import type { WeightLayout } from "./linear.ts";
+import type { RopeTables } from "./rope.ts";
 
 /**
  * The keys and values of every layer for the positions processed so far.
@@ -191,4 +192,45 @@ export function attentionBias(
     bias = bias ? bias.add(pad) : pad;
   }
   return bias;
+}
+
+/** Throws unless a `model`'s parameters hold the `layers` blocks its config says. */
+export function checkLayers(model: string, params: readonly unknown[], layers: number): void {
+  if (params.length !== layers) {
+    throw new ValueError(`${model}: params have ${params.length} layers, config says ${layers}`);
+  }
+}
+
+/**
+ * The stack of a decoder model: `block` applied to the embedded positions `x` `[B, T, D]`
+ * with each layer's parameters in turn (layer i named `${prefix}.${i}`), attending causally
+ * under the mask of `attentionBias` (and with `rope` where given), each layer continuing
+ * from its entry of `ctx.cache`. Returns the stack's output and the cache extended by these
+ * positions.
+ */
+export function decoderLayers<P extends ParamTree>(
+  block: Module<P, Tensor, AttentionOutput, AttentionContext>,
+  params: readonly P[],
+  x: Tensor,
+  ctx: LmContext,
+  prefix: string,
+  rope?: RopeTables,
+): { x: Tensor; cache: KVCache } {
+  const t = x.shape[1];
+  const past = ctx.cache?.length ?? 0;
+  const mask = attentionBias(t, past, x, ctx.attentionMask);
+  const caches: LayerCache[] = [];
+  for (let i = 0; i < params.length; i++) {
+    const a = block.apply(params[i], x, {
+      ...ctx,
+      prefix: `${prefix}.${i}`,
+      mask,
+      causal: true,
+      rope,
+      past: ctx.cache?.layers[i],
+    });
+    caches.push(a.cache);
+    x = a.out;
+  }
+  return { x, cache: { layers: caches, length: past + t } };
 }

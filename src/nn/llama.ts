@@ -5,11 +5,11 @@
  * @module
  */
 import { type DType, matmul, randn, type Rng, type Tensor, ValueError } from "../autograd/mod.ts";
-import type { LayerCache } from "./attention.ts";
 import { llamaBlock, type LlamaLayerParams } from "./block.ts";
 import { applyDropout } from "./dropout.ts";
 import {
-  attentionBias,
+  checkLayers,
+  decoderLayers,
   type KVCache,
   type LanguageModel,
   type LinearInfo,
@@ -159,33 +159,17 @@ export function llama(config: LlamaConfig): LanguageModel<LlamaParams> {
     ctx: LmContext = {},
   ): { logits: Tensor; cache: KVCache } => {
     const m = params.model;
-    if (m.layers.length !== layers) {
-      throw new ValueError(`llama: params have ${m.layers.length} layers, config says ${layers}`);
-    }
+    checkLayers("llama", m.layers, layers);
     const table = m.embed_tokens.weight;
-    const [, t] = ids.shape;
     const past = ctx.cache?.length ?? 0;
     const rope = ropeTables(positionsFor(ids, past, ctx), headDim, theta, table);
-    const mask = attentionBias(t, past, table, ctx.attentionMask);
-    let x = applyDropout(table.take(ids), rate, ctx);
-    const caches: LayerCache[] = [];
-    for (let i = 0; i < layers; i++) {
-      const a = block.apply(m.layers[i], x, {
-        ...ctx,
-        prefix: `model.layers.${i}`,
-        mask,
-        causal: true,
-        rope,
-        past: ctx.cache?.layers[i],
-      });
-      caches.push(a.cache);
-      x = a.out;
-    }
-    x = rmsNormForward(m.norm, x, eps);
+    const x = applyDropout(table.take(ids), rate, ctx);
+    const out = decoderLayers(block, m.layers, x, ctx, "model.layers", rope);
+    const h = rmsNormForward(m.norm, out.x, eps);
     const logits = config.tieEmbeddings
-      ? matmul(x, table, { transposeB: true })
-      : project(requireHead(params), x, "out_in", "lm_head", { ...ctx, prefix: "" });
-    return { logits, cache: { layers: caches, length: past + t } };
+      ? matmul(h, table, { transposeB: true })
+      : project(requireHead(params), h, "out_in", "lm_head", { ...ctx, prefix: "" });
+    return { logits, cache: out.cache };
   };
 
   return {

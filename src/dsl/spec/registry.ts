@@ -149,24 +149,22 @@ interface Entry {
   validate?: (options: JsonOptions) => OptionProblem[];
 }
 
-const registries: Record<PartKind, Map<string, Entry>> = {
-  model: new Map(),
-  loss: new Map(),
-  optimizer: new Map(),
-  schedule: new Map(),
-  data: new Map(),
-  eval: new Map(),
-};
+/** A fresh empty map per kind of part. */
+function perKind<V>(): Record<PartKind, Map<string, V>> {
+  return {
+    model: new Map(),
+    loss: new Map(),
+    optimizer: new Map(),
+    schedule: new Map(),
+    data: new Map(),
+    eval: new Map(),
+  };
+}
+
+const registries = perKind<Entry>();
 
 /** Other names of registered kinds: alias → name. */
-const aliases: Record<PartKind, Map<string, string>> = {
-  model: new Map(),
-  loss: new Map(),
-  optimizer: new Map(),
-  schedule: new Map(),
-  data: new Map(),
-  eval: new Map(),
-};
+const aliases = perKind<string>();
 
 /** The registered name `name` stands for (itself unless it is an alias). */
 function canonical(kind: PartKind, name: string): string {
@@ -232,6 +230,27 @@ export function isRegistered(kind: PartKind, name: string): boolean {
 }
 
 /**
+ * `register` for one kind of part, typed for that kind (what `registerModel`,
+ * `registerLoss`, ... are).
+ *
+ * @example
+ * ```ts
+ * import type { Registrar } from "./registry.ts";
+ * const f: Registrar<"schedule"> = (name, factory) => console.log(name, typeof factory);
+ * f("flat", () => () => 1e-3);
+ * ```
+ */
+export type Registrar<K extends PartKind> = <O = JsonOptions>(
+  name: string,
+  factory: Factory<PartOf[K], O>,
+  options?: RegisterOptions,
+) => void;
+
+function registrarOf<K extends PartKind>(kind: K): Registrar<K> {
+  return (name, factory, options) => register(kind, name, factory, options);
+}
+
+/**
  * Registers a model factory, e.g. `registerModel("gpt", (o: GptConfig) => gpt(o))`.
  *
  * @example
@@ -243,13 +262,7 @@ export function isRegistered(kind: PartKind, name: string): boolean {
  * }));
  * ```
  */
-export function registerModel<O = JsonOptions>(
-  name: string,
-  factory: Factory<Module<ParamTree>, O>,
-  options?: RegisterOptions,
-): void {
-  register("model", name, factory, options);
-}
+export const registerModel: Registrar<"model"> = registrarOf("model");
 
 /**
  * Registers a loss factory, e.g. `registerLoss("ce", (o) => crossEntropy(o))`.
@@ -260,13 +273,7 @@ export function registerModel<O = JsonOptions>(
  * registerLoss("zero", () => (logits) => logits.mul(0).sum());
  * ```
  */
-export function registerLoss<O = JsonOptions>(
-  name: string,
-  factory: Factory<LossFn, O>,
-  options?: RegisterOptions,
-): void {
-  register("loss", name, factory, options);
-}
+export const registerLoss: Registrar<"loss"> = registrarOf("loss");
 
 /**
  * Registers an optimizer factory, e.g. `registerOptimizer("adamw", (o: AdamOptions) => adamw(o))`.
@@ -278,13 +285,7 @@ export function registerLoss<O = JsonOptions>(
  * registerOptimizer<SgdOptions>("nesterov", (o) => sgd({ ...o, momentum: 0.9, nesterov: true }));
  * ```
  */
-export function registerOptimizer<O = JsonOptions>(
-  name: string,
-  factory: Factory<Optimizer, O>,
-  options?: RegisterOptions,
-): void {
-  register("optimizer", name, factory, options);
-}
+export const registerOptimizer: Registrar<"optimizer"> = registrarOf("optimizer");
 
 /**
  * Registers a learning-rate schedule factory.
@@ -295,13 +296,7 @@ export function registerOptimizer<O = JsonOptions>(
  * registerSchedule("step-decay", (o) => (s) => Number(o.lr) * 0.5 ** Math.floor(s / 100));
  * ```
  */
-export function registerSchedule<O = JsonOptions>(
-  name: string,
-  factory: Factory<Schedule, O>,
-  options?: RegisterOptions,
-): void {
-  register("schedule", name, factory, options);
-}
+export const registerSchedule: Registrar<"schedule"> = registrarOf("schedule");
 
 /**
  * Registers a data-source factory.
@@ -317,13 +312,7 @@ export function registerSchedule<O = JsonOptions>(
  * }));
  * ```
  */
-export function registerDataset<O = JsonOptions>(
-  name: string,
-  factory: Factory<DataSource, O>,
-  options?: RegisterOptions,
-): void {
-  register("data", name, factory, options);
-}
+export const registerDataset: Registrar<"data"> = registrarOf("data");
 
 /**
  * Registers an evaluator factory.
@@ -337,13 +326,7 @@ export function registerDataset<O = JsonOptions>(
  * }));
  * ```
  */
-export function registerEvaluator<O = JsonOptions>(
-  name: string,
-  factory: Factory<Evaluator, O>,
-  options?: RegisterOptions,
-): void {
-  register("eval", name, factory, options);
-}
+export const registerEvaluator: Registrar<"eval"> = registrarOf("eval");
 
 /**
  * The names registered for `kind`, sorted (error messages list them); aliases are not listed.

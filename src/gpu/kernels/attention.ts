@@ -19,7 +19,7 @@ import type { AttentionSpec } from "../../autograd/backend.ts";
 import type { DType } from "../../autograd/dtype.ts";
 import { ShapeError } from "../../autograd/errors.ts";
 import type { Engine, GpuBuffer } from "../engine.ts";
-import { f32Bits, MAIN_1D, params, paramsWgsl, WG, wgslType } from "./common.ts";
+import { f32Arrays, f32Bits, type KernelWgsl, kernelWgsl, params, WG, wgslType } from "./common.ts";
 
 /** Threads (rows) per workgroup. */
 const ROWS = 64;
@@ -34,12 +34,6 @@ export function attentionTile(d: number): number {
   let bc = 32;
   while (bc > 1 && bc * (2 * d + 2) * 4 > 16384) bc /= 2;
   return bc;
-}
-
-function bind(i: number, name: string, write = false): string {
-  return `@group(0) @binding(${i}) var<storage, ${
-    write ? "read_write" : "read"
-  }> ${name}: array<f32>;`;
 }
 
 /**
@@ -61,17 +55,25 @@ const HEADER = `
 const VISIBLE = "select(n, u32(clamp(horizon - i32(j0), 0, i32(n))), causal)";
 
 /**
- * The start of a query-row kernel (forward, dq) after its bindings: workgroup memory for a tile
- * of keys and values, this thread's row and its key/value head, the row's mask offset, and the
- * causal bounds: kEnd (workgroup-uniform: keys past the last row's horizon are never staged)
- * and this row's horizon (one past its last visible key).
+ * A query-row kernel (forward, dq) of `d`-wide rows and key tiles of `bc`: workgroup memory
+ * for a tile of keys and values, then `main` (ROWS threads, a row each) that starts with this
+ * thread's row and its key/value head, the row's mask offset, and the causal bounds: kEnd
+ * (workgroup-uniform: keys past the last row's horizon are never staged) and this row's
+ * horizon (one past its last visible key), and goes on with `body`.
  */
-function queryRowStart(d: number, bc: number): string {
-  return `var<workgroup> ks: array<f32, ${bc * d}>;
-var<workgroup> vs: array<f32, ${bc * d}>;
-@compute @workgroup_size(${ROWS})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${HEADER}
+function queryRowKernel(
+  d: number,
+  bc: number,
+  arrays: Pick<KernelWgsl, "inputs" | "outputs">,
+  body: string,
+): string {
+  return kernelWgsl({
+    ...arrays,
+    helpers: `var<workgroup> ks: array<f32, ${bc * d}>;
+var<workgroup> vs: array<f32, ${bc * d}>;`,
+    grid: "free",
+    threads: ROWS,
+    body: `${HEADER}
   let bh = wid.y + P(6u);
   let b = bh / H; let hk = (bh % H) / (H / HKV);
   let i = wid.x * ${ROWS}u + lid;
@@ -81,7 +83,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let mrow = (select(b, 0u, MB == 1u) * T + min(i, T - 1u)) * TK;
   let lastRow = min(wid.x * ${ROWS}u + ${ROWS - 1}u, T - 1u);
   let kEnd = select(TK, min(TK, lastRow + TK - T + 1u), causal);
-  let horizon = i32(min(i, T - 1u) + TK - T + 1u);`;
+  let horizon = i32(min(i, T - 1u) + TK - T + 1u);
+${body}`,
+  });
 }
 
 /**
@@ -133,15 +137,12 @@ function dispatchRows(
 }
 
 function forwardCode(d: number, bc: number): string {
-  return `${bind(0, "q")}
-${bind(1, "k")}
-${bind(2, "v")}
-${bind(3, "mask")}
-${bind(4, "o", true)}
-${bind(5, "lse", true)}
-${paramsWgsl(6)}
-${queryRowStart(d, bc)}
-  var qr: array<f32, ${d}>;
+  const arrays = { inputs: f32Arrays("q", "k", "v", "mask"), outputs: f32Arrays("o", "lse") };
+  return queryRowKernel(
+    d,
+    bc,
+    arrays,
+    `  var qr: array<f32, ${d}>;
   var acc: array<f32, ${d}>;
   for (var c = 0u; c < ${d}u; c++) { qr[c] = q[row * ${d}u + c] * scale; }
   var m = -3.0e38;
@@ -170,8 +171,8 @@ ${queryRowStart(d, bc)}
   if (live) {
     for (var c = 0u; c < ${d}u; c++) { o[row * ${d}u + c] = acc[c] / l; }
     lse[row] = m + log(l);
-  }
-}`;
+  }`,
+  );
 }
 
 /** Forward: out `[B, H, T, d]` and lse `[B, H, T]`. */
@@ -203,32 +204,27 @@ function checkWidth(op: string, d: number): void {
 }
 
 function prepCode(d: number): string {
-  return `${bind(0, "o")}
-${bind(1, "g")}
-${bind(2, "lse")}
-${bind(3, "stats", true)}
-${paramsWgsl(4)}
-${MAIN_1D}
-  let rows = P(0u);
-  if (i >= rows) { return; }
+  return kernelWgsl({
+    inputs: f32Arrays("o", "g", "lse"),
+    outputs: f32Arrays("stats"),
+    body: `let rows = P(0u);
   var dl = 0.0;
   for (var c = 0u; c < ${d}u; c++) { dl += g[i * ${d}u + c] * o[i * ${d}u + c]; }
   stats[i] = lse[i];
-  stats[rows + i] = dl;
-}`;
+  stats[rows + i] = dl;`,
+  });
 }
 
 /** The bindings both backward kernels read: q, k, v, mask, the output gradient, stats. */
-function backwardInputs(): string {
-  return ["q", "k", "v", "mask", "g", "stats"].map((name, i) => bind(i, name)).join("\n");
-}
+const BACKWARD_INPUTS = f32Arrays("q", "k", "v", "mask", "g", "stats");
 
 function dqCode(d: number, bc: number): string {
-  return `${backwardInputs()}
-${bind(6, "dq", true)}
-${paramsWgsl(7)}
-${queryRowStart(d, bc)}
-  let rows = P(7u);
+  const arrays = { inputs: BACKWARD_INPUTS, outputs: f32Arrays("dq") };
+  return queryRowKernel(
+    d,
+    bc,
+    arrays,
+    `  let rows = P(7u);
   var qr: array<f32, ${d}>;
   var gr: array<f32, ${d}>;
   var acc: array<f32, ${d}>;
@@ -253,22 +249,21 @@ ${queryRowStart(d, bc)}
     }${TILE_END}
   if (live) {
     for (var c = 0u; c < ${d}u; c++) { dq[row * ${d}u + c] = acc[c] * scale; }
-  }
-}`;
+  }`,
+  );
 }
 
 function dkvCode(d: number, bc: number): string {
-  return `${backwardInputs()}
-${bind(6, "dko", true)}
-${bind(7, "dvo", true)}
-${paramsWgsl(8)}
-var<workgroup> qs: array<f32, ${bc * d}>;
+  return kernelWgsl({
+    inputs: BACKWARD_INPUTS,
+    outputs: f32Arrays("dko", "dvo"),
+    helpers: `var<workgroup> qs: array<f32, ${bc * d}>;
 var<workgroup> gs: array<f32, ${bc * d}>;
 var<workgroup> lss: array<f32, ${bc}>;
-var<workgroup> dls: array<f32, ${bc}>;
-@compute @workgroup_size(${ROWS})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${HEADER}
+var<workgroup> dls: array<f32, ${bc}>;`,
+    grid: "free",
+    threads: ROWS,
+    body: `${HEADER}
   let rows = P(7u);
   let bk = wid.y + P(6u);
   let b = bk / HKV; let hk = bk % HKV; let group = H / HKV;
@@ -331,8 +326,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       dko[krow * ${d}u + c] = dk[c] * scale;
       dvo[krow * ${d}u + c] = dv[c];
     }
-  }
-}`;
+  }`,
+  });
 }
 
 /** Backward: dq `[B, H, T, d]`, dk and dv `[B, Hkv, Tk, d]`. */

@@ -6,7 +6,8 @@
  */
 import type { DType } from "../../autograd/dtype.ts";
 import { DTypeError, fmtShape, ShapeError } from "../../autograd/errors.ts";
-import { PARAM_WORDS } from "../engine.ts";
+import { sizeOf } from "../../autograd/shape.ts";
+import { type Engine, type GpuBuffer, PARAM_WORDS } from "../engine.ts";
 
 /** Threads per workgroup of the 1D kernels. */
 export const WG = 256;
@@ -71,6 +72,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 /** A storage array a generated kernel binds: its WGSL name and element type. */
 export type WgslArray = readonly [name: string, type: string];
 
+/** f32 storage arrays named `names`, for a kernel's inputs or outputs. */
+export function f32Arrays(...names: string[]): WgslArray[] {
+  return names.map((name) => [name, "f32"]);
+}
+
 /** What `kernelWgsl` writes: the bindings, helpers, how threads map to work, and the body. */
 export interface KernelWgsl {
   /** Read-only storage arrays, from binding 0. */
@@ -80,13 +86,18 @@ export interface KernelWgsl {
   /** WGSL between the bindings and `main`: functions, constants, workgroup arrays. */
   helpers?: string;
   /**
-   * How threads map to work, each bounded by the count at P(0): "element" (default), one
-   * thread per element `i` in workgroups of WG (MAIN_1D); "row", one workgroup per `row`;
-   * "serialRow", one thread per `row`. `lid` is the thread's index in its workgroup.
+   * How threads map to work: "element" (default), one thread per element in workgroups of WG
+   * (MAIN_1D); "row", one workgroup per row; "serialRow", one thread per row; "free", a grid
+   * the body reads itself from `wid` and `nwg` (no index and no bound check). `lid` is the
+   * thread's index in its workgroup.
    */
-  grid?: "element" | "row" | "serialRow";
-  /** Threads per workgroup for "row" and "serialRow" (default WG). */
+  grid?: "element" | "row" | "serialRow" | "free";
+  /** Threads per workgroup for "row", "serialRow" and "free" (default WG). */
   threads?: number;
+  /** The name of the work index in the body (default `i` for "element", `row` otherwise). */
+  index?: string;
+  /** The WGSL count the index is bounded by (default `P(0)`). */
+  count?: string;
   /** The statements of `main` after the bound check. */
   body: string;
 }
@@ -114,17 +125,19 @@ export function kernelWgsl(spec: KernelWgsl): string {
   ].map((decl, k) => `@group(0) @binding(${k}) ${decl}`);
   const grid = spec.grid ?? "element";
   const threads = spec.threads ?? WG;
-  const entry = grid === "element" ? MAIN_1D : `
+  const index = spec.index ?? (grid === "element" ? "i" : "row");
+  const signature = `
 @compute @workgroup_size(${threads})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let row = linear_group(wid, nwg)${grid === "serialRow" ? ` * ${threads}u + lid` : ""};`;
-  const index = grid === "element" ? "i" : "row";
+        @builtin(local_invocation_index) lid: u32) {`;
+  const first = grid === "row" ? "" : ` * ${threads}u + lid`;
+  const entry = grid === "free" ? signature : `${signature}
+  let ${index} = linear_group(wid, nwg)${first};
+  if (${index} >= ${spec.count ?? "P(0)"}) { return; }`;
   return `${arrays.join("\n")}
 ${paramsWgsl(arrays.length)}
 ${spec.helpers ?? ""}
 ${entry}
-  if (${index} >= P(0)) { return; }
   ${spec.body}
 }`;
 }
@@ -353,6 +366,45 @@ fn matmul_offsets(batch: u32, M: u32, K: u32, N: u32) -> vec2<u32> {
 }
 `;
 
+/** What the tiled matmul kernels' common head (`matmulHeadWgsl`) is made of. */
+export interface MatmulHead {
+  /** The element types of the bindings a, b (read) and o (read-write). */
+  a: string;
+  b: string;
+  o: string;
+  /** The element type of the workgroup tiles As and Bs, and their lengths. */
+  tile: string;
+  aTile: number;
+  bTile: number;
+  /** Threads per workgroup along x and y. */
+  wx: number;
+  wy: number;
+  /** Rows and columns of the output tile a workgroup computes. */
+  bm: number;
+  bn: number;
+}
+
+/**
+ * WGSL of a tiled matmul kernel up to its own code: the bindings, the params block and
+ * `matmul_offsets`, the workgroup tiles, and `main`, opened with M, K, N, this workgroup's
+ * batch and its element offsets (aOff, bOff, oOff) and its output tile's origin (row0, col0).
+ */
+export function matmulHeadWgsl(h: MatmulHead): string {
+  return `@group(0) @binding(0) var<storage, read> a: array<${h.a}>;
+@group(0) @binding(1) var<storage, read> b: array<${h.b}>;
+@group(0) @binding(2) var<storage, read_write> o: array<${h.o}>;
+${paramsWgsl(3)}${MATMUL_OFFSETS_WGSL}
+var<workgroup> As: array<${h.tile}, ${h.aTile}>;
+var<workgroup> Bs: array<${h.tile}, ${h.bTile}>;
+@compute @workgroup_size(${h.wx}, ${h.wy})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let M = P(0); let K = P(1); let N = P(2);
+  let batch = wid.z + P(3);
+  let offs = matmul_offsets(batch, M, K, N); let aOff = offs.x; let bOff = offs.y;
+  let oOff = batch * M * N;
+  let row0 = wid.y * ${h.bm}u; let col0 = wid.x * ${h.bn}u;`;
+}
+
 /**
  * WGSL `at(row, k)`: the element index of position k along the axis of "row" `row` (one of
  * outer x inner rows) of a contiguous tensor viewed as [outer, P(1), inner], P(2) = inner
@@ -364,6 +416,66 @@ fn at(row: u32, k: u32) -> u32 {
   let outer = row / inner;
   return (outer * P(1) + k) * inner + (row - outer * inner);
 }`;
+
+/**
+ * The rows along `axis` of a contiguous tensor of `shape` as the row kernels walk them with
+ * AXIS_AT_WGSL: `rows` (outer x inner) rows of `len`, and the params block with P(0) = rows,
+ * P(1) = len, P(2) = inner.
+ */
+export function axisRows(
+  shape: readonly number[],
+  axis: number,
+): { rows: number; len: number; p: Uint32Array } {
+  const len = shape[axis], inner = sizeOf(shape.slice(axis + 1));
+  const rows = sizeOf(shape.slice(0, axis)) * inner;
+  const p = params();
+  p[0] = rows;
+  p[1] = len;
+  p[2] = inner;
+  return { rows, len, p };
+}
+
+/** A one-input kernel over rows, in the variant `serial` picks (see `runRows`). */
+export interface RowsKernel extends Pick<KernelWgsl, "inputs" | "outputs"> {
+  /** The kernel's cache key in each variant. */
+  key: (variant: "serial" | "wg") => string;
+  /** WGSL helpers of both variants. */
+  helpers: string;
+  /** The workgroup variant's extra helpers (its workgroup arrays). */
+  wgHelpers: string;
+  /** One thread per row (the body's row is `i`), else one workgroup per row (`row`, `lid`). */
+  serial: boolean;
+  /** The chosen variant's body. */
+  body: () => string;
+}
+
+/** Runs `spec` over `rows` rows of `a` into `out` with params `p`; returns `out`. */
+export function runRows(
+  e: Engine,
+  op: string,
+  spec: RowsKernel,
+  a: GpuBuffer,
+  out: GpuBuffer,
+  p: Uint32Array,
+  rows: number,
+): GpuBuffer {
+  const k = e.kernel(
+    spec.key(spec.serial ? "serial" : "wg"),
+    () =>
+      kernelWgsl({
+        inputs: spec.inputs,
+        outputs: spec.outputs,
+        helpers: spec.serial ? spec.helpers : `${spec.helpers}
+${spec.wgHelpers}`,
+        grid: spec.serial ? "element" : "row",
+        body: spec.body(),
+      }),
+    1,
+    1,
+  );
+  e.dispatch(op, k, [a], [out], p, spec.serial ? Math.ceil(rows / WG) : rows);
+  return out;
+}
 
 /**
  * WGSL of a workgroup tree reduction: stores `value` in the workgroup array `arr` at `lid`,

@@ -71,6 +71,38 @@ function dispatchFlat(
   }
 }
 
+/** The kernel `key` that maps `a` (of WGSL type `from`) to `o` (`to`) with `body`. */
+function mapKernel(
+  e: Engine,
+  key: string,
+  from: string,
+  to: string,
+  body: string,
+  helpers = FLOAT_MATH,
+): Kernel {
+  return e.kernel(
+    key,
+    () => kernelWgsl({ inputs: [["a", from]], outputs: [["o", to]], helpers, body }),
+    1,
+    1,
+  );
+}
+
+/** `out[i] = f(a[i])` for the `size` elements of a one-input flat kernel `k`; returns `out`. */
+function mapFlat(
+  e: Engine,
+  op: string,
+  k: Kernel,
+  a: GpuBuffer,
+  out: GpuBuffer,
+  size: number,
+): GpuBuffer {
+  const p = params();
+  p[0] = size;
+  dispatchFlat(e, op, k, [a], [1], out, p, size);
+  return out;
+}
+
 /** `size` copies of `value` (stored as raw bits, so one kernel serves every dtype). */
 export function fill(e: Engine, size: number, value: number, dtype: DType): GpuBuffer {
   const t = wgslType("fill", dtype);
@@ -97,16 +129,7 @@ export function fill(e: Engine, size: number, value: number, dtype: DType): GpuB
 export function copy(e: Engine, op: string, a: GpuBuffer, size: number): GpuBuffer {
   const out = e.alloc(op, size * 4);
   if (size === 0) return out;
-  const k = e.kernel(
-    "copy",
-    () => kernelWgsl({ inputs: [["a", "u32"]], outputs: [["o", "u32"]], body: "o[i] = a[i];" }),
-    1,
-    1,
-  );
-  const p = params();
-  p[0] = size;
-  dispatchFlat(e, op, k, [a], [1], out, p, size);
-  return out;
+  return mapFlat(e, op, mapKernel(e, "copy", "u32", "u32", "o[i] = a[i];", ""), a, out, size);
 }
 
 const FLOAT_UNARY: Record<UnaryOp, string> = {
@@ -161,43 +184,30 @@ export function unary(
     ? `select(${FLOAT_UNARY[op]}, x, is_nan(x))`
     : INT_UNARY[op] ?? `f2i(${FLOAT_UNARY[op].replace(/\bx\b/g, "xf")})`;
   if (layout && shape) {
-    const ks = e.kernel(
+    const ks = mapKernel(
+      e,
       `unary_${op}_${t}_strided`,
-      () =>
-        kernelWgsl({
-          inputs: [["a", t]],
-          outputs: [["o", t]],
-          helpers: FLOAT_MATH,
-          body: `${offsetsWgsl(1, 2, [10])}
+      t,
+      t,
+      `${offsetsWgsl(1, 2, [10])}
   let x = a[P(${OFFSETS}u) + off0];
   let xf = f32(x);
   o[i] = ${expr};`,
-        }),
-      1,
-      1,
     );
     const p = broadcastParams(op, shape, [shape], [layout]);
     e.dispatch(op, ks, [a], [out], p, Math.ceil(size / WG));
     return out;
   }
-  const k = e.kernel(
+  const k = mapKernel(
+    e,
     `unary_${op}_${t}`,
-    () =>
-      kernelWgsl({
-        inputs: [["a", t]],
-        outputs: [["o", t]],
-        helpers: FLOAT_MATH,
-        body: `let x = a[i];
+    t,
+    t,
+    `let x = a[i];
   let xf = f32(x);
   o[i] = ${expr};`,
-      }),
-    1,
-    1,
   );
-  const p = params();
-  p[0] = size;
-  dispatchFlat(e, op, k, [a], [1], out, p, size);
-  return out;
+  return mapFlat(e, op, k, a, out, size);
 }
 
 const FLOAT_BINARY: Record<BinaryOp, string> = {
@@ -373,20 +383,12 @@ export function cast(e: Engine, a: GpuBuffer, size: number, from: DType, to: DTy
   if (f === t) return copy(e, "cast", a, size);
   const out = e.alloc("cast", size * 4);
   if (size === 0) return out;
-  const k = e.kernel(
+  const k = mapKernel(
+    e,
     `cast_${f}_${t}`,
-    () =>
-      kernelWgsl({
-        inputs: [["a", f]],
-        outputs: [["o", t]],
-        helpers: FLOAT_MATH,
-        body: `o[i] = ${t === "i32" ? "f2i(a[i])" : "f32(a[i])"};`,
-      }),
-    1,
-    1,
+    f,
+    t,
+    `o[i] = ${t === "i32" ? "f2i(a[i])" : "f32(a[i])"};`,
   );
-  const p = params();
-  p[0] = size;
-  dispatchFlat(e, "cast", k, [a], [1], out, p, size);
-  return out;
+  return mapFlat(e, "cast", k, a, out, size);
 }

@@ -9,21 +9,15 @@
 import type { DType } from "../../autograd/dtype.ts";
 import type { Engine, GpuBuffer } from "../engine.ts";
 import {
+  f32Arrays,
   f32Bits,
   FLOAT_MATH,
-  MAIN_1D,
+  kernelWgsl,
   params,
-  paramsWgsl,
   WG,
   wgslType,
   workgroupReduceWgsl,
 } from "./common.ts";
-
-function binding(i: number, name: string, write = false): string {
-  return `@group(0) @binding(${i}) var<storage, ${
-    write ? "read_write" : "read"
-  }> ${name}: array<f32>;`;
-}
 
 /** g · gelu'(x), elementwise (tanh GELU). */
 export function geluGrad(e: Engine, x: GpuBuffer, g: GpuBuffer, size: number, dtype: DType) {
@@ -33,19 +27,16 @@ export function geluGrad(e: Engine, x: GpuBuffer, g: GpuBuffer, size: number, dt
   const k = e.kernel(
     "fused_gelu_grad",
     () =>
-      `${binding(0, "x")}
-${binding(1, "g")}
-${binding(2, "o", true)}
-${paramsWgsl(3)}
-${FLOAT_MATH}
-${MAIN_1D}
-  if (i >= P(0)) { return; }
-  let v = x[i]; let v2 = v * v;
+      kernelWgsl({
+        inputs: f32Arrays("x", "g"),
+        outputs: f32Arrays("o"),
+        helpers: FLOAT_MATH,
+        body: `let v = x[i]; let v2 = v * v;
   let c = 0.7978845608028654;
   let t = tanh_(c * (v + 0.044715 * v2 * v));
   let d = 0.5 * (1.0 + t) + 0.5 * c * v * (1.0 - t * t) * (1.0 + 3.0 * 0.044715 * v2);
-  o[i] = g[i] * d;
-}`,
+  o[i] = g[i] * d;`,
+      }),
     2,
     1,
   );
@@ -70,17 +61,14 @@ export function softmaxGrad(
   const k = e.kernel(
     "fused_softmax_grad",
     () =>
-      `${binding(0, "s")}
-${binding(1, "g")}
-${binding(2, "o", true)}
-${paramsWgsl(3)}
-${MAIN_1D}
-  if (i >= P(0)) { return; }
-  let cols = P(1); let base = i * cols;
+      kernelWgsl({
+        inputs: f32Arrays("s", "g"),
+        outputs: f32Arrays("o"),
+        body: `let cols = P(1); let base = i * cols;
   var dot = 0.0;
   for (var c = 0u; c < cols; c++) { dot += g[base + c] * s[base + c]; }
-  for (var c = 0u; c < cols; c++) { o[base + c] = s[base + c] * (g[base + c] - dot); }
-}`,
+  for (var c = 0u; c < cols; c++) { o[base + c] = s[base + c] * (g[base + c] - dot); }`,
+      }),
     2,
     1,
   );
@@ -109,16 +97,10 @@ export function layerNorm(
   const k = e.kernel(
     "fused_layer_norm",
     () =>
-      `${binding(0, "x")}
-${binding(1, "w")}
-${binding(2, "b")}
-${binding(3, "y", true)}
-${binding(4, "mean", true)}
-${binding(5, "rstd", true)}
-${paramsWgsl(6)}
-${MAIN_1D}
-  if (i >= P(0)) { return; }
-  let cols = P(1); let n = f32(cols); let base = i * cols;
+      kernelWgsl({
+        inputs: f32Arrays("x", "w", "b"),
+        outputs: f32Arrays("y", "mean", "rstd"),
+        body: `let cols = P(1); let n = f32(cols); let base = i * cols;
   var sum = 0.0;
   for (var c = 0u; c < cols; c++) { sum += x[base + c]; }
   let mu = sum / n;
@@ -127,8 +109,8 @@ ${MAIN_1D}
   let rs = 1.0 / sqrt(sq / n + Pf(2));
   for (var c = 0u; c < cols; c++) { y[base + c] = (x[base + c] - mu) * rs * w[c] + b[c]; }
   mean[i] = mu;
-  rstd[i] = rs;
-}`,
+  rstd[i] = rs;`,
+      }),
     3,
     3,
   );
@@ -162,16 +144,10 @@ export function layerNormGrad(
     const kx = e.kernel(
       "fused_layer_norm_dx",
       () =>
-        `${binding(0, "g")}
-${binding(1, "x")}
-${binding(2, "w")}
-${binding(3, "mean")}
-${binding(4, "rstd")}
-${binding(5, "dx", true)}
-${paramsWgsl(6)}
-${MAIN_1D}
-  if (i >= P(0)) { return; }
-  let cols = P(1); let n = f32(cols); let base = i * cols;
+        kernelWgsl({
+          inputs: f32Arrays("g", "x", "w", "mean", "rstd"),
+          outputs: f32Arrays("dx"),
+          body: `let cols = P(1); let n = f32(cols); let base = i * cols;
   let mu = mean[i]; let rs = rstd[i];
   var m1 = 0.0; var m2 = 0.0;
   for (var c = 0u; c < cols; c++) {
@@ -183,8 +159,8 @@ ${MAIN_1D}
   for (var c = 0u; c < cols; c++) {
     let xh = (x[base + c] - mu) * rs;
     dx[base + c] = rs * (g[base + c] * w[c] - m1 - xh * m2);
-  }
-}`,
+  }`,
+        }),
       5,
       1,
     );
@@ -194,16 +170,11 @@ ${MAIN_1D}
     const kw = e.kernel(
       "fused_layer_norm_dw",
       () =>
-        `${binding(0, "g")}
-${binding(1, "x")}
-${binding(2, "mean")}
-${binding(3, "rstd")}
-${binding(4, "dw", true)}
-${binding(5, "db", true)}
-${paramsWgsl(6)}
-${MAIN_1D}
-  let cols = P(1);
-  if (i >= cols) { return; }
+        kernelWgsl({
+          inputs: f32Arrays("g", "x", "mean", "rstd"),
+          outputs: f32Arrays("dw", "db"),
+          count: "P(1)",
+          body: `let cols = P(1);
   var sw = 0.0; var sb = 0.0;
   for (var r = 0u; r < P(0); r++) {
     let gv = g[r * cols + i];
@@ -211,8 +182,8 @@ ${MAIN_1D}
     sb += gv;
   }
   dw[i] = sw;
-  db[i] = sb;
-}`,
+  db[i] = sb;`,
+        }),
       4,
       2,
     );
@@ -242,26 +213,26 @@ export function sumOfSquares(
   const slots = groups.reduce((a, b) => a + b, 0);
   const partial = e.alloc("sumOfSquares", Math.max(1, slots) * 4);
   const out = e.alloc("sumOfSquares", 4);
+  const partSums = `var<workgroup> partSums: array<f32, ${SUMSQ_WG}>;`;
   const reduceTail = `
   ${workgroupReduceWgsl("partSums", "acc", (a, b) => `${a} + ${b}`, SUMSQ_WG)}`;
   const part = e.kernel(
     "fused_sumsq_partial",
     () =>
-      `${binding(0, "x")}
-${binding(1, "partial", true)}
-${paramsWgsl(2)}
-var<workgroup> partSums: array<f32, ${SUMSQ_WG}>;
-@compute @workgroup_size(${SUMSQ_WG})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lid: u32) {
-  let n = P(0u);
+      kernelWgsl({
+        inputs: f32Arrays("x"),
+        outputs: f32Arrays("partial"),
+        helpers: partSums,
+        grid: "free",
+        threads: SUMSQ_WG,
+        body: `let n = P(0u);
   var acc = 0.0;
   for (var i = wid.x * ${SUMSQ_WG}u + lid; i < n; i += nwg.x * ${SUMSQ_WG}u) {
     let v = x[i];
     acc += v * v;
   }${reduceTail}
-  if (lid == 0u) { partial[P(1u) + wid.x] = partSums[0]; }
-}`,
+  if (lid == 0u) { partial[P(1u) + wid.x] = partSums[0]; }`,
+      }),
     1,
     1,
   );
@@ -276,17 +247,17 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   const total = e.kernel(
     "fused_sumsq_total",
     () =>
-      `${binding(0, "partial")}
-${binding(1, "o", true)}
-${paramsWgsl(2)}
-var<workgroup> partSums: array<f32, ${SUMSQ_WG}>;
-@compute @workgroup_size(${SUMSQ_WG})
-fn main(@builtin(local_invocation_index) lid: u32) {
-  let n = P(0u);
+      kernelWgsl({
+        inputs: f32Arrays("partial"),
+        outputs: f32Arrays("o"),
+        helpers: partSums,
+        grid: "free",
+        threads: SUMSQ_WG,
+        body: `let n = P(0u);
   var acc = 0.0;
   for (var i = lid; i < n; i += ${SUMSQ_WG}u) { acc += partial[i]; }${reduceTail}
-  if (lid == 0u) { o[0] = partSums[0]; }
-}`,
+  if (lid == 0u) { o[0] = partSums[0]; }`,
+      }),
     1,
     1,
   );

@@ -10,14 +10,15 @@ import { sizeOf, stridesOf } from "../../autograd/shape.ts";
 import type { Engine, GpuBuffer } from "../engine.ts";
 import {
   AXIS_AT_WGSL,
+  axisRows,
   checkRank,
   collapse,
   FLOAT_MATH,
-  kernelWgsl,
   MAIN_1D,
   params,
   paramsWgsl,
   putWords,
+  runRows,
   WG,
   wgslType,
   workgroupReduceWgsl,
@@ -181,54 +182,47 @@ export function argmax(
   dtype: DType,
 ): GpuBuffer {
   const t = wgslType("argmax", dtype);
-  const outer = sizeOf(shape.slice(0, axis)), len = shape[axis];
-  const inner = sizeOf(shape.slice(axis + 1));
-  const nOut = outer * inner;
+  const { rows: nOut, len, p } = axisRows(shape, axis);
   const out = e.alloc("argmax", nOut * 4);
   if (nOut === 0) return out;
-  const p = params();
-  p[0] = nOut;
-  p[1] = len;
-  p[2] = inner;
   // better(v, w): v ranks strictly above w (NaN above everything, equal NaNs tie).
   const better = t === "f32"
     ? "fn better(v: f32, w: f32) -> bool { return (is_nan(v) && !is_nan(w)) || (!is_nan(w) && v > w); }"
     : "fn better(v: i32, w: i32) -> bool { return v > w; }";
-  const bind = { inputs: [["x", t]], outputs: [["o", "i32"]] } as const;
-  const helpers = `${FLOAT_MATH}
+  const oneThread = serial(nOut, len, e.ctx.info.isFallbackAdapter);
+  return runRows(
+    e,
+    "argmax",
+    {
+      inputs: [["x", t]],
+      outputs: [["o", "i32"]],
+      key: (variant) => `argmax_${variant}_${t}`,
+      helpers: `${FLOAT_MATH}
 ${better}
-${AXIS_AT_WGSL}`;
-  if (serial(nOut, len, e.ctx.info.isFallbackAdapter)) {
-    const k = e.kernel(
-      `argmax_serial_${t}`,
-      () =>
-        kernelWgsl({
-          ...bind,
-          helpers,
-          body: `var best = 0u;
+${AXIS_AT_WGSL}`,
+      wgHelpers: `var<workgroup> pv: array<${t}, ${WG}>;
+var<workgroup> pi: array<u32, ${WG}>;`,
+      serial: oneThread,
+      body: () => oneThread ? ARGMAX_SERIAL : ARGMAX_WORKGROUP,
+    },
+    a,
+    out,
+    p,
+    nOut,
+  );
+}
+
+/** argmax with one thread per row `i`. */
+const ARGMAX_SERIAL = `var best = 0u;
   var bv = x[at(i, 0u)];
   for (var k = 1u; k < P(1); k++) {
     let v = x[at(i, k)];
     if (better(v, bv)) { bv = v; best = k; }
   }
-  o[i] = i32(best);`,
-        }),
-      1,
-      1,
-    );
-    e.dispatch("argmax", k, [a], [out], p, Math.ceil(nOut / WG));
-    return out;
-  }
-  const k = e.kernel(
-    `argmax_wg_${t}`,
-    () =>
-      kernelWgsl({
-        ...bind,
-        helpers: `${helpers}
-var<workgroup> pv: array<${t}, ${WG}>;
-var<workgroup> pi: array<u32, ${WG}>;`,
-        grid: "row",
-        body: `let len = P(1);
+  o[i] = i32(best);`;
+
+/** argmax with one workgroup per row: strided scans, then a tree that keeps the lowest index. */
+const ARGMAX_WORKGROUP = `let len = P(1);
   // Each thread scans k = lid, lid + WG, ... in order, so its first best has the lowest index.
   var bi = 0xffffffffu;
   var bv = x[at(row, 0u)];
@@ -249,11 +243,4 @@ var<workgroup> pi: array<u32, ${WG}>;`,
     }
     workgroupBarrier();
   }
-  if (lid == 0u) { o[row] = i32(pi[0]); }`,
-      }),
-    1,
-    1,
-  );
-  e.dispatch("argmax", k, [a], [out], p, nOut);
-  return out;
-}
+  if (lid == 0u) { o[row] = i32(pi[0]); }`;

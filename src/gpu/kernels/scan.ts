@@ -8,7 +8,7 @@
 import type { DType } from "../../autograd/dtype.ts";
 import { sizeOf } from "../../autograd/shape.ts";
 import type { Engine, GpuBuffer } from "../engine.ts";
-import { kernelWgsl, params, WG, wgslType } from "./common.ts";
+import { axisRows, runRows, WG, wgslType } from "./common.ts";
 
 /** cumsum of `a` along `axis`; `reverse` sums from the end. */
 export function cumsum(
@@ -23,14 +23,8 @@ export function cumsum(
   const n = sizeOf(shape);
   const out = e.alloc("cumsum", n * 4);
   if (n === 0) return out;
-  const len = shape[axis], inner = sizeOf(shape.slice(axis + 1));
-  const rows = sizeOf(shape.slice(0, axis)) * inner;
-  const p = params();
-  p[0] = rows;
-  p[1] = len;
-  p[2] = inner;
+  const { rows, len, p } = axisRows(shape, axis);
   p[3] = reverse ? 1 : 0;
-  const bind = { inputs: [["x", t]] as const, outputs: [["o", t]] as const };
   const at = `// Element k (in scan order) of row r: reverse scans walk the axis backwards.
 fn at(row: u32, k: u32) -> u32 {
   let inner = P(2);
@@ -38,31 +32,22 @@ fn at(row: u32, k: u32) -> u32 {
   let kk = select(k, P(1) - 1u - k, P(3) != 0u);
   return (outer * P(1) + kk) * inner + (row - outer * inner);
 }`;
-  if (len <= 64 || rows >= 4096) {
-    const k = e.kernel(
-      `cumsum_serial_${t}`,
-      () =>
-        kernelWgsl({
-          ...bind,
-          helpers: at,
-          body: `var s = ${t}(0);
-  for (var k = 0u; k < P(1); k++) { let j = at(i, k); s += x[j]; o[j] = s; }`,
-        }),
-      1,
-      1,
-    );
-    e.dispatch("cumsum", k, [a], [out], p, Math.ceil(rows / WG));
-    return out;
-  }
-  const k = e.kernel(
-    `cumsum_wg_${t}`,
-    () =>
-      kernelWgsl({
-        ...bind,
-        helpers: `${at}
-var<workgroup> part: array<${t}, ${WG}>;`,
-        grid: "row",
-        body: `let len = P(1);
+  const serial = len <= 64 || rows >= 4096;
+  return runRows(
+    e,
+    "cumsum",
+    {
+      inputs: [["x", t]],
+      outputs: [["o", t]],
+      key: (variant) => `cumsum_${variant}_${t}`,
+      helpers: at,
+      wgHelpers: `var<workgroup> part: array<${t}, ${WG}>;`,
+      serial,
+      body: () =>
+        serial
+          ? `var s = ${t}(0);
+  for (var k = 0u; k < P(1); k++) { let j = at(i, k); s += x[j]; o[j] = s; }`
+          : `let len = P(1);
   let chunk = (len + ${WG - 1}u) / ${WG}u;
   let k0 = min(lid * chunk, len);
   let k1 = min(k0 + chunk, len);
@@ -80,10 +65,10 @@ var<workgroup> part: array<${t}, ${WG}>;`,
   var run = ${t}(0);
   if (lid > 0u) { run = part[lid - 1u]; }
   for (var k = k0; k < k1; k++) { let j = at(row, k); run += x[j]; o[j] = run; }`,
-      }),
-    1,
-    1,
+    },
+    a,
+    out,
+    p,
+    rows,
   );
-  e.dispatch("cumsum", k, [a], [out], p, rows);
-  return out;
 }

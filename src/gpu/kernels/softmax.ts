@@ -18,9 +18,9 @@ import { sizeOf } from "../../autograd/shape.ts";
 import type { Engine, GpuBuffer } from "../engine.ts";
 import {
   AXIS_AT_WGSL,
+  axisRows,
   FLOAT_MATH,
-  kernelWgsl,
-  params,
+  runRows,
   softwareKernels,
   WG,
   wgslType,
@@ -32,6 +32,37 @@ const HELPERS = `${FLOAT_MATH}
 // NaN-propagating max, as Math.max.
 fn mx(a: f32, b: f32) -> f32 { if (is_nan(a)) { return a; } if (is_nan(b)) { return b; } return max(a, b); }
 ${AXIS_AT_WGSL}`;
+
+/** One thread per row `i`: the max, the sum of exponentials, then `write` at each `j`. */
+function serialBody(write: string): string {
+  return `let len = P(1);
+  var m = -inf_f32();
+  for (var k = 0u; k < len; k++) { m = mx(m, x[at(i, k)]); }
+  if (m == -inf_f32()) { m = 0.0; }
+  var s = 0.0;
+  for (var k = 0u; k < len; k++) { s += exp_(x[at(i, k)] - m); }
+  let ls = log_(s);
+  for (var k = 0u; k < len; k++) { let j = at(i, k); o[j] = ${write}; }`;
+}
+
+/** One workgroup per row: the same with workgroup trees for the max and the sum. */
+function workgroupBody(write: string): string {
+  return `let len = P(1);
+  var m0 = -inf_f32();
+  for (var k = lid; k < len; k += ${WG}u) { m0 = mx(m0, x[at(row, k)]); }
+  ${workgroupReduceWgsl("part", "m0", (a, b) => `mx(${a}, ${b})`)}
+  var mm = part[0];
+  if (mm == -inf_f32()) { mm = 0.0; }
+  let m2 = mm;
+  workgroupBarrier();
+  var acc = 0.0;
+  for (var k = lid; k < len; k += ${WG}u) { acc += exp_(x[at(row, k)] - m2); }
+  ${workgroupReduceWgsl("part", "acc", (a, b) => `${a} + ${b}`)}
+  let s = part[0];
+  let ls = log_(s);
+  let m = m2;
+  for (var k = lid; k < len; k += ${WG}u) { let j = at(row, k); o[j] = ${write}; }`;
+}
 
 /** softmax (or logSoftmax when `log`) of `a` along `axis`. */
 export function softmax(
@@ -47,62 +78,16 @@ export function softmax(
   const n = sizeOf(shape);
   const out = e.alloc(op, n * 4);
   if (n === 0) return out;
-  const len = shape[axis], inner = sizeOf(shape.slice(axis + 1));
-  const rows = sizeOf(shape.slice(0, axis)) * inner;
-  const p = params();
-  p[0] = rows;
-  p[1] = len;
-  p[2] = inner;
+  const { rows, len, p } = axisRows(shape, axis);
   const write = log ? "(x[j] - m) - ls" : "exp_(x[j] - m) / s";
-  if (softmaxSerial(e, rows, len)) {
-    const k = e.kernel(
-      `${op}_serial`,
-      () =>
-        kernelWgsl({
-          ...BIND,
-          helpers: HELPERS,
-          body: `let len = P(1);
-  var m = -inf_f32();
-  for (var k = 0u; k < len; k++) { m = mx(m, x[at(i, k)]); }
-  if (m == -inf_f32()) { m = 0.0; }
-  var s = 0.0;
-  for (var k = 0u; k < len; k++) { s += exp_(x[at(i, k)] - m); }
-  let ls = log_(s);
-  for (var k = 0u; k < len; k++) { let j = at(i, k); o[j] = ${write}; }`,
-        }),
-      1,
-      1,
-    );
-    e.dispatch(op, k, [a], [out], p, Math.ceil(rows / WG));
-    return out;
-  }
-  const k = e.kernel(
-    `${op}_wg`,
-    () =>
-      kernelWgsl({
-        ...BIND,
-        helpers: `${HELPERS}
-var<workgroup> part: array<f32, ${WG}>;`,
-        grid: "row",
-        body: `let len = P(1);
-  var m0 = -inf_f32();
-  for (var k = lid; k < len; k += ${WG}u) { m0 = mx(m0, x[at(row, k)]); }
-  ${workgroupReduceWgsl("part", "m0", (a, b) => `mx(${a}, ${b})`)}
-  var mm = part[0];
-  if (mm == -inf_f32()) { mm = 0.0; }
-  let m2 = mm;
-  workgroupBarrier();
-  var acc = 0.0;
-  for (var k = lid; k < len; k += ${WG}u) { acc += exp_(x[at(row, k)] - m2); }
-  ${workgroupReduceWgsl("part", "acc", (a, b) => `${a} + ${b}`)}
-  let s = part[0];
-  let ls = log_(s);
-  let m = m2;
-  for (var k = lid; k < len; k += ${WG}u) { let j = at(row, k); o[j] = ${write}; }`,
-      }),
-    1,
-    1,
-  );
-  e.dispatch(op, k, [a], [out], p, rows);
-  return out;
+  const serial = softmaxSerial(e, rows, len);
+  const spec = {
+    ...BIND,
+    key: (variant: string) => `${op}_${variant}`,
+    helpers: HELPERS,
+    wgHelpers: `var<workgroup> part: array<f32, ${WG}>;`,
+    serial,
+    body: () => (serial ? serialBody : workgroupBody)(write),
+  };
+  return runRows(e, op, spec, a, out, p, rows);
 }

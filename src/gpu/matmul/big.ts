@@ -19,7 +19,7 @@
  * @module
  */
 import type { Engine } from "../engine.ts";
-import { MATMUL_OFFSETS_WGSL, paramsWgsl, softwareKernels } from "../kernels/common.ts";
+import { matmulHeadWgsl, softwareKernels } from "../kernels/common.ts";
 
 /** Output rows (and columns) of a workgroup's tile. */
 export const BIG_TILE = 128;
@@ -178,19 +178,9 @@ export function matmulBigCode(
     }
     stores.push(`{ let gr = ${row}; if (gr < M) { let at = oOff + gr * N; ${lines.join(" ")} } }`);
   }
-  return `@group(0) @binding(0) var<storage, read> a: array<${vecA ? v4 : t}>;
-@group(0) @binding(1) var<storage, read> b: array<${vecB ? v4 : t}>;
-@group(0) @binding(2) var<storage, read_write> o: array<${vecO ? v4 : t}>;
-${paramsWgsl(3)}${MATMUL_OFFSETS_WGSL}
-var<workgroup> As: array<${v4}, ${BIG_BK * 32}>;
-var<workgroup> Bs: array<${v4}, ${BIG_BK * 32}>;
-@compute @workgroup_size(16, 16)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let M = P(0); let K = P(1); let N = P(2);
-  let batch = wid.z + P(3);
-  let offs = matmul_offsets(batch, M, K, N); let aOff = offs.x; let bOff = offs.y;
-  let oOff = batch * M * N;
-  let row0 = wid.y * ${BIG_TILE}u; let col0 = wid.x * ${BIG_TILE}u;
+  const types = { a: vecA ? v4 : t, b: vecB ? v4 : t, o: vecO ? v4 : t, tile: v4 };
+  const tiles = { aTile: BIG_BK * 32, bTile: BIG_BK * 32, bm: BIG_TILE, bn: BIG_TILE };
+  return `${matmulHeadWgsl({ ...types, ...tiles, wx: 16, wy: 16 })}
   let tx = lid.x; let ty = lid.y; let tid = ty * 16u + tx;
   ${accs.join(" ")}
   for (var k0 = 0u; k0 < K; k0 += ${BIG_BK}u) {

@@ -23,10 +23,10 @@ import { ShapeError } from "../../autograd/errors.ts";
 import { type BindingWindow, chunkRows, type Engine, type GpuBuffer } from "../engine.ts";
 import {
   collapse,
-  MAIN_1D,
+  kernelWgsl,
   MATMUL_OFFSETS_WGSL,
+  matmulHeadWgsl,
   params,
-  paramsWgsl,
   putWords,
   softwareKernels,
   WG,
@@ -99,13 +99,12 @@ export function useDirect(e: Engine, m: number, _k: number, n: number): boolean 
 export function matmulDirectCode(t: "f32" | "i32", transA: boolean, transB: boolean): string {
   const aAt = transA ? "aOff + p * M + r" : "aOff + r * K + p";
   const bAt = transB ? "bOff + c * K + p" : "bOff + p * N + c";
-  return `@group(0) @binding(0) var<storage, read> a: array<${t}>;
-@group(0) @binding(1) var<storage, read> b: array<${t}>;
-@group(0) @binding(2) var<storage, read_write> o: array<${t}>;
-${paramsWgsl(3)}${MATMUL_OFFSETS_WGSL}
-${MAIN_1D}
-  let M = P(0); let K = P(1); let N = P(2);
-  if (i >= P(5)) { return; }
+  return kernelWgsl({
+    inputs: [["a", t], ["b", t]],
+    outputs: [["o", t]],
+    helpers: MATMUL_OFFSETS_WGSL,
+    count: "P(5)",
+    body: `let M = P(0); let K = P(1); let N = P(2);
   let mn = M * N;
   let bl = i / mn;
   let inMat = i - bl * mn;
@@ -115,8 +114,8 @@ ${MAIN_1D}
   let offs = matmul_offsets(batch, M, K, N); let aOff = offs.x; let bOff = offs.y;
   var acc = ${t}(0);
   for (var p = 0u; p < K; p++) { acc += a[${aAt}] * b[${bAt}]; }
-  o[batch * mn + inMat] = acc;
-}`;
+  o[batch * mn + inMat] = acc;`,
+  });
 }
 
 /** WGSL of a matmul kernel for dtype `t`, operand layouts and a tile. */
@@ -189,19 +188,8 @@ export function matmulCode(
       `{ let gr = r0 + ${i}u; if (gr < M) { let at = oOff + gr * N; ${lines.join(" ")} } }`,
     );
   }
-  return `@group(0) @binding(0) var<storage, read> a: array<${t}>;
-@group(0) @binding(1) var<storage, read> b: array<${t}>;
-@group(0) @binding(2) var<storage, read_write> o: array<${t}>;
-${paramsWgsl(3)}${MATMUL_OFFSETS_WGSL}
-var<workgroup> As: array<vec4<${t}>, ${bk * am}>;
-var<workgroup> Bs: array<vec4<${t}>, ${bk * an}>;
-@compute @workgroup_size(${wx}, ${wy})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let M = P(0); let K = P(1); let N = P(2);
-  let batch = wid.z + P(3);
-  let offs = matmul_offsets(batch, M, K, N); let aOff = offs.x; let bOff = offs.y;
-  let oOff = batch * M * N;
-  let row0 = wid.y * ${bm}u; let col0 = wid.x * ${bn}u;
+  const head = { a: t, b: t, o: t, tile: `vec4<${t}>`, aTile: bk * am, bTile: bk * an };
+  return `${matmulHeadWgsl({ ...head, wx, wy, bm, bn })}
   let tx = lid.x; let ty = lid.y; let tid = ty * ${wx}u + tx;
   ${accs.join(" ")}
   for (var k0 = 0u; k0 < K; k0 += ${bk}u) {
