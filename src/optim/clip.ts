@@ -14,7 +14,7 @@ import {
   treeMap,
 } from "../autograd/mod.ts";
 import type { GradientTransform, Optimizer } from "./types.ts";
-import { fusedOpsEnabled } from "../autograd/fused.ts";
+import { fusedPolicy } from "../autograd/fused.ts";
 import { isFloat } from "../autograd/dtype.ts";
 import { fromBuffer } from "../autograd/tensor.ts";
 
@@ -35,7 +35,7 @@ export function globalNorm(tree: Tree): Tensor {
       // One fused pass over every tensor where the backend has it (WebGPU: one dispatch per
       // tensor and one for the total, instead of a square, a sum and an add per tensor).
       if (
-        b?.sumOfSquares && fusedOpsEnabled() && isFloat(dtype) &&
+        b?.sumOfSquares && fusedPolicy.choose("globalNorm") && isFloat(dtype) &&
         leaves.every((t) => t.backend === b && t.dtype === dtype)
       ) {
         const sq = b.sumOfSquares(leaves.map((t) => t.buf), leaves.map((t) => t.size), dtype);

@@ -5,7 +5,7 @@
 import type { BinaryOp, UnaryOp } from "../backend.ts";
 import { isFloat } from "../dtype.ts";
 import { broadcastShapes, sameShape } from "../shape.ts";
-import { fusedOpsEnabled } from "../fused.ts";
+import { fusedPolicy } from "../fused.ts";
 import { isRecording, record, sumToShape } from "../tape.ts";
 import { fromBuffer, type Tensor, type TensorLike } from "../tensor.ts";
 import { backendOf, lift, needFloat, resultDtype } from "./core.ts";
@@ -218,7 +218,7 @@ export function gelu(x: Tensor): Tensor {
     // One fused kernel, unless this backward pass is itself being differentiated (the
     // composed rule below is what a gradient of the gradient needs).
     const bk = x.backend;
-    if (bk.geluGrad && fusedOpsEnabled() && !isRecording() && g.dtype === x.dtype) {
+    if (bk.geluGrad && fusedPolicy.choose("geluGrad") && !isRecording() && g.dtype === x.dtype) {
       return fromBuffer(bk, bk.geluGrad(x.buf, g.buf, x.size, x.dtype), x.shape, x.dtype);
     }
     // d/dx = 0.5 (1 + t) + 0.5 x (1 - t²) c (1 + 3k x²), t = tanh(c (x + k x³))

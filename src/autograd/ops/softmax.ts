@@ -3,7 +3,7 @@
  * @module
  */
 import { normAxis } from "../shape.ts";
-import { fusedOpsEnabled } from "../fused.ts";
+import { fusedPolicy } from "../fused.ts";
 import { isRecording, record } from "../tape.ts";
 import { fromBuffer, type Tensor } from "../tensor.ts";
 import { needFloat } from "./core.ts";
@@ -32,7 +32,7 @@ export function softmax(x: Tensor, axis = -1): Tensor {
   return record("softmax", s, [x], (g) => {
     const b = x.backend;
     if (
-      b.softmaxGrad && ax === x.rank - 1 && fusedOpsEnabled() && !isRecording() &&
+      b.softmaxGrad && ax === x.rank - 1 && fusedPolicy.choose("softmaxGrad") && !isRecording() &&
       g.dtype === s.dtype
     ) {
       const cols = x.shape[ax], rows = cols === 0 ? 0 : x.size / cols;
