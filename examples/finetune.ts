@@ -22,7 +22,6 @@ import {
   loadPretrained,
   lora,
   LOSS_NAMES,
-  type ModelLike,
   type ParamTree,
   pipeline,
   type PipelineSpec,
@@ -91,11 +90,8 @@ async function main(): Promise<number> {
   const pre = await loadPretrained(modelDir);
   const targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
   const lm = lora(pre.model, { rank, alpha: 2 * rank, dropout: 0.05, targets });
-  // The pipeline's model: its parameters are only the adapters; the base is captured.
-  const model: ModelLike = {
-    init: (r) => lm.initAdapters(r),
-    apply: (adapters, ids, ctx) => lm.apply({ base: pre.params, adapters } as never, ids, ctx),
-  };
+  // The pipeline's model: its parameters are only the adapters; the base is frozen inside.
+  const model = lm.withBase(pre.params);
   const maxLength = 96;
   const data = { ...inlineData({ train: problems, maxLength }), tokenizer: pre.tokenizer };
   const loss: PipelineSpec["loss"] = lossName === "ce" ? "ce" : {

@@ -14,7 +14,6 @@
 import { choice, commandLine, config, flag, gsm8kFolder, int, isFile, list, num } from "./_cli.ts";
 import { numbers, resumedFlags, runMain, section, text, UsageError, writeAtomic } from "./_cli.ts";
 import {
-  type DataSource,
   fastestBackend,
   findAdapter,
   gsm8kData,
@@ -23,7 +22,6 @@ import {
   loadPretrained,
   lora,
   LOSS_NAMES,
-  type ModelLike,
   pipeline,
   type PipelineSpec,
   setBackend,
@@ -92,15 +90,10 @@ async function modelAndData(o: Options, maxLength: number) {
   const synthetic = { seed, count: 4000, evalCount, difficulty, maxLength, maxNumber };
   const real = o.data ? gsm8kData({ path: o.data, maxLength, skipBad: o.skipBad }) : undefined;
   if (o.model) {
-    // The frozen base is captured, so only the adapters are parameters to train and save.
+    // The base is frozen inside the model, so only the adapters are trained and saved.
     const pre = await loadPretrained(o.model);
-    const lm = lora(pre.model, { rank: 8, alpha: 16, dropout: 0.05 });
-    const base = pre.params;
-    const model: ModelLike = {
-      init: (rng) => lm.initAdapters(rng),
-      apply: (adapters, ids, ctx) => lm.apply({ base, adapters } as never, ids, ctx),
-    };
-    const src = (real ?? gsm8kSyntheticData(synthetic)) as DataSource;
+    const model = lora(pre.model, { rank: 8, alpha: 16, dropout: 0.05 }).withBase(pre.params);
+    const src = real ?? gsm8kSyntheticData(synthetic);
     return { model, data: { ...src, tokenizer: pre.tokenizer, padSide: "left" as const } };
   }
   if (o.dim % 4) throw new UsageError(`--dim: must be a multiple of 4 (4 heads), got ${o.dim}`);
@@ -167,7 +160,7 @@ async function main(): Promise<number> {
       kind: "warmupCosine",
       options: { peak: lr, warmup: Math.min(50, Math.floor(steps / 10)), steps },
     },
-    data: data as PipelineSpec["data"],
+    data,
     eval: { kind: "exactMatch", options: { limit: o.limit, maxNewTokens: 32, batchSize: 50 } },
     steps,
     batchSize: o.batch,

@@ -18,7 +18,7 @@ import {
 } from "../autograd/mod.ts";
 import { applyDropout } from "./dropout.ts";
 import type { KVCache, LanguageModel, LinearInfo, LmContext } from "./language_model.ts";
-import type { LinearHook } from "./module.ts";
+import type { ForwardContext, LinearHook, Module } from "./module.ts";
 import { flattenParams, type ParamTree, unflattenParams } from "./params.ts";
 import { loadSafetensors, saveSafetensors } from "./safetensors.ts";
 
@@ -97,6 +97,27 @@ export interface LoraModel<P extends ParamTree = ParamTree> extends LanguageMode
   initAdapters(rng: Rng, backend?: BackendName): ParamTree;
   /** `{ base, adapters }` for existing base weights, adapters on the base's backend. */
   wrap(base: P, rng: Rng): LoraParams<P>;
+  /**
+   * The model as a module over the adapters alone, with `base` frozen inside it: what a
+   * pipeline trains, checkpoints and saves when fine-tuning (`init` draws fresh adapters on
+   * the base's backend; `apply(adapters, ids)` gives the logits).
+   *
+   * @example
+   * ```ts
+   * import { llama, lora, pipeline, rng } from "@lossforge/core";
+   * const base = llama({ vocab: 259, dim: 16, layers: 1, heads: 2, hidden: 32, context: 32 });
+   * const adapted = lora(base, { rank: 2 }).withBase(base.init(rng(0)));
+   * const run = pipeline({
+   *   model: adapted, // only the adapters are parameters
+   *   loss: "ce",
+   *   optimizer: { kind: "adamw", options: { lr: 1e-3 } },
+   *   data: { kind: "gsm8kSynthetic", options: { count: 16, maxLength: 32 } },
+   *   steps: 4,
+   * });
+   * console.log(Object.keys(adapted.init(rng(1)))); // ["model"]: lora_A / lora_B per target
+   * ```
+   */
+  withBase(base: P): Module<ParamTree>;
 }
 
 function defaultTargets(model: LanguageModel<ParamTree>): string[] {
@@ -156,6 +177,10 @@ export function lora<P extends ParamTree>(
     return unflattenParams(flat);
   };
 
+  // Adapters on the backend the base weights live on.
+  const adaptersOn = (base: P, rng: Rng): ParamTree =>
+    initAdapters(rng, flattenParams(base)[targets[0].name + ".weight"]?.backend.name);
+
   const forward = (
     params: LoraParams<P>,
     ids: Tensor,
@@ -184,9 +209,11 @@ export function lora<P extends ParamTree>(
     targets,
     options: { rank, alpha, dropout: rate, targets: wanted },
     initAdapters,
-    wrap: (base: P, rng: Rng): LoraParams<P> => ({
-      base,
-      adapters: initAdapters(rng, flattenParams(base)[targets[0].name + ".weight"]?.backend.name),
+    wrap: (base: P, rng: Rng): LoraParams<P> => ({ base, adapters: adaptersOn(base, rng) }),
+    withBase: (base: P): Module<ParamTree> => ({
+      init: (rng: Rng) => adaptersOn(base, rng),
+      apply: (adapters: ParamTree, ids: Tensor, ctx?: ForwardContext) =>
+        forward({ base, adapters }, ids, ctx).logits,
     }),
     init: (rng: Rng): LoraParams<P> => ({ base: model.init(rng), adapters: initAdapters(rng) }),
     apply: (params: LoraParams<P>, ids: Tensor, ctx?: LmContext): Tensor =>
