@@ -102,3 +102,22 @@ Deno.test("unknown LoRA targets name what exists", () => {
     "down_proj",
   );
 });
+
+Deno.test("withBase: a module over the adapters alone, equal to applying { base, adapters }", async () => {
+  const lm = lora(base, { rank: 2, targets: ["q_proj", "v_proj"] });
+  const baseParams = base.init(rng(0));
+  const adapted = lm.withBase(baseParams);
+  const adapters = adapted.init(rng(1));
+  assertEquals(
+    Object.keys(flattenParams(adapters)).sort(),
+    Object.keys(flattenParams(lm.wrap(baseParams, rng(1)).adapters)).sort(),
+  );
+  // Non-zero B so that the adapters change the output.
+  const live = treeMap((t: Tensor) => randn(t.shape, { rng: rng(2) }).mul(0.1), adapters);
+  const got = await adapted.apply(live, ids()).data();
+  const want = await lm.apply({ base: baseParams, adapters: live }, ids()).data();
+  assertEquals(Array.from(got), Array.from(want));
+  // Gradients reach the adapters only: the tree returned is shaped like the adapters.
+  const [, grads] = valueAndGrad((a: ParamTree) => adapted.apply(a, ids()).square().mean())(live);
+  assertEquals(Object.keys(flattenParams(grads)).sort(), Object.keys(flattenParams(live)).sort());
+});
