@@ -28,7 +28,6 @@ import {
   setBackend,
   type Tensor,
   tensor,
-  type Tree,
   treeLeaves,
   valueAndGrad,
 } from "../mod.ts";
@@ -113,15 +112,15 @@ async function trainOne(
 ): Promise<Row> {
   const t0 = performance.now();
   const opt = adam({ lr: 0.03 });
-  let params = start, state = opt.init(params) as Tree;
+  let params = start, state = opt.init(params);
   const vg = valueAndGrad((p: Params) => loss(forward(p, train.x), train.y));
   let last: Tensor | undefined;
   for (let s = 0; s < steps; s++) {
     // Everything a step makes is freed, except the new params, state and loss.
     const next = keep(scope(() => {
       const [value, grads] = vg(params);
-      const u = opt.update(grads, state as never, params);
-      return { params: u.params, state: u.state as Tree, value };
+      const u = opt.update(grads, state, params);
+      return { params: u.params, state: u.state, value };
     }));
     const still = new Set(treeLeaves(next));
     for (const t of [...treeLeaves(state), ...(params === start ? [] : treeLeaves(params))]) {
