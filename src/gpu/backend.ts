@@ -76,18 +76,19 @@ function noF64(op: string, dtype: DType): void {
 }
 
 /**
- * Creates the WebGPU backend on the system's adapter (throws a BackendError saying what to
- * install when there is none). Usually reached through `setBackend("webgpu")`.
+ * Creates the WebGPU backend, engine included, on the system's adapter (throws a
+ * BackendError saying what to install when there is none). The registered factory behind
+ * `setBackend("webgpu")`; the public face is `webgpuBackend`.
  *
  * @example
  * ```ts
- * import { webgpuBackend } from "./backend.ts";
- * const gpu = await webgpuBackend();
+ * import { createEngineBackend } from "./backend.ts";
+ * const gpu = await createEngineBackend();
  * const x = gpu.fromArray(new Float32Array([0, 1]));
  * console.log(await gpu.read(gpu.unary("exp", x, 2, "float32"), "float32", 2)); // ≈ [1, 2.7183]
  * ```
  */
-export async function webgpuBackend(): Promise<EngineBackend> {
+export async function createEngineBackend(): Promise<EngineBackend> {
   const ctx = await acquireGpu();
   const e = new Engine(ctx);
   return {

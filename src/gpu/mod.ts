@@ -5,7 +5,7 @@
  * @module
  */
 import { registerBackendFactory, registerDefaultBackendRule } from "../autograd/backend.ts";
-import { webgpuBackend } from "./backend.ts";
+import { createEngineBackend, type WebGpuBackend } from "./backend.ts";
 import { autoSelectBackend } from "./select.ts";
 
 export {
@@ -17,6 +17,22 @@ export {
   INSTALL_HINT,
 } from "./device.ts";
 export type { WebGpuBackend } from "./backend.ts";
+
+/**
+ * Creates a WebGPU backend object on the system's adapter (throws a BackendError saying what
+ * to install when there is none), without making it the backend new tensors go to: that is
+ * `setBackend("webgpu")`, which is what most code wants.
+ *
+ * @example
+ * ```ts
+ * import { webgpuBackend } from "@lossforge/core";
+ * const gpu = await webgpuBackend();
+ * const x = gpu.fromArray(new Float32Array([0, 1]));
+ * console.log(await gpu.read(gpu.unary("exp", x, 2, "float32"), "float32", 2)); // ≈ [1, 2.7183]
+ * console.log(gpu.context.info.description);
+ * ```
+ */
+export const webgpuBackend: () => Promise<WebGpuBackend> = createEngineBackend;
 export type { EngineStats } from "./engine.ts";
 export { type KernelSpec, type RowKernelSpec, runKernel, runRowKernel } from "./kernel_api.ts";
 export {
@@ -34,5 +50,5 @@ export {
 } from "./matmul/mod.ts";
 export { autoSelectBackend, fastestBackend, gpuInfo, isSoftwareAdapter } from "./select.ts";
 
-registerBackendFactory("webgpu", webgpuBackend);
+registerBackendFactory("webgpu", createEngineBackend);
 registerDefaultBackendRule(autoSelectBackend);
