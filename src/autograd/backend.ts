@@ -543,17 +543,25 @@ export async function initBackend(name: BackendName): Promise<Backend> {
 }
 
 /**
- * `LOSSFORGE_BACKEND` as written, or undefined when unset or unreadable (without
- * --allow-env it is not read: asking would prompt on a terminal). Internal.
+ * `LOSSFORGE_BACKEND`, checked: undefined when unset or unreadable (without --allow-env it
+ * is not read: asking would prompt on a terminal), a BackendError for an unknown name.
+ * Internal: both the async default rule and a synchronous first use read it here.
  */
-export function backendFromEnv(): string | undefined {
+export function backendFromEnv(): BackendName | undefined {
+  let asked: string | undefined;
   try {
     const perm = Deno.permissions.querySync({ name: "env", variable: "LOSSFORGE_BACKEND" });
     if (perm.state !== "granted") return undefined;
-    return Deno.env.get("LOSSFORGE_BACKEND") || undefined;
+    asked = Deno.env.get("LOSSFORGE_BACKEND") || undefined;
   } catch {
     return undefined;
   }
+  if (asked !== undefined && asked !== "cpu" && asked !== "webgpu") {
+    throw new BackendError(
+      `LOSSFORGE_BACKEND: unknown backend "${asked}" (expected cpu or webgpu)`,
+    );
+  }
+  return asked;
 }
 
 /**
@@ -568,7 +576,7 @@ function chooseSynchronously(): BackendName {
       'LOSSFORGE_BACKEND=webgpu, but the WebGPU device is created asynchronously: call await setBackend("webgpu") or await ensureBackend() before creating tensors',
     );
   }
-  const name: BackendName = asked === "webgpu" ? "webgpu" : "cpu";
+  const name = asked ?? "cpu";
   if (asked === undefined) {
     console.error(
       "lossforge: using the cpu backend (a tensor was made before any backend was chosen; await ensureBackend() picks WebGPU when an adapter exists)",

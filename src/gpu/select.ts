@@ -7,17 +7,6 @@ import { BackendError } from "../autograd/errors.ts";
 import type { WebGpuBackend } from "./backend.ts";
 import { findAdapter, type GpuInfo, INSTALL_HINT } from "./device.ts";
 
-/** LOSSFORGE_BACKEND, checked; undefined when unset or unreadable. */
-function askedBackend(): BackendName | undefined {
-  const asked = backendFromEnv();
-  if (asked !== undefined && asked !== "cpu" && asked !== "webgpu") {
-    throw new BackendError(
-      `LOSSFORGE_BACKEND: unknown backend "${asked}" (expected cpu or webgpu)`,
-    );
-  }
-  return asked;
-}
-
 /**
  * Picks and sets the default backend: `LOSSFORGE_BACKEND=cpu|webgpu` when set (webgpu
  * without an adapter is a BackendError), else webgpu when an adapter exists, else cpu with a
@@ -31,7 +20,7 @@ function askedBackend(): BackendName | undefined {
  * ```
  */
 export async function autoSelectBackend(): Promise<BackendName> {
-  const asked = askedBackend();
+  const asked = backendFromEnv();
   if (asked !== undefined) {
     await setBackend(asked);
     return asked;
@@ -96,7 +85,7 @@ export function isSoftwareAdapter(adapter: GPUAdapter): boolean {
  * ```
  */
 export async function fastestBackend(): Promise<BackendName> {
-  const asked = askedBackend();
+  const asked = backendFromEnv();
   if (asked !== undefined) return asked;
   const adapter = await findAdapter();
   return adapter && !isSoftwareAdapter(adapter) ? "webgpu" : "cpu";

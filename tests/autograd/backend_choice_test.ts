@@ -69,3 +69,15 @@ Deno.test("the old names stay aliases of the new ones", async () => {
   assertEquals(lf.getBackend, lf.currentBackendName);
   assertEquals(lf.getBackendImpl, lf.backendInstance);
 });
+
+Deno.test("an unknown LOSSFORGE_BACKEND is an error on first use too, not a silent cpu", async () => {
+  const r = await script(
+    `try { lf.tensor([1]); } catch (e) { console.log(e.name + ": " + e.message); }`,
+    { LOSSFORGE_BACKEND: "tpu" },
+  );
+  assertEquals(r.code, 0, r.err);
+  assertEquals(
+    r.out,
+    'BackendError: LOSSFORGE_BACKEND: unknown backend "tpu" (expected cpu or webgpu)',
+  );
+});
