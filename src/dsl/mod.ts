@@ -88,6 +88,7 @@ export {
 export { BatchStream, type BatchStreamOptions, type DataPosition } from "./run/batches.ts";
 export {
   checkpointPath,
+  checkpointStep,
   latestCheckpoint,
   listCheckpoints,
   loadCheckpoint,

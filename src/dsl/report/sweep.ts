@@ -10,7 +10,7 @@ import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type BackendName, currentBackendName, ensureBackend } from "../../autograd/backend.ts";
 import { writeFileAtomic } from "../run/atomic.ts";
-import { latestCheckpoint } from "../run/checkpoint.ts";
+import { checkpointStep, latestCheckpoint } from "../run/checkpoint.ts";
 import { PipelineError } from "../spec/errors.ts";
 import type { TrainEvent } from "../run/events.ts";
 import { toJSON } from "../spec/json.ts";
@@ -296,7 +296,7 @@ export async function sweep(
       continue;
     }
     const ckpt = options.resume && v.ckptDir ? await latestCheckpoint(v.ckptDir) : undefined;
-    const fromStep = ckpt ? Number(/step-(\d+)$/.exec(ckpt)?.[1] ?? 0) : 0;
+    const fromStep = ckpt ? checkpointStep(ckpt) ?? 0 : 0;
     todo.push({ ...v, fromStep, ...(ckpt ? { resumeFrom: v.ckptDir } : {}) });
   }
   const backend = currentBackendName();

@@ -170,8 +170,24 @@ export async function listCheckpoints(dir: string): Promise<string[]> {
  */
 export async function latestCheckpoint(dir: string): Promise<string | undefined> {
   const base = dir.replace(/[\\/]+$/, "");
-  if (PATTERN.test(base.split(/[\\/]/).pop() ?? "")) return base;
+  if (checkpointStep(base) !== undefined) return base;
   return (await listCheckpoints(base)).at(-1);
+}
+
+/**
+ * The step a checkpoint folder holds, read from its name (`.../step-00000100` is 100), or
+ * undefined when `path` is not a checkpoint folder.
+ *
+ * @example
+ * ```ts
+ * import { checkpointStep } from "@lossforge/core";
+ * console.log(checkpointStep("runs/a/checkpoints/step-00000100")); // 100
+ * console.log(checkpointStep("runs/a/checkpoints")); // undefined
+ * ```
+ */
+export function checkpointStep(path: string): number | undefined {
+  const m = PATTERN.exec(path.replace(/[\\/]+$/, "").split(/[\\/]/).pop() ?? "");
+  return m ? Number(m[1]) : undefined;
 }
 
 /**
