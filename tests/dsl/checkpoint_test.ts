@@ -1,4 +1,6 @@
 import {
+  checkpointPath,
+  checkpointStep,
   crossEntropy,
   latestCheckpoint,
   listCheckpoints,
@@ -145,4 +147,14 @@ Deno.test("atomic writes: a failure leaves the previous file and folder intact",
   for await (const e of Deno.readDir(dir)) names.push(e.name);
   assertEquals(names.sort(), ["a.txt", "ck"]);
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("checkpointStep reads back what checkpointPath names, and nothing else", () => {
+  for (const step of [0, 7, 100, 12345678]) {
+    assertEquals(checkpointStep(checkpointPath("runs/a/checkpoints", step)), step);
+    assertEquals(checkpointStep(checkpointPath("runs/a/checkpoints", step) + "/"), step);
+  }
+  for (const p of ["runs/a/checkpoints", "runs/step-1", "runs/step-000000100", "step-0000010x"]) {
+    assertEquals(checkpointStep(p), undefined, p);
+  }
 });
