@@ -173,7 +173,9 @@ if (!tuneOnly) {
           const per = Math.max(1, Math.min(32, Math.round(2 ** 32 / n ** 3)));
           const s = await timeIt(
             () => {
-              for (let i = 0; i < per; i++) lf.matmulT(a!, b!, ta, tb).dispose();
+              for (let i = 0; i < per; i++) {
+                lf.matmul(a!, b!, { transposeA: ta, transposeB: tb }).dispose();
+              }
             },
             quick ? 0.3 : 1,
             20,
@@ -215,7 +217,7 @@ for (const n of sizes) {
     const per = Math.max(1, Math.min(32, Math.round(2 ** 30 / n ** 3)));
     const s = await timeIt(
       () => {
-        for (let i = 0; i < per; i++) lf.matmulT(a, b, ta, tb).dispose();
+        for (let i = 0; i < per; i++) lf.matmul(a, b, { transposeA: ta, transposeB: tb }).dispose();
       },
       quick ? 0.3 : 1,
       20,
@@ -259,7 +261,7 @@ if (!bigOnly || tuneOnly) {
     const per = async (reps: number) => {
       await gpu.done();
       const t = performance.now();
-      for (let r = 0; r < reps; r++) lf.matmulT(a, b, ta, tb).dispose();
+      for (let r = 0; r < reps; r++) lf.matmul(a, b, { transposeA: ta, transposeB: tb }).dispose();
       await gpu.done();
       return (performance.now() - t) / 1000;
     };

@@ -53,10 +53,10 @@ for (const [b, m, k, n, ta, tb] of shapes) {
   for (let round = 0; round < 3; round++) {
     for (let ti = 0; ti < tiles.length; ti++) {
       use(tiles[ti]);
-      lf.matmulT(a, c, ta, tb).dispose();
+      lf.matmul(a, c, { transposeA: ta, transposeB: tb }).dispose();
       await gpu.done();
       const t0 = performance.now();
-      for (let i = 0; i < reps; i++) lf.matmulT(a, c, ta, tb).dispose();
+      for (let i = 0; i < reps; i++) lf.matmul(a, c, { transposeA: ta, transposeB: tb }).dispose();
       await gpu.done();
       const s = (performance.now() - t0) / 1000;
       best[ti] = Math.max(best[ti], flops * reps / s / 1e9);
