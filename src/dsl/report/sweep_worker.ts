@@ -6,11 +6,10 @@
  * @module
  */
 /// <reference lib="deno.worker" />
-import "../../cpu/mod.ts";
-import "../../gpu/mod.ts";
 import { setBackend } from "../../autograd/backend.ts";
 import { setCpuThreads } from "../../cpu/mod.ts";
-// The DSL's public face registers every built-in part (models, losses, data, evaluators).
+// The DSL's public face registers the backends and every built-in part (models, losses,
+// data, evaluators).
 import "../mod.ts";
 import { pipelineFromJSON } from "../spec/json.ts";
 import { runVariant, type VariantJob, type VariantMessage } from "./sweep_run.ts";
