@@ -3,7 +3,6 @@
  * @module
  */
 import { backendFromEnv, type BackendName, initBackend, setBackend } from "../autograd/backend.ts";
-import { BackendError } from "../autograd/errors.ts";
 import type { WebGpuBackend } from "./backend.ts";
 import { findAdapter, type GpuInfo, INSTALL_HINT } from "./device.ts";
 
