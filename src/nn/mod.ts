@@ -55,13 +55,18 @@ export { llama, type LlamaConfig, type LlamaParams } from "./llama.ts";
 export { gpt, type GptConfig, type GptParams } from "./gpt.ts";
 export { generate, type GenerateOptions } from "./generate.ts";
 export {
+  type LoadedLora,
   loadLora,
   lora,
+  LORA_PRESETS,
   type LoraModel,
   type LoraOptions,
   type LoraParams,
+  type LoraPreset,
   mergeLora,
+  peftAdapterConfig,
   saveLora,
+  type SaveLoraOptions,
 } from "./lora.ts";
 export {
   type LoadedSafetensors,
