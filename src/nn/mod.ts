@@ -81,6 +81,14 @@ export {
   modelFromConfig,
   type Pretrained,
 } from "./pretrained.ts";
+export {
+  CONFIG_JSON,
+  gpt2ConfigJson,
+  llamaConfigJson,
+  qwen2ConfigJson,
+  savePretrained,
+  type SavePretrainedOptions,
+} from "./save_pretrained.ts";
 
 // The safetensors codec and the Hugging Face config parser.
 export {
