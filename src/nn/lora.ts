@@ -143,7 +143,10 @@ export interface LoraModel<P extends ParamTree = ParamTree> extends LanguageMode
   readonly base: LanguageModel<P>;
   /** The adapted projections. */
   readonly targets: readonly LinearInfo[];
-  /** The resolved options. */
+  /**
+   * The resolved options; `targets` is the module names in use (a preset's entries this
+   * model has), what `saveLora` writes as PEFT's `target_modules`.
+   */
   readonly options: Readonly<Required<Omit<LoraOptions, "dtype" | "targets">>> & {
     readonly targets: readonly string[];
   };
