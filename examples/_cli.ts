@@ -8,7 +8,16 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { downloadGsm8k, readGsm8kJsonl } from "../mod.ts";
+import {
+  downloadGsm8k,
+  type LanguageModel,
+  lora,
+  type LoraModel,
+  type LoraOptions,
+  type LoraPreset,
+  type ParamTree,
+  readGsm8kJsonl,
+} from "../mod.ts";
 
 /** A problem with what the user asked for: printed as one line, exit code 2. */
 export class UsageError extends Error {}
@@ -309,6 +318,42 @@ export function numbers<const D extends readonly number[]>(
       };
     },
   };
+}
+
+/** What `--lora-targets` takes: a preset of the model's family, or module names. */
+export type LoraTargets = LoraPreset | string[];
+
+/** `--lora-targets paper|attention|LIST`: a preset name or comma-separated module names. */
+export function loraTargets(help: string): Flag<LoraTargets | undefined> {
+  return {
+    arg: "LIST",
+    help,
+    read: (name, raw) => {
+      if (raw === undefined) return undefined;
+      const given = Array.isArray(raw) ? raw.join(",") : String(raw).trim();
+      if (given === "paper" || given === "attention") return given;
+      const names = given.split(",").map((s) => s.trim()).filter(Boolean);
+      const bad = names.find((n) => !/^[A-Za-z0-9_.]+$/.test(n));
+      if (names.length === 0 || bad !== undefined) {
+        throw new UsageError(
+          `--${name}: expected paper, attention or module names like q_proj,v_proj, got "${given}"`,
+        );
+      }
+      return names;
+    },
+  };
+}
+
+/** `lora(model, opts)`, its target errors (no such projection) as a UsageError of the flag. */
+export function loraFromFlags<P extends ParamTree>(
+  model: LanguageModel<P>,
+  opts: LoraOptions,
+): LoraModel<P> {
+  try {
+    return lora(model, opts);
+  } catch (e) {
+    throw new UsageError(`--lora-targets: ${(e as Error).message.replace(/^lora: /, "")}`);
+  }
 }
 
 /** `flags`, with `title` as a heading above the first of them in --help. */

@@ -1,10 +1,11 @@
 /**
  * LoRA fine-tuning of a pretrained Hugging Face model folder on GSM8K-style problems: load
  * `config.json`, `model.safetensors` and `tokenizer.json` with `loadPretrained`, wrap the
- * model with `lora` (r = 8, α = 16 on the attention and MLP projections, as in the paper),
+ * model with `lora` (r = 8, α = 16 on the paper's projections for the model's family),
  * train only the adapters with the pipeline runner, show a greedy answer before and after,
  * and save the adapters in PEFT's format (`adapter_model.safetensors` and
- * `adapter_config.json`), which `loadLora` (or Python's `peft`) reads back.
+ * `adapter_config.json`), which `loadLora` (or Python's `peft`) reads back; with
+ * `--save-pretrained DIR` also the merged model as a Hugging Face folder.
  *
  *   deno run -A examples/finetune.ts                     # ../shared/models/tiny-llama-hf
  *   deno run -A examples/finetune.ts --model DIR --data DIR --steps 200
@@ -14,19 +15,21 @@
  * @module
  */
 import { choice, commandLine, int, isFile, num, runMain, text, UsageError } from "./_cli.ts";
+import { loraFromFlags, loraTargets } from "./_cli.ts";
 import {
   greedyGenerate,
   gsm8k,
   gsm8kSynthetic,
   inlineData,
   loadPretrained,
-  lora,
   LOSS_NAMES,
+  mergeLora,
   type ParamTree,
   pipeline,
   type PipelineSpec,
   rng,
   saveLora,
+  savePretrained,
   setBackend,
   train,
 } from "../mod.ts";
@@ -48,6 +51,10 @@ const cli = commandLine({
     batch: int("N", "problems per step", { default: 4, min: 1 }),
     lr: num("X", "learning rate (default 1e-2)", { default: 1e-2, min: 0 }),
     rank: int("N", "LoRA rank r (default 8; alpha is 2r)", { default: 8, min: 1 }),
+    "lora-targets": loraTargets(`paper (default), attention, or module names (q_proj,v_proj):
+paper = the paper's for the model's family (Llama, StableLM: q/k/v/o_proj,
+gate/up/down_proj, lm_head; GPT-NeoX: query_key_value; Falcon: every linear;
+GPT-2: c_attn, c_proj, c_fc); attention = the attention projections`),
     loss: choice("NAME", `ce (default), or 0.6 ce + 0.4 NAME on the answer tokens, NAME from:
 ${LOSS_NAMES.filter((n) => n !== "ce").join(", ")}`,
       { choices: LOSS_NAMES, default: "ce", noun: "loss" }),
@@ -55,6 +62,8 @@ ${LOSS_NAMES.filter((n) => n !== "ce").join(", ")}`,
     backend: choice("NAME", "cpu (default) or webgpu",
       { choices: ["cpu", "webgpu"], default: "cpu" }),
     out: text("DIR", "where the adapters go (default runs/finetune-<timestamp>)"),
+    "save-pretrained": text("DIR", `also write the merged model (adapters folded into the base)
+as a Hugging Face folder that transformers loads`),
   },
   footer: "Exit codes: 0 success, 2 bad input, 1 internal error.",
 });
@@ -86,10 +95,10 @@ async function main(): Promise<number> {
     throw new UsageError((e as Error).message.split("\n")[0]);
   }
 
-  // The frozen base model and LoRA adapters on every attention and MLP projection.
+  // The frozen base model and LoRA adapters on the paper's projections (or those asked for).
   const pre = await loadPretrained(modelDir);
-  const targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
-  const lm = lora(pre.model, { rank, alpha: 2 * rank, dropout: 0.05, targets });
+  const targets = v.loraTargets ?? "paper";
+  const lm = loraFromFlags(pre.model, { rank, alpha: 2 * rank, dropout: 0.05, targets });
   // The pipeline's model: its parameters are only the adapters; the base is frozen inside.
   const model = lm.withBase(pre.params);
   const maxLength = 96;
@@ -129,22 +138,16 @@ async function main(): Promise<number> {
   console.log(`  target: ${JSON.stringify(shown.target)}`);
 
   const out = v.out ?? `runs/finetune-${new Date().toISOString().replace(/[:.]/g, "-")}`;
-  await Deno.mkdir(out, { recursive: true });
-  await saveLora(`${out}/adapter_model.safetensors`, lm, result.params as ParamTree);
-  const config = {
-    peft_type: "LORA",
-    task_type: "CAUSAL_LM",
-    base_model_name_or_path: modelDir,
-    r: rank,
-    lora_alpha: 2 * rank,
-    lora_dropout: 0.05,
-    target_modules: targets,
-    bias: "none",
-  };
-  const tmp = `${out}/adapter_config.json.tmp`;
-  await Deno.writeTextFile(tmp, JSON.stringify(config, null, 2) + "\n");
-  await Deno.rename(tmp, `${out}/adapter_config.json`);
+  const adapters = result.params as ParamTree;
+  await saveLora(out, lm, adapters, { baseModel: modelDir });
   console.log(`\nwrote ${out}/adapter_model.safetensors and adapter_config.json`);
+  if (v.savePretrained !== undefined) {
+    const merged = mergeLora(lm, { base: pre.params, adapters });
+    await savePretrained(v.savePretrained, pre.model, merged, { tokenizer: pre.tokenizer });
+    console.log(
+      `wrote the merged model to ${v.savePretrained} (config.json, model.safetensors, ...)`,
+    );
+  }
   return 0;
 }
 

@@ -13,6 +13,7 @@
  */
 import { choice, commandLine, config, flag, gsm8kFolder, int, isFile, list, num } from "./_cli.ts";
 import { numbers, resumedFlags, runMain, section, text, UsageError, writeAtomic } from "./_cli.ts";
+import { loraFromFlags, loraTargets } from "./_cli.ts";
 import {
   fastestBackend,
   findAdapter,
@@ -20,7 +21,6 @@ import {
   gsm8kSyntheticData,
   isSoftwareAdapter,
   loadPretrained,
-  lora,
   LOSS_NAMES,
   pipeline,
   type PipelineSpec,
@@ -42,6 +42,10 @@ const FLAGS = {
     "skip-bad": flag("skip malformed JSONL lines instead of stopping (reported as file:line)"),
     model: text("DIR", `fine-tune a Hugging Face model folder (config.json, model.safetensors,
 tokenizer.json) with LoRA r=8, alpha=16, as the paper does`),
+    "lora-targets": loraTargets(`with --model: paper (default), attention, or module names
+(q_proj,v_proj): paper = the paper's for the model's family (Llama, StableLM:
+q/k/v/o_proj, gate/up/down_proj, lm_head; GPT-NeoX: query_key_value; Falcon: every
+linear; GPT-2: c_attn, c_proj, c_fc); attention = the attention projections`),
   }),
   ...section("Training", {
     losses: list("LIST", `comma-separated, from: ${LOSS_NAMES.join(", ")}
@@ -92,7 +96,12 @@ async function modelAndData(o: Options, maxLength: number) {
   if (o.model) {
     // The base is frozen inside the model, so only the adapters are trained and saved.
     const pre = await loadPretrained(o.model);
-    const model = lora(pre.model, { rank: 8, alpha: 16, dropout: 0.05 }).withBase(pre.params);
+    const targets = o.loraTargets ?? "paper";
+    const lm = loraFromFlags(pre.model, { rank: 8, alpha: 16, dropout: 0.05, targets });
+    const model = lm.withBase(pre.params);
+    console.log(
+      `LoRA r=8, alpha=16 on ${lm.targets.length} projections (${lm.options.targets.join(", ")})`,
+    );
     const src = real ?? gsm8kSyntheticData(synthetic);
     return { model, data: { ...src, tokenizer: pre.tokenizer, padSide: "left" as const } };
   }
@@ -116,6 +125,11 @@ async function main(): Promise<number> {
   if (o.model && !(await isFile(`${o.model}/config.json`))) {
     throw new UsageError(
       `--model ${o.model}: no config.json there (expected a Hugging Face model folder)`,
+    );
+  }
+  if (o.loraTargets !== undefined && !o.model) {
+    throw new UsageError(
+      "--lora-targets: applies to --model runs only (LoRA on a Hugging Face model)",
     );
   }
   if (o.model && Math.min(o.workers ?? 1, o.losses.length) > 1) {

@@ -155,6 +155,24 @@ export function gpt(config: GptConfig): LanguageModel<GptParams> {
     context,
     linears,
     shapes,
+    config: {
+      architecture: "GPT2LMHeadModel",
+      modelType: "gpt2",
+      vocab,
+      dim,
+      layers,
+      heads,
+      kvHeads: heads,
+      headDim: dim / heads,
+      hidden,
+      context,
+      ropeTheta: 0,
+      normEps: eps,
+      tieEmbeddings: true,
+      qkvBias: true,
+      // The tanh approximation, which transformers calls gelu_new.
+      activation: "gelu_new",
+    },
     init(rng: Rng): GptParams {
       const wte = { weight: randn([vocab, dim], { rng, std, dtype }) };
       const wpe = { weight: randn([context, dim], { rng, std: 0.01, dtype }) };

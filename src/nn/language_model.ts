@@ -15,6 +15,7 @@ import {
   ValueError,
 } from "../autograd/mod.ts";
 import type { AttentionContext, AttentionOutput, LayerCache } from "./attention.ts";
+import type { HfModelConfig } from "./hf_config.ts";
 import { constantLike, type ForwardContext, type Module } from "./module.ts";
 import type { ParamTree } from "./params.ts";
 import type { WeightLayout } from "./linear.ts";
@@ -116,6 +117,12 @@ export interface LanguageModel<P extends ParamTree = ParamTree> {
   readonly linears: readonly LinearInfo[];
   /** The shape of every parameter, by Hugging Face name (for checking loaded weights). */
   readonly shapes: Readonly<Record<string, readonly number[]>>;
+  /**
+   * The model's hyperparameters as a Hugging Face config (normalised): what
+   * `savePretrained` writes as `config.json`. `gpt`, `llama` and `loadPretrained` set it
+   * (a loaded model keeps its folder's config, token ids included).
+   */
+  readonly config?: HfModelConfig;
   /** Fresh parameters. */
   init(rng: Rng): P;
   /** Logits `[B, T, vocab]`. */

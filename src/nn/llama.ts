@@ -7,6 +7,7 @@
 import { type DType, matmul, randn, type Rng, type Tensor, ValueError } from "../autograd/mod.ts";
 import { llamaBlock, type LlamaLayerParams } from "./block.ts";
 import { applyDropout } from "./dropout.ts";
+import type { HfModelConfig } from "./hf_config.ts";
 import {
   checkLayers,
   decoderLayers,
@@ -172,6 +173,26 @@ export function llama(config: LlamaConfig): LanguageModel<LlamaParams> {
     return { logits, cache: out.cache };
   };
 
+  // Biases on q/k/v alone are Qwen2's layout (Llama's attention_bias also biases o_proj).
+  const qwen = config.qkvBias === true;
+  const hf: HfModelConfig = {
+    architecture: qwen ? "Qwen2ForCausalLM" : "LlamaForCausalLM",
+    modelType: qwen ? "qwen2" : "llama",
+    vocab,
+    dim,
+    layers,
+    heads,
+    kvHeads,
+    headDim,
+    hidden,
+    context: config.context ?? 2048,
+    ropeTheta: theta,
+    normEps: eps,
+    tieEmbeddings: config.tieEmbeddings ?? false,
+    qkvBias: qwen,
+    activation: "silu",
+  };
+
   return {
     kind: "llama",
     vocab,
@@ -179,6 +200,7 @@ export function llama(config: LlamaConfig): LanguageModel<LlamaParams> {
     context: config.context ?? 2048,
     linears: config.tieEmbeddings ? linears.slice(0, -1) : linears,
     shapes,
+    config: hf,
     init(rng: Rng): LlamaParams {
       const embed_tokens = { weight: randn([vocab, dim], { rng, std, dtype }) };
       const blocks: LlamaLayerParams[] = [];

@@ -55,13 +55,18 @@ export { llama, type LlamaConfig, type LlamaParams } from "./llama.ts";
 export { gpt, type GptConfig, type GptParams } from "./gpt.ts";
 export { generate, type GenerateOptions } from "./generate.ts";
 export {
+  type LoadedLora,
   loadLora,
   lora,
+  LORA_PRESETS,
   type LoraModel,
   type LoraOptions,
   type LoraParams,
+  type LoraPreset,
   mergeLora,
+  peftAdapterConfig,
   saveLora,
+  type SaveLoraOptions,
 } from "./lora.ts";
 export {
   type LoadedSafetensors,
@@ -76,6 +81,14 @@ export {
   modelFromConfig,
   type Pretrained,
 } from "./pretrained.ts";
+export {
+  CONFIG_JSON,
+  gpt2ConfigJson,
+  llamaConfigJson,
+  qwen2ConfigJson,
+  savePretrained,
+  type SavePretrainedOptions,
+} from "./save_pretrained.ts";
 
 // The safetensors codec and the Hugging Face config parser.
 export {

@@ -140,7 +140,8 @@ export async function loadPretrained(
   }
   const config = parseHfConfig(raw, configPath);
   checkRope(raw, configPath);
-  const model = modelFromConfig(config);
+  // The folder's own config (its token ids, its architecture) rides with the model.
+  const model: LanguageModel = { ...modelFromConfig(config), config };
   const tokenizer = await loadTokenizer(`${base}/tokenizer.json`);
   const decoded = await readWeights(base);
   const named = normaliseNames(decoded, config);

@@ -19,6 +19,7 @@ import { type AddedToken, AddedTokenMatcher, parseAddedTokens } from "./added_to
 import { byteLevelEncode } from "./byte_level.ts";
 import { BpeModel } from "./bpe_model.ts";
 import { buildDecoder, type Decoder } from "./decoders.ts";
+import { rememberTokenizerSource } from "./hf_export.ts";
 import type { Json } from "./hf_json.ts";
 import { buildNormalizer, type Normalizer } from "./normalizers.ts";
 import { buildPostProcessor, type PostProcessor } from "./post_processor.ts";
@@ -245,5 +246,8 @@ export function bpeTokenizerFromJSON(
   special?: TokenizerSpecialConfig,
   source = "tokenizer.json",
 ): BpeTokenizer {
-  return new HfBpeTokenizer(json, special, source);
+  const tokenizer = new HfBpeTokenizer(json, special, source);
+  // Kept so that savePretrained can write the same tokenizer.json back out.
+  rememberTokenizerSource(tokenizer, json, special);
+  return tokenizer;
 }

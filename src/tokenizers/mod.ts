@@ -30,6 +30,12 @@ export {
   bpeTokenizerFromJSON,
 } from "./bpe_tokenizer.ts";
 export { loadTokenizer } from "./load_tokenizer.ts";
+export {
+  byteTokenizerJson,
+  saveTokenizer,
+  tokenizerConfigJson,
+  tokenizerJson,
+} from "./hf_export.ts";
 export type { TokenizerSpecialConfig } from "./special_tokens.ts";
 export { byteLevelDecodeToken, byteLevelEncode } from "./byte_level.ts";
 export { GPT2_SPLIT_PATTERN } from "./pre_tokenizers.ts";

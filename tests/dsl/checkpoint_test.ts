@@ -13,7 +13,7 @@ import {
   type TrainEvent,
   treeLeaves,
 } from "../../mod.ts";
-import { writeDirAtomic, writeFileAtomic } from "../../src/dsl/run/atomic.ts";
+import { writeDirAtomic, writeFileAtomic } from "../../src/util/atomic.ts";
 import { assert, assertEquals, assertRejects } from "../_assert.ts";
 import { tinySpec } from "./_tiny.ts";
 

@@ -2,7 +2,8 @@
 // (../shared/models/tiny-llama-hf beside the repository). Without it the tests are skipped,
 // except in CI (env CI set), where a missing model is a failure.
 import "../../src/cpu/mod.ts"; // registers the cpu backend (mod.ts would also probe for a GPU)
-import { loadLora } from "../../src/nn/mod.ts";
+import { loadLora, loadPretrained } from "../../src/nn/mod.ts";
+import { tensor } from "../../src/autograd/mod.ts";
 import { assert, assertEquals } from "../_assert.ts";
 import { assertBadInput, runExample } from "./_run.ts";
 
@@ -43,7 +44,8 @@ Deno.test({
     const saved = await loadLora(`${dir}/adapter_model.safetensors`);
     assertEquals(saved.rank, 8);
     assertEquals(saved.alpha, 16);
-    // A and B on 7 projections in each of the 2 layers, nothing of the frozen base.
+    // The paper's Llama targets: A and B on 7 projections in each of the 2 layers and on
+    // lm_head, nothing of the frozen base.
     const names: string[] = [];
     const walk = (t: unknown, path: string) => {
       if (t && typeof t === "object" && !("shape" in t)) {
@@ -51,10 +53,42 @@ Deno.test({
       } else names.push(path);
     };
     walk(saved.adapters, "");
-    assertEquals(names.length, 28, names.join(", "));
+    assertEquals(names.length, 30, names.join(", "));
+    assert(names.includes("lm_head.lora_B.weight"), names.join(", "));
     assert(names.every((n) => /lora_[AB]\.weight$/.test(n)), names.join(", "));
     const config = JSON.parse(await Deno.readTextFile(`${dir}/adapter_config.json`));
     assertEquals([config.peft_type, config.r, config.lora_alpha], ["LORA", 8, 16]);
+    assertEquals(config.base_model_name_or_path, model);
+  },
+});
+
+Deno.test({
+  name: "finetune example: --lora-targets attention, --save-pretrained writes the merged model",
+  ignore,
+  async fn() {
+    const dir = `${await Deno.makeTempDir()}/out`, merged = `${dir}-merged`;
+    const r = await runExample("finetune.ts", [
+      ...TINY,
+      "--steps",
+      "2",
+      "--lora-targets",
+      "attention",
+      "--out",
+      dir,
+      "--save-pretrained",
+      merged,
+    ]);
+    assertEquals(r.code, 0, r.err);
+    assert(r.out.includes("on 8 projections"), r.out);
+    const config = JSON.parse(await Deno.readTextFile(`${dir}/adapter_config.json`));
+    assertEquals(config.target_modules, ["q_proj", "k_proj", "v_proj", "o_proj"]);
+    const back = await loadPretrained(merged, { backend: "cpu" });
+    assertEquals(back.config.architecture, "LlamaForCausalLM");
+    const ids = tensor([back.tokenizer.encode("Ann has 3 apples")], { dtype: "int32" });
+    const base = await loadPretrained(model, { backend: "cpu" });
+    const before = await base.model.apply(base.params, ids).data();
+    const after = await back.model.apply(back.params, ids).data();
+    assert(after.some((x, i) => x !== before[i]), "the merged model equals the base");
   },
 });
 
@@ -90,7 +124,8 @@ Deno.test({
 Deno.test("finetune example: bad input is one line, exit code 2, nothing written", async () => {
   const help = await runExample("finetune.ts", ["--help"]);
   assertEquals(help.code, 0);
-  for (const flag of ["--model", "--data", "--steps", "--loss", "--rank", "--backend", "--out"]) {
+  const flags = ["--model", "--data", "--steps", "--loss", "--rank", "--backend", "--out"];
+  for (const flag of [...flags, "--lora-targets", "--save-pretrained"]) {
     assert(help.out.includes(flag), flag);
   }
   const empty = await Deno.makeTempDir();
@@ -102,6 +137,8 @@ Deno.test("finetune example: bad input is one line, exit code 2, nothing written
     [["--lr", "fast"], "--lr"],
     [["--backend", "tpu"], "--backend"],
     [["--bogus"], "bogus"],
+    [["--lora-targets", "q_proj;v_proj"], "--lora-targets: expected paper, attention or"],
   ];
+  if (haveModel) cases.push([["--lora-targets", "q_proj,query"], "[query] match no projection"]);
   await assertBadInput("finetune.ts", cases);
 });

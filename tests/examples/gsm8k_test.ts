@@ -108,6 +108,7 @@ Deno.test("gsm8k example: bad input is one line and exit code 2, nothing written
     [["--max-number", "5000"], "--max-number: must be <= 1000"],
     [["--resume", "/nonexistent/run"], "no readable run.json"],
     [["--bogus"], "bogus"],
+    [["--lora-targets", "attention"], "--lora-targets: applies to --model runs only"],
   ];
   await assertBadInput("gsm8k.ts", cases);
 });
@@ -132,8 +133,42 @@ Deno.test("gsm8k example: --help documents every flag", async () => {
       "--limit",
       "--skip-bad",
       "--out",
+      "--lora-targets",
     ]
   ) {
     assert(r.out.includes(flag), `help mentions ${flag}`);
   }
+});
+
+const tinyLlama = decodeURIComponent(
+  new URL("../../../shared/models/tiny-llama-hf", import.meta.url).pathname,
+);
+const haveTinyLlama = await Deno.stat(`${tinyLlama}/config.json`).then(() => true, () => false);
+
+Deno.test({
+  name: "gsm8k example: --model takes the paper's LoRA targets unless --lora-targets says",
+  ignore: !haveTinyLlama && !Deno.env.get("CI"),
+  async fn() {
+    const dir = `${await Deno.makeTempDir()}/out`;
+    const run = ["--model", tinyLlama, "--losses", "ce", "--steps", "1", "--batch", "2"];
+    const r = await runExample("gsm8k.ts", [
+      ...run,
+      "--limit",
+      "1",
+      "--backend",
+      "cpu",
+      "--lora-targets",
+      "attention",
+      "--out",
+      dir,
+    ]);
+    assertEquals(r.code, 0, r.err);
+    assert(r.out.includes("on 8 projections (q_proj, k_proj, v_proj, o_proj)"), r.out);
+    await assertOutputs(dir, 1);
+    const bad = [[...run, "--lora-targets", "dense_h_to_4h"], "match no projection"] as [
+      string[],
+      string,
+    ];
+    await assertBadInput("gsm8k.ts", [bad]);
+  },
 });

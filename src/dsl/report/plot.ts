@@ -6,7 +6,7 @@
  * @module
  */
 
-import { writeFileAtomic } from "../run/atomic.ts";
+import { writeFileAtomic } from "../../util/atomic.ts";
 
 /**
  * One run to plot (a `SweepRow` is one).

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { writeFileAtomic } from "../run/atomic.ts";
+import { writeFileAtomic } from "../../util/atomic.ts";
 import type { SweepRow, SweepTable } from "./table.ts";
 
 /**

@@ -9,7 +9,7 @@
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type BackendName, currentBackendName, ensureBackend } from "../../autograd/backend.ts";
-import { writeFileAtomic } from "../run/atomic.ts";
+import { writeFileAtomic } from "../../util/atomic.ts";
 import { checkpointStep, latestCheckpoint } from "../run/checkpoint.ts";
 import { PipelineError } from "../spec/errors.ts";
 import type { TrainEvent } from "../run/events.ts";

@@ -11,7 +11,7 @@
 import type { Tree } from "../../autograd/mod.ts";
 import type { ParamTree } from "../../nn/mod.ts";
 import type { OptState } from "../../optim/mod.ts";
-import { writeDirAtomic } from "./atomic.ts";
+import { writeDirAtomic } from "../../util/atomic.ts";
 import type { DataPosition } from "./batches.ts";
 import { CheckpointError } from "../spec/errors.ts";
 import type { PipelineJSON } from "../spec/json.ts";

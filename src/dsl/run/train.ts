@@ -22,7 +22,7 @@ import {
   type Tree,
   treeLeaves,
 } from "../../autograd/mod.ts";
-import { writeFileAtomic } from "./atomic.ts";
+import { writeFileAtomic } from "../../util/atomic.ts";
 import { currentBackendName } from "../../autograd/backend.ts";
 import {
   loadMatmulTuning,
