@@ -68,6 +68,21 @@ export function isHalf(dtype: DType): dtype is HalfDType {
   return dtype === "bfloat16" || dtype === "float16";
 }
 
+/**
+ * The dtype values of `dtype` are computed in: float32 for half storage (what matmul and take
+ * give for it), else `dtype` itself. Model code sizes its constants (masks, rotary tables)
+ * by it, so a half-precision base computes in float32.
+ *
+ * @example
+ * ```ts
+ * import { computeDtype } from "@lossforge/core";
+ * console.log(computeDtype("bfloat16"), computeDtype("float64")); // "float32" "float64"
+ * ```
+ */
+export function computeDtype(dtype: DType): DType {
+  return isHalf(dtype) ? "float32" : dtype;
+}
+
 /** Bytes per element of `dtype`. */
 export function bytesPerElement(dtype: DType): number {
   return dtype === "float64" ? 8 : isHalf(dtype) ? 2 : 4;

@@ -7,11 +7,19 @@ import {
   cast,
   f32ToBf16,
   f32ToF16,
+  flattenParams,
   type HalfDType,
+  llama,
+  lora,
   matmul,
+  type ParamTree,
+  rng,
+  setBackend,
   take,
   type Tensor,
   tensor,
+  unflattenParams,
+  valueAndGrad,
 } from "../../mod.ts";
 import { assertEquals } from "../_assert.ts";
 import { type GpuBuffer, sizeClass } from "../../src/gpu/engine.ts";
@@ -172,3 +180,47 @@ gpuTest("widening a half weight larger than the binding limit goes window by win
     assertEquals(Array.from(await back.data()), Array.from(want));
   });
 });
+
+gpuTest(
+  "a llama with a bf16 base and LoRA adapters: webgpu logits and gradients match the cpu",
+  async () => {
+    await setBackend("cpu"); // the initial weights are made on the cpu, then copied
+    const model = llama({ vocab: 40, dim: 16, layers: 1, heads: 4, kvHeads: 2, hidden: 24 });
+    const lm = lora(model, { rank: 2, alpha: 4 });
+    const baseTree = model.init(rng(0));
+    const init = flattenParams(baseTree);
+    const adapterInit = flattenParams(lm.initAdapters(rng(1), "cpu"));
+    const host = await Promise.all(Object.values(init).map((t) => t.data()));
+    const hostA = await Promise.all(Object.values(adapterInit).map((t) => t.data()));
+    const out = [];
+    for (const backend of ["cpu", "webgpu"] as const) {
+      const base: Record<string, Tensor> = {};
+      Object.entries(init).forEach(([name, t], i) => {
+        const v = host[i] as Float32Array, shape = [...t.shape];
+        base[name] = t.rank >= 2
+          ? tensor(f32ToBf16(v), { shape, dtype: "bfloat16", backend })
+          : tensor(v, { shape, backend });
+      });
+      const adapters: Record<string, Tensor> = {};
+      Object.entries(adapterInit).forEach(([name, t], i) => {
+        adapters[name] = tensor(hostA[i] as Float32Array, { shape: [...t.shape], backend }).add(
+          0.03,
+        );
+      });
+      const ids = tensor([[3, 7, 1, 39, 2]], { dtype: "int32", backend });
+      const tree = unflattenParams(base) as typeof baseTree;
+      const [loss, grads] = valueAndGrad((a: ParamTree) =>
+        lm.apply({ base: tree, adapters: a }, ids).square().mean()
+      )(unflattenParams(adapters));
+      const logits = lm.apply({ base: tree, adapters: unflattenParams(adapters) }, ids);
+      out.push([
+        await logits.data(),
+        await loss.data(),
+        ...await Promise.all(Object.values(flattenParams(grads)).map((g) => g.data())),
+      ]);
+    }
+    for (let i = 0; i < out[0].length; i++) {
+      assertAllClose(out[1][i], out[0][i], { rtol: 1e-3, atol: 1e-4 }, `output ${i}`);
+    }
+  },
+);
