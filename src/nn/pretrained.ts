@@ -54,6 +54,8 @@ export interface Pretrained {
  *   backend: "cpu",
  *   strict: false,
  * });
+ * // A bf16 checkpoint as a frozen LoRA base: its matrices stay 2 bytes per weight.
+ * const base = await loadPretrained("models/SmolLM2-135M-bf16", { dtype: "keep" });
  * ```
  */
 export interface LoadPretrainedOptions {
