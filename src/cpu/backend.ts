@@ -505,13 +505,12 @@ export function cpuBackend(): Backend {
       return finish(out);
     },
     cast(a, size, from, to) {
-      const x = a as Buf;
-      // Half storage widens exactly to float32 (then to float64 if asked); narrowing rounds to
-      // nearest even.
+      let x = a as Buf;
+      // Half storage widens exactly to float32 (then converts on from there); narrowing rounds
+      // to nearest even.
       if (isHalf(from)) {
-        const wide = widenHalf(x.subarray(0, size) as Uint16Array, from);
-        if (to === "float32") return track(wide);
-        return this.cast(wide, size, "float32", to);
+        x = widenHalf(x.subarray(0, size) as Uint16Array, from);
+        if (to === "float32") return track(x);
       }
       if (isHalf(to)) return track(narrowToHalf(x.subarray(0, size) as Float32Array, to));
       const out = alloc(to, size);
