@@ -9,7 +9,7 @@
  * tensors, read without a copy). Every primitive returns a fresh contiguous buffer it owns.
  * @module
  */
-import type { DType, TypedArray } from "./dtype.ts";
+import type { DType, HalfDType, TypedArray } from "./dtype.ts";
 import { BackendError } from "./errors.ts";
 
 /**
@@ -143,6 +143,14 @@ export interface MatmulSpec {
   transA: boolean;
   /** Read b as its transpose (b stored `[n, k]`). */
   transB: boolean;
+  /**
+   * The storage dtype of a, when it is half precision (`bfloat16` / `float16`): the backend
+   * widens it to float32 as it reads it (the product's dtype is then float32). Absent: a has
+   * the product's dtype.
+   */
+  aDtype?: HalfDType;
+  /** The storage dtype of b, when it is half precision (as `aDtype`). */
+  bDtype?: HalfDType;
 }
 
 /**
@@ -210,6 +218,11 @@ export interface Layout {
 /**
  * What a backend implements. Implementations: `src/cpu/backend.ts`, `src/gpu/backend.ts`.
  *
+ * Half-precision storage (`bfloat16`, `float16`; see `DType`) reaches only `fromArray`,
+ * `adopt`, `read` (raw bits as a `Uint16Array`), `free`, `strided` (bits moved unchanged),
+ * `matmul` (through `MatmulSpec.aDtype` / `bDtype`), `gather` (which then writes float32: the
+ * rows widened) and `cast`; the ops layer keeps it from every other primitive.
+ *
  * @example
  * ```ts
  * import { backendInstance, tensor } from "@lossforge/core";
@@ -223,8 +236,14 @@ export interface Layout {
 export interface Backend {
   /** The backend's name. */
   readonly name: BackendName;
-  /** Uploads a typed array (its dtype is the buffer's dtype). */
+  /** Uploads a typed array (its dtype is the buffer's dtype; a Uint16Array: half bits). */
   fromArray(data: TypedArray): unknown;
+  /**
+   * Optional: takes `data` over as a buffer without copying it (the caller never touches it
+   * again). The CPU backend has it, so a loaded checkpoint is held once; without it,
+   * `fromArray` is used.
+   */
+  adopt?(data: TypedArray): unknown;
   /** Reads `size` elements back. GPU backends flush pending work first. */
   read(buf: unknown, dtype: DType, size: number): Promise<TypedArray>;
   /** Releases a buffer (returns it to a pool where there is one). */

@@ -3,7 +3,7 @@
  * @module
  */
 import { backendInstance, type BackendName, currentBackendName } from "./backend.ts";
-import { convertArray, type DType, dtypeOfArray, type TypedArray } from "./dtype.ts";
+import { convertArray, type DType, dtypeOfArray, isHalf, type TypedArray } from "./dtype.ts";
 import { DTypeError, fmtShape, ShapeError } from "./errors.ts";
 import { type Rng, rng as makeRng } from "./rng.ts";
 import { checkShape, sizeOf } from "./shape.ts";
@@ -26,9 +26,15 @@ export interface TensorOptions {
   backend?: BackendName;
 }
 
-function place(data: TypedArray, shape: readonly number[], opts: TensorOptions): Tensor {
+function place(
+  data: TypedArray,
+  shape: readonly number[],
+  dtype: DType,
+  opts: TensorOptions & { copy?: boolean },
+): Tensor {
   const b = backendInstance(opts.backend ?? currentBackendName());
-  return fromBuffer(b, b.fromArray(data), shape, dtypeOfArray(data));
+  const buf = opts.copy === false && b.adopt ? b.adopt(data) : b.fromArray(data);
+  return fromBuffer(b, buf, shape, dtype);
 }
 
 function flatten(data: NestedArray, shape: number[], out: number[], depth: number): void {
@@ -57,7 +63,33 @@ function flatten(data: NestedArray, shape: number[], out: number[], depth: numbe
 }
 
 /**
- * Makes a tensor from a number, nested arrays or a typed array.
+ * Options of {@linkcode tensor}.
+ *
+ * @example
+ * ```ts
+ * import { tensor, type TensorDataOptions } from "@lossforge/core";
+ * const weights = new Float32Array(6);
+ * // The CPU backend keeps this very array as the tensor's storage: no second copy.
+ * const opts: TensorDataOptions = { shape: [2, 3], copy: false };
+ * console.log(tensor(weights, opts).shape); // [2, 3]
+ * ```
+ */
+export interface TensorDataOptions extends TensorOptions {
+  /** The shape (default: the data's own). */
+  shape?: readonly number[];
+  /**
+   * `false` hands a typed array of the tensor's dtype over instead of copying it: the CPU
+   * backend keeps it as the tensor's storage (the caller must not change it afterwards);
+   * WebGPU uploads it either way. Default true (a copy). Loaders use it so that a large
+   * checkpoint is held once.
+   */
+  copy?: boolean;
+}
+
+/**
+ * Makes a tensor from a number, nested arrays or a typed array. A `Uint16Array` holds raw
+ * bits of a half-precision dtype, named by `dtype` ("bfloat16" or "float16"); numbers given
+ * for a half dtype are rounded to it.
  *
  * @example
  * ```ts
@@ -70,11 +102,18 @@ function flatten(data: NestedArray, shape: number[], out: number[], depth: numbe
  */
 export function tensor(
   data: NestedArray | TypedArray | readonly number[],
-  opts: TensorOptions & { shape?: readonly number[] } = {},
+  opts: TensorDataOptions = {},
 ): Tensor {
   let flat: ArrayLike<number>;
   let shape: number[];
   let dtype = opts.dtype;
+  if (data instanceof Uint16Array && !(dtype && isHalf(dtype))) {
+    throw new DTypeError(
+      `tensor: a Uint16Array holds raw half-precision bits: give dtype "bfloat16" or "float16"${
+        dtype ? `, not "${dtype}"` : ""
+      }`,
+    );
+  }
   if (ArrayBuffer.isView(data)) {
     flat = data;
     shape = [data.length];
@@ -97,10 +136,10 @@ export function tensor(
     }
     shape = [...opts.shape];
   }
-  const arr = ArrayBuffer.isView(flat) && dtypeOfArray(flat as TypedArray) === dtype
-    ? flat as TypedArray
-    : convertArray(flat, dtype);
-  return place(arr, shape, opts);
+  const same = flat instanceof Uint16Array ||
+    (ArrayBuffer.isView(flat) && dtypeOfArray(flat as TypedArray) === dtype);
+  const arr = same ? flat as TypedArray : convertArray(flat, dtype);
+  return place(arr, shape, dtype, same ? opts : { ...opts, copy: false });
 }
 
 /**
@@ -116,6 +155,11 @@ export function full(shape: readonly number[], value: number, opts: TensorOption
   checkShape("full", shape);
   const dtype = opts.dtype ?? "float32";
   const b = backendInstance(opts.backend ?? currentBackendName());
+  if (isHalf(dtype)) {
+    throw new DTypeError(
+      `full: ${dtype} is storage for frozen weights: make them with tensor(values, { dtype })`,
+    );
+  }
   if (dtype === "float64" && b.name !== "cpu") {
     throw new DTypeError(`full: float64 exists on the cpu backend only, not on ${b.name}`);
   }

@@ -25,7 +25,7 @@ export {
   setBackend,
   type UnaryOp,
 } from "./backend.ts";
-export { type DType, type TypedArray } from "./dtype.ts";
+export { computeDtype, type DType, type HalfDType, isHalf, type TypedArray } from "./dtype.ts";
 export { BackendError, DTypeError, LossforgeError, ShapeError, ValueError } from "./errors.ts";
 export {
   fusedOpsEnabled,
@@ -44,6 +44,7 @@ export {
   type RandomOptions,
   seed,
   tensor,
+  type TensorDataOptions,
   type TensorOptions,
   zeros,
 } from "./create.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 import { DTypeError, fmtShape, ShapeError, ValueError } from "./errors.ts";
-import { isFloat } from "./dtype.ts";
+import { isFloat, isHalf } from "./dtype.ts";
 import { scope, trackCreated } from "./scope.ts";
 import { sameShape } from "./shape.ts";
 import { shareStorage, type TapeNode, Tensor } from "./tensor.ts";
@@ -195,6 +195,12 @@ function backprop(out: Tensor, seed: Tensor, leaves: Tensor[]): Tensor[] {
 /** Makes fresh differentiable leaves for the tensors of a tree. */
 function makeLeaves(op: string, tensors: Tensor[]): Tensor[] {
   return tensors.map((t, i) => {
+    if (isHalf(t.dtype)) {
+      throw new DTypeError(
+        `${op}: argument leaf ${i} is ${t.dtype}, storage for frozen weights without gradients: ` +
+          `pass it outside the differentiated argument (e.g. LoRA's base), or cast it to float32`,
+      );
+    }
     if (!isFloat(t.dtype)) {
       throw new DTypeError(
         `${op}: argument leaf ${i} is ${t.dtype}; only float tensors have gradients`,

@@ -6,7 +6,8 @@
  * @module
  */
 import type { Backend, Layout } from "./backend.ts";
-import type { DType, TypedArray } from "./dtype.ts";
+import { type DType, isHalf, type TypedArray } from "./dtype.ts";
+import { widenHalf } from "./half.ts";
 import { BackendError, fmtShape } from "./errors.ts";
 import { trackInScope, untrack } from "./scope.ts";
 import { isContiguousLayout, sameShape, sizeOf, stridesOf } from "./shape.ts";
@@ -212,13 +213,25 @@ export class Tensor {
     return copy.buf;
   }
 
-  /** Reads the values back as a typed array (a copy) in logical (row-major) order. On WebGPU this flushes queued work. */
-  data(): Promise<TypedArray> {
-    const s = this.storage, l = this._layout, b = s.backend;
-    if (!l) return b.read(s.buf, this.dtype, this.size);
-    // A view: read through a temporary contiguous copy (the view itself stays a view).
-    const tmp = b.strided(s.buf, this.shape, l.strides, l.offset, this.dtype);
-    return b.read(tmp, this.dtype, this.size).finally(() => b.free(tmp));
+  /**
+   * Reads the values back as a typed array (a copy) in logical (row-major) order; a half
+   * tensor's values come back widened to a Float32Array (exact). On WebGPU this flushes
+   * queued work.
+   */
+  async data(): Promise<TypedArray> {
+    const s = this.storage, l = this._layout, b = s.backend, dtype = this.dtype;
+    let values: TypedArray;
+    if (!l) values = await b.read(s.buf, dtype, this.size);
+    else {
+      // A view: read through a temporary contiguous copy (the view itself stays a view).
+      const tmp = b.strided(s.buf, this.shape, l.strides, l.offset, dtype);
+      try {
+        values = await b.read(tmp, dtype, this.size);
+      } finally {
+        b.free(tmp);
+      }
+    }
+    return isHalf(dtype) ? widenHalf(values as Uint16Array, dtype) : values;
   }
 
   /** Reads the single value of a one-element tensor. */

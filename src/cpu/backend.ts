@@ -6,11 +6,16 @@
  * arithmetic, within a few ulps of these loops, and tested against them), and the elementwise
  * ops' loops, compiled per op and dtype from the scalar functions below (`elementwise_jit.ts`;
  * exactly these functions, run monomorphic).
+ *
+ * Half-precision storage (`bfloat16`, `float16`) is a Uint16Array of raw bits; matmul widens
+ * it to float32 while packing the SIMD kernel's panels, gather and cast widen it element by
+ * element (all exact), strided copies move the bits.
  * @module
  */
 import type { Backend, BinaryOp, MatmulSpec, ReduceOp, UnaryOp } from "../autograd/backend.ts";
-import { allocArray, type DType, type TypedArray } from "../autograd/dtype.ts";
-import { ValueError } from "../autograd/errors.ts";
+import { allocArray, type DType, isHalf, type TypedArray } from "../autograd/dtype.ts";
+import { DTypeError, ValueError } from "../autograd/errors.ts";
+import { narrowToHalf, widenHalf } from "../autograd/half.ts";
 import { broadcastStrides, sizeOf, stridesOf } from "../autograd/shape.ts";
 import { attentionBackward, attentionForward } from "./attention.ts";
 import { binaryLoop, unaryLoop } from "./elementwise_jit.ts";
@@ -192,6 +197,9 @@ export function cpuBackend(): Backend {
     fromArray(data) {
       return track(data.slice());
     },
+    adopt(data) {
+      return track(data);
+    },
     read(buf, _dtype, size) {
       return Promise.resolve((buf as Buf).slice(0, size));
     },
@@ -200,6 +208,7 @@ export function cpuBackend(): Backend {
       bytes -= (buf as Buf).byteLength;
     },
     fill(size, value, dtype) {
+      if (isHalf(dtype)) throw new DTypeError(`fill: ${dtype} buffers are made from data only`);
       return alloc(dtype, size).fill(value);
     },
     unary(op, a, size, dtype, shape, layout) {
@@ -328,20 +337,22 @@ export function cpuBackend(): Backend {
       return out;
     },
     matmul(a, b, spec: MatmulSpec, dtype) {
-      const x = a as Buf, y = b as Buf;
-      const { m, k, n, transA, transB } = spec;
+      const { m, k, n, transA, transB, aDtype, bDtype } = spec;
+      const sm = dtype === "float32" ? simdMatmul() : null;
+      // Half operands: widened while packing (SIMD), else widened once for the loop below.
+      const x = aDtype && !sm ? widenHalf(a as Uint16Array, aDtype) : a as Buf;
+      const y = bDtype && !sm ? widenHalf(b as Uint16Array, bDtype) : b as Buf;
       const batch = sizeOf(spec.outBatch);
       const out = alloc(dtype, batch * m * n);
       const aStr = broadcastStrides(spec.aBatch, spec.outBatch);
       const bStr = broadcastStrides(spec.bBatch, spec.outBatch);
-      const sm = dtype === "float32" ? simdMatmul() : null;
       if (sm) {
         const aOffs: number[] = [], bOffs: number[] = [];
         forEachBroadcast(spec.outBatch, [aStr, bStr], (_i, o) => {
           aOffs.push(o[0] * m * k);
           bOffs.push(o[1] * k * n);
         });
-        matmulSimd(sm, out, x, y, aOffs, bOffs, m, k, n, transA, transB);
+        matmulSimd(sm, out, x, y, aOffs, bOffs, m, k, n, transA, transB, aDtype, bDtype);
         return finish(out);
       }
       // out[i, j] = Σ_p op(a)[i, p] op(b)[p, j], summed in float64 in the order of p, every
@@ -388,7 +399,10 @@ export function cpuBackend(): Backend {
     gather(a, aShape, axis, index, indexShape, dtype) {
       const x = a as Buf, idx = index as Buf;
       checkIndices("gather", idx, sizeOf(indexShape), aShape[axis], axis);
-      const out = alloc(dtype, sizeOf(indexShape));
+      // Half storage: the bits are gathered, then widened (the output is float32).
+      const out = isHalf(dtype)
+        ? new Uint16Array(sizeOf(indexShape))
+        : alloc(dtype, sizeOf(indexShape));
       const aStr = stridesOf(aShape);
       const rank = indexShape.length;
       const pos = new Array<number>(rank).fill(0);
@@ -401,7 +415,7 @@ export function cpuBackend(): Backend {
           pos[d] = 0;
         }
       }
-      return finish(out);
+      return isHalf(dtype) ? track(widenHalf(out as Uint16Array, dtype)) : finish(out);
     },
     scatterAdd(base, shape, axis, index, src, indexShape, dtype) {
       checkIndices("scatterAdd", index as Buf, sizeOf(indexShape), shape[axis], axis);
@@ -490,8 +504,15 @@ export function cpuBackend(): Backend {
       }
       return finish(out);
     },
-    cast(a, size, _from, to) {
-      const x = a as Buf;
+    cast(a, size, from, to) {
+      let x = a as Buf;
+      // Half storage widens exactly to float32 (then converts on from there); narrowing rounds
+      // to nearest even.
+      if (isHalf(from)) {
+        x = widenHalf(x.subarray(0, size) as Uint16Array, from);
+        if (to === "float32") return track(x);
+      }
+      if (isHalf(to)) return track(narrowToHalf(x.subarray(0, size) as Float32Array, to));
       const out = alloc(to, size);
       if (to === "int32") { for (let i = 0; i < size; i++) out[i] = Math.trunc(x[i]); }
       else for (let i = 0; i < size; i++) out[i] = x[i];

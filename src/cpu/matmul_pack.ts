@@ -7,7 +7,8 @@
  *
  * @module
  */
-import type { TypedArray } from "../autograd/dtype.ts";
+import type { HalfDType, TypedArray } from "../autograd/dtype.ts";
+import { f16Table } from "../autograd/half.ts";
 import { runPanels } from "./matmul_pool.ts";
 import type { SimdMatmul } from "./simd_matmul.ts";
 
@@ -51,6 +52,52 @@ function packPanels(
 }
 
 /**
+ * packPanels for an operand held as half-precision bits: each element widened to float32 as
+ * it is packed (exact: bfloat16 bits are float32's upper half, and f16 values are float32
+ * values), so the packed panels, and the product, equal those of the operand cast to float32,
+ * and no float32 copy of the operand exists outside the kernel's panels.
+ */
+function packHalfPanels(
+  dst: Float32Array,
+  src: Uint16Array,
+  dtype: HalfDType,
+  off: number,
+  rows: number,
+  k: number,
+  rs: number,
+  ps: number,
+  w: number,
+  at: number,
+): void {
+  const padded = Math.ceil(rows / w) * w;
+  const pos = (r: number) => at + Math.floor(r / w) * k * w + (r % w);
+  for (let r = rows; r < padded; r++) {
+    const base = pos(r);
+    for (let p = 0; p < k; p++) dst[base + p * w] = 0;
+  }
+  // bfloat16 bits go to the high half of the float32's bits; f16 values through a table.
+  const bits = new Uint32Array(dst.buffer, dst.byteOffset, dst.length);
+  const t = f16Table(), bf = dtype === "bfloat16";
+  if (rs === 1) {
+    // Rows contiguous (b not transposed): walk r fastest.
+    for (let p = 0; p < k; p++) {
+      const s0 = off + p * ps, d0 = at + p * w;
+      for (let r = 0; r < rows; r++) {
+        const d = d0 + Math.floor(r / w) * k * w + (r % w);
+        if (bf) bits[d] = src[s0 + r] << 16;
+        else dst[d] = t[src[s0 + r]];
+      }
+    }
+  } else {
+    for (let r = 0; r < rows; r++) {
+      const base = pos(r), s0 = off + r * rs;
+      if (bf) { for (let p = 0; p < k; p++) bits[base + p * w] = src[s0 + p * ps] << 16; }
+      else for (let p = 0; p < k; p++) dst[base + p * w] = t[src[s0 + p * ps]];
+    }
+  }
+}
+
+/**
  * Sizes of the SIMD matmul's work (tests lower them to exercise grouping and threads on small
  * products).
  */
@@ -84,8 +131,24 @@ export function matmulSimd(
   n: number,
   transA: boolean,
   transB: boolean,
+  aHalf?: HalfDType,
+  bHalf?: HalfDType,
 ): void {
   const mP = Math.ceil(m / 4), nP = Math.ceil(n / 8);
+  const pack = (
+    src: Buf,
+    half: HalfDType | undefined,
+    off: number,
+    rows: number,
+    rs: number,
+    ps: number,
+    w: number,
+    to: number,
+    f: Float32Array,
+  ) =>
+    half
+      ? packHalfPanels(f, src as Uint16Array, half, off, rows, k, rs, ps, w, to)
+      : packPanels(f, src, off, rows, k, rs, ps, w, to);
   const apBytes = mP * k * 16, bpBytes = nP * k * 32, rowFloats = nP * 8;
   const outBytes = mP * 4 * rowFloats * 4;
   const batch = aOffs.length;
@@ -113,10 +176,10 @@ export function matmulSimd(
     for (let i = 0; i < count; i++) {
       const bi = g0 + i;
       if (i === 0 || table[3 * i] !== table[3 * i - 3]) {
-        packPanels(f, a, aOffs[bi], m, k, transA ? 1 : k, transA ? m : 1, 4, table[3 * i] / 4);
+        pack(a, aHalf, aOffs[bi], m, transA ? 1 : k, transA ? m : 1, 4, table[3 * i] / 4, f);
       }
       if (i === 0 || table[3 * i + 1] !== table[3 * i - 2]) {
-        packPanels(f, b, bOffs[bi], n, k, transB ? k : 1, transB ? 1 : n, 8, table[3 * i + 1] / 4);
+        pack(b, bHalf, bOffs[bi], n, transB ? k : 1, transB ? 1 : n, 8, table[3 * i + 1] / 4, f);
       }
     }
     let alone = !pool || pool.ready() === 0;

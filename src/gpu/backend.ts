@@ -2,6 +2,11 @@
  * The WebGPU backend: every primitive of the `Backend` contract as WGSL kernels
  * (`./kernels/*.ts`), run by the engine (`./engine.ts`: pool, batching, caches). float32 and
  * int32 live on the GPU; float64 exists on the cpu backend only.
+ *
+ * Half-precision storage (`bfloat16`, `float16`) is packed 16-bit pairs (`./kernels/half.ts`).
+ * A matmul with a half operand widens it per call into a transient float32 buffer, runs the
+ * float32 kernels on it and releases it right after recording (the pool hands it to the next
+ * product of that size class), so only one float32 copy of one weight exists at a time.
  * @module
  */
 /// <reference types="@webgpu/types" />
@@ -21,6 +26,9 @@ import { cumsum } from "./kernels/scan.ts";
 import * as fused from "./kernels/fused.ts";
 import * as attn from "./kernels/attention.ts";
 import { softwareKernels } from "./kernels/common.ts";
+import * as half from "./kernels/half.ts";
+import { isHalf } from "../autograd/dtype.ts";
+import { sizeOf } from "../autograd/shape.ts";
 
 /**
  * The WebGPU backend object: the `Backend` primitives plus the device, pool statistics and
@@ -102,10 +110,19 @@ export async function createEngineBackend(): Promise<EngineBackend> {
       if (data instanceof Float64Array) {
         throw new DTypeError("fromArray: float64 exists on the cpu backend only, not on webgpu");
       }
+      if (data instanceof Uint16Array && data.length % 2 === 1) {
+        // Half bits in whole 32-bit words (writeBuffer moves multiples of 4 bytes).
+        const padded = new Uint16Array(data.length + 1);
+        padded.set(data);
+        return e.upload("fromArray", padded);
+      }
       return e.upload("fromArray", data);
     },
     async read(b, dtype, size) {
       noF64("read", dtype);
+      if (isHalf(dtype)) {
+        return new Uint16Array(await e.read("read", buf("read", b), half.halfBytes(size)), 0, size);
+      }
       const bytes = await e.read("read", buf("read", b), size * 4);
       return dtype === "int32" ? new Int32Array(bytes) : new Float32Array(bytes);
     },
@@ -159,9 +176,21 @@ export async function createEngineBackend(): Promise<EngineBackend> {
       return argmax(e, buf("argmax", a), shape, axis, dtype);
     },
     matmul(a, b, spec, dtype) {
-      return matmul(e, buf("matmul", a), buf("matmul", b), spec, dtype);
+      let x = buf("matmul", a), y = buf("matmul", b);
+      const { aDtype, bDtype, ...plain } = spec;
+      if (!aDtype && !bDtype) return matmul(e, x, y, spec, dtype);
+      // Half operands: widened into transient float32 buffers, released once recorded.
+      if (aDtype) x = half.widenHalf(e, x, sizeOf(spec.aBatch) * spec.m * spec.k, aDtype);
+      if (bDtype) y = half.widenHalf(e, y, sizeOf(spec.bBatch) * spec.k * spec.n, bDtype);
+      try {
+        return matmul(e, x, y, plain, dtype);
+      } finally {
+        if (aDtype) e.release(x);
+        if (bDtype) e.release(y);
+      }
     },
     strided(a, outShape, strides, offset, dtype) {
+      if (isHalf(dtype)) return half.stridedHalf(e, buf("strided", a), outShape, strides, offset);
       return strided(e, buf("strided", a), outShape, strides, offset, dtype);
     },
     concat(parts, axis, outShape, dtype) {
@@ -169,6 +198,10 @@ export async function createEngineBackend(): Promise<EngineBackend> {
       return concat(e, ps, axis, outShape, dtype);
     },
     gather(a, aShape, axis, index, indexShape, dtype) {
+      if (isHalf(dtype)) {
+        const [x, idx] = [buf("gather", a), buf("gather", index)];
+        return half.gatherHalf(e, x, aShape, axis, idx, indexShape, dtype);
+      }
       return gather(e, buf("gather", a), aShape, axis, buf("gather", index), indexShape, dtype);
     },
     scatterAdd(base, shape, axis, index, src, indexShape, dtype) {
@@ -193,7 +226,23 @@ export async function createEngineBackend(): Promise<EngineBackend> {
       return cumsum(e, buf("cumsum", a), shape, axis, reverse, dtype);
     },
     cast(a, size, from, to) {
-      return ew.cast(e, buf("cast", a), size, from, to);
+      const x = buf("cast", a);
+      if (isHalf(from)) {
+        // Widen exactly, then convert the float32 values as any float32 cast would.
+        const wide = half.widenHalf(e, x, size, from);
+        if (to === "float32") return wide;
+        const out = ew.cast(e, wide, size, "float32", to);
+        e.release(wide);
+        return out;
+      }
+      if (isHalf(to)) {
+        if (from === "float32") return half.narrowToHalf(e, x, size, to);
+        const f32 = ew.cast(e, x, size, from, "float32");
+        const out = half.narrowToHalf(e, f32, size, to);
+        e.release(f32);
+        return out;
+      }
+      return ew.cast(e, x, size, from, to);
     },
     geluGrad(x, g, size, dtype) {
       return fused.geluGrad(e, buf("geluGrad", x), buf("geluGrad", g), size, dtype);

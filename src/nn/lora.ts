@@ -9,6 +9,7 @@
 import {
   type BackendName,
   type DType,
+  isHalf,
   matmul,
   randn,
   type Rng,
@@ -327,6 +328,8 @@ export function lora<P extends ParamTree>(
 /**
  * Folds the adapters into the base weights: W + (α / r) B A (transposed for GPT-2's
  * `[in, out]` layout). Returns a tree like the base; untouched tensors are shared with it.
+ * A half-precision base weight (`loadPretrained(dir, { dtype: "keep" })`) is widened: its
+ * merged weight is float32 (untouched half tensors stay as they are).
  *
  * @example
  * ```ts
@@ -348,7 +351,8 @@ export function mergeLora<P extends ParamTree>(model: LoraModel<P>, params: Lora
     const delta = l.layout === "out_in"
       ? matmul(b, a)
       : matmul(a, b, { transposeA: true, transposeB: true });
-    flat[`${l.name}.weight`] = w.add(delta.mul(scale));
+    const wide = isHalf(w.dtype) ? w.cast("float32") : w;
+    flat[`${l.name}.weight`] = wide.add(delta.mul(scale));
   }
   return unflattenParams(flat) as P;
 }

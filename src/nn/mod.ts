@@ -108,6 +108,7 @@ export {
   type SafetensorsEntry,
   type SafetensorsHeader,
   type SafetensorsHeaderEntry,
+  type SafetensorsReadOptions,
   type ShardedIndex,
   writeSafetensorsFile,
 } from "./safetensors_codec.ts";

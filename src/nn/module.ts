@@ -3,7 +3,7 @@
  * a forward pass, and a helper for constants that must live beside the parameters.
  * @module
  */
-import { type DType, type Rng, type Tensor, tensor } from "../autograd/mod.ts";
+import { computeDtype, type DType, type Rng, type Tensor, tensor } from "../autograd/mod.ts";
 import type { ParamTree } from "./params.ts";
 
 /**
@@ -66,8 +66,9 @@ export interface Module<P extends ParamTree, I = Tensor, O = Tensor, C = Forward
 }
 
 /**
- * A constant tensor on `like`'s backend (default: with its dtype), so masks and tables
- * built on the host meet the parameters wherever those live.
+ * A constant tensor on `like`'s backend (default: with the dtype it computes in, float32 for
+ * a half-precision weight), so masks and tables built on the host meet the parameters
+ * wherever those live.
  *
  * @example
  * ```ts
@@ -80,7 +81,7 @@ export function constantLike(
   data: Float64Array | Float32Array | Int32Array | number[],
   shape: readonly number[],
   like: Tensor,
-  dtype: DType = like.dtype,
+  dtype: DType = computeDtype(like.dtype),
 ): Tensor {
   return tensor(data, { shape, dtype, backend: like.backend.name });
 }

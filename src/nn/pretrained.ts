@@ -12,7 +12,13 @@ import { type HfModelConfig, parseHfConfig } from "./hf_config.ts";
 import type { LanguageModel } from "./language_model.ts";
 import { llama } from "./llama.ts";
 import { type ParamTree, unflattenParams } from "./params.ts";
-import { type DecodedTensor, loadShardedIndex, readSafetensorsFile } from "./safetensors_codec.ts";
+import {
+  bf16ToF32,
+  type DecodedTensor,
+  f16ToF32,
+  loadShardedIndex,
+  readSafetensorsFile,
+} from "./safetensors_codec.ts";
 import { tensorsFrom } from "./safetensors.ts";
 
 /**
@@ -48,6 +54,8 @@ export interface Pretrained {
  *   backend: "cpu",
  *   strict: false,
  * });
+ * // A bf16 checkpoint as a frozen LoRA base: its matrices stay 2 bytes per weight.
+ * const base = await loadPretrained("models/SmolLM2-135M-bf16", { dtype: "keep" });
  * ```
  */
 export interface LoadPretrainedOptions {
@@ -55,6 +63,15 @@ export interface LoadPretrainedOptions {
   backend?: BackendName;
   /** Throw on tensors the model does not use (default true); missing ones always throw. */
   strict?: boolean;
+  /**
+   * How BF16 / F16 weights are held: `"float32"` (default) widens them (exact), `"keep"`
+   * keeps every matrix (rank ≥ 2: projections, embeddings, heads) as a `bfloat16` /
+   * `float16` tensor of 2 bytes per weight, for a frozen base under LoRA (matmul and take
+   * widen it to float32 as they read it); 1-D weights (norm weights, biases) are widened to
+   * float32 at load either way, being small and read by elementwise ops. F32 files load the
+   * same in both modes.
+   */
+  dtype?: "float32" | "keep";
 }
 
 /** Buffers and tied copies some checkpoints carry that are not parameters here. */
@@ -143,7 +160,11 @@ export async function loadPretrained(
   // The folder's own config (its token ids, its architecture) rides with the model.
   const model: LanguageModel = { ...modelFromConfig(config), config };
   const tokenizer = await loadTokenizer(`${base}/tokenizer.json`);
-  const decoded = await readWeights(base);
+  const dtype = opts.dtype ?? "float32";
+  if (dtype !== "float32" && dtype !== "keep") {
+    throw new ValueError(`loadPretrained: dtype must be "float32" or "keep", got "${dtype}"`);
+  }
+  const decoded = await readWeights(base, dtype);
   const named = normaliseNames(decoded, config);
   const flat = selectWeights(named, model, base, opts.strict ?? true);
   return { model, params: unflattenParams(tensorsFrom(flat, opts.backend)), tokenizer, config };
@@ -169,10 +190,26 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** Every tensor of the single file or of all shards. */
-async function readWeights(base: string): Promise<Record<string, DecodedTensor>> {
+/**
+ * Every tensor of the single file or of all shards, each read from its file straight into
+ * the array it is held in (no copy of a file in memory). With "keep", BF16/F16 matrices stay
+ * raw half bits and smaller half tensors are widened.
+ */
+async function readWeights(
+  base: string,
+  dtype: "float32" | "keep",
+): Promise<Record<string, DecodedTensor>> {
+  const read = async (path: string) => {
+    const { tensors } = await readSafetensorsFile(path, { half: dtype });
+    for (const t of Object.values(tensors)) {
+      if (t.data instanceof Uint16Array && t.shape.length < 2) {
+        t.data = t.dtype === "F16" ? f16ToF32(t.data) : bf16ToF32(t.data);
+      }
+    }
+    return tensors;
+  };
   const single = `${base}/model.safetensors`;
-  if (await exists(single)) return (await readSafetensorsFile(single)).tensors;
+  if (await exists(single)) return await read(single);
   if (!(await exists(`${base}/model.safetensors.index.json`))) {
     throw new Error(
       `${base}: no model.safetensors or model.safetensors.index.json (only safetensors weights are supported)`,
@@ -181,7 +218,7 @@ async function readWeights(base: string): Promise<Record<string, DecodedTensor>>
   const index = await loadShardedIndex(base);
   const all: Record<string, DecodedTensor> = {};
   for (const shard of index.shards) {
-    Object.assign(all, (await readSafetensorsFile(shard)).tensors);
+    Object.assign(all, await read(shard));
   }
   const absent = Object.keys(index.weightMap).filter((n) => !(n in all));
   if (absent.length) {

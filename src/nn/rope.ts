@@ -4,7 +4,7 @@
  * rotate_half([a, b]) = [-b, a], and frequencies θ^(-2i/d) repeated for both halves.
  * @module
  */
-import { cast, concat, cos, neg, sin, slice, type Tensor } from "../autograd/mod.ts";
+import { cast, computeDtype, concat, cos, neg, sin, slice, type Tensor } from "../autograd/mod.ts";
 import { constantLike } from "./module.ts";
 
 /**
@@ -49,7 +49,7 @@ export function ropeTables(
   for (let i = 0; i < half; i++) inv[i] = Math.fround(1 / Math.pow(theta, (2 * i) / headDim));
   const invFreq = constantLike(inv, [half], like);
   const [b, t] = positions.shape;
-  const angles = cast(positions, like.dtype).reshape([b, 1, t, 1]).mul(invFreq);
+  const angles = cast(positions, computeDtype(like.dtype)).reshape([b, 1, t, 1]).mul(invFreq);
   const emb = concat([angles, angles], -1);
   return { cos: cos(emb), sin: sin(emb) };
 }

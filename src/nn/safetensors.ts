@@ -3,7 +3,13 @@
  * are the dotted paths of the tree (so Hugging Face names round-trip), writes are atomic.
  * @module
  */
-import { type BackendName, currentBackendName, type Tensor, tensor } from "../autograd/mod.ts";
+import {
+  type BackendName,
+  currentBackendName,
+  type DType,
+  type Tensor,
+  tensor,
+} from "../autograd/mod.ts";
 import { flattenParams, type ParamTree, unflattenParams } from "./params.ts";
 import {
   type DecodedTensor,
@@ -54,7 +60,8 @@ export async function saveSafetensors(
 
 /**
  * Named tensors as safetensors entries, read back all at once (one flush on a GPU). Without
- * `opts.dtype` the stored dtype is the tensor's own (F32, F64, I32), so a reload is exact.
+ * `opts.dtype` the stored dtype is the tensor's own (F32, F64, I32, BF16, F16), so a reload
+ * is exact.
  *
  * @example
  * ```ts
@@ -73,10 +80,13 @@ export async function safetensorsEntries(
   const entries: Record<string, SafetensorsEntry> = {};
   named.forEach(([name, t], i) => {
     const data = datas[i], shape = [...t.shape];
+    // A half tensor's data() is its exact float32 values: encoding them as its own dtype
+    // gives its bits back.
+    const own = t.dtype === "bfloat16" ? "BF16" : t.dtype === "float16" ? "F16" : undefined;
     entries[name] = t.dtype === "int32"
       ? { dtype: "I32", shape, data: data as Int32Array }
-      : opts.dtype
-      ? { dtype: opts.dtype, shape, data: data as Float32Array | Float64Array }
+      : opts.dtype || own
+      ? { dtype: (opts.dtype ?? own)!, shape, data: data as Float32Array | Float64Array }
       : t.dtype === "float64"
       ? { dtype: "F64", shape, data: data as Float64Array }
       : { dtype: "F32", shape, data: data as Float32Array };
@@ -137,7 +147,10 @@ export async function loadSafetensors(
 }
 
 /**
- * Decoded arrays to tensors on `backend` (float64 stays float64 on the CPU only).
+ * Decoded arrays to tensors on `backend` (float64 stays float64 on the CPU only; raw half
+ * bits, as `readSafetensorsFile` keeps them with `half: "keep"`, become bfloat16 / float16
+ * tensors). The arrays are handed over, not copied: the CPU backend keeps them as the
+ * tensors' storage, so the caller must not reuse them.
  *
  * @example
  * ```ts
@@ -154,12 +167,14 @@ export function tensorsFrom(
 ): Record<string, Tensor> {
   const out: Record<string, Tensor> = {};
   for (const [name, d] of Object.entries(decoded)) {
-    const dtype = d.data instanceof Int32Array
+    const dtype: DType = d.data instanceof Int32Array
       ? "int32"
+      : d.data instanceof Uint16Array
+      ? (d.dtype === "F16" ? "float16" : "bfloat16")
       : d.data instanceof Float64Array && backend === "cpu"
       ? "float64"
       : "float32";
-    out[name] = tensor(d.data, { shape: d.shape, dtype, backend });
+    out[name] = tensor(d.data, { shape: d.shape, dtype, backend, copy: false });
   }
   return out;
 }

@@ -8,12 +8,20 @@
  * ```
  *
  * Offsets are relative to the start of the data area. F16 and BF16 tensors are converted
- * to `Float32Array` on load, I64 to `Int32Array` (with a range check).
+ * to `Float32Array` on load (or kept as raw `Uint16Array` bits with `half: "keep"`), I64 to
+ * `Int32Array` (with a range check). A file is read tensor by tensor, each straight into the
+ * typed array it is returned in, so reading holds the tensors once (no copy of the file).
  *
  * @module
  */
 
 import { isObject, show } from "../util/show.ts";
+import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16, widenHalfInto } from "../autograd/half.ts";
+import type { HalfDType } from "../autograd/dtype.ts";
+
+// The half-precision conversions live with the tensors' dtypes; the codec's public face
+// keeps offering them.
+export { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 };
 
 /**
  * The dtypes this codec reads and writes.
@@ -70,7 +78,8 @@ export interface SafetensorsEntry {
 }
 
 /**
- * One decoded tensor. F16/BF16 arrive as `Float32Array`, I64 as `Int32Array`.
+ * One decoded tensor. F16/BF16 arrive as `Float32Array` (as raw `Uint16Array` bits with
+ * `half: "keep"`), I64 as `Int32Array`.
  *
  * @example
  * ```ts
@@ -86,7 +95,29 @@ export interface DecodedTensor {
   /** Tensor shape. */
   shape: number[];
   /** Values, converted as described above. */
-  data: Float32Array | Float64Array | Int32Array;
+  data: Float32Array | Float64Array | Int32Array | Uint16Array;
+}
+
+/**
+ * Options of {@linkcode decodeSafetensors} and {@linkcode readSafetensorsFile}.
+ *
+ * @example
+ * ```ts
+ * import { readSafetensorsFile, type SafetensorsReadOptions } from "@lossforge/core";
+ * // A bf16 checkpoint held at 2 bytes per weight: BF16 tensors come back as Uint16Array bits.
+ * const opts: SafetensorsReadOptions = { half: "keep" };
+ * const { tensors } = await readSafetensorsFile("models/bf16/model.safetensors", opts);
+ * console.log(tensors["lm_head.weight"].data.BYTES_PER_ELEMENT); // 2
+ * ```
+ */
+export interface SafetensorsReadOptions {
+  /** Names the file or bytes in error messages. */
+  source?: string;
+  /**
+   * F16 and BF16 tensors: `"float32"` (default) widens them to `Float32Array` (exact);
+   * `"keep"` returns their raw bits as `Uint16Array` (2 bytes per element).
+   */
+  half?: "float32" | "keep";
 }
 
 /**
@@ -182,133 +213,6 @@ const DTYPES = Object.keys(DTYPE_SIZE) as SafetensorsDtype[];
 const OTHER_DTYPES = ["BOOL", "U8", "I8", "U16", "I16", "U32", "U64", "F8_E4M3", "F8_E5M2"];
 const MAX_HEADER = 100_000_000;
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-// ---------------------------------------------------------------------------------------
-// f16 / bf16 conversions
-
-const F32_BUF = new Float32Array(1);
-const U32_BUF = new Uint32Array(F32_BUF.buffer);
-
-let F16_TABLE: Float32Array | undefined;
-
-function f16Table(): Float32Array {
-  if (F16_TABLE) return F16_TABLE;
-  const t = new Float32Array(65536);
-  for (let h = 0; h < 65536; h++) {
-    const sign = h & 0x8000 ? -1 : 1;
-    const exp = (h >> 10) & 0x1f;
-    const mant = h & 0x3ff;
-    let v: number;
-    if (exp === 0) v = mant * 2 ** -24;
-    else if (exp === 31) v = mant ? NaN : Infinity;
-    else v = (1 + mant / 1024) * 2 ** (exp - 15);
-    t[h] = sign * v;
-  }
-  F16_TABLE = t;
-  return t;
-}
-
-/**
- * Convert IEEE half-precision bit patterns to `Float32Array` (exact; subnormals, ±inf
- * and NaN included).
- *
- * @example
- * ```ts
- * import { f16ToF32 } from "@lossforge/core";
- * console.log(f16ToF32(new Uint16Array([0x3c00, 0x7bff, 0x0001]))); // [1, 65504, 2 ** -24]
- * ```
- */
-export function f16ToF32(bits: Uint16Array): Float32Array {
-  const t = f16Table();
-  const out = new Float32Array(bits.length);
-  for (let i = 0; i < bits.length; i++) out[i] = t[bits[i]];
-  return out;
-}
-
-function f32BitsToF16(x: number): number {
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  const mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | (mant ? 0x7e00 : 0x7c00);
-  const e = exp - 127;
-  if (e > 15) return sign | 0x7c00;
-  if (e >= -14) {
-    let h = ((e + 15) << 10) | (mant >>> 13);
-    const rem = mant & 0x1fff;
-    if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++; // carry may reach inf: correct
-    return sign | h;
-  }
-  if (e < -25) return sign;
-  const m = mant | 0x800000;
-  const shift = -e - 1; // 14..24
-  let h = m >>> shift;
-  const rem = m & ((1 << shift) - 1);
-  const half = 1 << (shift - 1);
-  if (rem > half || (rem === half && (h & 1))) h++;
-  return sign | h;
-}
-
-/**
- * Convert floats to IEEE half-precision bit patterns with round-to-nearest-even
- * (overflow → ±inf, NaN → quiet NaN, correct subnormals). Numbers that are not already
- * f32 are first rounded to f32.
- *
- * @example
- * ```ts
- * import { f32ToF16 } from "@lossforge/core";
- * const bits = f32ToF16(new Float32Array([1, 65504, Infinity]));
- * console.log([...bits].map((b) => b.toString(16))); // ["3c00", "7bff", "7c00"]
- * ```
- */
-export function f32ToF16(values: Float32Array | Float64Array | readonly number[]): Uint16Array {
-  const out = new Uint16Array(values.length);
-  for (let i = 0; i < values.length; i++) {
-    F32_BUF[0] = values[i];
-    out[i] = f32BitsToF16(U32_BUF[0]);
-  }
-  return out;
-}
-
-/**
- * Convert bfloat16 bit patterns to `Float32Array` (exact).
- *
- * @example
- * ```ts
- * import { bf16ToF32 } from "@lossforge/core";
- * console.log(bf16ToF32(new Uint16Array([0x3f80, 0xc000]))); // [1, -2]
- * ```
- */
-export function bf16ToF32(bits: Uint16Array): Float32Array {
-  const out = new Float32Array(bits.length);
-  const u = new Uint32Array(out.buffer);
-  for (let i = 0; i < bits.length; i++) u[i] = bits[i] << 16;
-  return out;
-}
-
-/**
- * Convert floats to bfloat16 bit patterns with round-to-nearest-even (NaN stays a quiet
- * NaN). Numbers that are not already f32 are first rounded to f32.
- *
- * @example
- * ```ts
- * import { f32ToBf16 } from "@lossforge/core";
- * const bits = f32ToBf16(new Float32Array([1, -2]));
- * console.log([...bits].map((b) => b.toString(16))); // ["3f80", "c000"]
- * ```
- */
-export function f32ToBf16(values: Float32Array | Float64Array | readonly number[]): Uint16Array {
-  const out = new Uint16Array(values.length);
-  for (let i = 0; i < values.length; i++) {
-    F32_BUF[0] = values[i];
-    const x = U32_BUF[0];
-    if ((x & 0x7f800000) === 0x7f800000 && (x & 0x7fffff) !== 0) {
-      out[i] = (x >>> 16) | 0x40;
-    } else {
-      out[i] = ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
-    }
-  }
-  return out;
-}
 
 // ---------------------------------------------------------------------------------------
 // Encoding
@@ -588,47 +492,100 @@ function readHeaderLength(prefix: Uint8Array, fileLength: number, src: string): 
   return Number(n);
 }
 
-function decodeData(
-  bytes: Uint8Array,
-  name: string,
+/** The half dtype of a stored F16/BF16 tensor. */
+function halfOf(dtype: SafetensorsDtype): HalfDType | null {
+  return dtype === "BF16" ? "bfloat16" : dtype === "F16" ? "float16" : null;
+}
+
+/** Swaps the bytes of each `size`-byte element of `bytes` in place (big-endian hosts). */
+function swapBytes(bytes: Uint8Array, size: number): void {
+  for (let i = 0; i < bytes.length; i += size) bytes.subarray(i, i + size).reverse();
+}
+
+/**
+ * The typed array a tensor of `t` is returned in, and whether its bytes are the stored
+ * bytes as they are (so they can be read straight into it). Widened halves and I64 go
+ * through a staging step instead.
+ */
+function destination(
   t: SafetensorsHeaderEntry,
-  src: string,
-): Float32Array | Float64Array | Int32Array {
-  const [begin, end] = t.data_offsets;
-  // copy into a fresh, aligned buffer
-  const raw = bytes.slice(begin, end);
-  const le = (size: number): ArrayBuffer => {
-    if (!LITTLE_ENDIAN) {
-      for (let i = 0; i < raw.length; i += size) raw.subarray(i, i + size).reverse();
-    }
-    return raw.buffer;
-  };
+  half: "float32" | "keep",
+): { data: DecodedTensor["data"]; direct: boolean } {
+  const n = numel(t.shape);
   switch (t.dtype) {
     case "F32":
-      return new Float32Array(le(4));
+      return { data: new Float32Array(n), direct: true };
     case "F64":
-      return new Float64Array(le(8));
+      return { data: new Float64Array(n), direct: true };
     case "I32":
-      return new Int32Array(le(4));
+      return { data: new Int32Array(n), direct: true };
     case "F16":
-      return f16ToF32(new Uint16Array(le(2)));
     case "BF16":
-      return bf16ToF32(new Uint16Array(le(2)));
-    case "I64": {
-      const wide = new BigInt64Array(le(8));
-      const out = new Int32Array(wide.length);
-      for (let i = 0; i < wide.length; i++) {
-        const v = wide[i];
-        if (v > 2147483647n || v < -2147483648n) {
-          throw new Error(
-            `${src}: tensor ${show(name)}: I64 value ${v} at index ${i} does not fit in Int32`,
-          );
-        }
-        out[i] = Number(v);
-      }
-      return out;
-    }
+      return half === "keep"
+        ? { data: new Uint16Array(n), direct: true }
+        : { data: new Float32Array(n), direct: false };
+    case "I64":
+      return { data: new Int32Array(n), direct: false };
   }
+}
+
+/** I64 values (little-endian bytes) narrowed into `out[at..]`, range-checked. */
+function narrowI64(
+  bytes: Uint8Array,
+  out: Int32Array,
+  at: number,
+  name: string,
+  src: string,
+): void {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let i = 0; i < bytes.length / 8; i++) {
+    const v = view.getBigInt64(i * 8, true);
+    if (v > 2147483647n || v < -2147483648n) {
+      throw new Error(
+        `${src}: tensor ${show(name)}: I64 value ${v} at index ${at + i} does not fit in Int32`,
+      );
+    }
+    out[at + i] = Number(v);
+  }
+}
+
+/** Staged elements per step when widening halves or narrowing I64 (a few MB). */
+const STAGE_ELEMENTS = 1 << 20;
+
+/**
+ * Decodes one tensor from its stored bytes. The generator yields `[bytes, offset]`: the
+ * caller fills `bytes` with the `bytes.length` stored bytes that start `offset` bytes into
+ * the tensor's data (from memory or from a file), then resumes it. Stored bytes go straight
+ * into the returned array where they are its own; halves to widen and I64 pass through a
+ * small staging buffer, one slice at a time.
+ */
+function* decodeSteps(
+  t: SafetensorsHeaderEntry,
+  half: "float32" | "keep",
+  name: string,
+  src: string,
+): Generator<[Uint8Array, number], DecodedTensor, void> {
+  const { data, direct } = destination(t, half);
+  const size = DTYPE_SIZE[t.dtype];
+  if (direct) {
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    yield [bytes, 0];
+    if (!LITTLE_ENDIAN && size > 1) swapBytes(bytes, size);
+    return { dtype: t.dtype, shape: t.shape, data };
+  }
+  const n = data.length, step = Math.min(n, STAGE_ELEMENTS);
+  const stage = new Uint8Array(step * size);
+  const bits = new Uint16Array(stage.buffer);
+  for (let e0 = 0; e0 < n; e0 += step) {
+    const len = Math.min(step, n - e0);
+    const part = stage.subarray(0, len * size);
+    yield [part, e0 * size];
+    if (!LITTLE_ENDIAN) swapBytes(part, size);
+    const h = halfOf(t.dtype);
+    if (h) widenHalfInto(bits, h, data as Float32Array, e0, 0, len);
+    else narrowI64(part, data as Int32Array, e0, name, src);
+  }
+  return { dtype: t.dtype, shape: t.shape, data };
 }
 
 /**
@@ -650,7 +607,7 @@ function decodeData(
  */
 export function decodeSafetensors(
   bytes: Uint8Array,
-  options: { source?: string } = {},
+  options: SafetensorsReadOptions = {},
 ): DecodedSafetensors {
   const src = options.source ?? "<safetensors bytes>";
   const n = readHeaderLength(bytes, bytes.length, src);
@@ -658,11 +615,13 @@ export function decodeSafetensors(
   const data = bytes.subarray(8 + n);
   const converted: [string, DecodedTensor][] = [];
   for (const [name, t] of Object.entries(header.tensors)) {
-    converted.push([name, {
-      dtype: t.dtype,
-      shape: t.shape,
-      data: decodeData(data, name, t, src),
-    }]);
+    const steps = decodeSteps(t, options.half ?? "float32", name, src);
+    let step = steps.next();
+    for (; !step.done; step = steps.next()) {
+      const [dst, off] = step.value, at = t.data_offsets[0] + off;
+      dst.set(data.subarray(at, at + dst.length));
+    }
+    converted.push([name, step.value]);
   }
   return { tensors: Object.fromEntries(converted), metadata: header.metadata };
 }
@@ -672,9 +631,13 @@ function pathString(path: string | URL): string {
 }
 
 /**
- * Read and decode a `.safetensors` file.
+ * Read and decode a `.safetensors` file: the header first, then each tensor read from the
+ * file straight into the typed array it is returned in (halves widened through a small
+ * staging buffer), so the file is never held in memory beside its tensors: peak memory is
+ * about the size of the decoded tensors.
  *
  * @param path File path or file URL.
+ * @param options `half: "keep"` returns F16/BF16 tensors as raw `Uint16Array` bits.
  * @example
  * ```ts
  * import { readSafetensorsFile } from "@lossforge/core";
@@ -682,15 +645,43 @@ function pathString(path: string | URL): string {
  * console.log(tensors["lm_head.weight"].shape); // [600, 64]
  * ```
  */
-export async function readSafetensorsFile(path: string | URL): Promise<DecodedSafetensors> {
+export async function readSafetensorsFile(
+  path: string | URL,
+  options: Omit<SafetensorsReadOptions, "source"> = {},
+): Promise<DecodedSafetensors> {
   const src = pathString(path);
-  let bytes: Uint8Array;
+  let file: Deno.FsFile;
   try {
-    bytes = await Deno.readFile(path);
+    file = await Deno.open(path, { read: true });
   } catch (e) {
     throw new Error(`${src}: cannot read safetensors file: ${(e as Error).message}`);
   }
-  return decodeSafetensors(bytes, { source: src });
+  try {
+    const header = await readHeaderFrom(file, src);
+    // In file order, so the reads go front to back.
+    const order = Object.entries(header.tensors)
+      .sort((a, b) => a[1].data_offsets[0] - b[1].data_offsets[0]);
+    const decoded = new Map<string, DecodedTensor>();
+    for (const [name, t] of order) {
+      const steps = decodeSteps(t, options.half ?? "float32", name, src);
+      let step = steps.next();
+      for (; !step.done; step = steps.next()) {
+        const [dst, off] = step.value;
+        await file.seek(header.dataStart + t.data_offsets[0] + off, Deno.SeekMode.Start);
+        await readExactly(file, dst, src, `tensor ${show(name)}`);
+      }
+      decoded.set(name, step.value);
+    }
+    const tensors = Object.fromEntries(
+      Object.keys(header.tensors).map((name) => [name, decoded.get(name)!]),
+    );
+    return { tensors, metadata: header.metadata };
+  } catch (e) {
+    const msg = (e as Error).message;
+    throw msg.startsWith(src) ? e : new Error(`${src}: cannot read safetensors file: ${msg}`);
+  } finally {
+    file.close();
+  }
 }
 
 /**
@@ -731,13 +722,30 @@ export async function writeSafetensorsFile(
   }
 }
 
-async function readExactly(file: Deno.FsFile, buf: Uint8Array, src: string): Promise<void> {
+async function readExactly(
+  file: Deno.FsFile,
+  buf: Uint8Array,
+  src: string,
+  what = "the header",
+): Promise<void> {
   let got = 0;
   while (got < buf.length) {
     const n = await file.read(buf.subarray(got));
-    if (n === null) throw new Error(`${src}: unexpected end of file while reading the header`);
+    if (n === null) throw new Error(`${src}: unexpected end of file while reading ${what}`);
     got += n;
   }
+}
+
+/** Reads and validates the header of an open file (positioned anywhere). */
+async function readHeaderFrom(file: Deno.FsFile, src: string): Promise<SafetensorsHeader> {
+  const size = (await file.stat()).size;
+  await file.seek(0, Deno.SeekMode.Start);
+  const prefix = new Uint8Array(8);
+  if (size >= 8) await readExactly(file, prefix, src);
+  const n = readHeaderLength(prefix, size, src);
+  const headerBytes = new Uint8Array(n);
+  await readExactly(file, headerBytes, src);
+  return parseHeader(headerBytes, 8 + n, size - 8 - n, src);
 }
 
 /**
@@ -761,13 +769,7 @@ export async function readSafetensorsHeader(path: string | URL): Promise<Safeten
     throw new Error(`${src}: cannot open safetensors file: ${(e as Error).message}`);
   }
   try {
-    const size = (await file.stat()).size;
-    const prefix = new Uint8Array(8);
-    if (size >= 8) await readExactly(file, prefix, src);
-    const n = readHeaderLength(prefix, size, src);
-    const headerBytes = new Uint8Array(n);
-    await readExactly(file, headerBytes, src);
-    return parseHeader(headerBytes, 8 + n, size - 8 - n, src);
+    return await readHeaderFrom(file, src);
   } finally {
     file.close();
   }

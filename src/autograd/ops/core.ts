@@ -3,12 +3,35 @@
  * @module
  */
 import type { Backend } from "../backend.ts";
-import { type DType, isFloat, promote } from "../dtype.ts";
+import { type DType, isFloat, isHalf, promote } from "../dtype.ts";
 import { BackendError, DTypeError } from "../errors.ts";
 import { fromBuffer, Tensor, type TensorLike } from "../tensor.ts";
 
-/** The one backend all `ts` live on; throws naming the op when they differ. */
+/** Ops that read half-precision storage (each widening it to float32). */
+const READS_HALF = new Set(["matmul", "take", "cast"]);
+
+/**
+ * Throws a DTypeError naming `op` when one of `ts` holds half-precision storage and `op` is
+ * not one of the ops that read it (see `DType`).
+ */
+export function noHalf(op: string, ...ts: TensorLike[]): void {
+  if (READS_HALF.has(op)) return;
+  for (const t of ts) {
+    if (t instanceof Tensor && isHalf(t.dtype)) {
+      throw new DTypeError(
+        `${op}: does not take ${t.dtype} tensors (half precision is storage for frozen weights; ` +
+          `matmul, take and cast read it): cast to float32 first`,
+      );
+    }
+  }
+}
+
+/**
+ * The one backend all `ts` live on; throws naming the op when they differ, or when one holds
+ * half-precision storage that `op` does not read.
+ */
 export function backendOf(op: string, ...ts: Tensor[]): Backend {
+  noHalf(op, ...ts);
   const b = ts[0].backend;
   for (const t of ts) {
     if (t.backend !== b) {
@@ -33,6 +56,7 @@ export function lift(x: TensorLike, like: Tensor): Tensor {
 
 /** Throws a DTypeError unless `t` is a float tensor. */
 export function needFloat(op: string, t: Tensor): void {
+  noHalf(op, t);
   if (!isFloat(t.dtype)) throw new DTypeError(`${op}: needs a float tensor, got ${t.dtype}`);
 }
 
@@ -50,6 +74,7 @@ export function resultDtype(a: Tensor, b: Tensor): DType {
  * ```
  */
 export function zerosLike(t: Tensor): Tensor {
+  noHalf("zerosLike", t);
   const b = t.backend;
   return fromBuffer(b, b.fill(t.size, 0, t.dtype), t.shape, t.dtype);
 }
@@ -63,6 +88,7 @@ export function zerosLike(t: Tensor): Tensor {
  * ```
  */
 export function onesLike(t: Tensor): Tensor {
+  noHalf("onesLike", t);
   const b = t.backend;
   return fromBuffer(b, b.fill(t.size, 1, t.dtype), t.shape, t.dtype);
 }
@@ -76,6 +102,7 @@ export function onesLike(t: Tensor): Tensor {
  * ```
  */
 export function fullLike(t: Tensor, value: number): Tensor {
+  noHalf("fullLike", t);
   const b = t.backend;
   return fromBuffer(b, b.fill(t.size, value, t.dtype), t.shape, t.dtype);
 }

@@ -8,7 +8,7 @@ import { broadcastShapes, sameShape } from "../shape.ts";
 import { fusedPolicy } from "../fused.ts";
 import { isRecording, record, sumToShape } from "../tape.ts";
 import { fromBuffer, type Tensor, type TensorLike } from "../tensor.ts";
-import { backendOf, lift, needFloat, resultDtype } from "./core.ts";
+import { backendOf, lift, needFloat, noHalf, resultDtype } from "./core.ts";
 import { cast } from "./misc.ts";
 
 type Rule1 = (g: Tensor, x: Tensor, out: Tensor) => Tensor;
@@ -16,6 +16,7 @@ type Rule1 = (g: Tensor, x: Tensor, out: Tensor) => Tensor;
 const INT_OK = new Set<UnaryOp>(["neg", "abs", "sign", "square", "relu", "step", "floor"]);
 
 function unary(op: UnaryOp, x: Tensor, rule?: Rule1): Tensor {
+  noHalf(op, x);
   if (!INT_OK.has(op)) needFloat(op, x);
   const b = x.backend;
   // A strided view (transpose, permute, expand, slice) is read in place, without a copy.
@@ -248,6 +249,7 @@ export function silu(x: Tensor): Tensor {
 type Rule2 = (g: Tensor, a: Tensor, b: Tensor, out: Tensor) => [Tensor | null, Tensor | null];
 
 function binary(op: BinaryOp, x: TensorLike, y: TensorLike, rule?: Rule2): Tensor {
+  noHalf(op, x, y);
   let a = typeof x === "number" ? lift(x, y as Tensor) : x;
   let b = lift(y, a);
   if (typeof x === "number") a = lift(x, b);
@@ -453,6 +455,7 @@ export function ge(a: TensorLike, b: TensorLike): Tensor {
  * ```
  */
 export function where(cond: Tensor, x: TensorLike, y: TensorLike): Tensor {
+  noHalf("where", cond, x, y);
   let a = lift(x, typeof y === "number" ? cond : y);
   let b = lift(y, a);
   if (typeof x === "number") a = lift(x, b);

@@ -3,7 +3,7 @@
  * @module
  */
 import { DTypeError, fmtShape, ShapeError } from "../errors.ts";
-import type { DType } from "../dtype.ts";
+import { type DType, isHalf } from "../dtype.ts";
 import { normAxis } from "../shape.ts";
 import { record } from "../tape.ts";
 import { fromBuffer, type Tensor } from "../tensor.ts";
@@ -88,7 +88,8 @@ export function scatterAdd(x: Tensor, axis: number, index: Tensor, src: Tensor):
 
 /**
  * Rows by index: out[...i, :] = x[index[...i], :] (an embedding lookup). Differentiable
- * in `x` (the gradient scatter-adds into the rows).
+ * in `x` (the gradient scatter-adds into the rows). A `bfloat16` / `float16` table (frozen
+ * embeddings) gives its rows widened to float32 (exact), without gradient.
  * @example
  * ```ts
  * import { take, tensor } from "@lossforge/core";
@@ -105,8 +106,16 @@ export function take(x: Tensor, index: Tensor): Tensor {
   const n = index.size;
   const flat = reshape(index, [n, ...rest.map(() => 1)]);
   const idx = expand(flat, [n, ...rest]);
-  const rows = gather(x, 0, idx);
+  const rows = isHalf(x.dtype) ? gatherHalf(x, idx) : gather(x, 0, idx);
   return reshape(rows, [...index.shape, ...rest]);
+}
+
+/** Rows of a half table widened to float32 (a gather along axis 0; no gradient). */
+function gatherHalf(x: Tensor, index: Tensor): Tensor {
+  checkIndex("take", x, 0, index);
+  const b = backendOf("take", x, index);
+  const buf = b.gather(x.buf, x.shape, 0, index.buf, index.shape, x.dtype);
+  return fromBuffer(b, buf, index.shape, "float32");
 }
 
 /**

@@ -3,6 +3,8 @@
  * full of them), so the backward rules never materialise a transpose.
  * @module
  */
+import type { MatmulSpec } from "../backend.ts";
+import { isHalf } from "../dtype.ts";
 import { fmtShape, ShapeError } from "../errors.ts";
 import { broadcastShapes } from "../shape.ts";
 import { record, sumToShape } from "../tape.ts";
@@ -34,8 +36,11 @@ function product(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor
     );
   }
   const dtype = resultDtype(a, b);
-  if (a.dtype !== dtype) a = cast(a, dtype);
-  if (b.dtype !== dtype) b = cast(b, dtype);
+  // A half operand (frozen weights) is widened to float32 by the backend as it reads it, so
+  // no float32 copy of it is ever held; beside float64 it is cast (the CPU oracle's path).
+  const keepHalf = (t: Tensor) => isHalf(t.dtype) && dtype === "float32";
+  if (a.dtype !== dtype && !keepHalf(a)) a = cast(a, dtype);
+  if (b.dtype !== dtype && !keepHalf(b)) b = cast(b, dtype);
   const [ar, ac] = a.shape.slice(-2);
   const [br, bc] = b.shape.slice(-2);
   const m = transA ? ac : ar, k = transA ? ar : ac;
@@ -53,7 +58,9 @@ function product(a: Tensor, b: Tensor, transA: boolean, transB: boolean): Tensor
   // A view that is exactly a transpose of the last two axes of contiguous storage is read
   // through the matching flag instead of being copied.
   const [aBuf, ta] = operand(a, transA), [bBuf, tb] = operand(b, transB);
-  const spec = { aBatch, bBatch, outBatch, m, k, n, transA: ta, transB: tb };
+  const spec: MatmulSpec = { aBatch, bBatch, outBatch, m, k, n, transA: ta, transB: tb };
+  if (isHalf(a.dtype)) spec.aDtype = a.dtype;
+  if (isHalf(b.dtype)) spec.bDtype = b.dtype;
   const out = fromBuffer(bk, bk.matmul(aBuf, bBuf, spec, dtype), [...outBatch, m, n], dtype);
   const A = a, B = b;
   return record("matmul", out, [A, B], (g) => {
@@ -117,6 +124,8 @@ export interface MatmulOptions {
  * Matrix product with NumPy semantics: 1-D operands are promoted (and the added axis
  * removed), batch dims broadcast. `transposeA` / `transposeB` multiply by a transposed
  * operand without materialising the transpose (backward passes are full of them).
+ * A `bfloat16` / `float16` operand (frozen weights) is widened to float32 as the kernel reads
+ * it, the sums are float32 and so is the result; gradients flow to the other operand only.
  *
  * @example
  * ```ts

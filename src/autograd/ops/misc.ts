@@ -7,7 +7,7 @@ import { BackendError } from "../errors.ts";
 import { normAxis } from "../shape.ts";
 import { record } from "../tape.ts";
 import { fromBuffer, type Tensor } from "../tensor.ts";
-import { needFloat } from "./core.ts";
+import { needFloat, noHalf } from "./core.ts";
 import { reshape } from "./shape_ops.ts";
 
 /**
@@ -42,6 +42,7 @@ export function cast(x: Tensor, dtype: DType): Tensor {
  * ```
  */
 export function cumsum(x: Tensor, axis = -1, reverse = false): Tensor {
+  noHalf("cumsum", x);
   const ax = normAxis("cumsum", axis, x.rank);
   const b = x.backend;
   const out = fromBuffer(b, b.cumsum(x.buf, x.shape, ax, reverse, x.dtype), x.shape, x.dtype);

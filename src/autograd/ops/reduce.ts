@@ -7,6 +7,7 @@ import { ValueError } from "../errors.ts";
 import { normAxes, normAxis, reducedShape, sizeOf } from "../shape.ts";
 import { noGrad, record } from "../tape.ts";
 import { fromBuffer, type Tensor } from "../tensor.ts";
+import { noHalf } from "./core.ts";
 import { add, div, eq, exp, log, mul, sub, where } from "./elementwise.ts";
 import { expand, reshape } from "./shape_ops.ts";
 
@@ -24,6 +25,7 @@ import { expand, reshape } from "./shape_ops.ts";
 export type Axis = number | readonly number[] | undefined;
 
 function reduceRaw(op: ReduceOp, x: Tensor, axes: number[], keepdim: boolean): Tensor {
+  noHalf(op, x);
   const b = x.backend;
   const buf = b.reduce(op, x.buf, x.shape, axes, x.dtype);
   return fromBuffer(b, buf, reducedShape(x.shape, axes, keepdim), x.dtype);
@@ -134,6 +136,7 @@ export function logsumexp(x: Tensor, axis?: Axis, keepdim = false): Tensor {
  * ```
  */
 export function argmax(x: Tensor, axis = -1, keepdim = false): Tensor {
+  noHalf("argmax", x);
   const ax = normAxis("argmax", axis, x.rank);
   if (x.shape[ax] === 0) throw new ValueError(`argmax: axis ${ax} has size 0`);
   const b = x.backend;

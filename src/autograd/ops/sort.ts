@@ -5,6 +5,7 @@
  */
 import { ShapeError } from "../errors.ts";
 import { fromBuffer, type Tensor } from "../tensor.ts";
+import { noHalf } from "./core.ts";
 import { gather } from "./index_ops.ts";
 
 /**
@@ -18,6 +19,7 @@ import { gather } from "./index_ops.ts";
  * ```
  */
 export function argsort(x: Tensor, descending = false): Tensor {
+  noHalf("argsort", x);
   if (x.rank === 0) throw new ShapeError("argsort: needs rank >= 1");
   const b = x.backend;
   return fromBuffer(b, b.argsort(x.buf, x.shape, descending, x.dtype), x.shape, "int32");

@@ -18,6 +18,12 @@ export const MAX_RANK = 8;
 export function wgslType(op: string, dtype: DType): "f32" | "i32" {
   if (dtype === "float32") return "f32";
   if (dtype === "int32") return "i32";
+  if (dtype === "bfloat16" || dtype === "float16") {
+    throw new DTypeError(
+      `${op}: does not take ${dtype} buffers on webgpu (half precision is storage for frozen ` +
+        `weights: matmul, gather, strided copies and cast read it)`,
+    );
+  }
   throw new DTypeError(`${op}: float64 exists on the cpu backend only, not on webgpu`);
 }
 
