@@ -80,7 +80,7 @@ export function checkHellaSwagRecord(value: unknown): HellaSwagRecord | string {
   }
   const obj = value as Record<string, unknown>;
   for (const field of ["ctx", "endings", "label"]) {
-    if (!(field in obj) || obj[field] === null) {
+    if (obj[field] === undefined || obj[field] === null) {
       return `field "${field}" is missing in ${show(value, 80)}`;
     }
   }

@@ -223,7 +223,9 @@ export function checkMathQaRecord(value: unknown): MathQaRecord | string {
   }
   const obj = value as Record<string, unknown>;
   for (const field of ["Problem", "options", "correct", "linear_formula"]) {
-    if (!(field in obj)) return `field "${field}" is missing in ${show(value, 80)}`;
+    if (obj[field] === undefined || obj[field] === null) {
+      return `field "${field}" is missing in ${show(value, 80)}`;
+    }
     if (typeof obj[field] !== "string") {
       return `field "${field}" must be a string, got ${show(obj[field], 60)}`;
     }

@@ -134,7 +134,7 @@ export function checkOpenBookQaRecord(value: unknown): OpenBookQaRecord | string
     }
   }
   for (const field of ["answerKey", "fact1"]) {
-    if (!(field in value)) {
+    if (value[field] === undefined || value[field] === null) {
       return `field "${field}" is missing` +
         (field === "fact1" ? ` (use the "additional" configuration, *_complete.jsonl)` : "");
     }
