@@ -86,7 +86,8 @@ export interface DownloadOptions {
  * const options: DownloadFilesOptions = {
  *   offlineHint: "get a.txt from https://example.org/ and pass its folder with --data DIR",
  * };
- * await downloadFiles([{ name: "a.txt", url: "https://example.org/a.txt", sha256: "ab" }], "d", options);
+ * const file = { name: "a.txt", url: "https://example.org/a.txt", sha256: "ab" };
+ * await downloadFiles([file], "d", options);
  * ```
  */
 export interface DownloadFilesOptions extends DownloadOptions {

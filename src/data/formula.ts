@@ -225,7 +225,7 @@ function canon(node: Node): string {
  * import { parseFormula } from "@lossforge/core";
  * console.log(parseFormula("<<2+3=5>>").canonical === parseFormula("<<3+2=5>>").canonical); // true
  * console.log(parseFormula("add(n1,n0)").canonical); // "add(n0,n1)"
- * console.log(parseFormula("<<5-3=2>>").canonical === parseFormula("<<3-5=2>>").canonical); // false
+ * console.log(parseFormula("<<5-3=2>>").canonical); // "(5-3)=2", not (3-5)=2
  * ```
  */
 export function parseFormula(formula: string): ParsedFormula {

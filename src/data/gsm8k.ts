@@ -1,6 +1,7 @@
 /**
  * GSM8K: parsing, the paper's prompt/target format, JSONL reading, deterministic
- * train/validation/test splits, and a checksummed downloader.
+ * train/validation/test splits, a checksummed downloader, and GSM8K as a `Task`
+ * (original JSONL or the Hub's parquet export).
  *
  * @module
  */
@@ -453,8 +454,8 @@ export const GSM8K_FILES: readonly DownloadFile[] = Object.freeze([
 
 /**
  * Downloads GSM8K's train.jsonl and test.jsonl from {@linkcode GSM8K_URLS} into `dir`
- * (created if needed), checking each file's sha256 prefix. Each file is written to a
- * temporary file in `dir` and renamed into place only once verified, so a failed or
+ * (created if needed), checking each file's sha256 ({@linkcode GSM8K_FILES}). Each file is
+ * written to a temporary file in `dir` and renamed into place only once verified, so a failed or
  * interrupted download never leaves a partial file. Files already present and verified are
  * kept unless `force` is set.
  *

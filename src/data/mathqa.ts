@@ -212,7 +212,8 @@ export function formatMathQa(record: MathQaRecord): TaskFormatted {
  * @example
  * ```ts
  * import { checkMathQaRecord } from "@lossforge/core";
- * console.log(checkMathQaRecord({ Problem: "p", options: "a ) 1", correct: "z", linear_formula: "" }));
+ * const r = { Problem: "p", options: "a ) 1", correct: "z", linear_formula: "" };
+ * console.log(checkMathQaRecord(r));
  * // 'field "correct" must be a letter a-e, got "z"'
  * ```
  */

@@ -243,7 +243,8 @@ export function aggregateMetrics(
  * @example
  * ```ts
  * import { formulaList } from "@lossforge/core";
- * console.log(formulaList("<<1+1=2>> <<2 * 3=6>> <<1+1=2>>")); // ["<<1+1=2>>", "<<2*3=6>>", "<<1+1=2>>"]
+ * console.log(formulaList("<<1+1=2>> <<2 * 3=6>> <<1+1=2>>"));
+ * // ["<<1+1=2>>", "<<2*3=6>>", "<<1+1=2>>"]
  * ```
  */
 export function formulaList(text: string): string[] {
@@ -397,7 +398,8 @@ export function formulaMetrics(
  * @example
  * ```ts
  * import { type MathMetrics, mathMetrics } from "@lossforge/core";
- * const m: MathMetrics = mathMetrics([{ prediction: "<<3+2=5>> #### 5", reference: "<<2+3=5>> #### 5" }]);
+ * const pair = { prediction: "<<3+2=5>> #### 5", reference: "<<2+3=5>> #### 5" };
+ * const m: MathMetrics = mathMetrics([pair]);
  * console.log(m.exactMatch, m.iou, m.commutativeIou); // 1 0 1
  * ```
  */

@@ -251,7 +251,7 @@ export interface TaskFileKey {
  *     test: { file: { original: "t.jsonl", parquet: "train" } },
  *   },
  *   describe: { train: "90%", validation: "10%", test: "all" },
- *   parse: (v) => typeof v === "object" && v !== null ? { q: String((v as { q: unknown }).q) } : "no",
+ *   parse: (v) => (typeof v === "string" ? { q: v } : "expected a string"),
  *   format: (r) => ({ prompt: r.q, target: "#### 1", reference: "1" }),
  * };
  * console.log(defineTask(spec).maxLength); // 16

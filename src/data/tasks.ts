@@ -69,7 +69,8 @@ export function taskByName(name: string): Task {
  * ```ts
  * import { loadTask } from "@lossforge/core";
  * const data = await loadTask("openbookqa", { path: "data/openbookqa", split: "validation" });
- * console.log(data.format, data.files); // "original" ["data/openbookqa/...zip!.../dev_complete.jsonl"]
+ * console.log(data.format, data.files);
+ * // "original" ["data/openbookqa/OpenBookQA-V1-Sep2018.zip!.../Additional/dev_complete.jsonl"]
  * ```
  */
 export function loadTask(task: TaskName | Task, options: TaskLoadOptions): Promise<TaskData> {

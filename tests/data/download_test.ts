@@ -35,7 +35,7 @@ function obqaZip(): Uint8Array {
   });
 }
 
-Deno.test("downloadFiles: fetches, verifies, reports progress, then keeps verified files", async () => {
+Deno.test("downloadFiles: fetches, verifies, reports progress, keeps verified files", async () => {
   const body = obqaZip();
   const server = serve({ "/d/OpenBookQA-V1-Sep2018.zip": body });
   try {
@@ -77,7 +77,7 @@ Deno.test("downloadFiles: fetches, verifies, reports progress, then keeps verifi
   }
 });
 
-Deno.test("downloadTask: pinned checksums refuse other bytes and leave nothing behind", async () => {
+Deno.test("downloadTask: pinned checksums refuse other bytes, leave nothing", async () => {
   const server = serve({ "/MathQA.zip": zip({ "train.json": "[]" }) });
   try {
     const dir = `${await tempDir()}/mathqa`;
@@ -101,7 +101,7 @@ Deno.test("downloadTask: pinned checksums refuse other bytes and leave nothing b
   }
 });
 
-Deno.test("downloadTask: offline is one line saying where to get the files and which flag", async () => {
+Deno.test("downloadTask: offline is one line: where to get the files, which flag", async () => {
   const server = serve({});
   const base = server.base;
   await server.close(); // nothing listens there any more

@@ -71,7 +71,7 @@ Deno.test("HellaSwag: record checks", () => {
   }
 });
 
-Deno.test("HellaSwag: splits (10% of train, seed 42; val is the test set), both shapes", async () => {
+Deno.test("HellaSwag: splits (10% of train, seed 42; val is test), both shapes", async () => {
   const dir = await tempDir();
   const train = items(30);
   const val = items(5, "val");

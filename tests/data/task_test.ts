@@ -42,7 +42,7 @@ Deno.test("tasks: the registry and the paper's lengths", () => {
   }
 });
 
-Deno.test("gsm8kTask: same examples as gsm8k(), from jsonl and from the parquet export", async () => {
+Deno.test("gsm8kTask: same examples as gsm8k(), from jsonl and from parquet", async () => {
   const dir = await tempDir();
   const train = [JANET, ...gsmRecords(19)];
   const test = gsmRecords(3);
