@@ -45,14 +45,15 @@ export interface RawRecord {
  * // "nowhere.jsonl: file not found. pass --data DIR"
  * ```
  */
-export async function readBytes(path: string, hint: string): Promise<Uint8Array> {
+export async function readBytes(path: string | URL, hint: string): Promise<Uint8Array> {
+  const name = path instanceof URL ? path.pathname : path;
   try {
     return await Deno.readFile(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
-      throw new DataError(`${path}: file not found. ${hint}`, { cause: e });
+      throw new DataError(`${name}: file not found. ${hint}`, { cause: e });
     }
-    throw new DataError(`${path}: cannot read file: ${(e as Error).message}`, { cause: e });
+    throw new DataError(`${name}: cannot read file: ${(e as Error).message}`, { cause: e });
   }
 }
 

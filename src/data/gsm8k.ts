@@ -8,6 +8,7 @@
 
 import { DataError } from "./errors.ts";
 import { validationIndices } from "./split.ts";
+import { jsonlRecords, readBytes } from "./files.ts";
 import { defineTask, type Task, type TaskFormatted, type TaskSpec } from "./task.ts";
 import { type DownloadFile, downloadFiles, type DownloadOptions, joinPath } from "./download.ts";
 
@@ -198,46 +199,24 @@ export async function readGsm8kJsonl(
   options: { skipBad?: boolean } = {},
 ): Promise<Gsm8kFile> {
   const name = path instanceof URL ? path.pathname : path;
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new DataError(
-        `${name}: file not found. Download GSM8K with --download, or pass --data DIR ` +
-          `(a folder holding train.jsonl and test.jsonl)`,
-        { cause: e },
-      );
-    }
-    throw new DataError(`${name}: cannot read file: ${(e as Error).message}`, { cause: e });
-  }
+  const bytes = await readBytes(
+    path,
+    "Download GSM8K with --download, or pass --data DIR (a folder holding train.jsonl and " +
+      "test.jsonl)",
+  );
   const records: Gsm8kRecord[] = [];
   const problems: string[] = [];
-  const lines = text.split("\n");
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].endsWith("\r") ? lines[i].slice(0, -1) : lines[i];
-    if (line.trim() === "") continue;
-    const problem = checkLine(line);
-    if (typeof problem === "string") {
-      const message = `${name}:${i + 1}: ${problem}`;
+  for (const raw of jsonlRecords(bytes, name)) {
+    const record = raw.problem ?? checkGsm8kRecord(raw.value);
+    if (typeof record === "string") {
+      const message = `${raw.where}: ${record}`;
       if (!options.skipBad) throw new DataError(message);
       problems.push(message);
     } else {
-      records.push(problem);
+      records.push(record);
     }
   }
   return { records, skipped: problems.length, problems };
-}
-
-/** Returns the record, or a description of what is wrong with the line. */
-function checkLine(line: string): Gsm8kRecord | string {
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch (e) {
-    return `invalid JSON (${(e as Error).message}): ${preview(line)}`;
-  }
-  return checkGsm8kRecord(value, line);
 }
 
 /**
@@ -245,7 +224,6 @@ function checkLine(line: string): Gsm8kRecord | string {
  * returns it, or what is wrong with it.
  *
  * @param value The parsed record.
- * @param text How the record reads in messages (default: its JSON).
  * @returns The record, or a description of the problem.
  *
  * @example
@@ -255,8 +233,8 @@ function checkLine(line: string): Gsm8kRecord | string {
  * // 'field "answer" has no "#### N" final line: "no final"'
  * ```
  */
-export function checkGsm8kRecord(value: unknown, text?: string): Gsm8kRecord | string {
-  const shown = () => preview(text ?? JSON.stringify(value) ?? String(value));
+export function checkGsm8kRecord(value: unknown): Gsm8kRecord | string {
+  const shown = () => preview(JSON.stringify(value) ?? String(value));
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     return `expected a JSON object with "question" and "answer", got ${shown()}`;
   }
