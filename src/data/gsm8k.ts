@@ -1,12 +1,20 @@
 /**
  * GSM8K: parsing, the paper's prompt/target format, JSONL reading, deterministic
- * train/validation/test splits, and a checksummed downloader.
+ * train/validation/test splits, a checksummed downloader, and GSM8K as a `Task`
+ * (original JSONL or the Hub's parquet export).
  *
  * @module
  */
 
 import { DataError } from "./errors.ts";
-import { seededRandom, shuffleInPlace } from "./random.ts";
+import { validationIndices } from "./split.ts";
+import { jsonlRecords, readBytes } from "./files.ts";
+import { defineTask, type Task, type TaskFormatted, type TaskSpec } from "./task.ts";
+import { type DownloadFile, downloadFiles, type DownloadOptions, joinPath } from "./download.ts";
+
+export { sha256Hex, verifySha256Prefix } from "./download.ts";
+export { validationIndices } from "./split.ts";
+export type { DownloadOptions, DownloadProgress } from "./download.ts";
 
 /**
  * One raw GSM8K record: a question and its worked answer, whose last line is `#### N`.
@@ -191,53 +199,52 @@ export async function readGsm8kJsonl(
   options: { skipBad?: boolean } = {},
 ): Promise<Gsm8kFile> {
   const name = path instanceof URL ? path.pathname : path;
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) {
-      throw new DataError(
-        `${name}: file not found. Download GSM8K with --download, or pass --data DIR ` +
-          `(a folder holding train.jsonl and test.jsonl)`,
-        { cause: e },
-      );
-    }
-    throw new DataError(`${name}: cannot read file: ${(e as Error).message}`, { cause: e });
-  }
+  const bytes = await readBytes(
+    path,
+    "Download GSM8K with --download, or pass --data DIR (a folder holding train.jsonl and " +
+      "test.jsonl)",
+  );
   const records: Gsm8kRecord[] = [];
   const problems: string[] = [];
-  const lines = text.split("\n");
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].endsWith("\r") ? lines[i].slice(0, -1) : lines[i];
-    if (line.trim() === "") continue;
-    const problem = checkLine(line);
-    if (typeof problem === "string") {
-      const message = `${name}:${i + 1}: ${problem}`;
+  for (const raw of jsonlRecords(bytes, name)) {
+    const record = raw.problem ?? checkGsm8kRecord(raw.value);
+    if (typeof record === "string") {
+      const message = `${raw.where}: ${record}`;
       if (!options.skipBad) throw new DataError(message);
       problems.push(message);
     } else {
-      records.push(problem);
+      records.push(record);
     }
   }
   return { records, skipped: problems.length, problems };
 }
 
-/** Returns the record, or a description of what is wrong with the line. */
-function checkLine(line: string): Gsm8kRecord | string {
-  let value: unknown;
-  try {
-    value = JSON.parse(line);
-  } catch (e) {
-    return `invalid JSON (${(e as Error).message}): ${preview(line)}`;
-  }
+/**
+ * Checks one GSM8K record (a JSONL line or a parquet row, which have the same fields) and
+ * returns it, or what is wrong with it.
+ *
+ * @param value The parsed record.
+ * @returns The record, or a description of the problem.
+ *
+ * @example
+ * ```ts
+ * import { checkGsm8kRecord } from "@lossforge/core";
+ * console.log(checkGsm8kRecord({ question: "q", answer: "no final" }));
+ * // 'field "answer" has no "#### N" final line: "no final"'
+ * ```
+ */
+export function checkGsm8kRecord(value: unknown): Gsm8kRecord | string {
+  const shown = () => preview(JSON.stringify(value) ?? String(value));
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    return `expected a JSON object with "question" and "answer", got ${preview(line)}`;
+    return `expected a JSON object with "question" and "answer", got ${shown()}`;
   }
   const obj = value as Record<string, unknown>;
   for (const field of ["question", "answer"]) {
-    if (!(field in obj)) return `field "${field}" is missing in ${preview(line)}`;
+    if (!(field in obj)) return `field "${field}" is missing in ${shown()}`;
     if (typeof obj[field] !== "string") {
-      return `field "${field}" must be a string, got ${preview(JSON.stringify(obj[field]))}`;
+      return `field "${field}" must be a string, got ${
+        preview(String(JSON.stringify(obj[field])))
+      }`;
     }
   }
   const question = obj.question as string;
@@ -305,30 +312,6 @@ export interface Gsm8kOptions {
 }
 
 /**
- * Indices of train.jsonl records that form the validation split: `round(n * fraction)`
- * indices chosen by a seeded Fisher-Yates shuffle, returned in ascending order.
- *
- * @param n Number of train records.
- * @param fraction Fraction to hold out, in `[0, 1)`.
- * @param seed Shuffle seed.
- * @returns A sorted array of distinct indices in `[0, n)`.
- *
- * @example
- * ```ts
- * import { validationIndices } from "@lossforge/core";
- * console.log(validationIndices(20, 0.1, 42)); // [0, 13]
- * ```
- */
-export function validationIndices(n: number, fraction: number, seed: number): number[] {
-  if (!Number.isInteger(n) || n < 0) throw new RangeError(`validationIndices: bad n = ${n}`);
-  if (!(fraction >= 0 && fraction < 1)) {
-    throw new RangeError(`validationFraction must be in [0, 1), got ${fraction}`);
-  }
-  const order = shuffleInPlace(Array.from({ length: n }, (_, i) => i), seededRandom(seed));
-  return order.slice(0, Math.round(n * fraction)).sort((a, b) => a - b);
-}
-
-/**
  * Loads a GSM8K split from a folder holding train.jsonl and test.jsonl, formatted as the
  * paper does (see {@linkcode formatGsm8k}). The validation split is
  * `round(validationFraction * n)` train records picked by a seeded shuffle (seed 42 by
@@ -393,10 +376,6 @@ export async function gsm8k(options: Gsm8kOptions): Promise<Gsm8kExample[]> {
   });
 }
 
-function joinPath(dir: string, name: string): string {
-  return dir.endsWith("/") || dir.endsWith("\\") ? dir + name : `${dir}/${name}`;
-}
-
 /**
  * Public download locations of GSM8K (openai/grade-school-math on GitHub, MIT licence).
  *
@@ -429,102 +408,32 @@ export const GSM8K_SHA256_PREFIXES: Readonly<{ train: string; test: string }> = 
 });
 
 /**
- * The sha256 of some bytes as lowercase hex (via `crypto.subtle`).
+ * GSM8K's two files with their public URLs and full sha256 digests, as
+ * {@linkcode downloadFiles} takes them.
  *
  * @example
  * ```ts
- * import { sha256Hex } from "./gsm8k.ts";
- * console.log(await sha256Hex(new TextEncoder().encode("abc")));
- * // "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+ * import { GSM8K_FILES } from "@lossforge/core";
+ * console.log(GSM8K_FILES.map((f) => f.name)); // ["train.jsonl", "test.jsonl"]
  * ```
  */
-export async function sha256Hex(data: Uint8Array): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", data as Uint8Array<ArrayBuffer>);
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/**
- * Checks that the sha256 of `data` starts with `expectedPrefix` (case-insensitive); throws
- * a {@linkcode DataError} naming `label`, the expected prefix and the actual digest if not.
- *
- * @param data The bytes to check.
- * @param expectedPrefix Leading hex digits of the expected sha256.
- * @param label What the bytes are (a file name or URL), for the error message.
- * @returns The full hex digest.
- *
- * @example
- * ```ts
- * import { verifySha256Prefix } from "@lossforge/core";
- * const digest = await verifySha256Prefix(new TextEncoder().encode("abc"), "ba7816bf", "abc");
- * console.log(digest); // "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
- * // A prefix that does not match throws a DataError naming "abc" and both digests.
- * ```
- */
-export async function verifySha256Prefix(
-  data: Uint8Array,
-  expectedPrefix: string,
-  label: string,
-): Promise<string> {
-  if (!/^[0-9a-f]*$/i.test(expectedPrefix) || expectedPrefix === "") {
-    throw new RangeError(
-      `verifySha256Prefix: bad expected prefix ${JSON.stringify(expectedPrefix)}`,
-    );
-  }
-  const hex = await sha256Hex(data);
-  if (!hex.startsWith(expectedPrefix.toLowerCase())) {
-    throw new DataError(
-      `${label}: sha256 mismatch: expected a digest starting ${expectedPrefix}, got ${hex}`,
-    );
-  }
-  return hex;
-}
-
-/**
- * Progress of {@linkcode downloadGsm8k}.
- *
- * @example
- * ```ts
- * import { type DownloadProgress, downloadGsm8k } from "@lossforge/core";
- * const show = (p: DownloadProgress) => {
- *   if (p.total) console.log(`${p.file}: ${Math.round((100 * p.bytes) / p.total)}%`);
- * };
- * await downloadGsm8k("data/gsm8k", { onProgress: show });
- * ```
- */
-export interface DownloadProgress {
-  /** `"train.jsonl"` or `"test.jsonl"`. */
-  file: string;
-  /** Bytes received so far. */
-  bytes: number;
-  /** Content length if the server sent one. */
-  total?: number;
-  /** True once the file is verified and in place (or was already there). */
-  done: boolean;
-}
-
-/**
- * Options of {@linkcode downloadGsm8k}.
- *
- * @example
- * ```ts
- * import { downloadGsm8k } from "@lossforge/core";
- * // Fetch again even when verified files are already there.
- * await downloadGsm8k("data/gsm8k", { force: true });
- * ```
- */
-export interface DownloadOptions {
-  /** Called as bytes arrive and when each file is done. */
-  onProgress?: (progress: DownloadProgress) => void;
-  /** The fetch to use (default: the global `fetch`); tests inject a fake. */
-  fetch?: (url: string) => Promise<Response>;
-  /** Re-download even if a verified file is already there (default false). */
-  force?: boolean;
-}
+export const GSM8K_FILES: readonly DownloadFile[] = Object.freeze([
+  {
+    name: "train.jsonl",
+    url: GSM8K_URLS.train,
+    sha256: "17f347dc51477c50d4efb83959dbb7c56297aba886e5544ee2aaed3024813465",
+  },
+  {
+    name: "test.jsonl",
+    url: GSM8K_URLS.test,
+    sha256: "3730d312f6e3440559ace48831e51066acaca737f6eabec99bccb9e4b3c39d14",
+  },
+]);
 
 /**
  * Downloads GSM8K's train.jsonl and test.jsonl from {@linkcode GSM8K_URLS} into `dir`
- * (created if needed), checking each file's sha256 prefix. Each file is written to a
- * temporary file in `dir` and renamed into place only once verified, so a failed or
+ * (created if needed), checking each file's sha256 ({@linkcode GSM8K_FILES}). Each file is
+ * written to a temporary file in `dir` and renamed into place only once verified, so a failed or
  * interrupted download never leaves a partial file. Files already present and verified are
  * kept unless `force` is set.
  *
@@ -545,62 +454,59 @@ export async function downloadGsm8k(
   dir: string,
   options: DownloadOptions = {},
 ): Promise<{ train: string; test: string }> {
-  const doFetch = options.fetch ?? ((url: string) => fetch(url));
-  await Deno.mkdir(dir, { recursive: true });
-  const out = { train: joinPath(dir, "train.jsonl"), test: joinPath(dir, "test.jsonl") };
-  for (const split of ["train", "test"] as const) {
-    const dest = out[split];
-    const file = `${split}.jsonl`;
-    const prefix = GSM8K_SHA256_PREFIXES[split];
-    if (!options.force) {
-      const existing = await Deno.readFile(dest).catch(() => null);
-      if (existing && (await sha256Hex(existing)).startsWith(prefix)) {
-        options.onProgress?.({ file, bytes: existing.length, total: existing.length, done: true });
-        continue;
-      }
-    }
-    const url = GSM8K_URLS[split];
-    let response: Response;
-    try {
-      response = await doFetch(url);
-    } catch (e) {
-      throw new DataError(
-        `${url}: download failed (${(e as Error).message}). If offline, copy train.jsonl and ` +
-          `test.jsonl into a folder and pass --data DIR`,
-        { cause: e },
-      );
-    }
-    if (!response.ok) {
-      await response.body?.cancel();
-      throw new DataError(`${url}: download failed with HTTP ${response.status}`);
-    }
-    const lengthHeader = response.headers.get("content-length");
-    const total = lengthHeader !== null ? Number(lengthHeader) : undefined;
-    const chunks: Uint8Array[] = [];
-    let bytes = 0;
-    if (response.body) {
-      for await (const chunk of response.body) {
-        chunks.push(chunk);
-        bytes += chunk.length;
-        options.onProgress?.({ file, bytes, total, done: false });
-      }
-    }
-    const data = new Uint8Array(bytes);
-    let offset = 0;
-    for (const c of chunks) {
-      data.set(c, offset);
-      offset += c.length;
-    }
-    await verifySha256Prefix(data, prefix, url);
-    const tmp = `${dest}.tmp-${crypto.randomUUID()}`;
-    try {
-      await Deno.writeFile(tmp, data);
-      await Deno.rename(tmp, dest);
-    } catch (e) {
-      await Deno.remove(tmp).catch(() => {});
-      throw new DataError(`${dest}: cannot write file: ${(e as Error).message}`, { cause: e });
-    }
-    options.onProgress?.({ file, bytes, total, done: true });
-  }
-  return out;
+  const paths = await downloadFiles(GSM8K_FILES, dir, {
+    ...options,
+    offlineHint: "If offline, copy train.jsonl and test.jsonl into a folder and pass --data DIR",
+  });
+  return { train: paths["train.jsonl"], test: paths["test.jsonl"] };
 }
+
+/**
+ * The GSM8K task description that {@linkcode gsm8kTask} is built from.
+ *
+ * @example
+ * ```ts
+ * import { GSM8K_SPEC } from "./gsm8k.ts";
+ * console.log(GSM8K_SPEC.splits.test.file.original); // "test.jsonl"
+ * ```
+ */
+export const GSM8K_SPEC: TaskSpec<Gsm8kRecord> = {
+  name: "gsm8k",
+  title: "GSM8K",
+  maxLength: 128,
+  answerKind: "number",
+  homepage: "https://github.com/openai/grade-school-math",
+  files: GSM8K_FILES,
+  parquetConfig: "main",
+  reader: "jsonl",
+  splits: {
+    train: { file: { original: "train.jsonl", parquet: "train" }, part: "train" },
+    validation: { file: { original: "train.jsonl", parquet: "train" }, part: "validation" },
+    test: { file: { original: "test.jsonl", parquet: "test" } },
+  },
+  describe: {
+    train: "90% of train.jsonl (seed 42)",
+    validation: "10% of train.jsonl (seed 42)",
+    test: "test.jsonl",
+  },
+  parse: (value) => checkGsm8kRecord(value),
+  format: (record): TaskFormatted => ({
+    ...formatGsm8k(record),
+    reference: parseGsm8kAnswer(record.answer).final,
+  }),
+};
+
+/**
+ * GSM8K as a {@linkcode Task}: prompt `Question: {question}\nAnswer: `, target the
+ * `<<...>>` annotations joined by spaces then `#### N`, 128 tokens; validation is 10% of
+ * train.jsonl (seed 42). Reads train.jsonl/test.jsonl or the Hub's parquet export
+ * (`main/train-*.parquet`, `main/test-*.parquet`).
+ *
+ * @example
+ * ```ts
+ * import { gsm8kTask } from "@lossforge/core";
+ * const { examples } = await gsm8kTask.load({ path: "data/gsm8k", split: "test" });
+ * console.log(examples.length, examples[0].reference); // 1319 "18"
+ * ```
+ */
+export const gsm8kTask: Task<Gsm8kRecord> = defineTask(GSM8K_SPEC);
