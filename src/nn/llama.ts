@@ -4,21 +4,19 @@
  * transformers' `LlamaForCausalLM` / `Qwen2ForCausalLM`.
  * @module
  */
-import { type DType, matmul, randn, type Rng, type Tensor, ValueError } from "../autograd/mod.ts";
+import { type DType, randn, type Rng, type Tensor, ValueError } from "../autograd/mod.ts";
 import { llamaBlock, type LlamaLayerParams } from "./block.ts";
-import { applyDropout } from "./dropout.ts";
 import {
+  addLinearShapes,
   checkLayers,
-  decoderLayers,
   type KVCache,
   type LanguageModel,
   type LinearInfo,
   type LmContext,
-  positionsFor,
+  lmHead,
+  rotaryDecoder,
 } from "./language_model.ts";
-import { project } from "./linear.ts";
 import { rmsNorm, rmsNormForward, type RmsNormParams } from "./norm.ts";
-import { ropeTables } from "./rope.ts";
 
 /**
  * Llama hyperparameters (the short names every model config here uses; see `loadPretrained`
@@ -139,14 +137,13 @@ export function llama(config: LlamaConfig): LanguageModel<LlamaParams> {
     add("mlp.down_proj", hidden, dim);
   }
   linears.push({ name: "lm_head", inDim: dim, outDim: vocab, layout: "out_in" });
+  if (config.tieEmbeddings) linears.pop();
   const shapes: Record<string, number[]> = { "model.embed_tokens.weight": [vocab, dim] };
-  for (const l of linears) {
-    if (l.name === "lm_head" && config.tieEmbeddings) continue;
-    shapes[`${l.name}.weight`] = [l.outDim, l.inDim];
-    if (config.qkvBias && /self_attn\.[qkv]_proj$/.test(l.name)) {
-      shapes[`${l.name}.bias`] = [l.outDim];
-    }
-  }
+  addLinearShapes(
+    shapes,
+    linears,
+    (l) => !!config.qkvBias && /self_attn\.[qkv]_proj$/.test(l.name),
+  );
   for (let i = 0; i < layers; i++) {
     shapes[`model.layers.${i}.input_layernorm.weight`] = [dim];
     shapes[`model.layers.${i}.post_attention_layernorm.weight`] = [dim];
@@ -161,15 +158,15 @@ export function llama(config: LlamaConfig): LanguageModel<LlamaParams> {
     const m = params.model;
     checkLayers("llama", m.layers, layers);
     const table = m.embed_tokens.weight;
-    const past = ctx.cache?.length ?? 0;
-    const rope = ropeTables(positionsFor(ids, past, ctx), headDim, theta, table);
-    const x = applyDropout(table.take(ids), rate, ctx);
-    const out = decoderLayers(block, m.layers, x, ctx, "model.layers", rope);
+    const out = rotaryDecoder(block, m.layers, table, ids, ctx, {
+      prefix: "model.layers",
+      rotaryDim: headDim,
+      theta,
+      dropout: rate,
+    });
     const h = rmsNormForward(m.norm, out.x, eps);
-    const logits = config.tieEmbeddings
-      ? matmul(h, table, { transposeB: true })
-      : project(requireHead(params), h, "out_in", "lm_head", { ...ctx, prefix: "" });
-    return { logits, cache: out.cache };
+    const tied = !!config.tieEmbeddings;
+    return { logits: lmHead(h, table, params.lm_head, tied, "lm_head", ctx), cache: out.cache };
   };
 
   return {
@@ -177,7 +174,7 @@ export function llama(config: LlamaConfig): LanguageModel<LlamaParams> {
     vocab,
     layers,
     context: config.context ?? 2048,
-    linears: config.tieEmbeddings ? linears.slice(0, -1) : linears,
+    linears,
     shapes,
     init(rng: Rng): LlamaParams {
       const embed_tokens = { weight: randn([vocab, dim], { rng, std, dtype }) };
@@ -191,13 +188,4 @@ export function llama(config: LlamaConfig): LanguageModel<LlamaParams> {
       forward(params, ids, ctx).logits,
     forward,
   };
-}
-
-function requireHead(params: LlamaParams): { weight: Tensor } {
-  if (!params.lm_head) {
-    throw new ValueError(
-      "llama: params lack lm_head.weight and tieEmbeddings is false (set tieEmbeddings: true?)",
-    );
-  }
-  return params.lm_head;
 }
