@@ -133,3 +133,12 @@ export {
   parseHfConfig,
   SUPPORTED_ARCHITECTURES,
 } from "./hf_config.ts";
+export {
+  falconConfigJson,
+  gpt2ConfigJson,
+  gptNeoXConfigJson,
+  hfConfigJson,
+  llamaConfigJson,
+  qwen2ConfigJson,
+  stableLmConfigJson,
+} from "./hf_config_json.ts";
