@@ -6,20 +6,12 @@
  * transformers' `FalconForCausalLM`. ALiBi Falcon models are not supported.
  * @module
  */
-import { type DType, randn, type Rng, type Tensor, ValueError } from "../autograd/mod.ts";
+import { type Tensor, ValueError } from "../autograd/mod.ts";
 import { activationFn } from "./activation.ts";
 import { falconBlock, type FalconLayerParams } from "./block.ts";
-import {
-  addLinearShapes,
-  checkLayers,
-  type KVCache,
-  type LanguageModel,
-  type LinearInfo,
-  type LmContext,
-  lmHead,
-  rotaryDecoder,
-} from "./language_model.ts";
-import { layerNorm, layerNormForward, type LayerNormParams } from "./norm.ts";
+import { type DecoderConfig, decoderLm, layerNormShapes } from "./decoder_lm.ts";
+import type { LanguageModel } from "./language_model.ts";
+import { layerNorm, type LayerNormParams } from "./norm.ts";
 import { rotaryDims } from "./rope.ts";
 
 /**
@@ -34,23 +26,11 @@ import { rotaryDims } from "./rope.ts";
  * // [4672, 4544]
  * ```
  */
-export interface FalconConfig {
-  /** Vocabulary size. */
-  vocab: number;
-  /** Model width. */
-  dim: number;
-  /** Number of blocks. */
-  layers: number;
-  /** Query heads. */
-  heads: number;
+export interface FalconConfig extends DecoderConfig {
   /** Key/value heads (default `heads`; 1 is `multi_query`). */
   kvHeads?: number;
   /** MLP width (`ffn_hidden_size`, default 4·dim). */
   hidden?: number;
-  /** RoPE base (default 10000). */
-  ropeTheta?: number;
-  /** LayerNorm epsilon (default 1e-5). */
-  normEps?: number;
   /** Biases on every projection (`bias`, default false). */
   bias?: boolean;
   /** Attention and MLP in parallel (`parallel_attn`, default true). */
@@ -63,12 +43,6 @@ export interface FalconConfig {
   activation?: string;
   /** Longest context (informational; rotary positions have no hard limit). Default 2048. */
   context?: number;
-  /** Dropout on embeddings, attention and residual branches (default 0). */
-  dropout?: number;
-  /** Initialiser standard deviation (default 0.02). */
-  initStd?: number;
-  /** Parameter dtype for `init` (default float32). */
-  dtype?: DType;
 }
 
 /**
@@ -102,7 +76,7 @@ export type FalconParams = {
  * ```
  */
 export function falcon(config: FalconConfig): LanguageModel<FalconParams> {
-  const { vocab, dim, layers, heads } = config;
+  const { dim, heads } = config;
   const kvHeads = config.kvHeads ?? heads, headDim = dim / heads;
   const hidden = config.hidden ?? 4 * dim;
   if (!Number.isInteger(headDim)) {
@@ -111,10 +85,7 @@ export function falcon(config: FalconConfig): LanguageModel<FalconParams> {
   if (heads % kvHeads !== 0) {
     throw new ValueError(`falcon: heads ${heads} is not a multiple of kvHeads ${kvHeads}`);
   }
-  const rotaryDim = rotaryDims(headDim);
-  const theta = config.ropeTheta ?? 10000, eps = config.normEps ?? 1e-5;
-  const rate = config.dropout ?? 0, std = config.initStd ?? 0.02, dtype = config.dtype;
-  const tied = config.tieEmbeddings ?? true, bias = !!config.bias;
+  const eps = config.normEps ?? 1e-5, bias = !!config.bias;
   const parallel = config.parallelResidual ?? true;
   const twoNorms = parallel && config.parallelNorms === 2;
   const block = falconBlock({
@@ -127,74 +98,36 @@ export function falcon(config: FalconConfig): LanguageModel<FalconParams> {
     parallelResidual: parallel,
     parallelNorms: twoNorms ? 2 : 1,
     activation: activationFn(config.activation ?? "gelu", "falcon: activation"),
-    dropout: rate,
-    std,
-    dtype,
+    dropout: config.dropout,
+    std: config.initStd,
+    dtype: config.dtype,
   });
-  const norm = layerNorm({ dim, eps, dtype });
-
-  const linears: LinearInfo[] = [];
-  for (let i = 0; i < layers; i++) {
-    const at = `transformer.h.${i}`;
-    const add = (name: string, inDim: number, outDim: number) =>
-      linears.push({ name: `${at}.${name}`, inDim, outDim, layout: "out_in" });
-    add("self_attention.query_key_value", dim, (heads + 2 * kvHeads) * headDim);
-    add("self_attention.dense", heads * headDim, dim);
-    add("mlp.dense_h_to_4h", dim, hidden);
-    add("mlp.dense_4h_to_h", hidden, dim);
-  }
-  if (!tied) linears.push({ name: "lm_head", inDim: dim, outDim: vocab, layout: "out_in" });
-  const shapes: Record<string, number[]> = { "transformer.word_embeddings.weight": [vocab, dim] };
-  addLinearShapes(shapes, linears, (l) => bias && l.name !== "lm_head");
   const norms = twoNorms
     ? ["ln_attn", "ln_mlp"]
     : parallel
     ? ["input_layernorm"]
     : ["input_layernorm", "post_attention_layernorm"];
-  for (let i = 0; i < layers; i++) {
-    for (const ln of norms) {
-      shapes[`transformer.h.${i}.${ln}.weight`] = [dim];
-      shapes[`transformer.h.${i}.${ln}.bias`] = [dim];
-    }
-  }
-  shapes["transformer.ln_f.weight"] = [dim];
-  shapes["transformer.ln_f.bias"] = [dim];
-
-  const forward = (
-    params: FalconParams,
-    ids: Tensor,
-    ctx: LmContext = {},
-  ): { logits: Tensor; cache: KVCache } => {
-    const tr = params.transformer;
-    checkLayers("falcon", tr.h, layers);
-    const table = tr.word_embeddings.weight;
-    const out = rotaryDecoder(block, tr.h, table, ids, ctx, {
-      prefix: "transformer.h",
-      rotaryDim,
-      theta,
-      dropout: rate,
-    });
-    const h = layerNormForward(tr.ln_f, out.x, eps);
-    return { logits: lmHead(h, table, params.lm_head, tied, "lm_head", ctx), cache: out.cache };
-  };
-
-  return {
+  return decoderLm({
     kind: "falcon",
-    vocab,
-    layers,
-    context: config.context ?? 2048,
-    linears,
-    shapes,
-    init(rng: Rng): FalconParams {
-      const word_embeddings = { weight: randn([vocab, dim], { rng, std, dtype }) };
-      const h: FalconLayerParams[] = [];
-      for (let i = 0; i < layers; i++) h.push(block.init(rng));
-      const transformer = { word_embeddings, h, ln_f: norm.init(rng) };
-      if (tied) return { transformer };
-      return { transformer, lm_head: { weight: randn([vocab, dim], { rng, std, dtype }) } };
+    config: { ...config, tieEmbeddings: config.tieEmbeddings ?? true },
+    context: 2048,
+    names: {
+      model: "transformer",
+      embed: "word_embeddings",
+      layers: "h",
+      norm: "ln_f",
+      head: "lm_head",
     },
-    apply: (params: FalconParams, ids: Tensor, ctx?: LmContext): Tensor =>
-      forward(params, ids, ctx).logits,
-    forward,
-  };
+    block,
+    norm: layerNorm({ dim, eps, dtype: config.dtype }),
+    normParams: ["weight", "bias"],
+    rotaryDim: rotaryDims(headDim),
+    projections: [
+      ["self_attention.query_key_value", dim, (heads + 2 * kvHeads) * headDim, bias],
+      ["self_attention.dense", heads * headDim, dim, bias],
+      ["mlp.dense_h_to_4h", dim, hidden, bias],
+      ["mlp.dense_4h_to_h", hidden, dim, bias],
+    ],
+    layerShapes: layerNormShapes(norms, dim),
+  });
 }

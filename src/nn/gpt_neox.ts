@@ -5,20 +5,12 @@
  * names are those of transformers' `GPTNeoXForCausalLM` checkpoints.
  * @module
  */
-import { type DType, randn, type Rng, type Tensor, ValueError } from "../autograd/mod.ts";
+import { type Tensor, ValueError } from "../autograd/mod.ts";
 import { activationFn } from "./activation.ts";
 import { gptNeoXBlock, type GptNeoXLayerParams } from "./block.ts";
-import {
-  addLinearShapes,
-  checkLayers,
-  type KVCache,
-  type LanguageModel,
-  type LinearInfo,
-  type LmContext,
-  lmHead,
-  rotaryDecoder,
-} from "./language_model.ts";
-import { layerNorm, layerNormForward, type LayerNormParams } from "./norm.ts";
+import { type DecoderConfig, decoderLm, layerNormShapes } from "./decoder_lm.ts";
+import type { LanguageModel } from "./language_model.ts";
+import { layerNorm, type LayerNormParams } from "./norm.ts";
 import { rotaryDims } from "./rope.ts";
 
 /**
@@ -35,23 +27,13 @@ import { rotaryDims } from "./rope.ts";
  * // [7680, 2560]
  * ```
  */
-export interface GptNeoXConfig {
-  /** Vocabulary size. */
-  vocab: number;
-  /** Model width. */
-  dim: number;
-  /** Number of blocks. */
-  layers: number;
-  /** Attention heads. */
-  heads: number;
+export interface GptNeoXConfig extends DecoderConfig {
   /** MLP width. */
   hidden: number;
   /** Rotated fraction of each head (`rotary_pct`, default 0.25). */
   rotaryFraction?: number;
   /** RoPE base (`rotary_emb_base`, default 10000). */
   ropeTheta?: number;
-  /** LayerNorm epsilon (default 1e-5). */
-  normEps?: number;
   /** Attention and MLP in parallel from the block's input (default true). */
   parallelResidual?: boolean;
   /** Biases on `query_key_value` and `dense` (`attention_bias`, default true). */
@@ -62,12 +44,6 @@ export interface GptNeoXConfig {
   activation?: string;
   /** Longest context (informational; rotary positions have no hard limit). Default 2048. */
   context?: number;
-  /** Dropout on embeddings, attention and residual branches (default 0). */
-  dropout?: number;
-  /** Initialiser standard deviation (default 0.02). */
-  initStd?: number;
-  /** Parameter dtype for `init` (default float32). */
-  dtype?: DType;
 }
 
 /**
@@ -102,15 +78,12 @@ export type GptNeoXParams = {
  * ```
  */
 export function gptNeoX(config: GptNeoXConfig): LanguageModel<GptNeoXParams> {
-  const { vocab, dim, layers, heads, hidden } = config;
+  const { dim, heads, hidden } = config;
   const headDim = dim / heads;
   if (!Number.isInteger(headDim)) {
     throw new ValueError(`gptNeoX: dim ${dim} is not divisible by heads ${heads}`);
   }
-  const rotaryDim = rotaryDims(headDim, config.rotaryFraction ?? 0.25);
-  const theta = config.ropeTheta ?? 10000, eps = config.normEps ?? 1e-5;
-  const rate = config.dropout ?? 0, std = config.initStd ?? 0.02, dtype = config.dtype;
-  const tied = !!config.tieEmbeddings, bias = config.attentionBias ?? true;
+  const eps = config.normEps ?? 1e-5, bias = config.attentionBias ?? true;
   const block = gptNeoXBlock({
     dim,
     heads,
@@ -119,73 +92,31 @@ export function gptNeoX(config: GptNeoXConfig): LanguageModel<GptNeoXParams> {
     parallelResidual: config.parallelResidual ?? true,
     attentionBias: bias,
     activation: activationFn(config.activation ?? "gelu", "gptNeoX: activation"),
-    dropout: rate,
-    std,
-    dtype,
+    dropout: config.dropout,
+    std: config.initStd,
+    dtype: config.dtype,
   });
-  const norm = layerNorm({ dim, eps, dtype });
-
-  const linears: LinearInfo[] = [];
-  for (let i = 0; i < layers; i++) {
-    const at = `gpt_neox.layers.${i}`;
-    const add = (name: string, inDim: number, outDim: number) =>
-      linears.push({ name: `${at}.${name}`, inDim, outDim, layout: "out_in" });
-    add("attention.query_key_value", dim, 3 * dim);
-    add("attention.dense", dim, dim);
-    add("mlp.dense_h_to_4h", dim, hidden);
-    add("mlp.dense_4h_to_h", hidden, dim);
-  }
-  if (!tied) linears.push({ name: "embed_out", inDim: dim, outDim: vocab, layout: "out_in" });
-  const shapes: Record<string, number[]> = { "gpt_neox.embed_in.weight": [vocab, dim] };
-  addLinearShapes(
-    shapes,
-    linears,
-    (l) => l.name.includes(".mlp.") || (bias && l.name !== "embed_out"),
-  );
-  for (let i = 0; i < layers; i++) {
-    for (const ln of ["input_layernorm", "post_attention_layernorm"]) {
-      shapes[`gpt_neox.layers.${i}.${ln}.weight`] = [dim];
-      shapes[`gpt_neox.layers.${i}.${ln}.bias`] = [dim];
-    }
-  }
-  shapes["gpt_neox.final_layer_norm.weight"] = [dim];
-  shapes["gpt_neox.final_layer_norm.bias"] = [dim];
-
-  const forward = (
-    params: GptNeoXParams,
-    ids: Tensor,
-    ctx: LmContext = {},
-  ): { logits: Tensor; cache: KVCache } => {
-    const m = params.gpt_neox;
-    checkLayers("gptNeoX", m.layers, layers);
-    const table = m.embed_in.weight;
-    const out = rotaryDecoder(block, m.layers, table, ids, ctx, {
-      prefix: "gpt_neox.layers",
-      rotaryDim,
-      theta,
-      dropout: rate,
-    });
-    const h = layerNormForward(m.final_layer_norm, out.x, eps);
-    return { logits: lmHead(h, table, params.embed_out, tied, "embed_out", ctx), cache: out.cache };
-  };
-
-  return {
+  return decoderLm({
     kind: "gptneox",
-    vocab,
-    layers,
-    context: config.context ?? 2048,
-    linears,
-    shapes,
-    init(rng: Rng): GptNeoXParams {
-      const embed_in = { weight: randn([vocab, dim], { rng, std, dtype }) };
-      const blocks: GptNeoXLayerParams[] = [];
-      for (let i = 0; i < layers; i++) blocks.push(block.init(rng));
-      const gpt_neox = { embed_in, layers: blocks, final_layer_norm: norm.init(rng) };
-      if (tied) return { gpt_neox };
-      return { gpt_neox, embed_out: { weight: randn([vocab, dim], { rng, std, dtype }) } };
+    config: { ...config, tieEmbeddings: !!config.tieEmbeddings },
+    context: 2048,
+    names: {
+      model: "gpt_neox",
+      embed: "embed_in",
+      layers: "layers",
+      norm: "final_layer_norm",
+      head: "embed_out",
     },
-    apply: (params: GptNeoXParams, ids: Tensor, ctx?: LmContext): Tensor =>
-      forward(params, ids, ctx).logits,
-    forward,
-  };
+    block,
+    norm: layerNorm({ dim, eps, dtype: config.dtype }),
+    normParams: ["weight", "bias"],
+    rotaryDim: rotaryDims(headDim, config.rotaryFraction ?? 0.25),
+    projections: [
+      ["attention.query_key_value", dim, 3 * dim, bias],
+      ["attention.dense", dim, dim, bias],
+      ["mlp.dense_h_to_4h", dim, hidden, true],
+      ["mlp.dense_4h_to_h", hidden, dim, true],
+    ],
+    layerShapes: layerNormShapes(["input_layernorm", "post_attention_layernorm"], dim),
+  });
 }

@@ -2,14 +2,13 @@
  * The contract every causal language model here meets (`gpt`, `llama`, `gptNeoX`,
  * `stableLm`, `falcon`, and LoRA-wrapped ones), and the pieces of a forward pass they share:
  * positions from an attention mask (left padding), the additive causal + padding mask, the
- * stack of blocks, the output head.
+ * stack of blocks.
  * @module
  */
 import {
   arange,
   cast,
   cumsum,
-  matmul,
   maximum,
   type Rng,
   slice,
@@ -17,11 +16,10 @@ import {
   ValueError,
 } from "../autograd/mod.ts";
 import type { AttentionContext, AttentionOutput, LayerCache } from "./attention.ts";
-import { applyDropout } from "./dropout.ts";
 import { constantLike, type ForwardContext, type Module } from "./module.ts";
 import type { ParamTree } from "./params.ts";
-import { project, type WeightLayout } from "./linear.ts";
-import { type RopeTables, ropeTables } from "./rope.ts";
+import type { WeightLayout } from "./linear.ts";
+import type { RopeTables } from "./rope.ts";
 
 /**
  * The keys and values of every layer for the positions processed so far.
@@ -236,61 +234,4 @@ export function decoderLayers<P extends ParamTree>(
     x = a.out;
   }
   return { x, cache: { layers: caches, length: past + t } };
-}
-
-/**
- * The body of a rotary decoder (Llama, GPT-NeoX, StableLM, Falcon): token embeddings from
- * `table` (with dropout), rotary tables for `rotaryDim` dimensions per head at the positions
- * `ctx` implies, and `decoderLayers` over `params`.
- */
-export function rotaryDecoder<P extends ParamTree>(
-  block: Module<P, Tensor, AttentionOutput, AttentionContext>,
-  params: readonly P[],
-  table: Tensor,
-  ids: Tensor,
-  ctx: LmContext,
-  opts: { prefix: string; rotaryDim: number; theta: number; dropout: number },
-): { x: Tensor; cache: KVCache } {
-  const past = ctx.cache?.length ?? 0;
-  const rope = ropeTables(positionsFor(ids, past, ctx), opts.rotaryDim, opts.theta, table);
-  const x = applyDropout(table.take(ids), opts.dropout, ctx);
-  return decoderLayers(block, params, x, ctx, opts.prefix, rope);
-}
-
-/**
- * Logits from the final hidden states `h`: through the head `name` (`[vocab, dim]`, with the
- * context's hook, so LoRA can adapt it) or, when `head` is undefined because the model ties
- * it, through the embedding `table` itself.
- */
-export function lmHead(
-  h: Tensor,
-  table: Tensor,
-  head: { weight: Tensor } | undefined,
-  tied: boolean,
-  name: string,
-  ctx: LmContext,
-): Tensor {
-  if (tied) return matmul(h, table, { transposeB: true });
-  if (!head) {
-    throw new ValueError(
-      `${name}: params lack ${name}.weight and tieEmbeddings is false (set tieEmbeddings: true?)`,
-    );
-  }
-  return project(head, h, "out_in", name, { ...ctx, prefix: "" });
-}
-
-/**
- * The parameter shapes of `linears` (`[out, in]` or `[in, out]` by layout, plus `[out]`
- * biases where `biased` says), into `shapes`.
- */
-export function addLinearShapes(
-  shapes: Record<string, number[]>,
-  linears: readonly LinearInfo[],
-  biased: (l: LinearInfo) => boolean,
-): Record<string, number[]> {
-  for (const l of linears) {
-    shapes[`${l.name}.weight`] = l.layout === "out_in" ? [l.outDim, l.inDim] : [l.inDim, l.outDim];
-    if (biased(l)) shapes[`${l.name}.bias`] = [l.outDim];
-  }
-  return shapes;
 }

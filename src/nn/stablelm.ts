@@ -6,20 +6,12 @@
  * `StableLmForCausalLM`.
  * @module
  */
-import { type DType, randn, type Rng, type Tensor, ValueError } from "../autograd/mod.ts";
+import { type Tensor, ValueError } from "../autograd/mod.ts";
 import { activationFn } from "./activation.ts";
 import { stableLmBlock, type StableLmLayerParams } from "./block.ts";
-import {
-  addLinearShapes,
-  checkLayers,
-  type KVCache,
-  type LanguageModel,
-  type LinearInfo,
-  type LmContext,
-  lmHead,
-  rotaryDecoder,
-} from "./language_model.ts";
-import { layerNorm, layerNormForward, type LayerNormParams } from "./norm.ts";
+import { type DecoderConfig, decoderLm, layerNormShapes } from "./decoder_lm.ts";
+import type { LanguageModel } from "./language_model.ts";
+import { layerNorm, type LayerNormParams } from "./norm.ts";
 import { rotaryDims } from "./rope.ts";
 
 /**
@@ -35,25 +27,13 @@ import { rotaryDims } from "./rope.ts";
  * console.log(stableLm(sl).shapes["model.layers.0.mlp.gate_proj.weight"]); // [6912, 2560]
  * ```
  */
-export interface StableLmConfig {
-  /** Vocabulary size. */
-  vocab: number;
-  /** Model width. */
-  dim: number;
-  /** Number of blocks. */
-  layers: number;
-  /** Query heads. */
-  heads: number;
+export interface StableLmConfig extends DecoderConfig {
   /** Key/value heads (default `heads`). */
   kvHeads?: number;
   /** MLP width. */
   hidden: number;
   /** Rotated fraction of each head (`partial_rotary_factor`, default 0.25). */
   rotaryFraction?: number;
-  /** RoPE base (default 10000). */
-  ropeTheta?: number;
-  /** LayerNorm epsilon (default 1e-5). */
-  normEps?: number;
   /** Biases on q/k/v (`use_qkv_bias`, default false). */
   qkvBias?: boolean;
   /** A LayerNorm per query head and per key head (`qk_layernorm`, default false). */
@@ -66,12 +46,6 @@ export interface StableLmConfig {
   activation?: string;
   /** Longest context (informational; rotary positions have no hard limit). Default 4096. */
   context?: number;
-  /** Dropout on embeddings, attention and residual branches (default 0). */
-  dropout?: number;
-  /** Initialiser standard deviation (default 0.02). */
-  initStd?: number;
-  /** Parameter dtype for `init` (default float32). */
-  dtype?: DType;
 }
 
 /**
@@ -106,7 +80,7 @@ export type StableLmParams = {
  * ```
  */
 export function stableLm(config: StableLmConfig): LanguageModel<StableLmParams> {
-  const { vocab, dim, layers, heads, hidden } = config;
+  const { dim, heads, hidden } = config;
   const kvHeads = config.kvHeads ?? heads, headDim = dim / heads;
   if (!Number.isInteger(headDim)) {
     throw new ValueError(`stableLm: dim ${dim} is not divisible by heads ${heads}`);
@@ -114,99 +88,58 @@ export function stableLm(config: StableLmConfig): LanguageModel<StableLmParams> 
   if (heads % kvHeads !== 0) {
     throw new ValueError(`stableLm: heads ${heads} is not a multiple of kvHeads ${kvHeads}`);
   }
-  const rotaryDim = rotaryDims(headDim, config.rotaryFraction ?? 0.25);
-  const theta = config.ropeTheta ?? 10000, eps = config.normEps ?? 1e-5;
-  const rate = config.dropout ?? 0, std = config.initStd ?? 0.02, dtype = config.dtype;
-  const tied = !!config.tieEmbeddings, parallel = !!config.parallelResidual;
+  const eps = config.normEps ?? 1e-5, bias = !!config.qkvBias;
+  const parallel = !!config.parallelResidual;
   const block = stableLmBlock({
     dim,
     heads,
     kvHeads,
     hidden,
     normEps: eps,
-    qkvBias: config.qkvBias,
+    qkvBias: bias,
     qkNorm: config.qkNorm,
     parallelResidual: parallel,
     activation: activationFn(config.activation ?? "silu", "stableLm: activation"),
-    dropout: rate,
-    std,
-    dtype,
+    dropout: config.dropout,
+    std: config.initStd,
+    dtype: config.dtype,
   });
-  const norm = layerNorm({ dim, eps, dtype });
-
-  const linears: LinearInfo[] = [];
-  for (let i = 0; i < layers; i++) {
-    const at = `model.layers.${i}`;
-    const add = (name: string, inDim: number, outDim: number) =>
-      linears.push({ name: `${at}.${name}`, inDim, outDim, layout: "out_in" });
-    add("self_attn.q_proj", dim, heads * headDim);
-    add("self_attn.k_proj", dim, kvHeads * headDim);
-    add("self_attn.v_proj", dim, kvHeads * headDim);
-    add("self_attn.o_proj", heads * headDim, dim);
-    add("mlp.gate_proj", dim, hidden);
-    add("mlp.up_proj", dim, hidden);
-    add("mlp.down_proj", hidden, dim);
-  }
-  if (!tied) linears.push({ name: "lm_head", inDim: dim, outDim: vocab, layout: "out_in" });
-  const shapes: Record<string, number[]> = { "model.embed_tokens.weight": [vocab, dim] };
-  addLinearShapes(
-    shapes,
-    linears,
-    (l) => !!config.qkvBias && /self_attn\.[qkv]_proj$/.test(l.name),
+  const layerShapes = layerNormShapes(
+    parallel ? ["input_layernorm"] : ["input_layernorm", "post_attention_layernorm"],
+    dim,
   );
-  const vector = (name: string, n: number) => {
-    shapes[`${name}.weight`] = [n];
-    shapes[`${name}.bias`] = [n];
-  };
-  for (let i = 0; i < layers; i++) {
-    const at = `model.layers.${i}`;
-    vector(`${at}.input_layernorm`, dim);
-    if (!parallel) vector(`${at}.post_attention_layernorm`, dim);
-    if (!config.qkNorm) continue;
+  if (config.qkNorm) {
     for (let h = 0; h < heads; h++) {
-      shapes[`${at}.self_attn.q_layernorm.norms.${h}.weight`] = [headDim];
+      layerShapes[`self_attn.q_layernorm.norms.${h}.weight`] = [headDim];
     }
     for (let h = 0; h < kvHeads; h++) {
-      shapes[`${at}.self_attn.k_layernorm.norms.${h}.weight`] = [headDim];
+      layerShapes[`self_attn.k_layernorm.norms.${h}.weight`] = [headDim];
     }
   }
-  vector("model.norm", dim);
-
-  const forward = (
-    params: StableLmParams,
-    ids: Tensor,
-    ctx: LmContext = {},
-  ): { logits: Tensor; cache: KVCache } => {
-    const m = params.model;
-    checkLayers("stableLm", m.layers, layers);
-    const table = m.embed_tokens.weight;
-    const out = rotaryDecoder(block, m.layers, table, ids, ctx, {
-      prefix: "model.layers",
-      rotaryDim,
-      theta,
-      dropout: rate,
-    });
-    const h = layerNormForward(m.norm, out.x, eps);
-    return { logits: lmHead(h, table, params.lm_head, tied, "lm_head", ctx), cache: out.cache };
-  };
-
-  return {
+  return decoderLm({
     kind: "stablelm",
-    vocab,
-    layers,
-    context: config.context ?? 4096,
-    linears,
-    shapes,
-    init(rng: Rng): StableLmParams {
-      const embed_tokens = { weight: randn([vocab, dim], { rng, std, dtype }) };
-      const blocks: StableLmLayerParams[] = [];
-      for (let i = 0; i < layers; i++) blocks.push(block.init(rng));
-      const model = { embed_tokens, layers: blocks, norm: norm.init(rng) };
-      if (tied) return { model };
-      return { model, lm_head: { weight: randn([vocab, dim], { rng, std, dtype }) } };
+    config: { ...config, tieEmbeddings: !!config.tieEmbeddings },
+    context: 4096,
+    names: {
+      model: "model",
+      embed: "embed_tokens",
+      layers: "layers",
+      norm: "norm",
+      head: "lm_head",
     },
-    apply: (params: StableLmParams, ids: Tensor, ctx?: LmContext): Tensor =>
-      forward(params, ids, ctx).logits,
-    forward,
-  };
+    block,
+    norm: layerNorm({ dim, eps, dtype: config.dtype }),
+    normParams: ["weight", "bias"],
+    rotaryDim: rotaryDims(headDim, config.rotaryFraction ?? 0.25),
+    projections: [
+      ["self_attn.q_proj", dim, heads * headDim, bias],
+      ["self_attn.k_proj", dim, kvHeads * headDim, bias],
+      ["self_attn.v_proj", dim, kvHeads * headDim, bias],
+      ["self_attn.o_proj", heads * headDim, dim, false],
+      ["mlp.gate_proj", dim, hidden, false],
+      ["mlp.up_proj", dim, hidden, false],
+      ["mlp.down_proj", hidden, dim, false],
+    ],
+    layerShapes,
+  });
 }
