@@ -60,15 +60,22 @@ function llamaShape(config: HfModelConfig): ConfigJson {
  */
 export function llamaConfigJson(config: HfModelConfig): ConfigJson {
   return {
-    ...header(config, "llama"),
+    ...llamaStyle(config, "llama"),
+    attention_bias: config.qkvBias,
+    mlp_bias: false,
+  };
+}
+
+/** The fields Llama and Qwen2 spell the same way. */
+function llamaStyle(config: HfModelConfig, modelType: string): ConfigJson {
+  return {
+    ...header(config, modelType),
     ...llamaShape(config),
     head_dim: config.headDim,
     hidden_act: config.activation,
     rms_norm_eps: config.normEps,
     rope_theta: config.ropeTheta,
     rope_parameters: ropeParameters(config),
-    attention_bias: config.qkvBias,
-    mlp_bias: false,
     tie_word_embeddings: config.tieEmbeddings,
   };
 }
@@ -88,17 +95,7 @@ export function llamaConfigJson(config: HfModelConfig): ConfigJson {
  */
 export function qwen2ConfigJson(config: HfModelConfig): ConfigJson {
   require(config.qkvBias, config, "Qwen2 always has q/k/v biases (qkvBias must be true)");
-  return {
-    ...header(config, "qwen2"),
-    ...llamaShape(config),
-    head_dim: config.headDim,
-    hidden_act: config.activation,
-    rms_norm_eps: config.normEps,
-    rope_theta: config.ropeTheta,
-    rope_parameters: ropeParameters(config),
-    tie_word_embeddings: config.tieEmbeddings,
-    use_sliding_window: false,
-  };
+  return { ...llamaStyle(config, "qwen2"), use_sliding_window: false };
 }
 
 /**

@@ -100,26 +100,44 @@ export function llama(config: LlamaConfig): LanguageModel<LlamaParams> {
     kind: "llama",
     config: { ...config, tieEmbeddings: !!config.tieEmbeddings },
     context: 2048,
-    names: {
-      model: "model",
-      embed: "embed_tokens",
-      layers: "layers",
-      norm: "norm",
-      head: "lm_head",
-    },
+    names: LLAMA_NAMES,
     block,
     norm: rmsNorm({ dim, eps, dtype: config.dtype }),
     normParams: ["weight"],
     rotaryDim: headDim,
-    projections: [
-      ["self_attn.q_proj", dim, heads * headDim, bias],
-      ["self_attn.k_proj", dim, kvHeads * headDim, bias],
-      ["self_attn.v_proj", dim, kvHeads * headDim, bias],
-      ["self_attn.o_proj", heads * headDim, dim, false],
-      ["mlp.gate_proj", dim, hidden, false],
-      ["mlp.up_proj", dim, hidden, false],
-      ["mlp.down_proj", hidden, dim, false],
-    ],
+    projections: llamaProjections(dim, heads, kvHeads, headDim, hidden, bias),
     layerShapes: { "input_layernorm.weight": [dim], "post_attention_layernorm.weight": [dim] },
   });
+}
+
+/** Where a Llama-named model (Llama, Qwen2, StableLM) keeps its parts. */
+export const LLAMA_NAMES = {
+  model: "model",
+  embed: "embed_tokens",
+  layers: "layers",
+  norm: "norm",
+  head: "lm_head",
+} as const;
+
+/**
+ * The projections of a Llama-named block (Llama, Qwen2, StableLM): name within the block,
+ * in and out features, and whether it has a bias (q/k/v with `qkvBias`).
+ */
+export function llamaProjections(
+  dim: number,
+  heads: number,
+  kvHeads: number,
+  headDim: number,
+  hidden: number,
+  qkvBias: boolean,
+): [string, number, number, boolean][] {
+  return [
+    ["self_attn.q_proj", dim, heads * headDim, qkvBias],
+    ["self_attn.k_proj", dim, kvHeads * headDim, qkvBias],
+    ["self_attn.v_proj", dim, kvHeads * headDim, qkvBias],
+    ["self_attn.o_proj", heads * headDim, dim, false],
+    ["mlp.gate_proj", dim, hidden, false],
+    ["mlp.up_proj", dim, hidden, false],
+    ["mlp.down_proj", hidden, dim, false],
+  ];
 }

@@ -76,6 +76,7 @@ export {
   stableLmBlock,
   type StableLmLayerParams,
 } from "./block.ts";
+export type { DecoderConfig } from "./decoder_lm.ts";
 export { llama, type LlamaConfig, type LlamaParams } from "./llama.ts";
 export { gpt, type GptConfig, type GptParams } from "./gpt.ts";
 export { gptNeoX, type GptNeoXConfig, type GptNeoXParams } from "./gpt_neox.ts";

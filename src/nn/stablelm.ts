@@ -11,6 +11,7 @@ import { activationFn } from "./activation.ts";
 import { stableLmBlock, type StableLmLayerParams } from "./block.ts";
 import { type DecoderConfig, decoderLm, layerNormShapes } from "./decoder_lm.ts";
 import type { LanguageModel } from "./language_model.ts";
+import { LLAMA_NAMES, llamaProjections } from "./llama.ts";
 import { layerNorm, type LayerNormParams } from "./norm.ts";
 import { rotaryDims } from "./rope.ts";
 
@@ -120,26 +121,12 @@ export function stableLm(config: StableLmConfig): LanguageModel<StableLmParams> 
     kind: "stablelm",
     config: { ...config, tieEmbeddings: !!config.tieEmbeddings },
     context: 4096,
-    names: {
-      model: "model",
-      embed: "embed_tokens",
-      layers: "layers",
-      norm: "norm",
-      head: "lm_head",
-    },
+    names: LLAMA_NAMES,
     block,
     norm: layerNorm({ dim, eps, dtype: config.dtype }),
     normParams: ["weight", "bias"],
     rotaryDim: rotaryDims(headDim, config.rotaryFraction ?? 0.25),
-    projections: [
-      ["self_attn.q_proj", dim, heads * headDim, bias],
-      ["self_attn.k_proj", dim, kvHeads * headDim, bias],
-      ["self_attn.v_proj", dim, kvHeads * headDim, bias],
-      ["self_attn.o_proj", heads * headDim, dim, false],
-      ["mlp.gate_proj", dim, hidden, false],
-      ["mlp.up_proj", dim, hidden, false],
-      ["mlp.down_proj", hidden, dim, false],
-    ],
+    projections: llamaProjections(dim, heads, kvHeads, headDim, hidden, bias),
     layerShapes,
   });
 }
