@@ -396,6 +396,14 @@ const readFalcon: Reader = (f, architecture) => {
   let kvHeads = heads;
   if (newArch) kvHeads = kvHeadsOf(f, "num_kv_heads", heads);
   else if (f.bool("multi_query", true)) kvHeads = 1;
+  else if (f.int("num_kv_heads", heads) !== heads) {
+    // The original decoder without multi_query lays out q, k, v for every head.
+    throw new ValueError(
+      `${where}: field "num_kv_heads" (${f.int("num_kv_heads")}) differs from ` +
+        `num_attention_heads (${heads}) with multi_query and new_decoder_architecture false, ` +
+        `which transformers cannot run either`,
+    );
+  }
   return {
     architecture,
     modelType: f.str("model_type", "falcon"),

@@ -159,6 +159,10 @@ Deno.test("Falcon settings that cannot run are ValueErrors naming the file and f
     '"num_ln_in_parallel_attn"',
   );
   assertThrows(() => parseHfConfig({ ...FALCON_40B, num_kv_heads: 3 }), "num_kv_heads");
+  assertThrows(
+    () => parseHfConfig({ ...FALCON_7B, multi_query: false, num_kv_heads: 1 }),
+    '"num_kv_heads"',
+  );
 });
 
 Deno.test("modelFromConfig: kinds, checked activations, rotary dimensions", () => {
