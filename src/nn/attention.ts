@@ -1,8 +1,10 @@
 /**
  * Causal multi-head self-attention with grouped-query heads (several query heads share one
  * key/value head, as Llama 2/3, SmolLM and Qwen2), optional rotary embeddings and a
- * key/value cache for generation. Two parameter layouts: Llama's separate
- * `q_proj/k_proj/v_proj/o_proj` and GPT-2's fused `c_attn` + `c_proj` (Conv1D).
+ * key/value cache for generation. Three parameter layouts: Llama's separate
+ * `q_proj/k_proj/v_proj/o_proj` (StableLM's too, with optional per-head q/k LayerNorms),
+ * GPT-2's fused `c_attn` + `c_proj` (Conv1D), and the grouped fused `query_key_value` +
+ * `dense` of GPT-NeoX and Falcon.
  * @module
  */
 import {
@@ -19,6 +21,7 @@ import { composedAttention } from "../autograd/ops/attention.ts";
 import { applyDropout } from "./dropout.ts";
 import { initWeight, type LinearParams, project, type WeightLayout } from "./linear.ts";
 import type { ForwardContext, Module } from "./module.ts";
+import { perHeadLayerNorm, perHeadLayerNormForward, type PerHeadLayerNormParams } from "./norm.ts";
 import { applyRope, type RopeTables } from "./rope.ts";
 
 /**
@@ -143,7 +146,8 @@ function extend(past: LayerCache | undefined, k: Tensor, v: Tensor): LayerCache 
 }
 
 /**
- * Llama-style attention parameters (biases on q/k/v for Qwen2).
+ * Llama-style attention parameters (biases on q/k/v for Qwen2; per-head q/k LayerNorms for
+ * StableLM's `qk_layernorm`).
  *
  * @example
  * ```ts
@@ -157,6 +161,8 @@ export type AttentionParams = {
   k_proj: LinearParams;
   v_proj: LinearParams;
   o_proj: LinearParams;
+  q_layernorm?: PerHeadLayerNormParams;
+  k_layernorm?: PerHeadLayerNormParams;
 };
 
 /**
@@ -181,6 +187,10 @@ export interface AttentionOptions {
   headDim?: number;
   /** Biases on q, k and v (Qwen2). */
   qkvBias?: boolean;
+  /** A LayerNorm (weight only) per query head and per key head, before rotary (StableLM). */
+  qkNorm?: boolean;
+  /** Epsilon of the q/k LayerNorms (default 1e-5). */
+  normEps?: number;
   /** Dropout on attention probabilities and on the output. */
   dropout?: number;
   /** Initialiser standard deviation (default 0.02). */
@@ -215,28 +225,57 @@ export function causalSelfAttention(
     const weight = initWeight(rng, inDim, outDim, layout, std, dtype);
     return bias ? { weight, bias: zeros([outDim], { dtype }) } : { weight };
   };
+  const eps = opts.normEps ?? 1e-5;
+  const norm = (n: number) => perHeadLayerNorm({ dim: headDim, heads: n, eps, dtype });
   return {
-    init: (rng: Rng): AttentionParams => ({
-      q_proj: proj(rng, opts.dim, heads * headDim, !!opts.qkvBias),
-      k_proj: proj(rng, opts.dim, kvHeads * headDim, !!opts.qkvBias),
-      v_proj: proj(rng, opts.dim, kvHeads * headDim, !!opts.qkvBias),
-      o_proj: proj(rng, heads * headDim, opts.dim, false),
-    }),
+    init: (rng: Rng): AttentionParams => {
+      const p: AttentionParams = {
+        q_proj: proj(rng, opts.dim, heads * headDim, !!opts.qkvBias),
+        k_proj: proj(rng, opts.dim, kvHeads * headDim, !!opts.qkvBias),
+        v_proj: proj(rng, opts.dim, kvHeads * headDim, !!opts.qkvBias),
+        o_proj: proj(rng, heads * headDim, opts.dim, false),
+      };
+      if (!opts.qkNorm) return p;
+      return { ...p, q_layernorm: norm(heads).init(rng), k_layernorm: norm(kvHeads).init(rng) };
+    },
     apply: (p: AttentionParams, x: Tensor, ctx: AttentionContext = {}): AttentionOutput => {
       let q = splitHeads(project(p.q_proj, x, layout, "q_proj", ctx), heads);
       let k = splitHeads(project(p.k_proj, x, layout, "k_proj", ctx), kvHeads);
       const v = splitHeads(project(p.v_proj, x, layout, "v_proj", ctx), kvHeads);
-      if (ctx.rope) {
-        q = applyRope(q, ctx.rope);
-        k = applyRope(k, ctx.rope);
+      if (opts.qkNorm) {
+        if (!p.q_layernorm || !p.k_layernorm) {
+          throw new ValueError("attention: qkNorm is set but params lack q_layernorm/k_layernorm");
+        }
+        q = perHeadLayerNormForward(p.q_layernorm, q, eps);
+        k = perHeadLayerNormForward(p.k_layernorm, k, eps);
       }
-      const cache = extend(ctx.past, k, v);
-      const rate = opts.dropout ?? 0;
-      const mixed = attend(q, cache.k, cache.v, ctx.mask, rate, ctx, ctx.causal);
-      const out = applyDropout(project(p.o_proj, mixed, layout, "o_proj", ctx), rate, ctx);
-      return { out, cache };
+      return attendAndProject(q, k, v, p.o_proj, "o_proj", layout, opts.dropout ?? 0, ctx);
     },
   };
+}
+
+/**
+ * Rotary embeddings (when `ctx.rope` is given) on q `[B, H, T, d]` and k, then attention
+ * over the cached and new keys/values and the output projection `name`: the part every
+ * attention layout shares once its heads are split.
+ */
+function attendAndProject(
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  out: LinearParams,
+  name: string,
+  layout: WeightLayout,
+  rate: number,
+  ctx: AttentionContext,
+): AttentionOutput {
+  if (ctx.rope) {
+    q = applyRope(q, ctx.rope);
+    k = applyRope(k, ctx.rope);
+  }
+  const cache = extend(ctx.past, k, v);
+  const mixed = attend(q, cache.k, cache.v, ctx.mask, rate, ctx, ctx.causal);
+  return { out: applyDropout(project(out, mixed, layout, name, ctx), rate, ctx), cache };
 }
 
 /**
@@ -290,12 +329,109 @@ export function gpt2Attention(opts: {
       const qkv = project(p.c_attn, x, layout, "c_attn", ctx);
       const part = (i: number) =>
         slice(qkv, [0, 0, i * dim], [undefined, undefined, (i + 1) * dim]);
-      const q = splitHeads(part(0), heads);
-      const cache = extend(ctx.past, splitHeads(part(1), heads), splitHeads(part(2), heads));
-      const rate = opts.dropout ?? 0;
-      const mixed = attend(q, cache.k, cache.v, ctx.mask, rate, ctx, ctx.causal);
-      const out = applyDropout(project(p.c_proj, mixed, layout, "c_proj", ctx), rate, ctx);
-      return { out, cache };
+      const [q, k, v] = [0, 1, 2].map((i) => splitHeads(part(i), heads));
+      return attendAndProject(q, k, v, p.c_proj, "c_proj", layout, opts.dropout ?? 0, ctx);
+    },
+  };
+}
+
+/**
+ * Fused-qkv attention parameters of GPT-NeoX and Falcon: `query_key_value`
+ * `[(heads + 2·kvHeads)·headDim, dim]` and `dense` `[dim, heads·headDim]` (`nn.Linear`).
+ *
+ * @example
+ * ```ts
+ * import { fusedQkvAttention, type FusedQkvAttentionParams, rng } from "@lossforge/core";
+ * const p: FusedQkvAttentionParams = fusedQkvAttention({ dim: 8, heads: 2 }).init(rng(0));
+ * console.log(p.query_key_value.weight.shape, p.dense.weight.shape); // [24, 8] [8, 8]
+ * ```
+ */
+export type FusedQkvAttentionParams = { query_key_value: LinearParams; dense: LinearParams };
+
+/**
+ * Options of `fusedQkvAttention`.
+ *
+ * @example
+ * ```ts
+ * import { fusedQkvAttention, type FusedQkvAttentionOptions, rng } from "@lossforge/core";
+ * // Falcon-7B's multi-query layout: all query heads, then one key and one value head.
+ * const opts: FusedQkvAttentionOptions = { dim: 16, heads: 4, kvHeads: 1 };
+ * console.log(fusedQkvAttention(opts).init(rng(0)).query_key_value.weight.shape); // [24, 16]
+ * ```
+ */
+export interface FusedQkvAttentionOptions {
+  /** Model width. */
+  dim: number;
+  /** Query heads. */
+  heads: number;
+  /** Key/value heads (default `heads`), each after its group of heads / kvHeads queries. */
+  kvHeads?: number;
+  /** Bias on `query_key_value` (default false). */
+  qkvBias?: boolean;
+  /** Bias on `dense` (default false). */
+  outBias?: boolean;
+  /** Dropout on attention probabilities and on the output. */
+  dropout?: number;
+  /** Initialiser standard deviation (default 0.02). */
+  std?: number;
+  /** Parameter dtype. */
+  dtype?: DType;
+}
+
+/**
+ * Causal self-attention with one fused `query_key_value` projection laid out in groups, one
+ * per key/value head: the group's heads / kvHeads query heads, then its key, then its value
+ * (each headDim wide). With kvHeads = heads that is GPT-NeoX's per-head [q, k, v] (and
+ * Falcon's with `multi_query` false), with kvHeads = 1 Falcon-7B's multi-query [q…, k, v],
+ * in between Falcon-40B's `new_decoder_architecture`. Rotary embeddings apply when
+ * `ctx.rope` is given (tables narrower than a head rotate its first dimensions).
+ *
+ * @example
+ * ```ts
+ * import { fusedQkvAttention, randn, rng } from "@lossforge/core";
+ * const attn = fusedQkvAttention({ dim: 16, heads: 4, kvHeads: 2 });
+ * const { out, cache } = attn.apply(attn.init(rng(0)), randn([1, 3, 16]));
+ * console.log(out.shape, cache.k.shape); // [1, 3, 16] [1, 2, 3, 4]
+ * ```
+ */
+export function fusedQkvAttention(
+  opts: FusedQkvAttentionOptions,
+): Module<FusedQkvAttentionParams, Tensor, AttentionOutput, AttentionContext> {
+  const { dim, heads, dtype } = opts;
+  const kvHeads = opts.kvHeads ?? heads, headDim = dim / heads;
+  if (!Number.isInteger(headDim)) {
+    throw new ValueError(`attention: dim ${dim} is not divisible by heads ${heads}`);
+  }
+  if (heads % kvHeads !== 0) {
+    throw new ValueError(`attention: heads ${heads} is not a multiple of kvHeads ${kvHeads}`);
+  }
+  const group = heads / kvHeads, fused = (heads + 2 * kvHeads) * headDim;
+  const layout: WeightLayout = "out_in";
+  const std = opts.std ?? 0.02;
+  const proj = (rng: Rng, inDim: number, outDim: number, bias?: boolean): LinearParams => {
+    const weight = initWeight(rng, inDim, outDim, layout, std, dtype);
+    return bias ? { weight, bias: zeros([outDim], { dtype }) } : { weight };
+  };
+  return {
+    init: (rng: Rng): FusedQkvAttentionParams => ({
+      query_key_value: proj(rng, dim, fused, opts.qkvBias),
+      dense: proj(rng, heads * headDim, dim, opts.outBias),
+    }),
+    apply: (
+      p: FusedQkvAttentionParams,
+      x: Tensor,
+      ctx: AttentionContext = {},
+    ): AttentionOutput => {
+      const [b, t] = x.shape;
+      const qkv = project(p.query_key_value, x, layout, "query_key_value", ctx)
+        .reshape([b, t, kvHeads, group + 2, headDim]);
+      // Slots [from, to) of every group, as heads [B, n, T, headDim].
+      const slots = (from: number, to: number) =>
+        slice(qkv, [0, 0, 0, from, 0], [b, t, kvHeads, to, headDim])
+          .reshape([b, t, kvHeads * (to - from), headDim])
+          .permute([0, 2, 1, 3]);
+      const q = slots(0, group), k = slots(group, group + 1), v = slots(group + 1, group + 2);
+      return attendAndProject(q, k, v, p.dense, "dense", layout, opts.dropout ?? 0, ctx);
     },
   };
 }

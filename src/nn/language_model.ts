@@ -1,7 +1,8 @@
 /**
- * The contract every causal language model here meets (`gpt`, `llama`, and LoRA-wrapped
- * ones), and the pieces of a forward pass they share: positions from an attention mask
- * (left padding), and the additive causal + padding mask.
+ * The contract every causal language model here meets (`gpt`, `llama`, `gptNeoX`,
+ * `stableLm`, `falcon`, and LoRA-wrapped ones), and the pieces of a forward pass they share:
+ * positions from an attention mask (left padding), the additive causal + padding mask, the
+ * stack of blocks.
  * @module
  */
 import {
@@ -106,7 +107,7 @@ export interface LinearInfo {
  */
 export interface LanguageModel<P extends ParamTree = ParamTree> {
   /** Which family. */
-  readonly kind: "gpt" | "llama";
+  readonly kind: "gpt" | "llama" | "gptneox" | "stablelm" | "falcon";
   /** Vocabulary size. */
   readonly vocab: number;
   /** Number of transformer blocks. */

@@ -4,22 +4,12 @@
  * transformers' `LlamaForCausalLM` / `Qwen2ForCausalLM`.
  * @module
  */
-import { type DType, matmul, randn, type Rng, type Tensor, ValueError } from "../autograd/mod.ts";
+import { type Tensor, ValueError } from "../autograd/mod.ts";
 import { llamaBlock, type LlamaLayerParams } from "./block.ts";
-import { applyDropout } from "./dropout.ts";
+import { type DecoderConfig, decoderLm } from "./decoder_lm.ts";
 import type { HfModelConfig } from "./hf_config.ts";
-import {
-  checkLayers,
-  decoderLayers,
-  type KVCache,
-  type LanguageModel,
-  type LinearInfo,
-  type LmContext,
-  positionsFor,
-} from "./language_model.ts";
-import { project } from "./linear.ts";
-import { rmsNorm, rmsNormForward, type RmsNormParams } from "./norm.ts";
-import { ropeTables } from "./rope.ts";
+import type { LanguageModel } from "./language_model.ts";
+import { rmsNorm, type RmsNormParams } from "./norm.ts";
 
 /**
  * Llama hyperparameters (the short names every model config here uses; see `loadPretrained`
@@ -37,23 +27,13 @@ import { ropeTables } from "./rope.ts";
  * console.log(model.shapes["model.layers.0.self_attn.k_proj.weight"]); // [192, 576]
  * ```
  */
-export interface LlamaConfig {
-  /** Vocabulary size. */
-  vocab: number;
-  /** Model width. */
-  dim: number;
-  /** Number of blocks. */
-  layers: number;
-  /** Query heads. */
-  heads: number;
+export interface LlamaConfig extends DecoderConfig {
   /** Key/value heads (default `heads`). */
   kvHeads?: number;
   /** Per-head width (default dim / heads). */
   headDim?: number;
   /** MLP width. */
   hidden: number;
-  /** RoPE base (default 10000). */
-  ropeTheta?: number;
   /** RMSNorm epsilon (default 1e-5). */
   normEps?: number;
   /** Share the embedding with the output head (default false). */
@@ -62,12 +42,6 @@ export interface LlamaConfig {
   qkvBias?: boolean;
   /** Longest context (informational; rotary positions have no hard limit). Default 2048. */
   context?: number;
-  /** Dropout on embeddings, attention and residual branches (default 0). */
-  dropout?: number;
-  /** Initialiser standard deviation (default 0.02). */
-  initStd?: number;
-  /** Parameter dtype for `init` (default float32; float64 works on the CPU). */
-  dtype?: DType;
 }
 
 /**
@@ -110,8 +84,7 @@ export function llama(config: LlamaConfig): LanguageModel<LlamaParams> {
   if (heads % kvHeads !== 0) {
     throw new ValueError(`llama: heads ${heads} is not a multiple of kvHeads ${kvHeads}`);
   }
-  const theta = config.ropeTheta ?? 10000, eps = config.normEps ?? 1e-5;
-  const rate = config.dropout ?? 0, std = config.initStd ?? 0.02, dtype = config.dtype;
+  const eps = config.normEps ?? 1e-5, bias = !!config.qkvBias;
   const block = llamaBlock({
     dim,
     heads,
@@ -119,65 +92,15 @@ export function llama(config: LlamaConfig): LanguageModel<LlamaParams> {
     headDim,
     hidden,
     normEps: eps,
-    qkvBias: config.qkvBias,
-    dropout: rate,
-    std,
-    dtype,
+    qkvBias: bias,
+    dropout: config.dropout,
+    std: config.initStd,
+    dtype: config.dtype,
   });
-  const norm = rmsNorm({ dim, eps, dtype });
-
-  const linears: LinearInfo[] = [];
-  for (let i = 0; i < layers; i++) {
-    const at = `model.layers.${i}`;
-    const add = (name: string, inDim: number, outDim: number) =>
-      linears.push({ name: `${at}.${name}`, inDim, outDim, layout: "out_in" });
-    add("self_attn.q_proj", dim, heads * headDim);
-    add("self_attn.k_proj", dim, kvHeads * headDim);
-    add("self_attn.v_proj", dim, kvHeads * headDim);
-    add("self_attn.o_proj", heads * headDim, dim);
-    add("mlp.gate_proj", dim, hidden);
-    add("mlp.up_proj", dim, hidden);
-    add("mlp.down_proj", hidden, dim);
-  }
-  linears.push({ name: "lm_head", inDim: dim, outDim: vocab, layout: "out_in" });
-  const shapes: Record<string, number[]> = { "model.embed_tokens.weight": [vocab, dim] };
-  for (const l of linears) {
-    if (l.name === "lm_head" && config.tieEmbeddings) continue;
-    shapes[`${l.name}.weight`] = [l.outDim, l.inDim];
-    if (config.qkvBias && /self_attn\.[qkv]_proj$/.test(l.name)) {
-      shapes[`${l.name}.bias`] = [l.outDim];
-    }
-  }
-  for (let i = 0; i < layers; i++) {
-    shapes[`model.layers.${i}.input_layernorm.weight`] = [dim];
-    shapes[`model.layers.${i}.post_attention_layernorm.weight`] = [dim];
-  }
-  shapes["model.norm.weight"] = [dim];
-
-  const forward = (
-    params: LlamaParams,
-    ids: Tensor,
-    ctx: LmContext = {},
-  ): { logits: Tensor; cache: KVCache } => {
-    const m = params.model;
-    checkLayers("llama", m.layers, layers);
-    const table = m.embed_tokens.weight;
-    const past = ctx.cache?.length ?? 0;
-    const rope = ropeTables(positionsFor(ids, past, ctx), headDim, theta, table);
-    const x = applyDropout(table.take(ids), rate, ctx);
-    const out = decoderLayers(block, m.layers, x, ctx, "model.layers", rope);
-    const h = rmsNormForward(m.norm, out.x, eps);
-    const logits = config.tieEmbeddings
-      ? matmul(h, table, { transposeB: true })
-      : project(requireHead(params), h, "out_in", "lm_head", { ...ctx, prefix: "" });
-    return { logits, cache: out.cache };
-  };
-
   // Biases on q/k/v alone are Qwen2's layout (Llama's attention_bias also biases o_proj).
-  const qwen = config.qkvBias === true;
   const hf: HfModelConfig = {
-    architecture: qwen ? "Qwen2ForCausalLM" : "LlamaForCausalLM",
-    modelType: qwen ? "qwen2" : "llama",
+    architecture: bias ? "Qwen2ForCausalLM" : "LlamaForCausalLM",
+    modelType: bias ? "qwen2" : "llama",
     vocab,
     dim,
     layers,
@@ -186,40 +109,55 @@ export function llama(config: LlamaConfig): LanguageModel<LlamaParams> {
     headDim,
     hidden,
     context: config.context ?? 2048,
-    ropeTheta: theta,
+    ropeTheta: config.ropeTheta ?? 10000,
     normEps: eps,
     tieEmbeddings: config.tieEmbeddings ?? false,
-    qkvBias: qwen,
+    qkvBias: bias,
     activation: "silu",
   };
-
-  return {
+  return decoderLm({
     kind: "llama",
-    vocab,
-    layers,
-    context: config.context ?? 2048,
-    linears: config.tieEmbeddings ? linears.slice(0, -1) : linears,
-    shapes,
-    config: hf,
-    init(rng: Rng): LlamaParams {
-      const embed_tokens = { weight: randn([vocab, dim], { rng, std, dtype }) };
-      const blocks: LlamaLayerParams[] = [];
-      for (let i = 0; i < layers; i++) blocks.push(block.init(rng));
-      const model = { embed_tokens, layers: blocks, norm: norm.init(rng) };
-      if (config.tieEmbeddings) return { model };
-      return { model, lm_head: { weight: randn([vocab, dim], { rng, std, dtype }) } };
-    },
-    apply: (params: LlamaParams, ids: Tensor, ctx?: LmContext): Tensor =>
-      forward(params, ids, ctx).logits,
-    forward,
-  };
+    config: { ...config, tieEmbeddings: !!config.tieEmbeddings },
+    context: 2048,
+    names: LLAMA_NAMES,
+    block,
+    norm: rmsNorm({ dim, eps, dtype: config.dtype }),
+    normParams: ["weight"],
+    rotaryDim: headDim,
+    projections: llamaProjections(dim, heads, kvHeads, headDim, hidden, bias),
+    layerShapes: { "input_layernorm.weight": [dim], "post_attention_layernorm.weight": [dim] },
+    hf,
+  });
 }
 
-function requireHead(params: LlamaParams): { weight: Tensor } {
-  if (!params.lm_head) {
-    throw new ValueError(
-      "llama: params lack lm_head.weight and tieEmbeddings is false (set tieEmbeddings: true?)",
-    );
-  }
-  return params.lm_head;
+/** Where a Llama-named model (Llama, Qwen2, StableLM) keeps its parts. */
+export const LLAMA_NAMES = {
+  model: "model",
+  embed: "embed_tokens",
+  layers: "layers",
+  norm: "norm",
+  head: "lm_head",
+} as const;
+
+/**
+ * The projections of a Llama-named block (Llama, Qwen2, StableLM): name within the block,
+ * in and out features, and whether it has a bias (q/k/v with `qkvBias`).
+ */
+export function llamaProjections(
+  dim: number,
+  heads: number,
+  kvHeads: number,
+  headDim: number,
+  hidden: number,
+  qkvBias: boolean,
+): [string, number, number, boolean][] {
+  return [
+    ["self_attn.q_proj", dim, heads * headDim, qkvBias],
+    ["self_attn.k_proj", dim, kvHeads * headDim, qkvBias],
+    ["self_attn.v_proj", dim, kvHeads * headDim, qkvBias],
+    ["self_attn.o_proj", heads * headDim, dim, false],
+    ["mlp.gate_proj", dim, hidden, false],
+    ["mlp.up_proj", dim, hidden, false],
+    ["mlp.down_proj", hidden, dim, false],
+  ];
 }

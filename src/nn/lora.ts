@@ -178,8 +178,17 @@ export interface LoraModel<P extends ParamTree = ParamTree> extends LanguageMode
   withBase(base: P): Module<ParamTree>;
 }
 
+/** PEFT's default targets per family: the query and value projections (fused where fused). */
 function defaultTargets(model: LanguageModel<ParamTree>): string[] {
-  return model.kind === "gpt" ? ["c_attn"] : ["q_proj", "v_proj"];
+  switch (model.kind) {
+    case "gpt":
+      return ["c_attn"];
+    case "gptneox":
+    case "falcon":
+      return ["query_key_value"];
+    default:
+      return ["q_proj", "v_proj"];
+  }
 }
 
 /** Whether module `name` is what target `t` names: the full name or a dotted suffix of it. */

@@ -1,8 +1,8 @@
 /**
  * Layers and models as pure functions over parameter trees named as in Hugging Face:
- * linear, embedding, norms, dropout, MLPs, rotary grouped-query attention, GPT-2 and
- * Llama-family models, KV-cached generation, LoRA, safetensors files, pretrained folders
- * (config, weights and byte-level BPE tokenizer).
+ * linear, embedding, norms, dropout, MLPs, rotary grouped-query attention, GPT-2,
+ * Llama-family, GPT-NeoX, StableLM and Falcon models, KV-cached generation, LoRA,
+ * safetensors files, pretrained folders (config, weights and byte-level BPE tokenizer).
  *
  * @example
  * ```ts
@@ -30,13 +30,24 @@ export {
   layerNorm,
   layerNormForward,
   type LayerNormParams,
+  perHeadLayerNorm,
+  perHeadLayerNormForward,
+  type PerHeadLayerNormParams,
   rmsNorm,
   rmsNormForward,
   type RmsNormParams,
 } from "./norm.ts";
 export { applyDropout, dropout } from "./dropout.ts";
-export { gatedMlp, type GatedMlpParams, mlp, type MlpParams } from "./mlp.ts";
-export { applyRope, type RopeTables, ropeTables, rotateHalf } from "./rope.ts";
+export { activationFn, geluExact } from "./activation.ts";
+export {
+  denseMlp,
+  type DenseMlpParams,
+  gatedMlp,
+  type GatedMlpParams,
+  mlp,
+  type MlpParams,
+} from "./mlp.ts";
+export { applyRope, type RopeTables, ropeTables, rotaryDims, rotateHalf } from "./rope.ts";
 export {
   attend,
   type AttentionContext,
@@ -44,15 +55,33 @@ export {
   type AttentionOutput,
   type AttentionParams,
   causalSelfAttention,
+  fusedQkvAttention,
+  type FusedQkvAttentionOptions,
+  type FusedQkvAttentionParams,
   gpt2Attention,
   type Gpt2AttentionParams,
   type LayerCache,
   splitHeads,
 } from "./attention.ts";
 export type { KVCache, LanguageModel, LinearInfo, LmContext } from "./language_model.ts";
-export { gpt2Block, type GptLayerParams, llamaBlock, type LlamaLayerParams } from "./block.ts";
+export {
+  falconBlock,
+  type FalconLayerParams,
+  gpt2Block,
+  type GptLayerParams,
+  gptNeoXBlock,
+  type GptNeoXLayerParams,
+  llamaBlock,
+  type LlamaLayerParams,
+  stableLmBlock,
+  type StableLmLayerParams,
+} from "./block.ts";
+export type { DecoderConfig } from "./decoder_lm.ts";
 export { llama, type LlamaConfig, type LlamaParams } from "./llama.ts";
 export { gpt, type GptConfig, type GptParams } from "./gpt.ts";
+export { gptNeoX, type GptNeoXConfig, type GptNeoXParams } from "./gpt_neox.ts";
+export { stableLm, type StableLmConfig, type StableLmParams } from "./stablelm.ts";
+export { falcon, type FalconConfig, type FalconParams } from "./falcon.ts";
 export { generate, type GenerateOptions } from "./generate.ts";
 export {
   type LoadedLora,
@@ -81,14 +110,7 @@ export {
   modelFromConfig,
   type Pretrained,
 } from "./pretrained.ts";
-export {
-  CONFIG_JSON,
-  gpt2ConfigJson,
-  llamaConfigJson,
-  qwen2ConfigJson,
-  savePretrained,
-  type SavePretrainedOptions,
-} from "./save_pretrained.ts";
+export { savePretrained, type SavePretrainedOptions } from "./save_pretrained.ts";
 
 // The safetensors codec and the Hugging Face config parser.
 export {
@@ -119,3 +141,13 @@ export {
   parseHfConfig,
   SUPPORTED_ARCHITECTURES,
 } from "./hf_config.ts";
+export {
+  CONFIG_JSON,
+  falconConfigJson,
+  gpt2ConfigJson,
+  gptNeoXConfigJson,
+  hfConfigJson,
+  llamaConfigJson,
+  qwen2ConfigJson,
+  stableLmConfigJson,
+} from "./hf_config_json.ts";

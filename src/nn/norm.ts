@@ -1,9 +1,18 @@
 /**
- * Normalisation layers over the last axis: LayerNorm (GPT-2) and RMSNorm (Llama, Qwen2),
- * written in the same order of operations as Hugging Face so float32 results agree.
+ * Normalisation layers over the last axis: LayerNorm (GPT-2, GPT-NeoX, StableLM, Falcon),
+ * RMSNorm (Llama, Qwen2) and StableLM's per-head LayerNorms of queries and keys, written in
+ * the same order of operations as Hugging Face so float32 results agree.
  * @module
  */
-import { type DType, fusedLayerNorm, ones, type Tensor, zeros } from "../autograd/mod.ts";
+import {
+  concat,
+  type DType,
+  fusedLayerNorm,
+  ones,
+  type Tensor,
+  ValueError,
+  zeros,
+} from "../autograd/mod.ts";
 import type { Module } from "./module.ts";
 
 /**
@@ -99,5 +108,74 @@ export function rmsNorm(opts: { dim: number; eps?: number; dtype?: DType }): Mod
   return {
     init: (): RmsNormParams => ({ weight: ones([opts.dim], { dtype: opts.dtype }) }),
     apply: (p: RmsNormParams, x: Tensor): Tensor => rmsNormForward(p, x, eps),
+  };
+}
+
+/**
+ * Parameters of one LayerNorm per head (StableLM's `q_layernorm` / `k_layernorm`, without
+ * bias there): `norms[h]` normalises head h.
+ *
+ * @example
+ * ```ts
+ * import { perHeadLayerNorm, type PerHeadLayerNormParams, rng } from "@lossforge/core";
+ * const p: PerHeadLayerNormParams = perHeadLayerNorm({ dim: 8, heads: 2 }).init(rng(0));
+ * console.log(p.norms.length, p.norms[0].weight.shape); // 2 [8]
+ * ```
+ */
+export type PerHeadLayerNormParams = { norms: { weight: Tensor; bias?: Tensor }[] };
+
+/**
+ * LayerNorm of each head of `x` `[B, H, T, d]` over d with head h's own weight (and bias):
+ * StableLM's `StableLmLayerNormPerHead`.
+ *
+ * @example
+ * ```ts
+ * import { ones, perHeadLayerNormForward, randn } from "@lossforge/core";
+ * const p = { norms: [{ weight: ones([4]) }, { weight: ones([4]).mul(2) }] };
+ * console.log(perHeadLayerNormForward(p, randn([1, 2, 3, 4]), 1e-5).shape); // [1, 2, 3, 4]
+ * ```
+ */
+export function perHeadLayerNormForward(
+  p: PerHeadLayerNormParams,
+  x: Tensor,
+  eps: number,
+): Tensor {
+  const [, h, , d] = x.shape;
+  if (x.rank !== 4 || p.norms.length !== h) {
+    throw new ValueError(
+      `perHeadLayerNorm: expected [B, ${p.norms.length}, T, d] heads, got [${x.shape}]`,
+    );
+  }
+  const perHead = (pick: (n: { weight: Tensor; bias?: Tensor }) => Tensor) =>
+    concat(p.norms.map((n) => pick(n).reshape([1, 1, d])), 0).reshape([1, h, 1, d]);
+  const mu = x.mean(-1, true);
+  const centred = x.sub(mu);
+  const normed = centred.mul(centred.square().mean(-1, true).add(eps).rsqrt());
+  const scaled = normed.mul(perHead((n) => n.weight));
+  return p.norms[0].bias ? scaled.add(perHead((n) => n.bias!)) : scaled;
+}
+
+/**
+ * One LayerNorm per head (weights ones; biases zeros when `bias`, default false).
+ *
+ * @example
+ * ```ts
+ * import { perHeadLayerNorm, randn, rng } from "@lossforge/core";
+ * const norm = perHeadLayerNorm({ dim: 4, heads: 2 });
+ * console.log(norm.apply(norm.init(rng(0)), randn([1, 2, 3, 4])).shape); // [1, 2, 3, 4]
+ * ```
+ */
+export function perHeadLayerNorm(
+  opts: { dim: number; heads: number; eps?: number; bias?: boolean; dtype?: DType },
+): Module<PerHeadLayerNormParams> {
+  const eps = opts.eps ?? 1e-5;
+  return {
+    init: (): PerHeadLayerNormParams => ({
+      norms: Array.from({ length: opts.heads }, () => {
+        const weight = ones([opts.dim], { dtype: opts.dtype });
+        return opts.bias ? { weight, bias: zeros([opts.dim], { dtype: opts.dtype }) } : { weight };
+      }),
+    }),
+    apply: (p: PerHeadLayerNormParams, x: Tensor): Tensor => perHeadLayerNormForward(p, x, eps),
   };
 }

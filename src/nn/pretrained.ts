@@ -7,10 +7,14 @@
 import { ensureBackend } from "../autograd/backend.ts";
 import { type BackendName, ValueError } from "../autograd/mod.ts";
 import { type BpeTokenizer, loadTokenizer } from "../tokenizers/mod.ts";
+import { falcon } from "./falcon.ts";
 import { gpt } from "./gpt.ts";
+import { gptNeoX } from "./gpt_neox.ts";
 import { type HfModelConfig, parseHfConfig } from "./hf_config.ts";
 import type { LanguageModel } from "./language_model.ts";
 import { llama } from "./llama.ts";
+import { stableLm } from "./stablelm.ts";
+import { activationFn } from "./activation.ts";
 import { type ParamTree, unflattenParams } from "./params.ts";
 import {
   bf16ToF32,
@@ -74,8 +78,15 @@ export interface LoadPretrainedOptions {
   dtype?: "float32" | "keep";
 }
 
-/** Buffers and tied copies some checkpoints carry that are not parameters here. */
-const IGNORED = [/\.attn\.(masked_)?bias$/, /\.rotary_emb\.inv_freq$/];
+/**
+ * Buffers some checkpoints carry that are not parameters here: GPT-2's and GPT-NeoX's
+ * causal-mask buffers, rotary frequency tables.
+ */
+const IGNORED = [
+  /\.attn\.(masked_)?bias$/,
+  /\.attention\.(masked_)?bias$/,
+  /\.rotary_emb\.inv_freq$/,
+];
 
 /**
  * Builds the lossforge model a normalised config describes.
@@ -91,42 +102,72 @@ const IGNORED = [/\.attn\.(masked_)?bias$/, /\.rotary_emb\.inv_freq$/];
  * ```
  */
 export function modelFromConfig(config: HfModelConfig): LanguageModel {
-  const act = config.activation;
-  if (config.architecture === "GPT2LMHeadModel") {
-    if (act !== "gelu_new" && act !== "gelu_pytorch_tanh") {
-      throw new ValueError(
-        `config.json: activation_function "${act}" is not supported for GPT2LMHeadModel (gelu_new)`,
-      );
-    }
-    return gpt({
-      vocab: config.vocab,
-      context: config.context,
-      layers: config.layers,
-      dim: config.dim,
-      heads: config.heads,
-      hidden: config.hidden,
-      normEps: config.normEps,
-    });
-  }
-  if (act !== "silu") {
-    throw new ValueError(
-      `config.json: hidden_act "${act}" is not supported for ${config.architecture} (silu)`,
-    );
-  }
-  return llama({
+  const act = config.activation, arch = config.architecture;
+  const common = {
     vocab: config.vocab,
     dim: config.dim,
     layers: config.layers,
     heads: config.heads,
-    kvHeads: config.kvHeads,
-    headDim: config.headDim,
     hidden: config.hidden,
     ropeTheta: config.ropeTheta,
     normEps: config.normEps,
     tieEmbeddings: config.tieEmbeddings,
-    qkvBias: config.qkvBias,
     context: config.context,
-  });
+  };
+  // Checked here rather than at the first forward pass, naming the config's own field.
+  const activation = (field: string) => {
+    activationFn(act, `config.json: ${field}`);
+    return act;
+  };
+  switch (arch) {
+    case "GPT2LMHeadModel":
+      if (act !== "gelu_new" && act !== "gelu_pytorch_tanh") {
+        throw new ValueError(
+          `config.json: activation_function "${act}" is not supported for GPT2LMHeadModel (gelu_new)`,
+        );
+      }
+      return gpt({ ...common, normEps: config.normEps });
+    case "GPTNeoXForCausalLM":
+      return gptNeoX({
+        ...common,
+        rotaryFraction: config.rotaryFraction,
+        parallelResidual: config.parallelResidual,
+        attentionBias: config.qkvBias,
+        activation: activation("hidden_act"),
+      });
+    case "StableLmForCausalLM":
+      return stableLm({
+        ...common,
+        kvHeads: config.kvHeads,
+        rotaryFraction: config.rotaryFraction,
+        qkvBias: config.qkvBias,
+        qkNorm: config.qkNorm,
+        parallelResidual: config.parallelResidual,
+        activation: activation("hidden_act"),
+      });
+    case "FalconForCausalLM":
+      return falcon({
+        ...common,
+        kvHeads: config.kvHeads,
+        bias: config.qkvBias,
+        parallelResidual: config.parallelResidual,
+        parallelNorms: config.parallelNorms,
+        activation: activation("activation"),
+      });
+    case "LlamaForCausalLM":
+    case "Qwen2ForCausalLM":
+      if (act !== "silu") {
+        throw new ValueError(
+          `config.json: hidden_act "${act}" is not supported for ${arch} (silu)`,
+        );
+      }
+      return llama({
+        ...common,
+        kvHeads: config.kvHeads,
+        headDim: config.headDim,
+        qkvBias: config.qkvBias,
+      });
+  }
 }
 
 /**
@@ -229,16 +270,27 @@ async function readWeights(
   return all;
 }
 
-/** The original GPT-2 checkpoints omit the `transformer.` prefix; add it back. */
+/**
+ * Checkpoint names as the model names its parameters: the original GPT-2 checkpoints omit
+ * the `transformer.` prefix (added back); a GPT-NeoX head saved under transformers 5's
+ * module name `lm_head` is `embed_out` in checkpoints and here; a stored copy of a tied
+ * head is dropped (it equals the embedding).
+ */
 function normaliseNames(
   decoded: Record<string, DecodedTensor>,
   config: HfModelConfig,
 ): Record<string, DecodedTensor> {
-  if (config.architecture !== "GPT2LMHeadModel") return decoded;
+  const arch = config.architecture;
   const out: Record<string, DecodedTensor> = {};
   for (const [name, t] of Object.entries(decoded)) {
-    const bare = !name.startsWith("transformer.") && name !== "lm_head.weight";
-    out[bare ? `transformer.${name}` : name] = t;
+    let key = name;
+    if (
+      arch === "GPT2LMHeadModel" && !name.startsWith("transformer.") && name !== "lm_head.weight"
+    ) {
+      key = `transformer.${name}`;
+    } else if (arch === "GPTNeoXForCausalLM" && name === "lm_head.weight") key = "embed_out.weight";
+    if (config.tieEmbeddings && (key === "lm_head.weight" || key === "embed_out.weight")) continue;
+    out[key] = t;
   }
   return out;
 }

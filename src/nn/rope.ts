@@ -2,6 +2,8 @@
  * Rotary position embeddings in Hugging Face's "rotate half" convention: the head vector is
  * split in two halves (not interleaved pairs), x·cos + rotate_half(x)·sin with
  * rotate_half([a, b]) = [-b, a], and frequencies θ^(-2i/d) repeated for both halves.
+ * Partial rotary (GPT-NeoX's `rotary_pct`, StableLM's `partial_rotary_factor`) rotates only
+ * the first d of each head's dimensions, with tables built for d; the rest pass unchanged.
  * @module
  */
 import { cast, computeDtype, concat, cos, neg, sin, slice, type Tensor } from "../autograd/mod.ts";
@@ -65,15 +67,40 @@ export function ropeTables(
  */
 export function rotateHalf(x: Tensor): Tensor {
   const d = x.shape[x.rank - 1], half = d / 2;
+  return concat([neg(lastAxis(x, half, d)), lastAxis(x, 0, half)], -1);
+}
+
+/** x[..., from:to]. */
+function lastAxis(x: Tensor, from: number, to: number): Tensor {
   const lead = new Array<number>(x.rank - 1).fill(0);
   const open = new Array<undefined>(x.rank - 1).fill(undefined);
-  const x1 = slice(x, [...lead, 0], [...open, half]);
-  const x2 = slice(x, [...lead, half]);
-  return concat([neg(x2), x1], -1);
+  return slice(x, [...lead, from], [...open, to]);
 }
 
 /**
- * Rotates query or key heads `[B, H, T, headDim]` by their positions.
+ * The number of rotated dimensions per head for a rotary fraction, as transformers counts
+ * them: ⌊headDim · fraction⌋, which must be even and positive.
+ *
+ * @example
+ * ```ts
+ * import { rotaryDims } from "@lossforge/core";
+ * console.log(rotaryDims(80, 0.25)); // 20: Pythia/RedPajama heads of 80 with rotary_pct 0.25
+ * ```
+ */
+export function rotaryDims(headDim: number, fraction = 1): number {
+  const d = Math.floor(headDim * fraction);
+  if (!(fraction > 0 && fraction <= 1) || d < 2 || d % 2 !== 0) {
+    throw new RangeError(
+      `rope: rotary fraction ${fraction} of head dimension ${headDim} gives ${d} dimensions ` +
+        `(must be an even number of at least 2, fraction in (0, 1])`,
+    );
+  }
+  return d;
+}
+
+/**
+ * Rotates query or key heads `[B, H, T, headDim]` by their positions. Tables narrower than
+ * the head (partial rotary) rotate its first dimensions and leave the others as they are.
  *
  * @example
  * ```ts
@@ -84,5 +111,12 @@ export function rotateHalf(x: Tensor): Tensor {
  * ```
  */
 export function applyRope(x: Tensor, tables: RopeTables): Tensor {
-  return x.mul(tables.cos).add(rotateHalf(x).mul(tables.sin));
+  const d = x.shape[x.rank - 1], r = tables.cos.shape[tables.cos.rank - 1];
+  if (r === d) return x.mul(tables.cos).add(rotateHalf(x).mul(tables.sin));
+  if (r > d) {
+    throw new RangeError(`rope: tables cover ${r} dimensions, heads have only ${d}`);
+  }
+  const rot = lastAxis(x, 0, r);
+  const rotated = rot.mul(tables.cos).add(rotateHalf(rot).mul(tables.sin));
+  return concat([rotated, lastAxis(x, r, d)], -1);
 }
