@@ -17,7 +17,13 @@ import {
   tensor,
   unflattenParams,
 } from "../../mod.ts";
-import { type Case, mergedCase, scratchCases, TEXTS } from "../fixtures/save_pretrained/models.ts";
+import {
+  type Case,
+  familyCases,
+  mergedCase,
+  scratchCases,
+  TEXTS,
+} from "../fixtures/save_pretrained/models.ts";
 import { assert, assertEquals, assertRejects, haveTinyLlama, TINY_LLAMA_DIR } from "./_assert.ts";
 
 const FIXTURES = new URL("../fixtures/save_pretrained/", import.meta.url);
@@ -71,6 +77,22 @@ Deno.test("savePretrained: from-scratch Llama, GPT-2, Qwen2 over bytes load back
         "tokenizer.json",
         "tokenizer_config.json",
       ]);
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("savePretrained: from-scratch GPT-NeoX, StableLM, Falcon load back exactly", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    for (const c of familyCases()) {
+      const dir = `${root}/${c.name}`;
+      await savePretrained(dir, c.model, c.params, { tokenizer: c.tokenizer });
+      await assertRoundTrip(dir, c);
+      // The config reads back as written, with the tokenizer's special ids added.
+      const ids = { bosTokenId: c.tokenizer.bos, eosTokenId: c.tokenizer.eos };
+      assertEquals((await loadPretrained(dir)).model.config, { ...c.model.config, ...ids });
     }
   } finally {
     await Deno.remove(root, { recursive: true });
