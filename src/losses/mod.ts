@@ -22,6 +22,8 @@ export {
   type BaseLossOptions,
   type LossCallOptions,
   type LossFn,
+  type Masking,
+  MASKINGS,
   type Reduction,
   validateTargets,
 } from "./_common.ts";
@@ -48,6 +50,8 @@ export {
   type CombineCallOptions,
   type CombinedLossFn,
   type CombineMask,
+  type CombineOptions,
   type CombineTerm,
+  trainerWindow,
 } from "./combine.ts";
 export { LOSS_NAMES, lossByName, type LossName, type LossOptionsByName } from "./by_name.ts";
