@@ -12,6 +12,10 @@
  * backward passes (`fused: false` forces the composed ops). Lovász never loops over the
  * vocabulary: it scores at most min(N, C) classes in one batched sort.
  *
+ * Every loss takes `masking`: `"exclude"` (default) removes ignored positions; `"paper"`
+ * reproduces the code published with the paper, which multiplies them by zero, and
+ * `combine({ masking: "paper" })` adds its trainer's answer window (docs/losses.md#paper).
+ *
  * Targets outside [0, C) other than the ignore value throw a ValueError on the CPU backend
  * (checked synchronously). On WebGPU the targets cannot be read without waiting, so an
  * out-of-range target is treated as ignored there; `validateTargets` checks explicitly.
