@@ -39,7 +39,50 @@ import { IGNORE_INDEX } from "../data/batch.ts";
 export interface LossCallOptions {
   /** `[...]` like the targets: positions where it is 0 are ignored, non-zero ones count. */
   mask?: Tensor;
+  /**
+   * How ignored positions are treated in this call, overriding the loss's own `masking`
+   * (`combine({ masking })` passes it to every term). See {@linkcode Masking}.
+   */
+  masking?: Masking;
+  /**
+   * `[...]` like the targets: the positions the loss sees at all. Positions where it is 0
+   * are left out in both masking modes (as a slice would leave them out); inside it,
+   * ignored positions are removed (`"exclude"`) or become zero rows (`"paper"`).
+   * `combine` sets it to the published trainer's window for `mask: "answer"` terms in
+   * `"paper"` mode.
+   */
+  window?: Tensor;
 }
+
+/**
+ * How a loss treats ignored positions (target -100 or `mask` 0). `"exclude"` (default):
+ * they are removed, adding nothing to any sum and not counting in any mean. `"paper"`:
+ * what the code published with the paper computes: their logits and targets are multiplied
+ * by zero, so each becomes a row of zero logits (a uniform softmax) with target class 0
+ * that still counts in means and sums (each loss's JSDoc and docs/losses.md#paper say what
+ * that means for it).
+ *
+ * @example
+ * ```ts
+ * import { focal, type Masking, tensor } from "@lossforge/core";
+ * const logits = tensor([[0, 4], [4, 0]]), targets = tensor([1, -100], { dtype: "int32" });
+ * const f = (masking: Masking) => focal({ masking })(logits, targets).item();
+ * // "paper": the ignored row becomes [0, 0] with target 0 (p = 1/2) and counts in the mean.
+ * console.log(await f("exclude"), await f("paper")); // ≈ 0.0000059 0.0866
+ * ```
+ */
+export type Masking = "exclude" | "paper";
+
+/**
+ * The valid values of `masking`, for option parsers and help texts.
+ *
+ * @example
+ * ```ts
+ * import { MASKINGS } from "@lossforge/core";
+ * console.log(MASKINGS.join("|")); // "exclude|paper"
+ * ```
+ */
+export const MASKINGS: readonly Masking[] = ["exclude", "paper"];
 
 /**
  * A loss: `(logits [..., C] float, targets [...] int32, options?) => scalar`. A target of
@@ -88,6 +131,11 @@ export type Reduction = "mean" | "sum" | "none";
 export interface BaseLossOptions {
   /** The target value that ignores a position (default -100). */
   ignoreIndex?: number;
+  /**
+   * `"exclude"` (default) removes ignored positions; `"paper"` reproduces the published
+   * code, which multiplies them by zero ({@linkcode Masking}).
+   */
+  masking?: Masking;
 }
 
 // The default ignore value (-100, as in PyTorch) is the one `makeBatch` writes at padding.
@@ -97,6 +145,26 @@ export { IGNORE_INDEX };
 export function named<F extends (...args: never[]) => unknown>(name: string, fn: F): F {
   Object.defineProperty(fn, "name", { value: name, configurable: true });
   return fn;
+}
+
+/** The checked `masking` option of loss `loss` (default "exclude"). */
+export function lossMasking(loss: string, options: BaseLossOptions): Masking {
+  const masking = options.masking ?? "exclude";
+  checkChoice(loss, "masking", masking, MASKINGS);
+  return masking;
+}
+
+/** The masking of one call: the call's `masking` (checked) or the loss's own. */
+export function callMasking(loss: string, own: Masking, opts: LossCallOptions): Masking {
+  if (opts.masking === undefined) return own;
+  checkChoice(loss, "masking", opts.masking, MASKINGS);
+  return opts.masking;
+}
+
+/** `name` with `, paper` inside its parentheses (or `(paper)` appended) in paper mode. */
+export function maskingName(name: string, masking: Masking): string {
+  if (masking === "exclude") return name;
+  return name.endsWith(")") ? `${name.slice(0, -1)}, paper)` : `${name}(paper)`;
 }
 
 /** `[2,3]` for messages. */
@@ -233,8 +301,16 @@ export interface Prepared {
   logits: Tensor;
   /** `[N]` int32 class ids, with ignored positions replaced by 0 so they index safely. */
   targets: Tensor;
-  /** `[N]` in the logits' dtype: 1 at the counted positions M, 0 elsewhere. */
+  /**
+   * `[N]` in the logits' dtype: 1 at the counted positions, 0 elsewhere. "exclude": the
+   * positions M (not ignored, in the window). "paper": every position of the window
+   * (all of them without one), ignored ones included.
+   */
   valid: Tensor;
+  /** `[N]`: 1 at the positions M that are not ignored (equal to `valid` in "exclude"). */
+  kept: Tensor;
+  /** The masking these tensors were prepared for. */
+  masking: Masking;
   /** The positions' shape (the targets' shape). */
   positions: readonly number[];
   /** N, the number of positions. */
@@ -245,16 +321,20 @@ export interface Prepared {
 
 /**
  * Checks the inputs of class-scored loss `loss` and flattens them: logits `[..., C]` float,
- * targets `[...]` int32, optional mask `[...]`. Positions count when their target is not
- * `ignoreIndex`, lies in `[0, C)` and the mask is non-zero there.
+ * targets `[...]` int32, optional mask and window `[...]`. Positions are kept when their
+ * target is not `ignoreIndex`, lies in `[0, C)`, the mask is non-zero there and they are in
+ * the window. "exclude": the kept positions count. "paper": every position in the window
+ * counts, the others' logits replaced by 0 (a uniform softmax) and their targets by 0.
  */
 export function prepare(
   loss: string,
   logits: Tensor,
   targets: Tensor,
-  mask: Tensor | undefined,
+  opts: LossCallOptions,
   ignoreIndex: number,
+  masking: Masking = "exclude",
 ): Prepared {
+  const { mask, window } = opts;
   if (logits.dtype === "int32") {
     throw new DTypeError(`${loss}: logits must be float, got ${logits.dtype}`);
   }
@@ -276,14 +356,25 @@ export function prepare(
     );
   }
   checkMaskShape(loss, mask, targets);
+  checkMaskShape(loss, window, targets, "window");
   checkTargetsSync(loss, targets, classes, ignoreIndex);
   const n = targets.size;
   const flat = reshape(targets, [n]);
-  const valid = validPositions(flat, ignoreIndex, classes, mask, logits.dtype);
+  let kept = validPositions(flat, ignoreIndex, classes, mask, logits.dtype);
+  const inWindow = window ? cast(ne(reshape(window, [n]), 0), logits.dtype) : undefined;
+  if (inWindow) kept = mul(kept, inWindow);
+  const z = reshape(logits, [n, classes]);
+  const safeTargets = where(kept, flat, 0);
+  if (masking === "exclude") {
+    return { logits: z, targets: safeTargets, valid: kept, kept, masking, positions, n, classes };
+  }
+  const valid = inWindow ?? full([n], 1, { dtype: logits.dtype, backend: logits.backend.name });
   return {
-    logits: reshape(logits, [n, classes]),
-    targets: where(valid, flat, 0),
+    logits: where(reshape(kept, [n, 1]), z, 0),
+    targets: safeTargets,
     valid,
+    kept,
+    masking,
     positions,
     n,
     classes,
@@ -291,10 +382,15 @@ export function prepare(
 }
 
 /** Throws a ShapeError unless `mask` (when given) has the targets' shape. */
-export function checkMaskShape(loss: string, mask: Tensor | undefined, targets: Tensor): void {
+export function checkMaskShape(
+  loss: string,
+  mask: Tensor | undefined,
+  targets: Tensor,
+  what = "mask",
+): void {
   if (mask && !sameShape(mask.shape, targets.shape)) {
     throw new ShapeError(
-      `${loss}: mask ${fmtShape(mask.shape)} does not match targets ${fmtShape(targets.shape)}`,
+      `${loss}: ${what} ${fmtShape(mask.shape)} does not match targets ${fmtShape(targets.shape)}`,
     );
   }
 }

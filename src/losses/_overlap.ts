@@ -18,12 +18,15 @@ import {
 } from "../autograd/mod.ts";
 import {
   type BaseLossOptions,
+  callMasking,
   checkChoice,
   checkNumber,
   classCounts,
   IGNORE_INDEX,
   type LossFn,
+  lossMasking,
   maskedMean,
+  maskingName,
   named,
   prepare,
   type Prepared,
@@ -110,7 +113,9 @@ export interface OverlapOptions extends BaseLossOptions {
 /**
  * A Dice-type loss `loss`: per class c, 1 - `score(counts, s)` of the soft counts over the
  * counted positions, averaged over the classes `classes` says. Its name is
- * `loss(<label><classes>)`. Checks `smooth` and `classes` when built.
+ * `loss(<label><classes>)`. Checks `smooth`, `classes` and `masking` when built. In
+ * "paper" masking an ignored position counts as zero logits (S(p)_c gains 1/C for every
+ * class) with target 0 (S(y)_0 and S(py)_0 gain 1 and 1/C), which makes class 0 present.
  */
 export function overlapLoss(
   loss: string,
@@ -123,8 +128,11 @@ export function overlapLoss(
   const ignoreIndex = options.ignoreIndex ?? IGNORE_INDEX;
   checkNumber(loss, "smooth", smooth);
   checkClasses(loss, classes);
-  return named(`${loss}(${label}${classes})`, (logits: Tensor, targets: Tensor, opts = {}) => {
-    const p = prepare(loss, logits, targets, opts.mask, ignoreIndex);
+  const own = lossMasking(loss, options);
+  const name = maskingName(`${loss}(${label}${classes})`, own);
+  return named(name, (logits: Tensor, targets: Tensor, opts = {}) => {
+    const masking = callMasking(loss, own, opts);
+    const p = prepare(loss, logits, targets, opts, ignoreIndex, masking);
     const counts = softCounts(p, 1, options.fused);
     const perClass = score(counts, smooth).neg().add(1).reshape([p.classes]);
     return averageClasses(perClass, counts.sy, classes);

@@ -7,9 +7,12 @@
 import type { Tensor } from "../autograd/mod.ts";
 import {
   type BaseLossOptions,
+  callMasking,
   checkChoice,
   IGNORE_INDEX,
   type LossFn,
+  lossMasking,
+  maskingName,
   named,
   prepare,
   type Prepared,
@@ -53,13 +56,22 @@ export interface TargetLoss {
   composed: (logits: Tensor, targets: Tensor) => Tensor;
   /** Checks the prepared problem before computing (throws on a mismatch). */
   check?: (p: Prepared) => void;
+  /**
+   * Whether "paper" masking turns ignored positions into counted zero rows (focal,
+   * Self-Adjusting Dice); false where the published code removes them in both modes
+   * (cross-entropy, PyTorch's with its ignore index).
+   */
+  paperZeroRows: boolean;
 }
 
 /** The loss `spec` describes, as a LossFn. */
 export function targetLoss(spec: TargetLoss): LossFn {
   const ignoreIndex = spec.options.ignoreIndex ?? IGNORE_INDEX;
-  return named(spec.name, (logits: Tensor, targets: Tensor, opts = {}): Tensor => {
-    const p = prepare(spec.loss, logits, targets, opts.mask, ignoreIndex);
+  const own = lossMasking(spec.loss, spec.options);
+  return named(maskingName(spec.name, own), (logits: Tensor, targets: Tensor, opts = {}) => {
+    const masking = callMasking(spec.loss, own, opts);
+    const mode = spec.paperZeroRows ? masking : "exclude";
+    const p = prepare(spec.loss, logits, targets, opts, ignoreIndex, mode);
     spec.check?.(p);
     const values = useFused(p.logits, spec.options.fused)
       ? fusedTargetLoss(spec.settings, p.logits, p.targets)

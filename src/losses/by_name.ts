@@ -82,7 +82,8 @@ export const LOSS_NAMES: readonly LossName[] = Object.keys(FACTORIES) as LossNam
 /**
  * Makes a loss from its short name and options: `ce` (crossEntropy), `focal`, `dice`,
  * `jaccard`, `tversky`, `gdice` (generalizedDice), `sadice` (selfAdjustingDice), `lovasz`
- * (lovaszSoftmax). An unknown name throws a ValueError listing the valid ones.
+ * (lovaszSoftmax). An unknown name throws a ValueError listing the valid ones. Every loss
+ * takes `masking: "exclude" | "paper"` among its options (see `Masking`).
  *
  * @example
  * ```ts

@@ -2,8 +2,30 @@
  * Weighted sums of losses, each term over all counted positions or the answer only.
  * @module
  */
-import { cast, ne, ShapeError, type Tensor, ValueError } from "../autograd/mod.ts";
-import { checkChoice, fmtShape, type LossCallOptions, type LossFn, named } from "./_common.ts";
+import {
+  arange,
+  cast,
+  expand,
+  ge,
+  lt,
+  min,
+  ne,
+  noGrad,
+  reshape,
+  ShapeError,
+  type Tensor,
+  ValueError,
+  where,
+} from "../autograd/mod.ts";
+import {
+  checkChoice,
+  fmtShape,
+  type LossCallOptions,
+  type LossFn,
+  type Masking,
+  MASKINGS,
+  named,
+} from "./_common.ts";
 
 /**
  * Which positions a `combine` term sees: `"all"` counted positions (default) or only the
@@ -75,14 +97,76 @@ export type CombinedLossFn = (
   options?: CombineCallOptions,
 ) => Tensor;
 
+/**
+ * Options of `combine` in its object form.
+ *
+ * @example
+ * ```ts
+ * import { combine, type CombineOptions, crossEntropy, focal } from "@lossforge/core";
+ * const options: CombineOptions = {
+ *   terms: [[crossEntropy(), 0.6], [focal(), 0.4, { mask: "answer" }]],
+ *   masking: "paper", // the published trainer: every term in paper mode, its answer window
+ * };
+ * console.log(combine(options).name); // "0.6·crossEntropy + 0.4·focal(gamma=2)[answer] (paper)"
+ * ```
+ */
+export interface CombineOptions {
+  /** The `[loss, weight, { mask }?]` terms. */
+  terms: readonly CombineTerm[];
+  /**
+   * When given, every term is called with this masking (overriding its own), and in
+   * `"paper"` mode the `mask: "answer"` terms see the published trainer's window. When
+   * not given, each term keeps its own masking and no window is applied.
+   */
+  masking?: Masking;
+}
+
 const MASKS: readonly CombineMask[] = ["all", "answer"];
+
+/**
+ * The published trainer's window for answer terms, int32 `[...]` like `answer` (non-zero at
+ * the answer positions, `[..., T]`, the last axis a sequence): 1 at positions
+ * s <= t < T - 1 of every sequence, where s is the earliest answer position of any
+ * sequence in the batch; all 0 when no sequence has one. It runs on the tensors' backend
+ * (nothing is read back). `combine({ masking: "paper" })` gives it to `mask: "answer"`
+ * terms as their `window`.
+ *
+ * @example
+ * ```ts
+ * import { tensor, trainerWindow } from "@lossforge/core";
+ * // Two sequences (T = 5); answers start at 3 and at 2, so the window is t = 2 and 3.
+ * const answer = tensor([[0, 0, 0, 1, 1], [0, 0, 1, 1, 0]], { dtype: "int32" });
+ * console.log(await trainerWindow(answer).array()); // [[0, 0, 1, 1, 0], [0, 0, 1, 1, 0]]
+ * ```
+ */
+export function trainerWindow(answer: Tensor): Tensor {
+  return noGrad(() => {
+    const t = answer.rank === 0 ? 1 : answer.shape[answer.rank - 1];
+    const rows = t === 0 ? 0 : answer.size / t;
+    const backend = answer.backend.name;
+    const at = reshape(arange(t, undefined, 1, { dtype: "int32", backend }), [1, t]);
+    if (rows * t === 0) return cast(reshape(answer, answer.shape), "int32").mul(0);
+    // The earliest answer position over the batch (t, an empty window, when there is none).
+    const start = min(where(ne(reshape(answer, [rows, t]), 0), at, t));
+    const inside = cast(ge(at, start), "int32").mul(cast(lt(at, t - 1), "int32"));
+    return reshape(expand(inside, [rows, t]), answer.shape);
+  });
+}
 
 /**
  * A weighted sum of losses, L = Σ_k w_k L_k, where each term L_k sees either every counted
  * position (`mask: "all"`, the default) or only the answer positions (`mask: "answer"`:
  * the call's `mask` combined with its `answerMask`). The paper's GSM8K setting is
  * 0.6 · cross-entropy (all targets) + 0.4 · X (answer tokens). Linear in the weights. Takes
- * the terms as an array or as `{ terms }`.
+ * the terms as an array or as `{ terms, masking }`.
+ *
+ * `masking: "paper"` reproduces the published trainer: every term runs in "paper" masking
+ * (cross-entropy, as published, still removes ignored positions), and each `mask: "answer"`
+ * term sees only the window {@linkcode trainerWindow}: per batch, from the earliest answer
+ * position of any sequence to the second-to-last position, where each sequence's own
+ * non-answer positions (its prompt, padding) are ignored and so, in this mode, count as zero
+ * rows. `masking: "exclude"` calls every term in "exclude" mode; without `masking` each term
+ * keeps its own.
  *
  * @example
  * ```ts
@@ -94,10 +178,10 @@ const MASKS: readonly CombineMask[] = ["all", "answer"];
  * console.log(await loss(logits, targets, { answerMask }).item()); // ≈ 0.2289
  * ```
  */
-export function combine(
-  terms: readonly CombineTerm[] | { terms: readonly CombineTerm[] },
-): CombinedLossFn {
+export function combine(terms: readonly CombineTerm[] | CombineOptions): CombinedLossFn {
   const list = "terms" in terms ? terms.terms : terms;
+  const masking = "terms" in terms ? terms.masking : undefined;
+  if (masking !== undefined) checkChoice("combine", "masking", masking, MASKINGS);
   if (!Array.isArray(list) || list.length === 0) {
     throw new ValueError("combine: needs at least one [loss, weight] term");
   }
@@ -116,7 +200,7 @@ export function combine(
   });
   const name = parsed
     .map((t) => `${t.weight}·${t.loss.name}${t.mask === "answer" ? "[answer]" : ""}`)
-    .join(" + ");
+    .join(" + ") + (masking === "paper" ? " (paper)" : "");
   return named(name, (logits: Tensor, targets: Tensor, opts: CombineCallOptions = {}): Tensor => {
     const { mask, answerMask } = opts;
     let answerOnly: Tensor | undefined;
@@ -136,9 +220,13 @@ export function combine(
       answerOnly = cast(ne(answerMask, 0), "int32");
       if (mask) answerOnly = answerOnly.mul(cast(ne(mask, 0), "int32"));
     }
+    const window = masking === "paper" && answerOnly ? trainerWindow(answerOnly) : undefined;
     let total: Tensor | undefined;
     for (const t of parsed) {
-      const value = t.loss(logits, targets, { mask: t.mask === "answer" ? answerOnly : mask });
+      const call: LossCallOptions = { mask: t.mask === "answer" ? answerOnly : mask };
+      if (masking !== undefined) call.masking = masking;
+      if (window && t.mask === "answer") call.window = window;
+      const value = t.loss(logits, targets, call);
       const term = value.mul(t.weight);
       total = total ? total.add(term) : term;
     }

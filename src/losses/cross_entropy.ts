@@ -52,6 +52,10 @@ export function crossEntropyPerPosition(
  * 0 with zero gradient when M is empty. On WebGPU (float32) one fused kernel computes the
  * per-position values and another their gradient.
  *
+ * `masking: "paper"` computes the same as `"exclude"`: the published code takes PyTorch's
+ * cross-entropy with its ignore index, which removes ignored positions (a `window` from
+ * `combine` still limits the positions).
+ *
  * @example
  * ```ts
  * import { crossEntropy, tensor } from "@lossforge/core";
@@ -70,5 +74,6 @@ export function crossEntropy(options: CrossEntropyOptions = {}): LossFn {
     reduction: targetReduction("crossEntropy", options),
     settings: { kind: "crossEntropy", smoothing: e },
     composed: (z, t) => crossEntropyPerPosition(z, t, e),
+    paperZeroRows: false,
   });
 }

@@ -74,6 +74,12 @@ export function focalPerPosition(
  * cross-entropy is (1 - p_t)^g at each position. Where p_t rounds to 1, 1 - p_t is floored
  * at 1e-30 so the gradient stays finite for g < 1.
  *
+ * `masking: "paper"` (the published code; its default g = 2 is this one's): an ignored
+ * position i keeps counting, with z_i = 0 and t_i = 0, so it adds
+ * -a_0 (1 - 1/C)^g log(1/C) (no gradient) and the mean is over every position,
+ * L = (1/N) Σ_i -a_{t'_i} (1 - p'_{i,t'_i})^g log p'_{i,t'_i} with z'_i = m_i z_i,
+ * t'_i = m_i t_i and m_i = 1 at kept positions, 0 at ignored ones.
+ *
  * @example
  * ```ts
  * import { focal, tensor } from "@lossforge/core";
@@ -95,6 +101,7 @@ export function focal(options: FocalOptions = {}): LossFn {
     reduction,
     settings: { kind: "focal", gamma, classWeights: alpha },
     composed: (z, t) => focalPerPosition(z, t, gamma, alpha),
+    paperZeroRows: true,
     check: (p) => {
       if (alpha && alpha.length !== p.classes) {
         throw new ValueError(`focal: alpha has ${alpha.length} weights for ${p.classes} classes`);

@@ -2,14 +2,17 @@
  * Generalized Dice loss (Sudre et al. 2017): Dice with per-class weights, per sequence.
  * @module
  */
-import { max, noGrad, recip, type Tensor, where } from "../autograd/mod.ts";
+import { cast, max, noGrad, recip, type Tensor, where } from "../autograd/mod.ts";
 import {
   type BaseLossOptions,
+  callMasking,
   checkChoice,
   checkNumber,
   IGNORE_INDEX,
   type LossFn,
+  lossMasking,
   maskedMean,
+  maskingName,
   named,
   prepare,
   safeRatio,
@@ -75,6 +78,22 @@ function classWeights(sy: Tensor, kind: GeneralizedDiceWeight): Tensor {
   });
 }
 
+/** The published code's guard against a zero count: w = 1 / (count + 1e-10)^k. */
+const PAPER_EPS = 1e-10;
+
+/**
+ * The published code's class weights `[G, C]`: 1 / (S(y) + 1e-10)^k (k = 2 for "square",
+ * 1 for "simple"; 1 for "uniform"), computed in float32 as it does, with no replacement for
+ * absent classes (about 1e20 for "square"). Constants.
+ */
+function paperWeights(sy: Tensor, kind: GeneralizedDiceWeight): Tensor {
+  return noGrad(() => {
+    if (kind === "uniform") return sy.mul(0).add(1);
+    const base = cast(sy, "float32").add(PAPER_EPS);
+    return cast(recip(kind === "square" ? base.square() : base), sy.dtype);
+  });
+}
+
 /**
  * Generalized Dice loss (Sudre et al. 2017): per sequence,
  * 1 - (2 Σ_c w_c S(py)_c + s) / (Σ_c w_c (S(p)_c + S(y)_c) + s), where p = softmax(z),
@@ -84,6 +103,15 @@ function classWeights(sy: Tensor, kind: GeneralizedDiceWeight): Tensor {
  * weights are constants when differentiating. For `[B, T, C]` logits one value per sequence
  * b (sequences with no counted position are skipped), then their mean; 0 with zero gradient
  * when nothing counts. The per-class sums take one pass over `[N, C]`. In [0, 1].
+ *
+ * `masking: "paper"` computes what the published code does, per sequence b:
+ * -2 (Σ_c w_bc I_bc + s) / (Σ_c w_bc U_bc + s), with I = S(py), U = S(p) + S(y),
+ * w_bc = 1 / (S(y)_bc + 1e-10)² (in float32; `"simple"`: to the power 1) and no replacement
+ * for absent classes (w ≈ 1e20 there), then the mean over sequences. Ignored positions are
+ * zeroed before the softmax and count, with target 0: each adds 1/C to every class's S(p)
+ * (so to every union) and 1 to S(y)_0. The value lies in [-2, 0]; over a vocabulary the
+ * absent classes' 1e20 weights dominate the denominator, so it is close to 0 with a nearly
+ * vanishing gradient, as published.
  *
  * @example
  * ```ts
@@ -100,17 +128,22 @@ export function generalizedDice(options: GeneralizedDiceOptions = {}): LossFn {
   const ignoreIndex = options.ignoreIndex ?? IGNORE_INDEX;
   checkChoice("generalizedDice", "weight", kind, WEIGHTS);
   checkNumber("generalizedDice", "smooth", smooth);
-  const name = `generalizedDice(${kind}${perSequence ? "" : ", pooled"})`;
+  const own = lossMasking("generalizedDice", options);
+  const name = maskingName(`generalizedDice(${kind}${perSequence ? "" : ", pooled"})`, own);
   return named(name, (logits: Tensor, targets: Tensor, opts = {}): Tensor => {
-    const p = prepare("generalizedDice", logits, targets, opts.mask, ignoreIndex);
+    const masking = callMasking("generalizedDice", own, opts);
+    const p = prepare("generalizedDice", logits, targets, opts, ignoreIndex, masking);
     const groups = perSequence && logits.rank >= 3
       ? logits.shape.slice(0, -2).reduce((a, b) => a * b, 1)
       : 1;
     const { tp, sp, sy } = softCounts(p, groups, options.fused);
-    const w = classWeights(sy, kind);
-    const num = tp.mul(w).sum(1).mul(2).add(smooth);
+    const paper = masking === "paper";
+    const w = paper ? paperWeights(sy, kind) : classWeights(sy, kind);
+    // "paper": -2 (Σ w I + s) / (Σ w U + s); "exclude": 1 - (2 Σ w I + s) / (Σ w U + s).
+    const num = paper ? tp.mul(w).sum(1).add(smooth) : tp.mul(w).sum(1).mul(2).add(smooth);
     const den = sp.add(sy).mul(w).sum(1).add(smooth);
-    const perGroup = safeRatio(num, den).neg().add(1);
+    const ratio = safeRatio(num, den);
+    const perGroup = paper ? ratio.mul(-2) : ratio.neg().add(1);
     return maskedMean(perGroup, sy.sum(1).gt(0));
   });
 }

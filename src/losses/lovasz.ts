@@ -30,13 +30,18 @@ import {
 } from "../autograd/mod.ts";
 import {
   type BaseLossOptions,
+  callMasking,
   checkMaskShape,
   checkTargetsSync,
   classCounts,
   fmtShape,
   IGNORE_INDEX,
+  type LossCallOptions,
   type LossFn,
+  lossMasking,
   maskedMean,
+  type Masking,
+  maskingName,
   named,
   prepare,
   type Prepared,
@@ -77,7 +82,11 @@ export interface LovaszSoftmaxOptions extends BaseLossOptions {
  * union_k = G + cumsum(1 - y)_k, J_k = 1 - inter_k / union_k, g_1 = J_1 and
  * g_k = J_k - J_{k-1}. They depend only on the order, so they are constants.
  */
-export function lovaszWeights(ySorted: Tensor): Tensor {
+export function lovaszWeights(ySorted: Tensor, inFloat32 = false): Tensor {
+  if (inFloat32 && ySorted.dtype !== "float32") {
+    // The published code computes them in float32 whatever the probabilities' dtype.
+    return noGrad(() => cast(lovaszWeights(cast(ySorted, "float32")), ySorted.dtype));
+  }
   return noGrad(() => {
     const total = ySorted.sum(-1, true);
     const inter = total.sub(ySorted.cumsum(-1));
@@ -93,11 +102,12 @@ export function lovaszWeights(ySorted: Tensor): Tensor {
 /**
  * Σ_k e_π(k) g_k per row: `errors` `[K, N]` (0 at ignored positions), `sortKey` `[K, N]`
  * (the errors, with ignored positions made smaller than any error so they sort last) and
- * ground truth `y` `[K, N]`. One batched sort along the last axis for all K rows.
+ * ground truth `y` `[K, N]`. One batched sort along the last axis for all K rows; the
+ * weights in float32 when `inFloat32` (the published code's "paper" mode).
  */
-function lovaszRows(errors: Tensor, sortKey: Tensor, y: Tensor): Tensor {
+function lovaszRows(errors: Tensor, sortKey: Tensor, y: Tensor, inFloat32 = false): Tensor {
   const order = noGrad(() => argsort(sortKey, true));
-  const weights = lovaszWeights(gather(y, 1, order));
+  const weights = lovaszWeights(gather(y, 1, order), inFloat32);
   return gather(errors, 1, order).mul(weights).sum(1);
 }
 
@@ -143,6 +153,14 @@ function classSlots(prep: Prepared, mode: ClassAverage): { slots: Tensor; weight
  * one batched sort. On WebGPU (float32) fused kernels compute the `[K, N]` errors straight
  * from the logits and each row's weighted sum in one scan.
  *
+ * `masking: "paper"` computes what the published code does: the probabilities (not the
+ * logits) and the targets are multiplied by the mask, so an ignored position counts with
+ * p_i = 0 for every class and target 0. It makes class 0 present and has error 1 for class
+ * 0 (0 for the others); every position counts in each class's sort, G = S(y'_c) counts the
+ * ignored positions for class 0, the weights are computed in float32, and the mean is over
+ * the present classes (of the targets t'_i = m_i t_i). Its gradient at the ignored
+ * positions is 0.
+ *
  * @example
  * ```ts
  * import { lovaszSoftmax, tensor } from "@lossforge/core";
@@ -155,26 +173,44 @@ export function lovaszSoftmax(options: LovaszSoftmaxOptions = {}): LossFn {
   const mode = options.classes ?? "present";
   const ignoreIndex = options.ignoreIndex ?? IGNORE_INDEX;
   checkClasses("lovaszSoftmax", mode);
-  return named(`lovaszSoftmax(${mode})`, (logits: Tensor, targets: Tensor, opts = {}): Tensor => {
-    const prep = prepare("lovaszSoftmax", logits, targets, opts.mask, ignoreIndex);
-    const { n, valid } = prep;
+  const own = lossMasking("lovaszSoftmax", options);
+  const name = maskingName(`lovaszSoftmax(${mode})`, own);
+  return named(name, (logits: Tensor, targets: Tensor, opts = {}): Tensor => {
+    const masking = callMasking("lovaszSoftmax", own, opts);
+    const prep = prepare("lovaszSoftmax", logits, targets, opts, ignoreIndex, masking);
+    const { n, valid, kept } = prep;
+    const paper = masking === "paper";
     const { slots, weight } = classSlots(prep, mode);
     const k = slots.size;
     if (useFused(prep.logits, options.fused)) {
-      // [K, N] errors straight from the logits, -1 at ignored positions (sorted last).
-      const errors = classErrors(prep.logits, slots, prep.targets, valid);
+      // [K, N] errors straight from the logits, -1 at positions not kept (sorted last).
+      let errors = classErrors(prep.logits, slots, prep.targets, kept);
+      // "paper": an ignored position in the window has p = 0 and target 0: error [s_k = 0].
+      if (paper) errors = where(reshape(kept, [1, n]), errors, zeroRowErrors(slots, valid));
       const order = noGrad(() => argsort(errors, true));
       return maskedMean(fusedLovaszRows(errors, order, slots, prep.targets, valid), weight);
     }
-    const probs = transpose(
+    let probs = transpose(
       gather(softmax(prep.logits), 1, expand(reshape(slots, [1, k]), [n, k])),
     );
+    if (paper) probs = where(reshape(kept, [1, n]), probs, 0);
     const y = noGrad(() =>
       cast(eq(reshape(slots, [k, 1]), reshape(prep.targets, [1, n])), valid.dtype).mul(valid)
     );
     const errors = where(valid, abs(y.sub(probs)), 0);
     const key = noGrad(() => where(valid, errors, -1));
-    return maskedMean(lovaszRows(errors, key, y), weight);
+    return maskedMean(lovaszRows(errors, key, y, paper), weight);
+  });
+}
+
+/**
+ * The "paper" errors `[K, N]` of zeroed positions, |[s_k = 0] - 0|, in the window (`valid`
+ * `[N]`), and -1 (sorted last) outside it.
+ */
+function zeroRowErrors(slots: Tensor, valid: Tensor): Tensor {
+  return noGrad(() => {
+    const isZero = cast(eq(reshape(slots, [slots.size, 1]), 0), valid.dtype);
+    return where(reshape(valid, [1, valid.size]), isZero, -1);
   });
 }
 
@@ -206,6 +242,25 @@ export interface LovaszHingeOptions extends BaseLossOptions {
 }
 
 /**
+ * The hinge's positions `[N]`: `kept`, not ignored and in the window; `counted`, those
+ * that count (`kept` in "exclude", the whole window in "paper").
+ */
+function hingePositions(
+  flat: Tensor,
+  ignoreIndex: number,
+  opts: LossCallOptions,
+  masking: Masking,
+  dtype: Tensor["dtype"],
+): { kept: Tensor; counted: Tensor } {
+  let kept = validPositions(flat, ignoreIndex, 2, opts.mask, dtype);
+  const n = flat.size;
+  const inWindow = opts.window ? cast(ne(reshape(opts.window, [n]), 0), dtype) : undefined;
+  if (inWindow) kept = kept.mul(inWindow);
+  if (masking === "exclude") return { kept, counted: kept };
+  return { kept, counted: inWindow ?? full([n], 1, { dtype, backend: flat.backend.name }) };
+}
+
+/**
  * Lovász hinge (Berman et al. 2018), binary: logits z `[...]` (one score per position),
  * targets y `[...]` int32 0/1 (-100 ignores). Errors 1 - z_i s_i with s_i = 2y_i - 1,
  * sorted in decreasing order, and relu(errors) dotted with the Lovász weights g of the
@@ -213,6 +268,10 @@ export interface LovaszHingeOptions extends BaseLossOptions {
  * sequences with a counted position (default), or pooled; 0 with zero gradient when
  * nothing counts. On WebGPU (float32) a fused kernel computes each row's weights, value
  * and analytic gradient in one scan over the sorted order.
+ *
+ * `masking: "paper"`: the published code has no hinge; this mode applies its convention:
+ * an ignored position counts with z_i = 0 and y_i = 0, so its error is 1 (relu 1, a
+ * negative), it takes part in its sequence's sort and weights, and has zero gradient.
  *
  * @example
  * ```ts
@@ -225,8 +284,10 @@ export interface LovaszHingeOptions extends BaseLossOptions {
 export function lovaszHinge(options: LovaszHingeOptions = {}): LossFn {
   const perSequence = options.perSequence ?? true;
   const ignoreIndex = options.ignoreIndex ?? IGNORE_INDEX;
-  const name = `lovaszHinge(${perSequence ? "perSequence" : "pooled"})`;
+  const own = lossMasking("lovaszHinge", options);
+  const name = maskingName(`lovaszHinge(${perSequence ? "perSequence" : "pooled"})`, own);
   return named(name, (logits: Tensor, targets: Tensor, opts = {}): Tensor => {
+    const masking = callMasking("lovaszHinge", own, opts);
     if (logits.dtype === "int32") {
       throw new DTypeError(`lovaszHinge: logits must be float, got ${logits.dtype}`);
     }
@@ -241,15 +302,17 @@ export function lovaszHinge(options: LovaszHingeOptions = {}): LossFn {
       );
     }
     checkMaskShape("lovaszHinge", opts.mask, targets);
+    checkMaskShape("lovaszHinge", opts.window, targets, "window");
     checkTargetsSync("lovaszHinge", targets, 2, ignoreIndex, "{0, 1}");
     const size = targets.size;
     const len = perSequence && logits.rank >= 1 ? (logits.shape[logits.rank - 1] ?? 1) : size;
     const rows = len === 0 ? 0 : size / len;
     const flat = reshape(targets, [size]);
-    const counted = validPositions(flat, ignoreIndex, 2, opts.mask, logits.dtype);
+    const { kept, counted } = hingePositions(flat, ignoreIndex, opts, masking, logits.dtype);
     const valid = reshape(counted, [rows, len]);
-    const y = noGrad(() => reshape(cast(where(counted, flat, 0), logits.dtype), [rows, len]));
-    const z = reshape(logits, [rows, len]);
+    const y = noGrad(() => reshape(cast(where(kept, flat, 0), logits.dtype), [rows, len]));
+    let z = reshape(logits, [rows, len]);
+    if (masking === "paper") z = where(reshape(kept, [rows, len]), z, 0);
     const gpu = size > 0 && useFused(logits, options.fused);
     // Elsewhere `fused: true` asks for the analytic path from primitives (the policy can
     // still turn it off: then the composed ops run, as for every loss).

@@ -12,6 +12,10 @@
  * backward passes (`fused: false` forces the composed ops). Lovász never loops over the
  * vocabulary: it scores at most min(N, C) classes in one batched sort.
  *
+ * Every loss takes `masking`: `"exclude"` (default) removes ignored positions; `"paper"`
+ * reproduces the code published with the paper, which multiplies them by zero, and
+ * `combine({ masking: "paper" })` adds its trainer's answer window (docs/losses.md#paper).
+ *
  * Targets outside [0, C) other than the ignore value throw a ValueError on the CPU backend
  * (checked synchronously). On WebGPU the targets cannot be read without waiting, so an
  * out-of-range target is treated as ignored there; `validateTargets` checks explicitly.
@@ -22,6 +26,8 @@ export {
   type BaseLossOptions,
   type LossCallOptions,
   type LossFn,
+  type Masking,
+  MASKINGS,
   type Reduction,
   validateTargets,
 } from "./_common.ts";
@@ -48,6 +54,8 @@ export {
   type CombineCallOptions,
   type CombinedLossFn,
   type CombineMask,
+  type CombineOptions,
   type CombineTerm,
+  trainerWindow,
 } from "./combine.ts";
 export { LOSS_NAMES, lossByName, type LossName, type LossOptionsByName } from "./by_name.ts";

@@ -56,6 +56,11 @@ export function selfAdjustingDicePerPosition(
  * not at a perfect prediction: p_t = 1 gives q = 0 and the value 1 - g/(1 + g) (0.5 by
  * default), as does p_t = 0; the value is lowest where q peaks (p_t = 1/(1 + a)).
  *
+ * `masking: "paper"` (the published code, with the same defaults a = g = 1): an ignored
+ * position keeps counting with zero logits and target 0, so p_t = 1/C there and the mean
+ * is over every position, L = (1/N) Σ_i [1 - (2 q'_i + g) / (q'_i + 1 + g)] with q'_i
+ * from z'_i = m_i z_i, t'_i = m_i t_i (m_i = 0 at ignored positions, else 1).
+ *
  * @example
  * ```ts
  * import { selfAdjustingDice, tensor } from "@lossforge/core";
@@ -76,5 +81,6 @@ export function selfAdjustingDice(options: SelfAdjustingDiceOptions = {}): LossF
     reduction: targetReduction("selfAdjustingDice", options),
     settings: { kind: "selfAdjustingDice", alpha, gamma },
     composed: (z, t) => selfAdjustingDicePerPosition(z, t, alpha, gamma),
+    paperZeroRows: true,
   });
 }

@@ -33,6 +33,12 @@ export interface TverskyOptions extends DiceOptions {
  * s = `smooth` (default 1e-5); averaged like `dice`. With a = b = 0.5 it equals Dice
  * exactly when Tversky's smoothing is half Dice's (both 0, for example). In [0, 1].
  *
+ * `masking: "paper"`: the published code has no plain Tversky; this mode applies its convention
+ * (as its Generalized Dice does): each ignored position counts as a row of zero logits with
+ * target 0, so every S runs over all positions with z'_i = m_i z_i and t'_i = m_i t_i
+ * (m_i = 0 at ignored positions): each one adds 1/C to every S(p)_c, 1 to S(y)_0 and 1/C to
+ * S(py)_0, and makes class 0 present.
+ *
  * @example
  * ```ts
  * import { tensor, tversky } from "@lossforge/core";

@@ -1,4 +1,6 @@
 import {
+  buildPart,
+  combine,
   crossEntropy,
   dice,
   focal,
@@ -7,12 +9,15 @@ import {
   LOSS_NAMES,
   lossByName,
   lovaszSoftmax,
+  pipeline,
+  PipelineError,
   selfAdjustingDice,
   tversky,
   ValueError,
 } from "../../mod.ts";
 import { assert, assertClose, assertEquals, assertThrows } from "../_assert.ts";
-import { valueOn } from "./_helpers.ts";
+import { f64, i32, valueOn } from "./_helpers.ts";
+import { tinySpec } from "../dsl/_tiny.ts";
 
 const p = { logits: [[1, 2, 0], [0, 1, 3], [2, 2, 2], [0, 0, 1]], targets: [1, 2, -100, 0] };
 
@@ -51,4 +56,47 @@ Deno.test("lossByName: an unknown name lists the valid ones", () => {
 
 Deno.test("lossByName: options are validated by the factory", () => {
   assertThrows(() => lossByName("focal", { gamma: -2 }), ValueError, "gamma");
+});
+
+Deno.test("lossByName: masking passes through to every loss", async () => {
+  for (const name of LOSS_NAMES) {
+    const paper = lossByName(name, { masking: "paper" });
+    assert(paper.name.endsWith("paper)"), paper.name);
+    assertEquals(lossByName(name, { masking: "exclude" }).name, lossByName(name).name);
+    assertThrows(() => lossByName(name, { masking: "zeros" }), ValueError, "masking");
+  }
+  const focalPaper = await valueOn(lossByName("focal", { masking: "paper" }), p);
+  assertClose(focalPaper, await valueOn(focal({ masking: "paper" }), p), { rtol: 0, atol: 0 });
+  assert(focalPaper !== await valueOn(focal(), p));
+});
+
+Deno.test("pipeline loss specs: masking reaches the loss and combine; a bad value is named", async () => {
+  const spec = { kind: "focal", options: { masking: "paper" } };
+  const built = buildPart("loss", spec);
+  assertClose(await valueOn(built, p), await valueOn(focal({ masking: "paper" }), p), {
+    rtol: 0,
+    atol: 0,
+  });
+  const terms = [["ce", 0.6], ["gdice", 0.4, { mask: "answer" }]];
+  const both = buildPart("loss", { kind: "combine", options: { terms, masking: "paper" } });
+  const direct = combine({
+    terms: [[crossEntropy(), 0.6], [generalizedDice(), 0.4, { mask: "answer" }]],
+    masking: "paper",
+  });
+  const z = f64([[1, 2, 0], [0, 1, 3], [2, 2, 2], [0, 0, 1]], [1, 4, 3]);
+  const t = i32([1, 2, 0, 0], [1, 4]);
+  const answerMask = f64([0, 1, 1, 1], [1, 4]);
+  const a = await both(z, t, { answerMask } as never).item();
+  assertClose(a, await direct(z, t, { answerMask }).item(), { rtol: 0, atol: 0 });
+  // Pipeline validation accepts both values and names the field for any other.
+  pipeline(tinySpec({ loss: spec as never }));
+  pipeline(
+    tinySpec({ loss: { kind: "combine", options: { terms, masking: "exclude" } } as never }),
+  );
+  const e = assertThrows(
+    () => pipeline(tinySpec({ loss: { kind: "sadice", options: { masking: "half" } } as never })),
+    PipelineError,
+  );
+  assert(e.message.includes("loss.options.masking"), e.message);
+  assert(e.message.includes('"exclude", "paper"'), e.message);
 });

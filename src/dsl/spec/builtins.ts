@@ -16,6 +16,7 @@ import {
   type CombineTerm,
   LOSS_NAMES,
   lossByName,
+  type Masking,
 } from "../../losses/mod.ts";
 import { gpt, type GptConfig, llama, type LlamaConfig } from "../../nn/mod.ts";
 import {
@@ -113,13 +114,14 @@ function checkTerms(o: Options): OptionProblem[] {
 /** `combine`'s options as `checkTerms` accepts them: each loss a spec or a bare name. */
 interface CombineOptions {
   terms: readonly [loss: PartSpec | string, weight: number, options?: { mask?: CombineMask }][];
+  masking?: Masking;
 }
 
 registerLoss("combine", (o: CombineOptions, resolve) => {
   const terms = o.terms.map(([loss, weight, opts]): CombineTerm =>
     opts ? [resolve("loss", loss), weight, opts] : [resolve("loss", loss), weight]
   );
-  return combine(terms);
+  return combine(o.masking === undefined ? terms : { terms, masking: o.masking });
 }, { validate: checkTerms });
 
 registerOptimizer("sgd", (o: SgdOptions) => sgd(o), { validate: required("lr") });

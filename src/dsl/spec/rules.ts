@@ -86,6 +86,7 @@ const RULES: Record<PartKind, Record<string, Rule>> = {
     alpha: (v) => v === undefined || Array.isArray(v) ? undefined : nonNegative(v, {}),
     beta: nonNegative,
     terms: combineTerms,
+    masking: oneOf("exclude", "paper"),
   },
   data: {
     maxLength: intAtLeast(2),
