@@ -8,7 +8,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { downloadGsm8k, readGsm8kJsonl } from "../mod.ts";
+import { downloadGsm8k, LossforgeError, readGsm8kJsonl } from "../mod.ts";
 
 /** A problem with what the user asked for: printed as one line, exit code 2. */
 export class UsageError extends Error {}
@@ -21,6 +21,11 @@ export async function runMain(main: () => Promise<number>): Promise<never> {
     if (e instanceof UsageError) {
       console.error(`error: ${e.message}`);
       Deno.exit(2);
+    }
+    // The library's own errors (a full disk, a run folder in use) say all there is to say.
+    if (e instanceof LossforgeError) {
+      console.error(`error: ${e.message}`);
+      Deno.exit(1);
     }
     console.error(e);
     Deno.exit(1);

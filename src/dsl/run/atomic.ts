@@ -149,7 +149,7 @@ export async function writeDirAtomic(
 
 /**
  * Removes what interrupted atomic writes left in `dir`: the temporary files and folders
- * (`.name.tmp-<pid>-<random>`). Call it only while holding the folder's lock, so that no
+ * (`.name.tmp-<pid>-<random>`), and puts back a folder whose replacement never took its name. Call it only while holding the folder's lock, so that no
  * write in progress is taken for a leftover. Returns the names removed.
  *
  * @example
@@ -162,7 +162,15 @@ export async function removeStaleTemps(dir: string): Promise<string[]> {
   const removed: string[] = [];
   try {
     for await (const e of Deno.readDir(dir)) {
-      if (!TEMP.test(e.name)) continue;
+      const m = TEMP.exec(e.name);
+      if (!m) continue;
+      // An `-old` folder is the previous version of one that was being replaced: when the
+      // crash came before the new one took its name, it goes back.
+      const original = `${dir}/${e.name.slice(1, e.name.lastIndexOf(".tmp-"))}`;
+      if (m[1] && !(await Deno.stat(original).then(() => true, () => false))) {
+        await Deno.rename(`${dir}/${e.name}`, original);
+        continue;
+      }
       await Deno.remove(`${dir}/${e.name}`, { recursive: true }).catch(() => {});
       removed.push(e.name);
     }

@@ -37,6 +37,8 @@ import {
 } from "../../gpu/matmul/mod.ts";
 import { BatchStream } from "./batches.ts";
 import {
+  checkpointPath,
+  checkpointStep,
   loadCheckpoint,
   type LoadedCheckpoint,
   pruneCheckpoints,
@@ -93,7 +95,8 @@ export interface TrainOptions {
   onEvent?: (event: TrainEvent) => void;
   /**
    * The run folder: `events.jsonl`, `pipeline.json`, and checkpoints in `checkpoints/`
-   * when the pipeline names no `checkpoint.dir`.
+   * when the pipeline names no `checkpoint.dir`. A run that does not resume starts a new
+   * `events.jsonl` there.
    */
   out?: string;
   /** Show progress: `true`, `false`, or `"auto"` (default: on). */
@@ -229,9 +232,8 @@ export async function train(p: Pipeline, options: TrainOptions = {}): Promise<Tr
     const resumed = typeof options.resume === "string"
       ? await loadCheckpoint(options.resume)
       : options.resume;
-    if (resumed && options.out) {
-      await cutEventLog(`${options.out}/events.jsonl`, resumed.state.step);
-    }
+    // The log carries on from the checkpoint's step; a run that starts afresh starts it anew.
+    if (options.out) await cutEventLog(`${options.out}/events.jsonl`, resumed?.state.step ?? 0);
     return await new Run(p, options, loaded.train, loaded.eval, resumed).go();
   } finally {
     for (const l of locks) await l.release();
@@ -507,18 +509,32 @@ class Run {
           });
           if (last) finalEval = evalResult;
         }
-        // The event consumes the pending losses before the checkpoint stores what is left.
+        // The event consumes the pending losses before the checkpoint stores what is left. It
+        // is logged first: a crash in between resumes from an earlier checkpoint, whose resume
+        // cuts the log back, so the log never lacks a step its checkpoint holds.
         const event = isLog ? this.event(speed, evalResult) : undefined;
-        const ckpt = isCkpt ? await this.checkpoint() : undefined;
+        const ckpt = isCkpt ? checkpointPath(this.ckptDir!, s) : undefined;
         if (event) await emit(ckpt ? { ...event, checkpoint: ckpt } : event);
+        if (isCkpt) await this.checkpoint();
         // With an abort signal, let its timers run after every step so a stop lands promptly.
         await this.maybeYield(o.signal !== undefined);
+      }
+      if (p.eval && finalEval === undefined && this.state.step >= this.total) {
+        // Resumed from the last step's checkpoint (a crash before the results were written):
+        // the final evaluation is all that is left.
+        finalEval = await p.eval.run(p.model, this.params, p.data, {
+          examples: this.evalSet,
+          signal: o.signal,
+        });
       }
       if (this.stopRequested && this.state.step < this.total) {
         await this.drain();
         const by = this.stopSignal ? ` by ${this.stopSignal}` : "";
         if (this.ckptDir) {
-          const ckpt = await this.checkpoint();
+          // The step may have just been checkpointed (or resumed from): not written twice.
+          const ckpt = checkpointStep(this.lastCheckpoint ?? "") === this.state.step
+            ? this.lastCheckpoint!
+            : await this.checkpoint();
           progress?.message(`interrupted${by} at step ${this.state.step}; checkpoint ${ckpt}`);
         } else progress?.message(`interrupted${by} at step ${this.state.step}; no checkpoint`);
       }
