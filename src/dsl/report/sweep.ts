@@ -11,7 +11,7 @@ import { pathToFileURL } from "node:url";
 import { type BackendName, currentBackendName, ensureBackend } from "../../autograd/backend.ts";
 import { removeStaleTemps, writeFileAtomic } from "../run/atomic.ts";
 import { checkpointStep, latestCheckpoint } from "../run/checkpoint.ts";
-import { lockRunFolder, type RunLock } from "../run/lock.ts";
+import { lockRunFolder } from "../run/lock.ts";
 import { onStopSignal, type StopSignal } from "../run/stop_signals.ts";
 import { CheckpointError, PipelineError, RunFolderError } from "../spec/errors.ts";
 import type { TrainEvent } from "../run/events.ts";
@@ -300,14 +300,14 @@ export async function sweep(
   const lock = out ? await lockRunFolder(out) : undefined;
   try {
     if (out) await removeStaleTemps(out);
-    return await sweepLocked(base, variants, names, options);
+    return await sweepLocked(variants, names, options);
   } finally {
     await lock?.release();
   }
 }
 
+/** The sweep itself, once `out` is locked. */
 async function sweepLocked(
-  base: Pipeline,
   variants: Variant[],
   names: (keyof SweepAxes)[],
   options: SweepOptions,
