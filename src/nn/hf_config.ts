@@ -6,6 +6,7 @@
  */
 
 import { isObject, show } from "../util/show.ts";
+import { parsing, parsingAsync } from "../util/parse_error.ts";
 
 /**
  * The architectures {@linkcode parseHfConfig} understands.
@@ -101,6 +102,10 @@ export interface HfModelConfig {
  * ```
  */
 export function parseHfConfig(json: unknown, source = "config.json"): HfModelConfig {
+  return parsing(() => checkHfConfig(json, source));
+}
+
+function checkHfConfig(json: unknown, source = "config.json"): HfModelConfig {
   if (!isObject(json)) {
     throw new Error(`${source}: config must be a JSON object, got ${show(json)}`);
   }
@@ -143,10 +148,20 @@ export function parseHfConfig(json: unknown, source = "config.json"): HfModelCon
     if (!ok(v)) throw new Error(`${source}: field "${field}" must be ${what}, got ${show(v)}`);
     return v;
   };
-  const isInt = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v > 0;
+  // Sizes index Int32 shapes; blocks are counted out one by one when the model is declared, so
+  // their number is bounded too (far above any published model).
+  const isInt = (v: unknown): v is number =>
+    typeof v === "number" && Number.isSafeInteger(v) && v > 0 && v <= 2 ** 31 - 1;
+  const MAX_LAYERS = 10_000;
+  const layerCount = (field: string) =>
+    read(
+      field,
+      `a positive integer up to ${MAX_LAYERS}`,
+      (v): v is number => isInt(v) && v <= MAX_LAYERS,
+    );
   const isNum = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v) && v > 0;
   const int = (field: string, fallback?: number) =>
-    read(field, "a positive integer", isInt, fallback);
+    read(field, "a positive integer below 2^31", isInt, fallback);
   const num = (field: string, fallback?: number) =>
     read(field, "a positive number", isNum, fallback);
   const bool = (field: string, fallback: boolean) =>
@@ -173,7 +188,7 @@ export function parseHfConfig(json: unknown, source = "config.json"): HfModelCon
       modelType: str("model_type", "gpt2"),
       vocab: int("vocab_size"),
       dim,
-      layers: int("n_layer"),
+      layers: layerCount("n_layer"),
       heads,
       kvHeads: heads,
       headDim: dim / heads,
@@ -211,7 +226,7 @@ export function parseHfConfig(json: unknown, source = "config.json"): HfModelCon
       modelType: str("model_type", qwen ? "qwen2" : "llama"),
       vocab: int("vocab_size"),
       dim,
-      layers: int("num_hidden_layers"),
+      layers: layerCount("num_hidden_layers"),
       heads,
       kvHeads,
       headDim: int("head_dim", dim / heads),
@@ -251,6 +266,10 @@ export function parseHfConfig(json: unknown, source = "config.json"): HfModelCon
  * ```
  */
 export async function loadHfConfig(path: string | URL): Promise<HfModelConfig> {
+  return await parsingAsync(() => readHfConfig(path));
+}
+
+async function readHfConfig(path: string | URL): Promise<HfModelConfig> {
   let file = path instanceof URL ? decodeURIComponent(path.pathname) : path;
   try {
     if ((await Deno.stat(file)).isDirectory) file = file.replace(/\/+$/, "") + "/config.json";

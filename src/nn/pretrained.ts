@@ -14,6 +14,7 @@ import { llama } from "./llama.ts";
 import { type ParamTree, unflattenParams } from "./params.ts";
 import { type DecodedTensor, loadShardedIndex, readSafetensorsFile } from "./safetensors_codec.ts";
 import { tensorsFrom } from "./safetensors.ts";
+import { parsingAsync } from "../util/parse_error.ts";
 
 /**
  * What `loadPretrained` returns.
@@ -126,6 +127,13 @@ export function modelFromConfig(config: HfModelConfig): LanguageModel {
  * ```
  */
 export async function loadPretrained(
+  dir: string | URL,
+  opts: LoadPretrainedOptions = {},
+): Promise<Pretrained> {
+  return await parsingAsync(() => loadPretrainedFolder(dir, opts));
+}
+
+async function loadPretrainedFolder(
   dir: string | URL,
   opts: LoadPretrainedOptions = {},
 ): Promise<Pretrained> {

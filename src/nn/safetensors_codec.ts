@@ -14,6 +14,7 @@
  */
 
 import { isObject, show } from "../util/show.ts";
+import { parsing, parsingAsync } from "../util/parse_error.ts";
 
 /**
  * The dtypes this codec reads and writes.
@@ -652,6 +653,13 @@ export function decodeSafetensors(
   bytes: Uint8Array,
   options: { source?: string } = {},
 ): DecodedSafetensors {
+  return parsing(() => decodeBytes(bytes, options));
+}
+
+function decodeBytes(
+  bytes: Uint8Array,
+  options: { source?: string } = {},
+): DecodedSafetensors {
   const src = options.source ?? "<safetensors bytes>";
   const n = readHeaderLength(bytes, bytes.length, src);
   const header = parseHeader(bytes.subarray(8, 8 + n), 8 + n, bytes.length - 8 - n, src);
@@ -683,6 +691,10 @@ function pathString(path: string | URL): string {
  * ```
  */
 export async function readSafetensorsFile(path: string | URL): Promise<DecodedSafetensors> {
+  return await parsingAsync(() => readFileChecked(path));
+}
+
+async function readFileChecked(path: string | URL): Promise<DecodedSafetensors> {
   const src = pathString(path);
   let bytes: Uint8Array;
   try {
@@ -753,6 +765,10 @@ async function readExactly(file: Deno.FsFile, buf: Uint8Array, src: string): Pro
  * ```
  */
 export async function readSafetensorsHeader(path: string | URL): Promise<SafetensorsHeader> {
+  return await parsingAsync(() => readHeaderChecked(path));
+}
+
+async function readHeaderChecked(path: string | URL): Promise<SafetensorsHeader> {
   const src = pathString(path);
   let file: Deno.FsFile;
   try {
@@ -785,6 +801,10 @@ export async function readSafetensorsHeader(path: string | URL): Promise<Safeten
  * ```
  */
 export async function loadShardedIndex(dir: string | URL): Promise<ShardedIndex> {
+  return await parsingAsync(() => readShardedIndex(dir));
+}
+
+async function readShardedIndex(dir: string | URL): Promise<ShardedIndex> {
   const base = pathString(dir).replace(/\/+$/, "");
   const indexPath = `${base}/model.safetensors.index.json`;
   let parsed: unknown;

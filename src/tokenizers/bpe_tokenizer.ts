@@ -24,6 +24,7 @@ import { buildNormalizer, type Normalizer } from "./normalizers.ts";
 import { buildPostProcessor, type PostProcessor } from "./post_processor.ts";
 import { buildPreTokenizer, type PreStep } from "./pre_tokenizers.ts";
 import { resolveSpecialTokens, type TokenizerSpecialConfig } from "./special_tokens.ts";
+import { parsing } from "../util/parse_error.ts";
 
 /**
  * Options for {@linkcode BpeTokenizer.encode}.
@@ -245,5 +246,5 @@ export function bpeTokenizerFromJSON(
   special?: TokenizerSpecialConfig,
   source = "tokenizer.json",
 ): BpeTokenizer {
-  return new HfBpeTokenizer(json, special, source);
+  return parsing(() => new HfBpeTokenizer(json, special, source));
 }
