@@ -149,8 +149,9 @@ export async function writeDirAtomic(
 
 /**
  * Removes what interrupted atomic writes left in `dir`: the temporary files and folders
- * (`.name.tmp-<pid>-<random>`), and puts back a folder whose replacement never took its name. Call it only while holding the folder's lock, so that no
- * write in progress is taken for a leftover. Returns the names removed.
+ * (`.name.tmp-<pid>-<random>`), and puts back a folder whose replacement never took its
+ * name. Call it only while holding the folder's lock, so that no write in progress is taken
+ * for a leftover. Returns the names removed.
  *
  * @example
  * ```ts

@@ -119,7 +119,7 @@ export interface NonFiniteDetails {
  *   await train(run);
  * } catch (e) {
  *   if (!(e instanceof NonFiniteLossError)) throw e;
- *   console.log(e.step, e.path, e.checkpoint); // 2 "wte.weight" undefined: no checkpoint yet
+ *   console.log(e.step, e.path, e.checkpoint); // 2 "transformer.wte.weight" undefined
  * }
  * ```
  */
