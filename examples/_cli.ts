@@ -15,6 +15,7 @@ import {
   type LoraModel,
   type LoraOptions,
   type LoraPreset,
+  LossforgeError,
   type ParamTree,
   readGsm8kJsonl,
 } from "../mod.ts";
@@ -30,6 +31,11 @@ export async function runMain(main: () => Promise<number>): Promise<never> {
     if (e instanceof UsageError) {
       console.error(`error: ${e.message}`);
       Deno.exit(2);
+    }
+    // The library's own errors (a full disk, a run folder in use) say all there is to say.
+    if (e instanceof LossforgeError) {
+      console.error(`error: ${e.message}`);
+      Deno.exit(1);
     }
     console.error(e);
     Deno.exit(1);

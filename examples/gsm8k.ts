@@ -25,6 +25,7 @@ import {
   pipeline,
   type PipelineSpec,
   setBackend,
+  signalExitCode,
   sweep,
   toMarkdown,
 } from "../mod.ts";
@@ -82,7 +83,8 @@ needed) with: ce, and 0.6 ce + 0.4 x {focal, lovasz, gdice, sadice} on the answe
 evaluates exact match by greedy decoding on held-out problems; prints a table and writes
 results.json, results.md and curves.svg.`,
   flags: FLAGS,
-  footer: "Exit codes: 0 success, 2 bad input, 1 internal error.",
+  footer: `Exit codes: 0 success, 2 bad input, 1 failure (a full disk, a run folder in use);
+130 / 143 after SIGINT / SIGTERM, with each loss checkpointed (a second signal stops at once).`,
 });
 
 /** The flags; a run keeps them in run.json, and --resume takes them back from there. */
@@ -209,8 +211,9 @@ async function main(): Promise<number> {
     },
   });
   if (result.stopped === "interrupted") {
-    console.log(`\ninterrupted: continue with --resume ${out}`);
-    return 130;
+    const by = result.signal ? ` by ${result.signal}` : "";
+    console.log(`\ninterrupted${by}: continue with --resume ${out}`);
+    return signalExitCode(result.signal ?? "SIGINT");
   }
   console.log(
     `\n${toMarkdown(result, columns)}\nwrote ${out}/results.json, results.md, curves.svg`,

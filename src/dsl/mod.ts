@@ -64,7 +64,14 @@ export {
   specOf,
   toPartSpec,
 } from "./spec/registry.ts";
-export { CheckpointError, NonFiniteLossError, PipelineError, type Problem } from "./spec/errors.ts";
+export {
+  CheckpointError,
+  type NonFiniteDetails,
+  NonFiniteLossError,
+  PipelineError,
+  type Problem,
+  RunFolderError,
+} from "./spec/errors.ts";
 export {
   type CheckpointSpec,
   type NonFinitePolicy,
@@ -92,11 +99,14 @@ export {
   latestCheckpoint,
   listCheckpoints,
   loadCheckpoint,
+  type LoadCheckpointOptions,
   type LoadedCheckpoint,
   pruneCheckpoints,
   saveCheckpoint,
   type TrainingState,
+  verifyCheckpoint,
 } from "./run/checkpoint.ts";
+export { signalExitCode, type StopSignal } from "./run/stop_signals.ts";
 export { type TrainEvent } from "./run/events.ts";
 export { greedyGenerate, type GreedyOptions } from "./run/greedy.ts";
 export {

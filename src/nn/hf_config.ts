@@ -7,6 +7,7 @@
 
 import { ValueError } from "../autograd/mod.ts";
 import { isObject, show } from "../util/show.ts";
+import { parsing, parsingAsync } from "../util/parse_error.ts";
 
 /**
  * The architectures {@linkcode parseHfConfig} understands.
@@ -154,6 +155,10 @@ export interface HfModelConfig {
  * ```
  */
 export function parseHfConfig(json: unknown, source = "config.json"): HfModelConfig {
+  return parsing(() => checkHfConfig(json, source));
+}
+
+function checkHfConfig(json: unknown, source = "config.json"): HfModelConfig {
   if (!isObject(json)) {
     throw new Error(`${source}: config must be a JSON object, got ${show(json)}`);
   }
@@ -202,6 +207,8 @@ interface FieldReader {
   source: string;
   has(field: string): boolean;
   int(field: string, fallback?: number): number;
+  /** A number of blocks (bounded, since each block is declared one by one). */
+  layers(field: string): number;
   num(field: string, fallback?: number): number;
   bool(field: string, fallback: boolean): boolean;
   str(field: string, fallback: string): string;
@@ -209,6 +216,9 @@ interface FieldReader {
   /** `rope_parameters.<key>` when given, else the top-level `field` (when given), else fallback. */
   rope(key: string, fields: readonly string[], fallback: number): number;
 }
+
+/** The most blocks a config may declare. */
+const MAX_LAYERS = 10_000;
 
 function fieldReader(
   json: Record<string, unknown>,
@@ -227,14 +237,23 @@ function fieldReader(
     if (!ok(v)) throw new Error(`${source}: field "${field}" must be ${what}, got ${show(v)}`);
     return v as T;
   };
-  const isInt = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v > 0;
+  // Sizes index Int32 shapes; blocks are counted out one by one when the model is declared, so
+  // their number is bounded too (far above any published model).
+  const isInt = (v: unknown): v is number =>
+    typeof v === "number" && Number.isSafeInteger(v) && v > 0 && v <= 2 ** 31 - 1;
   const isNum = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v) && v > 0;
   const num = (field: string, fallback?: number) =>
     read(field, "a positive number", isNum, fallback);
   return {
     source,
     has: (field) => !absent(json[field]),
-    int: (field, fallback) => read(field, "a positive integer", isInt, fallback),
+    int: (field, fallback) => read(field, "a positive integer below 2^31", isInt, fallback),
+    layers: (field) =>
+      read(
+        field,
+        `a positive integer up to ${MAX_LAYERS}`,
+        (v): v is number => isInt(v) && v <= MAX_LAYERS,
+      ),
     num,
     bool: (field, fallback) =>
       read(field, "a boolean", (v): v is boolean => typeof v === "boolean", fallback),
@@ -278,7 +297,7 @@ const readGpt2: Reader = (f, architecture) => {
     modelType: f.str("model_type", "gpt2"),
     vocab: f.int("vocab_size"),
     dim,
-    layers: f.int("n_layer"),
+    layers: f.layers("n_layer"),
     heads,
     kvHeads: heads,
     headDim: dim / heads,
@@ -301,7 +320,7 @@ const readLlama: Reader = (f, architecture) => {
     modelType: f.str("model_type", qwen ? "qwen2" : "llama"),
     vocab: f.int("vocab_size"),
     dim,
-    layers: f.int("num_hidden_layers"),
+    layers: f.layers("num_hidden_layers"),
     heads,
     kvHeads: kvHeadsOf(f, "num_key_value_heads", heads),
     headDim: f.int("head_dim", dim / heads),
@@ -324,7 +343,7 @@ const readGptNeoX: Reader = (f, architecture) => {
     modelType: f.str("model_type", "gpt_neox"),
     vocab: f.int("vocab_size"),
     dim,
-    layers: f.int("num_hidden_layers"),
+    layers: f.layers("num_hidden_layers"),
     heads,
     kvHeads: heads,
     headDim: dim / heads,
@@ -348,7 +367,7 @@ const readStableLm: Reader = (f, architecture) => {
     modelType: f.str("model_type", "stablelm"),
     vocab: f.int("vocab_size"),
     dim,
-    layers: f.int("num_hidden_layers"),
+    layers: f.layers("num_hidden_layers"),
     heads,
     kvHeads: kvHeadsOf(f, "num_key_value_heads", heads),
     headDim: dim / heads,
@@ -409,7 +428,7 @@ const readFalcon: Reader = (f, architecture) => {
     modelType: f.str("model_type", "falcon"),
     vocab: f.int("vocab_size"),
     dim,
-    layers: f.int("num_hidden_layers"),
+    layers: f.layers("num_hidden_layers"),
     heads,
     kvHeads,
     headDim: dim / heads,
@@ -465,6 +484,10 @@ const READERS: Readonly<Record<HfArchitecture, Reader>> = {
  * ```
  */
 export async function loadHfConfig(path: string | URL): Promise<HfModelConfig> {
+  return await parsingAsync(() => readHfConfig(path));
+}
+
+async function readHfConfig(path: string | URL): Promise<HfModelConfig> {
   let file = path instanceof URL ? decodeURIComponent(path.pathname) : path;
   try {
     if ((await Deno.stat(file)).isDirectory) file = file.replace(/\/+$/, "") + "/config.json";

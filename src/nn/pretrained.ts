@@ -24,6 +24,7 @@ import {
   readSafetensorsFile,
 } from "./safetensors_codec.ts";
 import { tensorsFrom } from "./safetensors.ts";
+import { parsingAsync } from "../util/parse_error.ts";
 
 /**
  * What `loadPretrained` returns.
@@ -184,6 +185,13 @@ export function modelFromConfig(config: HfModelConfig): LanguageModel {
  * ```
  */
 export async function loadPretrained(
+  dir: string | URL,
+  opts: LoadPretrainedOptions = {},
+): Promise<Pretrained> {
+  return await parsingAsync(() => loadPretrainedFolder(dir, opts));
+}
+
+async function loadPretrainedFolder(
   dir: string | URL,
   opts: LoadPretrainedOptions = {},
 ): Promise<Pretrained> {

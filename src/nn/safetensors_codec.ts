@@ -15,6 +15,7 @@
  * @module
  */
 
+import { parsing, parsingAsync } from "../util/parse_error.ts";
 import { isObject, show } from "../util/show.ts";
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16, widenHalfInto } from "../autograd/half.ts";
 import type { HalfDType } from "../autograd/dtype.ts";
@@ -609,6 +610,10 @@ export function decodeSafetensors(
   bytes: Uint8Array,
   options: SafetensorsReadOptions = {},
 ): DecodedSafetensors {
+  return parsing(() => decodeBytes(bytes, options));
+}
+
+function decodeBytes(bytes: Uint8Array, options: SafetensorsReadOptions): DecodedSafetensors {
   const src = options.source ?? "<safetensors bytes>";
   const n = readHeaderLength(bytes, bytes.length, src);
   const header = parseHeader(bytes.subarray(8, 8 + n), 8 + n, bytes.length - 8 - n, src);
@@ -648,6 +653,13 @@ function pathString(path: string | URL): string {
 export async function readSafetensorsFile(
   path: string | URL,
   options: Omit<SafetensorsReadOptions, "source"> = {},
+): Promise<DecodedSafetensors> {
+  return await parsingAsync(() => readFileChecked(path, options));
+}
+
+async function readFileChecked(
+  path: string | URL,
+  options: Omit<SafetensorsReadOptions, "source">,
 ): Promise<DecodedSafetensors> {
   const src = pathString(path);
   let file: Deno.FsFile;
@@ -761,6 +773,10 @@ async function readHeaderFrom(file: Deno.FsFile, src: string): Promise<Safetenso
  * ```
  */
 export async function readSafetensorsHeader(path: string | URL): Promise<SafetensorsHeader> {
+  return await parsingAsync(() => readHeaderChecked(path));
+}
+
+async function readHeaderChecked(path: string | URL): Promise<SafetensorsHeader> {
   const src = pathString(path);
   let file: Deno.FsFile;
   try {
@@ -787,6 +803,10 @@ export async function readSafetensorsHeader(path: string | URL): Promise<Safeten
  * ```
  */
 export async function loadShardedIndex(dir: string | URL): Promise<ShardedIndex> {
+  return await parsingAsync(() => readShardedIndex(dir));
+}
+
+async function readShardedIndex(dir: string | URL): Promise<ShardedIndex> {
   const base = pathString(dir).replace(/\/+$/, "");
   const indexPath = `${base}/model.safetensors.index.json`;
   let parsed: unknown;

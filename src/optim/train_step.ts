@@ -4,7 +4,17 @@
  * norm and clipping (`clip.ts`), and the optimizer's update. Only its results outlive it.
  * @module
  */
-import { scope, type Tensor, type Tree, treeMap, valueAndGrad, where } from "../autograd/mod.ts";
+import {
+  noGrad,
+  scope,
+  stack,
+  type Tensor,
+  type Tree,
+  treeLeaves,
+  treeMap,
+  valueAndGrad,
+  where,
+} from "../autograd/mod.ts";
 import { addGradients, meanGradients } from "./accumulate.ts";
 import { clipForUpdate, globalNorm } from "./clip.ts";
 import type { Optimizer, OptState } from "./types.ts";
@@ -38,6 +48,11 @@ export interface TrainStepOptions<P extends Tree, B> {
    * instead of the update (decided on the device, nothing is read back). Default false.
    */
   skipNonFinite?: boolean;
+  /**
+   * Also return `gradSums`: the sum of each gradient (before clipping), so that a NaN or an
+   * infinity can be traced to the parameter it appeared in. Default false.
+   */
+  gradSums?: boolean;
 }
 
 /**
@@ -66,6 +81,12 @@ export interface TrainStepResult<P extends Tree> {
   loss: Tensor;
   /** The global L2 norm of the averaged gradients, before clipping. */
   gradNorm: Tensor;
+  /**
+   * With `gradSums: true`, the sum of each averaged gradient, one per parameter in
+   * `treeLeaves(params)` order ([n]): not finite exactly where that gradient holds a NaN or
+   * an infinity (or sums past the float range).
+   */
+  gradSums?: Tensor;
 }
 
 /**
@@ -113,12 +134,15 @@ export function trainStep<P extends Tree, B>(
     const loss = meanGradients(lossSum!, batches.length);
     let grads = meanGradients(gradSum!, batches.length);
     const gradNorm = globalNorm(grads);
+    const sums = options.gradSums
+      ? { gradSums: noGrad(() => stack(treeLeaves(grads).map((g) => g.sum()))) }
+      : {};
     let gradScale: Tensor | undefined;
     if (clip !== undefined) {
       ({ grads, gradScale } = clipForUpdate(grads, gradNorm, clip, optimizer));
     }
     const update = optimizer.update(grads, state, params, gradScale);
-    if (!options.skipNonFinite) return { ...update, loss, gradNorm };
+    if (!options.skipNonFinite) return { ...update, loss, gradNorm, ...sums };
     // x - x is 0 only for finite x: the flag is false for NaN or Inf in the loss or the norm.
     const both = loss.add(gradNorm);
     const finite = both.sub(both).eq(0);
@@ -127,6 +151,7 @@ export function trainStep<P extends Tree, B>(
       state: treeMap((n, o) => where(finite, n, o), update.state, state),
       loss,
       gradNorm,
+      ...sums,
     };
   });
 }

@@ -25,6 +25,7 @@ import { buildNormalizer, type Normalizer } from "./normalizers.ts";
 import { buildPostProcessor, type PostProcessor } from "./post_processor.ts";
 import { buildPreTokenizer, type PreStep } from "./pre_tokenizers.ts";
 import { resolveSpecialTokens, type TokenizerSpecialConfig } from "./special_tokens.ts";
+import { parsing } from "../util/parse_error.ts";
 
 /**
  * Options for {@linkcode BpeTokenizer.encode}.
@@ -246,8 +247,10 @@ export function bpeTokenizerFromJSON(
   special?: TokenizerSpecialConfig,
   source = "tokenizer.json",
 ): BpeTokenizer {
-  const tokenizer = new HfBpeTokenizer(json, special, source);
-  // Kept so that savePretrained can write the same tokenizer.json back out.
-  rememberTokenizerSource(tokenizer, json, special);
-  return tokenizer;
+  return parsing(() => {
+    const tokenizer = new HfBpeTokenizer(json, special, source);
+    // Kept so that savePretrained can write the same tokenizer.json back out.
+    rememberTokenizerSource(tokenizer, json, special);
+    return tokenizer;
+  });
 }

@@ -9,6 +9,7 @@ import { isObject } from "../util/show.ts";
 import { type BpeTokenizer, bpeTokenizerFromJSON } from "./bpe_tokenizer.ts";
 import type { Json } from "./hf_json.ts";
 import type { TokenizerSpecialConfig } from "./special_tokens.ts";
+import { parsingAsync } from "../util/parse_error.ts";
 
 /** The parsed JSON of the file at `path`; errors name the file. */
 async function readJson(path: string): Promise<unknown> {
@@ -40,6 +41,13 @@ async function readJson(path: string): Promise<unknown> {
  * ```
  */
 export async function loadTokenizer(
+  path: string | URL,
+  special?: TokenizerSpecialConfig,
+): Promise<BpeTokenizer> {
+  return await parsingAsync(() => readTokenizer(path, special));
+}
+
+async function readTokenizer(
   path: string | URL,
   special?: TokenizerSpecialConfig,
 ): Promise<BpeTokenizer> {

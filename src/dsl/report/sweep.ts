@@ -9,9 +9,11 @@
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type BackendName, currentBackendName, ensureBackend } from "../../autograd/backend.ts";
-import { writeFileAtomic } from "../../util/atomic.ts";
+import { removeStaleTemps, writeFileAtomic } from "../../util/atomic.ts";
 import { checkpointStep, latestCheckpoint } from "../run/checkpoint.ts";
-import { PipelineError } from "../spec/errors.ts";
+import { lockRunFolder } from "../run/lock.ts";
+import { onStopSignal, type StopSignal } from "../run/stop_signals.ts";
+import { CheckpointError, PipelineError, RunFolderError } from "../spec/errors.ts";
 import type { TrainEvent } from "../run/events.ts";
 import { toJSON } from "../spec/json.ts";
 import { createLiveDisplay } from "./live.ts";
@@ -156,7 +158,12 @@ export interface SweepOptions {
   progressWrite?: (text: string) => void;
   /** Stops the sweep: no variant starts, running ones checkpoint and stop. */
   signal?: AbortSignal;
-  /** Stop like `signal` on SIGINT (Ctrl-C) (default true). */
+  /**
+   * Stop like `signal` on SIGINT (Ctrl-C) or SIGTERM (a job scheduler), recording which in
+   * the table's `signal`; a second signal ends the process at once (default true).
+   */
+  handleSignals?: boolean;
+  /** The first name of `handleSignals`: `false` turns signal handling off all the same. */
   handleSigint?: boolean;
   /** `TrainOptions.tuneMatmul` for variants trained in this thread (WebGPU). */
   tuneMatmul?: TrainOptions["tuneMatmul"];
@@ -247,7 +254,10 @@ function entries<T>(axis: SweepAxis<T>): [string, T][] {
  *
  * With `workers` the variants train side by side in Web Workers (on the CPU backend, one
  * per core); with `out` each variant keeps its own folder and the report is rewritten as
- * each one finishes, so `resume` can pick up a sweep that was stopped (Ctrl-C, a crash).
+ * each one finishes, so `resume` can pick up a sweep that was stopped (Ctrl-C, SIGTERM, a
+ * crash). The sweep locks `out` (a second sweep there throws `RunFolderError`), and a result
+ * or report that cannot be written stops every variant (each keeps its last checkpoint) and
+ * throws `RunFolderError`.
  * A variant trains with the same pipeline and seed wherever it runs, so its numbers do not
  * depend on `workers` or on being resumed.
  *
@@ -286,6 +296,22 @@ export async function sweep(
   await ensureBackend();
   const names = (Object.keys(axes) as (keyof SweepAxes)[]).filter((k) => axes[k] !== undefined);
   const variants = planVariants(base, axes, names, options);
+  const out = options.out;
+  const lock = out ? await lockRunFolder(out) : undefined;
+  try {
+    if (out) await removeStaleTemps(out);
+    return await sweepLocked(variants, names, options);
+  } finally {
+    await lock?.release();
+  }
+}
+
+/** The sweep itself, once `out` is locked. */
+async function sweepLocked(
+  variants: Variant[],
+  names: (keyof SweepAxes)[],
+  options: SweepOptions,
+): Promise<SweepTable> {
   const out = options.out;
   const rows = new Map<string, SweepRow>();
   const todo: (Variant & { fromStep: number; resumeFrom?: string })[] = [];
@@ -327,8 +353,14 @@ export async function sweep(
   const onAbort = () => stop.abort();
   options.signal?.addEventListener("abort", onAbort);
   if (options.signal?.aborted) stop.abort();
-  const useSigint = options.handleSigint ?? true;
-  if (useSigint) Deno.addSignalListener("SIGINT", onAbort);
+  let stopSignal: StopSignal | undefined;
+  const unlisten = (options.handleSignals ?? options.handleSigint ?? true)
+    ? onStopSignal((s) => {
+      stopSignal = s;
+      live?.message(`${s}: stopping at the next step (a second ${s} stops at once)`);
+      stop.abort();
+    })
+    : undefined;
 
   const table = (): SweepTable => ({
     axes: names,
@@ -384,22 +416,45 @@ export async function sweep(
         continue;
       }
       const row = toRow(v, outcome, (performance.now() - started) / 1000);
-      rows.set(v.label, row);
       live?.finish(v.label, finishedText(row));
-      if (v.dir) await writeFileAtomic(`${v.dir}/result.json`, rowJson(row));
-      if (reportOptions) writing = writing.then(() => writeReport(table(), out!, reportOptions));
+      try {
+        if (v.dir) await writeFileAtomic(`${v.dir}/result.json`, rowJson(row));
+      } catch (e) {
+        // The variant keeps its checkpoints; the other variants stop at their next step.
+        failure ??= e;
+        stop.abort();
+        return;
+      }
+      rows.set(v.label, row);
+      if (reportOptions) report();
     }
+  };
+  let reported = false;
+  const report = () => {
+    reported = true;
+    writing = writing.then(() => writeReport(table(), out!, reportOptions!)).catch((e) => {
+      failure ??= e;
+      stop.abort();
+    });
   };
   try {
     await Promise.all(Array.from({ length: Math.max(1, workers) }, lane));
+    // A resumed sweep whose variants had all finished still writes its report: the crash may
+    // have come while the last one was being written.
+    if (reportOptions && !reported && rows.size > 0 && !stop.signal.aborted) report();
     await writing;
   } finally {
     live?.close();
     options.signal?.removeEventListener("abort", onAbort);
-    if (useSigint) Deno.removeSignalListener("SIGINT", onAbort);
+    unlisten?.();
   }
   if (failure !== undefined) throw failure;
-  return { ...table(), stopped: rows.size < variants.length ? "interrupted" : "completed" };
+  const stopped = rows.size < variants.length ? "interrupted" : "completed";
+  return {
+    ...table(),
+    stopped,
+    ...(stopped === "interrupted" && stopSignal ? { signal: stopSignal } : {}),
+  };
 }
 
 interface Variant {
@@ -522,7 +577,7 @@ function runInWorker(
       if (m.type === "event") return onEvent(m.event);
       end();
       if (m.type === "outcome") resolve(m.outcome);
-      else reject(new Error(`${label}: ${m.message}`));
+      else reject(workerError(label, m));
     };
     worker.onerror = (e) => {
       e.preventDefault();
@@ -537,6 +592,14 @@ function runInWorker(
     worker.postMessage(run);
     if (signal.aborted) onAbort();
   });
+}
+
+/** A worker's error as the class it had there, for the errors a program reacts to. */
+function workerError(label: string, m: Extract<VariantMessage, { type: "error" }>): Error {
+  const text = `${label}: ${m.message}`;
+  if (m.name === "CheckpointError") return new CheckpointError(text);
+  if (m.name === "RunFolderError") return new RunFolderError(text, m.path ?? "");
+  return new Error(text);
 }
 
 function toRow(v: Variant, o: VariantOutcome, trainSeconds: number): SweepRow {

@@ -106,7 +106,15 @@ export interface VariantJob extends Omit<VariantPlace, "tuneMatmul"> {
 export type VariantMessage =
   | { type: "event"; event: TrainEvent }
   | { type: "outcome"; outcome: VariantOutcome }
-  | { type: "error"; message: string };
+  | {
+    type: "error";
+    /** The error's message (its stack, for an error that is not the library's own). */
+    message: string;
+    /** The error class's name. */
+    name?: string;
+    /** A `RunFolderError`'s path. */
+    path?: string;
+  };
 
 /**
  * Trains `p` at `place`, stopping on `signal` (with a checkpoint, as `train` does); a
@@ -139,7 +147,7 @@ export async function runVariant(
       resume: place.resume,
       tuneMatmul: place.tuneMatmul,
       signal,
-      handleSigint: false,
+      handleSignals: false,
       progress: false,
       onEvent,
     });

@@ -7,6 +7,7 @@
  */
 /// <reference lib="deno.worker" />
 import { setBackend } from "../../autograd/backend.ts";
+import { LossforgeError } from "../../autograd/errors.ts";
 import { setCpuThreads } from "../../cpu/mod.ts";
 // The DSL's public face registers the backends and every built-in part (models, losses,
 // data, evaluators).
@@ -36,6 +37,19 @@ self.onmessage = async (e: MessageEvent<{ type: "stop" } | { type: "run"; job: V
     );
     send({ type: "outcome", outcome });
   } catch (err) {
-    send({ type: "error", message: err instanceof Error ? err.stack ?? err.message : String(err) });
+    if (err instanceof LossforgeError) {
+      const path = (err as { path?: unknown }).path;
+      send({
+        type: "error",
+        message: err.message,
+        name: err.name,
+        ...(typeof path === "string" ? { path } : {}),
+      });
+    } else {
+      send({
+        type: "error",
+        message: err instanceof Error ? err.stack ?? err.message : String(err),
+      });
+    }
   }
 };

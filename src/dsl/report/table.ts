@@ -6,6 +6,8 @@
  * @module
  */
 
+import type { StopSignal } from "../run/stop_signals.ts";
+
 /**
  * One run of a sweep.
  *
@@ -71,6 +73,8 @@ export interface SweepTable {
   axes: string[];
   /** One row per finished variant, in the order of the axes' combinations. */
   rows: SweepRow[];
-  /** `"interrupted"` when a signal or SIGINT stopped the sweep before every variant finished. */
+  /** `"interrupted"` when a signal stopped the sweep before every variant finished. */
   stopped?: "completed" | "interrupted";
+  /** The signal that stopped the sweep, when one did. */
+  signal?: StopSignal;
 }

@@ -1,17 +1,21 @@
 /**
  * Checkpoints: one folder per step (`step-00000100/`) holding `params.safetensors`,
- * `optimizer.safetensors` and `state.json` (step, RNG state, data position, the loss
- * values not yet logged, the pipeline). Each folder is filled under a temporary name and
- * renamed when complete, so a crash never leaves a half-written checkpoint, and older
- * checkpoints are only pruned after a newer one exists.
+ * `optimizer.safetensors`, `state.json` (step, RNG state, data position, the loss
+ * values not yet logged, the pipeline) and `manifest.json` (each file's size and SHA-256).
+ * Each folder is filled under a temporary name, flushed to disk and renamed when complete,
+ * so a crash never leaves a half-written checkpoint, and older checkpoints are only pruned
+ * after a newer one exists. Reading checks the manifest; a run's folder whose newest
+ * checkpoint fails it (a damaged disk, a copy cut short) falls back to the one before.
  *
  * @module
  */
 
-import type { Tree } from "../../autograd/mod.ts";
+import { type Tree, treeDispose } from "../../autograd/mod.ts";
 import type { ParamTree } from "../../nn/mod.ts";
 import type { OptState } from "../../optim/mod.ts";
-import { writeDirAtomic } from "../../util/atomic.ts";
+import { sha256Hex } from "../../util/sha256.ts";
+import { isObject, show } from "../../util/show.ts";
+import { writeDirAtomic, writeFileSynced } from "../../util/atomic.ts";
 import type { DataPosition } from "./batches.ts";
 import { CheckpointError } from "../spec/errors.ts";
 import type { PipelineJSON } from "../spec/json.ts";
@@ -124,11 +128,20 @@ export async function saveCheckpoint(
   ]);
   await Deno.mkdir(dir, { recursive: true });
   const path = checkpointPath(dir, state.step);
+  const json = { version: 2, ...state, params: p.skeleton, optimizer: o.skeleton };
+  const files: [string, Uint8Array][] = [
+    ["params.safetensors", pBytes],
+    ["optimizer.safetensors", oBytes],
+    ["state.json", new TextEncoder().encode(JSON.stringify(json, null, 1))],
+  ];
   await writeDirAtomic(path, async (tmp) => {
-    await Deno.writeFile(`${tmp}/params.safetensors`, pBytes);
-    await Deno.writeFile(`${tmp}/optimizer.safetensors`, oBytes);
-    const json = { version: 1, ...state, params: p.skeleton, optimizer: o.skeleton };
-    await Deno.writeTextFile(`${tmp}/state.json`, JSON.stringify(json, null, 1));
+    const manifest: Manifest = { version: 1, files: {} };
+    for (const [name, bytes] of files) {
+      await writeFileSynced(`${tmp}/${name}`, bytes);
+      manifest.files[name] = { bytes: bytes.length, sha256: await sha256Hex(bytes) };
+    }
+    // Written last: a folder with a manifest is complete.
+    await writeFileSynced(`${tmp}/${MANIFEST}`, JSON.stringify(manifest, null, 1) + "\n");
   });
   return path;
 }
@@ -207,8 +220,193 @@ export async function pruneCheckpoints(dir: string, keep: number): Promise<void>
   }
 }
 
+/** `manifest.json`: every other file of the folder with its size and SHA-256. */
+interface Manifest {
+  version: 1;
+  files: Record<string, { bytes: number; sha256: string }>;
+}
+
+const MANIFEST = "manifest.json";
+const FILES = ["params.safetensors", "optimizer.safetensors", "state.json"] as const;
+
 /**
- * Reads a checkpoint folder (or the newest one in a run's checkpoint folder).
+ * Options of {@linkcode loadCheckpoint}.
+ *
+ * @example
+ * ```ts
+ * import { loadCheckpoint, type LoadCheckpointOptions } from "@lossforge/core";
+ * const skipped: string[] = [];
+ * const options: LoadCheckpointOptions = { onCorrupt: (message) => skipped.push(message) };
+ * const c = await loadCheckpoint("runs/demo/checkpoints", options);
+ * console.log(c.path, skipped); // the newest good one, and why any newer one was passed over
+ * ```
+ */
+export interface LoadCheckpointOptions {
+  /**
+   * Told (one line) when the newest checkpoint of a run's folder cannot be read and an
+   * earlier one is used instead. Default: `console.warn`.
+   */
+  onCorrupt?: (message: string) => void;
+}
+
+/**
+ * Reads the files of a checkpoint folder, checked against its manifest: each file's size and
+ * SHA-256. Checkpoints written before manifests existed (state.json version 1) are read
+ * unchecked.
+ */
+async function readFiles(path: string): Promise<Record<(typeof FILES)[number], Uint8Array>> {
+  const read = async (name: string) => {
+    try {
+      return await Deno.readFile(`${path}/${name}`);
+    } catch (e) {
+      const why = e instanceof Deno.errors.NotFound ? "missing" : (e as Error).message;
+      throw new CheckpointError(`${path}/${name}: cannot read: ${why}`, { cause: e });
+    }
+  };
+  let manifest: Manifest | undefined;
+  const manifestBytes = await Deno.readFile(`${path}/${MANIFEST}`).catch((e) => {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw new CheckpointError(`${path}/${MANIFEST}: cannot read: ${e.message}`, { cause: e });
+  });
+  if (manifestBytes) {
+    let m: unknown;
+    try {
+      m = JSON.parse(new TextDecoder().decode(manifestBytes));
+    } catch (e) {
+      throw new CheckpointError(`${path}/${MANIFEST}: not valid JSON: ${(e as Error).message}`);
+    }
+    if (!isObject(m) || !isObject(m.files)) {
+      throw new CheckpointError(`${path}/${MANIFEST}: expected { files: {...} }, got ${show(m)}`);
+    }
+    manifest = m as unknown as Manifest;
+  }
+  const out = {} as Record<(typeof FILES)[number], Uint8Array>;
+  for (const name of FILES) {
+    const entry = manifest?.files[name];
+    if (manifest && (!isObject(entry) || typeof entry.sha256 !== "string")) {
+      throw new CheckpointError(`${path}/${MANIFEST}: files.${name}: missing or malformed`);
+    }
+    if (entry) {
+      // The size first: a file cut short is told without reading it all.
+      const size = (await Deno.stat(`${path}/${name}`).catch(() => undefined))?.size;
+      if (size !== undefined && size !== entry.bytes) {
+        throw new CheckpointError(
+          `${path}/${name}: ${size} bytes, but ${MANIFEST} says ${show(entry.bytes)} (cut short?)`,
+        );
+      }
+    }
+    const bytes = await read(name);
+    if (entry) {
+      const digest = await sha256Hex(bytes);
+      if (digest !== entry.sha256) {
+        throw new CheckpointError(
+          `${path}/${name}: SHA-256 ${digest.slice(0, 16)}... differs from ${MANIFEST}'s ` +
+            `${entry.sha256.slice(0, 16)}... (the file is damaged)`,
+        );
+      }
+    }
+    out[name] = bytes;
+  }
+  return out;
+}
+
+/** state.json parsed and checked field by field (a damaged one names the field). */
+function parseState(
+  path: string,
+  bytes: Uint8Array,
+  checked: boolean,
+): TrainingState & { params: TreeSkeleton; optimizer: TreeSkeleton } {
+  const where = `${path}/state.json`;
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (e) {
+    throw new CheckpointError(`${where}: not valid JSON: ${(e as Error).message}`);
+  }
+  if (!isObject(json)) throw new CheckpointError(`${where}: expected an object, got ${show(json)}`);
+  if (!checked && typeof json.version === "number" && json.version >= 2) {
+    throw new CheckpointError(`${path}/${MANIFEST}: missing (state.json is version 2)`);
+  }
+  const bad = (field: string, want: string) =>
+    new CheckpointError(`${where}: ${field} must be ${want}, got ${show(json[field as never])}`);
+  const count = (v: unknown) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+  const numbers = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === "number");
+  if (!count(json.step)) throw bad("step", "an integer >= 0");
+  if (!numbers(json.rng) || (json.rng as number[]).length === 0) throw bad("rng", "numbers");
+  const d = json.data;
+  if (!isObject(d) || !count(d.epoch) || !count(d.index)) {
+    throw bad("data", "{ epoch, index } integers >= 0");
+  }
+  if (!numbers(json.pending)) throw bad("pending", "an array of numbers");
+  if (json.pendingGradNorms !== undefined && !numbers(json.pendingGradNorms)) {
+    throw bad("pendingGradNorms", "an array of numbers");
+  }
+  for (const f of ["skipped", "tokens"]) if (!count(json[f])) throw bad(f, "an integer >= 0");
+  if (typeof json.elapsed !== "number") throw bad("elapsed", "a number");
+  const curve = json.curve;
+  if (!Array.isArray(curve) || !curve.every((c) => isObject(c) && typeof c.step === "number")) {
+    throw bad("curve", "an array of { step, loss }");
+  }
+  for (const f of ["params", "optimizer"]) {
+    if (json[f] === undefined) throw bad(f, "the tree's skeleton");
+  }
+  return json as unknown as TrainingState & { params: TreeSkeleton; optimizer: TreeSkeleton };
+}
+
+/** Reads one checkpoint folder; every problem is a `CheckpointError` naming the file. */
+async function readCheckpoint(path: string): Promise<LoadedCheckpoint> {
+  const files = await readFiles(path);
+  const checked = await Deno.stat(`${path}/${MANIFEST}`).then(() => true, () => false);
+  const { version: _v, params, optimizer, ...state } = parseState(
+    path,
+    files["state.json"],
+    checked,
+  ) as TrainingState & { version?: number; params: TreeSkeleton; optimizer: TreeSkeleton };
+  const decode = (name: "params.safetensors" | "optimizer.safetensors") => {
+    try {
+      return decodeSafetensors(files[name], { source: `${path}/${name}` });
+    } catch (e) {
+      throw new CheckpointError((e as Error).message, { cause: e });
+    }
+  };
+  // Both files are decoded before any tensor is made, so a bad file leaves nothing behind.
+  const [pFile, oFile] = [decode("params.safetensors"), decode("optimizer.safetensors")];
+  const p = tensorsFrom(pFile.tensors), o = tensorsFrom(oFile.tensors);
+  try {
+    return {
+      path,
+      // The trees come back as `saveCheckpoint` was given them: a model's and an optimizer's.
+      params: joinTree(params, p) as ParamTree,
+      optState: joinTree(optimizer, o) as OptState,
+      state: state as TrainingState,
+    };
+  } catch (e) {
+    treeDispose([p, o]);
+    throw new CheckpointError(`${path}/state.json: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/**
+ * Checks a checkpoint folder against its manifest (each file's size and SHA-256) and reads
+ * its state; throws `CheckpointError` naming the damaged file. Makes no tensors.
+ *
+ * @example
+ * ```ts
+ * import { verifyCheckpoint } from "@lossforge/core";
+ * await verifyCheckpoint("runs/demo/checkpoints/step-00000020"); // throws if it is damaged
+ * ```
+ */
+export async function verifyCheckpoint(path: string): Promise<void> {
+  const files = await readFiles(path);
+  const checked = await Deno.stat(`${path}/${MANIFEST}`).then(() => true, () => false);
+  parseState(path, files["state.json"], checked);
+}
+
+/**
+ * Reads a checkpoint folder (or the newest one in a run's checkpoint folder), checking its
+ * files against their checksums. In a run's folder, a newest checkpoint that fails is
+ * reported (`onCorrupt`, one line naming it) and the one before it is used; a folder named
+ * directly must be sound. Every problem is a `CheckpointError` naming the file.
  *
  * @example
  * ```ts
@@ -218,34 +416,44 @@ export async function pruneCheckpoints(dir: string, keep: number): Promise<void>
  * console.log(newest.state.step, early.state.step); // 20 10
  * ```
  */
-export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
-  const path = await latestCheckpoint(dir);
-  if (!path) throw new CheckpointError(`${dir}: no checkpoint found (expected step-NNNNNNNN/)`);
-  try {
-    const json = JSON.parse(await Deno.readTextFile(`${path}/state.json`));
-    const decode = async (name: string) =>
-      decodeSafetensors(await Deno.readFile(`${path}/${name}`), { source: `${path}/${name}` });
-    // Both files are decoded before any tensor is made, so a bad file leaves nothing behind.
-    const [pFile, oFile] = [
-      await decode("params.safetensors"),
-      await decode("optimizer.safetensors"),
-    ];
-    const p = tensorsFrom(pFile.tensors), o = tensorsFrom(oFile.tensors);
-    const { version: _v, params, optimizer, ...state } = json as {
-      version: number;
-      params: TreeSkeleton;
-      optimizer: TreeSkeleton;
-    } & TrainingState;
-    return {
-      path,
-      // The trees come back as `saveCheckpoint` was given them: a model's and an optimizer's.
-      params: joinTree(params, p) as ParamTree,
-      optState: joinTree(optimizer, o) as OptState,
-      state: state as TrainingState,
-    };
-  } catch (e) {
-    throw new CheckpointError(`${path}: cannot read checkpoint: ${(e as Error).message}`, {
-      cause: e,
-    });
+export async function loadCheckpoint(
+  dir: string,
+  options: LoadCheckpointOptions = {},
+): Promise<LoadedCheckpoint> {
+  const base = dir.replace(/[\\/]+$/, "");
+  const wrap = (path: string, e: unknown) =>
+    e instanceof CheckpointError
+      ? e
+      : new CheckpointError(`${path}: cannot read checkpoint: ${(e as Error).message}`, {
+        cause: e,
+      });
+  if (checkpointStep(base) !== undefined) {
+    try {
+      return await readCheckpoint(base);
+    } catch (e) {
+      throw wrap(base, e);
+    }
   }
+  const all = await listCheckpoints(base);
+  if (all.length === 0) {
+    throw new CheckpointError(`${dir}: no checkpoint found (expected step-NNNNNNNN/)`);
+  }
+  const report = options.onCorrupt ?? ((m: string) => console.warn(m));
+  let newest: CheckpointError | undefined;
+  for (let i = all.length - 1; i >= 0; i--) {
+    try {
+      return await readCheckpoint(all[i]);
+    } catch (e) {
+      const err = wrap(all[i], e);
+      newest ??= err;
+      report(
+        `warning: checkpoint ${all[i]} is damaged (${err.message}); ` +
+          (i > 0 ? `using ${all[i - 1]} instead` : "no earlier checkpoint is left"),
+      );
+    }
+  }
+  throw new CheckpointError(
+    `${base}: none of its ${all.length} checkpoint(s) can be read; the newest: ${newest!.message}`,
+    { cause: newest },
+  );
 }

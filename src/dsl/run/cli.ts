@@ -1,8 +1,9 @@
 /**
  * `deno task train config.json [--out DIR] [--resume DIR]`: trains the pipeline a JSON file
  * describes (see `toJSON`), with progress, a JSONL log and checkpoints in the run folder.
- * Exit codes: 0 done, 1 training failed (e.g. a NaN loss), 2 bad usage or config,
- * 130 interrupted by Ctrl-C (after writing a checkpoint).
+ * Exit codes: 0 done, 1 training failed (a NaN loss, a full disk, a run folder in use),
+ * 2 bad usage or config, 130 / 143 interrupted by SIGINT (Ctrl-C) / SIGTERM (after writing a
+ * checkpoint and printing how to resume; a second signal stops at once).
  *
  * @example
  * ```ts
@@ -20,6 +21,7 @@ import { fastestBackend } from "../../gpu/mod.ts";
 import { NonFiniteLossError, PipelineError } from "../spec/errors.ts";
 import { pipelineFromJSON } from "../spec/json.ts";
 import { registered } from "../spec/registry.ts";
+import { signalExitCode } from "./stop_signals.ts";
 import { resume, train, type TrainResult } from "./train.ts";
 import "../mod.ts";
 
@@ -35,6 +37,9 @@ Options:
                    cpu on a CPU-only machine)
   --quiet          no progress output
   -h, --help       this text
+
+SIGINT (Ctrl-C) or SIGTERM stop at the next step with a checkpoint (exit code 130 or 143);
+a second signal stops at once. Exit code 1: training failed (a NaN loss, a full disk).
 
 Registered parts:
   models:     ${registered("model").join(", ")}
@@ -137,6 +142,17 @@ export async function main(args: string[]): Promise<number> {
     console.error(`error: ${(e as Error).message}`);
     return 1;
   }
+  if (result.stopped === "interrupted") {
+    const by = result.signal ? ` by ${result.signal}` : "";
+    const from = result.checkpoint?.replace(/[\\/][^\\/]+$/, "");
+    console.error(
+      from
+        ? `interrupted${by} after ${result.steps} steps; resume with: ` +
+          `deno task train --resume ${from} --out ${out}`
+        : `interrupted${by} after ${result.steps} steps; no checkpoint was written`,
+    );
+    return signalExitCode(result.signal ?? "SIGINT");
+  }
   const evalText = result.eval
     ? "  " + Object.entries(result.eval).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(" ")
     : "";
@@ -145,7 +161,7 @@ export async function main(args: string[]): Promise<number> {
       `${evalText}  (${result.elapsed.toFixed(1)}s)  run folder ${out}` +
       (result.checkpoint ? `  checkpoint ${result.checkpoint}` : ""),
   );
-  return result.stopped === "interrupted" ? 130 : 0;
+  return 0;
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -11,6 +11,7 @@
 
 import { ensureBackend } from "../../autograd/backend.ts";
 import {
+  concat,
   keep,
   noGrad,
   type Rng,
@@ -21,8 +22,12 @@ import {
   tensor,
   type Tree,
   treeLeaves,
+  treeLeavesWithPaths,
 } from "../../autograd/mod.ts";
-import { writeFileAtomic } from "../../util/atomic.ts";
+import { resolve } from "node:path";
+import { removeStaleTemps, writeFileAtomic } from "../../util/atomic.ts";
+import { lockRunFolder, type RunLock } from "./lock.ts";
+import { onStopSignal, type StopSignal } from "./stop_signals.ts";
 import { currentBackendName } from "../../autograd/backend.ts";
 import {
   loadMatmulTuning,
@@ -32,13 +37,21 @@ import {
 } from "../../gpu/matmul/mod.ts";
 import { BatchStream } from "./batches.ts";
 import {
+  checkpointPath,
+  checkpointStep,
   loadCheckpoint,
   type LoadedCheckpoint,
   pruneCheckpoints,
   saveCheckpoint,
   type TrainingState,
+  verifyCheckpoint,
 } from "./checkpoint.ts";
-import { CheckpointError, NonFiniteLossError, PipelineError } from "../spec/errors.ts";
+import {
+  CheckpointError,
+  NonFiniteLossError,
+  PipelineError,
+  RunFolderError,
+} from "../spec/errors.ts";
 import { EventLog, type TrainEvent } from "./events.ts";
 import { pipelineFromJSON, type PipelineJSON, toJSON } from "../spec/json.ts";
 import type { Pipeline } from "../spec/pipeline.ts";
@@ -76,22 +89,33 @@ interface Batch {
  * ```
  */
 export interface TrainOptions {
-  /** Stops the run at the next step boundary (a checkpoint is written, like SIGINT). */
+  /** Stops the run at the next step boundary (a checkpoint is written, as on SIGTERM). */
   signal?: AbortSignal;
   /** Called with every event. */
   onEvent?: (event: TrainEvent) => void;
   /**
    * The run folder: `events.jsonl`, `pipeline.json`, and checkpoints in `checkpoints/`
-   * when the pipeline names no `checkpoint.dir`.
+   * when the pipeline names no `checkpoint.dir`. A run that does not resume starts a new
+   * `events.jsonl` there.
    */
   out?: string;
   /** Show progress: `true`, `false`, or `"auto"` (default: on). */
   progress?: boolean | "auto";
   /** Where progress text goes (default stdout). */
   progressWrite?: (text: string) => void;
-  /** Continue from a checkpoint folder (or a run's checkpoint folder: its newest). */
+  /**
+   * Continue from a checkpoint folder (or a run's checkpoint folder: its newest sound one).
+   * With `out`, its `events.jsonl` is cut back to the checkpoint's step, so that the log
+   * reads as one uninterrupted run.
+   */
   resume?: string | LoadedCheckpoint;
-  /** Handle SIGINT by checkpointing and returning (default true). */
+  /**
+   * On SIGINT or SIGTERM, stop at the next step boundary with a checkpoint and return
+   * `stopped: "interrupted"` with the `signal`; a second signal ends the process at once
+   * (default true).
+   */
+  handleSignals?: boolean;
+  /** The first name of `handleSignals`: `false` turns signal handling off all the same. */
   handleSigint?: boolean;
   /**
    * Tune the WebGPU matmul kernels for this model (`tuneMatmul`) after the first step, on the
@@ -165,8 +189,10 @@ export interface TrainResult {
   tokensPerSecond: number;
   /** Steps skipped for a non-finite loss. */
   skipped: number;
-  /** `"completed"`, or `"interrupted"` by SIGINT or the abort signal. */
+  /** `"completed"`, or `"interrupted"` by SIGINT, SIGTERM or the abort signal. */
   stopped: "completed" | "interrupted";
+  /** The signal that interrupted the run, when one did. */
+  signal?: StopSignal;
   /** The last checkpoint written, if any. */
   checkpoint?: string;
 }
@@ -174,9 +200,15 @@ export interface TrainResult {
 /**
  * Trains `p`: builds batches, runs `trainStep` on each step's `gradAccum` micro-batches (mean
  * loss and gradients, clipping, the optimizer with the schedule as its learning rate), reports
- * events, evaluates and checkpoints. A non-finite loss throws `NonFiniteLossError` naming
- * the step (or skips the step, with `onNonFinite: "skip"`). SIGINT or `signal` write a
- * checkpoint and return `stopped: "interrupted"`.
+ * events, evaluates and checkpoints. A non-finite loss or gradient throws
+ * `NonFiniteLossError` naming the step and the first parameter whose gradient went
+ * non-finite, with the last good checkpoint left intact (or skips the step, with
+ * `onNonFinite: "skip"`). SIGINT, SIGTERM or `signal` write a checkpoint and return
+ * `stopped: "interrupted"`.
+ *
+ * The run takes a lock on `out` (and on a checkpoint folder outside it): a second run on the
+ * same folder throws `RunFolderError`. A checkpoint or log that cannot be written (a full
+ * disk) throws `CheckpointError` or `RunFolderError`, leaving the last good checkpoint.
  *
  * @example
  * ```ts
@@ -194,11 +226,71 @@ export interface TrainResult {
  */
 export async function train(p: Pipeline, options: TrainOptions = {}): Promise<TrainResult> {
   await ensureBackend();
-  const loaded = await p.data.load();
-  const resumed = typeof options.resume === "string"
-    ? await loadCheckpoint(options.resume)
-    : options.resume;
-  return await new Run(p, options, loaded.train, loaded.eval, resumed).go();
+  const locks = await lockFolders(runFolders(p, options));
+  try {
+    const loaded = await p.data.load();
+    const resumed = typeof options.resume === "string"
+      ? await loadCheckpoint(options.resume)
+      : options.resume;
+    // The log carries on from the checkpoint's step; a run that starts afresh starts it anew.
+    if (options.out) await cutEventLog(`${options.out}/events.jsonl`, resumed?.state.step ?? 0);
+    return await new Run(p, options, loaded.train, loaded.eval, resumed).go();
+  } finally {
+    for (const l of locks) await l.release();
+  }
+}
+
+/** The folders a run writes to: `out`, and its checkpoint folder when that is elsewhere. */
+function runFolders(p: Pipeline, o: TrainOptions): string[] {
+  const ckpt = p.checkpoint?.dir ?? (o.out ? `${o.out}/checkpoints` : undefined);
+  const dirs = o.out ? [o.out] : [];
+  const inside = (d: string, parent: string) =>
+    (resolve(d) + "/").startsWith(resolve(parent) + "/");
+  if (ckpt && !(o.out && inside(ckpt, o.out))) dirs.push(ckpt);
+  return dirs;
+}
+
+/**
+ * Locks each folder (refusing a second run), then clears what interrupted writes left there.
+ * Locks are taken in order and all released when one fails.
+ */
+async function lockFolders(dirs: readonly string[]): Promise<RunLock[]> {
+  const locks: RunLock[] = [];
+  try {
+    for (const d of dirs) {
+      locks.push(await lockRunFolder(d));
+      await removeStaleTemps(d);
+      await removeStaleTemps(`${d}/checkpoints`);
+    }
+  } catch (e) {
+    for (const l of locks) await l.release();
+    throw e;
+  }
+  return locks;
+}
+
+/**
+ * Keeps the events of `path` up to `step` (and drops a last line a crash cut short), so a
+ * resumed run's log carries on where its checkpoint left off.
+ */
+async function cutEventLog(path: string, step: number): Promise<void> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+    throw e;
+  }
+  const kept = text.split("\n").filter((line) => {
+    try {
+      const s = JSON.parse(line)?.step;
+      return typeof s === "number" && s <= step;
+    } catch {
+      return false;
+    }
+  });
+  const next = kept.map((l) => l + "\n").join("");
+  if (next !== text) await writeFileAtomic(path, next);
 }
 
 /**
@@ -261,7 +353,9 @@ class Run {
   startTime = performance.now();
   startElapsed = 0;
   stopRequested = false;
+  stopSignal?: StopSignal;
   lastYield = performance.now();
+  progress?: Progress;
   /** The pipeline's optimizer, with the schedule as its learning rate when there is one. */
   readonly optimizer: Optimizer;
 
@@ -367,17 +461,26 @@ class Run {
     let tune = await this.prepareTuning(progress);
     const emit = async (e: TrainEvent) => {
       progress?.event(e);
-      await log?.write(e);
+      try {
+        await log?.write(e);
+      } catch (err) {
+        const path = `${o.out}/events.jsonl`;
+        throw new RunFolderError(`cannot write ${path}: ${(err as Error).message}`, path, {
+          cause: err,
+        });
+      }
       o.onEvent?.(e);
     };
-    const onSigint = () => {
-      this.stopRequested = true;
-    };
+    this.progress = progress;
     const onAbort = () => {
       this.stopRequested = true;
     };
-    const useSigint = o.handleSigint ?? true;
-    if (useSigint) Deno.addSignalListener("SIGINT", onSigint);
+    const unlisten = (o.handleSignals ?? o.handleSigint ?? true)
+      ? onStopSignal((s) => {
+        this.stopRequested = true;
+        this.stopSignal = s;
+      })
+      : undefined;
     o.signal?.addEventListener("abort", onAbort);
     if (o.signal?.aborted) this.stopRequested = true;
     let finalEval: Record<string, number> | undefined;
@@ -406,19 +509,34 @@ class Run {
           });
           if (last) finalEval = evalResult;
         }
-        // The event consumes the pending losses before the checkpoint stores what is left.
+        // The event consumes the pending losses before the checkpoint stores what is left. It
+        // is logged first: a crash in between resumes from an earlier checkpoint, whose resume
+        // cuts the log back, so the log never lacks a step its checkpoint holds.
         const event = isLog ? this.event(speed, evalResult) : undefined;
-        const ckpt = isCkpt ? await this.checkpoint() : undefined;
+        const ckpt = isCkpt ? checkpointPath(this.ckptDir!, s) : undefined;
         if (event) await emit(ckpt ? { ...event, checkpoint: ckpt } : event);
+        if (isCkpt) await this.checkpoint();
         // With an abort signal, let its timers run after every step so a stop lands promptly.
         await this.maybeYield(o.signal !== undefined);
       }
+      if (p.eval && finalEval === undefined && this.state.step >= this.total) {
+        // Resumed from the last step's checkpoint (a crash before the results were written):
+        // the final evaluation is all that is left.
+        finalEval = await p.eval.run(p.model, this.params, p.data, {
+          examples: this.evalSet,
+          signal: o.signal,
+        });
+      }
       if (this.stopRequested && this.state.step < this.total) {
         await this.drain();
+        const by = this.stopSignal ? ` by ${this.stopSignal}` : "";
         if (this.ckptDir) {
-          const ckpt = await this.checkpoint();
-          progress?.message(`interrupted at step ${this.state.step}; checkpoint ${ckpt}`);
-        }
+          // The step may have just been checkpointed (or resumed from): not written twice.
+          const ckpt = checkpointStep(this.lastCheckpoint ?? "") === this.state.step
+            ? this.lastCheckpoint!
+            : await this.checkpoint();
+          progress?.message(`interrupted${by} at step ${this.state.step}; checkpoint ${ckpt}`);
+        } else progress?.message(`interrupted${by} at step ${this.state.step}; no checkpoint`);
       }
     } catch (e) {
       for (const t of this.pendingTensors) t.dispose();
@@ -429,7 +547,7 @@ class Run {
     } finally {
       progress?.done();
       log?.close();
-      if (useSigint) Deno.removeSignalListener("SIGINT", onSigint);
+      unlisten?.();
       o.signal?.removeEventListener("abort", onAbort);
     }
     const elapsed = this.elapsed();
@@ -445,6 +563,7 @@ class Run {
       tokensPerSecond: elapsed > 0 ? this.state.tokens / elapsed : 0,
       skipped: this.state.skipped,
       stopped: this.state.step < this.total ? "interrupted" : "completed",
+      ...(this.stopSignal && this.state.step < this.total ? { signal: this.stopSignal } : {}),
       ...(this.lastCheckpoint ? { checkpoint: this.lastCheckpoint } : {}),
     };
   }
@@ -481,8 +600,12 @@ class Run {
         optimizer: this.optimizer,
         clip: p.clip,
         skipNonFinite: p.onNonFinite === "skip",
+        gradSums: true,
       });
-      const record = noGrad(() => stack([r.loss.reshape([]), r.gradNorm.reshape([])]));
+      // [loss, gradNorm, sum of each gradient]: read back in one go, checked in `drain`.
+      const record = noGrad(() =>
+        concat([stack([r.loss.reshape([]), r.gradNorm.reshape([])]), r.gradSums!])
+      );
       return { params: r.params, state: r.state, record };
     });
     keep(out);
@@ -503,19 +626,41 @@ class Run {
     for (const t of ts) t.dispose();
     const values = await all.data();
     all.dispose();
+    const width = values.length / ts.length;
     const firstStep = this.state.step - ts.length + 1;
     for (let i = 0; i < ts.length; i++) {
-      const loss = values[2 * i], norm = values[2 * i + 1];
+      const row = values.subarray(i * width, (i + 1) * width);
+      const loss = row[0], norm = row[1];
       if (Number.isFinite(loss) && Number.isFinite(norm)) {
         this.state.pending.push(loss);
         this.state.pendingGradNorms.push(norm);
-      } else if (this.p.onNonFinite === "skip") {
-        this.state.skipped++;
-      } else {
-        const bad = Number.isFinite(loss) ? norm : loss;
-        throw new NonFiniteLossError(firstStep + i, bad, this.lastCheckpoint);
+        continue;
       }
+      const step = firstStep + i;
+      const bad = row.subarray(2).findIndex((x) => !Number.isFinite(x));
+      const path = bad < 0 ? undefined : this.paramPath(bad);
+      if (this.p.onNonFinite === "skip") {
+        this.state.skipped++;
+        this.progress?.message(
+          `step ${step} skipped: loss ${loss}, gradient norm ${norm}` +
+            (path !== undefined ? `, first non-finite gradient: ${path}` : ""),
+        );
+        continue;
+      }
+      const last = this.lastCheckpoint;
+      const intact = last ? await verifyCheckpoint(last).then(() => true, () => false) : undefined;
+      throw new NonFiniteLossError(step, loss, last, {
+        gradNorm: norm,
+        ...(path !== undefined ? { path } : {}),
+        ...(intact !== undefined ? { checkpointIntact: intact } : {}),
+      });
     }
+  }
+
+  /** The dotted tree path of the `i`-th parameter (tree order), as `flattenParams` names it. */
+  paramPath(i: number): string {
+    const path = treeLeavesWithPaths(this.params)[i]?.[0];
+    return path === undefined ? `#${i}` : path.length ? path.join(".") : "(root)";
   }
 
   /** Ends the current log interval (before any evaluation) and returns its tokens/s. */
@@ -560,7 +705,20 @@ class Run {
       elapsed: this.elapsed(),
       ...(this.json ? { pipeline: this.json } : {}),
     };
-    const path = await saveCheckpoint(dir, this.params, this.optState, state);
+    let path: string;
+    try {
+      path = await saveCheckpoint(dir, this.params, this.optState, state);
+    } catch (e) {
+      const kept = this.lastCheckpoint
+        ? `the last good checkpoint, ${this.lastCheckpoint}, is kept`
+        : "no earlier checkpoint exists";
+      const why = e instanceof RunFolderError && e.cause instanceof Error ? e.cause : e;
+      throw new CheckpointError(
+        `cannot write the checkpoint of step ${state.step} in ${dir}: ` +
+          `${(why as Error)?.message ?? why}; ${kept}`,
+        { cause: e },
+      );
+    }
     await pruneCheckpoints(dir, this.p.checkpoint?.keep ?? 3);
     this.lastCheckpoint = path;
     return path;

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { LossforgeError } from "../../autograd/errors.ts";
+
 /**
  * One problem in a pipeline: where (`optimizer.lr`) and what (`must be > 0, got -1`).
  *
@@ -59,7 +61,7 @@ export interface Problem {
  * }
  * ```
  */
-export class PipelineError extends Error {
+export class PipelineError extends LossforgeError {
   /** Every problem, in the order found. */
   readonly problems: readonly Problem[];
 
@@ -76,7 +78,32 @@ export class PipelineError extends Error {
 }
 
 /**
- * A NaN or infinite loss stopped the run (with `onNonFinite: "stop"`, the default).
+ * Where a non-finite step went wrong, besides its step and loss: see
+ * {@linkcode NonFiniteLossError}.
+ *
+ * @example
+ * ```ts
+ * import type { NonFiniteDetails } from "@lossforge/core";
+ * const d: NonFiniteDetails = { gradNorm: NaN, path: "layers.0.attn.q.weight" };
+ * console.log(d.path); // the first parameter (tree order) whose gradient held a NaN or Inf
+ * ```
+ */
+export interface NonFiniteDetails {
+  /** The global gradient norm of the step (before clipping). */
+  gradNorm?: number;
+  /**
+   * The tree path (dotted, as `flattenParams` names it) of the first parameter, in tree
+   * order, whose gradient held a NaN or an infinity; absent when every gradient was finite.
+   */
+  path?: string;
+  /** Whether the last good checkpoint was read back and matched its checksums. */
+  checkpointIntact?: boolean;
+}
+
+/**
+ * A NaN or infinite loss or gradient stopped the run (with `onNonFinite: "stop"`, the
+ * default). The message names the step and the first parameter whose gradient went
+ * non-finite, and the last good checkpoint, which the run leaves as it was.
  *
  * @example
  * ```ts
@@ -92,30 +119,50 @@ export class PipelineError extends Error {
  *   await train(run);
  * } catch (e) {
  *   if (!(e instanceof NonFiniteLossError)) throw e;
- *   console.log(e.step, e.checkpoint); // 2 undefined: no checkpoint had been written
+ *   console.log(e.step, e.path, e.checkpoint); // 2 "transformer.wte.weight" undefined
  * }
  * ```
  */
-export class NonFiniteLossError extends Error {
-  /** The (1-based) step whose loss was not finite. */
+export class NonFiniteLossError extends LossforgeError {
+  /** The (1-based) step whose loss or gradients were not finite. */
   readonly step: number;
-  /** The loss value (NaN, Infinity or -Infinity). */
+  /** The loss value (NaN, Infinity or -Infinity, or a finite loss with bad gradients). */
   readonly loss: number;
+  /** The step's global gradient norm (NaN when unknown). */
+  readonly gradNorm: number;
+  /** The first parameter path whose gradient held a NaN or an infinity, if any did. */
+  readonly path?: string;
   /** The last good checkpoint, when one was written. */
   readonly checkpoint?: string;
 
   /** Makes the error. */
-  constructor(step: number, loss: number, checkpoint?: string) {
+  constructor(step: number, loss: number, checkpoint?: string, details: NonFiniteDetails = {}) {
+    const gradNorm = details.gradNorm ?? NaN;
+    const what = Number.isFinite(loss) && details.gradNorm !== undefined
+      ? `gradient norm is ${gradNorm} at step ${step} (loss ${loss})`
+      : `loss is ${loss} at step ${step}`;
+    const where = details.path !== undefined
+      ? ` (first non-finite gradient: ${details.path})`
+      : details.gradNorm !== undefined
+      ? " (every gradient is free of NaN and Inf)"
+      : "";
+    const kept = details.checkpointIntact === true
+      ? " (intact: its checksums match)"
+      : details.checkpointIntact === false
+      ? " (but it fails its checksums)"
+      : "";
     super(
-      `loss is ${loss} at step ${step}; training stopped. ` +
+      `${what}${where}; training stopped. ` +
         (checkpoint
-          ? `The last good checkpoint is ${checkpoint}.`
+          ? `The last good checkpoint is ${checkpoint}${kept}.`
           : "No checkpoint was written before it.") +
         ` Try a lower learning rate, gradient clipping (clip), or onNonFinite: "skip".`,
     );
     this.name = "NonFiniteLossError";
     this.step = step;
     this.loss = loss;
+    this.gradNorm = gradNorm;
+    if (details.path !== undefined) this.path = details.path;
     this.checkpoint = checkpoint;
   }
 }
@@ -134,10 +181,45 @@ export class NonFiniteLossError extends Error {
  * }
  * ```
  */
-export class CheckpointError extends Error {
+export class CheckpointError extends LossforgeError {
   /** Makes the error. */
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = "CheckpointError";
+  }
+}
+
+/**
+ * A run folder that cannot be used: another run holds its lock, or one of its files (a
+ * checkpoint, the event log, a result) cannot be written (a full disk, no permission).
+ * `path` names the file or folder.
+ *
+ * @example
+ * ```ts
+ * import { pipeline, RunFolderError, train } from "@lossforge/core";
+ * const run = pipeline({
+ *   model: { kind: "gpt", options: { vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 } },
+ *   loss: "ce",
+ *   optimizer: { kind: "adamw", options: { lr: 1e-3 } },
+ *   data: { kind: "gsm8kSynthetic", options: { count: 16, maxLength: 32 } },
+ *   steps: 4,
+ * });
+ * try {
+ *   await train(run, { out: "runs/busy" });
+ * } catch (e) {
+ *   if (!(e instanceof RunFolderError)) throw e;
+ *   console.log(e.path, e.message); // "runs/busy/run.lock" "runs/busy is in use by ..."
+ * }
+ * ```
+ */
+export class RunFolderError extends LossforgeError {
+  /** The file or folder that could not be used. */
+  readonly path: string;
+
+  /** Makes the error. */
+  constructor(message: string, path: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "RunFolderError";
+    this.path = path;
   }
 }

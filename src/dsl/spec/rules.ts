@@ -21,9 +21,13 @@ const nonNegative: Rule = (v) =>
   v === undefined || (num(v) && v >= 0) ? undefined : `must be >= 0, got ${show(v)}`;
 const unit: Rule = (v) =>
   v === undefined || (num(v) && v >= 0 && v < 1) ? undefined : `must be in [0, 1), got ${show(v)}`;
-const intAtLeast = (min: number): Rule => (v) =>
-  v === undefined || (Number.isInteger(v) && (v as number) >= min)
+/** Sizes index Int32 shapes, so every count is below 2^31 unless a rule bounds it more. */
+const INT_MAX = 2 ** 31 - 1;
+const intAtLeast = (min: number, max = INT_MAX): Rule => (v) =>
+  v === undefined || (Number.isInteger(v) && (v as number) >= min && (v as number) <= max)
     ? undefined
+    : (Number.isInteger(v) && (v as number) >= min)
+    ? `must be at most ${max}, got ${show(v)}`
     : `must be an integer >= ${min}, got ${show(v)}`;
 
 const betas: Rule = (v) => {
@@ -64,7 +68,9 @@ const RULES: Record<PartKind, Record<string, Rule>> = {
   model: {
     vocab: intAtLeast(1),
     context: intAtLeast(1),
-    layers: intAtLeast(1),
+    // A model declares its blocks one by one when it is built: their number is bounded (far
+    // above any published model), so a damaged config cannot make it build forever.
+    layers: intAtLeast(1, 10_000),
     dim: intAtLeast(1),
     heads: intAtLeast(1),
     kvHeads: intAtLeast(1),
