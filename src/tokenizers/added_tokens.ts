@@ -52,11 +52,12 @@ export function parseAddedTokens(json: Json | undefined, where: string): AddedTo
 
 /** A matcher that splits text around added tokens (leftmost, then longest). */
 export class AddedTokenMatcher {
-  readonly #byFirst = new Map<string, AddedToken[]>();
+  /** Tokens by their first UTF-16 code unit, longest first. */
+  readonly #byFirst = new Map<number, AddedToken[]>();
   constructor(tokens: AddedToken[]) {
     for (const t of tokens) {
       if (t.content.length === 0) continue;
-      const first = String.fromCodePoint(t.content.codePointAt(0)!);
+      const first = t.content.charCodeAt(0);
       const list = this.#byFirst.get(first) ?? [];
       list.push(t);
       this.#byFirst.set(first, list);
@@ -78,9 +79,7 @@ export class AddedTokenMatcher {
     let start = 0; // start of pending plain text
     let i = 0;
     while (i < text.length) {
-      const cp = text.codePointAt(i)!;
-      const ch = String.fromCodePoint(cp);
-      const cands = this.#byFirst.get(ch);
+      const cands = this.#byFirst.get(text.charCodeAt(i));
       let hit: AddedToken | undefined;
       if (cands) {
         for (const t of cands) {
@@ -95,7 +94,7 @@ export class AddedTokenMatcher {
         }
       }
       if (!hit) {
-        i += ch.length;
+        i++;
         continue;
       }
       let mStart = i;

@@ -190,6 +190,9 @@ export class BpeModel {
     const ids = this.#symbols(word);
     const n = ids.length;
     if (n <= 1) return ids;
+    if (n >= 67_108_864) {
+      throw new Error(`BPE: a word of ${n} symbols is longer than the 2^26 supported`);
+    }
     // Hugging Face's merge loop: a heap of (rank, position, result) candidates, the lowest
     // rank (then the leftmost) first; a candidate whose pair no longer merges to its result
     // is stale and skipped.
@@ -200,48 +203,19 @@ export class BpeModel {
       next[i] = i + 1 < n ? i + 1 : -1;
       prev[i] = i - 1;
     }
-    const heap: number[][] = [];
-    const less = (x: number[], y: number[]): boolean =>
-      x[0] < y[0] || (x[0] === y[0] && x[1] < y[1]);
-    const push = (e: number[]): void => {
-      heap.push(e);
-      let k = heap.length - 1;
-      while (k > 0) {
-        const p = (k - 1) >> 1;
-        if (!less(heap[k], heap[p])) break;
-        [heap[k], heap[p]] = [heap[p], heap[k]];
-        k = p;
-      }
-    };
-    const pop = (): number[] => {
-      const top = heap[0];
-      const last = heap.pop()!;
-      if (heap.length > 0) {
-        heap[0] = last;
-        let k = 0;
-        for (;;) {
-          const l = 2 * k + 1, r = l + 1;
-          let m = k;
-          if (l < heap.length && less(heap[l], heap[m])) m = l;
-          if (r < heap.length && less(heap[r], heap[m])) m = r;
-          if (m === k) break;
-          [heap[k], heap[m]] = [heap[m], heap[k]];
-          k = m;
-        }
-      }
-      return top;
-    };
+    const heap = new MergeHeap(n);
     const consider = (l: number): void => {
       if (l < 0) return;
       const r = next[l];
       if (r < 0) return;
       const key = pairKey(ids[l], ids[r]);
       const rank = this.ranks.get(key);
-      if (rank !== undefined) push([rank, l, this.merged.get(key)!]);
+      if (rank !== undefined) heap.push(rank, l, this.merged.get(key)!);
     };
     for (let i = 0; i + 1 < n; i++) consider(i);
-    while (heap.length > 0) {
-      const [, l, result] = pop();
+    while (heap.size > 0) {
+      const l = heap.topPos();
+      const result = heap.pop();
       if (!alive[l]) continue;
       const r = next[l];
       if (r < 0) continue;
@@ -256,5 +230,69 @@ export class BpeModel {
     const out: number[] = [];
     for (let i = 0; i >= 0; i = next[i]) out.push(ids[i]);
     return out;
+  }
+}
+
+/**
+ * A binary min-heap of merge candidates in typed arrays: ordered by rank, then position
+ * (`rank * 2^26 + position` as one float64), each carrying the id the merge makes.
+ */
+class MergeHeap {
+  #keys: Float64Array;
+  #vals: Int32Array;
+  size = 0;
+
+  constructor(capacity: number) {
+    this.#keys = new Float64Array(Math.max(16, capacity));
+    this.#vals = new Int32Array(Math.max(16, capacity));
+  }
+
+  push(rank: number, pos: number, result: number): void {
+    if (this.size === this.#keys.length) {
+      const keys = new Float64Array(this.size * 2);
+      keys.set(this.#keys);
+      const vals = new Int32Array(this.size * 2);
+      vals.set(this.#vals);
+      this.#keys = keys;
+      this.#vals = vals;
+    }
+    const keys = this.#keys, vals = this.#vals;
+    const key = rank * 67_108_864 + pos;
+    let k = this.size++;
+    while (k > 0) {
+      const p = (k - 1) >> 1;
+      if (keys[p] <= key) break;
+      keys[k] = keys[p];
+      vals[k] = vals[p];
+      k = p;
+    }
+    keys[k] = key;
+    vals[k] = result;
+  }
+
+  /** The position of the best candidate. */
+  topPos(): number {
+    return this.#keys[0] % 67_108_864;
+  }
+
+  /** Removes the best candidate; returns the id its merge makes. */
+  pop(): number {
+    const keys = this.#keys, vals = this.#vals;
+    const top = vals[0];
+    const n = --this.size;
+    const key = keys[n], val = vals[n];
+    let k = 0;
+    for (;;) {
+      const l = 2 * k + 1;
+      if (l >= n) break;
+      const c = l + 1 < n && keys[l + 1] < keys[l] ? l + 1 : l;
+      if (keys[c] >= key) break;
+      keys[k] = keys[c];
+      vals[k] = vals[c];
+      k = c;
+    }
+    keys[k] = key;
+    vals[k] = val;
+    return top;
   }
 }

@@ -129,10 +129,16 @@ class HfBpeTokenizer implements BpeTokenizer {
     for (const t of parseAddedTokens(json.added_tokens, where)) {
       this.#addedIds.set(t.id, t);
       this.#addedByContent.set(t.content, t.id);
-      this.#idToToken.set(t.id, t.content);
       if (t.normalized && this.#normalizer) {
-        norm.push({ ...t, content: this.#normalizer({ text: t.content, atStart: true }).text });
-      } else raw.push(t);
+        // Matched in normalized text, so in its normalized form, which is also the form the
+        // decoder gets back (as in Hugging Face, so the decoder can undo the normalizer).
+        const content = this.#normalizer({ text: t.content, atStart: true }).text;
+        norm.push({ ...t, content });
+        this.#idToToken.set(t.id, content);
+      } else {
+        raw.push(t);
+        this.#idToToken.set(t.id, t.content);
+      }
     }
     this.#rawAdded = new AddedTokenMatcher(raw);
     this.#normAdded = new AddedTokenMatcher(norm);

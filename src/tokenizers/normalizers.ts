@@ -58,7 +58,7 @@ export const NORMALIZERS: Record<string, ComponentBuilder<Normalizer | null>> = 
   NFKC: unicodeForm("NFKC"),
   NFKD: unicodeForm("NFKD"),
   /** Each char lowercased on its own (a final sigma is `σ`, as in Rust, not `ς`). */
-  Lowercase: () => textMap((s) => s.replace(/[A-Z]+|[^\x00-\x7f]/gu, (c) => c.toLowerCase())),
+  Lowercase: () => textMap((s) => s.replace(/[A-Z]+|[^ -~]/gu, (c) => c.toLowerCase())),
   /** `prepend` before a non-empty text (the prepended chars stand at the text's start). */
   Prepend(spec, where) {
     const prepend = stringField(spec, "prepend", where);

@@ -45,22 +45,10 @@ const SPLIT_BEHAVIORS: readonly SplitBehavior[] = [
   "Contiguous",
 ];
 
-/** `tokenizer.json` writes behaviours in PascalCase (`Split`) or snake_case (`Punctuation`). */
-const SNAKE_BEHAVIORS: Record<string, SplitBehavior> = {
-  removed: "Removed",
-  isolated: "Isolated",
-  merged_with_previous: "MergedWithPrevious",
-  merged_with_next: "MergedWithNext",
-  contiguous: "Contiguous",
-};
-
 /** The `behavior` field of a spec (absent: `Isolated`); errors list the accepted values. */
 function splitBehavior(spec: JsonObject, where: string): SplitBehavior {
   const behavior = spec.behavior ?? "Isolated";
   if (SPLIT_BEHAVIORS.includes(behavior as SplitBehavior)) return behavior as SplitBehavior;
-  if (typeof behavior === "string" && Object.hasOwn(SNAKE_BEHAVIORS, behavior)) {
-    return SNAKE_BEHAVIORS[behavior];
-  }
   throw new Error(
     `${where}: unsupported ${spec.type}.behavior ${show(behavior)} (supported: ${
       SPLIT_BEHAVIORS.join(", ")
@@ -224,7 +212,7 @@ export const PRE_TOKENIZERS: Record<string, ComponentBuilder<PreTokenizer>> = {
       byteLevel: false,
     };
   },
-  /** Punctuation chars cut out as `behavior` says (default `isolated`). */
+  /** Punctuation chars cut out as `behavior` says (default `Isolated`). */
   Punctuation(spec, where) {
     return { steps: [splitStep(PUNCTUATION, splitBehavior(spec, where))], byteLevel: false };
   },

@@ -119,8 +119,10 @@ export function translateRegex(
         i = end;
       } else if (n === "A" && !inClass) {
         out += "^";
-      } else if ((n === "z" || n === "Z") && !inClass) {
+      } else if (n === "z" && !inClass) {
         out += "$";
+      } else if (n === "Z" && !inClass) {
+        out += "(?=\\n?$)";
       } else if (/[dDwWbBnrtfv0-9xuck]/.test(n)) {
         out += "\\" + n;
       } else if (/[\\^$.*+?()[\]{}|/]/.test(n) || (inClass && n === "-")) {
@@ -272,7 +274,12 @@ export function translateRegex(
       out += v.length > 1 ? `[${v.map(escapeClassChar).join("")}]` : c;
       continue;
     }
-    out += c;
+    // Ruby syntax, as onig reads these files: ^ and $ anchor at every line, and . stops
+    // only at "\n" (a JS . also stops at "\r", U+2028 and U+2029).
+    if (c === "^") out += "(?<![^\\n])";
+    else if (c === "$") out += "(?![^\\n])";
+    else if (c === ".") out += "[^\\n]";
+    else out += c;
   }
   if (inClass) throw new Error(`regex ${show(pattern)}: unterminated character class`);
   try {
