@@ -12,7 +12,7 @@ import { byteLevelDecodeToken, UTF8_ENCODER } from "./byte_level.ts";
 import { buildFromTable, type ComponentBuilder, type Json, stringField } from "./hf_json.ts";
 import { replaceAll } from "./normalizers.ts";
 import { patternRegex } from "./regex.ts";
-import { metaspaceScheme } from "./pre_tokenizers.ts";
+import { metaspaceReplacement, metaspaceScheme } from "./pre_tokenizers.ts";
 
 /** A decoder: token strings in, strings out (the text is their concatenation). */
 export type Decoder = (tokens: string[]) => string[];
@@ -139,10 +139,7 @@ export const DECODERS: Record<string, ComponentBuilder<Decoder>> = {
    * instead, unless `prepend_scheme` is `never` (the encoder put it there).
    */
   Metaspace(spec, where) {
-    const rep = spec.replacement ?? "\u2581";
-    if (typeof rep !== "string" || [...rep].length !== 1) {
-      throw new Error(`${where}: Metaspace.replacement must be one character, got ${show(rep)}`);
-    }
+    const rep = metaspaceReplacement(spec, where);
     const dropFirst = metaspaceScheme(spec, where) !== "never";
     return (tokens) => tokens.map((t, i) => t.replaceAll(rep, i === 0 && dropFirst ? "" : " "));
   },

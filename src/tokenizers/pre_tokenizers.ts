@@ -142,8 +142,8 @@ export interface PreTokenizer {
   byteLevel: boolean;
 }
 
-/** The replacement char of a `Metaspace` spec (one code point). */
-function metaspaceReplacement(spec: JsonObject, where: string): string {
+/** The replacement char of a `Metaspace` spec (one code point; default `▁`). */
+export function metaspaceReplacement(spec: JsonObject, where: string): string {
   const r = spec.replacement ?? "\u2581";
   if (typeof r !== "string" || [...r].length !== 1) {
     throw new Error(`${where}: Metaspace.replacement must be one character, got ${show(r)}`);
