@@ -7,6 +7,7 @@
 
 import { isObject, show } from "../util/show.ts";
 import type { Json } from "./hf_json.ts";
+import { WHITESPACE_CLASS } from "./regex.ts";
 
 /** One entry of `added_tokens`, with its flags in camel case. */
 export interface AddedToken {
@@ -52,11 +53,12 @@ export function parseAddedTokens(json: Json | undefined, where: string): AddedTo
 
 /** A matcher that splits text around added tokens (leftmost, then longest). */
 export class AddedTokenMatcher {
-  readonly #byFirst = new Map<string, AddedToken[]>();
+  /** Tokens by their first UTF-16 code unit, longest first. */
+  readonly #byFirst = new Map<number, AddedToken[]>();
   constructor(tokens: AddedToken[]) {
     for (const t of tokens) {
       if (t.content.length === 0) continue;
-      const first = String.fromCodePoint(t.content.codePointAt(0)!);
+      const first = t.content.charCodeAt(0);
       const list = this.#byFirst.get(first) ?? [];
       list.push(t);
       this.#byFirst.set(first, list);
@@ -71,37 +73,31 @@ export class AddedTokenMatcher {
     return this.#byFirst.size === 0;
   }
 
-  /** Split into text pieces (strings) and matched tokens (ids). */
+  /**
+   * Split into text pieces (strings) and matched tokens (ids), as Hugging Face's
+   * leftmost-longest matcher does: at the leftmost position where a token matches, the
+   * longest one there; a `single_word` token touching a word char is passed over whole.
+   */
   split(text: string): (string | number)[] {
     if (this.empty) return [text];
     const out: (string | number)[] = [];
     let start = 0; // start of pending plain text
     let i = 0;
     while (i < text.length) {
-      const cp = text.codePointAt(i)!;
-      const ch = String.fromCodePoint(cp);
-      const cands = this.#byFirst.get(ch);
-      let hit: AddedToken | undefined;
-      if (cands) {
-        for (const t of cands) {
-          if (!text.startsWith(t.content, i)) continue;
-          if (t.singleWord) {
-            const before = i > 0 ? text[i - 1] : "";
-            const after = text.slice(i + t.content.length, i + t.content.length + 1);
-            if (/[\p{L}\p{N}_]/u.test(before) || /[\p{L}\p{N}_]/u.test(after)) continue;
-          }
-          hit = t;
-          break;
-        }
-      }
+      const cands = this.#byFirst.get(text.charCodeAt(i));
+      const hit = cands?.find((t) => text.startsWith(t.content, i));
       if (!hit) {
-        i += ch.length;
+        i++;
         continue;
       }
       let mStart = i;
       let mEnd = i + hit.content.length;
-      if (hit.lstrip) { while (mStart > start && /\s/u.test(text[mStart - 1])) mStart--; }
-      if (hit.rstrip) { while (mEnd < text.length && /\s/u.test(text[mEnd])) mEnd++; }
+      if (hit.singleWord && (endsWithWord(text, mStart) || startsWithWord(text, mEnd))) {
+        i = mEnd;
+        continue;
+      }
+      if (hit.lstrip) { while (mStart > start && isSpace(text, mStart - 1)) mStart--; }
+      if (hit.rstrip) { while (mEnd < text.length && isSpace(text, mEnd)) mEnd++; }
       if (mStart > start) out.push(text.slice(start, mStart));
       out.push(hit.id);
       start = mEnd;
@@ -110,4 +106,27 @@ export class AddedTokenMatcher {
     if (start < text.length) out.push(text.slice(start));
     return out;
   }
+}
+
+/** Rust regex's `\w` (Unicode): what `single_word` tokens may not touch. */
+const WORD_CHAR = /[\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}]/u;
+const SPACE = new RegExp(WHITESPACE_CLASS, "u");
+
+/** Whether the code point ending at `end` (exclusive) is a word char. */
+function endsWithWord(text: string, end: number): boolean {
+  if (end === 0) return false;
+  const lo = text.charCodeAt(end - 1);
+  const from = lo >= 0xdc00 && lo <= 0xdfff && end >= 2 ? end - 2 : end - 1;
+  return WORD_CHAR.test(text.slice(from, end));
+}
+
+/** Whether the code point at `at` is a word char. */
+function startsWithWord(text: string, at: number): boolean {
+  if (at >= text.length) return false;
+  return WORD_CHAR.test(String.fromCodePoint(text.codePointAt(at)!));
+}
+
+/** Whether the UTF-16 unit at `at` is Unicode White_Space (all of which are in the BMP). */
+function isSpace(text: string, at: number): boolean {
+  return SPACE.test(text[at]);
 }

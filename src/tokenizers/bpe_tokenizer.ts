@@ -1,29 +1,29 @@
 /**
- * Hugging Face byte-level BPE tokenizer, built from a `tokenizer.json` object: the pieces
- * of the file each have their file beside this one (normalizers, pre-tokenizers, the BPE
- * model, added tokens, decoders, the post-processor, special tokens); this one puts them in
- * order.
+ * Hugging Face BPE tokenizer, built from a `tokenizer.json` object: the pieces of the file
+ * each have their file beside this one (normalizers, pre-tokenizers, the BPE model, added
+ * tokens, decoders, the post-processor, special tokens); this one puts them in order, as
+ * Hugging Face's `tokenizers` does: added tokens cut out of the raw text, each remaining
+ * part normalized (then added tokens matched on the normalized text), pre-tokenized, and
+ * each piece tokenized by the BPE model; decoding passes every token, added ones too,
+ * through the decoder.
  *
- * Supports `model.type: "BPE"` with `vocab` and `merges` (strings `"a b"` or pairs
- * `["a", "b"]`), the GPT-2 byte-to-unicode map, the `ByteLevel`, `Split`, `Digits` and
- * `Sequence` pre-tokenizers (the layouts used by GPT-2, Llama-3, SmolLM and Qwen2), the
- * `NFC`/`NFD`/`NFKC`/`NFKD`/`Lowercase`/`Sequence` normalizers, `added_tokens` (matched
- * before BPE), `ignore_merges`, `byte_fallback`, an optional `TemplateProcessing` post
- * processor, and a per-word BPE cache.
+ * Both kinds of BPE file load: byte-level ones (GPT-2, Llama-3, Qwen2/3, SmolLM, GPT-NeoX,
+ * Falcon) and SentencePiece-style ones with `byte_fallback` (Llama-2, Mistral, TinyLlama),
+ * with the components listed in `NORMALIZERS`, `PRE_TOKENIZERS`, `DECODERS` and
+ * `POST_PROCESSORS`.
  *
  * @module
  */
 
 import { isObject, show } from "../util/show.ts";
 import { type AddedToken, AddedTokenMatcher, parseAddedTokens } from "./added_tokens.ts";
-import { byteLevelEncode } from "./byte_level.ts";
 import { BpeModel } from "./bpe_model.ts";
 import { buildDecoder, type Decoder } from "./decoders.ts";
 import { rememberTokenizerSource } from "./hf_export.ts";
 import type { Json } from "./hf_json.ts";
 import { buildNormalizer, type Normalizer } from "./normalizers.ts";
 import { buildPostProcessor, type PostProcessor } from "./post_processor.ts";
-import { buildPreTokenizer, type PreStep } from "./pre_tokenizers.ts";
+import { buildPreTokenizer, type Piece, type PreStep } from "./pre_tokenizers.ts";
 import { resolveSpecialTokens, type TokenizerSpecialConfig } from "./special_tokens.ts";
 import { parsing } from "../util/parse_error.ts";
 
@@ -62,7 +62,7 @@ export interface BpeDecodeOptions {
 }
 
 /**
- * A byte-level BPE tokenizer. Structurally compatible with the data pipeline's
+ * A BPE tokenizer read from `tokenizer.json` (byte-level or SentencePiece-style). Structurally compatible with the data pipeline's
  * `Tokenizer` interface (`vocabSize`, `encode`, `decode`, `eos`, `pad`, `bos?`).
  *
  * @example
@@ -115,20 +115,11 @@ class HfBpeTokenizer implements BpeTokenizer {
     const type = model.type ??
       (isObject<Json>(model.vocab) && Array.isArray(model.merges) ? "BPE" : undefined);
     if (type !== "BPE") {
-      throw new Error(
-        `${where}: unsupported model.type ${show(type)}; supported model types: BPE (byte-level)`,
-      );
+      throw new Error(`${where}: unsupported model.type ${show(type)}; supported model types: BPE`);
     }
     this.#model = new BpeModel(model, where);
     this.#normalizer = buildNormalizer(json.normalizer, where);
     const pre = buildPreTokenizer(json.pre_tokenizer, `${where}: pre_tokenizer`);
-    if (!pre.byteLevel) {
-      throw new Error(
-        `${where}: pre_tokenizer has no ByteLevel step (got ${
-          show(json.pre_tokenizer)
-        }); only byte-level BPE is supported`,
-      );
-    }
     this.#steps = pre.steps;
 
     this.#idToToken = new Map();
@@ -140,10 +131,16 @@ class HfBpeTokenizer implements BpeTokenizer {
     for (const t of parseAddedTokens(json.added_tokens, where)) {
       this.#addedIds.set(t.id, t);
       this.#addedByContent.set(t.content, t.id);
-      this.#idToToken.set(t.id, t.content);
       if (t.normalized && this.#normalizer) {
-        norm.push({ ...t, content: this.#normalizer(t.content) });
-      } else raw.push(t);
+        // Matched in normalized text, so in its normalized form, which is also the form the
+        // decoder gets back (as in Hugging Face, so the decoder can undo the normalizer).
+        const content = this.#normalizer({ text: t.content, atStart: true }).text;
+        norm.push({ ...t, content });
+        this.#idToToken.set(t.id, content);
+      } else {
+        raw.push(t);
+        this.#idToToken.set(t.id, t.content);
+      }
     }
     this.#rawAdded = new AddedTokenMatcher(raw);
     this.#normAdded = new AddedTokenMatcher(norm);
@@ -157,7 +154,7 @@ class HfBpeTokenizer implements BpeTokenizer {
     if (ids.bos !== undefined) this.bos = ids.bos;
     this.pad = ids.pad;
     this.#postProcessor = buildPostProcessor(json.post_processor, where, tokenToId);
-    this.#decoder = buildDecoder(json.decoder, where);
+    this.#decoder = buildDecoder(json.decoder, where, pre.byteLevel);
   }
 
   tokenToId(token: string): number | undefined {
@@ -168,64 +165,51 @@ class HfBpeTokenizer implements BpeTokenizer {
     return this.#idToToken.get(id);
   }
 
-  #encodePlain(text: string, out: number[]): void {
-    let pieces = [text];
+  #encodePlain(piece: Piece, out: number[]): void {
+    let pieces = [piece];
     for (const step of this.#steps) pieces = step(pieces);
-    for (const p of pieces) {
-      if (p.length === 0) continue;
-      for (const id of this.#model.tokenize(byteLevelEncode(p))) out.push(id);
-    }
+    for (const p of pieces) for (const id of this.#model.tokenize(p.text)) out.push(id);
   }
 
   encode(text: string, options?: BpeEncodeOptions): number[] {
     const ids: number[] = [];
-    for (const part of this.#rawAdded.split(text)) {
+    // A part that starts the text is the only one at its start (Metaspace's "first" scheme).
+    this.#rawAdded.split(text).forEach((part, i) => {
       if (typeof part === "number") {
         ids.push(part);
-        continue;
+        return;
       }
-      const normalized = this.#normalizer ? this.#normalizer(part) : part;
-      for (const sub of this.#normAdded.split(normalized)) {
+      const raw = { text: part, atStart: i === 0 };
+      const normalized = this.#normalizer ? this.#normalizer(raw) : raw;
+      this.#normAdded.split(normalized.text).forEach((sub, j) => {
         if (typeof sub === "number") ids.push(sub);
-        else this.#encodePlain(sub, ids);
-      }
-    }
+        else this.#encodePlain({ text: sub, atStart: j === 0 && normalized.atStart }, ids);
+      });
+    });
     if (options?.addSpecialTokens && this.#postProcessor) return this.#postProcessor(ids);
     return ids;
   }
 
   decode(ids: readonly number[], options?: BpeDecodeOptions): string {
-    // Runs of model tokens go through the decoder together (a character's bytes may span
-    // tokens); an added token stands for its own text. A skipped special token does not end
-    // a run, so the bytes on either side still join.
-    const parts: string[] = [];
-    let run: string[] = [];
-    const flush = () => {
-      if (run.length > 0) parts.push(...this.#decoder(run));
-      run = [];
-    };
+    // As in Hugging Face, every token goes through the decoder, added tokens too (Llama-2's
+    // decoder strips one leading space of the whole text, not of each run between them).
+    const tokens: string[] = [];
     for (const id of ids) {
-      const added = this.#addedIds.get(id);
-      if (added) {
-        if (added.special && options?.skipSpecial) continue;
-        flush();
-        // Well-formed, as its UTF-8 round trip would make it (a lone surrogate becomes U+FFFD).
-        parts.push(added.content.toWellFormed());
-        continue;
-      }
+      if (options?.skipSpecial && this.#addedIds.get(id)?.special) continue;
       const tok = this.#idToToken.get(id);
       if (tok === undefined) {
         throw new Error(`decode: unknown token id ${show(id)} (vocabSize ${this.vocabSize})`);
       }
-      run.push(tok);
+      tokens.push(tok);
     }
-    flush();
-    return parts.join("");
+    // Well-formed, as Rust strings are (a lone surrogate in a token's text becomes U+FFFD).
+    return this.#decoder(tokens).join("").toWellFormed();
   }
 }
 
 /**
- * Build a byte-level BPE tokenizer from a parsed Hugging Face `tokenizer.json`.
+ * Build a BPE tokenizer (byte-level or SentencePiece-style) from a parsed Hugging Face
+ * `tokenizer.json`.
  *
  * `special` supplies special tokens (e.g. the parsed `tokenizer_config.json`); without it,
  * EOS/BOS/PAD are found among tokens with conventional names (`<|endoftext|>`, `</s>`,

@@ -38,3 +38,12 @@ export function buildFromTable<T>(
   }
   return table[t](spec, where);
 }
+
+/** The string field `field` of `spec`; errors name it and the value found. */
+export function stringField(spec: JsonObject, field: string, where: string): string {
+  const v = spec[field];
+  if (typeof v !== "string") {
+    throw new Error(`${where}: ${spec.type}.${field} must be a string, got ${show(v)}`);
+  }
+  return v;
+}

@@ -1,7 +1,7 @@
 /**
  * Tokenizers: the byte tokenizer (ids are UTF-8 bytes plus three specials) and Hugging Face
- * byte-level BPE tokenizers read from `tokenizer.json` (GPT-2, Llama-3, SmolLM, Qwen2), both
- * speaking the {@linkcode Tokenizer} interface the data pipeline uses.
+ * BPE tokenizers read from `tokenizer.json` (GPT-2, Llama-2, Llama-3, Mistral, Qwen2/3,
+ * SmolLM), both speaking the {@linkcode Tokenizer} interface the data pipeline uses.
  *
  * @example
  * ```ts

@@ -38,18 +38,21 @@ export const POST_PROCESSORS: Record<string, PostProcessorBuilder> = {
       ) {
         const content = piece.SpecialToken.id;
         const specials = post.special_tokens;
-        let id: number | undefined;
+        let ids: number[] | undefined;
         if (isObject<Json>(specials) && isObject<Json>(specials[content])) {
-          const ids = (specials[content] as JsonObject).ids;
-          if (Array.isArray(ids) && typeof ids[0] === "number") id = ids[0];
+          const listed = (specials[content] as JsonObject).ids;
+          if (Array.isArray(listed) && listed.every((x) => typeof x === "number")) {
+            ids = listed as number[];
+          }
         }
-        id ??= tokenToId(content);
-        if (id === undefined) {
+        const byName = tokenToId(content);
+        ids ??= byName === undefined ? undefined : [byName];
+        if (ids === undefined) {
           throw new Error(
             `${where}: post_processor special token ${show(content)} is not a token`,
           );
         }
-        tpl.push(id);
+        tpl.push(...ids);
       } else if (isObject<Json>(piece) && isObject<Json>(piece.Sequence)) {
         tpl.push("$");
       }
@@ -63,7 +66,37 @@ export const POST_PROCESSORS: Record<string, PostProcessorBuilder> = {
       return out;
     };
   },
+  /** `[CLS] ids [SEP]` with the `cls` and `sep` pairs `[token, id]` of the spec. */
+  BertProcessing: clsSep,
+  RobertaProcessing: clsSep,
+  /** Byte-level offsets trimming only: no ids added. */
+  ByteLevel: () => null,
+  /** The `processors` in order. */
+  Sequence(post, where, tokenToId) {
+    const list = post.processors;
+    if (!Array.isArray(list)) {
+      throw new Error(`${where}: post_processor.processors must be an array, got ${show(list)}`);
+    }
+    const steps = list.map((p) => buildPostProcessor(p, where, tokenToId))
+      .filter((p): p is PostProcessor => p !== null);
+    return (ids) => steps.reduce((acc, step) => step(acc), ids);
+  },
 };
+
+/** The `cls` + ids + `sep` layout of `BertProcessing` and `RobertaProcessing`. */
+function clsSep(post: JsonObject, where: string): PostProcessor {
+  const pairId = (field: string): number => {
+    const v = post[field];
+    if (!Array.isArray(v) || v.length !== 2 || typeof v[1] !== "number") {
+      throw new Error(
+        `${where}: post_processor.${field} must be [token, id], got ${show(v)}`,
+      );
+    }
+    return v[1];
+  };
+  const cls = pairId("cls"), sep = pairId("sep");
+  return (ids) => [cls, ...ids, sep];
+}
 
 /**
  * The post-processor a `tokenizer.json` `post_processor` spec describes, or null when it adds

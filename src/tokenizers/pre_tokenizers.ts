@@ -5,9 +5,16 @@
  * @module
  */
 
-import { isObject, show } from "../util/show.ts";
-import { buildFromTable, type ComponentBuilder, type Json } from "./hf_json.ts";
-import { escapeLiteral, translateRegex } from "./regex.ts";
+import { show } from "../util/show.ts";
+import { byteLevelEncode } from "./byte_level.ts";
+import { buildFromTable, type ComponentBuilder, type Json, type JsonObject } from "./hf_json.ts";
+import {
+  escapeLiteral,
+  findMatches,
+  patternRegex,
+  translateRegex,
+  WHITESPACE_CLASS,
+} from "./regex.ts";
 
 /**
  * The GPT-2 / HF `ByteLevel` pre-tokenizer split pattern (Python regex syntax, as
@@ -38,83 +45,131 @@ const SPLIT_BEHAVIORS: readonly SplitBehavior[] = [
   "Contiguous",
 ];
 
+/** The `behavior` field of a spec (absent: `Isolated`); errors list the accepted values. */
+function splitBehavior(spec: JsonObject, where: string): SplitBehavior {
+  const behavior = spec.behavior ?? "Isolated";
+  if (SPLIT_BEHAVIORS.includes(behavior as SplitBehavior)) return behavior as SplitBehavior;
+  throw new Error(
+    `${where}: unsupported ${spec.type}.behavior ${show(behavior)} (supported: ${
+      SPLIT_BEHAVIORS.join(", ")
+    })`,
+  );
+}
+
 /**
- * `text` cut at the matches of `re` (with `invert`, at the text between them), the pieces
- * kept, dropped or joined to a neighbour as `behavior` says; empty pieces are dropped.
+ * A piece of text on its way to the model, and whether it starts where the original text
+ * starts (`Metaspace` with `prepend_scheme: "first"` prepends only there).
  */
-function splitWith(
-  text: string,
-  re: RegExp,
-  behavior: SplitBehavior,
-  invert: boolean,
-): string[] {
-  const pieces: [string, boolean][] = [];
-  let prev = 0;
-  re.lastIndex = 0;
-  for (const m of text.matchAll(re)) {
-    const start = m.index;
-    const end = start + m[0].length;
-    if (start === end) continue;
-    if (prev !== start) pieces.push([text.slice(prev, start), invert]);
-    pieces.push([text.slice(start, end), !invert]);
-    prev = end;
-  }
-  if (prev < text.length) pieces.push([text.slice(prev), invert]);
-  const out: string[] = [];
+export interface Piece {
+  /** The piece's text. */
+  text: string;
+  /** Whether the piece starts at the original text's first char. */
+  atStart: boolean;
+}
+
+/**
+ * `piece` cut at the matches of `re` (with `invert`, at the text between them), the pieces
+ * kept, dropped or joined to a neighbour as `behavior` says (Hugging Face's rules, in
+ * `NormalizedString::split`); empty pieces are dropped.
+ */
+function splitWith(piece: Piece, re: RegExp, behavior: SplitBehavior, invert: boolean): Piece[] {
+  const text = piece.text;
+  const matches = findMatches(text, re);
+  if (invert) { for (const m of matches) m[2] = !m[2]; }
+  // [start, end, removed]
+  const spans: [number, number, boolean][] = [];
+  let prevMatch = false;
   switch (behavior) {
     case "Isolated":
-      for (const [s] of pieces) out.push(s);
+      for (const [s, e] of matches) spans.push([s, e, false]);
       break;
     case "Removed":
-      for (const [s, isMatch] of pieces) if (!isMatch) out.push(s);
+      for (const [s, e, isMatch] of matches) spans.push([s, e, isMatch]);
       break;
-    case "MergedWithPrevious": {
-      let prevWasMatch = true;
-      for (const [s, isMatch] of pieces) {
-        if (isMatch && out.length > 0 && !prevWasMatch) out[out.length - 1] += s;
-        else out.push(s);
-        prevWasMatch = isMatch;
+    case "Contiguous":
+      for (const [s, e, isMatch] of matches) {
+        if (isMatch === prevMatch && spans.length > 0) spans[spans.length - 1][1] = e;
+        else spans.push([s, e, false]);
+        prevMatch = isMatch;
       }
       break;
-    }
-    case "MergedWithNext": {
-      let pending = "";
-      for (const [s, isMatch] of pieces) {
-        if (isMatch) {
-          if (pending !== "") out.push(pending);
-          pending = s;
-        } else {
-          out.push(pending + s);
-          pending = "";
-        }
-      }
-      if (pending !== "") out.push(pending);
-      break;
-    }
-    case "Contiguous": {
-      let prevWasMatch = false;
-      for (const [s, isMatch] of pieces) {
-        if (isMatch && prevWasMatch && out.length > 0) out[out.length - 1] += s;
-        else out.push(s);
-        prevWasMatch = isMatch;
+    case "MergedWithPrevious":
+      for (const [s, e, isMatch] of matches) {
+        if (isMatch && !prevMatch && spans.length > 0) spans[spans.length - 1][1] = e;
+        else spans.push([s, e, false]);
+        prevMatch = isMatch;
       }
       break;
-    }
+    case "MergedWithNext":
+      for (let i = matches.length - 1; i >= 0; i--) {
+        const [s, e, isMatch] = matches[i];
+        if (isMatch && !prevMatch && spans.length > 0) spans[spans.length - 1][0] = s;
+        else spans.push([s, e, false]);
+        prevMatch = isMatch;
+      }
+      spans.reverse();
+      break;
   }
-  return out.filter((s) => s.length > 0);
+  const out: Piece[] = [];
+  for (const [s, e, removed] of spans) {
+    if (removed || e <= s) continue;
+    out.push({ text: text.slice(s, e), atStart: piece.atStart && s === 0 });
+  }
+  return out;
 }
+
+/** A step that cuts every piece with {@linkcode splitWith}. */
+function splitStep(re: RegExp, behavior: SplitBehavior, invert = false): PreStep {
+  return (pieces) => pieces.flatMap((p) => splitWith(p, re, behavior, invert));
+}
+
+/**
+ * Punctuation as Hugging Face's `Punctuation` pre-tokenizer sees it: Rust's ASCII
+ * punctuation (which counts `$+<=>^`|~` among it) or a Unicode `P*` char.
+ */
+const PUNCTUATION = /[\p{P}!-\/:-@\[-`{-~]/gu;
 
 // ---------------------------------------------------------------------------------------
 
-/** A pre-tokenizer step: text pieces in, text pieces out (byte-level mapping happens later). */
-export type PreStep = (pieces: string[]) => string[];
+/** A pre-tokenizer step: text pieces in, text pieces out. */
+export type PreStep = (pieces: Piece[]) => Piece[];
 
 /** A built pre-tokenizer: its steps in order, and whether a `ByteLevel` step is among them. */
 export interface PreTokenizer {
   /** The steps, applied in order. */
   steps: PreStep[];
-  /** Whether the pieces are byte-level BPE words (the model maps them through GPT-2's map). */
+  /** Whether the pieces are byte-level BPE words (mapped through GPT-2's map). */
   byteLevel: boolean;
+}
+
+/** The replacement char of a `Metaspace` spec (one code point; default `▁`). */
+export function metaspaceReplacement(spec: JsonObject, where: string): string {
+  const r = spec.replacement ?? "\u2581";
+  if (typeof r !== "string" || [...r].length !== 1) {
+    throw new Error(`${where}: Metaspace.replacement must be one character, got ${show(r)}`);
+  }
+  return r;
+}
+
+/** The `prepend_scheme` of a `Metaspace` spec, reading the older `add_prefix_space` too. */
+export function metaspaceScheme(spec: JsonObject, where: string): "always" | "first" | "never" {
+  const scheme = spec.prepend_scheme ?? "always";
+  if (scheme !== "always" && scheme !== "first" && scheme !== "never") {
+    throw new Error(
+      `${where}: unsupported Metaspace.prepend_scheme ${
+        show(scheme)
+      } (supported: always, first, never)`,
+    );
+  }
+  if (spec.add_prefix_space === false) {
+    if (scheme !== "never" && spec.prepend_scheme !== undefined) {
+      throw new Error(
+        `${where}: Metaspace.add_prefix_space false does not match prepend_scheme ${show(scheme)}`,
+      );
+    }
+    return "never";
+  }
+  return scheme;
 }
 
 /**
@@ -122,49 +177,75 @@ export interface PreTokenizer {
  * object and where it sits (for error messages).
  */
 export const PRE_TOKENIZERS: Record<string, ComponentBuilder<PreTokenizer>> = {
+  /**
+   * GPT-2's split (unless `use_regex` is false) after an optional prefix space, then each
+   * piece's UTF-8 bytes as byte-level chars, so later steps and the model see those chars.
+   */
   ByteLevel(spec) {
     const addPrefix = spec.add_prefix_space === true;
     const useRegex = spec.use_regex !== false;
     const re = translateRegex(GPT2_SPLIT_PATTERN);
     const step: PreStep = (pieces) => {
-      const out: string[] = [];
-      for (let p of pieces) {
-        if (addPrefix && !p.startsWith(" ")) p = " " + p;
-        if (useRegex) out.push(...splitWith(p, re, "Isolated", false));
-        else out.push(p);
+      const out: Piece[] = [];
+      for (const p of pieces) {
+        const q = addPrefix && !p.text.startsWith(" ") ? { ...p, text: " " + p.text } : p;
+        for (const r of useRegex ? splitWith(q, re, "Isolated", false) : [q]) {
+          out.push({ text: byteLevelEncode(r.text), atStart: r.atStart });
+        }
       }
       return out;
     };
     return { steps: [step], byteLevel: true };
   },
   Split(spec, where) {
-    const pat = spec.pattern;
-    let re: RegExp;
-    if (isObject<Json>(pat) && typeof pat.Regex === "string") re = translateRegex(pat.Regex);
-    else if (isObject<Json>(pat) && typeof pat.String === "string") {
-      re = new RegExp(escapeLiteral(pat.String), "gu");
-    } else {
-      throw new Error(
-        `${where}: Split.pattern must be {"Regex": string} or {"String": string}, got ${show(pat)}`,
-      );
-    }
-    const behavior = spec.behavior ?? "Isolated";
-    if (!SPLIT_BEHAVIORS.includes(behavior as SplitBehavior)) {
-      throw new Error(
-        `${where}: unsupported Split.behavior ${show(behavior)} (supported: ${
-          SPLIT_BEHAVIORS.join(", ")
-        })`,
-      );
-    }
-    const invert = spec.invert === true;
-    const step: PreStep = (pieces) =>
-      pieces.flatMap((p) => splitWith(p, re, behavior as SplitBehavior, invert));
-    return { steps: [step], byteLevel: false };
+    const re = patternRegex(spec.pattern, where, "Split.pattern");
+    return {
+      steps: [splitStep(re, splitBehavior(spec, where), spec.invert === true)],
+      byteLevel: false,
+    };
   },
+  /** Numbers cut out: each digit alone with `individual_digits`, else runs of digits. */
   Digits(spec) {
     const individual = spec.individual_digits === true;
-    const re = individual ? /\p{N}/gu : /\p{N}+/gu;
-    const step: PreStep = (pieces) => pieces.flatMap((p) => splitWith(p, re, "Isolated", false));
+    return {
+      steps: [splitStep(/\p{N}/gu, individual ? "Isolated" : "Contiguous")],
+      byteLevel: false,
+    };
+  },
+  /** Punctuation chars cut out as `behavior` says (default `Isolated`). */
+  Punctuation(spec, where) {
+    return { steps: [splitStep(PUNCTUATION, splitBehavior(spec, where))], byteLevel: false };
+  },
+  /** Whitespace-separated words (Unicode White_Space), the whitespace dropped. */
+  WhitespaceSplit() {
+    return {
+      steps: [splitStep(new RegExp(WHITESPACE_CLASS, "gu"), "Removed")],
+      byteLevel: false,
+    };
+  },
+  /**
+   * SentencePiece's word marker: every space becomes `replacement` (default `▁`), which is
+   * also prepended as `prepend_scheme` says (`always`: to each piece; `first`: only to the
+   * piece at the text's start; `never`), then, with `split` (default true), the text is cut
+   * before each marker.
+   */
+  Metaspace(spec, where) {
+    const rep = metaspaceReplacement(spec, where);
+    const scheme = metaspaceScheme(spec, where);
+    const split = spec.split !== false;
+    const markerRe = new RegExp(escapeLiteral(rep), "gu");
+    const step: PreStep = (pieces) => {
+      const out: Piece[] = [];
+      for (const p of pieces) {
+        let text = p.text.replaceAll(" ", rep);
+        const prepend = scheme === "always" || (scheme === "first" && p.atStart);
+        if (prepend && text.length > 0 && !text.startsWith(rep)) text = rep + text;
+        const q = { text, atStart: p.atStart };
+        if (split) out.push(...splitWith(q, markerRe, "MergedWithNext", false));
+        else if (text.length > 0) out.push(q);
+      }
+      return out;
+    };
     return { steps: [step], byteLevel: false };
   },
   Sequence(spec, where) {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { show } from "../util/show.ts";
+import { isObject, show } from "../util/show.ts";
 
 /** Unicode White_Space, as onig's `\s` sees it (JS `\s` lacks U+0085, adds U+FEFF). */
 const WS_CLASS_BODY = "\\t-\\r \\x85\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000";
@@ -119,8 +119,10 @@ export function translateRegex(
         i = end;
       } else if (n === "A" && !inClass) {
         out += "^";
-      } else if ((n === "z" || n === "Z") && !inClass) {
+      } else if (n === "z" && !inClass) {
         out += "$";
+      } else if (n === "Z" && !inClass) {
+        out += "(?=\\n?$)";
       } else if (/[dDwWbBnrtfv0-9xuck]/.test(n)) {
         out += "\\" + n;
       } else if (/[\\^$.*+?()[\]{}|/]/.test(n) || (inClass && n === "-")) {
@@ -272,7 +274,12 @@ export function translateRegex(
       out += v.length > 1 ? `[${v.map(escapeClassChar).join("")}]` : c;
       continue;
     }
-    out += c;
+    // Ruby syntax, as onig reads these files: ^ and $ anchor at every line, and . stops
+    // only at "\n" (a JS . also stops at "\r", U+2028 and U+2029).
+    if (c === "^") out += "(?<![^\\n])";
+    else if (c === "$") out += "(?![^\\n])";
+    else if (c === ".") out += "[^\\n]";
+    else out += c;
   }
   if (inClass) throw new Error(`regex ${show(pattern)}: unterminated character class`);
   try {
@@ -284,4 +291,53 @@ export function translateRegex(
       }`,
     );
   }
+}
+
+/**
+ * The text of `text` cut at the matches of `re` (a global RegExp), as Hugging Face's
+ * `find_matches` cuts it: `[start, end, isMatch]` segments in order covering the whole text.
+ * An empty match right where the previous match ended is skipped, as Oniguruma's iterator
+ * skips it (a JS `matchAll` would report it). An empty text is one empty non-match.
+ *
+ * @example
+ * ```ts
+ * import { findMatches } from "./regex.ts";
+ * console.log(findMatches("a-b", /-/gu)); // [[0, 1, false], [1, 2, true], [2, 3, false]]
+ * ```
+ */
+export function findMatches(text: string, re: RegExp): [number, number, boolean][] {
+  if (text.length === 0) return [[0, 0, false]];
+  const out: [number, number, boolean][] = [];
+  let prev = 0;
+  let lastEnd = -1;
+  re.lastIndex = 0;
+  for (const m of text.matchAll(re)) {
+    const start = m.index;
+    const end = start + m[0].length;
+    if (start === end && start === lastEnd) continue;
+    if (prev !== start) out.push([prev, start, false]);
+    out.push([start, end, true]);
+    prev = end;
+    lastEnd = end;
+  }
+  if (prev !== text.length) out.push([prev, text.length, false]);
+  return out;
+}
+
+/** Unicode White_Space (Rust's `char::is_whitespace`, onig's `\s`) as a JS class. */
+export const WHITESPACE_CLASS: string = `[${WS_CLASS_BODY}]`;
+
+/**
+ * The `pattern` field of a `Replace` (normalizer or decoder) or `Split`: `{"String": s}`
+ * (matched literally) or `{"Regex": r}` (Oniguruma syntax), as a global JS RegExp.
+ */
+export function patternRegex(pattern: unknown, where: string, field: string): RegExp {
+  if (isObject<unknown>(pattern)) {
+    const p = pattern;
+    if (typeof p.String === "string") return new RegExp(escapeLiteral(p.String), "gu");
+    if (typeof p.Regex === "string") return translateRegex(p.Regex);
+  }
+  throw new Error(
+    `${where}: ${field} must be {"String": string} or {"Regex": string}, got ${show(pattern)}`,
+  );
 }

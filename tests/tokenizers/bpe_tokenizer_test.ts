@@ -280,9 +280,9 @@ Deno.test("unsupported model types and malformed input give clear errors", () =>
   assertThrows(
     () =>
       bpeTokenizerFromJSON(
-        tinyTokenizerJson({ merges: [], preTokenizer: { type: "Metaspace", replacement: "▁" } }),
+        tinyTokenizerJson({ merges: [], preTokenizer: { type: "BertPreTokenizer" } }),
       ),
-    "Metaspace",
+    "BertPreTokenizer",
     "supported",
   );
   assertThrows(
