@@ -1,5 +1,6 @@
-// Reproduces transformers' outputs for the tiny GPT-NeoX, StableLM and Falcon checkpoints of
-// the shared paper-archs folder (bf16 weights, GPT-2's real tokenizer): token ids, logits,
+// Reproduces transformers' outputs for the tiny GPT-NeoX, StableLM, Falcon and Llama
+// checkpoints of the shared paper-archs folder (bf16 weights; GPT-2's real tokenizer, and
+// the SentencePiece one of the Llama-2 kind for llama2): token ids, logits,
 // the top 20 of the last position and 16 greedy tokens, one by one and batched with left
 // padding. Runs on the CPU, and on WebGPU too when a WebGPU backend can be initialised here.
 import {
@@ -34,6 +35,7 @@ const FAMILIES = [
   ["gptneox", "GPTNeoXForCausalLM"],
   ["stablelm", "StableLmForCausalLM"],
   ["falcon", "FalconForCausalLM"],
+  ["llama2", "LlamaForCausalLM"],
 ] as const;
 
 async function present(): Promise<boolean> {
@@ -124,4 +126,24 @@ for (const backend of ["cpu", "webgpu"] as const) {
       },
     });
   }
+}
+
+for (const [folder, architecture] of FAMILIES) {
+  Deno.test({
+    name: `paper-archs ${folder} (${architecture}): a bf16 base kept in bf16 gives the same logits`,
+    ignore: !have,
+    fn: async () => {
+      const ids = (reference as Reference).models[folder].ids[0];
+      const logitsOf = async (dtype: "float32" | "keep") => {
+        const p = await loadPretrained(new URL(`${folder}/`, DIR), { backend: "cpu", dtype });
+        const x = tensor([ids], { dtype: "int32", backend: "cpu" });
+        const out = Array.from(await p.model.apply(p.params, x).data());
+        treeDispose(p.params);
+        return out;
+      };
+      // Widening bf16 to float32 is exact and the CPU matmul widens while packing, so the two
+      // agree bit for bit.
+      assertEquals(await logitsOf("keep"), await logitsOf("float32"));
+    },
+  });
 }
