@@ -61,6 +61,9 @@ ${LOSS_NAMES.filter((n) => n !== "ce").join(", ")}`,
     seed: int("N", "seed for data, adapters and batching", { default: 42, min: 0 }),
     backend: choice("NAME", "cpu (default) or webgpu",
       { choices: ["cpu", "webgpu"], default: "cpu" }),
+    "base-dtype": choice("NAME", `keep: a bfloat16/float16 base stays 2 bytes per weight
+(widened inside the matmul); float32 (default): widen it at load`,
+      { choices: ["float32", "keep"], default: "float32" }),
     out: text("DIR", "where the adapters go (default runs/finetune-<timestamp>)"),
     "save-pretrained": text("DIR", `also write the merged model (adapters folded into the base)
 as a Hugging Face folder that transformers loads`),
@@ -96,7 +99,7 @@ async function main(): Promise<number> {
   }
 
   // The frozen base model and LoRA adapters on the paper's projections (or those asked for).
-  const pre = await loadPretrained(modelDir);
+  const pre = await loadPretrained(modelDir, { dtype: v.baseDtype as "float32" | "keep" });
   const targets = v.loraTargets ?? "paper";
   const lm = loraFromFlags(pre.model, { rank, alpha: 2 * rank, dropout: 0.05, targets });
   // The pipeline's model: its parameters are only the adapters; the base is frozen inside.

@@ -142,3 +142,60 @@ Deno.test("finetune example: bad input is one line, exit code 2, nothing written
   if (haveModel) cases.push([["--lora-targets", "q_proj,query"], "[query] match no projection"]);
   await assertBadInput("finetune.ts", cases);
 });
+
+// The paper's four families (the shared paper-archs checkpoints): a short LoRA fine-tune of
+// each runs and writes adapters on the family's paper targets; one keeps its bf16 base.
+const ARCHS = decodeURIComponent(
+  new URL("../shared/models/paper-archs", `file://${root}`).pathname,
+);
+const haveArchs = await Deno.stat(`${ARCHS}/reference.json`).then(() => true, () => false);
+if (!haveArchs) {
+  console.log(
+    `finetune paper families: ${ARCHS} not found${inCi ? " (CI: failing)" : "; skipped"}`,
+  );
+}
+const PAPER_TARGETS: Record<string, string[]> = {
+  gptneox: ["query_key_value"],
+  stablelm: [
+    "down_proj",
+    "gate_proj",
+    "k_proj",
+    "lm_head",
+    "o_proj",
+    "q_proj",
+    "up_proj",
+    "v_proj",
+  ],
+  falcon: ["dense", "dense_4h_to_h", "dense_h_to_4h", "query_key_value"],
+  llama2: ["down_proj", "gate_proj", "k_proj", "lm_head", "o_proj", "q_proj", "up_proj", "v_proj"],
+};
+for (const [family, targets] of Object.entries(PAPER_TARGETS)) {
+  Deno.test({
+    name: `finetune example: a LoRA fine-tune of the paper family ${family}`,
+    ignore: !haveArchs && !inCi,
+    async fn() {
+      assert(haveArchs, `${ARCHS}/reference.json is missing`);
+      const dir = `${await Deno.makeTempDir()}/out`;
+      const keep = family === "falcon" ? ["--base-dtype", "keep"] : [];
+      const r = await runExample("finetune.ts", [
+        "--count",
+        "2",
+        "--batch",
+        "1",
+        "--backend",
+        "cpu",
+        "--steps",
+        "2",
+        "--model",
+        `${ARCHS}/${family}`,
+        "--out",
+        dir,
+        ...keep,
+      ]);
+      assertEquals(r.code, 0, r.err);
+      const config = JSON.parse(await Deno.readTextFile(`${dir}/adapter_config.json`));
+      assertEquals([...config.target_modules].sort(), targets);
+      await Deno.remove(dir, { recursive: true });
+    },
+  });
+}
