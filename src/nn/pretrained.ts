@@ -172,9 +172,11 @@ export function modelFromConfig(config: HfModelConfig): LanguageModel {
 }
 
 /**
- * Loads a Hugging Face model folder: `LlamaForCausalLM` (and SmolLM), `Qwen2ForCausalLM`
- * or `GPT2LMHeadModel`, from one `model.safetensors` or shards. Missing tensors (and, when
- * strict, unexpected ones) are listed in the error; shapes are checked.
+ * Loads a Hugging Face model folder: `LlamaForCausalLM` (Llama 2/3, TinyLlama, SmolLM),
+ * `Qwen2ForCausalLM`, `GPTNeoXForCausalLM` (Pythia, RedPajama-INCITE), `StableLmForCausalLM`,
+ * `FalconForCausalLM` or `GPT2LMHeadModel`, from one `model.safetensors` or shards. Missing
+ * tensors (and, when strict, unexpected ones) are listed in the error; shapes are checked.
+ * With `dtype: "keep"` a bfloat16/float16 base stays 2 bytes per weight.
  *
  * @example
  * ```ts
