@@ -79,6 +79,9 @@ function checkTerms(o: Options): OptionProblem[] {
     return [{ path: "terms", message: `must be a non-empty array of [loss, weight, { mask }]` }];
   }
   const out: OptionProblem[] = [];
+  if (o.masking !== undefined && o.masking !== "exclude" && o.masking !== "paper") {
+    out.push({ path: "masking", message: `must be "exclude" or "paper", got ${show(o.masking)}` });
+  }
   o.terms.forEach((t, i) => {
     if (!Array.isArray(t) || t.length < 2 || t.length > 3) {
       out.push({
@@ -113,13 +116,18 @@ function checkTerms(o: Options): OptionProblem[] {
 /** `combine`'s options as `checkTerms` accepts them: each loss a spec or a bare name. */
 interface CombineOptions {
   terms: readonly [loss: PartSpec | string, weight: number, options?: { mask?: CombineMask }][];
+  /** Given to `combine` as it is: the masking of every term, `"exclude"` or `"paper"`. */
+  masking?: "exclude" | "paper";
 }
 
 registerLoss("combine", (o: CombineOptions, resolve) => {
   const terms = o.terms.map(([loss, weight, opts]): CombineTerm =>
     opts ? [resolve("loss", loss), weight, opts] : [resolve("loss", loss), weight]
   );
-  return combine(terms);
+  if (o.masking === undefined) return combine(terms);
+  // combine gives the masking to every term (and, in "paper" mode, the trainer's window).
+  const withMasking = { terms, masking: o.masking };
+  return combine(withMasking);
 }, { validate: checkTerms });
 
 registerOptimizer("sgd", (o: SgdOptions) => sgd(o), { validate: required("lr") });
