@@ -98,10 +98,11 @@ function perTask<T>(
   parse: (name: string, raw: string) => T,
   fallback?: Readonly<Record<TaskName, T>>,
 ): Flag<PerTask<T>> {
+  const shown = fallback && TASK_NAMES.map((t) => `${t}=${fallback[t]}`).join(",");
   return {
     arg,
-    help,
-    default: fallback && TASK_NAMES.map((t) => `${t}=${fallback[t]}`).join(","),
+    help: shown ? `${help}\n(default ${shown})` : help,
+    default: shown,
     read: (name, raw) => {
       const out: PerTask<T> = { ...fallback };
       if (raw === undefined) return out;
@@ -158,19 +159,22 @@ tokenizer.json) with LoRA, as the paper does; without it a small model
 is trained from scratch on each task (and the run says so)`),
     "lora-targets": loraTargets(`with --model: paper (default: the family's modules in the paper's
 code), attention, or module names (q_proj,v_proj)`),
-    lora: numbers("R,A,D", "with --model: LoRA rank, alpha and dropout", { default: [8, 16, 0.05], min: 0 }),
-    smoke: flag(`the whole grid in about a minute: a tiny model, ${SMOKE.steps} steps, ${SMOKE.limit} test problems
-per task, synthetic records in each task's format unless --data is given`),
+    lora: numbers("R,A,D", "with --model: LoRA rank, alpha and dropout",
+      { default: [8, 16, 0.05], min: 0 }),
+    smoke: flag(`the whole grid in about a minute: a tiny model, ${SMOKE.steps} steps,
+${SMOKE.limit} test problems per task, synthetic records in each task's
+format unless --data is given`),
   }),
   ...section("Grid", {
-    tasks: list("LIST", `comma-separated, from: ${TASK_NAMES.join(", ")}`,
+    tasks: list("LIST", `comma-separated, from: ${TASK_NAMES.join(", ")} (default all)`,
       { choices: TASK_NAMES, noun: "task", default: TASK_NAMES }),
     losses: list("LIST", `comma-separated, from: ${LOSS_NAMES.join(", ")}
-ce trains alone, every other loss as w1 ce + w2 loss on answer tokens`,
+ce trains alone, every other loss as w1 ce + w2 loss on answer tokens
+(default ce,focal,lovasz,gdice,sadice: the paper's)`,
       { choices: LOSS_NAMES, noun: "loss", default: ["ce", "focal", "lovasz", "gdice", "sadice"] }),
     weights: numbers("A,B", "the two weights", { default: [0.6, 0.4], min: 0 }),
-    masking: choice("MODE", `exclude (ignored positions removed) or paper (the published code's
-zeroed rows, and its trainer's window for the answer terms)`,
+    masking: choice("MODE", `exclude (default: ignored positions removed) or paper (the
+published code's zeroed rows, and its trainer's window for answer terms)`,
       { choices: ["exclude", "paper"], default: "exclude" }),
   }),
   ...section("Training (a value for every task, or task=value pairs)", {
@@ -202,7 +206,8 @@ backend from scratch, 1 on webgpu or with --model)`, { min: 1 }),
   ...section("Evaluation and output", {
     "val-limit": int("N", `validation examples scored during training, by the teacher-forced
 argmax (default 100, the paper's; ${SMOKE.valLimit} with --smoke)`, { min: 1 }),
-    "eval-every": int("N", "validation every N steps (0: only at the end)", { default: 500, min: 0 }),
+    "eval-every": int("N", "validation every N steps (0: only at the end)",
+      { default: 500, min: 0 }),
     limit: int("N", `test examples per task, scored by greedy generation (default all;
 ${SMOKE.limit} with --smoke)`, { min: 1 }),
     "max-new-tokens": perTask("N", `greedy generation length (default 256 for gsm8k and mathqa,
@@ -326,7 +331,7 @@ async function planData(o: Options, out: string): Promise<DataPlan> {
   return { dirs, synthetic: false, note: "given with --data" };
 }
 
-/** Reads each task's splits once, so a missing file or bad record stops the run before it writes. */
+/** Reads each task's splits, so a missing file or a bad record stops the run before it writes. */
 async function checkData(o: Options, plan: DataPlan): Promise<void> {
   for (const t of o.tasks) {
     for (const split of ["train", "validation", "test"] as const) {
