@@ -195,3 +195,58 @@ Deno.test("paper example: bad input is one line on stderr, exit code 2, nothing 
     [["--resume", "/nonexistent"], "no readable run.json"],
   ]);
 });
+
+// The tiny Llama folder the project shares (../shared beside the repository); without it this
+// test is skipped, except in CI (env CI set), where a missing model is a failure.
+const root = new URL("../../", import.meta.url).pathname;
+const model = decodeURIComponent(
+  new URL("../shared/models/tiny-llama-hf", `file://${root}`).pathname,
+);
+const haveModel = await Deno.stat(`${model}/config.json`).then(() => true, () => false);
+const inCi = (Deno.env.get("CI") ?? "") !== "";
+if (!haveModel) {
+  console.log(
+    `paper example --model test: ${model} not found${inCi ? " (CI: failing)" : "; skipped"}`,
+  );
+}
+
+/** The tensor names in a safetensors file's header. */
+async function tensorNames(path: string): Promise<string[]> {
+  const bytes = await Deno.readFile(path);
+  const n = Number(new DataView(bytes.buffer).getBigUint64(0, true));
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
+  return Object.keys(header).filter((k) => k !== "__metadata__");
+}
+
+Deno.test({
+  name: "paper example: --model fine-tunes LoRA adapters on each task, with the model's tokenizer",
+  ignore: !haveModel && !inCi,
+  async fn() {
+    assert(haveModel, `${model}/config.json is missing`);
+    const dir = await Deno.makeTempDir();
+    const r = await runExample("paper.ts", [
+      "--smoke",
+      "--backend",
+      "cpu",
+      "--model",
+      model,
+      "--tasks",
+      "openbookqa,gsm8k",
+      "--losses",
+      "ce,lovasz",
+      "--out",
+      dir,
+    ]);
+    assertEquals(r.code, 0, r.err);
+    assert(!r.out.includes("No --model"), r.out);
+    const results = await assertRun(dir, ["openbookqa", "gsm8k"], ["CE", "0.6 CE + 0.4 Lovász"], 2);
+    const about = JSON.parse(await Deno.readTextFile(`${dir}/results.json`)).model as string;
+    assert(about.includes("LoRA r=8, alpha=16, dropout=0.05"), about);
+    // Only the adapters are trained, so only they are in the checkpoint.
+    const ckpt = `${dir}/gsm8k/ce/checkpoints`;
+    const [step] = [...Deno.readDirSync(ckpt)].map((e) => e.name);
+    const names = await tensorNames(`${ckpt}/${step}/params.safetensors`);
+    assert(names.length > 0 && names.every((n) => n.includes("lora")), names.join(", "));
+    assert(results.tasks.gsm8k.rows.every((r) => r.test.count === 2));
+  },
+});
