@@ -617,6 +617,8 @@ async function main(): Promise<number> {
   if (!flags) return 0;
   // A resumed run keeps every setting it started with (run.json), whatever else is given.
   const o = await resumedFlags(flags, "paper run folder", ["workers"]);
+  // A task named twice would train into the same folders twice.
+  o.tasks = [...new Set(o.tasks)];
   if (o.model && !(await isFile(`${o.model}/config.json`))) {
     throw new UsageError(
       `--model ${o.model}: no config.json there (expected a Hugging Face model folder)`,
@@ -636,6 +638,9 @@ async function main(): Promise<number> {
   const backend = o.backend ?? await fastestBackend();
   await setBackend(backend);
   const pre = await pretrainedModel(o);
+  const scratch = pre ? undefined : scratchModel(o, 8).options!;
+  const modelText = pre?.about ?? `trained from scratch on each task (no --model): llama, ` +
+      `${scratch!.layers} layer(s), dim ${scratch!.dim}, byte tokens; lr ${SCRATCH_LR} unless --lr`;
 
   await Deno.mkdir(out, { recursive: true });
   if (plan.synthetic && !o.resume) {
@@ -648,9 +653,7 @@ async function main(): Promise<number> {
   const about = {
     date: new Date().toISOString(),
     backend,
-    model: pre?.about ?? `trained from scratch on each task (no --model): llama, ` +
-        `${scratchModel(o, 8).options!.layers} layer(s), dim ${scratchModel(o, 8).options!.dim}, ` +
-        `byte tokens; lr ${SCRATCH_LR} unless --lr`,
+    model: modelText,
     data: plan.note,
     smoke: o.smoke,
     losses: o.losses,

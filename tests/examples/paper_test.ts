@@ -193,6 +193,7 @@ Deno.test("paper example: bad input is one line on stderr, exit code 2, nothing 
     [["--mirror", "http://127.0.0.1:1"], "--mirror: applies with --download only"],
     [["--model", "/nonexistent"], "no config.json there"],
     [["--resume", "/nonexistent"], "no readable run.json"],
+    [["--dim", "10"], "--dim: must be a multiple of 4"],
   ]);
 });
 
