@@ -92,6 +92,8 @@ export {
   syntheticData,
   type SyntheticDataOptions,
 } from "./run/data_sources.ts";
+export { taskData, type TaskDataOptions } from "./run/task_data.ts";
+export { type TaskDecode, taskEval, type TaskEvalOptions } from "./run/task_eval.ts";
 export { BatchStream, type BatchStreamOptions, type DataPosition } from "./run/batches.ts";
 export {
   checkpointPath,

@@ -71,18 +71,11 @@ export function exactMatchEval(options: ExactMatchOptions = {}): Evaluator {
       const chosen = limit === undefined ? examples : examples.slice(0, limit);
       if (chosen.length === 0) return { count: 0 };
       const prompts = chosen.map((e) => e.prompt);
-      const predictions = isLanguageModel(model)
-        ? await generateWithCache(model, params, data.tokenizer, prompts, {
-          maxNewTokens,
-          batchSize,
-          signal,
-        })
-        : await greedyGenerate(model, params, data.tokenizer, prompts, {
-          maxNewTokens,
-          batchSize,
-          context: modelContext(model),
-          signal,
-        });
+      const predictions = await generateAnswers(model, params, data.tokenizer, prompts, {
+        maxNewTokens,
+        batchSize,
+        signal,
+      });
       const m = aggregateMetrics(
         chosen.map((e, i) => ({ prediction: predictions[i], reference: e.target })),
       );
@@ -93,6 +86,38 @@ export function exactMatchEval(options: ExactMatchOptions = {}): Evaluator {
     kind: "exactMatch",
     options: { ...(limit !== undefined ? { limit } : {}), maxNewTokens, batchSize },
   });
+}
+
+/**
+ * The greedy continuation of each prompt, as evaluators score it: with a language model's
+ * key/value cache when `model` is one (`gpt`, `llama`, a LoRA model), else by running the
+ * whole sequence at each step within the model's context (`greedyGenerate`).
+ *
+ * @example
+ * ```ts
+ * import { byteTokenizer, gpt, rng } from "@lossforge/core";
+ * import { generateAnswers } from "./evaluate.ts";
+ * const model = gpt({ vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 });
+ * const out = await generateAnswers(model, model.init(rng(0)), byteTokenizer(), ["1+1="], {
+ *   maxNewTokens: 4,
+ *   batchSize: 8,
+ * });
+ * console.log(out.length); // 1
+ * ```
+ */
+export async function generateAnswers(
+  model: Module<ParamTree>,
+  params: ParamTree,
+  tokenizer: Tokenizer,
+  prompts: readonly string[],
+  o: { maxNewTokens: number; batchSize: number; signal?: AbortSignal },
+): Promise<string[]> {
+  return isLanguageModel(model)
+    ? await generateWithCache(model, params, tokenizer, prompts, o)
+    : await greedyGenerate(model, params, tokenizer, prompts, {
+      ...o,
+      context: modelContext(model),
+    });
 }
 
 function isLanguageModel(model: Module<ParamTree>): model is LanguageModel {

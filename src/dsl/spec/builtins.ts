@@ -80,6 +80,9 @@ function checkTerms(o: Options): OptionProblem[] {
     return [{ path: "terms", message: `must be a non-empty array of [loss, weight, { mask }]` }];
   }
   const out: OptionProblem[] = [];
+  if (o.masking !== undefined && o.masking !== "exclude" && o.masking !== "paper") {
+    out.push({ path: "masking", message: `must be "exclude" or "paper", got ${show(o.masking)}` });
+  }
   o.terms.forEach((t, i) => {
     if (!Array.isArray(t) || t.length < 2 || t.length > 3) {
       out.push({
@@ -114,6 +117,7 @@ function checkTerms(o: Options): OptionProblem[] {
 /** `combine`'s options as `checkTerms` accepts them: each loss a spec or a bare name. */
 interface CombineOptions {
   terms: readonly [loss: PartSpec | string, weight: number, options?: { mask?: CombineMask }][];
+  /** Given to `combine`: the masking of every term, `"exclude"` or `"paper"`. */
   masking?: Masking;
 }
 

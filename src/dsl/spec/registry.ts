@@ -334,7 +334,7 @@ export const registerEvaluator: Registrar<"eval"> = registrarOf("eval");
  * @example
  * ```ts
  * import { registered } from "@lossforge/core";
- * console.log(registered("data")); // ["gsm8k", "gsm8kSynthetic", "inline"]
+ * console.log(registered("data")); // ["gsm8k", "gsm8kSynthetic", "inline", "task"]
  * ```
  */
 export function registered(kind: PartKind): string[] {
