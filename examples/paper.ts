@@ -49,6 +49,7 @@ import {
   type PipelineSpec,
   plotCurves,
   setBackend,
+  signalExitCode,
   sweep,
   type SweepRow,
   TASK_NAMES,
@@ -232,7 +233,8 @@ teacher-forced logits; at the end, the test split by greedy generation. Writes, 
 results.md (a table per task and the mean relative improvement), results.json, steps.csv
 (the step metrics), <task>/results.md, <task>/curves.svg and each run's folder.`,
   flags: FLAGS,
-  footer: "Exit codes: 0 success, 2 bad input, 1 internal error, 130 interrupted (see --resume).",
+  footer: `Exit codes: 0 success, 2 bad input, 1 internal error, 130 / 143 after SIGINT / SIGTERM
+(each loss checkpointed; continue with --resume; a second signal stops at once).`,
 });
 
 /** The flags; a run keeps them in run.json, and --resume takes them back from there. */
@@ -711,8 +713,9 @@ async function main(): Promise<number> {
       report: false,
     });
     if (table.stopped === "interrupted") {
-      console.log(`\ninterrupted: continue with --resume ${out}`);
-      return 130;
+      const by = table.signal ? ` by ${table.signal}` : "";
+      console.log(`\ninterrupted${by}: continue with --resume ${out}`);
+      return signalExitCode(table.signal ?? "SIGINT");
     }
     const testEval = taskEval({
       task,

@@ -199,3 +199,28 @@ Deno.test({
     await Deno.remove(dir, { recursive: true });
   },
 });
+
+Deno.test({
+  name: "signals: SIGTERM stops the paper grid (143) with the resume command; --resume finishes",
+  ignore,
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    const args = ["--smoke", "--tasks", "gsm8k", "--losses", "ce", "--steps", "400"];
+    const child = spawnDeno("examples/paper.ts", [...args, "--backend", "cpu", "--out", dir]);
+    const watch = exitWatch(child);
+    // The first event comes at step 25 (logEvery 25): then stop it.
+    const started = async () => (await lines(`${dir}/gsm8k/ce/events.jsonl`)).length > 0;
+    assert(await waitFor(started, { child: watch, ms: 50, timeoutMs: 60_000 }), "it trained");
+    child.kill("SIGTERM");
+    const r = await finish(child);
+    assertEquals(r.code, 143, r.err);
+    assert(r.out.includes(`interrupted by SIGTERM: continue with --resume ${dir}`), r.out);
+    const saved = await listCheckpoints(`${dir}/gsm8k/ce/checkpoints`);
+    assertEquals(saved.length, 1);
+    assert(Number(saved[0].slice(-8)) < 400, saved[0]);
+    const again = await finish(spawnDeno("examples/paper.ts", ["--resume", dir]));
+    assertEquals(again.code, 0, again.err);
+    await assertSound(dir);
+    await Deno.remove(dir, { recursive: true });
+  },
+});
