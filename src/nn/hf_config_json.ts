@@ -25,7 +25,7 @@ const rope = (c: HfModelConfig) => ({
   rope_theta: c.ropeTheta,
 });
 
-function require(ok: boolean, config: HfModelConfig, what: string): void {
+function ensure(ok: boolean, config: HfModelConfig, what: string): void {
   if (!ok) throw new ValueError(`config.json for ${config.architecture}: ${what}`);
 }
 
@@ -203,8 +203,8 @@ export function gpt2ConfigJson(c: HfModelConfig): Record<string, unknown> {
  * ```
  */
 export function gptNeoXConfigJson(config: HfModelConfig): ConfigJson {
-  require(config.kvHeads === config.heads, config, "GPT-NeoX has no grouped key/value heads");
-  require(config.headDim * config.heads === config.dim, config, "headDim must be dim / heads");
+  ensure(config.kvHeads === config.heads, config, "GPT-NeoX has no grouped key/value heads");
+  ensure(config.headDim * config.heads === config.dim, config, "headDim must be dim / heads");
   // Absent fields take the family's defaults, as `modelFromConfig` does.
   const fraction = config.rotaryFraction ?? 0.25;
   return {
@@ -239,7 +239,7 @@ export function gptNeoXConfigJson(config: HfModelConfig): ConfigJson {
  * ```
  */
 export function stableLmConfigJson(config: HfModelConfig): ConfigJson {
-  require(config.headDim * config.heads === config.dim, config, "headDim must be dim / heads");
+  ensure(config.headDim * config.heads === config.dim, config, "headDim must be dim / heads");
   const fraction = config.rotaryFraction ?? 0.25;
   return {
     ...header(config, "stablelm"),
@@ -275,8 +275,8 @@ export function stableLmConfigJson(config: HfModelConfig): ConfigJson {
  * ```
  */
 export function falconConfigJson(config: HfModelConfig): ConfigJson {
-  require(config.headDim * config.heads === config.dim, config, "headDim must be dim / heads");
-  require(
+  ensure(config.headDim * config.heads === config.dim, config, "headDim must be dim / heads");
+  ensure(
     (config.rotaryFraction ?? 1) === 1,
     config,
     "Falcon rotates whole heads (rotaryFraction must be 1)",
@@ -284,7 +284,7 @@ export function falconConfigJson(config: HfModelConfig): ConfigJson {
   const { heads, kvHeads } = config;
   const parallel = config.parallelResidual ?? true, norms = config.parallelNorms ?? 1;
   const newArch = (kvHeads !== 1 && kvHeads !== heads) || (parallel && norms === 2);
-  require(
+  ensure(
     !newArch || parallel,
     config,
     `grouped key/value heads (${kvHeads} of ${heads}) need Falcon's new decoder architecture, ` +
