@@ -7,6 +7,7 @@
  */
 /// <reference types="@webgpu/types" />
 import { BackendError } from "../autograd/errors.ts";
+import { keepGlBackendOut } from "./wgpu_backends.ts";
 
 /**
  * What to tell a user who has no adapter.
@@ -99,7 +100,10 @@ let adapterPromise: Promise<GPUAdapter | null> | null = null;
 
 /**
  * The WebGPU adapter, or null when there is none (no `navigator.gpu`, or no driver).
- * Asked once per process.
+ * Asked once per process. On Linux with a Vulkan driver and `DENO_WEBGPU_BACKEND` unset, it
+ * first sets that variable to `vulkan`, so that Deno does not also start OpenGL, whose EGL
+ * library can abort the process as it exits (docs/exit-abort.md); set the variable yourself
+ * (for example to `gl`) to choose otherwise.
  *
  * @example
  * ```ts
@@ -111,6 +115,8 @@ export function findAdapter(): Promise<GPUAdapter | null> {
   adapterPromise ??= (async () => {
     const gpu = (globalThis.navigator as { gpu?: GPU } | undefined)?.gpu;
     if (!gpu) return null;
+    // Before Deno starts wgpu on this thread: OpenGL's EGL aborts some exits (wgpu_backends.ts).
+    keepGlBackendOut();
     try {
       return await gpu.requestAdapter({ powerPreference: "high-performance" });
     } catch {

@@ -14,6 +14,7 @@
 /// <reference types="@webgpu/types" />
 import { BackendError } from "../autograd/errors.ts";
 import { checkGpu, type GpuContext } from "./device.ts";
+import { FreeList } from "./free_list.ts";
 
 /**
  * A GPU buffer owned by the pool; handed out wrapped in a `GpuBuffer`.
@@ -257,7 +258,7 @@ export class Engine {
   private pass: GPUComputePassEncoder | null = null;
   private passPipeline: GPUComputePipeline | null = null;
   private batchDispatches = 0;
-  private readonly pool = new Map<number, PooledBuffer[]>();
+  private readonly pool = new Map<number, FreeList<PooledBuffer>>();
   private readonly stagingPool = new Map<number, GPUBuffer[]>();
   private nextId = 1;
   private liveBuffers = 0;
@@ -327,13 +328,8 @@ export class Engine {
   upload(op: string, data: ArrayBufferView): GpuBuffer {
     const bytes = data.byteLength;
     const cls = sizeClass(bytes);
-    const list = this.pool.get(cls);
-    let p: PooledBuffer | undefined;
-    if (list) {
-      // Oldest first: the bottom of the stack is the likeliest to be submitted already.
-      const i = list.findIndex((b) => b.freeEpoch < this.epoch);
-      if (i >= 0) p = list.splice(i, 1)[0];
-    }
+    // Only buffers whose last use was already submitted (see the module comment).
+    let p = this.pool.get(cls)?.popWhere((b) => b.freeEpoch < this.epoch);
     if (p) this.takeFromPool(p);
     else p = this.create(op, cls);
     if (bytes > 0) {
@@ -358,7 +354,7 @@ export class Engine {
     this.liveBytes -= p.bytes;
     p.freeEpoch = this.epoch;
     let list = this.pool.get(p.bytes);
-    if (!list) this.pool.set(p.bytes, list = []);
+    if (!list) this.pool.set(p.bytes, list = new FreeList());
     list.push(p);
     this.pooledBuffers++;
     this.pooledBytes += p.bytes;
@@ -397,7 +393,7 @@ export class Engine {
   /** Destroys every pooled (free) buffer and forgets cached bind groups. */
   trim(): void {
     this.flush();
-    for (const list of this.pool.values()) for (const p of list) p.buffer.destroy();
+    for (const list of this.pool.values()) for (const p of list.values()) p.buffer.destroy();
     this.pool.clear();
     this.pooledBuffers = 0;
     this.pooledBytes = 0;
