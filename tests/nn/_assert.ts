@@ -91,3 +91,38 @@ export async function haveTinyLlama(): Promise<boolean> {
     return false;
   }
 }
+
+/**
+ * A minimal byte-level BPE tokenizer.json (256 byte symbols and an end-of-text token, no
+ * merges), for model folders the tests write.
+ */
+export function byteLevelTokenizerJson(): unknown {
+  const chars: string[] = [];
+  let n = 0;
+  for (let b = 0; b < 256; b++) {
+    const keep = (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
+    chars.push(String.fromCharCode(keep ? b : 256 + n++));
+  }
+  return {
+    version: "1.0",
+    added_tokens: [{
+      id: 256,
+      content: "<|endoftext|>",
+      special: true,
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: false,
+    }],
+    normalizer: null,
+    pre_tokenizer: {
+      type: "ByteLevel",
+      add_prefix_space: false,
+      trim_offsets: true,
+      use_regex: true,
+    },
+    post_processor: null,
+    decoder: { type: "ByteLevel" },
+    model: { type: "BPE", vocab: Object.fromEntries(chars.map((c, i) => [c, i])), merges: [] },
+  };
+}

@@ -20,36 +20,9 @@ import {
   unflattenParams,
   valueAndGrad,
 } from "../../mod.ts";
-import { assert, assertEquals } from "./_assert.ts";
+import { assert, assertEquals, byteLevelTokenizerJson } from "./_assert.ts";
 
 await setBackend("cpu");
-
-/** A byte-level BPE tokenizer.json: 256 byte symbols and an end-of-text token, no merges. */
-function tokenizerJson(): unknown {
-  const chars: string[] = [];
-  let n = 0;
-  for (let b = 0; b < 256; b++) {
-    const keep = (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
-    chars.push(String.fromCharCode(keep ? b : 256 + n++));
-  }
-  return {
-    version: "1.0",
-    added_tokens: [{
-      id: 256,
-      content: "<|endoftext|>",
-      special: true,
-      single_word: false,
-      lstrip: false,
-      rstrip: false,
-      normalized: false,
-    }],
-    normalizer: null,
-    pre_tokenizer: { type: "ByteLevel", add_prefix_space: false, trim_offsets: true },
-    post_processor: null,
-    decoder: { type: "ByteLevel" },
-    model: { type: "BPE", vocab: Object.fromEntries(chars.map((c, i) => [c, i])), merges: [] },
-  };
-}
 
 /** Writes a model folder (weights stored as `stored`, in `shards` files) and runs `fn`. */
 async function folder(
@@ -62,7 +35,7 @@ async function folder(
   const dir = await Deno.makeTempDir();
   try {
     await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(config));
-    await Deno.writeTextFile(`${dir}/tokenizer.json`, JSON.stringify(tokenizerJson()));
+    await Deno.writeTextFile(`${dir}/tokenizer.json`, JSON.stringify(byteLevelTokenizerJson()));
     const opts = { dtype: stored };
     if (shards === 1) {
       await saveSafetensors(`${dir}/model.safetensors`, weights, { format: "pt" }, opts);
