@@ -14,6 +14,15 @@ import type { SimdMatmul } from "./simd_matmul.ts";
 
 type Buf = TypedArray;
 
+/** Zeroes the rows a panel of `w` rows has beyond the operand's `rows` (the last panel's tail). */
+function zeroPadRows(dst: Float32Array, rows: number, k: number, w: number, at: number): void {
+  const padded = Math.ceil(rows / w) * w;
+  for (let r = rows; r < padded; r++) {
+    const base = at + Math.floor(r / w) * k * w + (r % w);
+    for (let p = 0; p < k; p++) dst[base + p * w] = 0;
+  }
+}
+
 /**
  * dst[at + ⌊r/w⌋·w·k + p·w + r mod w] = src[off + r·rs + p·ps] for r < rows, p < k (panels of
  * w rows), and zeros for the padding rows; the loop walks whichever source axis is contiguous.
@@ -29,12 +38,8 @@ function packPanels(
   w: number,
   at: number,
 ): void {
-  const padded = Math.ceil(rows / w) * w;
+  zeroPadRows(dst, rows, k, w, at);
   const pos = (r: number) => at + Math.floor(r / w) * k * w + (r % w);
-  for (let r = rows; r < padded; r++) {
-    const base = pos(r);
-    for (let p = 0; p < k; p++) dst[base + p * w] = 0;
-  }
   if (rs === 1) {
     // Rows contiguous: walk r fastest.
     for (let p = 0; p < k; p++) {
@@ -69,12 +74,8 @@ function packHalfPanels(
   w: number,
   at: number,
 ): void {
-  const padded = Math.ceil(rows / w) * w;
+  zeroPadRows(dst, rows, k, w, at);
   const pos = (r: number) => at + Math.floor(r / w) * k * w + (r % w);
-  for (let r = rows; r < padded; r++) {
-    const base = pos(r);
-    for (let p = 0; p < k; p++) dst[base + p * w] = 0;
-  }
   // bfloat16 bits go to the high half of the float32's bits; f16 values through a table.
   const bits = new Uint32Array(dst.buffer, dst.byteOffset, dst.length);
   const t = f16Table(), bf = dtype === "bfloat16";
