@@ -12,7 +12,7 @@
 
 import { LossforgeError } from "../autograd/errors.ts";
 import { RunFolderError } from "../dsl/spec/errors.ts";
-import { injectedWriteFailure, slowWritePause } from "../dsl/run/test_hooks.ts";
+import { injectedWriteFailure, slowWritePause } from "./test_hooks.ts";
 
 /** `name.tmp-<pid>-<random>` (and `-old`), hidden; what `removeStaleTemps` recognises. */
 const TEMP = /^\..+\.tmp-\d+-[0-9a-z]+(-old)?$/;
