@@ -196,6 +196,37 @@ export function checkNumber(
   }
 }
 
+/** The option names every loss factory takes: those of {@linkcode BaseLossOptions}. */
+export const BASE_OPTION_NAMES: readonly string[] = ["ignoreIndex", "masking"];
+
+/**
+ * Throws a ValueError naming `loss`, each unknown option and the valid ones when `options`
+ * has a key outside `valid`: a misspelt option (`focal({ gama: 2 })`) from JavaScript or a
+ * config file would otherwise be ignored and the loss trained with its default.
+ */
+export function checkOptionNames(
+  loss: string,
+  options: unknown,
+  valid: readonly string[],
+): void {
+  if (options === undefined) return;
+  if (options === null || typeof options !== "object" || Array.isArray(options)) {
+    throw new ValueError(
+      `${loss}: options must be an object, got ${
+        Array.isArray(options) ? "an array" : JSON.stringify(options)
+      }`,
+    );
+  }
+  const unknown = Object.keys(options).filter((k) => !valid.includes(k));
+  if (unknown.length === 0) return;
+  const names = unknown.map((k) => JSON.stringify(k)).join(", ");
+  throw new ValueError(
+    `${loss}: unknown option${unknown.length > 1 ? "s" : ""} ${names}; valid options: ${
+      [...valid].sort().join(", ")
+    }`,
+  );
+}
+
 /** Throws a ValueError naming `loss` and `field` unless `value` is one of `allowed`. */
 export function checkChoice<T extends string>(
   loss: string,

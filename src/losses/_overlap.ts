@@ -17,6 +17,7 @@ import {
   zeros,
 } from "../autograd/mod.ts";
 import {
+  BASE_OPTION_NAMES,
   type BaseLossOptions,
   callMasking,
   checkChoice,
@@ -109,6 +110,14 @@ export interface OverlapOptions extends BaseLossOptions {
   /** Whether float32 WebGPU logits may take the fused soft-count kernel (default true). */
   fused?: boolean;
 }
+
+/** The option names of every Dice-type loss (those of {@linkcode OverlapOptions}). */
+export const OVERLAP_OPTION_NAMES: readonly string[] = [
+  ...BASE_OPTION_NAMES,
+  "smooth",
+  "classes",
+  "fused",
+];
 
 /**
  * A Dice-type loss `loss`: per class c, 1 - `score(counts, s)` of the soft counts over the

@@ -19,6 +19,7 @@ import {
 } from "../autograd/mod.ts";
 import {
   checkChoice,
+  checkOptionNames,
   fmtShape,
   type LossCallOptions,
   type LossFn,
@@ -180,6 +181,7 @@ export function trainerWindow(answer: Tensor): Tensor {
  */
 export function combine(terms: readonly CombineTerm[] | CombineOptions): CombinedLossFn {
   const list = "terms" in terms ? terms.terms : terms;
+  if (!Array.isArray(terms)) checkOptionNames("combine", terms, ["terms", "masking"]);
   const masking = "terms" in terms ? terms.masking : undefined;
   if (masking !== undefined) checkChoice("combine", "masking", masking, MASKINGS);
   if (!Array.isArray(list) || list.length === 0) {
@@ -194,6 +196,7 @@ export function combine(terms: readonly CombineTerm[] | CombineOptions): Combine
         `combine: term ${k} (${loss.name}): weight must be finite, got ${weight}`,
       );
     }
+    checkOptionNames(`combine: term ${k} (${loss.name})`, opts, ["mask"]);
     const mask = opts?.mask ?? "all";
     checkChoice(`combine: term ${k} (${loss.name})`, "mask", mask, MASKS);
     return { loss, weight, mask };

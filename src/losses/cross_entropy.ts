@@ -3,7 +3,14 @@
  * @module
  */
 import { gather, logSoftmax, mean, reshape, type Tensor, unsqueeze } from "../autograd/mod.ts";
-import { type BaseLossOptions, checkNumber, type LossFn, type Reduction } from "./_common.ts";
+import {
+  BASE_OPTION_NAMES,
+  type BaseLossOptions,
+  checkNumber,
+  checkOptionNames,
+  type LossFn,
+  type Reduction,
+} from "./_common.ts";
 import { targetLoss, targetReduction } from "./_target.ts";
 
 /**
@@ -65,6 +72,12 @@ export function crossEntropyPerPosition(
  * ```
  */
 export function crossEntropy(options: CrossEntropyOptions = {}): LossFn {
+  checkOptionNames("crossEntropy", options, [
+    ...BASE_OPTION_NAMES,
+    "labelSmoothing",
+    "reduction",
+    "fused",
+  ]);
   const e = options.labelSmoothing ?? 0;
   checkNumber("crossEntropy", "labelSmoothing", e, 0, 1);
   return targetLoss({

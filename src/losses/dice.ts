@@ -2,8 +2,8 @@
  * Soft Dice loss over classes.
  * @module
  */
-import { type BaseLossOptions, type LossFn, safeRatio } from "./_common.ts";
-import { type ClassAverage, overlapLoss } from "./_overlap.ts";
+import { type BaseLossOptions, checkOptionNames, type LossFn, safeRatio } from "./_common.ts";
+import { type ClassAverage, OVERLAP_OPTION_NAMES, overlapLoss } from "./_overlap.ts";
 
 /**
  * Options of the Dice family (`dice`, `jaccard`, and the base of `tversky`).
@@ -50,6 +50,7 @@ export interface DiceOptions extends BaseLossOptions {
  * ```
  */
 export function dice(options: DiceOptions = {}): LossFn {
+  checkOptionNames("dice", options, OVERLAP_OPTION_NAMES);
   return overlapLoss(
     "dice",
     options,

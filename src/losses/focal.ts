@@ -13,8 +13,10 @@ import {
   ValueError,
 } from "../autograd/mod.ts";
 import {
+  BASE_OPTION_NAMES,
   type BaseLossOptions,
   checkNumber,
+  checkOptionNames,
   type LossFn,
   oneMinusPow,
   type Reduction,
@@ -89,6 +91,13 @@ export function focalPerPosition(
  * ```
  */
 export function focal(options: FocalOptions = {}): LossFn {
+  checkOptionNames("focal", options, [
+    ...BASE_OPTION_NAMES,
+    "gamma",
+    "alpha",
+    "reduction",
+    "fused",
+  ]);
   const gamma = options.gamma ?? 2;
   const alpha = options.alpha ? [...options.alpha] : undefined;
   checkNumber("focal", "gamma", gamma);

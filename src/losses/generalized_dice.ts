@@ -4,10 +4,12 @@
  */
 import { cast, max, noGrad, recip, type Tensor, where } from "../autograd/mod.ts";
 import {
+  BASE_OPTION_NAMES,
   type BaseLossOptions,
   callMasking,
   checkChoice,
   checkNumber,
+  checkOptionNames,
   IGNORE_INDEX,
   type LossFn,
   lossMasking,
@@ -122,6 +124,13 @@ function paperWeights(sy: Tensor, kind: GeneralizedDiceWeight): Tensor {
  * ```
  */
 export function generalizedDice(options: GeneralizedDiceOptions = {}): LossFn {
+  checkOptionNames("generalizedDice", options, [
+    ...BASE_OPTION_NAMES,
+    "weight",
+    "smooth",
+    "perSequence",
+    "fused",
+  ]);
   const kind = options.weight ?? "square";
   const smooth = options.smooth ?? DEFAULT_SMOOTH;
   const perSequence = options.perSequence ?? true;

@@ -2,8 +2,8 @@
  * Soft Jaccard (IoU) loss over classes.
  * @module
  */
-import { type LossFn, safeRatio } from "./_common.ts";
-import { overlapLoss } from "./_overlap.ts";
+import { checkOptionNames, type LossFn, safeRatio } from "./_common.ts";
+import { OVERLAP_OPTION_NAMES, overlapLoss } from "./_overlap.ts";
 import type { DiceOptions } from "./dice.ts";
 
 /**
@@ -40,6 +40,7 @@ export type JaccardOptions = DiceOptions;
  * ```
  */
 export function jaccard(options: JaccardOptions = {}): LossFn {
+  checkOptionNames("jaccard", options, OVERLAP_OPTION_NAMES);
   return overlapLoss(
     "jaccard",
     options,

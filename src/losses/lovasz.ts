@@ -29,9 +29,11 @@ import {
   where,
 } from "../autograd/mod.ts";
 import {
+  BASE_OPTION_NAMES,
   type BaseLossOptions,
   callMasking,
   checkMaskShape,
+  checkOptionNames,
   checkTargetsSync,
   classCounts,
   fmtShape,
@@ -170,6 +172,7 @@ function classSlots(prep: Prepared, mode: ClassAverage): { slots: Tensor; weight
  * ```
  */
 export function lovaszSoftmax(options: LovaszSoftmaxOptions = {}): LossFn {
+  checkOptionNames("lovaszSoftmax", options, [...BASE_OPTION_NAMES, "classes", "fused"]);
   const mode = options.classes ?? "present";
   const ignoreIndex = options.ignoreIndex ?? IGNORE_INDEX;
   checkClasses("lovaszSoftmax", mode);
@@ -282,6 +285,7 @@ function hingePositions(
  * ```
  */
 export function lovaszHinge(options: LovaszHingeOptions = {}): LossFn {
+  checkOptionNames("lovaszHinge", options, [...BASE_OPTION_NAMES, "perSequence", "fused"]);
   const perSequence = options.perSequence ?? true;
   const ignoreIndex = options.ignoreIndex ?? IGNORE_INDEX;
   const own = lossMasking("lovaszHinge", options);

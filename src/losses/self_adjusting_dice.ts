@@ -4,8 +4,10 @@
  */
 import { exp, gather, logSoftmax, reshape, type Tensor, unsqueeze } from "../autograd/mod.ts";
 import {
+  BASE_OPTION_NAMES,
   type BaseLossOptions,
   checkNumber,
+  checkOptionNames,
   type LossFn,
   oneMinusPow,
   type Reduction,
@@ -70,6 +72,13 @@ export function selfAdjustingDicePerPosition(
  * ```
  */
 export function selfAdjustingDice(options: SelfAdjustingDiceOptions = {}): LossFn {
+  checkOptionNames("selfAdjustingDice", options, [
+    ...BASE_OPTION_NAMES,
+    "alpha",
+    "gamma",
+    "reduction",
+    "fused",
+  ]);
   const alpha = options.alpha ?? 1;
   const gamma = options.gamma ?? 1;
   checkNumber("selfAdjustingDice", "alpha", alpha);

@@ -2,8 +2,8 @@
  * Tversky loss: Dice with separate weights on false positives and false negatives.
  * @module
  */
-import { checkNumber, type LossFn, safeRatio } from "./_common.ts";
-import { overlapLoss } from "./_overlap.ts";
+import { checkNumber, checkOptionNames, type LossFn, safeRatio } from "./_common.ts";
+import { OVERLAP_OPTION_NAMES, overlapLoss } from "./_overlap.ts";
 import type { DiceOptions } from "./dice.ts";
 
 /**
@@ -48,6 +48,7 @@ export interface TverskyOptions extends DiceOptions {
  * ```
  */
 export function tversky(options: TverskyOptions = {}): LossFn {
+  checkOptionNames("tversky", options, [...OVERLAP_OPTION_NAMES, "alpha", "beta"]);
   const a = options.alpha ?? 0.5;
   const b = options.beta ?? 0.5;
   checkNumber("tversky", "alpha", a);
