@@ -25,7 +25,8 @@
 import { parseArgs } from "node:util";
 import { getHeapSpaceStatistics } from "node:v8";
 import * as lf from "../mod.ts";
-import type { BackendName, Tensor } from "../mod.ts";
+import type { BackendName } from "../mod.ts";
+import { gptTrainer } from "./_gpt_trainer.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -100,37 +101,7 @@ interface Sample {
   loss: number;
 }
 
-const model = lf.gpt(cfg);
-let params = model.init(lf.rng(0));
-const optimizer = lf.adamw({ lr: 3e-3, weightDecay: 0.01 });
-let state = optimizer.init(params);
-const ce = lf.crossEntropy();
-const data = lf.rng(1);
-const t = cfg.context;
-const loss = (p: typeof params, b: { ids: Tensor; targets: Tensor }) =>
-  ce(model.apply(p, b.ids, { training: true }), b.targets);
-
-/** One step on fresh random ids (targets: the ids shifted by one); returns the loss. */
-function step(): Tensor {
-  const ids = new Int32Array(batch * t);
-  for (let i = 0; i < ids.length; i++) ids[i] = data.int(cfg.vocab);
-  const targets = new Int32Array(ids.length);
-  for (let i = 0; i < ids.length; i++) targets[i] = (i + 1) % t === 0 ? -100 : ids[i + 1];
-  const out = lf.scope(() => {
-    const b = {
-      ids: lf.tensor(ids, { shape: [batch, t] }),
-      targets: lf.tensor(targets, { shape: [batch, t] }),
-    };
-    return lf.trainStep(params, state, [b], { loss, optimizer, clip: 1 });
-  });
-  lf.keep(out);
-  out.gradNorm.dispose();
-  lf.treeDispose(params);
-  lf.treeDispose(state.slots);
-  params = out.params;
-  state = out.state;
-  return out.loss;
-}
+const trainer = gptTrainer(cfg, batch);
 
 /** The bytes V8 has reserved for one of its heap spaces. */
 function heapSpace(name: string): number {
@@ -166,7 +137,7 @@ let first: Sample | undefined, mid: Sample | undefined, end: Sample | undefined;
 // Half-way too: growth in the second half tells a one-time rise from a steady leak.
 const half = Math.max(at + 1, Math.floor(steps / 2));
 for (let i = 1; i <= steps; i++) {
-  const l = step();
+  const l = trainer.step();
   if (i % 10 === 0 || i === at || i === steps) lastLoss = await l.item();
   l.dispose();
   if (i === at) first = await sample(i, lastLoss);
@@ -182,8 +153,7 @@ for (let i = 1; i <= steps; i++) {
     );
   }
 }
-lf.treeDispose(params);
-lf.treeDispose(state.slots);
+trainer.dispose();
 
 const growth = (a: number, b: number) => a === 0 ? (b === 0 ? 0 : Infinity) : (b - a) / a;
 const poolGrowth = growth(first!.poolBytes, end!.poolBytes);

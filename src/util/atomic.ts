@@ -11,7 +11,7 @@
  */
 
 import { LossforgeError } from "../autograd/errors.ts";
-import { RunFolderError } from "../dsl/spec/errors.ts";
+import { RunFolderError } from "./errors.ts";
 import { injectedWriteFailure, slowWritePause } from "./test_hooks.ts";
 
 /** `name.tmp-<pid>-<random>` (and `-old`), hidden; what `removeStaleTemps` recognises. */

@@ -3,7 +3,8 @@
 // bytes after step 100 as at the end, and reuse their bind groups instead of making new ones
 // (a step's buffers must come back with the same ids each step for the cache to hit).
 import * as lf from "../../mod.ts";
-import type { Tensor, WebGpuBackend } from "../../mod.ts";
+import type { WebGpuBackend } from "../../mod.ts";
+import { gptTrainer } from "../../bench/_gpt_trainer.ts";
 import { gpuTest } from "./_util.ts";
 
 gpuTest(
@@ -13,15 +14,7 @@ gpuTest(
     try {
       const gpu = lf.backendInstance("webgpu") as WebGpuBackend;
       const cfg = { vocab: 32, context: 8, layers: 1, dim: 16, heads: 2 };
-      const batch = 2, t = cfg.context;
-      const model = lf.gpt(cfg);
-      let params = model.init(lf.rng(0));
-      const optimizer = lf.adamw({ lr: 3e-3, weightDecay: 0.01 });
-      let state = optimizer.init(params);
-      const ce = lf.crossEntropy();
-      const data = lf.rng(1);
-      const loss = (p: typeof params, b: { ids: Tensor; targets: Tensor }) =>
-        ce(model.apply(p, b.ids, { training: true }), b.targets);
+      const trainer = gptTrainer(cfg, 2);
       const held = () => {
         const s = gpu.stats();
         return { bytes: s.liveBytes + s.pooledBytes, bindGroups: s.bindGroupsCreated };
@@ -29,29 +22,14 @@ gpuTest(
       let at100 = { bytes: 0, bindGroups: 0 };
       let first = NaN, last = NaN;
       for (let i = 1; i <= 200; i++) {
-        const ids = new Int32Array(batch * t);
-        for (let j = 0; j < ids.length; j++) ids[j] = data.int(cfg.vocab);
-        const targets = ids.map((_, j) => (j + 1) % t === 0 ? -100 : ids[j + 1]);
-        const out = lf.scope(() => {
-          const b = {
-            ids: lf.tensor(ids, { shape: [batch, t] }),
-            targets: lf.tensor(targets, { shape: [batch, t] }),
-          };
-          return lf.trainStep(params, state, [b], { loss, optimizer, clip: 1 });
-        });
-        lf.keep(out);
-        out.gradNorm.dispose();
-        lf.treeDispose(params);
-        lf.treeDispose(state.slots);
-        params = out.params;
-        state = out.state;
+        const loss = trainer.step();
         // Read back every 10 steps, as the DSL's progress does.
         if (i % 10 === 0) {
-          const v = await out.loss.item();
+          const v = await loss.item();
           if (i === 10) first = v;
           last = v;
         }
-        out.loss.dispose();
+        loss.dispose();
         if (i === 100) {
           await gpu.done();
           at100 = held();
@@ -72,8 +50,7 @@ gpuTest(
         throw new Error(`${made} bind groups were made in steps 101-200 (at most 100 expected)`);
       }
       if (!(last < first)) throw new Error(`loss did not fall: ${first} -> ${last}`);
-      lf.treeDispose(params);
-      lf.treeDispose(state.slots);
+      trainer.dispose();
     } finally {
       await lf.setBackend("cpu");
     }
