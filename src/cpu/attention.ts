@@ -46,9 +46,10 @@ export function attentionForward(
   mask: Buf | null,
   spec: AttentionSpec,
   dtype: DType,
+  alloc: (dtype: DType, n: number) => Buf = allocArray,
 ): { out: Buf; lse: Buf } {
   const { batch, heads, kvHeads, t, tk, d } = spec;
-  const out = allocArray(dtype, batch * heads * t * d), lse = allocArray(dtype, batch * heads * t);
+  const out = alloc(dtype, batch * heads * t * d), lse = alloc(dtype, batch * heads * t);
   const s = new Float64Array(tk), acc = new Float64Array(d);
   for (let bq = 0; bq < batch; bq++) {
     for (let hq = 0; hq < heads; hq++) {
@@ -88,9 +89,10 @@ export function attentionBackward(
   g: Buf,
   spec: AttentionSpec,
   dtype: DType,
+  alloc: (dtype: DType, n: number) => Buf = allocArray,
 ): { dq: Buf; dk: Buf; dv: Buf } {
   const { batch, heads, kvHeads, t, tk, d, scale } = spec;
-  const dq = allocArray(dtype, q.length);
+  const dq = alloc(dtype, q.length);
   const dk64 = new Float64Array(k.length), dv64 = new Float64Array(v.length);
   const s = new Float64Array(tk), dqRow = new Float64Array(d);
   for (let bq = 0; bq < batch; bq++) {
@@ -118,7 +120,7 @@ export function attentionBackward(
       }
     }
   }
-  const dk = allocArray(dtype, k.length), dv = allocArray(dtype, v.length);
+  const dk = alloc(dtype, k.length), dv = alloc(dtype, v.length);
   for (let i = 0; i < dk.length; i++) dk[i] = dk64[i] * scale;
   dv.set(dv64);
   return { dq, dk, dv };

@@ -13,11 +13,12 @@
  * @module
  */
 import type { Backend, BinaryOp, MatmulSpec, ReduceOp, UnaryOp } from "../autograd/backend.ts";
-import { allocArray, type DType, isHalf, type TypedArray } from "../autograd/dtype.ts";
+import { type DType, dtypeOfArray, isHalf, type TypedArray } from "../autograd/dtype.ts";
 import { DTypeError, ValueError } from "../autograd/errors.ts";
 import { narrowToHalf, widenHalf } from "../autograd/half.ts";
 import { broadcastStrides, sizeOf, stridesOf } from "../autograd/shape.ts";
 import { attentionBackward, attentionForward } from "./attention.ts";
+import { bufferPool } from "./buffer_pool.ts";
 import { binaryLoop, unaryLoop } from "./elementwise_jit.ts";
 import { matmulSimd } from "./matmul_pack.ts";
 import { simdMath } from "./simd_math.ts";
@@ -169,7 +170,9 @@ function checkIndices(op: string, idx: Buf, n: number, size: number, axis: numbe
 }
 
 /**
- * Creates the CPU backend. Buffers are typed arrays; nothing is pooled.
+ * Creates the CPU backend. Buffers are typed arrays; freed ones it made are kept for reuse by
+ * the next allocation of the same dtype and length (`buffer_pool.ts`), and every primitive
+ * writes all of its output, so what a reused array held never shows.
  *
  * @example
  * ```ts
@@ -189,13 +192,17 @@ export function cpuBackend(): Backend {
     bytes += a.byteLength;
     return a;
   };
-  const alloc = (dtype: DType, n: number): Buf => track(allocArray(dtype, n));
+  const pool = bufferPool();
+  const alloc = (dtype: DType, n: number): Buf => track(pool.take(dtype, n));
   const finish = (out: Buf): Buf => out;
 
   return {
     name: "cpu",
     fromArray(data) {
-      return track(data.slice());
+      // Half bits are stored in a Uint16Array whichever half dtype they are.
+      const out = alloc(data instanceof Uint16Array ? "bfloat16" : dtypeOfArray(data), data.length);
+      out.set(data);
+      return out;
     },
     adopt(data) {
       return track(data);
@@ -419,7 +426,8 @@ export function cpuBackend(): Backend {
     },
     scatterAdd(base, shape, axis, index, src, indexShape, dtype) {
       checkIndices("scatterAdd", index as Buf, sizeOf(indexShape), shape[axis], axis);
-      const out = track((base as Buf).slice());
+      const out = alloc(dtype, (base as Buf).length);
+      out.set(base as Buf);
       const idx = index as Buf, s = src as Buf;
       const oStr = stridesOf(shape);
       const rank = indexShape.length;
@@ -434,7 +442,6 @@ export function cpuBackend(): Backend {
           pos[d] = 0;
         }
       }
-      void dtype;
       return out;
     },
     softmax(a, shape, axis, log, dtype) {
@@ -592,13 +599,12 @@ export function cpuBackend(): Backend {
       return { dx, dw, db };
     },
     attention(q, k, v, mask, spec, dtype) {
-      const r = attentionForward(q as Buf, k as Buf, v as Buf, mask as Buf | null, spec, dtype);
-      return { out: track(r.out), lse: track(r.lse) };
+      const [qb, kb, vb, m] = [q as Buf, k as Buf, v as Buf, mask as Buf | null];
+      return attentionForward(qb, kb, vb, m, spec, dtype, alloc);
     },
     attentionGrad(q, k, v, mask, out, lse, g, spec, dtype) {
       const [qb, kb, vb, m] = [q as Buf, k as Buf, v as Buf, mask as Buf | null];
-      const r = attentionBackward(qb, kb, vb, m, out as Buf, lse as Buf, g as Buf, spec, dtype);
-      return { dq: track(r.dq), dk: track(r.dk), dv: track(r.dv) };
+      return attentionBackward(qb, kb, vb, m, out as Buf, lse as Buf, g as Buf, spec, dtype, alloc);
     },
     memory() {
       return { buffers, bytes };
