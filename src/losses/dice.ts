@@ -53,7 +53,7 @@ export interface DiceOptions extends BaseLossOptions {
   /**
    * One value per sequence, then their mean (default false: all positions pooled): logits
    * `[..., T, C]` have one sequence per index of the leading axes (`[T, C]` is one sequence),
-   * as segmentation_models_pytorch's per-image reduction and `generalizedDice`.
+   * as MONAI's `DiceLoss` by default (`batch: false`) and `generalizedDice`.
    */
   perSequence?: boolean;
   /**
