@@ -572,3 +572,35 @@ Deno.test("lovaszSoftmax classWeights: the weighted mean, and its name", async (
   const z = f64(p.logits), y = i32(p.targets);
   await gradcheck(([x]) => loss(x, y), [z], { tol: 1e-6 });
 });
+
+/**
+ * The "paper" convention made explicit: every position that is not kept (ignored or masked)
+ * becomes a row of zero logits with target 0, and then counts.
+ */
+function zeroRows(p: Problem): Problem {
+  const kept = new Set(counted(p));
+  return {
+    logits: p.logits.map((row, i) => (kept.has(i) ? row : row.map(() => 0))),
+    targets: p.targets.map((t, i) => (kept.has(i) ? t : 0)),
+  };
+}
+
+Deno.test("overlap options: paper masking is the options applied to zeroed rows", async () => {
+  await fc.assert(
+    fc.asyncProperty(cases, async ({ b, t, p, o }) => {
+      const paper = lossOf(o);
+      const { z, y, mask } = tensors(b, t, p);
+      const got = await paper(z, y, { mask, masking: "paper" }).item();
+      const want = reference(zeroRows(p), o, sequencesOf(b, t));
+      assertClose(got, want, { rtol: 1e-10, atol: 1e-12, msg: JSON.stringify(o) });
+      // The zeroed rows are constants: the gradient there is 0, as in every paper loss.
+      const [, g] = valueAndGrad((x: Tensor) => paper(x, y, { mask, masking: "paper" }))(z);
+      const grad = await g.data(), c = p.logits[0].length, kept = new Set(counted(p));
+      for (let i = 0; i < b * t; i++) {
+        if (kept.has(i)) continue;
+        for (let k = 0; k < c; k++) assert(grad[i * c + k] === 0, `row ${i}: ${grad[i * c + k]}`);
+      }
+    }),
+    RUNS,
+  );
+});
