@@ -25,7 +25,6 @@ import {
 } from "../autograd/mod.ts";
 import {
   BASE_OPTION_NAMES,
-  type BaseLossOptions,
   callMasking,
   checkChoice,
   checkNumber,
@@ -41,6 +40,7 @@ import {
 } from "./_common.ts";
 import { useFused } from "./_fused_common.ts";
 import { countsRow, fusedSoftCounts } from "./_fused_overlap.ts";
+import type { DiceOptions } from "./dice.ts";
 
 /**
  * Which classes a Dice-type loss averages over.
@@ -142,25 +142,11 @@ export type EmptyPolicy = "skip" | "zero" | "one";
 /** The allowed values of `empty`. */
 export const EMPTY_POLICIES: readonly EmptyPolicy[] = ["skip", "zero", "one"];
 
-/** The options every Dice-type loss reads (those of `DiceOptions`). */
-export interface OverlapOptions extends BaseLossOptions {
-  /** The smoothing s (default DEFAULT_SMOOTH). */
-  smooth?: number;
-  /** Which classes the per-class losses are averaged over (default "present"). */
-  classes?: ClassAverage;
-  /** Whether float32 WebGPU logits may take the fused soft-count kernel (default true). */
-  fused?: boolean;
-  /** -log of each class's score instead of 1 - score (default false). */
-  logLoss?: boolean;
-  /** Squared probabilities in the denominator (default false). */
-  squared?: boolean;
-  /** One weight per class for the mean over the classes (default: all equal). */
-  classWeights?: readonly number[];
-  /** One value per sequence, then their mean (default false: every position pooled). */
-  perSequence?: boolean;
-  /** What an empty class or sequence contributes (default: see {@linkcode EmptyPolicy}). */
-  empty?: EmptyPolicy;
-}
+/**
+ * The options every Dice-type loss reads: those of `DiceOptions`, documented there (a type
+ * import only, so the two modules do not load each other).
+ */
+export type OverlapOptions = DiceOptions;
 
 /** The option names of every Dice-type loss (those of {@linkcode OverlapOptions}). */
 export const OVERLAP_OPTION_NAMES: readonly string[] = [
