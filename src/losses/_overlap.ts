@@ -11,7 +11,6 @@ import {
   gather,
   maximum,
   ne,
-  ones,
   reshape,
   scatterAdd,
   softmax,
@@ -288,11 +287,16 @@ export function overlapLoss(
     // The classes each group averages: present ones, or all with `empty` deciding the absent.
     const scoresAll = classes === "all" && empty !== "skip";
     if (scoresAll && empty) perClass = where(present, perClass, empty === "one" ? 1 : 0);
-    let w = scoresAll
-      ? ones(perClass.shape, { dtype: perClass.dtype, backend: perClass.backend.name })
-      : cast(present, perClass.dtype);
-    if (classWeights) w = w.mul(weightsOf(loss, classWeights, p.classes, perClass));
-    const perGroup = weightedMean(perClass, w, 1);
+    // Few ops: on WebGPU each `[G, C]` op is a dispatch, and these are most of the cost left
+    // beside the fused counts.
+    const cw = classWeights &&
+      reshape(weightsOf(loss, classWeights, p.classes, perClass), [1, p.classes]);
+    let perGroup: Tensor;
+    if (scoresAll) perGroup = cw ? weightedMean(perClass, cw, 1) : perClass.mean(1);
+    else {
+      const w = cast(present, perClass.dtype);
+      perGroup = weightedMean(perClass, cw ? w.mul(cw) : w, 1);
+    }
     const filled = counts.sy.sum(1).gt(0);
     if (groups === 1 || !empty || empty === "skip") return maskedMean(perGroup, filled);
     // An empty sequence counts as 0 or 1; a batch with no counted position is still 0.
