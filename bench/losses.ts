@@ -18,6 +18,7 @@ import {
   crossEntropy,
   dice,
   focal,
+  focalTversky,
   generalizedDice,
   jaccard,
   type LossFn,
@@ -67,6 +68,8 @@ const targets = tensor(ids, { shape: [batch, seq] });
 const answerMask = tensor(answer, { shape: [batch, seq] });
 const binaryTargets = tensor(ids.map((t) => (t < 0 ? -100 : t % 2)), { shape: [batch, seq] });
 const binaryLogits = randn([batch, seq], { rng: r });
+// Per-class weights as a user would give them: rarer (higher) ids weigh more.
+const classWeights = Array.from({ length: classes }, (_, k) => 1 + k / classes);
 
 interface Case {
   label: string;
@@ -87,9 +90,13 @@ const cases: Case[] = [
   classCase("dice", dice()),
   classCase("jaccard", jaccard()),
   classCase("tversky", tversky({ alpha: 0.3, beta: 0.7 })),
+  classCase("dice (squared, logLoss)", dice({ squared: true, logLoss: true })),
+  classCase("dice (perSequence, classWeights)", dice({ perSequence: true, classWeights })),
+  classCase("focal-Tversky (gamma 0.75, squared)", focalTversky({ squared: true })),
   classCase("generalizedDice (per sequence)", generalizedDice()),
   classCase("selfAdjustingDice", selfAdjustingDice()),
   classCase("lovaszSoftmax", lovaszSoftmax()),
+  classCase("lovaszSoftmax (classWeights)", lovaszSoftmax({ classWeights })),
   {
     label: "lovaszHinge (binary, [B, T] logits)",
     run: (z) => lovaszHinge()(z, binaryTargets),

@@ -23,12 +23,17 @@ import {
 /** Rows each thread of the column-sum kernel walks. */
 const ROWS = 64;
 
+/** The count rows: S(p), S(py), S(y), and with `squared` S(p²), S(p² y). */
+const rowsOf = (squared: boolean) => (squared ? 5 : 3);
+
 // Params: P(0) = n, P(1) = c, P(2) = positions per group T, P(3) = chunks per group.
-const SUMS_WGSL = kernelWgsl({
-  inputs: [["logits", "f32"], ["targets", "i32"], ["valid", "f32"], ["lse", "f32"]],
-  outputs: [["partial", "f32"]],
-  grid: "free",
-  body: `let c = P(1u);
+function sumsWgsl(squared: boolean) {
+  const r = rowsOf(squared);
+  return kernelWgsl({
+    inputs: [["logits", "f32"], ["targets", "i32"], ["valid", "f32"], ["lse", "f32"]],
+    outputs: [["partial", "f32"]],
+    grid: "free",
+    body: `let c = P(1u);
   let col = wid.x * ${WG}u + lid;
   let chunk = wid.z * nwg.y + wid.y;
   let per = P(2u);
@@ -44,74 +49,105 @@ const SUMS_WGSL = kernelWgsl({
   if (lo >= hi) { return; }
   var sp = 0.0;
   var tp = 0.0;
-  var sy = 0.0;
+  var sy = 0.0;${squared ? "\n  var sp2 = 0.0;\n  var tp2 = 0.0;" : ""}
   for (var i = lo; i < hi; i++) {
     if (valid[i] != 0.0) {
       let p = exp(logits[(i - P(8u)) * c + col] - lse[i]);
-      sp += p;
+      sp += p;${squared ? "\n      sp2 += p * p;" : ""}
       if (u32(targets[i]) == col) {
         tp += p;
-        sy += 1.0;
+        sy += 1.0;${squared ? "\n        tp2 += p * p;" : ""}
       }
     }
   }
-  let o = chunk * 3u * c + col;
+  let o = chunk * ${r}u * c + col;
   if (start < P(8u)) {
     sp += partial[o];
     tp += partial[o + c];
-    sy += partial[o + 2u * c];
+    sy += partial[o + 2u * c];${
+      squared ? "\n    sp2 += partial[o + 3u * c];\n    tp2 += partial[o + 4u * c];" : ""
+    }
   }
   partial[o] = sp;
   partial[o + c] = tp;
-  partial[o + 2u * c] = sy;`,
-});
+  partial[o + 2u * c] = sy;${
+      squared ? "\n  partial[o + 3u * c] = sp2;\n  partial[o + 4u * c] = tp2;" : ""
+    }`,
+  });
+}
 
-// Params: P(0) = n, P(1) = c, P(2) = positions per group T.
-const BACKWARD_WGSL = rowKernelWgsl({
-  inputs: [
-    ["logits", "f32"],
-    ["targets", "i32"],
-    ["valid", "f32"],
-    ["lse", "f32"],
-    ["grad", "f32"],
-  ],
-  outputs: [["dlogits", "f32"]],
-  helpers: `${ROW_LSE_WGSL}
+// Params: P(0) = n, P(1) = c, P(2) = positions per group T. With `squared`, the gradient
+// rows 3 and 4 (q = dL/dS(p²), r = dL/dS(p² y)) add 2 p q_c and, at the target, 2 p r_t to
+// dL/dp.
+function backwardWgsl(squared: boolean) {
+  const r = rowsOf(squared);
+  // dL/dp at column k (the target's extra term is added separately).
+  const slope = (p: string, k: string) =>
+    squared ? `(grad[ga + ${k}] + 2.0 * ${p} * grad[ga + 3u * c + ${k}])` : `grad[ga + ${k}]`;
+  const target = (p: string, k: string) =>
+    squared
+      ? `(grad[ga + c + ${k}] + 2.0 * ${p} * grad[ga + 4u * c + ${k}])`
+      : `grad[ga + c + ${k}]`;
+  return rowKernelWgsl({
+    inputs: [
+      ["logits", "f32"],
+      ["targets", "i32"],
+      ["valid", "f32"],
+      ["lse", "f32"],
+      ["grad", "f32"],
+    ],
+    outputs: [["dlogits", "f32"]],
+    helpers: `${ROW_LSE_WGSL}
 ${BLOCK_SUM_WGSL}`,
-  grid: "row",
-  body: `let row = P(8u) + local;
+    grid: "row",
+    body: `let row = P(8u) + local;
   let c = P(1u);
   let base = local * c;
   if (valid[row] == 0.0) {
     for (var k = lid; k < c; k += WG) { dlogits[base + k] = 0.0; }
     return;
   }
-  let ga = (row / P(2u)) * 3u * c; // dL/dS(p) of the row's group; dL/dS(py) follows
+  let ga = (row / P(2u)) * ${r}u * c; // dL/dS(p) of the row's group; dL/dS(py) follows
   let m = lse[row];
-  let t = u32(targets[row]);
+  let t = u32(targets[row]);${squared ? "\n  let pt = exp(logits[base + t] - m);" : ""}
   var s = 0.0;
-  for (var k = lid; k < c; k += WG) {
-    s += exp(logits[base + k] - m) * grad[ga + k];
+  for (var k = lid; k < c; k += WG) {${
+      squared
+        ? `\n    let pk = exp(logits[base + k] - m);\n    s += pk * ${slope("pk", "k")};`
+        : `\n    s += exp(logits[base + k] - m) * grad[ga + k];`
+    }
   }
-  s = block_sum(s, lid) + exp(logits[base + t] - m) * grad[ga + c + t];
-  for (var k = lid; k < c; k += WG) {
-    var d = grad[ga + k] - s;
-    if (k == t) { d += grad[ga + c + k]; }
-    dlogits[base + k] = exp(logits[base + k] - m) * d;
+  s = block_sum(s, lid) + ${
+      squared ? `pt * ${target("pt", "t")}` : `exp(logits[base + t] - m) * grad[ga + c + t]`
+    };
+  for (var k = lid; k < c; k += WG) {${
+      squared
+        ? `\n    let pk = exp(logits[base + k] - m);\n    var d = ${slope("pk", "k")} - s;`
+        : `\n    var d = grad[ga + k] - s;`
+    }
+    if (k == t) { d += ${target(squared ? "pk" : "", "k")}; }
+    dlogits[base + k] = ${squared ? "pk" : "exp(logits[base + k] - m)"} * d;
   }`,
-});
+  });
+}
+
+const SUMS_WGSL = [sumsWgsl(false), sumsWgsl(true)];
+const BACKWARD_WGSL = [backwardWgsl(false), backwardWgsl(true)];
 
 /**
- * Soft counts `[G, 3, C]` (S(p), S(py), S(y)) of float32 webgpu logits `[N, C]` with safe
- * targets `[N]` and counted positions `valid` `[N]`, in `groups` equal groups of positions.
- * Differentiable in the logits.
+ * Soft counts `[G, R, C]` (S(p), S(py), S(y), and with `squared` S(p²), S(p² y): R = 5) of
+ * float32 webgpu logits `[N, C]` with safe targets `[N]` and counted positions `valid`
+ * `[N]`, in `groups` equal groups of positions. Differentiable in the logits.
  */
 export function fusedSoftCounts(
   logits: Tensor,
   targets: Tensor,
   valid: Tensor,
   groups: number,
+  squared = false,
 ): Tensor {
+  const r = rowsOf(squared);
+  const sq = squared ? 1 : 0;
   const [n, c] = logits.shape;
   const per = n / groups;
   const chunks = Math.ceil(per / ROWS);
@@ -121,21 +157,21 @@ export function fusedSoftCounts(
       const cells = groups * chunks;
       const [y, zz] = grid2d(cells);
       const [partial] = runRowKernel({
-        key: "losses_soft_counts",
-        code: SUMS_WGSL,
+        key: squared ? "losses_soft_counts_squared" : "losses_soft_counts",
+        code: SUMS_WGSL[sq],
         inputs: [z, t, v, l],
-        outputs: [{ shape: [groups, chunks, 3, c], dtype: "float32" }],
+        outputs: [{ shape: [groups, chunks, r, c], dtype: "float32" }],
         rows: n,
         rowWidths: [c, 0, 0, 0, 0],
         params: rowParams([n, c, per, chunks]),
         workgroups: () => [Math.ceil(c / WG), y, zz],
       });
-      return chunks === 1 ? reshape(partial, [groups, 3, c]) : sum(partial, 1);
+      return chunks === 1 ? reshape(partial, [groups, r, c]) : sum(partial, 1);
     },
     (g, _out, z, t, v, l) => [
       runRowKernel({
-        key: "losses_soft_counts_backward",
-        code: BACKWARD_WGSL,
+        key: squared ? "losses_soft_counts_squared_backward" : "losses_soft_counts_backward",
+        code: BACKWARD_WGSL[sq],
         inputs: [z, t, v, l, g],
         outputs: [{ shape: [n, c], dtype: "float32" }],
         rows: n,
@@ -151,7 +187,10 @@ export function fusedSoftCounts(
   return op(logits, targets, valid, lse);
 }
 
-/** Row `k` (0: S(p), 1: S(py), 2: S(y)) of fused soft counts `[G, 3, C]`, as `[G, C]`. */
+/**
+ * Row `k` (0: S(p), 1: S(py), 2: S(y), 3: S(p²), 4: S(p² y)) of fused soft counts
+ * `[G, R, C]`, as `[G, C]`.
+ */
 export function countsRow(counts: Tensor, k: number): Tensor {
   const [g, , c] = counts.shape;
   return reshape(slice(counts, [0, k], [g, k + 1]), [g, c]);

@@ -11,7 +11,7 @@ import { generalizedDice, type GeneralizedDiceOptions } from "./generalized_dice
 import { jaccard, type JaccardOptions } from "./jaccard.ts";
 import { lovaszSoftmax, type LovaszSoftmaxOptions } from "./lovasz.ts";
 import { selfAdjustingDice, type SelfAdjustingDiceOptions } from "./self_adjusting_dice.ts";
-import { tversky, type TverskyOptions } from "./tversky.ts";
+import { focalTversky, tversky, type TverskyOptions } from "./tversky.ts";
 
 /**
  * The options each loss name takes.
@@ -42,6 +42,10 @@ export interface LossOptionsByName {
   sadice: SelfAdjustingDiceOptions;
   /** `lovaszSoftmax`. */
   lovasz: LovaszSoftmaxOptions;
+
+  // Losses of the segmentation libraries that are another loss with other defaults.
+  /** `focalTversky`: Tversky with alpha 0.3, beta 0.7, gamma 0.75. */
+  ftversky: TverskyOptions;
 }
 
 /**
@@ -66,6 +70,9 @@ const FACTORIES: { [K in LossName]: (options?: LossOptionsByName[K]) => LossFn }
   gdice: generalizedDice,
   sadice: selfAdjustingDice,
   lovasz: lovaszSoftmax,
+
+  // Losses of the segmentation libraries that are another loss with other defaults.
+  ftversky: focalTversky,
 };
 
 /**
@@ -74,7 +81,7 @@ const FACTORIES: { [K in LossName]: (options?: LossOptionsByName[K]) => LossFn }
  * @example
  * ```ts
  * import { LOSS_NAMES } from "@lossforge/core";
- * console.log(LOSS_NAMES.join(", ")); // ce, focal, dice, jaccard, tversky, gdice, sadice, lovasz
+ * console.log(LOSS_NAMES.join(", ")); // ce, focal, dice, jaccard, tversky, gdice, sadice, lovasz, ftversky
  * ```
  */
 export const LOSS_NAMES: readonly LossName[] = Object.keys(FACTORIES) as LossName[];
@@ -82,7 +89,7 @@ export const LOSS_NAMES: readonly LossName[] = Object.keys(FACTORIES) as LossNam
 /**
  * Makes a loss from its short name and options: `ce` (crossEntropy), `focal`, `dice`,
  * `jaccard`, `tversky`, `gdice` (generalizedDice), `sadice` (selfAdjustingDice), `lovasz`
- * (lovaszSoftmax). An unknown name throws a ValueError listing the valid ones. Every loss
+ * (lovaszSoftmax), `ftversky` (focalTversky). An unknown name throws a ValueError listing the valid ones. Every loss
  * takes `masking: "exclude" | "paper"` among its options (see `Masking`).
  *
  * @example

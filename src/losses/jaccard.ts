@@ -23,7 +23,9 @@ export type JaccardOptions = DiceOptions;
  * Soft Jaccard (IoU) loss: per class c, 1 - (S(py)_c + s) / (S(p)_c + S(y)_c - S(py)_c + s),
  * with p = softmax(z), y = one-hot(t), S summing over the counted positions M and
  * s = `smooth` (default 1e-5); averaged like `dice` (present classes by default). 0 with
- * zero gradient when M is empty. In [0, 1].
+ * zero gradient when M is empty. In [0, 1]. Takes the options of `dice`: `logLoss`
+ * (-log max(score_c, 1e-7) per class), `squared` (S(p²) + S(y) - S(py) as the union, as
+ * MONAI's `jaccard` with `squared_pred`), `classWeights`, `perSequence` and `empty`.
  *
  * `masking: "paper"`: the published code has no plain Jaccard; this mode applies its convention
  * (as its Generalized Dice does): each ignored position counts as a row of zero logits with
@@ -37,6 +39,7 @@ export type JaccardOptions = DiceOptions;
  * const logits = tensor([[-Infinity, 0], [-Infinity, 0], [0, -Infinity], [0, -Infinity]]);
  * const targets = tensor([1, 1, 1, 1], { dtype: "int32" });
  * console.log(await jaccard({ smooth: 0 })(logits, targets).item()); // 1 - 0.5
+ * console.log(await jaccard({ smooth: 0, logLoss: true })(logits, targets).item()); // log 2
  * ```
  */
 export function jaccard(options: JaccardOptions = {}): LossFn {
@@ -44,6 +47,7 @@ export function jaccard(options: JaccardOptions = {}): LossFn {
   return overlapLoss(
     "jaccard",
     options,
-    ({ tp, sp, sy }, smooth) => safeRatio(tp.add(smooth), sp.add(sy).sub(tp).add(smooth)),
+    ({ tp, sp, sy, sp2 }, smooth) =>
+      safeRatio(tp.add(smooth), (sp2 ?? sp).add(sy).sub(tp).add(smooth)),
   );
 }

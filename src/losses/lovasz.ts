@@ -54,7 +54,14 @@ import { fusedPolicy } from "../autograd/fused.ts";
 import { useFused } from "./_fused_common.ts";
 import { hingeRowsAnalytic, hingeRowsGpu } from "./_fused_hinge.ts";
 import { classErrors, lovaszRows as fusedLovaszRows } from "./_fused_lovasz.ts";
-import { checkClasses, type ClassAverage } from "./_overlap.ts";
+import {
+  checkClasses,
+  checkClassWeights,
+  type ClassAverage,
+  weightedMean,
+  weightsLabel,
+  weightsOf,
+} from "./_overlap.ts";
 
 /**
  * Options of `lovaszSoftmax`.
@@ -76,6 +83,12 @@ export interface LovaszSoftmaxOptions extends BaseLossOptions {
    * true); false forces the composed ops.
    */
   fused?: boolean;
+  /**
+   * Per-class weights w (length C, finite, >= 0, one above 0): the mean over the averaged
+   * classes becomes Σ_c w_c loss_c / Σ_c w_c (as `dice`'s). A length other than C is an
+   * error at call time.
+   */
+  classWeights?: readonly number[];
 }
 
 /**
@@ -147,7 +160,8 @@ function classSlots(prep: Prepared, mode: ClassAverage): { slots: Tensor; weight
  * decreasing order π, G = S(y_c), inter_k = G - cumsum(y)_k, union_k = G + cumsum(1-y)_k,
  * J_k = 1 - inter_k/union_k, g_1 = J_1, g_k = J_k - J_{k-1}:
  * loss_c = Σ_k e_π(k) g_k. Averaged over the present classes (`classes: "all"`: over all C);
- * 0 with zero gradient when M is empty. The weights g depend only on the order and are
+ * `classWeights` w makes it Σ_c w_c loss_c / Σ_c w_c over those classes. 0 with zero
+ * gradient when M is empty. The weights g depend only on the order and are
  * constants when differentiating.
  *
  * It never loops over the vocabulary: it gathers the columns of the scored classes into
@@ -169,29 +183,49 @@ function classSlots(prep: Prepared, mode: ClassAverage): { slots: Tensor; weight
  * const logits = tensor([[4, 0, 0], [0, 4, 0], [0, 0, 4]]);
  * const targets = tensor([0, 1, 1], { dtype: "int32" });
  * console.log(await lovaszSoftmax()(logits, targets).item()); // ≈ 0.2721
+ * // Class 1 counts three times as much as class 0 in the mean over the present classes.
+ * console.log(await lovaszSoftmax({ classWeights: [1, 3, 1] })(logits, targets).item());
  * ```
  */
 export function lovaszSoftmax(options: LovaszSoftmaxOptions = {}): LossFn {
-  checkOptionNames("lovaszSoftmax", options, [...BASE_OPTION_NAMES, "classes", "fused"]);
+  checkOptionNames("lovaszSoftmax", options, [
+    ...BASE_OPTION_NAMES,
+    "classes",
+    "fused",
+    "classWeights",
+  ]);
   const mode = options.classes ?? "present";
   const ignoreIndex = options.ignoreIndex ?? IGNORE_INDEX;
+  const { classWeights } = options;
   checkClasses("lovaszSoftmax", mode);
+  checkClassWeights("lovaszSoftmax", classWeights);
   const own = lossMasking("lovaszSoftmax", options);
-  const name = maskingName(`lovaszSoftmax(${mode})`, own);
+  const label = classWeights ? `${weightsLabel(classWeights)}, ` : "";
+  const name = maskingName(`lovaszSoftmax(${label}${mode})`, own);
   return named(name, (logits: Tensor, targets: Tensor, opts = {}): Tensor => {
     const masking = callMasking("lovaszSoftmax", own, opts);
     const prep = prepare("lovaszSoftmax", logits, targets, opts, ignoreIndex, masking);
     const { n, valid, kept } = prep;
     const paper = masking === "paper";
-    const { slots, weight } = classSlots(prep, mode);
+    const { slots, weight: counts } = classSlots(prep, mode);
     const k = slots.size;
+    // Each scored slot's weight: its class's, or 1 (a plain mean over the counted slots).
+    const mean = (perClass: Tensor) =>
+      classWeights
+        ? weightedMean(
+          perClass,
+          counts.mul(
+            gather(weightsOf("lovaszSoftmax", classWeights, prep.classes, counts), 0, slots),
+          ),
+        )
+        : maskedMean(perClass, counts);
     if (useFused(prep.logits, options.fused)) {
       // [K, N] errors straight from the logits, -1 at positions not kept (sorted last).
       let errors = classErrors(prep.logits, slots, prep.targets, kept);
       // "paper": an ignored position in the window has p = 0 and target 0: error [s_k = 0].
       if (paper) errors = where(reshape(kept, [1, n]), errors, zeroRowErrors(slots, valid));
       const order = noGrad(() => argsort(errors, true));
-      return maskedMean(fusedLovaszRows(errors, order, slots, prep.targets, valid), weight);
+      return mean(fusedLovaszRows(errors, order, slots, prep.targets, valid));
     }
     let probs = transpose(
       gather(softmax(prep.logits), 1, expand(reshape(slots, [1, k]), [n, k])),
@@ -202,7 +236,7 @@ export function lovaszSoftmax(options: LovaszSoftmaxOptions = {}): LossFn {
     );
     const errors = where(valid, abs(y.sub(probs)), 0);
     const key = noGrad(() => where(valid, errors, -1));
-    return maskedMean(lovaszRows(errors, key, y, paper), weight);
+    return mean(lovaszRows(errors, key, y, paper));
   });
 }
 

@@ -31,12 +31,12 @@ export {
   type Reduction,
   validateTargets,
 } from "./_common.ts";
-export type { ClassAverage } from "./_overlap.ts";
+export type { ClassAverage, EmptyPolicy } from "./_overlap.ts";
 export { crossEntropy, type CrossEntropyOptions } from "./cross_entropy.ts";
 export { focal, type FocalOptions } from "./focal.ts";
 export { dice, type DiceOptions } from "./dice.ts";
 export { jaccard, type JaccardOptions } from "./jaccard.ts";
-export { tversky, type TverskyOptions } from "./tversky.ts";
+export { focalTversky, tversky, type TverskyOptions } from "./tversky.ts";
 export {
   generalizedDice,
   type GeneralizedDiceOptions,

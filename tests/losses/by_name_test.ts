@@ -4,6 +4,7 @@ import {
   crossEntropy,
   dice,
   focal,
+  focalTversky,
   generalizedDice,
   jaccard,
   LOSS_NAMES,
@@ -31,6 +32,8 @@ Deno.test("lossByName: every name builds the same loss as its factory", async ()
     "gdice",
     "sadice",
     "lovasz",
+    // Segmentation-library variants of the losses above.
+    "ftversky",
   ]);
   const pairs = [
     [lossByName("ce", { labelSmoothing: 0.1 }), crossEntropy({ labelSmoothing: 0.1 })],
@@ -41,6 +44,9 @@ Deno.test("lossByName: every name builds the same loss as its factory", async ()
     [lossByName("gdice", { weight: "simple" }), generalizedDice({ weight: "simple" })],
     [lossByName("sadice", { alpha: 2 }), selfAdjustingDice({ alpha: 2 })],
     [lossByName("lovasz"), lovaszSoftmax()],
+    // Segmentation-library variants of the losses above.
+    [lossByName("ftversky", { gamma: 2 }), focalTversky({ gamma: 2 })],
+    [lossByName("ftversky"), tversky({ alpha: 0.3, beta: 0.7, gamma: 0.75 })],
   ] as const;
   for (const [byName, direct] of pairs) {
     assert(byName.name === direct.name, `${byName.name} vs ${direct.name}`);

@@ -12,6 +12,15 @@ import {
 import { assert, assertThrows } from "../_assert.ts";
 import { tinySpec } from "../dsl/_tiny.ts";
 
+/** The options every Dice-type loss takes besides smooth, classes and fused. */
+const OVERLAP = {
+  logLoss: true,
+  squared: true,
+  classWeights: [1, 2, 1],
+  perSequence: true,
+  empty: "zero",
+} as const;
+
 /** Each loss name, the name its errors use, and options that set every option it takes. */
 const EVERY_OPTION: Record<string, { loss: string; options: Record<string, unknown> }> = {
   ce: {
@@ -19,11 +28,22 @@ const EVERY_OPTION: Record<string, { loss: string; options: Record<string, unkno
     options: { labelSmoothing: 0.1, reduction: "sum", fused: false },
   },
   focal: { loss: "focal", options: { gamma: 1, alpha: [1, 1], reduction: "none", fused: false } },
-  dice: { loss: "dice", options: { smooth: 1, classes: "all", fused: false } },
-  jaccard: { loss: "jaccard", options: { smooth: 1, classes: "all", fused: false } },
+  dice: { loss: "dice", options: { smooth: 1, classes: "all", fused: false, ...OVERLAP } },
+  jaccard: {
+    loss: "jaccard",
+    options: { smooth: 1, classes: "all", fused: false, ...OVERLAP },
+  },
   tversky: {
     loss: "tversky",
-    options: { smooth: 1, classes: "all", fused: false, alpha: 0.3, beta: 0.7 },
+    options: {
+      smooth: 1,
+      classes: "all",
+      fused: false,
+      alpha: 0.3,
+      beta: 0.7,
+      gamma: 2,
+      ...OVERLAP,
+    },
   },
   gdice: {
     loss: "generalizedDice",
@@ -33,7 +53,24 @@ const EVERY_OPTION: Record<string, { loss: string; options: Record<string, unkno
     loss: "selfAdjustingDice",
     options: { alpha: 1, gamma: 1, reduction: "sum", fused: false },
   },
-  lovasz: { loss: "lovaszSoftmax", options: { classes: "all", fused: false } },
+  lovasz: {
+    loss: "lovaszSoftmax",
+    options: { classes: "all", fused: false, classWeights: [1, 2, 1] },
+  },
+
+  // Segmentation-library variants of the losses above.
+  ftversky: {
+    loss: "focalTversky",
+    options: {
+      smooth: 1,
+      classes: "all",
+      fused: false,
+      alpha: 0.3,
+      beta: 0.7,
+      gamma: 2,
+      ...OVERLAP,
+    },
+  },
 };
 const BASE = { ignoreIndex: -1, masking: "paper" } as const;
 

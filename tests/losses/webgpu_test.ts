@@ -62,6 +62,15 @@ const FUSED: [string, (fused: boolean) => LossFn][] = [
   ["dice(all)", (fused) => dice({ fused, classes: "all" })],
   ["jaccard", (fused) => jaccard({ fused })],
   ["tversky(0.3, 0.7)", (fused) => tversky({ fused, alpha: 0.3, beta: 0.7 })],
+  ["dice(squared, logLoss)", (fused) => dice({ fused, squared: true, logLoss: true })],
+  [
+    "tversky(0.3, 0.7, gamma=0.75, squared)",
+    (fused) => tversky({ fused, alpha: 0.3, beta: 0.7, gamma: 0.75, squared: true }),
+  ],
+  [
+    "jaccard(perSequence, empty=one, all)",
+    (fused) => jaccard({ fused, perSequence: true, empty: "one", classes: "all" }),
+  ],
   ["generalizedDice", (fused) => generalizedDice({ fused })],
   ["lovaszSoftmax", (fused) => lovaszSoftmax({ fused })],
   ["lovaszSoftmax(all)", (fused) => lovaszSoftmax({ fused, classes: "all" })],
@@ -147,6 +156,51 @@ gpuTest(
       assertClose(await v.item(), await vr.item(), { ...TOL, msg: make().name });
       assertClose(await g.data(), await gr.data(), { rtol: 1e-3, atol: 1e-7, msg: make().name });
     }
+  },
+);
+
+gpuTest(
+  "Dice-family options and Lovász classWeights on [B, T, C] with size-1 dims equal the CPU",
+  async () => {
+    const shapes = fc.tuple(
+      fc.constantFrom(1, 2, 3),
+      fc.constantFrom(1, 2, 5),
+      fc.constantFrom(1, 2, 7),
+    );
+    await fc.assert(
+      fc.asyncProperty(shapes, fc.integer({ min: 0, max: 1e6 }), async ([b, t, c], seed) => {
+        const n = b * t;
+        const z = randn([b, t, c], { rng: rng(seed), std: 3 });
+        const ids = Array.from({ length: n }, (_, i) => (i % 4 === 3 ? -100 : (i * 7 + seed) % c));
+        const w = Array.from({ length: c }, (_, k) => (k % 3) * 0.5 + 0.25);
+        const all = { squared: true, logLoss: true, classWeights: w, perSequence: true };
+        const losses: LossFn[] = [
+          dice({ ...all, empty: "zero", classes: "all" }),
+          jaccard({ ...all, logLoss: false }),
+          tversky({ ...all, alpha: 0.2, beta: 0.8, gamma: 2, empty: "one" }),
+          lovaszSoftmax({ classWeights: w }),
+          lovaszSoftmax({ classWeights: w, classes: "all" }),
+        ];
+        const flat = Array.from(await z.data());
+        const rows = Array.from({ length: n }, (_, i) => flat.slice(i * c, (i + 1) * c));
+        // Lovász: only where float32 cannot flip the sort order (its gradient would jump).
+        const sortable = lovaszGap({ logits: rows, targets: ids }) > 1e-3;
+        const zc = tensor(await z.data(), { dtype: "float64", backend: "cpu", shape: [b, t, c] });
+        const yc = tensor(ids, { dtype: "int32", backend: "cpu", shape: [b, t] });
+        const zg = tensor(await z.data(), { backend: "webgpu", shape: [b, t, c] });
+        const yg = tensor(ids, { dtype: "int32", backend: "webgpu", shape: [b, t] });
+        for (const loss of losses.filter((l) => sortable || !l.name.startsWith("lovasz"))) {
+          const [vr, gr] = valueAndGrad((x: Tensor) => loss(x, yc))(zc);
+          const [v, g] = valueAndGrad((x: Tensor) => loss(x, yg))(zg);
+          const msg = `${loss.name} on [${b}, ${t}, ${c}]`;
+          assertClose(await v.item(), await vr.item(), { ...TOL, msg });
+          assertClose(await g.data(), await gr.data(), { rtol: 1e-3, atol: 1e-6, msg });
+          for (const x of [v, g, vr, gr]) x.dispose();
+        }
+        for (const x of [zg, yg]) x.dispose();
+      }),
+      { numRuns: 6 },
+    );
   },
 );
 
