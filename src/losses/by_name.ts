@@ -6,11 +6,14 @@ import { ValueError } from "../autograd/mod.ts";
 import type { LossFn } from "./_common.ts";
 import { crossEntropy, type CrossEntropyOptions } from "./cross_entropy.ts";
 import { dice, type DiceOptions } from "./dice.ts";
+import { dynamicFineTuning, type DynamicFineTuningOptions } from "./dft.ts";
 import { focal, type FocalOptions } from "./focal.ts";
 import { generalizedDice, type GeneralizedDiceOptions } from "./generalized_dice.ts";
 import { jaccard, type JaccardOptions } from "./jaccard.ts";
 import { lovaszSoftmax, type LovaszSoftmaxOptions } from "./lovasz.ts";
+import { probabilityLoss, type ProbabilityLossOptions } from "./probability.ts";
 import { selfAdjustingDice, type SelfAdjustingDiceOptions } from "./self_adjusting_dice.ts";
+import { temperedFocal, type TemperedFocalOptions } from "./tempered_focal.ts";
 import { tversky, type TverskyOptions } from "./tversky.ts";
 
 /**
@@ -42,6 +45,12 @@ export interface LossOptionsByName {
   sadice: SelfAdjustingDiceOptions;
   /** `lovaszSoftmax`. */
   lovasz: LovaszSoftmaxOptions;
+  /** `dynamicFineTuning`. */
+  dft: DynamicFineTuningOptions;
+  /** `probabilityLoss`. */
+  prob: ProbabilityLossOptions;
+  /** `temperedFocal`. */
+  tofu: TemperedFocalOptions;
 }
 
 /**
@@ -66,6 +75,9 @@ const FACTORIES: { [K in LossName]: (options?: LossOptionsByName[K]) => LossFn }
   gdice: generalizedDice,
   sadice: selfAdjustingDice,
   lovasz: lovaszSoftmax,
+  dft: dynamicFineTuning,
+  prob: probabilityLoss,
+  tofu: temperedFocal,
 };
 
 /**
@@ -74,7 +86,8 @@ const FACTORIES: { [K in LossName]: (options?: LossOptionsByName[K]) => LossFn }
  * @example
  * ```ts
  * import { LOSS_NAMES } from "@lossforge/core";
- * console.log(LOSS_NAMES.join(", ")); // ce, focal, dice, jaccard, tversky, gdice, sadice, lovasz
+ * console.log(LOSS_NAMES.join(", "));
+ * // ce, focal, dice, jaccard, tversky, gdice, sadice, lovasz, dft, prob, tofu
  * ```
  */
 export const LOSS_NAMES: readonly LossName[] = Object.keys(FACTORIES) as LossName[];
@@ -82,7 +95,8 @@ export const LOSS_NAMES: readonly LossName[] = Object.keys(FACTORIES) as LossNam
 /**
  * Makes a loss from its short name and options: `ce` (crossEntropy), `focal`, `dice`,
  * `jaccard`, `tversky`, `gdice` (generalizedDice), `sadice` (selfAdjustingDice), `lovasz`
- * (lovaszSoftmax). An unknown name throws a ValueError listing the valid ones. Every loss
+ * (lovaszSoftmax), `dft` (dynamicFineTuning), `prob` (probabilityLoss), `tofu`
+ * (temperedFocal). An unknown name throws a ValueError listing the valid ones. Every loss
  * takes `masking: "exclude" | "paper"` among its options (see `Masking`).
  *
  * @example
