@@ -84,11 +84,11 @@ fn pow_slope(u: f32, e: f32) -> vec2<f32> {
   return vec2<f32>(pow(u, e), e * pow(u, e - 1.0));
 }
 
-// expm1(x) for x <= 0 to float32 precision: exp(x) - 1 cancels for small |x|, where the
-// series does not (the probability family's (1 - p^a) / a as a -> 0).
-fn expm1_neg(x: f32) -> f32 {
-  if (x > -1e-3) { return x * (1.0 + x * (0.5 + x / 6.0)); }
-  return exp(x) - 1.0;
+// (exp(x) - 1) / x for x <= 0 to float32 precision: exp(x) - 1 cancels for small |x|, where
+// the series does not (the probability family's (1 - p^a) / a as a -> 0).
+fn expm1_over_x(x: f32) -> f32 {
+  if (x > -1e-3) { return 1.0 + x * (0.5 + x * (1.0 / 6.0 + x / 24.0)); }
+  return (exp(x) - 1.0) / x;
 }
 
 // The loss and backward coefficients of a row from its log-sum-exp, its sum of logits and
@@ -139,11 +139,7 @@ fn finish(row: u32, base: u32, lse: f32, zsum: f32, lse_scaled: f32) {
     b = a;
   } else if (P(2u) == 4u) {
     let al = Pf(6u);
-    if (al == 0.0) {
-      loss = -logpt;
-    } else {
-      loss = -expm1_neg(al * logpt) / al;
-    }
+    loss = -logpt * expm1_over_x(al * logpt);
     a = exp(al * logpt);
     b = a;
   } else {

@@ -3,7 +3,16 @@
  * (1 - p_t^a) / a per token, from cross-entropy (a -> 0) to 1 - p_t (a = 1).
  * @module
  */
-import { gather, logSoftmax, reshape, tanh, type Tensor, unsqueeze } from "../autograd/mod.ts";
+import {
+  gather,
+  gt,
+  logSoftmax,
+  reshape,
+  tanh,
+  type Tensor,
+  unsqueeze,
+  where,
+} from "../autograd/mod.ts";
 import {
   BASE_OPTION_NAMES,
   type BaseLossOptions,
@@ -35,22 +44,28 @@ export interface ProbabilityLossOptions extends BaseLossOptions {
 }
 
 /**
- * exp(x) - 1 for x <= 0 without the cancellation of `exp(x) - 1` at small |x|:
- * 2 tanh(x/2) / (1 - tanh(x/2)), exact algebraically and differentiable by the engine.
+ * (exp(x) - 1) / x for x <= 0, with its digits at every scale: a short series where |x| is
+ * small (exp(x) - 1 cancels there, and a · log p_t underflows for tiny a), else expm1(x) / x
+ * with expm1(x) = 2 tanh(x/2) / (1 - tanh(x/2)), exact algebraically. The series branch sees
+ * a safe stand-in x = -1, so neither branch makes a NaN the other's gradient would multiply.
  */
-function expm1(x: Tensor): Tensor {
-  const t = tanh(x.mul(0.5));
-  return t.mul(2).div(t.neg().add(1));
+function expm1OverX(x: Tensor): Tensor {
+  const small = gt(x, -1e-5);
+  const xs = where(small, -1, x);
+  const t = tanh(xs.mul(0.5));
+  const far = t.mul(2).div(t.neg().add(1)).div(xs);
+  const near = x.mul(x.mul(x.div(24).add(1 / 6)).add(0.5)).add(1); // 1 + x/2 + x²/6 + x³/24
+  return where(small, near, far);
 }
 
 /**
  * Per-position values `[N]` of the probability family from `[N, C]` logits and safe targets
- * `[N]`: (1 - p_t^a) / a = -expm1(a log p_t) / a, and -log p_t at a = 0.
+ * `[N]`: (1 - p_t^a) / a = -log p_t · expm1(a log p_t) / (a log p_t), and -log p_t at a = 0.
  */
 export function probabilityLossPerPosition(logits: Tensor, targets: Tensor, a: number): Tensor {
   const logpt = reshape(gather(logSoftmax(logits), 1, unsqueeze(targets, -1)), [targets.size]);
   if (a === 0) return logpt.neg();
-  return expm1(logpt.mul(a)).div(-a);
+  return logpt.neg().mul(expm1OverX(logpt.mul(a)));
 }
 
 /**
@@ -58,7 +73,8 @@ export function probabilityLossPerPosition(logits: Tensor, targets: Tensor, a: n
  * Supervised Fine-Tuning across the Model Capability Continuum" (Li et al. 2025, arXiv
  * 2510.00526): per position i, (1 - p_{i,t_i}^a) / a with p = softmax(z) and a = `a`
  * (default 1). a = 1 gives 1 - p_t; as a -> 0 it tends to -log p_t, and a = 0 is exactly
- * cross-entropy (value and gradient). Small a is computed as -expm1(a log p_t) / a, which
+ * cross-entropy (value and gradient). It is computed as
+ * -log p_t · (p_t^a - 1) / (a log p_t), the second factor by a series near 0, so small a
  * keeps its digits. Its gradient is p_t^a times cross-entropy's, p_t^a (p_i - y_i), so larger
  * a trusts the model's prior more: tokens it finds unlikely pull less. Each value lies in
  * [0, 1/a] and falls as p_t rises. Reduced by the mean over the counted positions M

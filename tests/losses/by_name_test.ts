@@ -3,6 +3,7 @@ import {
   combine,
   crossEntropy,
   dice,
+  dynamicFineTuning,
   focal,
   generalizedDice,
   jaccard,
@@ -11,7 +12,9 @@ import {
   lovaszSoftmax,
   pipeline,
   PipelineError,
+  probabilityLoss,
   selfAdjustingDice,
+  temperedFocal,
   tversky,
   ValueError,
 } from "../../mod.ts";
@@ -31,6 +34,9 @@ Deno.test("lossByName: every name builds the same loss as its factory", async ()
     "gdice",
     "sadice",
     "lovasz",
+    "dft",
+    "prob",
+    "tofu",
   ]);
   const pairs = [
     [lossByName("ce", { labelSmoothing: 0.1 }), crossEntropy({ labelSmoothing: 0.1 })],
@@ -41,6 +47,9 @@ Deno.test("lossByName: every name builds the same loss as its factory", async ()
     [lossByName("gdice", { weight: "simple" }), generalizedDice({ weight: "simple" })],
     [lossByName("sadice", { alpha: 2 }), selfAdjustingDice({ alpha: 2 })],
     [lossByName("lovasz"), lovaszSoftmax()],
+    [lossByName("dft"), dynamicFineTuning()],
+    [lossByName("prob", { a: 0.5 }), probabilityLoss({ a: 0.5 })],
+    [lossByName("tofu", { gamma: 2 }), temperedFocal({ gamma: 2 })],
   ] as const;
   for (const [byName, direct] of pairs) {
     assert(byName.name === direct.name, `${byName.name} vs ${direct.name}`);

@@ -34,6 +34,12 @@ const EVERY_OPTION: Record<string, { loss: string; options: Record<string, unkno
     options: { alpha: 1, gamma: 1, reduction: "sum", fused: false },
   },
   lovasz: { loss: "lovaszSoftmax", options: { classes: "all", fused: false } },
+  dft: { loss: "dynamicFineTuning", options: { reduction: "sum", fused: false } },
+  prob: { loss: "probabilityLoss", options: { a: 0.5, reduction: "none", fused: false } },
+  tofu: {
+    loss: "temperedFocal",
+    options: { gamma: 2, temperature: 1.2, reduction: "sum", fused: false },
+  },
 };
 const BASE = { ignoreIndex: -1, masking: "paper" } as const;
 
