@@ -11,7 +11,19 @@ Deno.test("losses example: every loss runs and the results and chart are written
   const results = JSON.parse(await Deno.readTextFile(`${dir}/results.json`));
   assertEquals(
     results.rows.map((row: { loss: string }) => row.loss),
-    ["ce", "focal", "dice", "jaccard", "tversky", "gdice", "sadice", "lovasz"],
+    [
+      "ce",
+      "focal",
+      "dice",
+      "jaccard",
+      "tversky",
+      "gdice",
+      "sadice",
+      "lovasz",
+      "dft",
+      "prob",
+      "tofu",
+    ],
   );
   for (const row of results.rows) {
     for (const v of [...row.recall, ...row.iou, row.meanIou, row.accuracy]) {
@@ -23,7 +35,7 @@ Deno.test("losses example: every loss runs and the results and chart are written
   const svg = await Deno.readTextFile(`${dir}/chart.svg`);
   assert(svg.startsWith("<svg xmlns="), svg.slice(0, 40));
   checkXml(svg);
-  assertEquals([...svg.matchAll(/<rect [^>]*><title>/g)].length, 8 * 4, "4 bars per loss");
+  assertEquals([...svg.matchAll(/<rect [^>]*><title>/g)].length, 11 * 4, "4 bars per loss");
 });
 
 Deno.test("losses example: training moves the rare class", async () => {
