@@ -6,11 +6,14 @@ import { ValueError } from "../autograd/mod.ts";
 import type { LossFn } from "./_common.ts";
 import { crossEntropy, type CrossEntropyOptions } from "./cross_entropy.ts";
 import { dice, type DiceOptions } from "./dice.ts";
+import { dynamicFineTuning, type DynamicFineTuningOptions } from "./dft.ts";
 import { focal, type FocalOptions } from "./focal.ts";
 import { generalizedDice, type GeneralizedDiceOptions } from "./generalized_dice.ts";
 import { jaccard, type JaccardOptions } from "./jaccard.ts";
 import { lovaszSoftmax, type LovaszSoftmaxOptions } from "./lovasz.ts";
+import { probabilityLoss, type ProbabilityLossOptions } from "./probability.ts";
 import { selfAdjustingDice, type SelfAdjustingDiceOptions } from "./self_adjusting_dice.ts";
+import { temperedFocal, type TemperedFocalOptions } from "./tempered_focal.ts";
 import { focalTversky, tversky, type TverskyOptions } from "./tversky.ts";
 
 /**
@@ -46,6 +49,14 @@ export interface LossOptionsByName {
   // Losses of the segmentation libraries that are another loss with other defaults.
   /** `focalTversky`: Tversky with alpha 0.3, beta 0.7, gamma 0.75. */
   ftversky: TverskyOptions;
+
+  // Token losses published after the paper.
+  /** `dynamicFineTuning`. */
+  dft: DynamicFineTuningOptions;
+  /** `probabilityLoss`. */
+  prob: ProbabilityLossOptions;
+  /** `temperedFocal`. */
+  tofu: TemperedFocalOptions;
 }
 
 /**
@@ -73,6 +84,11 @@ const FACTORIES: { [K in LossName]: (options?: LossOptionsByName[K]) => LossFn }
 
   // Losses of the segmentation libraries that are another loss with other defaults.
   ftversky: focalTversky,
+
+  // Token losses published after the paper.
+  dft: dynamicFineTuning,
+  prob: probabilityLoss,
+  tofu: temperedFocal,
 };
 
 /**
@@ -81,7 +97,8 @@ const FACTORIES: { [K in LossName]: (options?: LossOptionsByName[K]) => LossFn }
  * @example
  * ```ts
  * import { LOSS_NAMES } from "@lossforge/core";
- * console.log(LOSS_NAMES.join(", ")); // ce, focal, dice, jaccard, tversky, gdice, sadice, lovasz, ftversky
+ * console.log(LOSS_NAMES.join(", "));
+ * // ce, focal, dice, jaccard, tversky, gdice, sadice, lovasz, ftversky, dft, prob, tofu
  * ```
  */
 export const LOSS_NAMES: readonly LossName[] = Object.keys(FACTORIES) as LossName[];
@@ -89,7 +106,9 @@ export const LOSS_NAMES: readonly LossName[] = Object.keys(FACTORIES) as LossNam
 /**
  * Makes a loss from its short name and options: `ce` (crossEntropy), `focal`, `dice`,
  * `jaccard`, `tversky`, `gdice` (generalizedDice), `sadice` (selfAdjustingDice), `lovasz`
- * (lovaszSoftmax), `ftversky` (focalTversky). An unknown name throws a ValueError listing the valid ones. Every loss
+ * (lovaszSoftmax), `ftversky` (focalTversky), `dft` (dynamicFineTuning), `prob`
+ * (probabilityLoss), `tofu` (temperedFocal). An unknown name throws a ValueError listing the
+ * valid ones. Every loss
  * takes `masking: "exclude" | "paper"` among its options (see `Masking`).
  *
  * @example

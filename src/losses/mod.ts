@@ -1,13 +1,15 @@
 /**
  * The loss zoo for language-model fine-tuning: cross-entropy, Focal, Dice, Jaccard,
- * Tversky, Generalized Dice, Self-Adjusting Dice, Lovász-Softmax and Lovász hinge, their
- * weighted combinations, and lookup by name. Every loss is a factory returning a
+ * Tversky, Generalized Dice, Self-Adjusting Dice, Lovász-Softmax and Lovász hinge, the
+ * token losses published after the paper (DFT, the probability family, tempered focal),
+ * their weighted combinations, and lookup by name. Every loss is a factory returning a
  * `LossFn = (logits [..., C], targets [...] int32, { mask }?) => scalar`; -100 ignores a
  * position. Definitions: each function's JSDoc and docs/losses.md (the contract).
  *
  * Two implementations, one answer: every loss is composed from autograd ops (the readable
  * reference, differentiated by the engine; float64 on the CPU); with float32 logits on
- * WebGPU, cross-entropy, focal, Self-Adjusting Dice, the Dice family's per-class sums and
+ * WebGPU, the per-position losses (cross-entropy, focal, Self-Adjusting Dice, DFT, the
+ * probability family, tempered focal), the Dice family's per-class sums and
  * Lovász-Softmax's class probabilities and sorted sums run as fused kernels with analytic
  * backward passes (`fused: false` forces the composed ops). Lovász never loops over the
  * vocabulary: it scores at most min(N, C) classes in one batched sort.
@@ -43,6 +45,9 @@ export {
   type GeneralizedDiceWeight,
 } from "./generalized_dice.ts";
 export { selfAdjustingDice, type SelfAdjustingDiceOptions } from "./self_adjusting_dice.ts";
+export { dynamicFineTuning, type DynamicFineTuningOptions } from "./dft.ts";
+export { probabilityLoss, type ProbabilityLossOptions } from "./probability.ts";
+export { temperedFocal, type TemperedFocalOptions } from "./tempered_focal.ts";
 export {
   lovaszHinge,
   type LovaszHingeOptions,

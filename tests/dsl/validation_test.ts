@@ -89,7 +89,7 @@ Deno.test("pipeline: missing parts, wrong shapes and unknown kinds", () => {
   has(problems, "optimizer: is not a optimizer: missing update()");
   has(
     problemsOf(tinySpec({ loss: "nope" })),
-    'loss.kind: unknown loss "nope" (known: ce, combine, dice, focal, ftversky, gdice, jaccard, lovasz,',
+    'loss.kind: unknown loss "nope" (known: ce, combine, dft, dice, focal, ftversky, gdice, jaccard,',
   );
   has(problemsOf(tinySpec({ model: { kind: 42 } as never })), "model.kind: must be a string");
   has(

@@ -5,12 +5,15 @@ import {
   combine,
   crossEntropy,
   dice,
+  dynamicFineTuning,
   focal,
   generalizedDice,
   jaccard,
   type LossFn,
   lovaszSoftmax,
+  probabilityLoss,
   selfAdjustingDice,
+  temperedFocal,
   type Tensor,
   tensor,
   tversky,
@@ -19,14 +22,18 @@ import {
 import {
   type Problem,
   refCrossEntropy,
+  refDft,
   refDice,
   refFocal,
   refGeneralizedDice,
   refJaccard,
   refLovaszSoftmax,
+  refProbability,
   refSelfAdjustingDice,
+  refTemperedFocal,
   refTversky,
 } from "./_reference.ts";
+import { DFT_FROZEN, type Frozen, temperedFocalFrozen } from "./_frozen.ts";
 
 /** A float64 CPU tensor. */
 export function f64(data: number[] | number[][], shape?: number[]): Tensor {
@@ -142,6 +149,11 @@ export interface LossCase {
   sorts?: boolean;
   /** Problem sizes for this case (merged into every property's options). */
   sizes?: ProblemOptions;
+  /**
+   * A stop-gradient inside (DFT, tempered focal): the gradient is checked against central
+   * differences of this frozen surrogate instead of the value's.
+   */
+  frozen?: Frozen;
 }
 
 const allRows = (p: Problem) => [p.targets.map((_, i) => i)];
@@ -231,6 +243,44 @@ export const LOSSES: LossCase[] = [
     reference: (p) => refSelfAdjustingDice(p),
     bounded: true,
     perfect: 0.5, // q = 0 at p_t = 1: 1 - g/(1+g)
+  },
+  {
+    label: "dynamicFineTuning",
+    make: () => dynamicFineTuning(),
+    reference: (p) => refDft(p),
+    bounded: true, // in [0, 1/e]
+    perfect: 0,
+    frozen: DFT_FROZEN,
+  },
+  {
+    label: "probabilityLoss(a=1)",
+    make: () => probabilityLoss(),
+    reference: (p) => refProbability(p, 1),
+    bounded: true,
+    perfect: 0,
+  },
+  {
+    label: "probabilityLoss(a=0.3)",
+    make: () => probabilityLoss({ a: 0.3 }),
+    reference: (p) => refProbability(p, 0.3),
+    bounded: false, // in [0, 1/a]
+    perfect: 0,
+  },
+  {
+    label: "temperedFocal",
+    make: () => temperedFocal(),
+    reference: (p) => refTemperedFocal(p),
+    bounded: false,
+    perfect: 0,
+    frozen: temperedFocalFrozen(),
+  },
+  {
+    label: "temperedFocal(gamma=0.5, temperature=1.5)",
+    make: () => temperedFocal({ gamma: 0.5, temperature: 1.5 }),
+    reference: (p) => refTemperedFocal(p, 0.5, 1.5),
+    bounded: false,
+    perfect: 0,
+    frozen: temperedFocalFrozen(0.5, 1.5),
   },
   {
     label: "lovaszSoftmax",

@@ -59,6 +59,41 @@ export function paperSelfAdjustingDice(p: Problem, a = 1, g = 1): number {
   }));
 }
 
+/**
+ * A per-position loss `at(z_i, t_i)` in the published code's convention (the new token
+ * losses are not in that code; they follow its focal and SA-Dice): every position, zeroed.
+ */
+export function paperPerPosition(p: Problem, at: (z: number[], t: number) => number): number {
+  const { z, t } = multiplied(p);
+  return mean(z.map((row, i) => at(row, t[i])));
+}
+
+/** DFT, -p_t log p_t, over every position with ignored ones zeroed. */
+export function paperDft(p: Problem): number {
+  return paperPerPosition(p, (z, t) => {
+    const pt = softmax(z)[t];
+    return -pt * Math.log(pt);
+  });
+}
+
+/** The probability family (1 - p_t^a) / a over every position with ignored ones zeroed. */
+export function paperProbability(p: Problem, a = 1): number {
+  return paperPerPosition(p, (z, t) => {
+    const pt = softmax(z)[t];
+    return a === 0 ? -Math.log(pt) : (1 - Math.pow(pt, a)) / a;
+  });
+}
+
+/** Tempered focal over every position with ignored ones zeroed. */
+export function paperTemperedFocal(p: Problem, g = 3, b = 0.8): number {
+  return paperPerPosition(p, (z, t) => {
+    const pt = softmax(z)[t];
+    const qt = softmax(z.map((v) => v / b))[t];
+    const w = Math.pow(1 - pt, g) - g * pt * Math.pow(1 - pt, g - 1) * Math.log(pt);
+    return -w * b * Math.log(qt);
+  });
+}
+
 /** Per-class S(py), S(p), S(y) over every position of the multiplied problem. */
 function paperSums(p: Problem): { tp: number[]; sp: number[]; sy: number[] } {
   const { z, t } = multiplied(p);

@@ -48,6 +48,41 @@ export function refFocal(p: Problem, gamma = 2, alpha?: number[]): number {
   return meanOf(counted(p).map((i) => refFocalAt(p, i, gamma, alpha)));
 }
 
+/** DFT at one position: -p_t log p_t (the value; the stop-gradient only shapes the gradient). */
+export function refDftAt(p: Problem, i: number): number {
+  const pt = softmaxRow(p.logits[i])[p.targets[i]];
+  return -pt * Math.log(pt);
+}
+
+export function refDft(p: Problem): number {
+  return meanOf(counted(p).map((i) => refDftAt(p, i)));
+}
+
+/** The probability family at one position: (1 - p_t^a) / a, -log p_t at a = 0. */
+export function refProbabilityAt(p: Problem, i: number, a = 1): number {
+  const pt = softmaxRow(p.logits[i])[p.targets[i]];
+  return a === 0 ? -Math.log(pt) : -Math.expm1(a * Math.log(pt)) / a;
+}
+
+export function refProbability(p: Problem, a = 1): number {
+  return meanOf(counted(p).map((i) => refProbabilityAt(p, i, a)));
+}
+
+/** Tempered focal at one position: -w(p_t, g) b log q_t, q = softmax(z / b). */
+export function refTemperedFocalAt(p: Problem, i: number, gamma = 3, b = 0.8): number {
+  const t = p.targets[i];
+  const pt = softmaxRow(p.logits[i])[t];
+  const qt = softmaxRow(p.logits[i].map((v) => v / b))[t];
+  const u = Math.max(1 - pt, 1e-30);
+  const w = Math.pow(u, gamma) -
+    (gamma === 0 ? 0 : gamma * pt * Math.pow(u, gamma - 1) * Math.log(pt));
+  return -w * b * Math.log(qt);
+}
+
+export function refTemperedFocal(p: Problem, gamma = 3, b = 0.8): number {
+  return meanOf(counted(p).map((i) => refTemperedFocalAt(p, i, gamma, b)));
+}
+
 /** Per-class S(py), S(p), S(y) over the given positions. */
 function sums(p: Problem, rows: number[]): { tp: number[]; sp: number[]; sy: number[] } {
   const c = p.logits[0].length;

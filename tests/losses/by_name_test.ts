@@ -3,6 +3,7 @@ import {
   combine,
   crossEntropy,
   dice,
+  dynamicFineTuning,
   focal,
   focalTversky,
   generalizedDice,
@@ -12,7 +13,9 @@ import {
   lovaszSoftmax,
   pipeline,
   PipelineError,
+  probabilityLoss,
   selfAdjustingDice,
+  temperedFocal,
   tversky,
   ValueError,
 } from "../../mod.ts";
@@ -34,6 +37,11 @@ Deno.test("lossByName: every name builds the same loss as its factory", async ()
     "lovasz",
     // Segmentation-library variants of the losses above.
     "ftversky",
+
+    // Token losses published after the paper.
+    "dft",
+    "prob",
+    "tofu",
   ]);
   const pairs = [
     [lossByName("ce", { labelSmoothing: 0.1 }), crossEntropy({ labelSmoothing: 0.1 })],
@@ -47,6 +55,11 @@ Deno.test("lossByName: every name builds the same loss as its factory", async ()
     // Segmentation-library variants of the losses above.
     [lossByName("ftversky", { gamma: 2 }), focalTversky({ gamma: 2 })],
     [lossByName("ftversky"), tversky({ alpha: 0.3, beta: 0.7, gamma: 0.75 })],
+
+    // Token losses published after the paper.
+    [lossByName("dft"), dynamicFineTuning()],
+    [lossByName("prob", { a: 0.5 }), probabilityLoss({ a: 0.5 })],
+    [lossByName("tofu", { gamma: 2 }), temperedFocal({ gamma: 2 })],
   ] as const;
   for (const [byName, direct] of pairs) {
     assert(byName.name === direct.name, `${byName.name} vs ${direct.name}`);

@@ -71,6 +71,14 @@ const EVERY_OPTION: Record<string, { loss: string; options: Record<string, unkno
       ...OVERLAP,
     },
   },
+
+  // Token losses published after the paper.
+  dft: { loss: "dynamicFineTuning", options: { reduction: "sum", fused: false } },
+  prob: { loss: "probabilityLoss", options: { a: 0.5, reduction: "none", fused: false } },
+  tofu: {
+    loss: "temperedFocal",
+    options: { gamma: 2, temperature: 1.2, reduction: "sum", fused: false },
+  },
 };
 const BASE = { ignoreIndex: -1, masking: "paper" } as const;
 

@@ -5,6 +5,7 @@ import fc from "fast-check";
 import {
   crossEntropy,
   dice,
+  dynamicFineTuning,
   focal,
   generalizedDice,
   jaccard,
@@ -12,12 +13,15 @@ import {
   lovaszHinge,
   lovaszSoftmax,
   type Masking,
+  probabilityLoss,
   selfAdjustingDice,
+  temperedFocal,
   tversky,
   ValueError,
 } from "../../mod.ts";
 import { assert, assertClose, assertEquals, assertThrows } from "../_assert.ts";
 import { gradcheck } from "../_gradcheck.ts";
+import { DFT_FROZEN, type Frozen, frozenGradcheck, temperedFocalFrozen } from "./_frozen.ts";
 import {
   f64,
   i32,
@@ -30,13 +34,16 @@ import {
 import {
   keepMask,
   paperCrossEntropy,
+  paperDft,
   paperDice,
   paperFocal,
   paperGeneralizedDice,
   paperJaccard,
   paperLovaszHinge,
   paperLovaszSoftmax,
+  paperProbability,
   paperSelfAdjustingDice,
+  paperTemperedFocal,
   paperTversky,
 } from "./_paper_reference.ts";
 import type { Problem } from "./_reference.ts";
@@ -49,6 +56,8 @@ interface PaperCase {
   sorts?: boolean;
   /** Problem sizes (merged into the random problems' options). */
   sizes?: ProblemOptions;
+  /** A stop-gradient inside: the gradient is checked against this frozen surrogate. */
+  frozen?: Frozen;
 }
 
 const all = (p: Problem) => [p.targets.map((_, i) => i)];
@@ -70,6 +79,23 @@ const CASES: PaperCase[] = [
     label: "selfAdjustingDice",
     make: (masking) => selfAdjustingDice({ masking }),
     reference: (p) => paperSelfAdjustingDice(p),
+  },
+  {
+    label: "dynamicFineTuning",
+    make: (masking) => dynamicFineTuning({ masking }),
+    reference: paperDft,
+    frozen: DFT_FROZEN,
+  },
+  {
+    label: "probabilityLoss(a=0.5)",
+    make: (masking) => probabilityLoss({ masking, a: 0.5 }),
+    reference: (p) => paperProbability(p, 0.5),
+  },
+  {
+    label: "temperedFocal",
+    make: (masking) => temperedFocal({ masking }),
+    reference: (p) => paperTemperedFocal(p),
+    frozen: temperedFocalFrozen(),
   },
   { label: "dice", make: (masking) => dice({ masking }), reference: (p) => paperDice(p) },
   {
@@ -153,6 +179,7 @@ for (const c of CASES) {
     await fc.assert(
       fc.asyncProperty(problems({ maxN: 5, maxC: 4, mask: true, ...c.sizes }), async (p) => {
         fc.pre(!c.sorts || paperLovaszGap(p) > 1e-4);
+        if (c.frozen) return await frozenGradcheck(loss, c.frozen, p, "paper", c.label);
         const { logits, targets, mask } = tensorsOf(p);
         await gradcheck(([z]) => loss(z, targets, { mask }), [logits], {
           tol: 1e-5,

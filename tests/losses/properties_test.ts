@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { ShapeError, type Tensor, tensor, ValueError } from "../../mod.ts";
 import { assert, assertClose, assertThrows } from "../_assert.ts";
 import { gradcheck } from "../_gradcheck.ts";
+import { frozenGradcheck } from "./_frozen.ts";
 import {
   f64,
   GRAD_RUNS,
@@ -34,6 +35,7 @@ for (const c of LOSSES) {
       fc.asyncProperty(problems({ maxN: 5, maxC: 4, mask: true, ...c.sizes }), async (p) => {
         // Lovász: only where the sort order is unique (no two errors within 1e-4).
         fc.pre(!c.sorts || lovaszGap(p) > 1e-4);
+        if (c.frozen) return await frozenGradcheck(loss, c.frozen, p, "exclude", c.label);
         const { logits, targets, mask } = tensorsOf(p);
         await gradcheck(([z]) => loss(z, targets, { mask }), [logits], {
           tol: 1e-5,
@@ -146,6 +148,10 @@ for (const c of LOSSES) {
     const loss = c.make();
     for (const p of [{ logits: [[0.3, -1.2]], targets: [1] }, { logits: [[2, 1]], targets: [0] }]) {
       assertClose(await valueOn(loss, p), c.reference(p), { rtol: 1e-9, atol: 1e-12 });
+      if (c.frozen) {
+        await frozenGradcheck(loss, c.frozen, p, "exclude", c.label);
+        continue;
+      }
       const { logits, targets } = tensorsOf(p);
       await gradcheck(([z]) => loss(z, targets), [logits], { tol: 1e-5, msg: c.label });
     }
