@@ -49,7 +49,9 @@ Deno.test("dynamicFineTuning: the gradient is sg(p_t) times cross-entropy's, row
       for (let i = 0; i < p.targets.length; i++) {
         const pt = kept.has(i) ? probs[i * c + p.targets[i]] : 0;
         for (let k = 0; k < c; k++) {
-          assertClose(dft[i * c + k], pt * ce[i * c + k], { rtol: 1e-12, atol: 1e-300 });
+          // p_t reaches the two sides by different roundings (exp of the log-softmax, the
+          // softmax), and a gradient entry near 0 (p_k ≈ 1) cancels: 1e-10 relative in float64.
+          assertClose(dft[i * c + k], pt * ce[i * c + k], { rtol: 1e-10, atol: 1e-300 });
         }
       }
     }),
