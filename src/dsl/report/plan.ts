@@ -132,7 +132,7 @@ export interface PlannedVariant {
  * ```ts
  * import { readPlan } from "@lossforge/core";
  * const plan = await readPlan("runs/grid");
- * for (const v of plan.variants) console.log(v.index, v.label, `${plan.out}/${v.folder}`);
+ * for (const v of plan?.variants ?? []) console.log(v.index, v.label, `${plan!.out}/${v.folder}`);
  * ```
  */
 export interface SweepPlan {
