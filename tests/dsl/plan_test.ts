@@ -52,7 +52,7 @@ function maskTimes(md: string): string {
   ).join("\n");
 }
 
-Deno.test("plan: six variants run with --run-local --workers 2 merge into sweep's table", async () => {
+Deno.test("plan: six variants, --run-local --workers 2, merge into sweep's table", async () => {
   const tmp = await Deno.makeTempDir();
   const base = tinyBase();
   const config = `${tmp}/sweep.json`;
@@ -120,7 +120,7 @@ Deno.test("plan: six variants run with --run-local --workers 2 merge into sweep'
   await Deno.remove(tmp, { recursive: true });
 });
 
-Deno.test("plan: slurm.sh passes bash -n and runs the index's variant with quoted paths", async () => {
+Deno.test("plan: slurm.sh passes bash -n and runs its index's variant, paths quoted", async () => {
   const tmp = await Deno.makeTempDir({ prefix: "plan it's " }); // a space and a quote
   const dir = `${tmp}/plan`;
   const plan = await sweep(tinyBase(), AXES, {
@@ -176,7 +176,7 @@ Deno.test("plan: slurm.sh passes bash -n and runs the index's variant with quote
   await Deno.remove(tmp, { recursive: true });
 });
 
-Deno.test("plan: job.yaml is a valid Indexed Job whose command runs $JOB_COMPLETION_INDEX", async () => {
+Deno.test("plan: job.yaml is an Indexed Job whose command runs $JOB_COMPLETION_INDEX", async () => {
   const tmp = await Deno.makeTempDir();
   const dir = `${tmp}/plan`;
   const plan = await sweep(tinyBase(), AXES, { plan: dir, name: "Tiny Grid", retries: 2 });
@@ -222,7 +222,7 @@ Deno.test("plan: job.yaml is a valid Indexed Job whose command runs $JOB_COMPLET
   await Deno.remove(tmp, { recursive: true });
 });
 
-Deno.test("plan: a merge lists the missing variants and names a corrupt result by path", async () => {
+Deno.test("plan: a merge lists the missing and names a corrupt result by path", async () => {
   const tmp = await Deno.makeTempDir();
   const dir = `${tmp}/plan`;
   const base = pipeline(tinySpec({ steps: 2, logEvery: 1 }));
@@ -276,7 +276,7 @@ Deno.test("plan: a merge lists the missing variants and names a corrupt result b
   await Deno.remove(tmp, { recursive: true });
 });
 
-Deno.test("plan: a variant without a spec is an error naming it; bad configs name the field", async () => {
+Deno.test("plan: a variant without a spec is named; bad configs name the field", async () => {
   const base = pipeline(tinySpec({ steps: 2 }));
   const { init, apply } = bigram({ vocab: 259, dim: 8 });
   const tmp = await Deno.makeTempDir();

@@ -161,6 +161,23 @@ const PLAN_FILE = "plan.json";
 /**
  * Writes the plan's files for `variants` (laid out by the sweep) and returns the plan. A
  * variant whose parts have no spec cannot become JSON: a `PipelineError` names each one.
+ *
+ * @example
+ * ```ts
+ * import { pipeline } from "@lossforge/core";
+ * import { writePlan } from "./plan.ts";
+ * import { planVariants } from "./sweep.ts";
+ * const base = pipeline({
+ *   model: { kind: "gpt", options: { vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 } },
+ *   loss: "ce",
+ *   optimizer: { kind: "adamw", options: { lr: 1e-3 } },
+ *   data: { kind: "gsm8kSynthetic", options: { count: 16, maxLength: 32 } },
+ *   steps: 4,
+ * });
+ * const variants = planVariants(base, { loss: ["ce", "focal"] }, ["loss"], { out: "runs/p" });
+ * const plan = await writePlan(variants, ["loss"], { plan: "runs/p" });
+ * console.log(plan.files.variants); // ["runs/p/variant-0.json", "runs/p/variant-1.json"]
+ * ```
  */
 export async function writePlan(
   variants: readonly Variant[],
@@ -242,7 +259,16 @@ export async function writePlan(
   return plan;
 }
 
-/** plan.json's text: the plan without the fields that say where it lies. */
+/**
+ * plan.json's text: the plan without the fields that say where it lies.
+ *
+ * @example
+ * ```ts
+ * import { planJson, readPlan } from "./plan.ts";
+ * const plan = await readPlan("runs/grid");
+ * if (plan) await Deno.writeTextFile("elsewhere/plan.json", planJson(plan));
+ * ```
+ */
 export function planJson(plan: SweepPlan): string {
   const { dir: _dir, files: _files, ...stored } = plan;
   return JSON.stringify(stored, null, 2) + "\n";

@@ -214,6 +214,17 @@ export async function runPlan(dir: string, options: RunPlanOptions = {}): Promis
 /**
  * A planned variant from its file, to train in `dir`: its checkpoints go to `dir/checkpoints`
  * (as a sweep keeps them), wherever the plan was written for.
+ *
+ * @example
+ * ```ts
+ * import { readPlan } from "./plan.ts";
+ * import { loadVariant } from "./plan_run.ts";
+ * const plan = await readPlan("runs/grid");
+ * if (plan) {
+ *   const v = await loadVariant(plan, plan.variants[0], "/scratch/grid/v0");
+ *   console.log(v.p.name, v.ckptDir); // its label, "/scratch/grid/v0/checkpoints"
+ * }
+ * ```
  */
 export async function loadVariant(
   plan: SweepPlan,
@@ -235,7 +246,15 @@ export async function loadVariant(
   return { label: v.label, axisLabels: { ...v.variant }, p, dir, ckptDir };
 }
 
-/** Imports modules by URL or by path from the current folder (where parts are registered). */
+/**
+ * Imports modules by URL or by path from the current folder (where parts are registered).
+ *
+ * @example
+ * ```ts
+ * import { importModules } from "./plan_run.ts";
+ * await importModules(["my_parts.ts", "https://example.com/parts.ts"]);
+ * ```
+ */
 export async function importModules(modules: readonly string[]): Promise<void> {
   for (const m of modules) {
     await import(/^[a-z][a-z0-9+.-]+:/i.test(m) ? m : pathToFileURL(resolve(m)).href);

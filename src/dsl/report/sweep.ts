@@ -333,6 +333,22 @@ export async function sweep(
 /**
  * Trains variants already laid out (by `planVariants`, or from a plan's files): `sweep`
  * without the combinations. With `options.out` it locks that folder first.
+ *
+ * @example
+ * ```ts
+ * import { pipeline } from "@lossforge/core";
+ * import { planVariants, sweepVariants } from "./sweep.ts";
+ * const base = pipeline({
+ *   model: { kind: "gpt", options: { vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 } },
+ *   loss: "ce",
+ *   optimizer: { kind: "adamw", options: { lr: 1e-3 } },
+ *   data: { kind: "gsm8kSynthetic", options: { count: 16, maxLength: 32 } },
+ *   steps: 4,
+ * });
+ * const variants = planVariants(base, { loss: ["ce", "focal"] }, ["loss"], { out: "runs/two" });
+ * const table = await sweepVariants(variants, ["loss"], { out: "runs/two", progress: false });
+ * console.log(table.rows.length); // 2
+ * ```
  */
 export async function sweepVariants(
   variants: Variant[],
@@ -501,7 +517,24 @@ async function sweepLocked(
   };
 }
 
-/** One variant of a sweep, laid out: its labels, pipeline and folders. */
+/**
+ * One variant of a sweep, laid out: its labels, pipeline and folders.
+ *
+ * @example
+ * ```ts
+ * import { pipeline } from "@lossforge/core";
+ * import type { Variant } from "./sweep.ts";
+ * const base = pipeline({
+ *   model: { kind: "gpt", options: { vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 } },
+ *   loss: "ce",
+ *   optimizer: { kind: "adamw", options: { lr: 1e-3 } },
+ *   data: { kind: "gsm8kSynthetic", options: { count: 16, maxLength: 32 } },
+ *   steps: 4,
+ * });
+ * const v: Variant = { label: "loss=ce", axisLabels: { loss: "ce" }, p: base, dir: "runs/s/ce" };
+ * console.log(`${v.label} trains in ${v.dir}`);
+ * ```
+ */
 export interface Variant {
   label: string;
   axisLabels: Record<string, string>;
@@ -512,7 +545,24 @@ export interface Variant {
   ckptDir?: string;
 }
 
-/** Every combination of the axes as a validated pipeline with its label and folder. */
+/**
+ * Every combination of the axes as a validated pipeline with its label and folder.
+ *
+ * @example
+ * ```ts
+ * import { pipeline } from "@lossforge/core";
+ * import { planVariants } from "./sweep.ts";
+ * const base = pipeline({
+ *   model: { kind: "gpt", options: { vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 } },
+ *   loss: "ce",
+ *   optimizer: { kind: "adamw", options: { lr: 1e-3 } },
+ *   data: { kind: "gsm8kSynthetic", options: { count: 16, maxLength: 32 } },
+ *   steps: 4,
+ * });
+ * const vs = planVariants(base, { loss: ["ce", "focal"], seed: [1, 2] }, ["loss", "seed"], {});
+ * console.log(vs.map((v) => v.label)); // ["loss=ce seed=1", ..., "loss=focal seed=2"]
+ * ```
+ */
 export function planVariants(
   base: Pipeline,
   axes: SweepAxes,
@@ -688,7 +738,16 @@ function rowJson(r: SweepRow): string {
   ) + "\n";
 }
 
-/** A finished variant's row from its `result.json`, or undefined when there is none. */
+/**
+ * A finished variant's row from its `result.json`, or undefined when there is none.
+ *
+ * @example
+ * ```ts
+ * import { readRow } from "./sweep.ts";
+ * const row = await readRow("runs/sweep/loss=ce/result.json");
+ * console.log(row ? row.loss : "not finished");
+ * ```
+ */
 export async function readRow(path: string): Promise<SweepRow | undefined> {
   let text: string;
   try {
@@ -707,6 +766,15 @@ export async function readRow(path: string): Promise<SweepRow | undefined> {
   };
 }
 
+/**
+ * Writes a sweep's report into `out`: the tables (or `o.write`'s own) and curves.svg.
+ *
+ * @example
+ * ```ts
+ * import { writeReport } from "./sweep.ts";
+ * await writeReport({ axes: ["loss"], rows: [] }, "runs/empty", { files: ["md"] });
+ * ```
+ */
 export async function writeReport(
   table: SweepTable,
   out: string,
