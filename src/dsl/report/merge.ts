@@ -109,6 +109,7 @@ export async function mergeResults(
       }
       // In the order the sweep's own results.json has them, when it is there to say.
       const prior = await tableOrder(`${root}/results.json`);
+      // Labels it lacks (-1 as unsigned: the largest) go last.
       const rank = (r: SweepRow) => prior.indexOf(r.label) >>> 0;
       for (const row of found.sort((a, b) => rank(a) - rank(b))) {
         if (!rows.has(row.label)) rows.set(row.label, row);

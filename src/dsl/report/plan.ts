@@ -227,18 +227,20 @@ export async function writePlan(
   if (problems.length) throw new PipelineError(problems);
 
   const name = options.name ?? (dir.split(/[\\/]/).pop() || "sweep");
+  // The root the sweep laid the variants' folders under (see `sweep`).
+  const root = (options.out ?? options.plan).replace(/[\\/]+$/, "");
   const plan: SweepPlan = {
     version: 1,
     name,
     axes: [...axes],
-    out: (options.out ?? dir).replace(/[\\/]+$/, "") || ".",
+    out: root || ".",
     imports: (options.imports ?? []).map((m) => m instanceof URL ? m.href : m),
     report,
     variants: variants.map((v, index) => ({
       index,
       label: v.label,
       variant: { ...v.axisLabels },
-      folder: v.dir!.split(/[\\/]/).pop()!,
+      folder: v.dir!.slice(root.length + 1),
       file: `variant-${index}.json`,
     })),
     dir,

@@ -311,7 +311,14 @@ async function trainPlannedVariant(
   quiet: boolean,
 ): Promise<number | undefined> {
   const slash = Math.max(configPath.lastIndexOf("/"), configPath.lastIndexOf("\\"));
-  const plan = await readPlan(slash < 0 ? "." : configPath.slice(0, slash) || "/");
+  let plan;
+  try {
+    plan = await readPlan(slash < 0 ? "." : configPath.slice(0, slash) || "/");
+  } catch (e) {
+    // A plan.json beside the config that is not one: the config may be that plan's variant.
+    console.error(`error: ${(e as Error).message}`);
+    return 2;
+  }
   const file = configPath.slice(slash + 1);
   const v = plan?.variants.find((x) => x.file === file);
   if (!plan || !v) return undefined;
