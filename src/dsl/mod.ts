@@ -135,6 +135,21 @@ export {
   type SweepTable,
 } from "./report/sweep.ts";
 export {
+  type KubernetesPlanOptions,
+  type PlannedVariant,
+  type PlanOptions,
+  readPlan,
+  type SweepPlan,
+} from "./report/plan.ts";
+export {
+  planFromConfig,
+  runPlan,
+  type RunPlanOptions,
+  type RunPlanResult,
+  type SweepConfig,
+} from "./report/plan_run.ts";
+export { type MergeOptions, type MergeResult, mergeResults } from "./report/merge.ts";
+export {
   metricColumns,
   report,
   type ReportLayout,

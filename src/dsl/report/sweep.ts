@@ -30,6 +30,7 @@ import {
 } from "./sweep_run.ts";
 import type { TrainOptions } from "../run/train.ts";
 import type { LossLike, ModelLike, OptimizerLike, PartSpec } from "../spec/types.ts";
+import { type PlanOptions, type SweepPlan, writePlan } from "./plan.ts";
 
 export type { SweepRow, SweepTable } from "./table.ts";
 
@@ -288,14 +289,73 @@ function entries<T>(axis: SweepAxis<T>): [string, T][] {
  * console.log(table.rows.map((r) => [r.label, r.metrics.exactMatch]));
  * ```
  */
+export function sweep(
+  base: Pipeline,
+  axes: SweepAxes,
+  options?: SweepOptions,
+): Promise<SweepTable>;
+/**
+ * With `plan: DIR`, writes the sweep as files for a cluster instead of training it (see
+ * {@linkcode PlanOptions}): one pipeline JSON per variant, `plan.json`, `slurm.sh` and
+ * `job.yaml`; returns the plan.
+ *
+ * @example
+ * ```ts
+ * import { pipeline, sweep } from "@lossforge/core";
+ * const base = pipeline({
+ *   model: { kind: "gpt", options: { vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 } },
+ *   loss: "ce",
+ *   optimizer: { kind: "adamw", options: { lr: 1e-3 } },
+ *   data: { kind: "gsm8kSynthetic", options: { count: 16, maxLength: 32 } },
+ *   steps: 4,
+ * });
+ * const plan = await sweep(base, { loss: ["ce", "focal"], seed: [1, 2] }, { plan: "runs/plan" });
+ * console.log(plan.variants.length, plan.files.slurm); // 4 "runs/plan/slurm.sh"
+ * ```
+ */
+export function sweep(base: Pipeline, axes: SweepAxes, options: PlanOptions): Promise<SweepPlan>;
 export async function sweep(
   base: Pipeline,
   axes: SweepAxes,
-  options: SweepOptions = {},
+  options: SweepOptions | PlanOptions = {},
+): Promise<SweepTable | SweepPlan> {
+  const names = (Object.keys(axes) as (keyof SweepAxes)[]).filter((k) => axes[k] !== undefined);
+  if ("plan" in options && options.plan !== undefined) {
+    const plan = options as PlanOptions;
+    // The variants are laid out as a sweep into the plan's default output root would lay them.
+    const variants = planVariants(base, axes, names, { ...plan, out: plan.out ?? plan.plan });
+    return await writePlan(variants, names, plan);
+  }
+  await ensureBackend();
+  return await sweepVariants(planVariants(base, axes, names, options), names, options);
+}
+
+/**
+ * Trains variants already laid out (by `planVariants`, or from a plan's files): `sweep`
+ * without the combinations. With `options.out` it locks that folder first.
+ *
+ * @example
+ * ```ts
+ * import { pipeline } from "@lossforge/core";
+ * import { planVariants, sweepVariants } from "./sweep.ts";
+ * const base = pipeline({
+ *   model: { kind: "gpt", options: { vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 } },
+ *   loss: "ce",
+ *   optimizer: { kind: "adamw", options: { lr: 1e-3 } },
+ *   data: { kind: "gsm8kSynthetic", options: { count: 16, maxLength: 32 } },
+ *   steps: 4,
+ * });
+ * const variants = planVariants(base, { loss: ["ce", "focal"] }, ["loss"], { out: "runs/two" });
+ * const table = await sweepVariants(variants, ["loss"], { out: "runs/two", progress: false });
+ * console.log(table.rows.length); // 2
+ * ```
+ */
+export async function sweepVariants(
+  variants: Variant[],
+  names: readonly string[],
+  options: SweepOptions,
 ): Promise<SweepTable> {
   await ensureBackend();
-  const names = (Object.keys(axes) as (keyof SweepAxes)[]).filter((k) => axes[k] !== undefined);
-  const variants = planVariants(base, axes, names, options);
   const out = options.out;
   const lock = out ? await lockRunFolder(out) : undefined;
   try {
@@ -309,7 +369,7 @@ export async function sweep(
 /** The sweep itself, once `out` is locked. */
 async function sweepLocked(
   variants: Variant[],
-  names: (keyof SweepAxes)[],
+  names: readonly string[],
   options: SweepOptions,
 ): Promise<SweepTable> {
   const out = options.out;
@@ -363,7 +423,7 @@ async function sweepLocked(
     : undefined;
 
   const table = (): SweepTable => ({
-    axes: names,
+    axes: [...names],
     rows: variants.flatMap((v) => rows.get(v.label) ?? []),
   });
   const reportOptions = options.report === false || !out
@@ -457,7 +517,25 @@ async function sweepLocked(
   };
 }
 
-interface Variant {
+/**
+ * One variant of a sweep, laid out: its labels, pipeline and folders.
+ *
+ * @example
+ * ```ts
+ * import { pipeline } from "@lossforge/core";
+ * import type { Variant } from "./sweep.ts";
+ * const base = pipeline({
+ *   model: { kind: "gpt", options: { vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 } },
+ *   loss: "ce",
+ *   optimizer: { kind: "adamw", options: { lr: 1e-3 } },
+ *   data: { kind: "gsm8kSynthetic", options: { count: 16, maxLength: 32 } },
+ *   steps: 4,
+ * });
+ * const v: Variant = { label: "loss=ce", axisLabels: { loss: "ce" }, p: base, dir: "runs/s/ce" };
+ * console.log(`${v.label} trains in ${v.dir}`);
+ * ```
+ */
+export interface Variant {
   label: string;
   axisLabels: Record<string, string>;
   p: Pipeline;
@@ -467,12 +545,29 @@ interface Variant {
   ckptDir?: string;
 }
 
-/** Every combination of the axes as a validated pipeline with its label and folder. */
-function planVariants(
+/**
+ * Every combination of the axes as a validated pipeline with its label and folder.
+ *
+ * @example
+ * ```ts
+ * import { pipeline } from "@lossforge/core";
+ * import { planVariants } from "./sweep.ts";
+ * const base = pipeline({
+ *   model: { kind: "gpt", options: { vocab: 259, context: 32, layers: 1, dim: 16, heads: 2 } },
+ *   loss: "ce",
+ *   optimizer: { kind: "adamw", options: { lr: 1e-3 } },
+ *   data: { kind: "gsm8kSynthetic", options: { count: 16, maxLength: 32 } },
+ *   steps: 4,
+ * });
+ * const vs = planVariants(base, { loss: ["ce", "focal"], seed: [1, 2] }, ["loss", "seed"], {});
+ * console.log(vs.map((v) => v.label)); // ["loss=ce seed=1", ..., "loss=focal seed=2"]
+ * ```
+ */
+export function planVariants(
   base: Pipeline,
   axes: SweepAxes,
   names: (keyof SweepAxes)[],
-  options: SweepOptions,
+  options: Pick<SweepOptions, "label" | "folder" | "out">,
 ): Variant[] {
   let combos: { label: Record<string, string>; spec: Partial<PipelineSpec> }[] = [
     { label: {}, spec: {} },
@@ -643,8 +738,17 @@ function rowJson(r: SweepRow): string {
   ) + "\n";
 }
 
-/** A finished variant's row from its `result.json`, or undefined when there is none. */
-async function readRow(path: string): Promise<SweepRow | undefined> {
+/**
+ * A finished variant's row from its `result.json`, or undefined when there is none.
+ *
+ * @example
+ * ```ts
+ * import { readRow } from "./sweep.ts";
+ * const row = await readRow("runs/sweep/loss=ce/result.json");
+ * console.log(row ? row.loss : "not finished");
+ * ```
+ */
+export async function readRow(path: string): Promise<SweepRow | undefined> {
   let text: string;
   try {
     text = await Deno.readTextFile(path);
@@ -662,7 +766,20 @@ async function readRow(path: string): Promise<SweepRow | undefined> {
   };
 }
 
-async function writeReport(table: SweepTable, out: string, o: SweepReportOptions): Promise<void> {
+/**
+ * Writes a sweep's report into `out`: the tables (or `o.write`'s own) and curves.svg.
+ *
+ * @example
+ * ```ts
+ * import { writeReport } from "./sweep.ts";
+ * await writeReport({ axes: ["loss"], rows: [] }, "runs/empty", { files: ["md"] });
+ * ```
+ */
+export async function writeReport(
+  table: SweepTable,
+  out: string,
+  o: SweepReportOptions,
+): Promise<void> {
   const base = out.replace(/[\\/]+$/, "");
   if (o.write) await o.write(table, out);
   else {
