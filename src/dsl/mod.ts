@@ -144,6 +144,15 @@ export {
 } from "./report/report.ts";
 export { type Curve, curvesSvg, plotCurves, type PlotOptions } from "./report/plot.ts";
 export {
+  type BootstrapOptions,
+  holm,
+  type Interval,
+  mcnemarExact,
+  normalQuantile,
+  pairedBootstrap,
+  wilsonInterval,
+} from "./report/stats.ts";
+export {
   createProgress,
   formatDuration,
   type Progress,
