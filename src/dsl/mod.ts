@@ -36,6 +36,7 @@ export type {
   ModelLike,
   OptimizerLike,
   PartSpec,
+  ProblemResults,
   ScheduleLike,
 } from "./spec/types.ts";
 import "./spec/builtins.ts";
@@ -135,6 +136,16 @@ export {
   type SweepTable,
 } from "./report/sweep.ts";
 export {
+  type CompareOptions,
+  compareRows,
+  type Comparison,
+  type GroupSummary,
+  type IntervalMethod,
+  type SeedTest,
+  type VersusBaseline,
+} from "./report/compare.ts";
+export {
+  comparisonMarkdown,
   metricColumns,
   report,
   type ReportLayout,

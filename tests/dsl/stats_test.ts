@@ -36,7 +36,11 @@ Deno.test("wilsonInterval equals the closed form computed in Python", () => {
     assertEquals(i.estimate, c.k / c.n);
   }
   assertEquals(wilsonInterval(0, 0), { estimate: NaN, lo: 0, hi: 1 });
-  assertThrows(() => wilsonInterval(5, 4), RangeError, "successes must be an integer in [0, n = 4]");
+  assertThrows(
+    () => wilsonInterval(5, 4),
+    RangeError,
+    "successes must be an integer in [0, n = 4]",
+  );
   assertThrows(() => wilsonInterval(1, 4, 1.5), RangeError, "confidence must be in (0, 1)");
 });
 

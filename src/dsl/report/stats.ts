@@ -267,7 +267,7 @@ export function pairedBootstrap(
     counts.fill(0);
     for (let i = 0; i < n; i++) counts[r.int(n)]++;
     seedCounts.fill(S > 1 && resampleSeeds ? 0 : 1);
-    if (S > 1 && resampleSeeds) for (let s = 0; s < S; s++) seedCounts[r.int(S)]++;
+    if (S > 1 && resampleSeeds) { for (let s = 0; s < S; s++) seedCounts[r.int(S)]++; }
     let sum = 0;
     for (let s = 0; s < S; s++) {
       if (seedCounts[s] === 0) continue;

@@ -624,6 +624,7 @@ function toRow(v: Variant, o: VariantOutcome, trainSeconds: number): SweepRow {
     tokensPerSecond: o.tokensPerSecond,
     skipped: o.skipped,
     curve: o.curve,
+    ...(o.problems ? { problems: o.problems } : {}),
   };
 }
 
