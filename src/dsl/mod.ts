@@ -153,7 +153,15 @@ export {
   toJson,
   toMarkdown,
 } from "./report/report.ts";
-export { type Curve, curvesSvg, plotCurves, type PlotOptions } from "./report/plot.ts";
+export {
+  type Curve,
+  curvesSvg,
+  intervalsSvg,
+  plotCurves,
+  plotIntervals,
+  type PlotOptions,
+  seedCurves,
+} from "./report/plot.ts";
 export {
   type BootstrapOptions,
   holm,

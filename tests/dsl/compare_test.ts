@@ -2,6 +2,7 @@
 // 2-loss x 2-seed sweep whose results.json carries the intervals, tests and per-problem arrays.
 import {
   compareRows,
+  intervalsSvg,
   mcnemarExact,
   pipeline,
   sweep,
@@ -13,6 +14,7 @@ import {
 } from "../../mod.ts";
 import { assert, assertClose, assertEquals, assertThrows } from "../_assert.ts";
 import { tinySpec } from "./_tiny.ts";
+import { checkXml } from "./_xml.ts";
 
 const row = (loss: string, seed: string, correct: number[]): SweepRow => ({
   label: `loss=${loss} seed=${seed}`,
@@ -120,6 +122,22 @@ Deno.test("report: the comparison below the table and in results.json, or left o
   assertEquals(full.comparison.groups[0].versus.difference.estimate, -0.375);
 });
 
+Deno.test("intervalsSvg: a point and an error bar per group, labels escaped", () => {
+  const odd = {
+    ...table,
+    rows: table.rows.map((r) => ({
+      ...r,
+      variant: { ...r.variant, loss: r.variant.loss === "ce" ? "ce" : `<&"'>` },
+    })),
+  };
+  const svg = intervalsSvg(compareRows(odd), { title: "exact match & friends" });
+  checkXml(svg);
+  assertEquals(svg.match(/<circle /g)?.length, 2);
+  assert(svg.includes("&lt;&amp;&quot;&apos;&gt;"), svg);
+  assert(svg.includes(`stroke-dasharray="4 4"`), "the baseline's mean as a dashed line");
+  checkXml(intervalsSvg(compareRows({ axes: ["loss"], rows: [] })));
+});
+
 Deno.test("sweep: 2 losses x 2 seeds keep per-problem results and compare them", async () => {
   const dir = await Deno.makeTempDir();
   const base = pipeline(
@@ -150,6 +168,14 @@ Deno.test("sweep: 2 losses x 2 seeds keep per-problem results and compare them",
   assertEquals(g[1].versus.tests.length, 2);
   for (const test of g[1].versus.tests) assert(test.p > 0 && test.p <= 1);
   assertEquals(results.rows[0].problems.ids.length, 4);
+  // Beside curves.svg: the means with error bars, and one dashed curve per seed.
+  const intervals = await Deno.readTextFile(`${dir}/intervals.svg`);
+  checkXml(intervals);
+  assertEquals(intervals.match(/<circle /g)?.length, 2);
+  const seeds = await Deno.readTextFile(`${dir}/seeds.svg`);
+  checkXml(seeds);
+  assertEquals(seeds.match(/<polyline /g)?.length, 4);
+  assertEquals(seeds.match(/stroke-dasharray="6 3" points/g)?.length, 2);
   // resume reads the rows back with their problems, and the comparison comes out the same.
   const again = await sweep(base, { loss: ["ce", "focal"], seed: [1, 2] }, {
     out: dir,

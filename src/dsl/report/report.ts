@@ -188,8 +188,16 @@ export function toMarkdown(table: SweepTable, layout: ReportLayout = {}): string
   ].join("");
 }
 
-/** The layout's comparison of the table, when it asks for one and a row has problems. */
-function comparisonOf(table: SweepTable, layout: ReportLayout): Comparison | undefined {
+/**
+ * The layout's comparison of the table, when it asks for one and a row has problems.
+ *
+ * @example
+ * ```ts
+ * import { comparisonOf } from "./report.ts";
+ * console.log(comparisonOf({ axes: ["loss"], rows: [] }, {})); // undefined: nothing to compare
+ * ```
+ */
+export function comparisonOf(table: SweepTable, layout: ReportLayout): Comparison | undefined {
   if (layout.compare === false || !table.rows.some((r) => r.problems && !r.error)) return;
   return compareRows(table, layout.compare ?? {});
 }
