@@ -208,6 +208,8 @@ export interface EvaluateOptions {
   examples?: readonly Example[];
   /** Cancels the evaluation. */
   signal?: AbortSignal;
+  /** Takes which examples were answered correctly (`EvalRunOptions.onProblems`). */
+  onProblems?: (results: ProblemResults) => void;
 }
 
 /**
@@ -230,5 +232,9 @@ export async function evaluate(
   await ensureBackend();
   if (!p.eval) throw new TypeError(`evaluate: pipeline "${p.name}" has no eval`);
   const examples = options.examples ?? (await p.data.load()).eval;
-  return await p.eval.run(p.model, params, p.data, { examples, signal: options.signal });
+  return await p.eval.run(p.model, params, p.data, {
+    examples,
+    signal: options.signal,
+    ...(options.onProblems ? { onProblems: options.onProblems } : {}),
+  });
 }
