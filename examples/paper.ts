@@ -832,7 +832,7 @@ async function main(): Promise<number> {
     "",
     ...o.tasks.map((t) =>
       taskTable(t, grid[t]) +
-      (comparisons[t] ? `\n${comparisonMarkdown(comparisons[t]!).replace(/^## /, "### ")}` : "")
+      (comparisons[t] ? `\n${comparisonMarkdown(comparisons[t]!)}` : "")
     ),
     summaryTable(o, o.tasks, summary),
   ].join("\n");
