@@ -326,6 +326,25 @@ export function numbers<const D extends readonly number[]>(
   };
 }
 
+/**
+ * `--seeds 42,43,44`: distinct integers >= 0, in the order given; undefined when absent. A
+ * JSON config may give them as an array.
+ */
+export function seedList(help: string): Flag<number[] | undefined> {
+  return {
+    arg: "A,B,...",
+    help,
+    read: (name, raw) => {
+      if (raw === undefined) return undefined;
+      const items = Array.isArray(raw) ? raw.map(String) : String(raw).split(",");
+      const seeds = items.map((x) => parseNumber(name, x.trim(), { min: 0, int: true }));
+      const twice = seeds.find((s, i) => seeds.indexOf(s) !== i);
+      if (twice !== undefined) throw new UsageError(`--${name}: seed ${twice} is given twice`);
+      return seeds;
+    },
+  };
+}
+
 /** What `--lora-targets` takes: a preset of the model's family, or module names. */
 export type LoraTargets = LoraPreset | string[];
 

@@ -13,7 +13,7 @@
  */
 import { choice, commandLine, config, flag, gsm8kFolder, int, isFile, list, num } from "./_cli.ts";
 import { numbers, resumedFlags, runMain, section, text, UsageError, writeAtomic } from "./_cli.ts";
-import { loraFromFlags, loraTargets } from "./_cli.ts";
+import { loraFromFlags, loraTargets, seedList } from "./_cli.ts";
 import {
   fastestBackend,
   findAdapter,
@@ -61,6 +61,9 @@ ce trains alone, every other loss as w1 ce + w2 loss on answer tokens`,
     layers: int("N", "transformer blocks of the from-scratch model", { default: 2, min: 1 }),
     lr: num("X", "peak learning rate (default 3e-3 from scratch, 1e-3 with --model)", { min: 0 }),
     seed: int("N", "seed for data, init and batching", { default: 42, min: 0 }),
+    seeds: seedList(`train every loss once per seed (42,43,44): a seed varies the init,
+the batch order and dropout; the data and the held-out problems stay --seed's, so every
+seed answers the same problems and the table pairs them (intervals, McNemar per seed)`),
     backend: choice("NAME", "cpu or webgpu (default: webgpu on a GPU, cpu on a CPU-only machine)",
       { choices: ["cpu", "webgpu"] }),
     workers: int("N", `variants trained side by side (default: one per core on the cpu
@@ -156,6 +159,7 @@ async function main(): Promise<number> {
     batch: o.batch,
     lr,
     seed: o.seed,
+    ...(o.seeds ? { seeds: o.seeds } : {}),
     weights: o.weights,
     evalProblems: o.limit,
   };
@@ -181,7 +185,7 @@ async function main(): Promise<number> {
     steps,
     batchSize: o.batch,
     clip: 1,
-    seed: o.seed,
+    seed: o.seeds?.[0] ?? o.seed,
     logEvery: 50,
     // sweep keeps each loss's checkpoints in <out>/<loss>/checkpoints.
     checkpoint: { dir: `${out}/checkpoints`, every: 100, keep: 1 },
@@ -194,10 +198,13 @@ async function main(): Promise<number> {
   });
   const losses = Object.fromEntries(o.losses.map((x) => [x, x === "ce" ? "ce" : plus(x)]));
   const columns = { style: "summary", metrics: ["exactMatch", "iou"] } as const;
-  const result = await sweep(base, { loss: losses }, {
+  // One seed trains as before (folders named by loss); several add the seed axis.
+  const seeds = o.seeds && o.seeds.length > 1 ? o.seeds : undefined;
+  const lossLabel = (loss: string) => loss === "ce" ? "ce" : `${w1} ce + ${w2} ${loss}`;
+  const result = await sweep(base, { loss: losses, ...(seeds ? { seed: seeds } : {}) }, {
     out,
-    folder: (v) => v.loss,
-    label: (v) => v.loss === "ce" ? "ce" : `${w1} ce + ${w2} ${v.loss}`,
+    folder: (v) => seeds ? `${v.loss}-seed${v.seed}` : v.loss,
+    label: (v) => seeds ? `${lossLabel(v.loss)} seed=${v.seed}` : lossLabel(v.loss),
     // Workers get their pipeline as JSON, which a LoRA model (a closure) has none of.
     workers: o.model ? 1 : o.workers ?? "auto",
     resume: Boolean(o.resume),

@@ -30,9 +30,12 @@ import {
   UsageError,
   writeAtomic,
 } from "./_cli.ts";
-import { choice, downloadProgress, loraFromFlags, loraTargets } from "./_cli.ts";
+import { choice, downloadProgress, loraFromFlags, loraTargets, seedList } from "./_cli.ts";
 import { writeSyntheticTasks } from "./_paper_data.ts";
 import {
+  compareRows,
+  type Comparison,
+  comparisonMarkdown,
   type DataSource,
   downloadTask,
   evaluate,
@@ -48,10 +51,12 @@ import {
   pipeline,
   type PipelineSpec,
   plotCurves,
+  type ProblemResults,
   setBackend,
   signalExitCode,
   sweep,
   type SweepRow,
+  type SweepTable,
   TASK_NAMES,
   taskCacheDir,
   taskData,
@@ -195,6 +200,9 @@ ${SMOKE.warmup} with --smoke)`, { min: 0 }),
     "weight-decay": num("X", "AdamW weight decay", { default: 0.01, min: 0 }),
     clip: num("X", "global gradient-norm clip, 0 for none", { default: 1, min: 0 }),
     seed: int("N", "seed for init, batching and dropout", { default: 42, min: 0 }),
+    seeds: seedList(`train every cell once per seed (42,43,44; overrides --seed for
+training): the data and test problems stay --seed's, so each task's table compares the losses
+per problem (95% intervals over seeds and problems, McNemar p per seed)`),
     dim: int("N", `from-scratch model width (default 96; ${SMOKE.dim} with --smoke)`, { min: 4 }),
     layers: int("N", `from-scratch model blocks (default 2; ${SMOKE.layers} with --smoke)`,
       { min: 1 }),
@@ -261,8 +269,12 @@ const LOSS_TITLES: Record<string, string> = {
 interface GridRow {
   loss: string;
   label: string;
+  /** The training seed's label ("" without --seeds). */
+  seed: string;
   /** Greedy generation on the test split. */
   test: Record<string, number>;
+  /** Which test problems were answered right. */
+  problems?: ProblemResults;
   /** The teacher-forced argmax on the validation examples, after the last step. */
   validation: Record<string, number>;
   /** (test metric - CE's) / CE's, null for CE itself or where CE scored 0. */
@@ -461,20 +473,50 @@ async function readJson<T>(path: string): Promise<T | undefined> {
 }
 
 /** Greedy test metrics of a finished variant (kept in test.json, so --resume reuses them). */
-async function testMetrics(dir: string, testRun: Pipeline): Promise<Record<string, number>> {
+async function testMetrics(
+  dir: string,
+  testRun: Pipeline,
+): Promise<{ metrics: Record<string, number>; problems?: ProblemResults }> {
   const file = `${dir}/test.json`;
-  const kept = await readJson<{ metrics: Record<string, number> }>(file);
-  if (kept) return kept.metrics;
+  const kept = await readJson<{ metrics: Record<string, number>; problems?: ProblemResults }>(
+    file,
+  );
+  if (kept) return kept;
   const ckpt = await loadCheckpoint(`${dir}/checkpoints`);
   try {
-    const metrics = await evaluate(testRun, ckpt.params);
-    const about = { split: "test", decode: "greedy generation", checkpoint: ckpt.path, metrics };
+    let problems: ProblemResults | undefined;
+    const metrics = await evaluate(testRun, ckpt.params, { onProblems: (r) => problems = r });
+    const about = {
+      split: "test",
+      decode: "greedy generation",
+      checkpoint: ckpt.path,
+      metrics,
+      ...(problems ? { problems } : {}),
+    };
     await writeAtomic(file, JSON.stringify(about, null, 2) + "\n");
-    return metrics;
+    return { metrics, ...(problems ? { problems } : {}) };
   } finally {
     treeDispose(ckpt.params);
     treeDispose(ckpt.optState);
   }
+}
+
+/**
+ * The test results as a comparison (`compareRows`): the sweep's rows with their test metrics
+ * and per-problem results in place of the validation ones; undefined when none has problems.
+ */
+function testComparison(
+  table: SweepTable,
+  rows: readonly GridRow[],
+  metric: string,
+): Comparison | undefined {
+  if (!rows.some((r) => r.problems)) return undefined;
+  const tested = table.rows.map((r, i) => ({
+    ...r,
+    metrics: rows[i].test,
+    ...(rows[i].problems ? { problems: rows[i].problems } : { problems: undefined }),
+  }));
+  return compareRows({ ...table, rows: tested }, { metric });
 }
 
 /** One line per logged step of every variant: the step metrics, validation ones labelled. */
@@ -678,6 +720,7 @@ async function main(): Promise<number> {
   if (o.smoke) console.log("--smoke: a check that the grid runs end to end, not a result.");
 
   const grid: Record<string, GridRow[]> = {};
+  const comparisons: Record<string, Comparison | undefined> = {};
   const steps: string[][] = [];
   for (const task of o.tasks) {
     const s = settings[task];
@@ -696,17 +739,19 @@ async function main(): Promise<number> {
       batchSize: s.batch,
       gradAccum: s.accum,
       ...(o.clip > 0 ? { clip: o.clip } : {}),
-      seed: o.seed,
+      seed: o.seeds?.[0] ?? o.seed,
       logEvery: 25,
       evalEvery: o.evalEvery,
       checkpoint: { dir: "checkpoints", every: o.checkpointEvery, keep: 1 },
     });
     const losses = Object.fromEntries(o.losses.map((l) => [l, lossSpec(o, l)]));
     console.log(`\n${TASKS[task].title}: ${o.losses.length} loss(es), ${JSON.stringify(s)}`);
-    const table = await sweep(base, { loss: losses }, {
+    // Several seeds add the seed axis; one trains as before, in folders named by loss.
+    const seeds = o.seeds && o.seeds.length > 1 ? o.seeds : undefined;
+    const table = await sweep(base, { loss: losses, ...(seeds ? { seed: seeds } : {}) }, {
       out: `${out}/${task}`,
-      folder: (v) => v.loss,
-      label: (v) => lossLabel(o, v.loss),
+      folder: (v) => seeds ? `${v.loss}-seed${v.seed}` : v.loss,
+      label: (v) => lossLabel(o, v.loss) + (seeds ? ` seed=${v.seed}` : ""),
       // Workers get their pipeline as JSON, which a LoRA model (a closure) has none of.
       workers: pre ? 1 : o.workers ?? "auto",
       resume: Boolean(o.resume),
@@ -726,13 +771,15 @@ async function main(): Promise<number> {
     const testRun = pipeline({ ...base, data: testData, eval: testEval });
     const rows: GridRow[] = [];
     for (const r of table.rows as SweepRow[]) {
-      const loss = r.variant.loss;
-      const dir = `${out}/${task}/${loss}`;
-      const test = r.error ? {} : await testMetrics(dir, testRun);
+      const loss = r.variant.loss, seed = r.variant.seed ?? "";
+      const dir = `${out}/${task}/${seed ? `${loss}-seed${seed}` : loss}`;
+      const tested = r.error ? { metrics: {} } : await testMetrics(dir, testRun);
       rows.push({
         loss,
         label: r.label,
-        test,
+        seed,
+        test: tested.metrics,
+        ...(tested.problems ? { problems: tested.problems } : {}),
         validation: r.metrics,
         relativeToCe: null,
         finalLoss: r.loss,
@@ -741,18 +788,24 @@ async function main(): Promise<number> {
         curve: r.curve,
         ...(r.error ? { error: r.error } : {}),
       });
-      steps.push(...await stepLines(task, loss, dir));
+      steps.push(...await stepLines(task, seed ? `${loss} seed=${seed}` : loss, dir));
     }
     const main = METRIC[TASKS[task].answerKind].main;
-    const ce = rows.find((r) => r.loss === "ce" && !r.error)?.test[main];
     for (const r of rows) {
+      // Against CE under the same seed.
+      const ce = rows.find((c) => c.loss === "ce" && c.seed === r.seed && !c.error)?.test[main];
       const x = r.test[main];
       if (r.loss !== "ce" && ce !== undefined && ce > 0 && x !== undefined) {
         r.relativeToCe = (x - ce) / ce;
       }
     }
     grid[task] = rows;
-    await writeAtomic(`${out}/${task}/results.md`, taskTable(task, rows));
+    comparisons[task] = testComparison(table, rows, main);
+    await writeAtomic(
+      `${out}/${task}/results.md`,
+      taskTable(task, rows) +
+        (comparisons[task] ? `\n${comparisonMarkdown(comparisons[task]!)}` : ""),
+    );
     await plotCurves(
       rows.map((r) => ({ label: r.label, curve: r.curve, metrics: r.test })),
       `${out}/${task}/curves.svg`,
@@ -777,7 +830,10 @@ async function main(): Promise<number> {
     ...aboutLines,
     ...settingsLines,
     "",
-    ...o.tasks.map((t) => taskTable(t, grid[t])),
+    ...o.tasks.map((t) =>
+      taskTable(t, grid[t]) +
+      (comparisons[t] ? `\n${comparisonMarkdown(comparisons[t]!)}` : "")
+    ),
     summaryTable(o, o.tasks, summary),
   ].join("\n");
   await writeAtomic(`${out}/results.md`, md);
@@ -785,6 +841,7 @@ async function main(): Promise<number> {
     title: TASKS[t].title,
     metric: METRIC[TASKS[t].answerKind].main,
     rows: grid[t],
+    ...(comparisons[t] ? { comparison: comparisons[t] } : {}),
   }]));
   await writeAtomic(
     `${out}/results.json`,

@@ -36,6 +36,7 @@ export type {
   ModelLike,
   OptimizerLike,
   PartSpec,
+  ProblemResults,
   ScheduleLike,
 } from "./spec/types.ts";
 import "./spec/builtins.ts";
@@ -150,6 +151,16 @@ export {
 } from "./report/plan_run.ts";
 export { type MergeOptions, type MergeResult, mergeResults } from "./report/merge.ts";
 export {
+  type CompareOptions,
+  compareRows,
+  type Comparison,
+  type GroupSummary,
+  type IntervalMethod,
+  type SeedTest,
+  type VersusBaseline,
+} from "./report/compare.ts";
+export {
+  comparisonMarkdown,
   metricColumns,
   report,
   type ReportLayout,
@@ -157,7 +168,24 @@ export {
   toJson,
   toMarkdown,
 } from "./report/report.ts";
-export { type Curve, curvesSvg, plotCurves, type PlotOptions } from "./report/plot.ts";
+export {
+  type Curve,
+  curvesSvg,
+  intervalsSvg,
+  plotCurves,
+  plotIntervals,
+  type PlotOptions,
+  seedCurves,
+} from "./report/plot.ts";
+export {
+  type BootstrapOptions,
+  holm,
+  type Interval,
+  mcnemarExact,
+  normalQuantile,
+  pairedBootstrap,
+  wilsonInterval,
+} from "./report/stats.ts";
 export {
   createProgress,
   formatDuration,

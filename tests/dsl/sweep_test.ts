@@ -51,7 +51,10 @@ Deno.test("sweep: every loss x seed combination, then report and plot", async ()
   const files = await report(table, dir);
   const md = await Deno.readTextFile(files.markdown);
   assert(md.startsWith("| loss | seed | final loss | exactMatch |"), md);
-  assertEquals(md.trim().split("\n").length, 6);
+  // The runs' table (one line per variant), then the comparison of the losses over seeds.
+  const [runs, comparison] = md.split("\n## Comparison: exactMatch, 95% intervals\n");
+  assertEquals(runs.trim().split("\n").length, 6);
+  assertEquals(comparison.trim().split("\n").filter((l) => l.startsWith("|")).length, 4);
   const csv = (await Deno.readTextFile(files.csv)).trim().split("\n");
   assertEquals(csv.length, 5);
   assert(csv[3].startsWith("0.6*ce+0.4*dice@answer,1,"), csv[3]);
@@ -167,7 +170,9 @@ Deno.test("sweep: resume keeps finished variants and continues the interrupted o
   assertEquals(second.stopped, "completed");
   assertEquals(second.rows.map(same), whole.rows.map(same));
   const md = await Deno.readTextFile(`${dir}/results.md`);
-  assertEquals(md.trim().split("\n").length, 4, md);
+  const [runs, comparison] = md.split("\n## Comparison: exactMatch, 95% intervals\n");
+  assertEquals(runs.trim().split("\n").length, 4, md);
+  assert(comparison.includes("| dice | 1 | 4 |"), md);
   await Deno.remove(dir, { recursive: true });
   await Deno.remove(wholeDir, { recursive: true });
 });

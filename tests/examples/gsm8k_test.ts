@@ -172,3 +172,36 @@ Deno.test({
     await assertBadInput("gsm8k.ts", [bad]);
   },
 });
+
+Deno.test("gsm8k example: --seeds trains each loss per seed and compares them", async () => {
+  const dir = await Deno.makeTempDir();
+  const args = [...TINY, "--losses", "ce,focal", "--seeds", "1,2", "--out", dir];
+  const r = await runExample("gsm8k.ts", args);
+  assertEquals(r.code, 0, r.err);
+  assert(r.out.includes("## Comparison: exactMatch, 95% intervals"), r.out);
+  const results = JSON.parse(await Deno.readTextFile(`${dir}/results.json`));
+  assertEquals(results.seeds, [1, 2]);
+  assertEquals(results.rows.map((x: { label: string }) => x.label), [
+    "ce seed=1",
+    "ce seed=2",
+    "0.6 ce + 0.4 focal seed=1",
+    "0.6 ce + 0.4 focal seed=2",
+  ]);
+  // The same held-out problems under every seed: the ids pair.
+  const ids = results.rows.map((x: { problems: { ids: string[] } }) => x.problems.ids.join());
+  assertEquals(new Set(ids).size, 1);
+  const [ce, focal] = results.comparison.groups;
+  assertEquals([ce.label, ce.seeds, ce.interval.method], ["ce", ["1", "2"], "bootstrap"]);
+  assertEquals(focal.versus.tests.map((t: { seed: string }) => t.seed), ["1", "2"]);
+  for (const f of ["intervals.svg", "seeds.svg", "ce-seed2/result.json"]) {
+    assert(await Deno.stat(`${dir}/${f}`).then((s) => s.isFile), f);
+  }
+  // --resume takes the seeds back from run.json and keeps every finished variant.
+  const again = await runExample("gsm8k.ts", ["--resume", dir]);
+  assertEquals(again.code, 0, again.err);
+  assert(again.out.includes("4 finished earlier, kept"), again.out);
+  await assertBadInput("gsm8k.ts", [
+    [["--seeds", "1,1"], "--seeds: seed 1 is given twice"],
+    [["--seeds", "1,x"], "--seeds: expected an integer"],
+  ]);
+});

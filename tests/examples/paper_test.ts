@@ -251,3 +251,37 @@ Deno.test({
     assert(results.tasks.gsm8k.rows.every((r) => r.test.count === 2));
   },
 });
+
+Deno.test("paper example: --seeds trains each cell per seed and compares the test results", async () => {
+  const dir = await Deno.makeTempDir();
+  const r = await runExample("paper.ts", [
+    "--smoke",
+    "--backend",
+    "cpu",
+    "--tasks",
+    "gsm8k,openbookqa",
+    "--losses",
+    "ce,focal",
+    "--seeds",
+    "1,2",
+    "--out",
+    dir,
+  ]);
+  assertEquals(r.code, 0, r.err);
+  const results = JSON.parse(await Deno.readTextFile(`${dir}/results.json`));
+  for (const [task, metric] of [["gsm8k", "exactMatch"], ["openbookqa", "accuracy"]]) {
+    const t = results.tasks[task];
+    assertEquals(t.rows.map((x: { seed: string }) => x.seed), ["1", "2", "1", "2"]);
+    for (const x of t.rows) assertEquals(x.problems.correct.length, 2, `${task} ${x.label}`);
+    assertEquals(t.comparison.metric, metric);
+    assertEquals(t.comparison.groups.map((g: { seeds: string[] }) => g.seeds), [
+      ["1", "2"],
+      ["1", "2"],
+    ]);
+    assertEquals(t.comparison.groups[1].versus.tests.length, 2);
+    const md = await Deno.readTextFile(`${dir}/${task}/results.md`);
+    assert(md.includes(`## Comparison: ${metric}, 95% intervals`), md);
+    const kept = JSON.parse(await Deno.readTextFile(`${dir}/${task}/focal-seed2/test.json`));
+    assertEquals(kept.problems.ids.length, 2);
+  }
+});

@@ -7,6 +7,7 @@
  */
 
 import { writeFileAtomic } from "../../util/atomic.ts";
+import { type CompareOptions, compareRows, type Comparison } from "./compare.ts";
 import type { SweepRow, SweepTable } from "./table.ts";
 
 /**
@@ -69,6 +70,13 @@ export interface ReportLayout {
   style?: "full" | "summary";
   /** The metrics shown, in order (default: every metric a row has, `exactMatch` first). */
   metrics?: readonly string[];
+  /**
+   * The comparison below the table and in results.json (`compareRows`: each loss's mean and
+   * interval, its paired difference from the baseline and McNemar's test per seed), drawn
+   * when a row has per-problem results. Its options pick the baseline and metric; `false`
+   * leaves it out.
+   */
+  compare?: CompareOptions | false;
 }
 
 /** How the summary style heads and writes the metrics the library's evaluators report. */
@@ -122,6 +130,7 @@ function summaryRow(r: SweepRow, metrics: readonly string[]): Record<string, unk
     trainSeconds: r.trainSeconds,
     tokensPerSecond: r.tokensPerSecond,
     curve: r.curve,
+    ...(r.problems ? { problems: r.problems } : {}),
   };
 }
 
@@ -170,11 +179,101 @@ export function toMarkdown(table: SweepTable, layout: ReportLayout = {}): string
   const about = Object.entries(layout.about ?? {}).map(([k, v]) =>
     `- ${k}: ${typeof v === "object" ? JSON.stringify(v) : v}`
   );
+  const c = comparisonOf(table, layout);
   return [
     ...(layout.heading === undefined ? [] : [`# ${layout.heading}\n\n`]),
     ...(about.length ? [`${about.join("\n")}\n\n`] : []),
     body,
+    ...(c ? [`\n${comparisonMarkdown(c)}`] : []),
   ].join("");
+}
+
+/**
+ * The layout's comparison of the table, when it asks for one and a row has problems.
+ *
+ * @example
+ * ```ts
+ * import { comparisonOf } from "./report.ts";
+ * console.log(comparisonOf({ axes: ["loss"], rows: [] }, {})); // undefined: nothing to compare
+ * ```
+ */
+export function comparisonOf(table: SweepTable, layout: ReportLayout): Comparison | undefined {
+  if (layout.compare === false || !table.rows.some((r) => r.problems && !r.error)) return;
+  return compareRows(table, layout.compare ?? {});
+}
+
+/** Metrics that are shares of problems, written as percentages (differences as points). */
+const SHARES = new Set(["exactMatch", "accuracy"]);
+
+/**
+ * A comparison as Markdown: a table with each group's mean and interval, its difference from
+ * the baseline with that interval (`*` when it leaves out zero) and McNemar's p per seed
+ * (Holm-adjusted in brackets), then a note on how the numbers were made.
+ *
+ * @example
+ * ```ts
+ * import { compareRows, comparisonMarkdown } from "@lossforge/core";
+ * console.log(comparisonMarkdown(compareRows({ axes: ["loss"], rows: [] })));
+ * // "## Comparison: exactMatch, 95% intervals" and an empty table
+ * ```
+ */
+export function comparisonMarkdown(c: Comparison): string {
+  const share = SHARES.has(c.metric);
+  const value = (x: number) =>
+    !Number.isFinite(x) ? "" : share ? `${(100 * x).toFixed(1)}%` : x.toFixed(3);
+  const signed = (x: number) => {
+    if (!Number.isFinite(x)) return "";
+    return `${x > 0 ? "+" : ""}${share ? (100 * x).toFixed(1) : x.toFixed(3)}`;
+  };
+  const diff = (x: number) => signed(x) + (share && Number.isFinite(x) ? " pts" : "");
+  const range = (lo: number, hi: number, f: (x: number) => string) =>
+    Number.isFinite(lo) && Number.isFinite(hi) ? `[${f(lo)}, ${f(hi)}]` : "";
+  const pct = `${Math.round(100 * c.confidence)}%`;
+  const esc = (s: string) => s.replaceAll("|", "\\|").replaceAll("\n", " ");
+  const head = [
+    Object.keys(c.groups[0]?.variant ?? {}).join(", ") || "run",
+    "seeds",
+    "problems",
+    c.metric === "exactMatch" ? "exact match" : c.metric,
+    `${pct} interval`,
+    `vs ${c.baseline ?? "baseline"}`,
+    `${pct} interval`,
+    "McNemar p per seed (Holm)",
+  ];
+  const lines = c.groups.map((g) => {
+    const v = g.versus;
+    const tests = v?.tests.map((t) =>
+      `${t.seed ? `${t.seed}: ` : ""}${fmtP(t.p)} (${fmtP(t.holm)})`
+    ).join("; ") ?? "";
+    return [
+      g.label,
+      String(g.seeds.length),
+      String(g.problems),
+      value(g.mean),
+      range(g.interval.lo, g.interval.hi, value) +
+      (g.interval.method === "none" ? "" : ` ${g.interval.method}`),
+      v ? `${diff(v.difference.estimate)}${v.excludesZero ? " *" : ""}` : "",
+      v ? range(v.difference.lo, v.difference.hi, signed) : "",
+      tests,
+    ];
+  });
+  const tests = c.groups.reduce((n, g) => n + (g.versus?.tests.length ?? 0), 0);
+  return [
+    `## Comparison: ${c.metric}, ${pct} intervals\n`,
+    `| ${head.join(" | ")} |`,
+    `|${head.map((_, i) => (i === 0 || i === 4 || i >= 6 ? "---" : "---:")).join("|")}|`,
+    ...lines.map((l) => `| ${l.map(esc).join(" | ")} |`),
+    "",
+    `Intervals: with several seeds a paired bootstrap over seeds and problems ` +
+    `(${c.resamples} resamples, seed ${c.seed}), with one seed the Wilson interval of the ` +
+    `problems. The difference pairs each problem under the same seed; * marks one whose ` +
+    `interval leaves out zero. McNemar's exact test per seed; in brackets Holm-adjusted over ` +
+    `the ${tests} test(s), the unbracketed values are not corrected for multiple comparisons.`,
+  ].join("\n") + "\n";
+}
+
+function fmtP(p: number): string {
+  return p >= 0.001 ? p.toFixed(3) : p.toExponential(1);
 }
 
 function fullMarkdown(table: SweepTable, metrics: string[]): string {
@@ -236,10 +335,13 @@ export function toJson(table: SweepTable, layout: ReportLayout = {}): string {
   if (layout.style === "summary") {
     const metrics = metricsOf(table, layout);
     const rows = table.rows.map((r) => summaryRow(r, metrics));
-    return JSON.stringify({ ...layout.about, rows }, null, 2) + "\n";
+    const c = comparisonOf(table, layout);
+    return JSON.stringify({ ...layout.about, rows, ...(c ? { comparison: c } : {}) }, null, 2) +
+      "\n";
   }
+  const c = comparisonOf(table, layout);
   return JSON.stringify(
-    { ...layout.about, ...table },
+    { ...layout.about, ...table, ...(c ? { comparison: c } : {}) },
     (_k, v) => typeof v === "number" && !Number.isFinite(v) ? String(v) : v,
     2,
   ) + "\n";

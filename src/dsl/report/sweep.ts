@@ -18,9 +18,9 @@ import type { TrainEvent } from "../run/events.ts";
 import { toJSON } from "../spec/json.ts";
 import { createLiveDisplay } from "./live.ts";
 import { type Pipeline, pipeline, type PipelineSpec } from "../spec/pipeline.ts";
-import { plotCurves } from "./plot.ts";
+import { plotCurves, plotIntervals, seedCurves } from "./plot.ts";
 import { formatDuration, formatMetrics } from "./progress.ts";
-import { type ReportLayout, toCsv, toJson, toMarkdown } from "./report.ts";
+import { comparisonOf, type ReportLayout, toCsv, toJson, toMarkdown } from "./report.ts";
 import type { SweepRow, SweepTable } from "./table.ts";
 import {
   runVariant,
@@ -719,6 +719,7 @@ function toRow(v: Variant, o: VariantOutcome, trainSeconds: number): SweepRow {
     tokensPerSecond: o.tokensPerSecond,
     skipped: o.skipped,
     curve: o.curve,
+    ...(o.problems ? { problems: o.problems } : {}),
   };
 }
 
@@ -792,6 +793,15 @@ export async function writeReport(
     title: o.title,
     metric: o.metric,
   });
+  // Beside them: the means with their intervals, and each seed's curve.
+  const c = comparisonOf(table, o);
+  if (c) await plotIntervals(c, `${base}/intervals.svg`, { title: `${c.metric} per ${c.axis}` });
+  if (table.axes.includes("seed")) {
+    await plotCurves(seedCurves(table.rows), `${base}/seeds.svg`, {
+      title: "training loss per seed",
+      metric: "",
+    });
+  }
 }
 
 function moduleUrl(m: string | URL): string {

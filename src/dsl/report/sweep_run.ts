@@ -11,6 +11,7 @@ import type { BackendName } from "../../autograd/backend.ts";
 import { NonFiniteLossError } from "../spec/errors.ts";
 import type { TrainEvent } from "../run/events.ts";
 import type { PipelineJSON } from "../spec/json.ts";
+import type { ProblemResults } from "../spec/types.ts";
 import type { Pipeline } from "../spec/pipeline.ts";
 import { train, type TrainOptions } from "../run/train.ts";
 
@@ -62,6 +63,8 @@ export type VariantOutcome =
     tokensPerSecond: number;
     skipped: number;
     curve: { step: number; loss: number }[];
+    /** Which held-out problems the final evaluation got right, when its evaluator tells. */
+    problems?: ProblemResults;
   }
   | { type: "nonfinite"; message: string; loss: number; step: number };
 
@@ -162,6 +165,7 @@ export async function runVariant(
       tokensPerSecond: r.tokensPerSecond,
       skipped: r.skipped,
       curve: r.curve.map((c) => ({ step: c.step, loss: c.loss })),
+      ...(r.problems ? { problems: r.problems } : {}),
     };
   } catch (e) {
     if (!(e instanceof NonFiniteLossError)) throw e;

@@ -7,6 +7,7 @@
  */
 
 import type { StopSignal } from "../run/stop_signals.ts";
+import type { ProblemResults } from "../spec/types.ts";
 
 /**
  * One run of a sweep.
@@ -48,6 +49,11 @@ export interface SweepRow {
   curve: { step: number; loss: number }[];
   /** Why the run failed, if it did (a NaN loss, for example); the sweep goes on. */
   error?: string;
+  /**
+   * Which held-out problems the final evaluation got right (with their ids), when the
+   * evaluator tells: what `compareRows` pairs across losses and seeds.
+   */
+  problems?: ProblemResults;
 }
 
 /**

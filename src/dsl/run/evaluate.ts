@@ -7,13 +7,14 @@
  */
 
 import { ensureBackend } from "../../autograd/backend.ts";
-import { aggregateMetrics } from "../../data/mod.ts";
+import { aggregateMetrics, exactMatch } from "../../data/mod.ts";
+import { deriveSeed } from "../../data/random.ts";
 import type { Tokenizer } from "../../tokenizers/mod.ts";
 import type { LanguageModel, Module, ParamTree } from "../../nn/mod.ts";
 import { continueRows, greedyGenerate } from "./greedy.ts";
 import type { Pipeline } from "../spec/pipeline.ts";
 import { describe, registerAlias, registerEvaluator, specOf } from "../spec/registry.ts";
-import type { Evaluator, Example } from "../spec/types.ts";
+import type { Evaluator, Example, ProblemResults } from "../spec/types.ts";
 
 /**
  * Options of {@linkcode exactMatchEval}.
@@ -67,7 +68,7 @@ export function exactMatchEval(options: ExactMatchOptions = {}): Evaluator {
   const { limit, maxNewTokens = 64, batchSize = 16 } = options;
   const evaluator: Evaluator = {
     name: "exactMatch",
-    async run(model, params, data, { examples, signal }) {
+    async run(model, params, data, { examples, signal, onProblems }) {
       const chosen = limit === undefined ? examples : examples.slice(0, limit);
       if (chosen.length === 0) return { count: 0 };
       const prompts = chosen.map((e) => e.prompt);
@@ -76,16 +77,53 @@ export function exactMatchEval(options: ExactMatchOptions = {}): Evaluator {
         batchSize,
         signal,
       });
-      const m = aggregateMetrics(
-        chosen.map((e, i) => ({ prediction: predictions[i], reference: e.target })),
+      const pairs = chosen.map((e, i) => ({ prediction: predictions[i], reference: e.target }));
+      onProblems?.(
+        problemResults(
+          "exactMatch",
+          chosen,
+          pairs.map((q) => exactMatch(q.prediction, q.reference)),
+        ),
       );
-      return { ...m };
+      return { ...aggregateMetrics(pairs) };
     },
   };
   return describe(evaluator, {
     kind: "exactMatch",
     options: { ...(limit !== undefined ? { limit } : {}), maxNewTokens, batchSize },
   });
+}
+
+/**
+ * The id of the `index`-th held-out example: the index and a hash of the prompt, so that
+ * per-problem results of two runs pair only where both scored the same problem.
+ *
+ * @example
+ * ```ts
+ * import { problemId } from "./evaluate.ts";
+ * console.log(problemId({ prompt: "1+1=", target: "#### 2" }, 0)); // "0:" and 8 hex digits
+ * ```
+ */
+export function problemId(example: Example, index: number): string {
+  return `${index}:${deriveSeed(0, example.prompt).toString(16).padStart(8, "0")}`;
+}
+
+/**
+ * The per-problem results of `examples` (scored in order) under `metric`.
+ *
+ * @example
+ * ```ts
+ * import { problemResults } from "./evaluate.ts";
+ * const r = problemResults("exactMatch", [{ prompt: "1+1=", target: "#### 2" }], [true]);
+ * console.log(r.metric, r.ids.length, r.correct); // "exactMatch" 1 [true]
+ * ```
+ */
+export function problemResults(
+  metric: string,
+  examples: readonly Example[],
+  correct: readonly boolean[],
+): ProblemResults {
+  return { metric, ids: examples.map(problemId), correct: [...correct] };
 }
 
 /**
@@ -170,6 +208,8 @@ export interface EvaluateOptions {
   examples?: readonly Example[];
   /** Cancels the evaluation. */
   signal?: AbortSignal;
+  /** Takes which examples were answered correctly (`EvalRunOptions.onProblems`). */
+  onProblems?: (results: ProblemResults) => void;
 }
 
 /**
@@ -192,5 +232,9 @@ export async function evaluate(
   await ensureBackend();
   if (!p.eval) throw new TypeError(`evaluate: pipeline "${p.name}" has no eval`);
   const examples = options.examples ?? (await p.data.load()).eval;
-  return await p.eval.run(p.model, params, p.data, { examples, signal: options.signal });
+  return await p.eval.run(p.model, params, p.data, {
+    examples,
+    signal: options.signal,
+    ...(options.onProblems ? { onProblems: options.onProblems } : {}),
+  });
 }

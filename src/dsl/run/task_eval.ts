@@ -11,10 +11,17 @@
 
 import { ensureBackend } from "../../autograd/backend.ts";
 import { noGrad, scope, tensor } from "../../autograd/mod.ts";
-import { makeBatch, taskMetrics, type TaskName, TASKS } from "../../data/mod.ts";
+import {
+  exactMatch,
+  letterMatch,
+  makeBatch,
+  taskMetrics,
+  type TaskName,
+  TASKS,
+} from "../../data/mod.ts";
 import type { Module, ParamTree } from "../../nn/mod.ts";
 import { show } from "../../util/show.ts";
-import { generateAnswers } from "./evaluate.ts";
+import { generateAnswers, problemResults } from "./evaluate.ts";
 import { describe, type OptionProblem, registerEvaluator } from "../spec/registry.ts";
 import type { DataSource, Evaluator, Example, Json } from "../spec/types.ts";
 
@@ -103,7 +110,7 @@ export function taskEval(options: TaskEvalOptions): Evaluator {
   const batchSize = options.batchSize ?? (decode === "greedy" ? 16 : 8);
   const evaluator: Evaluator = {
     name: `${task} (${DECODE_LABEL[decode]})`,
-    async run(model, params, data, { examples, signal }) {
+    async run(model, params, data, { examples, signal, onProblems }) {
       await ensureBackend();
       const chosen = limit === undefined ? examples : examples.slice(0, limit);
       if (chosen.length === 0) return { count: 0 };
@@ -114,10 +121,15 @@ export function taskEval(options: TaskEvalOptions): Evaluator {
           signal,
         })
         : await teacherForcedAnswers(model, params, data, chosen, batchSize, signal);
-      return taskMetrics(
-        task,
-        chosen.map((e, i) => ({ prediction: predictions[i], reference: e.target })),
+      const pairs = chosen.map((e, i) => ({ prediction: predictions[i], reference: e.target }));
+      // The per-problem counterpart of taskMetrics' headline metric.
+      const [metric, right] = TASKS[task].answerKind === "number"
+        ? ["exactMatch", exactMatch] as const
+        : ["accuracy", letterMatch] as const;
+      onProblems?.(
+        problemResults(metric, chosen, pairs.map((q) => right(q.prediction, q.reference))),
       );
+      return taskMetrics(task, pairs);
     },
   };
   const spec: { [key: string]: Json } = { task, decode };

@@ -57,7 +57,7 @@ import { pipelineFromJSON, type PipelineJSON, toJSON } from "../spec/json.ts";
 import type { Pipeline } from "../spec/pipeline.ts";
 import { createProgress, type Progress } from "../report/progress.ts";
 import { scheduledOptimizer, specOf } from "../spec/registry.ts";
-import type { Example } from "../spec/types.ts";
+import type { Example, ProblemResults } from "../spec/types.ts";
 import type { CombineCallOptions } from "../../losses/mod.ts";
 import type { ParamTree } from "../../nn/mod.ts";
 import { type Optimizer, type OptState, trainStep } from "../../optim/mod.ts";
@@ -183,6 +183,8 @@ export interface TrainResult {
   curve: { step: number; loss: number }[];
   /** The final evaluation (when the pipeline has an evaluator and the run completed). */
   eval?: Record<string, number>;
+  /** Which held-out problems the final evaluation got right (when its evaluator tells). */
+  problems?: ProblemResults;
   /** Seconds of training (a resumed run continues the count). */
   elapsed: number;
   /** Mean real tokens per second over the run. */
@@ -484,6 +486,7 @@ class Run {
     o.signal?.addEventListener("abort", onAbort);
     if (o.signal?.aborted) this.stopRequested = true;
     let finalEval: Record<string, number> | undefined;
+    let finalProblems: ProblemResults | undefined;
     try {
       while (this.state.step < this.total && !this.stopRequested) {
         this.step();
@@ -506,6 +509,7 @@ class Run {
           evalResult = await p.eval!.run(p.model, this.params, p.data, {
             examples: this.evalSet,
             signal: o.signal,
+            ...(last ? { onProblems: (r: ProblemResults) => finalProblems = r } : {}),
           });
           if (last) finalEval = evalResult;
         }
@@ -525,6 +529,7 @@ class Run {
         finalEval = await p.eval.run(p.model, this.params, p.data, {
           examples: this.evalSet,
           signal: o.signal,
+          onProblems: (r) => finalProblems = r,
         });
       }
       if (this.stopRequested && this.state.step < this.total) {
@@ -559,6 +564,7 @@ class Run {
       loss: this.state.curve.at(-1)?.loss ?? NaN,
       curve: this.state.curve,
       ...(finalEval ? { eval: finalEval } : {}),
+      ...(finalEval && finalProblems ? { problems: finalProblems } : {}),
       elapsed,
       tokensPerSecond: elapsed > 0 ? this.state.tokens / elapsed : 0,
       skipped: this.state.skipped,

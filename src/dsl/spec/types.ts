@@ -258,6 +258,37 @@ export interface EvalRunOptions {
   examples: readonly Example[];
   /** Cancels a long evaluation between batches. */
   signal?: AbortSignal;
+  /**
+   * Takes which problems were answered correctly, so that two runs can be compared problem by
+   * problem. An evaluator that can tell calls it once per run; one that cannot ignores it.
+   */
+  onProblems?: (results: ProblemResults) => void;
+}
+
+/**
+ * Which held-out problems a model answered correctly. Each id is the problem's index among
+ * the held-out examples and a hash of its prompt (`"3:9f0c21aa"`), so results of two runs
+ * pair only where they scored the same problems.
+ *
+ * @example
+ * ```ts
+ * import { type ProblemResults, wilsonInterval } from "@lossforge/core";
+ * const r: ProblemResults = {
+ *   metric: "exactMatch",
+ *   ids: ["0:1b2c3d4e", "1:5f6a7b8c", "2:9d0e1f2a"],
+ *   correct: [true, false, true],
+ * };
+ * const right = r.correct.filter(Boolean).length;
+ * console.log(wilsonInterval(right, r.correct.length)); // { estimate: 0.667, lo: ..., hi: ... }
+ * ```
+ */
+export interface ProblemResults {
+  /** The metric these are the per-problem values of (`"exactMatch"`, `"accuracy"`). */
+  metric: string;
+  /** The problems' ids, in the order they were scored. */
+  ids: string[];
+  /** Whether each problem was answered correctly, in the order of `ids`. */
+  correct: boolean[];
 }
 
 /**
