@@ -72,11 +72,14 @@ export function refProbability(p: Problem, a = 1): number {
 export function refTemperedFocalAt(p: Problem, i: number, gamma = 3, b = 0.8): number {
   const t = p.targets[i];
   const pt = softmaxRow(p.logits[i])[t];
-  const qt = softmaxRow(p.logits[i].map((v) => v / b))[t];
+  // log q_t as a log-sum-exp: q_t itself underflows to a subnormal at a small temperature.
+  const zb = p.logits[i].map((v) => v / b);
+  const m = Math.max(...zb);
+  const logQt = zb[t] - m - Math.log(zb.reduce((acc, v) => acc + Math.exp(v - m), 0));
   const u = Math.max(1 - pt, 1e-30);
   const w = Math.pow(u, gamma) -
     (gamma === 0 ? 0 : gamma * pt * Math.pow(u, gamma - 1) * Math.log(pt));
-  return -w * b * Math.log(qt);
+  return -w * b * logQt;
 }
 
 export function refTemperedFocal(p: Problem, gamma = 3, b = 0.8): number {

@@ -199,8 +199,22 @@ export function toMarkdown(table: SweepTable, layout: ReportLayout = {}): string
  */
 export function comparisonOf(table: SweepTable, layout: ReportLayout): Comparison | undefined {
   if (layout.compare === false || !table.rows.some((r) => r.problems && !r.error)) return;
-  return compareRows(table, layout.compare ?? {});
+  // A report writes md, json and intervals.svg from one table: bootstrap it once, not thrice.
+  const options = layout.compare ?? NO_OPTIONS;
+  const seen = COMPARED.get(table);
+  if (
+    seen?.rows === table.rows && seen.count === table.rows.length && seen.options === options
+  ) return seen.comparison;
+  const comparison = compareRows(table, options);
+  COMPARED.set(table, { rows: table.rows, count: table.rows.length, options, comparison });
+  return comparison;
 }
+
+const NO_OPTIONS = {};
+const COMPARED = new WeakMap<
+  SweepTable,
+  { rows: readonly unknown[]; count: number; options: object; comparison: Comparison }
+>();
 
 /** Metrics that are shares of problems, written as percentages (differences as points). */
 const SHARES = new Set(["exactMatch", "accuracy"]);
