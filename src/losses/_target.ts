@@ -6,6 +6,7 @@
  */
 import type { Tensor } from "../autograd/mod.ts";
 import {
+  BASE_OPTION_NAMES,
   type BaseLossOptions,
   callMasking,
   checkChoice,
@@ -32,6 +33,9 @@ export interface TargetLossOptions extends BaseLossOptions {
   /** Whether float32 WebGPU logits may take the fused kernel (default true). */
   fused?: boolean;
 }
+
+/** The option names every target-probability loss takes (those of `TargetLossOptions`). */
+export const TARGET_OPTION_NAMES: readonly string[] = [...BASE_OPTION_NAMES, "reduction", "fused"];
 
 /** `options.reduction` (default "mean"), checked against REDUCTIONS for `loss`. */
 export function targetReduction(loss: string, options: TargetLossOptions): Reduction {

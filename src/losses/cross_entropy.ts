@@ -4,14 +4,13 @@
  */
 import { gather, logSoftmax, mean, reshape, type Tensor, unsqueeze } from "../autograd/mod.ts";
 import {
-  BASE_OPTION_NAMES,
   type BaseLossOptions,
   checkNumber,
   checkOptionNames,
   type LossFn,
   type Reduction,
 } from "./_common.ts";
-import { targetLoss, targetReduction } from "./_target.ts";
+import { TARGET_OPTION_NAMES, targetLoss, targetReduction } from "./_target.ts";
 
 /**
  * Options of `crossEntropy`.
@@ -72,12 +71,7 @@ export function crossEntropyPerPosition(
  * ```
  */
 export function crossEntropy(options: CrossEntropyOptions = {}): LossFn {
-  checkOptionNames("crossEntropy", options, [
-    ...BASE_OPTION_NAMES,
-    "labelSmoothing",
-    "reduction",
-    "fused",
-  ]);
+  checkOptionNames("crossEntropy", options, [...TARGET_OPTION_NAMES, "labelSmoothing"]);
   const e = options.labelSmoothing ?? 0;
   checkNumber("crossEntropy", "labelSmoothing", e, 0, 1);
   return targetLoss({

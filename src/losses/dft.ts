@@ -12,14 +12,8 @@ import {
   type Tensor,
   unsqueeze,
 } from "../autograd/mod.ts";
-import {
-  BASE_OPTION_NAMES,
-  type BaseLossOptions,
-  checkOptionNames,
-  type LossFn,
-  type Reduction,
-} from "./_common.ts";
-import { targetLoss, targetReduction } from "./_target.ts";
+import { type BaseLossOptions, checkOptionNames, type LossFn, type Reduction } from "./_common.ts";
+import { TARGET_OPTION_NAMES, targetLoss, targetReduction } from "./_target.ts";
 
 /**
  * Options of `dynamicFineTuning`.
@@ -72,7 +66,7 @@ export function dynamicFineTuningPerPosition(logits: Tensor, targets: Tensor): T
  * ```
  */
 export function dynamicFineTuning(options: DynamicFineTuningOptions = {}): LossFn {
-  checkOptionNames("dynamicFineTuning", options, [...BASE_OPTION_NAMES, "reduction", "fused"]);
+  checkOptionNames("dynamicFineTuning", options, [...TARGET_OPTION_NAMES]);
   return targetLoss({
     loss: "dynamicFineTuning",
     name: "dynamicFineTuning",

@@ -13,7 +13,6 @@ import {
   ValueError,
 } from "../autograd/mod.ts";
 import {
-  BASE_OPTION_NAMES,
   type BaseLossOptions,
   checkNumber,
   checkOptionNames,
@@ -21,7 +20,7 @@ import {
   oneMinusPow,
   type Reduction,
 } from "./_common.ts";
-import { targetLoss, targetReduction } from "./_target.ts";
+import { TARGET_OPTION_NAMES, targetLoss, targetReduction } from "./_target.ts";
 
 /**
  * Options of `focal`.
@@ -91,13 +90,7 @@ export function focalPerPosition(
  * ```
  */
 export function focal(options: FocalOptions = {}): LossFn {
-  checkOptionNames("focal", options, [
-    ...BASE_OPTION_NAMES,
-    "gamma",
-    "alpha",
-    "reduction",
-    "fused",
-  ]);
+  checkOptionNames("focal", options, [...TARGET_OPTION_NAMES, "gamma", "alpha"]);
   const gamma = options.gamma ?? 2;
   const alpha = options.alpha ? [...options.alpha] : undefined;
   checkNumber("focal", "gamma", gamma);

@@ -14,14 +14,13 @@ import {
   where,
 } from "../autograd/mod.ts";
 import {
-  BASE_OPTION_NAMES,
   type BaseLossOptions,
   checkNumber,
   checkOptionNames,
   type LossFn,
   type Reduction,
 } from "./_common.ts";
-import { targetLoss, targetReduction } from "./_target.ts";
+import { TARGET_OPTION_NAMES, targetLoss, targetReduction } from "./_target.ts";
 
 /**
  * Options of `probabilityLoss`.
@@ -95,12 +94,7 @@ export function probabilityLossPerPosition(logits: Tensor, targets: Tensor, a: n
  * ```
  */
 export function probabilityLoss(options: ProbabilityLossOptions = {}): LossFn {
-  checkOptionNames("probabilityLoss", options, [
-    ...BASE_OPTION_NAMES,
-    "a",
-    "reduction",
-    "fused",
-  ]);
+  checkOptionNames("probabilityLoss", options, [...TARGET_OPTION_NAMES, "a"]);
   const a = options.a ?? 1;
   checkNumber("probabilityLoss", "a", a);
   return targetLoss({

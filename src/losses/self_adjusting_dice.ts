@@ -4,7 +4,6 @@
  */
 import { exp, gather, logSoftmax, reshape, type Tensor, unsqueeze } from "../autograd/mod.ts";
 import {
-  BASE_OPTION_NAMES,
   type BaseLossOptions,
   checkNumber,
   checkOptionNames,
@@ -12,7 +11,7 @@ import {
   oneMinusPow,
   type Reduction,
 } from "./_common.ts";
-import { targetLoss, targetReduction } from "./_target.ts";
+import { TARGET_OPTION_NAMES, targetLoss, targetReduction } from "./_target.ts";
 
 /**
  * Options of `selfAdjustingDice`.
@@ -72,13 +71,7 @@ export function selfAdjustingDicePerPosition(
  * ```
  */
 export function selfAdjustingDice(options: SelfAdjustingDiceOptions = {}): LossFn {
-  checkOptionNames("selfAdjustingDice", options, [
-    ...BASE_OPTION_NAMES,
-    "alpha",
-    "gamma",
-    "reduction",
-    "fused",
-  ]);
+  checkOptionNames("selfAdjustingDice", options, [...TARGET_OPTION_NAMES, "alpha", "gamma"]);
   const alpha = options.alpha ?? 1;
   const gamma = options.gamma ?? 1;
   checkNumber("selfAdjustingDice", "alpha", alpha);

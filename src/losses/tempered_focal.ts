@@ -14,7 +14,6 @@ import {
   ValueError,
 } from "../autograd/mod.ts";
 import {
-  BASE_OPTION_NAMES,
   type BaseLossOptions,
   checkNumber,
   checkOptionNames,
@@ -22,7 +21,7 @@ import {
   oneMinusPow,
   type Reduction,
 } from "./_common.ts";
-import { targetLoss, targetReduction } from "./_target.ts";
+import { TARGET_OPTION_NAMES, targetLoss, targetReduction } from "./_target.ts";
 
 /**
  * Options of `temperedFocal`.
@@ -106,13 +105,7 @@ export function temperedFocalPerPosition(
  * ```
  */
 export function temperedFocal(options: TemperedFocalOptions = {}): LossFn {
-  checkOptionNames("temperedFocal", options, [
-    ...BASE_OPTION_NAMES,
-    "gamma",
-    "temperature",
-    "reduction",
-    "fused",
-  ]);
+  checkOptionNames("temperedFocal", options, [...TARGET_OPTION_NAMES, "gamma", "temperature"]);
   const gamma = options.gamma ?? 3;
   const temperature = options.temperature ?? 0.8;
   checkNumber("temperedFocal", "gamma", gamma);
