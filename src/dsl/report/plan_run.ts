@@ -8,7 +8,6 @@
  */
 
 import { resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 import { writeFileAtomic } from "../../util/atomic.ts";
 import { isObject, show } from "../../util/show.ts";
 import { PipelineError, RunFolderError } from "../spec/errors.ts";
@@ -24,7 +23,14 @@ import {
   readPlan,
   type SweepPlan,
 } from "./plan.ts";
-import { sweep, type SweepAxes, type SweepOptions, sweepVariants, type Variant } from "./sweep.ts";
+import {
+  moduleUrl,
+  sweep,
+  type SweepAxes,
+  type SweepOptions,
+  sweepVariants,
+  type Variant,
+} from "./sweep.ts";
 
 /**
  * A sweep as a file, for `deno task train --plan DIR config.json`: the base pipeline (as
@@ -257,6 +263,6 @@ export async function loadVariant(
  */
 export async function importModules(modules: readonly string[]): Promise<void> {
   for (const m of modules) {
-    await import(/^[a-z][a-z0-9+.-]+:/i.test(m) ? m : pathToFileURL(resolve(m)).href);
+    await import(moduleUrl(m));
   }
 }

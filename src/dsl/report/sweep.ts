@@ -804,7 +804,17 @@ export async function writeReport(
   }
 }
 
-function moduleUrl(m: string | URL): string {
+/**
+ * A module's URL from a URL or a path from the current folder (how `imports` are named).
+ *
+ * @example
+ * ```ts
+ * import { moduleUrl } from "./sweep.ts";
+ * console.log(moduleUrl("https://example.com/parts.ts")); // kept as it is
+ * console.log(moduleUrl("my_parts.ts")); // file:///<current folder>/my_parts.ts
+ * ```
+ */
+export function moduleUrl(m: string | URL): string {
   if (m instanceof URL) return m.href;
   return /^[a-z][a-z0-9+.-]+:/i.test(m) ? m : pathToFileURL(resolve(m)).href;
 }
