@@ -163,7 +163,11 @@ Deno.test("sweep: 2 losses x 2 seeds keep per-problem results and compare them",
   const results = JSON.parse(await Deno.readTextFile(`${dir}/results.json`));
   const g = results.comparison.groups;
   assertEquals(g.map((x: { label: string }) => x.label), ["ce", "focal"]);
-  assertEquals(g[0].interval.method, "bootstrap");
+  // Seeds alike on every problem give the problems' Wilson interval, else the bootstrap runs.
+  const answers = t.rows.slice(0, 2).flatMap((r) => r.problems!.correct);
+  const alike = answers.every((x) => x === answers[0]);
+  assertEquals(g[0].interval.method, alike ? "wilson" : "bootstrap");
+  assert(g[0].interval.hi > g[0].interval.lo, "never zero width");
   assert(g[0].interval.lo <= g[0].mean && g[0].mean <= g[0].interval.hi);
   assertEquals(g[1].versus.tests.length, 2);
   for (const test of g[1].versus.tests) assert(test.p > 0 && test.p <= 1);
@@ -184,4 +188,25 @@ Deno.test("sweep: 2 losses x 2 seeds keep per-problem results and compare them",
   });
   assertEquals(compareRows(again), compareRows(t));
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("compareRows: seeds that agree on every problem get the problems' Wilson interval", () => {
+  const alike: SweepTable = {
+    axes: ["loss", "seed"],
+    rows: [
+      row("ce", "1", [0, 0, 0, 0]),
+      row("ce", "2", [0, 0, 0, 0]),
+      row("focal", "1", [1, 1, 1, 1]),
+      row("focal", "2", [1, 1, 1, 1]),
+      row("dice", "1", [1, 0, 0, 0]),
+      row("dice", "2", [1, 0, 0, 0]),
+    ],
+  };
+  const [ce, focal, dice] = compareRows(alike).groups;
+  // A bootstrap of identical answers would give [0, 0] and [1, 1]: no width at all.
+  assertEquals(ce.interval, { ...wilsonInterval(0, 4), method: "wilson" });
+  assertEquals(focal.interval, { ...wilsonInterval(4, 4), method: "wilson" });
+  assert(ce.interval.hi > 0.4 && focal.interval.lo < 0.6, JSON.stringify([ce, focal]));
+  // Answers that differ between problems still resample.
+  assertEquals(dice.interval.method, "bootstrap");
 });

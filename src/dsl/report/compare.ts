@@ -38,7 +38,8 @@ export interface CompareOptions {
 
 /**
  * How a group's interval was made: `"bootstrap"` over seeds and problems (several seeds),
- * `"wilson"` from the problems alone (one seed), or `"none"` (no per-problem results).
+ * `"wilson"` from the problems alone (one seed, or several that agree on every problem, where a
+ * bootstrap would give a zero-width interval), or `"none"` (no per-problem results).
  *
  * @example
  * ```ts
@@ -296,7 +297,13 @@ function summarise(
       interval: { estimate: NaN, lo: NaN, hi: NaN, method: "none" },
     };
   }
-  if (cells.length === 1) {
+  // Every seed alike on every problem (all right or all wrong, say) leaves the bootstrap
+  // nothing to resample: its interval would have zero width. The problems' Wilson interval
+  // still says how few they were.
+  const first = cells[0][0];
+  const uniform = (first === 0 || first === 1) &&
+    cells.every((row) => row.every((x) => x === first));
+  if (cells.length === 1 || uniform) {
     const right = cells[0].reduce((a, x) => a + x, 0);
     const w = wilsonInterval(right, ids.length, boot.confidence);
     return {

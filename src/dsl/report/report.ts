@@ -279,8 +279,8 @@ export function comparisonMarkdown(c: Comparison): string {
     ...lines.map((l) => `| ${l.map(esc).join(" | ")} |`),
     "",
     `Intervals: with several seeds a paired bootstrap over seeds and problems ` +
-    `(${c.resamples} resamples, seed ${c.seed}), with one seed the Wilson interval of the ` +
-    `problems. The difference pairs each problem under the same seed; * marks one whose ` +
+    `(${c.resamples} resamples, seed ${c.seed}), with one seed (or seeds that agree on every ` +
+    `problem) the Wilson interval of the problems. The difference pairs each problem under the same seed; * marks one whose ` +
     `interval leaves out zero. McNemar's exact test per seed; in brackets Holm-adjusted over ` +
     `the ${tests} test(s), the unbracketed values are not corrected for multiple comparisons.`,
   ].join("\n") + "\n";
