@@ -76,9 +76,14 @@ export function refTemperedFocalAt(p: Problem, i: number, gamma = 3, b = 0.8): n
   const zb = p.logits[i].map((v) => v / b);
   const m = Math.max(...zb);
   const logQt = zb[t] - m - Math.log(zb.reduce((acc, v) => acc + Math.exp(v - m), 0));
-  const u = Math.max(1 - pt, 1e-30);
+  // 1 - p_t as the other classes' sum and log p_t as a log-sum-exp: both cancel when p_t ≈ 1.
+  const probs = softmaxRow(p.logits[i]);
+  const rest = probs.reduce((acc, v, k) => (k === t ? acc : acc + v), 0);
+  const z = p.logits[i], mz = Math.max(...z);
+  const logPt = z[t] - mz - Math.log(z.reduce((acc, v) => acc + Math.exp(v - mz), 0));
+  const u = Math.max(rest, 1e-30);
   const w = Math.pow(u, gamma) -
-    (gamma === 0 ? 0 : gamma * pt * Math.pow(u, gamma - 1) * Math.log(pt));
+    (gamma === 0 ? 0 : gamma * pt * Math.pow(u, gamma - 1) * logPt);
   return -w * b * logQt;
 }
 
