@@ -1,7 +1,8 @@
 /**
  * A small GPT trained by `trainStep` (the DSL's step: valueAndGrad, global-norm clip, AdamW)
  * on fresh random ids each step, the targets being the ids shifted by one. Shared by
- * bench/memory.ts and the WebGPU memory test, which must measure the same loop.
+ * bench/memory.ts, bench/train.ts and the WebGPU memory test, which must measure the same
+ * loop.
  * @module
  */
 import * as lf from "../mod.ts";

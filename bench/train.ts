@@ -32,6 +32,7 @@ import type { Backend, BackendName, Tensor } from "../mod.ts";
 import { fusedOpsEnabled, setFusedOps } from "../src/autograd/fused.ts";
 import type { EngineBackend } from "../src/gpu/backend.ts";
 import type { Kernel } from "../src/gpu/engine.ts";
+import { gptTrainer } from "./_gpt_trainer.ts";
 
 const args = parseArgs({
   args: Deno.args,
@@ -221,50 +222,10 @@ async function replayTrace(g: EngineBackend, perStep: number): Promise<void> {
 
 // ---------------------------------------------------------------- training step
 
-/** Runs `n` steps from seed 0; returns the loss tensor after each step (kept alive). */
+/** The shared small-GPT training loop (seed 0 init, seed 1 data) at config `c`'s size. */
 function trainer(c: Config) {
-  const model = lf.gpt({
-    vocab: c.vocab,
-    context: c.context,
-    layers: c.layers,
-    dim: c.dim,
-    heads: c.heads,
-  });
-  let params = model.init(lf.rng(0));
-  const optimizer = lf.adamw({ lr: 3e-3, weightDecay: 0.01 });
-  let state = optimizer.init(params);
-  const ce = lf.crossEntropy();
-  const data = lf.rng(1);
-  const t = c.context;
-  const loss = (p: typeof params, b: { ids: Tensor; targets: Tensor }) =>
-    ce(model.apply(p, b.ids, { training: true }), b.targets);
-  const step = (): Tensor => {
-    // Random ids; targets are the ids shifted by one, so the model can learn a little.
-    const ids = new Int32Array(c.batch * t);
-    for (let i = 0; i < ids.length; i++) ids[i] = data.int(c.vocab);
-    const targets = new Int32Array(ids.length);
-    for (let i = 0; i < ids.length; i++) targets[i] = (i + 1) % t === 0 ? -100 : ids[i + 1];
-    // The DSL's step: one micro-batch, global-norm clipping at 1 (the factor goes into AdamW).
-    const out = lf.scope(() => {
-      const batch = {
-        ids: lf.tensor(ids, { shape: [c.batch, t] }),
-        targets: lf.tensor(targets, { shape: [c.batch, t] }),
-      };
-      return lf.trainStep(params, state, [batch], { loss, optimizer, clip: 1 });
-    });
-    lf.keep(out);
-    out.gradNorm.dispose();
-    lf.treeDispose(params);
-    lf.treeDispose(state.slots);
-    params = out.params;
-    state = out.state;
-    return out.loss;
-  };
-  const dispose = () => {
-    lf.treeDispose(params);
-    lf.treeDispose(state.slots);
-  };
-  return { step, dispose };
+  const { vocab, context, layers, dim, heads } = c;
+  return gptTrainer({ vocab, context, layers, dim, heads }, c.batch);
 }
 
 async function sync(x: Tensor): Promise<number> {
